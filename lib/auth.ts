@@ -1,0 +1,41 @@
+import crypto from "crypto";
+import jwt from "jsonwebtoken";
+
+export type Role = "customer" | "admin";
+
+export interface AuthUser {
+	id: string;
+	email: string;
+	role: Role;
+	/** Seconds since the epoch when the token was issued. */
+	issuedAt?: number;
+}
+
+let generatedSecret: string | undefined;
+
+/** JWT_SECRET, or (outside production) one secret generated per process. */
+export function jwtSecret(): string {
+	if (process.env.JWT_SECRET) return process.env.JWT_SECRET;
+	if (process.env.NODE_ENV === "production") throw new Error("JWT_SECRET must be set when NODE_ENV=production");
+	if (!generatedSecret) {
+		generatedSecret = crypto.randomBytes(32).toString("hex");
+		console.warn("JWT_SECRET is not set: using a generated secret; tokens die with this process and other nodes cannot verify them.");
+	}
+	return generatedSecret;
+}
+
+export function signToken(user: AuthUser): string {
+	const expiresIn = (process.env.JWT_EXPIRES_IN || "1d") as jwt.SignOptions["expiresIn"];
+	return jwt.sign({ email: user.email, role: user.role }, jwtSecret(), { subject: user.id, expiresIn });
+}
+
+/** The user a token stands for, or null when it is missing, forged or expired. */
+export function verifyToken(token: string): AuthUser | null {
+	try {
+		const payload = jwt.verify(token, jwtSecret(), { algorithms: ["HS256"] }) as jwt.JwtPayload;
+		if (typeof payload.sub !== "string" || (payload.role !== "customer" && payload.role !== "admin")) return null;
+		return { id: payload.sub, email: String(payload.email), role: payload.role, issuedAt: payload.iat };
+	} catch {
+		return null;
+	}
+}

@@ -1,0 +1,41 @@
+import Redis from "ioredis";
+import type { ServiceBroker } from "moleculer";
+
+/**
+ * moleculer-web rate-limit store kept in Redis, so several gateway nodes
+ * share one counter per client. Fixed windows aligned to the clock; one
+ * MULTI (INCR + PEXPIRE) per request.
+ */
+export class RedisRateLimitStore {
+	private readonly redis: Redis;
+	private readonly prefix: string;
+	private currentReset = 0;
+
+	constructor(
+		private readonly windowMs: number,
+		_opts: unknown,
+		broker: ServiceBroker,
+	) {
+		this.redis = new Redis(String(process.env.CACHER), { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
+		this.prefix = `${broker.namespace || "MOL"}:ratelimit`;
+	}
+
+	/** The end of the window the last counted request fell in (ms since the epoch). */
+	get resetTime(): number {
+		return this.currentReset;
+	}
+
+	async inc(key: string): Promise<number> {
+		const windowStart = Math.floor(Date.now() / this.windowMs) * this.windowMs;
+		this.currentReset = windowStart + this.windowMs;
+		const redisKey = `${this.prefix}:${windowStart}:${key}`;
+		const results = await this.redis.multi().incr(redisKey).pexpire(redisKey, this.windowMs * 2).exec();
+		const [err, count] = results?.[0] ?? [new Error("Rate limit counter unavailable"), 0];
+		if (err) throw err;
+		return Number(count);
+	}
+
+	async close(): Promise<void> {
+		await this.redis.quit().catch(() => this.redis.disconnect());
+	}
+}

@@ -1,0 +1,112 @@
+import crypto from "crypto";
+import fs from "fs";
+import path from "path";
+import type { Service, ServiceBroker, ServiceSchema } from "moleculer";
+import DbService, { MemoryAdapter } from "moleculer-db";
+import CacheCleanerMixin from "./cache-cleaner.mixin";
+
+export interface IndexSpec {
+	field: string;
+	unique?: boolean;
+	sparse?: boolean;
+}
+
+export interface DbAdapter {
+	init(broker: ServiceBroker, service: Partial<Service>): void;
+	connect(): Promise<unknown>;
+	disconnect(): Promise<unknown>;
+	find(params: { query?: object; sort?: string[]; offset?: number; limit?: number }): Promise<any[]>;
+	findOne(query: object): Promise<any>;
+	findById(id: string): Promise<any>;
+	findByIds(ids: string[]): Promise<any[]>;
+	count(params?: { query?: object }): Promise<number>;
+	insert(doc: object): Promise<any>;
+	updateById(id: string, update: object): Promise<any>;
+	/** The number of documents changed: the test of a conditional update. */
+	updateMany(query: object, update: object): Promise<number>;
+	removeById(id: string): Promise<unknown>;
+	removeMany(query: object): Promise<unknown>;
+	entityToObject(doc: any): any;
+	afterConnected?(): Promise<void>;
+	db?: any;
+}
+
+/** Ids are strings in both stores, so a client's id never fails to cast. */
+export function newId(): string {
+	return crypto.randomBytes(12).toString("hex");
+}
+
+/**
+ * The one place that picks the store: MongoDB through mongoose when
+ * MONGO_URI is set, else NeDB files under DATA_DIR (`:memory:` keeps nothing).
+ */
+export function createAdapter(collection: string, indexes: IndexSpec[] = []): { adapter: DbAdapter; model?: unknown } {
+	const mongoUri = process.env.MONGO_URI;
+	if (mongoUri) {
+		/* eslint-disable @typescript-eslint/no-require-imports */
+		const mongoose = require("mongoose");
+		const MongooseAdapter = require("moleculer-db-adapter-mongoose");
+		/* eslint-enable @typescript-eslint/no-require-imports */
+		const definition: Record<string, unknown> = { _id: { type: String, default: newId } };
+		for (const idx of indexes) definition[idx.field] = { type: mongoose.Schema.Types.Mixed };
+		const schema = new mongoose.Schema(definition, { strict: false, versionKey: false, minimize: false });
+		for (const idx of indexes) schema.index({ [idx.field]: 1 }, { unique: !!idx.unique, sparse: !!idx.sparse });
+		const model = mongoose.models[collection] || mongoose.model(collection, schema, collection);
+		return { adapter: new MongooseAdapter(mongoUri), model };
+	}
+
+	const dataDir = process.env.DATA_DIR || "./data";
+	if (dataDir === ":memory:") return { adapter: new NedbAdapter(undefined, indexes) };
+	fs.mkdirSync(dataDir, { recursive: true });
+	return { adapter: new NedbAdapter({ filename: path.join(dataDir, `${collection}.db`) }, indexes) };
+}
+
+/** moleculer-db's NeDB adapter, with the unique indexes the mongoose schema declares. */
+class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: object) => DbAdapter) {
+	constructor(
+		opts: object | undefined,
+		private readonly indexes: IndexSpec[],
+	) {
+		super(opts);
+	}
+
+	async connect() {
+		await super.connect();
+		for (const idx of this.indexes) {
+			await this.db.ensureIndex({ fieldName: idx.field, unique: !!idx.unique, sparse: !!idx.sparse });
+		}
+	}
+}
+
+/**
+ * moleculer-db for one collection, owned by the service that mixes it in.
+ * Only the mixin's own actions are disabled: each service declares the
+ * actions it offers, with their validation.
+ */
+export default function DbMixin(collection: string, indexes: IndexSpec[] = []): Partial<ServiceSchema> {
+	const { adapter, model } = createAdapter(collection, indexes);
+	const schema: Partial<ServiceSchema> & Record<string, unknown> = {
+		mixins: [DbService, CacheCleanerMixin([collection])],
+		adapter,
+		settings: { idField: "id" },
+		actions: { find: false, count: false, insert: false, list: false, get: false, create: false, update: false, remove: false },
+		methods: {
+			/** A stored document as its owner shows it (`id`, not `_id`). */
+			toEntity(doc: any) {
+				if (!doc) return doc;
+				const { _id, ...rest } = this.adapter.entityToObject(doc);
+				return { id: String(_id), ...rest };
+			},
+		},
+	};
+	if (model) schema.model = model;
+	return schema;
+}
+
+/** A second collection owned by the same service (products' reservations). */
+export async function connectExtraAdapter(service: Service, collection: string, indexes: IndexSpec[] = []): Promise<DbAdapter> {
+	const { adapter, model } = createAdapter(collection, indexes);
+	adapter.init(service.broker, { broker: service.broker, logger: service.logger, settings: {}, schema: { model } } as unknown as Service);
+	await adapter.connect();
+	return adapter;
+}

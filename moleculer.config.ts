@@ -1,0 +1,85 @@
+import os from "os";
+import type { BrokerOptions } from "moleculer";
+
+/**
+ * Every broker setting comes from the environment (see README).
+ * Unset TRANSPORTER / CACHER give the embedded default: one process, memory cache.
+ */
+const env = process.env;
+
+function transporter(): BrokerOptions["transporter"] {
+	const url = env.TRANSPORTER;
+	if (!url) return undefined;
+	if (!url.startsWith("amqp")) return url;
+	return {
+		type: "AMQP",
+		options: {
+			url,
+			// The defaults (prefetch 1, Nagle on) cap remote calls at ~23/s.
+			prefetch: 100,
+			socketOptions: { noDelay: true },
+		},
+	};
+}
+
+function cacher(): BrokerOptions["cacher"] {
+	const url = env.CACHER;
+	if (!url) return { type: "Memory", options: { clone: false } };
+	if (!url.startsWith("redis")) return url;
+	return {
+		type: "Redis",
+		options: {
+			prefix: env.NAMESPACE ? `MOL-${env.NAMESPACE}` : "MOL",
+			redis: url,
+		},
+	};
+}
+
+const config: BrokerOptions = {
+	namespace: env.NAMESPACE || "",
+	nodeID: env.NODE_ID || `${os.hostname().toLowerCase()}-${process.pid}`,
+
+	logger: env.LOG_LEVEL === "silent" ? false : { type: "Console", options: { formatter: "short", colors: !!process.stdout.isTTY } },
+	logLevel: (env.LOG_LEVEL as BrokerOptions["logLevel"]) || "info",
+
+	transporter: transporter(),
+	cacher: cacher(),
+	serializer: "JSON",
+
+	requestTimeout: Number(env.REQUEST_TIMEOUT_MS) || 10 * 1000,
+	// Retries are opted into per action: only idempotent actions set `retryPolicy: { enabled: true }`.
+	retryPolicy: {
+		enabled: false,
+		retries: 3,
+		delay: 100,
+		maxDelay: 1000,
+		factor: 2,
+		check: (err: Error) => !!(err as { retryable?: boolean }).retryable,
+	},
+	maxCallLevel: 100,
+	heartbeatInterval: 5,
+	heartbeatTimeout: 15,
+	contextParamsCloning: false,
+	tracking: { enabled: true, shutdownTimeout: 5000 },
+	disableBalancer: false,
+	registry: { strategy: "RoundRobin", preferLocal: true },
+	circuitBreaker: { enabled: false },
+	bulkhead: { enabled: false },
+
+	validator: {
+		type: "Fastest",
+		options: {
+			useNewCustomCheckerFunction: true,
+			// Unknown body fields are dropped, never stored.
+			defaults: { object: { strict: "remove" } },
+		},
+	},
+
+	metrics: {
+		enabled: !!env.METRICS_PORT,
+		reporter: { type: "Prometheus", options: { port: Number(env.METRICS_PORT) || 3030, path: "/metrics" } },
+	},
+	tracing: { enabled: false },
+};
+
+export = config;

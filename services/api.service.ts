@@ -1,0 +1,190 @@
+import type { IncomingMessage, ServerResponse } from "http";
+import type { Context, ServiceSchema } from "moleculer";
+import { Errors } from "moleculer";
+import ApiGateway from "moleculer-web";
+import { verifyToken } from "../lib/auth";
+import { ForbiddenError, UnauthorizedError, UnprocessableError } from "../lib/errors";
+import { PUBLIC_ACTIONS, checkAccess } from "../lib/permissions";
+import { RedisRateLimitStore } from "../lib/rate-limit-store";
+import type { Meta } from "../lib/types";
+
+type Req = IncomingMessage & { $action?: { name: string }; $alias?: { action?: string }; $ctx?: Context };
+
+/** The services /api/health reports, by the name clients see. */
+const HEALTH_TARGETS: Record<string, string> = {
+	"order-service": "orders",
+	"product-service": "products",
+	"customer-service": "customers",
+	"alert-service": "alerts",
+	"analytics-service": "analytics",
+};
+const HEALTH_CALL_TIMEOUT_MS = 1500;
+
+function clientAddress(req: IncomingMessage): string {
+	if (process.env.TRUST_PROXY) {
+		const forwarded = req.headers["x-forwarded-for"];
+		const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim();
+		if (first) return first;
+	}
+	return req.socket.remoteAddress || "unknown";
+}
+
+const ApiService: ServiceSchema = {
+	name: "api",
+	mixins: [ApiGateway],
+
+	settings: {
+		port: Number(process.env.PORT ?? 5000),
+		ip: process.env.HOST || "0.0.0.0",
+		// Per-request logs are off the hot path; LOG_LEVEL=debug shows them.
+		logRequest: "debug",
+		logResponse: "debug",
+		log4XXResponses: false,
+		logRequestParams: null,
+		logResponseData: null,
+
+		routes: [
+			{
+				path: "/api",
+				whitelist: PUBLIC_ACTIONS,
+				mappingPolicy: "restrict",
+				autoAliases: false,
+				authentication: true,
+				authorization: true,
+				mergeParams: true,
+				bodyParsers: { json: { strict: true, limit: "100kb" }, urlencoded: false },
+				rateLimit: {
+					window: Number(process.env.RATE_LIMIT_WINDOW_MS) || 60_000,
+					limit: Number(process.env.RATE_LIMIT_MAX) || 300,
+					headers: true,
+					key: clientAddress,
+					...(process.env.CACHER?.startsWith("redis") ? { StoreFactory: RedisRateLimitStore } : {}),
+				},
+				aliases: {
+					"GET /health": "api.health",
+
+					"POST /auth/register": "customers.register",
+					"POST /auth/login": "customers.login",
+					"GET /customers/me": "customers.me",
+					"PATCH /customers/me": "customers.updateMe",
+					"GET /customers": "customers.list",
+					"GET /customers/:id": "customers.get",
+					"PATCH /customers/:id": "customers.setBlocked",
+
+					"GET /products": "products.list",
+					"GET /categories": "products.categories",
+					"GET /products/:id": "products.get",
+					"POST /products": "products.create",
+					"PATCH /products/:id": "products.update",
+					"POST /products/:id/restock": "products.restock",
+					"DELETE /products/:id": "products.remove",
+
+					"POST /orders": "orders.create",
+					"GET /orders": "orders.list",
+					"GET /orders/:id": "orders.get",
+					"POST /orders/:id/cancel": "orders.cancel",
+					"PATCH /orders/:id/status": "orders.setStatus",
+
+					"GET /alerts": "alerts.list",
+					"POST /alerts/:id/ack": "alerts.ack",
+
+					"GET /analytics/dashboard": "analytics.dashboard",
+					"GET /analytics/sales": "analytics.sales",
+				},
+				onBeforeCall(ctx: Context<unknown, Meta>, _route: unknown, req: Req) {
+					const key = req.headers["idempotency-key"];
+					if (key === undefined) return;
+					if (typeof key !== "string" || key.length < 1 || key.length > 100) {
+						throw new UnprocessableError("Idempotency-Key must be 1 to 100 characters", [{ field: "Idempotency-Key", type: "stringLength" }], "VALIDATION_ERROR");
+					}
+					ctx.meta.idempotencyKey = key;
+				},
+			},
+		],
+
+		onError(this: any, req: Req, res: ServerResponse, err: any) {
+			this.sendApiError(req, res, err);
+		},
+	},
+
+	actions: {
+		health: {
+			async handler(ctx: Context<unknown, Meta>) {
+				const entries = await Promise.all(
+					Object.entries(HEALTH_TARGETS).map(async ([label, service]) => [label, (await this.isServiceUp(ctx, service)) ? "running" : "down"]),
+				);
+				const services = Object.fromEntries(entries);
+				const healthy = entries.every(([, state]) => state === "running");
+				if (!healthy) ctx.meta.$statusCode = 503;
+				return { status: healthy ? "ok" : "degraded", services };
+			},
+		},
+	},
+
+	methods: {
+		authenticate(_ctx: Context, _route: unknown, req: Req) {
+			const header = req.headers.authorization;
+			if (!header) return null;
+			const match = /^Bearer\s+(\S+)$/i.exec(header);
+			const user = match ? verifyToken(match[1]) : null;
+			if (!user) throw new UnauthorizedError("Invalid or expired token", "INVALID_TOKEN");
+			return user;
+		},
+
+		authorize(ctx: Context<unknown, Meta>, _route: unknown, req: Req) {
+			const action = req.$action?.name ?? req.$alias?.action ?? "";
+			switch (checkAccess(action, ctx.meta.user)) {
+				case "allow":
+					return;
+				case "unauthenticated":
+					throw new UnauthorizedError("Sign in to do this", "NO_TOKEN");
+				case "forbidden":
+					throw new ForbiddenError("Your role may not do this");
+				default:
+					throw new Errors.MoleculerClientError("Not found", 404, "NOT_FOUND");
+			}
+		},
+
+		async isServiceUp(ctx: Context, service: string): Promise<boolean> {
+			if (!(this.broker.registry as unknown as { hasService(n: string): boolean }).hasService(service)) return false;
+			try {
+				await ctx.call(`${service}.health`, {}, { timeout: HEALTH_CALL_TIMEOUT_MS, retries: 0 });
+				return true;
+			} catch {
+				return false;
+			}
+		},
+
+		/** moleculer-web's error shape, never a stack; a 5xx that is not ours says no more than that. */
+		sendApiError(req: Req, res: ServerResponse, err: any) {
+			const status = this.statusOf(err);
+			let body = { name: err.name, message: err.message, code: status, type: err.type, data: err.data };
+			if (status === 413) body = { name: "PayloadTooLarge", message: "Request body is larger than 100 kB", code: 413, type: "PAYLOAD_TOO_LARGE", data: undefined };
+			else if (status === 400 && err.type === "entity.parse.failed") body = { name: "BadRequest", message: "Malformed JSON body", code: 400, type: "INVALID_JSON", data: undefined };
+			else if (status >= 500 && !(err instanceof Errors.MoleculerError)) {
+				this.logger.error("Request failed", err);
+				body = { name: "InternalServerError", message: "Internal server error", code: 500, type: "INTERNAL_ERROR", data: undefined };
+			}
+			if (body.type === "VALIDATION_ERROR" && Array.isArray(body.data)) {
+				body.data = body.data.map(({ actual, ...rest }: { actual?: unknown; field?: string }) => (String(rest.field).includes("password") ? rest : { ...rest, actual }));
+			}
+			if (!res.headersSent) {
+				res.setHeader("Content-Type", "application/json; charset=utf-8");
+				res.writeHead(status);
+			}
+			res.end(JSON.stringify(body));
+		},
+
+		statusOf(err: any): number {
+			const candidates = [err?.code, err?.status, err?.statusCode];
+			for (const c of candidates) if (Number.isInteger(c) && c >= 400 && c <= 599) return c;
+			return 500;
+		},
+	},
+
+	async stopped() {
+		for (const route of this.routes ?? []) await route.rateLimit?.store?.close?.();
+	},
+};
+
+export default ApiService;
