@@ -5,4 +5,5 @@ module.exports = {
 	testMatch: ["**/*.spec.ts"],
 	transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.json" }] },
 	testTimeout: 60000,
+	setupFiles: ["<rootDir>/test/setup-env.ts"],
 };

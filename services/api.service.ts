@@ -158,7 +158,7 @@ const ApiService: ServiceSchema = {
 		/** moleculer-web's error shape, never a stack; a 5xx that is not ours says no more than that. */
 		sendApiError(req: Req, res: ServerResponse, err: any) {
 			const status = this.statusOf(err);
-			let body = { name: err.name, message: err.message, code: status, type: err.type, data: err.data };
+			let body = { name: err.name, message: err.message, code: status, type: err.type ?? (status === 429 ? "RATE_LIMIT_EXCEEDED" : undefined), data: err.data };
 			if (status === 413) body = { name: "PayloadTooLarge", message: "Request body is larger than 100 kB", code: 413, type: "PAYLOAD_TOO_LARGE", data: undefined };
 			else if (status === 400 && err.type === "entity.parse.failed") body = { name: "BadRequest", message: "Malformed JSON body", code: 400, type: "INVALID_JSON", data: undefined };
 			else if (status >= 500 && !(err instanceof Errors.MoleculerError)) {

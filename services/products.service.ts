@@ -256,34 +256,34 @@ const ProductsService: ServiceSchema = {
 			});
 		},
 
-		/** Re-read products whose stock moved, clear caches, emit updates and low-stock crossings. */
+		/** Re-read products whose stock moved, clear caches, settle low-stock crossings; emit after the answer. */
 		async afterStockChange(ctx: Ctx | null, ids: string[]): Promise<Product[]> {
 			const emitter = ctx ?? this.broker;
 			const docs = await this.adapter.findByIds(_.uniq(ids));
 			const products = docs.map((d: any) => this.toPublic(d));
 			await this.entityChanged("updated", products, ctx);
+			const crossings = (await Promise.all(docs.map((d: any) => this.lowStockCrossing(d)))).filter(Boolean);
 			setImmediate(() => {
-				for (const doc of docs) {
-					emitter.broadcast("product.updated", { product: this.toPublic(doc) });
-					this.checkLowStock(emitter, doc).catch((err: Error) => this.logger.error("Low-stock check failed", err));
-				}
+				for (const product of products) emitter.broadcast("product.updated", { product });
+				for (const crossing of crossings) emitter.broadcast("product.stock_low", crossing);
 			});
 			return products;
 		},
 
-		/** `product.stock_low` once per crossing: armed again only when stock rises above the threshold. */
-		async checkLowStock(emitter: Pick<Ctx, "broadcast">, doc: any) {
+		/**
+		 * `product.stock_low` once per crossing: the flag is set by one
+		 * conditional update (so one caller wins), and armed again only when
+		 * stock is back above the threshold.
+		 */
+		async lowStockCrossing(doc: any) {
 			const threshold = doc.lowStockThreshold;
-			const fell = await this.adapter.updateMany(
-				{ _id: doc._id, stock: { $lte: threshold }, lowStockNotified: { $ne: true } },
-				{ $set: { lowStockNotified: true } },
-			);
-			if (fell === 1) {
-				const fresh = await this.adapter.findById(doc._id);
-				emitter.broadcast("product.stock_low", { productId: String(fresh._id), sku: fresh.sku, name: fresh.name, stock: fresh.stock, threshold });
-				return;
+			if (doc.stock <= threshold && !doc.lowStockNotified) {
+				const won = await this.adapter.updateMany({ _id: doc._id, stock: { $lte: threshold }, lowStockNotified: { $ne: true } }, { $set: { lowStockNotified: true } });
+				if (won === 1) return { productId: String(doc._id), sku: doc.sku, name: doc.name, stock: doc.stock, threshold };
+			} else if (doc.stock > threshold && doc.lowStockNotified) {
+				await this.adapter.updateMany({ _id: doc._id, stock: { $gt: threshold }, lowStockNotified: true }, { $set: { lowStockNotified: false } });
 			}
-			await this.adapter.updateMany({ _id: doc._id, stock: { $gt: threshold }, lowStockNotified: true }, { $set: { lowStockNotified: false } });
+			return null;
 		},
 
 		async reserve(ctx: Ctx, orderId: string, items: ReserveItem[]) {
@@ -357,13 +357,15 @@ const ProductsService: ServiceSchema = {
 						}
 						continue;
 					case "reserved":
-						if (!(await this.moveReservation(orderId, "reserved", "releasing"))) continue;
-					// falls through
-					case "releasing":
+					case "releasing": {
+						const won = r.state === "reserved" && (await this.moveReservation(orderId, "reserved", "releasing"));
+						if (r.state === "reserved" && !won) continue;
+						// Finishing another caller's release is harmless: each give-back is applied once.
 						await this.finishRelease(r);
 						await this.afterStockChange(ctx, r.items.map(i => i.productId));
 						setImmediate(() => this.settle(orderId).catch((err: Error) => this.logger.warn("Settling failed; the settler retries.", err.message)));
-						return { orderId, state: "released", released: true };
+						return { orderId, state: "released", released: won };
+					}
 				}
 			}
 		},

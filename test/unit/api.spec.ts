@@ -1,0 +1,201 @@
+import type { AddressInfo } from "net";
+import type { ServiceBroker } from "moleculer";
+import { createTestBroker } from "../helpers/broker";
+import { HttpClient } from "../helpers/http";
+
+describe("api gateway over HTTP (embedded default)", () => {
+	let broker: ServiceBroker;
+	let http: HttpClient;
+	let adminToken: string;
+	let customerToken: string;
+
+	beforeAll(async () => {
+		Object.assign(process.env, { PORT: "0", ADMIN_EMAIL: "admin@shop.test", ADMIN_PASSWORD: "admin-password" });
+		jest.resetModules();
+		broker = createTestBroker();
+		for (const name of ["api", "customers", "products"]) broker.createService((await import(`../../services/${name}.service`)).default);
+		await broker.start();
+		const port = (broker.getLocalService("api") as any).server.address() as AddressInfo;
+		http = new HttpClient(`http://127.0.0.1:${port.port}/api`);
+		adminToken = (await http.post("/auth/login", { email: "admin@shop.test", password: "admin-password" })).body.token;
+		customerToken = (await http.post("/auth/register", { name: "Cus", email: "cus@shop.test", password: "password-1" })).body.token;
+	});
+	afterAll(async () => {
+		await broker.stop();
+		for (const k of ["PORT", "ADMIN_EMAIL", "ADMIN_PASSWORD"]) delete process.env[k];
+	});
+	afterAll(() => {
+		// No answer of the whole suite carried a stack trace or a password hash.
+		for (const text of http.seen) {
+			expect(text).not.toMatch(/"stack"|\bat .+\.(js|ts):\d+|passwordHash|\$2[aby]\$\d\d\$/);
+		}
+	});
+
+	const newProduct = (over: Record<string, unknown> = {}) =>
+		http.post("/products", { sku: `SKU-${Math.random().toString(36).slice(2, 10)}`, name: "Lamp", category: "lamps", priceCents: 1999, stock: 10, ...over }, adminToken);
+
+	describe("health", () => {
+		it("answers the exact shape, 503 while orders, alerts and analytics do not exist yet", async () => {
+			const res = await http.get("/health");
+			expect(res.status).toBe(503);
+			expect(res.body).toEqual({
+				status: "degraded",
+				services: {
+					"order-service": "down",
+					"product-service": "running",
+					"customer-service": "running",
+					"alert-service": "down",
+					"analytics-service": "down",
+				},
+			});
+		});
+	});
+
+	describe("auth and customers", () => {
+		it("registers (201), ignoring a role sent by the client", async () => {
+			const res = await http.post("/auth/register", { name: "Eve", email: "eve@shop.test", password: "password-1", role: "admin" });
+			expect(res.status).toBe(201);
+			expect(res.body.customer).toMatchObject({ email: "eve@shop.test", role: "customer" });
+			const me = await http.get("/customers/me", res.body.token);
+			expect(me.body.role).toBe("customer");
+			expect((await http.get("/customers", res.body.token)).status).toBe(403);
+		});
+
+		it("answers 409 for a taken email, in any case", async () => {
+			const res = await http.post("/auth/register", { name: "Cus", email: "CUS@shop.test", password: "password-1" });
+			expect(res.status).toBe(409);
+			expect(res.body).toMatchObject({ name: "ConflictError", code: 409, type: "EMAIL_TAKEN" });
+		});
+
+		it("answers 422 naming each bad field, and 422 for an operator-shaped value", async () => {
+			const res = await http.post("/auth/register", { name: "", email: "nope", password: "short" });
+			expect(res.status).toBe(422);
+			expect(res.body.type).toBe("VALIDATION_ERROR");
+			expect(res.body.data.map((d: any) => d.field).sort()).toEqual(["email", "name", "password"]);
+			const op = await http.post("/auth/login", { email: { $gt: "" }, password: { $gt: "" } });
+			expect(op.status).toBe(422);
+		});
+
+		it("answers 400 for malformed JSON and 413 for a body over 100 kB", async () => {
+			const bad = await http.request("POST", "/auth/register", { raw: '{"name": "x",' });
+			expect(bad.status).toBe(400);
+			expect(bad.body).toMatchObject({ code: 400, type: "INVALID_JSON" });
+			const big = await http.post("/auth/register", { name: "x".repeat(101 * 1024), email: "big@shop.test", password: "password-1" });
+			expect(big.status).toBe(413);
+			expect(big.body.code).toBe(413);
+			expect((await http.post("/auth/login", { email: "big@shop.test", password: "password-1" })).status).toBe(401);
+		});
+
+		it("logs in (200), 401 with one message for a wrong password or unknown email", async () => {
+			const ok = await http.post("/auth/login", { email: "cus@shop.test", password: "password-1" });
+			expect(ok.status).toBe(200);
+			expect(ok.body.customer.email).toBe("cus@shop.test");
+			const wrong = await http.post("/auth/login", { email: "cus@shop.test", password: "password-2" });
+			const unknown = await http.post("/auth/login", { email: "who@shop.test", password: "password-1" });
+			expect([wrong.status, unknown.status]).toEqual([401, 401]);
+			expect(wrong.body.message).toBe(unknown.body.message);
+		});
+
+		it("answers 401 without a token, with a forged token, or with a malformed header", async () => {
+			expect((await http.get("/customers/me")).status).toBe(401);
+			const forged = await http.get("/customers/me", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4Iiwicm9sZSI6ImFkbWluIn0.bad");
+			expect(forged.status).toBe(401);
+			expect((await http.get("/customers/me", undefined, { authorization: "Basic abc" })).status).toBe(401);
+		});
+
+		it("updates the own profile; fields the client may not set are dropped", async () => {
+			const res = await http.patch("/customers/me", { name: "Cus Two", role: "admin", blocked: true, email: "x@y.z" }, customerToken);
+			expect(res.status).toBe(200);
+			expect(res.body).toMatchObject({ name: "Cus Two", role: "customer", blocked: false, email: "cus@shop.test" });
+		});
+
+		it("lets an admin list, read and block customers; 403 for a customer", async () => {
+			const list = await http.get("/customers?page=1&pageSize=2", adminToken);
+			expect(list.status).toBe(200);
+			expect(list.body).toMatchObject({ page: 1, pageSize: 2, total: expect.any(Number), totalPages: expect.any(Number) });
+			expect(list.body.rows).toHaveLength(2);
+			expect((await http.get("/customers?pageSize=101", adminToken)).status).toBe(422);
+			const target = (await http.post("/auth/register", { name: "Blk", email: "blk@shop.test", password: "password-1" })).body.customer;
+			expect((await http.get(`/customers/${target.id}`, adminToken)).body).toEqual(target);
+			expect((await http.get(`/customers/${target.id}`, customerToken)).status).toBe(403);
+			expect((await http.patch(`/customers/${target.id}`, { blocked: true }, customerToken)).status).toBe(403);
+			expect((await http.patch(`/customers/${target.id}`, { blocked: "yes" }, adminToken)).status).toBe(422);
+			const blocked = await http.patch(`/customers/${target.id}`, { blocked: true }, adminToken);
+			expect(blocked.status).toBe(200);
+			expect(blocked.body.blocked).toBe(true);
+			expect((await http.post("/auth/login", { email: "blk@shop.test", password: "password-1" })).status).toBe(403);
+			expect((await http.get("/customers/nope", adminToken)).status).toBe(404);
+		});
+	});
+
+	describe("products", () => {
+		it("creates (201) as admin; 401 anonymous, 403 customer, 409 taken sku, 422 typed fields", async () => {
+			const res = await newProduct({ sku: "LAMP-1", stockLevel: 1, deleted: true });
+			expect(res.status).toBe(201);
+			expect(Object.keys(res.body).sort()).toEqual(["category", "createdAt", "description", "id", "lowStockThreshold", "name", "priceCents", "sku", "stock", "updatedAt"]);
+			expect((await http.post("/products", { sku: "LAMP-2", name: "x", category: "c", priceCents: 1, stock: 1 })).status).toBe(401);
+			expect((await http.post("/products", { sku: "LAMP-2", name: "x", category: "c", priceCents: 1, stock: 1 }, customerToken)).status).toBe(403);
+			expect((await newProduct({ sku: "LAMP-1" })).status).toBe(409);
+			const typed = await newProduct({ priceCents: "12", stock: 1.5 });
+			expect(typed.status).toBe(422);
+			expect(typed.body.data.map((d: any) => d.field).sort()).toEqual(["priceCents", "stock"]);
+			expect((await http.get("/products?search=LAMP-2")).body.total).toBe(0);
+		});
+
+		it("reads, lists with query-string numbers, and 404s unknown ids", async () => {
+			const p = (await newProduct({ category: "desks", priceCents: 5000 })).body;
+			expect((await http.get(`/products/${p.id}`)).body).toEqual(p);
+			expect((await http.get("/products/unknown-id")).status).toBe(404);
+			const list = await http.get("/products?category=desks&page=1&pageSize=5&sort=-priceCents");
+			expect(list.status).toBe(200);
+			expect(list.body).toMatchObject({ total: 1, page: 1, pageSize: 5, totalPages: 1 });
+			expect(list.body.rows[0]).toEqual(p);
+			expect((await http.get("/products?pageSize=0")).status).toBe(422);
+			expect((await http.get("/products?pageSize=101")).status).toBe(422);
+			const cats = await http.get("/categories");
+			expect(cats.body).toEqual(expect.arrayContaining([{ name: "desks", productCount: 1 }]));
+		});
+
+		it("updates without touching stock, restocks, deletes; a read right after a change is fresh", async () => {
+			const p = (await newProduct({ stock: 4 })).body;
+			await http.get(`/products/${p.id}`);
+			const upd = await http.patch(`/products/${p.id}`, { priceCents: 2500, stock: 100 }, adminToken);
+			expect(upd.status).toBe(200);
+			expect((await http.get(`/products/${p.id}`)).body).toMatchObject({ priceCents: 2500, stock: 4 });
+			expect((await http.patch(`/products/${p.id}`, { priceCents: -5 }, adminToken)).status).toBe(422);
+			expect((await http.patch(`/products/${p.id}`, { priceCents: 1 }, customerToken)).status).toBe(403);
+			const re = await http.post(`/products/${p.id}/restock`, { quantity: 6 }, adminToken);
+			expect(re.status).toBe(200);
+			expect(re.body.stock).toBe(10);
+			expect((await http.post(`/products/${p.id}/restock`, { quantity: 0 }, adminToken)).status).toBe(422);
+			expect((await http.post(`/products/${p.id}/restock`, { quantity: "6" }, adminToken)).status).toBe(422);
+			expect((await http.get(`/products/${p.id}`)).body.stock).toBe(10);
+			expect((await http.delete(`/products/${p.id}`, customerToken)).status).toBe(403);
+			expect((await http.delete(`/products/${p.id}`, adminToken)).status).toBe(200);
+			expect((await http.get(`/products/${p.id}`)).status).toBe(404);
+			expect((await http.delete(`/products/${p.id}`, adminToken)).status).toBe(404);
+		});
+
+		it("treats an id in the path as data, never as a query", async () => {
+			expect((await http.get(`/products/${encodeURIComponent('{"$gt":""}')}`)).status).toBe(404);
+		});
+	});
+
+	describe("routing and errors", () => {
+		it("answers 404 in the error shape for an unknown route, and does not expose internal actions", async () => {
+			for (const path of ["/nothing", "/products/x/reserve", "/api/broadcast", "/customers/x/canOrder"]) {
+				const res = await http.get(path);
+				expect(res.status).toBe(404);
+				expect(Object.keys(res.body).sort()).toEqual(expect.arrayContaining(["code", "message", "name"]));
+			}
+			expect((await http.post("/products/reserve", { orderId: "x", items: [] }, adminToken)).status).toBe(404);
+		});
+
+		it("sends the rate-limit headers", async () => {
+			const res = await http.get("/categories");
+			expect(res.headers.get("x-rate-limit-limit")).toBe("300");
+			expect(Number(res.headers.get("x-rate-limit-remaining"))).toBeLessThan(300);
+			expect(Number(res.headers.get("x-rate-limit-reset"))).toBeGreaterThan(Date.now() - 60_000);
+		});
+	});
+});

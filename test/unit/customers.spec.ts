@@ -1,0 +1,134 @@
+import type { ServiceBroker } from "moleculer";
+import jwt from "jsonwebtoken";
+import { createTestBroker } from "../helpers/broker";
+
+describe("customers service", () => {
+	let broker: ServiceBroker;
+	const admin = { id: "admin-id", email: "boss@shop.test", role: "admin" };
+
+	beforeAll(async () => {
+		process.env.ADMIN_EMAIL = "Boss@Shop.test";
+		process.env.ADMIN_PASSWORD = "boss-password";
+		jest.resetModules();
+		const schema = (await import("../../services/customers.service")).default;
+		broker = createTestBroker();
+		broker.createService(schema);
+		await broker.start();
+		delete process.env.ADMIN_EMAIL;
+		delete process.env.ADMIN_PASSWORD;
+	});
+	afterAll(() => broker.stop());
+
+	const register = (params: Record<string, unknown>) => broker.call<any, any>("customers.register", params);
+	let n = 0;
+	const fresh = (extra: Record<string, unknown> = {}) => register({ name: "Ann", email: `ann${++n}@example.com`, password: "password-1", ...extra });
+
+	it("registers a customer and answers a token and the customer without any hash", async () => {
+		const ctxMeta: any = {};
+		const res = await broker.call<any, any>("customers.register", { name: "  Zoe ", email: " Zoe@Example.COM ", password: "password-1", phone: "+1 555 0100" }, { meta: ctxMeta });
+		expect(ctxMeta.$statusCode).toBe(201);
+		expect(res.customer).toEqual({
+			id: expect.any(String), name: "Zoe", email: "zoe@example.com", phone: "+1 555 0100", role: "customer", blocked: false,
+			createdAt: expect.any(String), updatedAt: expect.any(String),
+		});
+		expect(JSON.stringify(res)).not.toMatch(/password|\$2[aby]\$/i);
+		const payload = jwt.verify(res.token, "unit-test-secret") as jwt.JwtPayload;
+		expect(payload).toMatchObject({ sub: res.customer.id, role: "customer" });
+		expect(payload.exp! - payload.iat!).toBe(24 * 3600);
+	});
+
+	it("ignores a role sent at registration", async () => {
+		const res = await fresh({ role: "admin", blocked: true });
+		expect(res.customer.role).toBe("customer");
+		expect(res.customer.blocked).toBe(false);
+	});
+
+	it("refuses an email already taken, whatever its case (409)", async () => {
+		await register({ name: "A", email: "dup@example.com", password: "password-1" });
+		await expect(register({ name: "B", email: "DUP@example.com ", password: "password-2" })).rejects.toMatchObject({ code: 409, type: "EMAIL_TAKEN" });
+	});
+
+	it.each([
+		["an empty name", { name: "" }, "name"],
+		["a 101-character name", { name: "x".repeat(101) }, "name"],
+		["a bad email", { email: "not-an-email" }, "email"],
+		["a 7-character password", { password: "1234567" }, "password"],
+		["a 129-character password", { password: "p".repeat(129) }, "password"],
+		["an operator in the email", { email: { $gt: "" } }, "email"],
+		["a number as name", { name: 12 }, "name"],
+	])("rejects %s with 422 naming the field", async (_label, bad, field) => {
+		const before = await broker.call<any, any>("customers.list", { pageSize: 100 });
+		const err = await register({ name: "Ann", email: `x${++n}@example.com`, password: "password-1", ...bad }).catch((e: any) => e);
+		expect(err).toMatchObject({ code: 422, type: "VALIDATION_ERROR" });
+		expect(err.data.map((d: any) => d.field)).toContain(field);
+		const after = await broker.call<any, any>("customers.list", { pageSize: 100 });
+		expect(after.total).toBe(before.total);
+	});
+
+	it("logs in with the right password, and answers 401 with one message for a wrong password or unknown email", async () => {
+		const { customer } = await fresh();
+		const ok = await broker.call<any, any>("customers.login", { email: customer.email.toUpperCase(), password: "password-1" });
+		expect(ok.customer.id).toBe(customer.id);
+		expect(typeof ok.token).toBe("string");
+		const wrong: any = await broker.call("customers.login", { email: customer.email, password: "password-2" }).catch((e: any) => e);
+		const unknown = await broker.call("customers.login", { email: "nobody@example.com", password: "password-1" }).catch((e: any) => e);
+		expect(wrong).toMatchObject({ code: 401, message: "Invalid email or password" });
+		expect(unknown).toMatchObject({ code: 401, message: wrong.message });
+	});
+
+	it("creates the admin from ADMIN_EMAIL / ADMIN_PASSWORD at start", async () => {
+		const res = await broker.call<any, any>("customers.login", { email: "boss@shop.test", password: "boss-password" });
+		expect(res.customer.role).toBe("admin");
+	});
+
+	it("shows and updates the signed-in customer's own profile", async () => {
+		const { customer } = await fresh();
+		const user = { id: customer.id, email: customer.email, role: "customer" };
+		expect(await broker.call("customers.me", {}, { meta: { user } })).toEqual(customer);
+		const updated = await broker.call<any, any>("customers.updateMe", { name: "Annie", password: "new-password", role: "admin", email: "x@y.z" }, { meta: { user } });
+		expect(updated).toMatchObject({ id: customer.id, name: "Annie", role: "customer", email: customer.email });
+		await expect(broker.call("customers.login", { email: customer.email, password: "new-password" })).resolves.toBeTruthy();
+		await expect(broker.call("customers.login", { email: customer.email, password: "password-1" })).rejects.toMatchObject({ code: 401 });
+	});
+
+	it("refuses updateMe with a short password, changing nothing", async () => {
+		const { customer } = await fresh();
+		const user = { id: customer.id, email: customer.email, role: "customer" };
+		await expect(broker.call("customers.updateMe", { name: "Bob", password: "short" }, { meta: { user } })).rejects.toMatchObject({ code: 422 });
+		expect(await broker.call("customers.me", {}, { meta: { user } })).toEqual(customer);
+	});
+
+	it("lists customers in pages", async () => {
+		const page = await broker.call<any, any>("customers.list", { page: 1, pageSize: 2 });
+		expect(page.rows).toHaveLength(2);
+		expect(page).toMatchObject({ page: 1, pageSize: 2, total: expect.any(Number), totalPages: Math.ceil(page.total / 2) });
+		await expect(broker.call("customers.list", { pageSize: 101 })).rejects.toMatchObject({ code: 422 });
+		await expect(broker.call("customers.list", { pageSize: 0 })).rejects.toMatchObject({ code: 422 });
+	});
+
+	it("gets one customer, 404 for an unknown id", async () => {
+		const { customer } = await fresh();
+		expect(await broker.call("customers.get", { id: customer.id })).toEqual(customer);
+		await expect(broker.call("customers.get", { id: "nope" })).rejects.toMatchObject({ code: 404 });
+	});
+
+	it("blocks a customer: login refused, canOrder false, and the cached read is fresh", async () => {
+		const { customer } = await fresh();
+		expect(await broker.call("customers.canOrder", { id: customer.id })).toEqual({ allowed: true });
+		await broker.call("customers.get", { id: customer.id });
+		const blocked = await broker.call<any, any>("customers.setBlocked", { id: customer.id, blocked: true }, { meta: { user: admin } });
+		expect(blocked.blocked).toBe(true);
+		expect(await broker.call<any, any>("customers.get", { id: customer.id })).toMatchObject({ blocked: true });
+		await expect(broker.call("customers.login", { email: customer.email, password: "password-1" })).rejects.toMatchObject({ code: 403, type: "ACCOUNT_BLOCKED" });
+		expect(await broker.call("customers.canOrder", { id: customer.id })).toEqual({ allowed: false, reason: "ACCOUNT_BLOCKED" });
+		await broker.call("customers.setBlocked", { id: customer.id, blocked: false });
+		await expect(broker.call("customers.login", { email: customer.email, password: "password-1" })).resolves.toBeTruthy();
+	});
+
+	it("answers 422 for a non-boolean blocked and 404 for an unknown customer", async () => {
+		const { customer } = await fresh();
+		await expect(broker.call("customers.setBlocked", { id: customer.id, blocked: "true" })).rejects.toMatchObject({ code: 422 });
+		await expect(broker.call("customers.setBlocked", { id: "missing", blocked: true })).rejects.toMatchObject({ code: 404 });
+		expect(await broker.call<any, any>("customers.get", { id: customer.id })).toMatchObject({ blocked: false });
+	});
+});

@@ -1,0 +1,298 @@
+import type { ServiceBroker } from "moleculer";
+import ProductsService from "../../services/products.service";
+import { createTestBroker, eventRecorder, waitFor } from "../helpers/broker";
+
+describe("products service", () => {
+	let broker: ServiceBroker;
+	const events = eventRecorder("recorder", ["product.updated", "product.stock_low"]);
+	let seq = 0;
+
+	beforeAll(async () => {
+		broker = createTestBroker();
+		broker.createService(ProductsService);
+		broker.createService(events.schema);
+		await broker.start();
+	});
+	afterAll(() => broker.stop());
+
+	const call = <T = any>(action: string, params: object = {}) => broker.call<T, object>(`products.${action}`, params);
+	const product = (fields: Record<string, unknown> = {}) =>
+		call("create", { sku: `SKU-${++seq}`, name: `Widget ${seq}`, category: "widgets", priceCents: 1000, stock: 10, ...fields });
+	const stockOf = async (id: string) => (await call("get", { id })).stock;
+
+	describe("catalog", () => {
+		it("creates a product with defaults, answering 201", async () => {
+			const meta: any = {};
+			const p = await broker.call<any, any>("products.create", { sku: "NEW-1", name: "New", category: "misc", priceCents: 0, stock: 0, id: "mine", holds: { x: 1 } }, { meta });
+			expect(meta.$statusCode).toBe(201);
+			expect(p).toEqual({
+				id: expect.any(String), sku: "NEW-1", name: "New", description: "", category: "misc", priceCents: 0, stock: 0,
+				lowStockThreshold: 5, createdAt: expect.any(String), updatedAt: expect.any(String),
+			});
+			expect(p.id).not.toBe("mine");
+		});
+
+		it("refuses a taken sku with 409", async () => {
+			await product({ sku: "TAKEN" });
+			await expect(product({ sku: "TAKEN" })).rejects.toMatchObject({ code: 409, type: "SKU_TAKEN" });
+		});
+
+		it.each([
+			["a fractional price", { priceCents: 10.5 }, "priceCents"],
+			["a negative price", { priceCents: -1 }, "priceCents"],
+			["a price sent as a string", { priceCents: "12" }, "priceCents"],
+			["negative stock", { stock: -1 }, "stock"],
+			["a missing name", { name: undefined }, "name"],
+			["an operator as category", { category: { $ne: null } }, "category"],
+			["a negative threshold", { lowStockThreshold: -2 }, "lowStockThreshold"],
+		])("refuses %s with 422 and stores nothing", async (_label, bad, field) => {
+			const before = (await call("list", { pageSize: 100 })).total;
+			const err = await product(bad).catch((e: any) => e);
+			expect(err).toMatchObject({ code: 422 });
+			expect(err.data.map((d: any) => d.field)).toContain(field);
+			expect((await call("list", { pageSize: 100 })).total).toBe(before);
+		});
+
+		it("gets a product, and 404 for an unknown one", async () => {
+			const p = await product();
+			expect(await call("get", { id: p.id })).toEqual(p);
+			await expect(call("get", { id: "unknown" })).rejects.toMatchObject({ code: 404 });
+			await expect(call("get", { id: { $gt: "" } })).rejects.toMatchObject({ code: 422 });
+		});
+
+		it("lists with search, category, ids, sort and pages", async () => {
+			const a = await product({ name: "Zebra lamp", category: "lamps", priceCents: 300 });
+			const b = await product({ name: "Alpha lamp", category: "lamps", priceCents: 100, description: "bright" });
+			const c = await product({ name: "Other", category: "lamps", priceCents: 200, sku: "LAMP-SPECIAL" });
+			const byCategory = await call("list", { category: "lamps", sort: "priceCents" });
+			expect(byCategory.rows.map((p: any) => p.id)).toEqual([b.id, c.id, a.id]);
+			expect(byCategory).toMatchObject({ total: 3, page: 1, pageSize: 20, totalPages: 1 });
+			expect((await call("list", { category: "lamps", sort: "-priceCents" })).rows.map((p: any) => p.id)).toEqual([a.id, c.id, b.id]);
+			expect((await call("list", { category: "lamps", sort: "name" })).rows[0].id).toBe(b.id);
+			expect((await call("list", { search: "ZEBRA" })).rows.map((p: any) => p.id)).toEqual([a.id]);
+			expect((await call("list", { search: "special" })).rows.map((p: any) => p.id)).toEqual([c.id]);
+			expect((await call("list", { search: "bright" })).rows.map((p: any) => p.id)).toEqual([b.id]);
+			expect((await call("list", { search: ".*" })).total).toBe(0);
+			expect((await call("list", { ids: `${a.id},${c.id}`, sort: "priceCents" })).rows.map((p: any) => p.id)).toEqual([c.id, a.id]);
+			const page2 = await call("list", { category: "lamps", sort: "priceCents", page: "2", pageSize: "2" });
+			expect(page2).toMatchObject({ page: 2, pageSize: 2, total: 3, totalPages: 2 });
+			expect(page2.rows.map((p: any) => p.id)).toEqual([a.id]);
+		});
+
+		it("refuses bad list parameters with 422", async () => {
+			await expect(call("list", { pageSize: 101 })).rejects.toMatchObject({ code: 422 });
+			await expect(call("list", { pageSize: 0 })).rejects.toMatchObject({ code: 422 });
+			await expect(call("list", { page: "x" })).rejects.toMatchObject({ code: 422 });
+			await expect(call("list", { sort: "passwordHash" })).rejects.toMatchObject({ code: 422 });
+		});
+
+		it("counts products per category", async () => {
+			await product({ category: "cat-a" });
+			await product({ category: "cat-a" });
+			await product({ category: "cat-b" });
+			const cats = await call<any[]>("categories");
+			expect(cats).toEqual(expect.arrayContaining([{ name: "cat-a", productCount: 2 }, { name: "cat-b", productCount: 1 }]));
+		});
+
+		it("updates fields but never stock, and a cached read is fresh right after", async () => {
+			const p = await product({ priceCents: 500, stock: 7 });
+			await call("get", { id: p.id });
+			await call("list", { ids: p.id });
+			const updated = await call("update", { id: p.id, priceCents: 650, name: "Renamed", stock: 999 });
+			expect(updated).toMatchObject({ priceCents: 650, name: "Renamed", stock: 7 });
+			expect(await call("get", { id: p.id })).toMatchObject({ priceCents: 650, stock: 7 });
+			expect((await call("list", { ids: p.id })).rows[0]).toMatchObject({ priceCents: 650 });
+			await expect(call("update", { id: "missing", name: "x" })).rejects.toMatchObject({ code: 404 });
+			await expect(call("update", { id: p.id, priceCents: 1.5 })).rejects.toMatchObject({ code: 422 });
+			expect(await stockOf(p.id)).toBe(7);
+		});
+
+		it("restocks atomically and refuses a quantity below 1", async () => {
+			const p = await product({ stock: 2 });
+			await Promise.all(Array.from({ length: 20 }, () => call("restock", { id: p.id, quantity: 3 })));
+			expect(await stockOf(p.id)).toBe(62);
+			await expect(call("restock", { id: p.id, quantity: 0 })).rejects.toMatchObject({ code: 422 });
+			await expect(call("restock", { id: p.id, quantity: "5" })).rejects.toMatchObject({ code: 422 });
+			await expect(call("restock", { id: "missing", quantity: 5 })).rejects.toMatchObject({ code: 404 });
+			expect(await stockOf(p.id)).toBe(62);
+		});
+
+		it("removes a product from the catalog; its sku can be used again", async () => {
+			const p = await product({ sku: "GONE-1", category: "gone" });
+			await call("get", { id: p.id });
+			await call("remove", { id: p.id });
+			await expect(call("get", { id: p.id })).rejects.toMatchObject({ code: 404 });
+			expect((await call("list", { category: "gone" })).total).toBe(0);
+			await expect(call("remove", { id: p.id })).rejects.toMatchObject({ code: 404 });
+			await expect(product({ sku: "GONE-1" })).resolves.toMatchObject({ sku: "GONE-1" });
+		});
+
+		it("emits product.updated on each change", async () => {
+			const p = await product();
+			await call("update", { id: p.id, priceCents: 1 });
+			await waitFor(() => events.received.some(e => e.event === "product.updated" && e.payload.product.id === p.id && e.payload.product.priceCents === 1));
+		});
+	});
+
+	describe("reservations", () => {
+		it("reserves every item and answers the price snapshot", async () => {
+			const a = await product({ stock: 5, priceCents: 250 });
+			const b = await product({ stock: 5, priceCents: 99 });
+			const res = await call("reserve", { orderId: "ord-1", items: [{ productId: a.id, quantity: 2 }, { productId: b.id, quantity: 5 }] });
+			expect(res).toEqual({
+				orderId: "ord-1",
+				state: "reserved",
+				lines: [
+					{ productId: a.id, sku: a.sku, name: a.name, unitPriceCents: 250, quantity: 2 },
+					{ productId: b.id, sku: b.sku, name: b.name, unitPriceCents: 99, quantity: 5 },
+				],
+			});
+			expect(await stockOf(a.id)).toBe(3);
+			expect(await stockOf(b.id)).toBe(0);
+		});
+
+		it("is idempotent per orderId: a repeat changes stock once", async () => {
+			const p = await product({ stock: 10 });
+			const items = [{ productId: p.id, quantity: 4 }];
+			const [r1, r2] = await Promise.all([call("reserve", { orderId: "ord-idem", items }), call("reserve", { orderId: "ord-idem", items })]);
+			const r3 = await call("reserve", { orderId: "ord-idem", items });
+			expect(r1.lines).toEqual(r2.lines);
+			expect(r3.lines).toEqual(r1.lines);
+			expect(await stockOf(p.id)).toBe(6);
+		});
+
+		it("takes nothing when one item is short, naming the short product", async () => {
+			const a = await product({ stock: 5 });
+			const b = await product({ stock: 1 });
+			const err = await call("reserve", { orderId: "ord-short", items: [{ productId: a.id, quantity: 3 }, { productId: b.id, quantity: 2 }] }).catch((e: any) => e);
+			expect(err).toMatchObject({ code: 409, type: "INSUFFICIENT_STOCK", data: { items: [{ productId: b.id, requested: 2, available: 1 }] } });
+			expect(await stockOf(a.id)).toBe(5);
+			expect(await stockOf(b.id)).toBe(1);
+			// The same order id asked again fails the same way, taking nothing.
+			await expect(call("reserve", { orderId: "ord-short", items: [{ productId: a.id, quantity: 3 }, { productId: b.id, quantity: 2 }] })).rejects.toMatchObject({ type: "INSUFFICIENT_STOCK" });
+			expect(await stockOf(a.id)).toBe(5);
+		});
+
+		it("answers 422 for an unknown or removed product, taking nothing", async () => {
+			const a = await product({ stock: 5 });
+			const gone = await product({ stock: 5 });
+			await call("remove", { id: gone.id });
+			await expect(call("reserve", { orderId: "ord-unknown", items: [{ productId: a.id, quantity: 1 }, { productId: "nope", quantity: 1 }] })).rejects.toMatchObject({ code: 422, type: "UNKNOWN_PRODUCT" });
+			await expect(call("reserve", { orderId: "ord-gone", items: [{ productId: gone.id, quantity: 1 }] })).rejects.toMatchObject({ code: 422 });
+			expect(await stockOf(a.id)).toBe(5);
+		});
+
+		it.each([
+			["no items", []],
+			["quantity 0", [{ productId: "p", quantity: 0 }]],
+			["a fractional quantity", [{ productId: "p", quantity: 1.5 }]],
+			["a quantity over 1000", [{ productId: "p", quantity: 1001 }]],
+			["an operator-shaped id", [{ productId: { $gt: "" }, quantity: 1 }]],
+		])("refuses %s with 422", async (_label, items) => {
+			await expect(call("reserve", { orderId: "ord-bad", items })).rejects.toMatchObject({ code: 422 });
+		});
+
+		it("refuses the same product twice with 422", async () => {
+			const p = await product({ stock: 5 });
+			await expect(call("reserve", { orderId: "ord-twice", items: [{ productId: p.id, quantity: 1 }, { productId: p.id, quantity: 1 }] })).rejects.toMatchObject({ code: 422 });
+			expect(await stockOf(p.id)).toBe(5);
+		});
+
+		it("releases a reservation exactly once", async () => {
+			const p = await product({ stock: 10 });
+			await call("reserve", { orderId: "ord-rel", items: [{ productId: p.id, quantity: 4 }] });
+			const results = await Promise.all([call("release", { orderId: "ord-rel" }), call("release", { orderId: "ord-rel" })]);
+			await call("release", { orderId: "ord-rel" });
+			expect(results.filter(r => r.released)).toHaveLength(1);
+			expect(await stockOf(p.id)).toBe(10);
+			expect(await call("reservation", { orderId: "ord-rel" })).toMatchObject({ state: "released" });
+		});
+
+		it("a release before its reserve makes the late reserve take nothing", async () => {
+			const p = await product({ stock: 10 });
+			await call("release", { orderId: "ord-late" });
+			await expect(call("reserve", { orderId: "ord-late", items: [{ productId: p.id, quantity: 1 }] })).rejects.toMatchObject({ code: 409 });
+			expect(await stockOf(p.id)).toBe(10);
+		});
+
+		it("200 concurrent reservations of 1 unit on stock 50: exactly 50 succeed, stock ends at 0", async () => {
+			const p = await product({ stock: 50 });
+			const results = await Promise.allSettled(
+				Array.from({ length: 200 }, (_, i) => call("reserve", { orderId: `race-${i}`, items: [{ productId: p.id, quantity: 1 }] })),
+			);
+			const ok = results.filter(r => r.status === "fulfilled");
+			const failed = results.filter(r => r.status === "rejected") as PromiseRejectedResult[];
+			expect(ok).toHaveLength(50);
+			expect(failed.every(r => r.reason.type === "INSUFFICIENT_STOCK")).toBe(true);
+			expect(await stockOf(p.id)).toBe(0);
+		});
+
+		it("concurrent multi-item orders never oversell any product", async () => {
+			const ps = await Promise.all([product({ stock: 20 }), product({ stock: 20 }), product({ stock: 20 })]);
+			const orders = Array.from({ length: 60 }, (_, i) => ({
+				orderId: `multi-${i}`,
+				items: ps.filter((_, j) => (i + j) % 3 !== 0).map((p, j) => ({ productId: p.id, quantity: 1 + ((i + j) % 3) })),
+			}));
+			const results = await Promise.allSettled(orders.map(o => call("reserve", o)));
+			for (const p of ps) {
+				const taken = orders
+					.filter((_, i) => results[i].status === "fulfilled")
+					.flatMap(o => o.items)
+					.filter(it => it.productId === p.id)
+					.reduce((sum, it) => sum + it.quantity, 0);
+				const stock = await stockOf(p.id);
+				expect(stock).toBeGreaterThanOrEqual(0);
+				expect(stock).toBe(20 - taken);
+			}
+		});
+
+		it("the settler gives back what a reservation that died half-way took", async () => {
+			const a = await product({ stock: 10 });
+			const b = await product({ stock: 10 });
+			const svc: any = broker.getLocalService("products");
+			// What a products node leaves when it dies after taking the first item of two.
+			await svc.openReservation("ord-crash", [{ productId: a.id, quantity: 3 }, { productId: b.id, quantity: 2 }]);
+			await svc.takeStock("ord-crash", { productId: a.id, quantity: 3 });
+			expect(await stockOf(a.id)).toBe(7);
+			await svc.settle("ord-crash", Date.now() + svc.settings.pendingTimeoutMs);
+			expect(await stockOf(a.id)).toBe(10);
+			expect(await stockOf(b.id)).toBe(10);
+			expect(await call("reservation", { orderId: "ord-crash" })).toMatchObject({ state: "failed" });
+			await expect(call("reserve", { orderId: "ord-crash", items: [{ productId: a.id, quantity: 3 }] })).rejects.toMatchObject({ code: 409 });
+			expect(await stockOf(a.id)).toBe(10);
+		});
+
+		it("the settler finishes a release that died half-way, giving each item back once", async () => {
+			const a = await product({ stock: 10 });
+			const b = await product({ stock: 10 });
+			const svc: any = broker.getLocalService("products");
+			await call("reserve", { orderId: "ord-halfrel", items: [{ productId: a.id, quantity: 3 }, { productId: b.id, quantity: 2 }] });
+			await svc.moveReservation("ord-halfrel", "reserved", "releasing");
+			// Only the first item's give-back happened before the crash.
+			await svc.adapter.updateMany({ _id: a.id }, { $inc: { stock: 3 }, $set: { "holds.g_ord-halfrel": 3 } });
+			await svc.settle("ord-halfrel", Date.now() + svc.settings.pendingTimeoutMs);
+			expect(await stockOf(a.id)).toBe(10);
+			expect(await stockOf(b.id)).toBe(10);
+			expect(await call("reservation", { orderId: "ord-halfrel" })).toMatchObject({ state: "released" });
+		});
+	});
+
+	describe("low stock", () => {
+		const lowFor = (id: string) => events.received.filter(e => e.event === "product.stock_low" && e.payload.productId === id);
+
+		it("emits product.stock_low once per crossing, and again only after a restock lifted it above", async () => {
+			const p = await product({ stock: 6, lowStockThreshold: 3 });
+			await call("reserve", { orderId: "low-1", items: [{ productId: p.id, quantity: 3 }] });
+			await waitFor(() => lowFor(p.id).length === 1, 5000, "first stock_low");
+			expect(lowFor(p.id)[0].payload).toEqual({ productId: p.id, sku: p.sku, name: p.name, stock: 3, threshold: 3 });
+			await call("reserve", { orderId: "low-2", items: [{ productId: p.id, quantity: 2 }] });
+			await call("restock", { id: p.id, quantity: 9 });
+			await waitFor(async () => (await stockOf(p.id)) === 10);
+			await call("reserve", { orderId: "low-3", items: [{ productId: p.id, quantity: 8 }] });
+			await waitFor(() => lowFor(p.id).length === 2, 5000, "second stock_low");
+			expect(lowFor(p.id)[1].payload).toMatchObject({ stock: 2, threshold: 3 });
+			// The 3 -> 1 move in between raised none.
+			expect(lowFor(p.id).map(e => e.payload.stock)).toEqual([3, 2]);
+		});
+	});
+});
