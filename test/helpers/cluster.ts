@@ -1,0 +1,120 @@
+import { spawn, type ChildProcess } from "child_process";
+import crypto from "crypto";
+import fs from "fs";
+import net from "net";
+import os from "os";
+import path from "path";
+
+const ROOT = path.resolve(__dirname, "../..");
+const RUNNER = path.join(ROOT, "dist/bin/runner.js");
+
+export const AMQP_URL = process.env.TEST_AMQP_URL || "amqp://guest:guest@127.0.0.1:5672";
+export const REDIS_URL = process.env.TEST_REDIS_URL || "redis://127.0.0.1:6379";
+
+function reachable(host: string, port: number): Promise<boolean> {
+	return new Promise(resolve => {
+		const socket = net.connect({ host, port, timeout: 2000 });
+		socket.once("connect", () => (socket.destroy(), resolve(true)));
+		socket.once("timeout", () => (socket.destroy(), resolve(false)));
+		socket.once("error", () => resolve(false));
+	});
+}
+
+/** Fails (never skips) when the real RabbitMQ or Redis is not there. */
+export async function requireInfrastructure(): Promise<void> {
+	const [amqp, redis] = await Promise.all([reachable("127.0.0.1", 5672), reachable("127.0.0.1", 6379)]);
+	const missing = [!amqp && "RabbitMQ on 127.0.0.1:5672 (start: rabbitmq-server -detached)", !redis && "Redis on 127.0.0.1:6379 (start: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no)"].filter(Boolean);
+	if (missing.length) throw new Error(`Integration tests need ${missing.join(" and ")}`);
+	if (!fs.existsSync(RUNNER)) throw new Error("dist/ is missing: run `npm run build` (npm test does it)");
+}
+
+export function freePort(): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const srv = net.createServer();
+		srv.listen(0, "127.0.0.1", () => {
+			const { port } = srv.address() as net.AddressInfo;
+			srv.close(() => resolve(port));
+		});
+		srv.once("error", reject);
+	});
+}
+
+export interface ShopNode {
+	name: string;
+	port?: number;
+	dataDir: string;
+	proc: ChildProcess;
+	output: string[];
+	/** SIGTERM, then wait for the exit. */
+	stop(): Promise<void>;
+	/** SIGKILL: the node dies without a word to the cluster. */
+	kill(): Promise<void>;
+}
+
+/** A test cluster: its own namespace on the shared RabbitMQ and Redis, its own data dirs. */
+export class TestCluster {
+	readonly namespace = `t${process.pid}${crypto.randomBytes(3).toString("hex")}`;
+	readonly jwtSecret = crypto.randomBytes(16).toString("hex");
+	readonly nodes: ShopNode[] = [];
+	private readonly baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "shop-it-"));
+
+	constructor(private readonly commonEnv: Record<string, string> = {}) {}
+
+	async start(name: string, services: string, env: Record<string, string> = {}): Promise<ShopNode> {
+		const port = services.split(",").includes("api") ? await freePort() : undefined;
+		const dataDir = path.join(this.baseDir, name);
+		const proc = spawn(process.execPath, [RUNNER], {
+			cwd: ROOT,
+			env: {
+				PATH: process.env.PATH,
+				SERVICES: services,
+				NODE_ID: `${this.namespace}-${name}`,
+				NAMESPACE: this.namespace,
+				TRANSPORTER: AMQP_URL,
+				CACHER: REDIS_URL,
+				JWT_SECRET: this.jwtSecret,
+				DATA_DIR: dataDir,
+				LOG_LEVEL: "info",
+				BCRYPT_ROUNDS: "4",
+				...(port ? { PORT: String(port) } : {}),
+				...this.commonEnv,
+				...env,
+			},
+			stdio: ["ignore", "pipe", "pipe"],
+		});
+		const output: string[] = [];
+		const exited = new Promise<void>(resolve => proc.once("exit", () => resolve()));
+		const node: ShopNode = {
+			name,
+			port,
+			dataDir,
+			proc,
+			output,
+			stop: async () => {
+				if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
+				await exited;
+			},
+			kill: async () => {
+				if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+				await exited;
+			},
+		};
+		this.nodes.push(node);
+		await new Promise<void>((resolve, reject) => {
+			const onData = (chunk: Buffer) => {
+				output.push(chunk.toString());
+				if (/started successfully/.test(chunk.toString())) resolve();
+			};
+			proc.stdout!.on("data", onData);
+			proc.stderr!.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+			proc.once("exit", code => reject(new Error(`${name} exited (${code}) before starting:\n${output.join("")}`)));
+			setTimeout(() => reject(new Error(`${name} did not start in 30 s:\n${output.join("")}`)), 30_000).unref();
+		});
+		return node;
+	}
+
+	async stopAll(): Promise<void> {
+		await Promise.all(this.nodes.map(n => n.stop()));
+		fs.rmSync(this.baseDir, { recursive: true, force: true });
+	}
+}

@@ -1,0 +1,97 @@
+import fs from "fs";
+import path from "path";
+import { waitFor } from "../helpers/broker";
+import { TestCluster, requireInfrastructure, type ShopNode } from "../helpers/cluster";
+import { HttpClient } from "../helpers/http";
+
+/**
+ * The gateway, customers and products in separate processes over the real
+ * RabbitMQ (AMQP transporter) and Redis (cacher, rate-limit counters).
+ */
+describe("cluster over RabbitMQ and Redis", () => {
+	const RATE_LIMIT = 40;
+	const cluster = new TestCluster({ RATE_LIMIT_MAX: String(RATE_LIMIT), TRUST_PROXY: "1" });
+	let gatewayA: ShopNode;
+	let gatewayB: ShopNode;
+	let products: ShopNode;
+	let clientSeq = 0;
+	/** Each test speaks as its own client (TRUST_PROXY is on), so rate-limit counters do not mix. */
+	const client = (gw: ShopNode, clientId = `198.51.100.${++clientSeq}`) => new HttpClient(`http://127.0.0.1:${gw.port}/api`, { "x-forwarded-for": clientId });
+	let adminToken: string;
+
+	beforeAll(async () => {
+		await requireInfrastructure();
+		[gatewayA, gatewayB] = await Promise.all([
+			cluster.start("gateway-a", "api"),
+			cluster.start("gateway-b", "api"),
+			cluster.start("customers", "customers", { ADMIN_EMAIL: "admin@shop.test", ADMIN_PASSWORD: "admin-password" }),
+		]);
+		products = await cluster.start("products", "products");
+		const http = client(gatewayA);
+		await waitFor(async () => {
+			const health = await http.get("/health");
+			return health.body?.services?.["product-service"] === "running" && health.body.services["customer-service"] === "running";
+		}, 20_000, "products and customers to be seen by the gateway");
+		await waitFor(async () => (await client(gatewayB).get("/health")).body?.services?.["product-service"] === "running", 20_000, "gateway B to see products");
+		adminToken = (await http.post("/auth/login", { email: "admin@shop.test", password: "admin-password" })).body.token;
+	}, 90_000);
+
+	afterAll(() => cluster.stopAll(), 30_000);
+
+	it("serves a request through the gateway from the process that owns the data", async () => {
+		const http = client(gatewayA);
+		const created = await http.post("/products", { sku: "REMOTE-1", name: "Remote lamp", category: "lamps", priceCents: 1234, stock: 3 }, adminToken);
+		expect(created.status).toBe(201);
+		const read = await http.get(`/products/${created.body.id}`);
+		expect(read.body).toEqual(created.body);
+		// The gateway process runs no products service: the document lives in the products node's store.
+		expect(fs.readFileSync(path.join(products.dataDir, "products.db"), "utf8")).toContain("REMOTE-1");
+		expect(fs.existsSync(path.join(gatewayA.dataDir, "products.db"))).toBe(false);
+	});
+
+	it("registers and signs in through one gateway, and the token works on the other", async () => {
+		const reg = await client(gatewayA).post("/auth/register", { name: "Net", email: "net@shop.test", password: "password-1" });
+		expect(reg.status).toBe(201);
+		const me = await client(gatewayB).get("/customers/me", reg.body.token);
+		expect(me.status).toBe(200);
+		expect(me.body.email).toBe("net@shop.test");
+	});
+
+	it("reads a product fresh through gateway B right after gateway A answered its change", async () => {
+		const a = client(gatewayA);
+		const b = client(gatewayB);
+		const p = (await a.post("/products", { sku: "FRESH-1", name: "Fresh", category: "c", priceCents: 100, stock: 5 }, adminToken)).body;
+		for (let round = 1; round <= 5; round++) {
+			expect((await b.get(`/products/${p.id}`)).body.priceCents).toBe(100 * round);
+			expect((await b.get(`/products?ids=${p.id}`)).body.rows[0].priceCents).toBe(100 * round);
+			const patched = await a.patch(`/products/${p.id}`, { priceCents: 100 * (round + 1) }, adminToken);
+			expect(patched.status).toBe(200);
+			expect((await b.get(`/products/${p.id}`)).body.priceCents).toBe(100 * (round + 1));
+			expect((await b.get(`/products?ids=${p.id}`)).body.rows[0].priceCents).toBe(100 * (round + 1));
+		}
+	});
+
+	it("holds the rate limit across two gateway nodes sharing Redis", async () => {
+		const clientId = "203.0.113.77";
+		const a = client(gatewayA, clientId);
+		const b = client(gatewayB, clientId);
+		for (let i = 0; i < RATE_LIMIT; i++) {
+			const res = await (i % 2 ? b : a).get("/categories");
+			expect(res.status).toBe(200);
+		}
+		const over = await b.get("/categories");
+		expect(over.status).toBe(429);
+		expect(over.headers.get("x-rate-limit-remaining")).toBe("0");
+		// Another client is not affected.
+		expect((await client(gatewayB).get("/categories")).status).toBe(200);
+	});
+
+	it("reports product-service down (503) once the products process is killed", async () => {
+		await products.kill();
+		const health = await client(gatewayA).get("/health");
+		expect(health.status).toBe(503);
+		expect(health.body.status).toBe("degraded");
+		expect(health.body.services["product-service"]).toBe("down");
+		expect(health.body.services["customer-service"]).toBe("running");
+	});
+});
