@@ -105,6 +105,7 @@ const CustomersService: ServiceSchema = {
 		/** Whether a customer may place orders now (exists and is not blocked). Internal. */
 		canOrder: {
 			visibility: "public",
+			cache: { keys: ["id"] },
 			retryPolicy: { enabled: true },
 			params: { id: { type: "string", min: 1, max: 64 } },
 			async handler(ctx: Ctx<{ id: string }>) {
