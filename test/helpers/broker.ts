@@ -19,13 +19,13 @@ export function eventRecorder(name: string, events: string[]): { schema: Service
 }
 
 /** Polls until `check` returns a truthy value (or throws after `timeoutMs`). */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = "condition"): Promise<T> {
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = "condition"): Promise<NonNullable<T>> {
 	const deadline = Date.now() + timeoutMs;
 	let last: unknown;
 	for (;;) {
 		try {
 			const value = await check();
-			if (value) return value;
+			if (value) return value as NonNullable<T>;
 		} catch (err) {
 			last = err;
 		}

@@ -4,6 +4,7 @@ import fs from "fs";
 import net from "net";
 import os from "os";
 import path from "path";
+import { ServiceBroker } from "moleculer";
 
 const ROOT = path.resolve(__dirname, "../..");
 const RUNNER = path.join(ROOT, "dist/bin/runner.js");
@@ -39,6 +40,17 @@ export function freePort(): Promise<number> {
 	});
 }
 
+/** A broker inside a test cluster's namespace, to ask each node directly (e.g. `{ nodeID }` calls). */
+export function observerBroker(namespace: string): ServiceBroker {
+	return new ServiceBroker({
+		namespace,
+		nodeID: `${namespace}-observer-${process.pid}`,
+		transporter: { type: "AMQP", options: { url: AMQP_URL, prefetch: 100, socketOptions: { noDelay: true } } },
+		logger: false,
+		requestTimeout: 5000,
+	});
+}
+
 export interface ShopNode {
 	name: string;
 	port?: number;
@@ -60,8 +72,10 @@ export class TestCluster {
 
 	constructor(private readonly commonEnv: Record<string, string> = {}) {}
 
+	/** Start a node; a name used before restarts that node on its data (and port). */
 	async start(name: string, services: string, env: Record<string, string> = {}): Promise<ShopNode> {
-		const port = services.split(",").includes("api") ? await freePort() : undefined;
+		const previous = this.nodes.find(n => n.name === name);
+		const port = previous?.port ?? (services.split(",").includes("api") ? await freePort() : undefined);
 		const dataDir = path.join(this.baseDir, name);
 		const proc = spawn(process.execPath, [RUNNER], {
 			cwd: ROOT,
@@ -99,6 +113,7 @@ export class TestCluster {
 				await exited;
 			},
 		};
+		if (previous) this.nodes.splice(this.nodes.indexOf(previous), 1);
 		this.nodes.push(node);
 		await new Promise<void>((resolve, reject) => {
 			const onData = (chunk: Buffer) => {

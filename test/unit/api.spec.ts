@@ -13,7 +13,7 @@ describe("api gateway over HTTP (embedded default)", () => {
 		Object.assign(process.env, { PORT: "0", ADMIN_EMAIL: "admin@shop.test", ADMIN_PASSWORD: "admin-password" });
 		jest.resetModules();
 		broker = createTestBroker();
-		for (const name of ["api", "customers", "products"]) broker.createService((await import(`../../services/${name}.service`)).default);
+		for (const name of ["api", "customers", "products", "orders"]) broker.createService((await import(`../../services/${name}.service`)).default);
 		await broker.start();
 		const port = (broker.getLocalService("api") as any).server.address() as AddressInfo;
 		http = new HttpClient(`http://127.0.0.1:${port.port}/api`);
@@ -35,13 +35,13 @@ describe("api gateway over HTTP (embedded default)", () => {
 		http.post("/products", { sku: `SKU-${Math.random().toString(36).slice(2, 10)}`, name: "Lamp", category: "lamps", priceCents: 1999, stock: 10, ...over }, adminToken);
 
 	describe("health", () => {
-		it("answers the exact shape, 503 while orders, alerts and analytics do not exist yet", async () => {
+		it("answers the exact shape, 503 while alerts and analytics do not exist yet", async () => {
 			const res = await http.get("/health");
 			expect(res.status).toBe(503);
 			expect(res.body).toEqual({
 				status: "degraded",
 				services: {
-					"order-service": "down",
+					"order-service": "running",
 					"product-service": "running",
 					"customer-service": "running",
 					"alert-service": "down",
@@ -178,6 +178,50 @@ describe("api gateway over HTTP (embedded default)", () => {
 
 		it("treats an id in the path as data, never as a query", async () => {
 			expect((await http.get(`/products/${encodeURIComponent('{"$gt":""}')}`)).status).toBe(404);
+		});
+	});
+
+	describe("orders", () => {
+		it("places an order (201), replays it for the same Idempotency-Key (200), 422 for a key over 100 characters", async () => {
+			const p = (await newProduct({ stock: 5, priceCents: 300 })).body;
+			const body = { items: [{ productId: p.id, quantity: 2 }], totalCents: 1 };
+			const first = await http.post("/orders", body, customerToken, { "idempotency-key": "abc-1" });
+			expect(first.status).toBe(201);
+			expect(first.body).toMatchObject({ status: "confirmed", totalCents: 600 });
+			const again = await http.post("/orders", body, customerToken, { "idempotency-key": "abc-1" });
+			expect(again.status).toBe(200);
+			expect(again.body.id).toBe(first.body.id);
+			const long = await http.post("/orders", body, customerToken, { "idempotency-key": "k".repeat(101) });
+			expect(long.status).toBe(422);
+			expect((await http.get(`/products/${p.id}`)).body.stock).toBe(3);
+		});
+
+		it("answers 401 without a token, 409 when short, 422 for an unknown product or a bad body", async () => {
+			const p = (await newProduct({ stock: 1 })).body;
+			expect((await http.post("/orders", { items: [{ productId: p.id, quantity: 1 }] })).status).toBe(401);
+			const short = await http.post("/orders", { items: [{ productId: p.id, quantity: 2 }] }, customerToken);
+			expect(short.status).toBe(409);
+			expect(short.body).toMatchObject({ type: "INSUFFICIENT_STOCK", data: { items: [{ productId: p.id, requested: 2, available: 1 }] } });
+			expect((await http.post("/orders", { items: [{ productId: "nope", quantity: 1 }] }, customerToken)).status).toBe(422);
+			expect((await http.post("/orders", { items: [{ productId: p.id, quantity: "1" }] }, customerToken)).status).toBe(422);
+			expect((await http.post("/orders", { items: [] }, customerToken)).status).toBe(422);
+			expect((await http.get(`/products/${p.id}`)).body.stock).toBe(1);
+		});
+
+		it("hides another customer's order (404), lets the owner cancel it and only an admin ship it", async () => {
+			const p = (await newProduct({ stock: 5 })).body;
+			const order = (await http.post("/orders", { items: [{ productId: p.id, quantity: 1 }] }, customerToken)).body;
+			const other = (await http.post("/auth/register", { name: "Oth", email: "oth@shop.test", password: "password-1" })).body.token;
+			expect((await http.get(`/orders/${order.id}`, other)).status).toBe(404);
+			expect((await http.post(`/orders/${order.id}/cancel`, {}, other)).status).toBe(404);
+			expect((await http.get("/orders", other)).body.total).toBe(0);
+			expect((await http.patch(`/orders/${order.id}/status`, { status: "shipped" }, customerToken)).status).toBe(403);
+			expect((await http.get(`/orders/${order.id}`, customerToken)).body.status).toBe("confirmed");
+			const cancelled = await http.post(`/orders/${order.id}/cancel`, {}, customerToken);
+			expect(cancelled.status).toBe(200);
+			expect(cancelled.body.status).toBe("cancelled");
+			expect((await http.patch(`/orders/${order.id}/status`, { status: "shipped" }, adminToken)).status).toBe(409);
+			expect((await http.get(`/products/${p.id}`)).body.stock).toBe(5);
 		});
 	});
 
