@@ -1,5 +1,6 @@
 import os from "os";
-import type { BrokerOptions } from "moleculer";
+import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
+import type { BrokerOptions, Middleware } from "moleculer";
 
 /**
  * Every broker setting comes from the environment (see README).
@@ -33,6 +34,34 @@ function cacher(): BrokerOptions["cacher"] {
 			redis: url,
 		},
 	};
+}
+
+/**
+ * Durable channels over RabbitMQ when the transporter is AMQP (durable
+ * exchanges and queues, persistent messages, 3 tries then the dead-letter
+ * queue); in-process delivery on the embedded default.
+ */
+function channels(): Middleware {
+	const url = env.TRANSPORTER;
+	if (!url?.startsWith("amqp")) return ChannelsMiddleware({ adapter: { type: "Fake", options: {} } } as never) as unknown as Middleware;
+	return ChannelsMiddleware({
+		adapter: {
+			type: "AMQP",
+			options: {
+				amqp: {
+					url,
+					socketOptions: { noDelay: true },
+					exchangeOptions: { durable: true },
+					queueOptions: { durable: true },
+					messageOptions: { persistent: true },
+					publishAssertExchange: { enabled: true, exchangeOptions: { durable: true } },
+				},
+				maxInFlight: 50,
+				maxRetries: Number(env.CHANNEL_MAX_RETRIES) || 3,
+				deadLettering: { enabled: true, queueName: "DEAD_LETTER", exchangeName: "DEAD_LETTER" },
+			},
+		},
+	} as never) as unknown as Middleware;
 }
 
 const config: BrokerOptions = {
@@ -80,6 +109,8 @@ const config: BrokerOptions = {
 		reporter: { type: "Prometheus", options: { port: Number(env.METRICS_PORT) || 3030, path: "/metrics" } },
 	},
 	tracing: { enabled: false },
+
+	middlewares: [channels()],
 };
 
 export = config;

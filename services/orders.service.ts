@@ -6,6 +6,7 @@ import HealthMixin from "../mixins/health.mixin";
 import { ConflictError, ForbiddenError, InsufficientStockError, NotFoundError, UnauthorizedError, UnprocessableError, isDuplicateKeyError } from "../lib/errors";
 import { ORDER_STATUSES, canMove, type OrderStatus } from "../lib/order-status";
 import { pageParams, pageWindow, toPage } from "../lib/pagination";
+import { CHANNELS } from "../lib/channels";
 import type { Ctx, ReserveItem, ReservedLine } from "../lib/types";
 
 const ID = { type: "string", min: 1, max: 64 } as const;
@@ -43,6 +44,7 @@ const OrdersService: ServiceSchema = {
 			{ field: "idemKey", unique: true, sparse: true },
 			{ field: "customerId" },
 			{ field: "status" },
+			{ field: "outbox", sparse: true },
 		]),
 		HealthMixin,
 	],
@@ -261,7 +263,8 @@ const OrdersService: ServiceSchema = {
 			const now = new Date().toISOString();
 			const n = await this.adapter.updateMany(
 				{ _id: id, status: from, ...guard },
-				{ $set: { ...fields, status: to, updatedAt: now }, $push: { statusHistory: { status: to, at: now } } },
+				// `outbox` marks a move not yet handed to the durable channel; the settler resends it after a crash.
+				{ $set: { ...fields, status: to, outbox: true, updatedAt: now }, $push: { statusHistory: { status: to, at: now } } },
 			);
 			if (n !== 1) return null;
 			const order: OrderDoc = await this.adapter.findById(id);
@@ -277,7 +280,14 @@ const OrdersService: ServiceSchema = {
 			setImmediate(() => {
 				emitter.emit(event, payload);
 				if (event === "order.created") emitter.emit("order.updated", payload);
+				this.publishStatus(order).catch((err: Error) => this.logger.warn(`Status of order ${order._id} not published yet; the settler retries`, err.message));
 			});
+		},
+
+		/** Hand the order's status to the durable channel, then clear its outbox mark (unless a newer move set it). */
+		async publishStatus(order: OrderDoc) {
+			await this.broker.sendToChannel(CHANNELS.orderStatus, { order: this.toPublic(order), cancelReason: order.cancelReason });
+			await this.adapter.updateMany({ _id: order._id, statusHistory: { $size: order.statusHistory.length } }, { $unset: { outbox: true } });
 		},
 
 		async finishCancel(ctx: Ctx | null, order: OrderDoc, reason: string, rejection?: { type: string; data: unknown }): Promise<OrderDoc> {
@@ -349,6 +359,14 @@ const OrdersService: ServiceSchema = {
 					await this.settlePending(null, order);
 				} catch (err) {
 					this.logger.warn(`Could not settle order ${order._id}`, (err as Error).message);
+				}
+			}
+			const unpublished: OrderDoc[] = await this.adapter.find({ query: { outbox: true, updatedAt: { $lte: cutoff } } });
+			for (const order of unpublished) {
+				try {
+					await this.publishStatus(order);
+				} catch (err) {
+					this.logger.warn(`Could not publish the status of order ${order._id}`, (err as Error).message);
 				}
 			}
 			for (const order of cancelling) {

@@ -4,6 +4,7 @@ import DbMixin, { connectExtraAdapter, type DbAdapter } from "../mixins/db.mixin
 import HealthMixin from "../mixins/health.mixin";
 import { ConflictError, InsufficientStockError, NotFoundError, UnprocessableError, isDuplicateKeyError, type ShortItem } from "../lib/errors";
 import { pageParams, pageWindow, toPage } from "../lib/pagination";
+import { CHANNELS, type StockAlertMessage } from "../lib/channels";
 import type { Ctx, Product, ReserveItem, ReservedLine } from "../lib/types";
 
 const PUBLIC_FIELDS = ["id", "sku", "name", "description", "category", "priceCents", "stock", "lowStockThreshold", "createdAt", "updatedAt"] as const;
@@ -75,6 +76,7 @@ const ProductsService: ServiceSchema = {
 					stock: p.stock,
 					lowStockThreshold: p.lowStockThreshold ?? 5,
 					lowStockNotified: false,
+					outOfStockNotified: false,
 					holds: {},
 					createdAt: now,
 					updatedAt: now,
@@ -213,6 +215,15 @@ const ProductsService: ServiceSchema = {
 			},
 		},
 
+		/** Products at or below their low-stock threshold. Internal (the dashboard). */
+		lowStock: {
+			visibility: "public",
+			cache: true,
+			async handler() {
+				return this.lowStockProducts();
+			},
+		},
+
 		/** The state of an order's reservation, for the orders settler. */
 		reservation: {
 			visibility: "public",
@@ -256,34 +267,54 @@ const ProductsService: ServiceSchema = {
 			});
 		},
 
-		/** Re-read products whose stock moved, clear caches, settle low-stock crossings; emit after the answer. */
+		/** Re-read products whose stock moved, clear caches, settle stock crossings; emit after the answer. */
 		async afterStockChange(ctx: Ctx | null, ids: string[]): Promise<Product[]> {
 			const emitter = ctx ?? this.broker;
 			const docs = await this.adapter.findByIds(_.uniq(ids));
 			const products = docs.map((d: any) => this.toPublic(d));
 			await this.entityChanged("updated", products, ctx);
-			const crossings = (await Promise.all(docs.map((d: any) => this.lowStockCrossing(d)))).filter(Boolean);
+			const crossings: StockAlertMessage[] = [];
+			for (const doc of docs) crossings.push(...(await this.stockCrossings(doc)));
 			setImmediate(() => {
 				for (const product of products) emitter.broadcast("product.updated", { product });
-				for (const crossing of crossings) emitter.broadcast("product.stock_low", crossing);
+				for (const c of crossings) {
+					if (c.type === "stock_low") emitter.broadcast("product.stock_low", _.pick(c, ["productId", "sku", "name", "stock", "threshold"]));
+					this.broker.sendToChannel(CHANNELS.stockAlerts, c).catch((err: Error) => this.logger.error("Could not publish a stock alert", err.message));
+				}
 			});
 			return products;
 		},
 
 		/**
-		 * `product.stock_low` once per crossing: the flag is set by one
-		 * conditional update (so one caller wins), and armed again only when
-		 * stock is back above the threshold.
+		 * Crossings of the low-stock threshold and of zero, each once: a flag
+		 * set by one conditional update (so one caller wins), armed again only
+		 * when stock is back above the line.
 		 */
-		async lowStockCrossing(doc: any) {
-			const threshold = doc.lowStockThreshold;
-			if (doc.stock <= threshold && !doc.lowStockNotified) {
-				const won = await this.adapter.updateMany({ _id: doc._id, stock: { $lte: threshold }, lowStockNotified: { $ne: true } }, { $set: { lowStockNotified: true } });
-				if (won === 1) return { productId: String(doc._id), sku: doc.sku, name: doc.name, stock: doc.stock, threshold };
-			} else if (doc.stock > threshold && doc.lowStockNotified) {
-				await this.adapter.updateMany({ _id: doc._id, stock: { $gt: threshold }, lowStockNotified: true }, { $set: { lowStockNotified: false } });
+		async stockCrossings(doc: any): Promise<StockAlertMessage[]> {
+			const levels = [
+				{ type: "stock_low" as const, flag: "lowStockNotified", counter: "lowStockCrossings", line: doc.lowStockThreshold },
+				{ type: "out_of_stock" as const, flag: "outOfStockNotified", counter: "outOfStockCrossings", line: 0 },
+			];
+			const found: StockAlertMessage[] = [];
+			for (const { type, flag, counter, line } of levels) {
+				if (doc.stock <= line && !doc[flag]) {
+					const won = await this.adapter.updateMany({ _id: doc._id, stock: { $lte: line }, [flag]: { $ne: true } }, { $set: { [flag]: true }, $inc: { [counter]: 1 } });
+					if (won === 1) {
+						found.push({ type, productId: String(doc._id), sku: doc.sku, name: doc.name, stock: doc.stock, threshold: doc.lowStockThreshold, crossing: (doc[counter] ?? 0) + 1 });
+					}
+				} else if (doc.stock > line && doc[flag]) {
+					await this.adapter.updateMany({ _id: doc._id, stock: { $gt: line }, [flag]: true }, { $set: { [flag]: false } });
+				}
 			}
-			return null;
+			return found;
+		},
+
+		/** Products at or below their threshold, for the dashboard. */
+		async lowStockProducts() {
+			const docs = await this.adapter.find({ query: { deleted: { $ne: true }, lowStockNotified: true } });
+			return docs
+				.filter((d: any) => d.stock <= d.lowStockThreshold)
+				.map((d: any) => ({ productId: String(d._id), sku: d.sku, name: d.name, stock: d.stock, threshold: d.lowStockThreshold }));
 		},
 
 		async reserve(ctx: Ctx, orderId: string, items: ReserveItem[]) {
@@ -297,10 +328,7 @@ const ProductsService: ServiceSchema = {
 			const docs = await this.adapter.findByIds(items.map(i => i.productId));
 			const byId = new Map(docs.map((d: any) => [String(d._id), d]));
 			const unknown = items.filter(i => !byId.has(i.productId) || (byId.get(i.productId) as any).deleted).map(i => i.productId);
-			if (unknown.length) {
-				await this.failReservation(r, { reason: "UNKNOWN_PRODUCT", unknown });
-				throw new UnprocessableError("Unknown product", { field: "items", productIds: unknown }, "UNKNOWN_PRODUCT");
-			}
+			if (unknown.length) return this.endAttempt(ctx, orderId, { reason: "UNKNOWN_PRODUCT", unknown });
 
 			const short: ShortItem[] = [];
 			for (const item of items) {
@@ -309,26 +337,33 @@ const ProductsService: ServiceSchema = {
 					short.push({ productId: item.productId, requested: item.quantity, available: Math.max(0, doc?.stock ?? 0) });
 				}
 			}
-			if (short.length) {
-				await this.failReservation(r, { reason: "INSUFFICIENT_STOCK", short });
-				throw new InsufficientStockError(short);
-			}
+			if (short.length) return this.endAttempt(ctx, orderId, { reason: "INSUFFICIENT_STOCK", short });
 
 			const lines: ReservedLine[] = items.map(i => {
 				const d = byId.get(i.productId) as any;
 				return { productId: i.productId, sku: d.sku, name: d.name, unitPriceCents: d.priceCents, quantity: i.quantity };
 			});
-			const won = await this.moveReservation(orderId, "reserving", "reserved", { lines });
-			if (!won) {
-				const now: Reservation = await this.reservations.findById(orderId);
-				if (now.state === "reserved") return this.reservedAnswer(now);
-				// The settler expired it meanwhile: what this call took goes back.
-				await this.giveBackTaken(now);
-				throw this.closedReservationError(now);
-			}
+			if (!(await this.moveReservation(orderId, "reserving", "reserved", { lines }))) return this.endAttempt(ctx, orderId);
 			await this.afterStockChange(ctx, items.map(i => i.productId));
 			setImmediate(() => this.settle(orderId).catch((err: Error) => this.logger.warn("Settling failed; the settler retries.", err.message)));
 			return { orderId, state: "reserved", lines };
+		},
+
+		/**
+		 * End an attempt that could not complete the reservation: fail it
+		 * (when `failure` is given and nobody moved it yet), then answer from
+		 * the state it is in. Stock goes back only from a failed reservation:
+		 * another attempt of the same order (a retry) may have completed it.
+		 */
+		async endAttempt(ctx: Ctx, orderId: string, failure?: Partial<Reservation> & { unknown?: string[] }) {
+			if (failure) await this.moveReservation(orderId, "reserving", "failed", failure);
+			const now: Reservation = await this.reservations.findById(orderId);
+			if (now.state === "reserved") return this.reservedAnswer(now);
+			if (now.state === "failed") {
+				await this.giveBackTaken(now);
+				await this.afterStockChange(ctx, now.items.map(i => i.productId));
+			}
+			throw this.closedReservationError(now);
 		},
 
 		async release(ctx: Ctx, orderId: string) {
@@ -414,12 +449,6 @@ const ProductsService: ServiceSchema = {
 				);
 			}
 			await this.moveReservation(r._id, "releasing", "released");
-		},
-
-		async failReservation(r: Reservation, fields: Partial<Reservation> & { unknown?: string[] }) {
-			await this.giveBackTaken(r);
-			await this.moveReservation(r._id, "reserving", "failed", fields);
-			await this.giveBackTaken(r);
 		},
 
 		/** Compare-and-set of a reservation's state; false when another step moved it first. */

@@ -262,6 +262,24 @@ describe("products service", () => {
 			expect(await stockOf(a.id)).toBe(10);
 		});
 
+		it("an attempt that found a shortfall does not undo a retry of the same order that completed", async () => {
+			const a = await product({ stock: 10 });
+			const b = await product({ stock: 10 });
+			const svc: any = broker.getLocalService("products");
+			const items = [{ productId: a.id, quantity: 3 }, { productId: b.id, quantity: 2 }];
+			// Attempt 1 took the first item, then (say) saw the second short; attempt 2, a retry, completes meanwhile.
+			await svc.openReservation("ord-retry", items);
+			await svc.takeStock("ord-retry", items[0]);
+			await call("reserve", { orderId: "ord-retry", items });
+			const late = await svc.endAttempt(null, "ord-retry", { reason: "INSUFFICIENT_STOCK", short: [{ productId: b.id, requested: 2, available: 0 }] });
+			expect(late.state).toBe("reserved");
+			expect(await stockOf(a.id)).toBe(7);
+			expect(await stockOf(b.id)).toBe(8);
+			await call("release", { orderId: "ord-retry" });
+			expect(await stockOf(a.id)).toBe(10);
+			expect(await stockOf(b.id)).toBe(10);
+		});
+
 		it("the settler finishes a release that died half-way, giving each item back once", async () => {
 			const a = await product({ stock: 10 });
 			const b = await product({ stock: 10 });
