@@ -109,8 +109,9 @@ const config: BrokerOptions = {
 		reporter: { type: "Prometheus", options: { port: Number(env.METRICS_PORT) || 3030, path: "/metrics" } },
 	},
 	tracing: { enabled: false },
-
-	middlewares: [channels()],
 };
+
+// A getter: each broker built from this config (tests build several in one process) gets its own channel adapter.
+Object.defineProperty(config, "middlewares", { enumerable: true, get: () => [channels()] });
 
 export = config;

@@ -83,10 +83,11 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: object) => Db
  * Only the mixin's own actions are disabled: each service declares the
  * actions it offers, with their validation.
  */
-export default function DbMixin(collection: string, indexes: IndexSpec[] = []): Partial<ServiceSchema> {
+export default function DbMixin(collection: string, indexes: IndexSpec[] = [], service = collection): Partial<ServiceSchema> {
 	const { adapter, model } = createAdapter(collection, indexes);
 	const schema: Partial<ServiceSchema> & Record<string, unknown> = {
-		mixins: [DbService, CacheCleanerMixin([collection])],
+		// moleculer-db broadcasts `cache.clean.<service>` on every write.
+		mixins: [DbService, CacheCleanerMixin([service])],
 		adapter,
 		settings: { idField: "id" },
 		actions: { find: false, count: false, insert: false, list: false, get: false, create: false, update: false, remove: false },

@@ -102,6 +102,15 @@ const CustomersService: ServiceSchema = {
 			},
 		},
 
+		/** How many customers there are. Internal (the dashboard). */
+		count: {
+			visibility: "public",
+			cache: true,
+			async handler() {
+				return { total: await this.adapter.count({ query: {} }) };
+			},
+		},
+
 		/** Whether a customer may place orders now (exists and is not blocked). Internal. */
 		canOrder: {
 			visibility: "public",
@@ -153,7 +162,9 @@ const CustomersService: ServiceSchema = {
 				updatedAt: now,
 			};
 			try {
-				return this.toPublic(await this.adapter.insert(doc));
+				const customer = this.toPublic(await this.adapter.insert(doc));
+				await this.entityChanged("created", customer, null);
+				return customer;
 			} catch (err) {
 				if (isDuplicateKeyError(err)) throw new ConflictError("Email is already registered", "EMAIL_TAKEN");
 				throw err;

@@ -1,0 +1,192 @@
+import _ from "lodash";
+import type { ServiceSchema } from "moleculer";
+import CacheCleanerMixin from "../mixins/cache-cleaner.mixin";
+import DbMixin from "../mixins/db.mixin";
+import HealthMixin from "../mixins/health.mixin";
+import { CHANNELS } from "../lib/channels";
+import { isDuplicateKeyError } from "../lib/errors";
+import { ORDER_STATUSES, type OrderStatus } from "../lib/order-status";
+import type { Ctx } from "../lib/types";
+
+const REVENUE_STATUSES: readonly OrderStatus[] = ["confirmed", "shipped", "delivered"];
+const TOP_PRODUCTS = 10;
+
+/** What analytics keeps of an order: its latest known state. */
+interface OrderFact {
+	_id: string;
+	customerId: string;
+	status: OrderStatus;
+	totalCents: number;
+	items: Array<{ productId: string; name: string; quantity: number; lineTotalCents: number }>;
+	createdAt: string;
+	/** The length of the order's status history: a message older than what is stored changes nothing. */
+	version: number;
+}
+
+interface OrderMessage {
+	id: string;
+	customerId: string;
+	status: OrderStatus;
+	totalCents: number;
+	items: Array<{ productId: string; name: string; quantity: number; lineTotalCents: number }>;
+	statusHistory: unknown[];
+	createdAt: string;
+}
+
+const AnalyticsService: ServiceSchema = {
+	name: "analytics",
+	// The dashboard also shows low-stock products and the customer count: their changes clear it too.
+	mixins: [DbMixin("order_facts", [{ field: "status" }], "analytics"), CacheCleanerMixin(["products", "customers"]), HealthMixin],
+
+	settings: {
+		updateEventIntervalMs: 500,
+		rebuildPageSize: 500,
+	},
+
+	actions: {
+		dashboard: {
+			cache: true,
+			async handler(ctx: Ctx) {
+				await this.ready;
+				return this.computeDashboard(ctx);
+			},
+		},
+
+		sales: {
+			cache: { keys: ["interval", "from", "to"] },
+			params: {
+				interval: { type: "enum", values: ["day", "month"], optional: true, default: "day" },
+				from: { type: "date", convert: true, optional: true },
+				to: { type: "date", convert: true, optional: true },
+			},
+			async handler(ctx: Ctx<{ interval: "day" | "month"; from?: Date; to?: Date }>) {
+				await this.ready;
+				const { interval, from, to } = ctx.params;
+				const query: Record<string, unknown> = { status: { $in: REVENUE_STATUSES } };
+				const range: Record<string, string> = {};
+				if (from) range.$gte = from.toISOString();
+				if (to) range.$lte = to.toISOString();
+				if (from || to) query.createdAt = range;
+				const facts: OrderFact[] = await this.adapter.find({ query });
+				const width = interval === "month" ? 7 : 10;
+				const groups = _.groupBy(facts, f => f.createdAt.slice(0, width));
+				return Object.keys(groups)
+					.sort()
+					.map(period => ({ period, orders: groups[period].length, revenueCents: _.sumBy(groups[period], "totalCents") }));
+			},
+		},
+	},
+
+	channels: {
+		[CHANNELS.orderStatus]: {
+			group: "analytics",
+			async handler(this: any, msg: { order: OrderMessage }) {
+				const order = msg?.order;
+				if (!order?.id || !ORDER_STATUSES.includes(order.status) || !Array.isArray(order.statusHistory)) throw new Error("Malformed order status message");
+				if (await this.applyOrder(order)) await this.dashboardChanged();
+			},
+		},
+	},
+
+	methods: {
+		/** Record an order's state if it is newer than what is stored. Idempotent; true when something changed. */
+		async applyOrder(order: OrderMessage): Promise<boolean> {
+			const fact: OrderFact = {
+				_id: order.id,
+				customerId: order.customerId,
+				status: order.status,
+				totalCents: order.totalCents,
+				items: (order.items ?? []).map(l => _.pick(l, ["productId", "name", "quantity", "lineTotalCents"])),
+				createdAt: order.createdAt,
+				version: order.statusHistory.length,
+			};
+			const { _id, ...fields } = fact;
+			const updated = await this.adapter.updateMany({ _id, version: { $lt: fact.version } }, { $set: fields });
+			if (updated === 1) return true;
+			try {
+				await this.adapter.insert(fact);
+				return true;
+			} catch (err) {
+				if (isDuplicateKeyError(err)) return false;
+				throw err;
+			}
+		},
+
+		async computeDashboard(ctx: Ctx) {
+			const facts: OrderFact[] = await this.adapter.find({ query: {} });
+			const ordersByStatus = Object.fromEntries(ORDER_STATUSES.map(s => [s, 0])) as Record<OrderStatus, number>;
+			for (const f of facts) ordersByStatus[f.status]++;
+			const paid = facts.filter(f => REVENUE_STATUSES.includes(f.status));
+			const revenueCents = _.sumBy(paid, "totalCents");
+			const [lowStockProducts, customers] = await Promise.all([
+				ctx.call<any[], object>("products.lowStock", {}).catch(() => null),
+				ctx.call<{ total: number }, object>("customers.count", {}).then(r => r.total).catch(() => null),
+			]);
+			return {
+				totalOrders: facts.length,
+				ordersByStatus,
+				revenueCents,
+				averageOrderValueCents: paid.length ? Math.round(revenueCents / paid.length) : 0,
+				topProducts: this.topProducts(paid),
+				lowStockProducts,
+				customers,
+				updatedAt: new Date().toISOString(),
+			};
+		},
+
+		topProducts(paid: OrderFact[]) {
+			const byProduct = new Map<string, { productId: string; name: string; quantity: number; revenueCents: number }>();
+			for (const line of paid.flatMap(f => f.items)) {
+				const entry = byProduct.get(line.productId) ?? { productId: line.productId, name: line.name, quantity: 0, revenueCents: 0 };
+				entry.quantity += line.quantity;
+				entry.revenueCents += line.lineTotalCents;
+				byProduct.set(line.productId, entry);
+			}
+			return _.orderBy([...byProduct.values()], ["quantity", "revenueCents"], ["desc", "desc"]).slice(0, TOP_PRODUCTS);
+		},
+
+		/** Clear the cached answers now; announce the dashboard at most every 500 ms. */
+		async dashboardChanged() {
+			await this.entityChanged("updated", null, null);
+			if (this.updateTimer) return;
+			this.updateTimer = setTimeout(async () => {
+				this.updateTimer = null;
+				try {
+					const dashboard = await this.broker.call("analytics.dashboard", {}, { nodeID: this.broker.nodeID });
+					this.broker.broadcast("analytics.updated", { dashboard });
+				} catch (err) {
+					this.logger.warn("Could not announce the dashboard", (err as Error).message);
+				}
+			}, this.settings.updateEventIntervalMs);
+		},
+
+		/** A node with an empty store first reads every order, so its first answer is right. */
+		async rebuildIfEmpty() {
+			if ((await this.adapter.count({ query: {} })) > 0) return;
+			try {
+				await this.broker.waitForServices(["orders"], 10_000);
+			} catch {
+				this.logger.warn("No orders service to rebuild from; starting empty.");
+				return;
+			}
+			for (let page = 1; ; page++) {
+				const res = await this.broker.call<any, object>("orders.all", { page, pageSize: this.settings.rebuildPageSize });
+				for (const order of res.rows) await this.applyOrder(order);
+				if (page >= res.totalPages) break;
+			}
+			await this.entityChanged("updated", null, null);
+			this.logger.info("Analytics rebuilt from the orders service.");
+		},
+	},
+
+	started() {
+		this.updateTimer = null;
+		this.ready = this.rebuildIfEmpty().catch((err: Error) => this.logger.error("Rebuild failed", err));
+	},
+
+	stopped() {
+		clearTimeout(this.updateTimer);
+	},
+};
+
+export default AnalyticsService;
