@@ -4,6 +4,7 @@ import fs from "fs";
 import net from "net";
 import os from "os";
 import path from "path";
+import amqplib from "amqplib";
 import { ServiceBroker } from "moleculer";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -40,15 +41,50 @@ export function freePort(): Promise<number> {
 	});
 }
 
-/** A broker inside a test cluster's namespace, to ask each node directly (e.g. `{ nodeID }` calls). */
+/**
+ * A broker inside a test cluster's namespace, built from the project's own
+ * config as a cluster node would be: it can ask each node directly
+ * (`{ nodeID }` calls) and publish to the durable channels.
+ */
 export function observerBroker(namespace: string): ServiceBroker {
-	return new ServiceBroker({
-		namespace,
-		nodeID: `${namespace}-observer-${process.pid}`,
-		transporter: { type: "AMQP", options: { url: AMQP_URL, prefetch: 100, socketOptions: { noDelay: true } } },
-		logger: false,
-		requestTimeout: 5000,
-	});
+	const saved = process.env.TRANSPORTER;
+	process.env.TRANSPORTER = AMQP_URL;
+	try {
+		// eslint-disable-next-line @typescript-eslint/no-require-imports
+		const config = require("../../moleculer.config");
+		return new ServiceBroker({
+			...config,
+			namespace,
+			nodeID: `${namespace}-observer-${process.pid}`,
+			transporter: { type: "AMQP", options: { url: AMQP_URL, prefetch: 100, socketOptions: { noDelay: true } } },
+			cacher: undefined,
+			logger: false,
+			requestTimeout: 5000,
+		});
+	} finally {
+		if (saved === undefined) delete process.env.TRANSPORTER;
+		else process.env.TRANSPORTER = saved;
+	}
+}
+
+/** The durable queues and exchanges a namespace's channels declare (they outlive the test otherwise). */
+export async function deleteChannelTopology(namespace: string): Promise<void> {
+	const connection = await amqplib.connect(AMQP_URL);
+	try {
+		const channels = ["orders.status", "products.stock-alerts"].map(c => `${namespace}.${c}`);
+		for (const name of [...channels.flatMap(c => ["alerts", "analytics"].map(g => `${g}.${c}`)), `${namespace}.DEAD_LETTER`]) {
+			const ch = await connection.createChannel();
+			await ch.deleteQueue(name).catch(() => undefined);
+			await ch.close().catch(() => undefined);
+		}
+		for (const name of [...channels, `${namespace}.DEAD_LETTER`]) {
+			const ch = await connection.createChannel();
+			await ch.deleteExchange(name).catch(() => undefined);
+			await ch.close().catch(() => undefined);
+		}
+	} finally {
+		await connection.close();
+	}
 }
 
 export interface ShopNode {
@@ -130,6 +166,7 @@ export class TestCluster {
 
 	async stopAll(): Promise<void> {
 		await Promise.all(this.nodes.map(n => n.stop()));
+		await deleteChannelTopology(this.namespace);
 		fs.rmSync(this.baseDir, { recursive: true, force: true });
 	}
 }
