@@ -1,4 +1,4 @@
-import type { ServiceSchema } from "moleculer";
+import type { Context, Service, ServiceSchema } from "moleculer";
 
 /**
  * Clears this service's cached actions when any of the named entities
@@ -9,7 +9,9 @@ export default function CacheCleanerMixin(entities: string[]): Partial<ServiceSc
 	const events: ServiceSchema["events"] = {};
 	for (const entity of entities) {
 		events[`cache.clean.${entity}`] = {
-			async handler(this: { broker: { cacher?: { clean(m: string): Promise<unknown> } }; fullName: string }) {
+			async handler(this: Service, ctx: Context) {
+				// The writer cleaned its own keys before it answered.
+				if (entity === this.fullName && ctx.nodeID === this.broker.nodeID) return;
 				await this.broker.cacher?.clean(`${this.fullName}.**`);
 			},
 		};

@@ -31,6 +31,8 @@ export interface DbAdapter {
 	db?: any;
 }
 
+const SECOND_CLEAN_DELAY_MS = 100;
+
 /** Ids are strings in both stores, so a client's id never fails to cast. */
 export function newId(): string {
 	return crypto.randomBytes(12).toString("hex");
@@ -92,6 +94,24 @@ export default function DbMixin(collection: string, indexes: IndexSpec[] = [], s
 		settings: { idField: "id" },
 		actions: { find: false, count: false, insert: false, list: false, get: false, create: false, update: false, remove: false },
 		methods: {
+			/**
+			 * moleculer-db's clean (keys gone before the answer, other nodes told),
+			 * plus a second clean shortly after: a read that loaded the old
+			 * document just before the write cannot leave it cached.
+			 */
+			clearCache(this: Service & { secondCleanTimer?: NodeJS.Timeout }) {
+				this.broker.broadcast(`cache.clean.${this.fullName}`);
+				if (!this.broker.cacher) return Promise.resolve();
+				if (!this.secondCleanTimer) {
+					this.secondCleanTimer = setTimeout(() => {
+						this.secondCleanTimer = undefined;
+						this.broker.cacher?.clean(`${this.fullName}.**`).catch(() => undefined);
+					}, SECOND_CLEAN_DELAY_MS);
+					this.secondCleanTimer.unref();
+				}
+				return this.broker.cacher.clean(`${this.fullName}.**`);
+			},
+
 			/** A stored document as its owner shows it (`id`, not `_id`). */
 			toEntity(doc: any) {
 				if (!doc) return doc;

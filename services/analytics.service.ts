@@ -45,7 +45,8 @@ const AnalyticsService: ServiceSchema = {
 
 	actions: {
 		dashboard: {
-			cache: true,
+			// Cleared on every change; the TTL bounds what a read racing a change could leave behind.
+			cache: { ttl: 2 },
 			async handler(ctx: Ctx) {
 				await this.ready;
 				return this.computeDashboard(ctx);
@@ -53,7 +54,7 @@ const AnalyticsService: ServiceSchema = {
 		},
 
 		sales: {
-			cache: { keys: ["interval", "from", "to"] },
+			cache: { keys: ["interval", "from", "to"], ttl: 2 },
 			params: {
 				interval: { type: "enum", values: ["day", "month"], optional: true, default: "day" },
 				from: { type: "date", convert: true, optional: true },
@@ -101,14 +102,15 @@ const AnalyticsService: ServiceSchema = {
 				version: order.statusHistory.length,
 			};
 			const { _id, ...fields } = fact;
-			const updated = await this.adapter.updateMany({ _id, version: { $lt: fact.version } }, { $set: fields });
-			if (updated === 1) return true;
+			const newer = () => this.adapter.updateMany({ _id, version: { $lt: fact.version } }, { $set: fields });
+			if ((await newer()) === 1) return true;
 			try {
 				await this.adapter.insert(fact);
 				return true;
 			} catch (err) {
-				if (isDuplicateKeyError(err)) return false;
-				throw err;
+				if (!isDuplicateKeyError(err)) throw err;
+				// Another message of this order (handled in parallel) stored it first: ours may still be newer.
+				return (await newer()) === 1;
 			}
 		},
 

@@ -68,10 +68,13 @@ describe("durable events to alerts and analytics", () => {
 		const revenue = kept.reduce((s, o) => s + o.totalCents, 0);
 
 		await cluster.start("analytics", "analytics");
+		let last: unknown;
 		const dash = await waitFor(async () => {
-			const d = await dashboard();
+			const d = (last = await dashboard());
 			return d?.totalOrders === 30 && d.ordersByStatus.cancelled === 5 && d.revenueCents === revenue ? d : null;
-		}, 5000, "the dashboard to catch up");
+		}, 5000, "the dashboard to catch up").catch(err => {
+			throw new Error(`${err.message}; last answer ${JSON.stringify(last)}`);
+		});
 		expect(dash).toMatchObject({
 			totalOrders: 30,
 			ordersByStatus: { pending: 0, confirmed: 25, shipped: 0, delivered: 0, cancelled: 5 },
