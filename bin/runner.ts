@@ -14,8 +14,10 @@ class Runner extends (MoleculerRunner as unknown as new () => { start(args: stri
 }
 
 const root = path.resolve(__dirname, "..");
-process.env.SERVICEDIR ||= path.join(root, "services");
 const args = [...process.argv];
+// `npm run repl` inside a cluster (TRANSPORTER set, no SERVICES) is a console node: it runs no services of its own.
+const consoleNode = args.includes("--repl") && !!process.env.TRANSPORTER && !process.env.SERVICES;
+if (!consoleNode) process.env.SERVICEDIR ||= path.join(root, "services");
 if (!args.includes("--config") && !args.includes("-c")) args.push("--config", path.join(root, "moleculer.config.js"));
 
 new Runner().start(args);

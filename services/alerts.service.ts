@@ -106,7 +106,7 @@ const AlertsService: ServiceSchema = {
 			}
 			const stored = this.toPublic(doc);
 			await this.entityChanged("created", stored, null);
-			this.broker.broadcast("alert.sent", { alert: stored });
+			this.broker.emit("alert.sent", { alert: stored });
 		},
 	},
 };

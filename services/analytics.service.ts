@@ -155,7 +155,7 @@ const AnalyticsService: ServiceSchema = {
 				this.updateTimer = null;
 				try {
 					const dashboard = await this.broker.call("analytics.dashboard", {}, { nodeID: this.broker.nodeID });
-					this.broker.broadcast("analytics.updated", { dashboard });
+					this.broker.emit("analytics.updated", { dashboard });
 				} catch (err) {
 					this.logger.warn("Could not announce the dashboard", (err as Error).message);
 				}

@@ -2,7 +2,11 @@ import type { IncomingMessage, ServerResponse } from "http";
 import type { Context, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
 import ApiGateway from "moleculer-web";
-import { verifyToken } from "../lib/auth";
+import SocketIOService from "moleculer-io";
+import { createAdapter as createRedisAdapter } from "@socket.io/redis-adapter";
+import Redis from "ioredis";
+import type { Socket } from "socket.io";
+import { verifyToken, type AuthUser } from "../lib/auth";
 import { ForbiddenError, UnauthorizedError, UnprocessableError } from "../lib/errors";
 import { PUBLIC_ACTIONS, checkAccess } from "../lib/permissions";
 import { RedisRateLimitStore } from "../lib/rate-limit-store";
@@ -19,6 +23,13 @@ const HEALTH_TARGETS: Record<string, string> = {
 	"analytics-service": "analytics",
 };
 const HEALTH_CALL_TIMEOUT_MS = 1500;
+const REDIS_URL = process.env.CACHER?.startsWith("redis") ? process.env.CACHER : undefined;
+/**
+ * With Redis, every gateway node reaches every socket (the Socket.IO Redis
+ * adapter), so the nodes share one event group: each event is pushed once
+ * per cluster. Without it, each node pushes to its own sockets.
+ */
+const PUSH_GROUP = REDIS_URL ? "socket-push" : undefined;
 
 function clientAddress(req: IncomingMessage): string {
 	if (process.env.TRUST_PROXY) {
@@ -31,7 +42,7 @@ function clientAddress(req: IncomingMessage): string {
 
 const ApiService: ServiceSchema = {
 	name: "api",
-	mixins: [ApiGateway],
+	mixins: [ApiGateway, SocketIOService as unknown as ServiceSchema],
 
 	settings: {
 		port: Number(process.env.PORT ?? 5000),
@@ -105,6 +116,50 @@ const ApiService: ServiceSchema = {
 		onError(this: any, req: Req, res: ServerResponse, err: any) {
 			this.sendApiError(req, res, err);
 		},
+
+		// Socket.IO on the gateway's own HTTP server and port.
+		io: {
+			namespaces: {
+				"/": {
+					authorization: true,
+					events: {
+						call: {
+							whitelist: PUBLIC_ACTIONS,
+							onBeforeCall(this: any, _ctx: Context, socket: Socket, action: string) {
+								this.assertAccess(action, (socket.client as unknown as { user?: AuthUser }).user);
+							},
+						},
+					},
+				},
+			},
+		},
+	},
+
+	events: {
+		"order.updated": {
+			group: PUSH_GROUP,
+			handler(this: any, ctx: Context<{ order: { customerId: string } }>) {
+				this.io.to(`customer:${ctx.params.order.customerId}`).to("admins").emit("order.updated", ctx.params);
+			},
+		},
+		"product.updated": {
+			group: PUSH_GROUP,
+			handler(this: any, ctx: Context) {
+				this.io.emit("product.updated", ctx.params);
+			},
+		},
+		"alert.sent": {
+			group: PUSH_GROUP,
+			handler(this: any, ctx: Context) {
+				this.io.to("admins").emit("alert", ctx.params);
+			},
+		},
+		"analytics.updated": {
+			group: PUSH_GROUP,
+			handler(this: any, ctx: Context) {
+				this.io.to("admins").emit("analytics.updated", ctx.params);
+			},
+		},
 	},
 
 	actions: {
@@ -132,8 +187,12 @@ const ApiService: ServiceSchema = {
 		},
 
 		authorize(ctx: Context<unknown, Meta>, _route: unknown, req: Req) {
-			const action = req.$action?.name ?? req.$alias?.action ?? "";
-			switch (checkAccess(action, ctx.meta.user)) {
+			this.assertAccess(req.$action?.name ?? req.$alias?.action ?? "", ctx.meta.user);
+		},
+
+		/** The same rule for REST and Socket.IO calls, from the one permission table. */
+		assertAccess(action: string, user: AuthUser | null | undefined) {
+			switch (checkAccess(action, user)) {
 				case "allow":
 					return;
 				case "unauthenticated":
@@ -142,6 +201,30 @@ const ApiService: ServiceSchema = {
 					throw new ForbiddenError("Your role may not do this");
 				default:
 					throw new Errors.MoleculerClientError("Not found", 404, "NOT_FOUND");
+			}
+		},
+
+		/**
+		 * Socket.IO handshake: a valid JWT of a customer who is not blocked.
+		 * The socket joins `customer:<id>`, and admins also `admins`.
+		 */
+		async socketAuthorize(socket: Socket): Promise<AuthUser> {
+			const token = (socket.handshake.auth as { token?: unknown })?.token;
+			const user = typeof token === "string" ? verifyToken(token) : null;
+			if (!user || (await this.isBlocked(user.id))) throw new Error("unauthorized");
+			await socket.join(`customer:${user.id}`);
+			if (user.role === "admin") await socket.join("admins");
+			return user;
+		},
+
+		async isBlocked(customerId: string): Promise<boolean> {
+			try {
+				const res = await this.broker.call<{ allowed: boolean }, { id: string }>("customers.canOrder", { id: customerId });
+				return !res.allowed;
+			} catch (err) {
+				// Customers unreachable: the token alone decides.
+				this.logger.warn("Could not check the customer at the socket handshake", (err as Error).message);
+				return false;
 			}
 		},
 
@@ -182,8 +265,17 @@ const ApiService: ServiceSchema = {
 		},
 	},
 
+	started() {
+		if (REDIS_URL) {
+			this.ioPub = new Redis(REDIS_URL);
+			this.ioSub = this.ioPub.duplicate();
+			this.io.adapter(createRedisAdapter(this.ioPub, this.ioSub, { key: `${this.broker.namespace || "MOL"}#socket.io` }));
+		}
+	},
+
 	async stopped() {
 		for (const route of this.routes ?? []) await route.rateLimit?.store?.close?.();
+		await Promise.all([this.ioPub?.quit(), this.ioSub?.quit()].filter(Boolean));
 	},
 };
 

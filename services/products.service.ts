@@ -263,7 +263,7 @@ const ProductsService: ServiceSchema = {
 		async productsChanged(ctx: Ctx, products: Product[]) {
 			await this.entityChanged("updated", products, ctx);
 			setImmediate(() => {
-				for (const product of products) ctx.broadcast("product.updated", { product });
+				for (const product of products) ctx.emit("product.updated", { product });
 			});
 		},
 
@@ -276,9 +276,9 @@ const ProductsService: ServiceSchema = {
 			const crossings: StockAlertMessage[] = [];
 			for (const doc of docs) crossings.push(...(await this.stockCrossings(doc)));
 			setImmediate(() => {
-				for (const product of products) emitter.broadcast("product.updated", { product });
+				for (const product of products) emitter.emit("product.updated", { product });
 				for (const c of crossings) {
-					if (c.type === "stock_low") emitter.broadcast("product.stock_low", _.pick(c, ["productId", "sku", "name", "stock", "threshold"]));
+					if (c.type === "stock_low") emitter.emit("product.stock_low", _.pick(c, ["productId", "sku", "name", "stock", "threshold"]));
 					this.broker.sendToChannel(CHANNELS.stockAlerts, c).catch((err: Error) => this.logger.error("Could not publish a stock alert", err.message));
 				}
 			});

@@ -1,0 +1,122 @@
+import type { AddressInfo } from "net";
+import type { ServiceBroker } from "moleculer";
+import type { Socket } from "socket.io-client";
+import { createTestBroker, waitFor } from "../helpers/broker";
+import { HttpClient } from "../helpers/http";
+import { connectSocket, recordEvents, socketCall } from "../helpers/socket";
+
+describe("api gateway over Socket.IO (embedded default)", () => {
+	let broker: ServiceBroker;
+	let http: HttpClient;
+	let url: string;
+	let adminToken: string;
+	let owner: { token: string; id: string };
+	let other: { token: string; id: string };
+	const sockets: Socket[] = [];
+	const connect = async (token?: string) => {
+		const s = await connectSocket(url, token);
+		sockets.push(s);
+		return s;
+	};
+
+	beforeAll(async () => {
+		Object.assign(process.env, { PORT: "0", ADMIN_EMAIL: "admin@shop.test", ADMIN_PASSWORD: "admin-password" });
+		jest.resetModules();
+		broker = createTestBroker();
+		for (const name of ["api", "customers", "products", "orders", "alerts", "analytics"]) broker.createService((await import(`../../services/${name}.service`)).default);
+		await broker.start();
+		url = `http://127.0.0.1:${((broker.getLocalService("api") as any).server.address() as AddressInfo).port}`;
+		http = new HttpClient(`${url}/api`);
+		adminToken = (await http.post("/auth/login", { email: "admin@shop.test", password: "admin-password" })).body.token;
+		const register = async (email: string) => {
+			const res = await http.post("/auth/register", { name: email, email, password: "password-1" });
+			return { token: res.body.token, id: res.body.customer.id };
+		};
+		owner = await register("owner@shop.test");
+		other = await register("other@shop.test");
+	});
+	afterAll(async () => {
+		for (const s of sockets) s.close();
+		await broker.stop();
+		for (const k of ["PORT", "ADMIN_EMAIL", "ADMIN_PASSWORD"]) delete process.env[k];
+	});
+
+	describe("handshake", () => {
+		it("refuses a connection without a token", async () => {
+			await expect(connectSocket(url)).rejects.toMatchObject({ message: "unauthorized" });
+		});
+
+		it("refuses a forged token", async () => {
+			const forged = owner.token.slice(0, -4) + "abcd";
+			await expect(connectSocket(url, forged)).rejects.toMatchObject({ message: "unauthorized" });
+		});
+
+		it("refuses a blocked customer whose token is still valid", async () => {
+			const res = await http.post("/auth/register", { name: "Blocked", email: "blocked@shop.test", password: "password-1" });
+			await http.patch(`/customers/${res.body.customer.id}`, { blocked: true }, adminToken);
+			await expect(connectSocket(url, res.body.token)).rejects.toMatchObject({ message: "unauthorized" });
+		});
+	});
+
+	describe("pushed events", () => {
+		it("sends order.updated to the owner and admins only, for creation, cancellation and shipping; admins also get alerts and analytics", async () => {
+			const ownerSocket = await connect(owner.token);
+			const otherSocket = await connect(other.token);
+			const adminSocket = await connect(adminToken);
+			const [ownerSeen, otherSeen, adminSeen] = [ownerSocket, otherSocket, adminSocket].map(recordEvents);
+
+			const product = (await http.post("/products", { sku: "SOCK-1", name: "Sock", category: "c", priceCents: 300, stock: 6, lowStockThreshold: 3 }, adminToken)).body;
+			const first = (await http.post("/orders", { items: [{ productId: product.id, quantity: 2 }] }, owner.token)).body;
+			const second = (await http.post("/orders", { items: [{ productId: product.id, quantity: 2 }] }, owner.token)).body;
+			await http.post(`/orders/${first.id}/cancel`, {}, owner.token);
+			await http.patch(`/orders/${second.id}/status`, { status: "shipped" }, adminToken);
+
+			const statusesOf = (seen: typeof ownerSeen, id: string) => seen.filter(e => e.event === "order.updated" && e.payload.order.id === id).map(e => e.payload.order.status);
+			await waitFor(() => statusesOf(ownerSeen, second.id).includes("shipped") && statusesOf(ownerSeen, first.id).includes("cancelled"), 5000, "the owner's events");
+			expect(statusesOf(ownerSeen, first.id)).toEqual(["confirmed", "cancelled"]);
+			expect(statusesOf(ownerSeen, second.id)).toEqual(["confirmed", "shipped"]);
+
+			await waitFor(() => statusesOf(adminSeen, second.id).includes("shipped") && statusesOf(adminSeen, first.id).includes("cancelled"), 5000, "the admin's events");
+			expect(statusesOf(adminSeen, first.id)).toEqual(["confirmed", "cancelled"]);
+			await waitFor(() => adminSeen.some(e => e.event === "alert" && e.payload.alert.type === "stock_low" && e.payload.alert.data.productId === product.id), 5000, "the stock_low alert");
+			await waitFor(() => adminSeen.some(e => e.event === "analytics.updated" && e.payload.dashboard.totalOrders >= 2), 5000, "analytics.updated");
+			await waitFor(() => ownerSeen.some(e => e.event === "product.updated" && e.payload.product.id === product.id), 5000, "product.updated to everyone");
+
+			// The other customer saw products change, and nothing of the order or the admin feed.
+			await waitFor(() => otherSeen.some(e => e.event === "product.updated"), 5000, "product.updated to the other customer");
+			expect(otherSeen.filter(e => e.event !== "product.updated")).toEqual([]);
+			expect(ownerSeen.filter(e => e.event === "alert" || e.event === "analytics.updated")).toEqual([]);
+		});
+	});
+
+	describe("call", () => {
+		it("lets a customer call products.list", async () => {
+			const socket = await connect(owner.token);
+			const page = await socketCall(socket, "products.list", { pageSize: 5 });
+			expect(page).toMatchObject({ page: 1, pageSize: 5, rows: expect.any(Array) });
+		});
+
+		it("refuses customers.list to a customer and allows it to an admin", async () => {
+			const customer = await connect(owner.token);
+			await expect(socketCall(customer, "customers.list", {})).rejects.toMatchObject({ code: 403 });
+			const admin = await connect(adminToken);
+			expect((await socketCall(admin, "customers.list", {})).total).toBeGreaterThanOrEqual(3);
+		});
+
+		it("shows a customer only their own orders through call, like REST", async () => {
+			const socket = await connect(other.token);
+			const mine = await socketCall(socket, "orders.list", {});
+			expect(mine.rows.every((o: any) => o.customerId === other.id)).toBe(true);
+		});
+
+		it("refuses moleculer-io's own actions and internal ones to everyone", async () => {
+			const admin = await connect(adminToken);
+			const customer = await connect(owner.token);
+			for (const socket of [admin, customer]) {
+				for (const action of ["api.broadcast", "api.getClients", "products.reserve", "customers.canOrder"]) {
+					await expect(socketCall(socket, action, { event: "x", orderId: "o", items: [], id: "x" })).rejects.toMatchObject({ code: 404 });
+				}
+			}
+		});
+	});
+});
