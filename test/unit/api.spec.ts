@@ -1,6 +1,6 @@
 import type { AddressInfo } from "net";
 import type { ServiceBroker } from "moleculer";
-import { createTestBroker } from "../helpers/broker";
+import { createTestBroker, waitFor } from "../helpers/broker";
 import { HttpClient } from "../helpers/http";
 
 describe("api gateway over HTTP (embedded default)", () => {
@@ -13,7 +13,7 @@ describe("api gateway over HTTP (embedded default)", () => {
 		Object.assign(process.env, { PORT: "0", ADMIN_EMAIL: "admin@shop.test", ADMIN_PASSWORD: "admin-password" });
 		jest.resetModules();
 		broker = createTestBroker();
-		for (const name of ["api", "customers", "products", "orders"]) broker.createService((await import(`../../services/${name}.service`)).default);
+		for (const name of ["api", "customers", "products", "orders", "alerts", "analytics"]) broker.createService((await import(`../../services/${name}.service`)).default);
 		await broker.start();
 		const port = (broker.getLocalService("api") as any).server.address() as AddressInfo;
 		http = new HttpClient(`http://127.0.0.1:${port.port}/api`);
@@ -35,19 +35,34 @@ describe("api gateway over HTTP (embedded default)", () => {
 		http.post("/products", { sku: `SKU-${Math.random().toString(36).slice(2, 10)}`, name: "Lamp", category: "lamps", priceCents: 1999, stock: 10, ...over }, adminToken);
 
 	describe("health", () => {
-		it("answers the exact shape, 503 while alerts and analytics do not exist yet", async () => {
+		it("answers 200 with every service running, in the exact shape", async () => {
 			const res = await http.get("/health");
-			expect(res.status).toBe(503);
+			expect(res.status).toBe(200);
 			expect(res.body).toEqual({
-				status: "degraded",
+				status: "ok",
 				services: {
 					"order-service": "running",
 					"product-service": "running",
 					"customer-service": "running",
-					"alert-service": "down",
-					"analytics-service": "down",
+					"alert-service": "running",
+					"analytics-service": "running",
 				},
 			});
+		});
+
+		it("answers 503 naming the service that is down", async () => {
+			const analytics = broker.getLocalService("analytics");
+			await broker.destroyService(analytics);
+			try {
+				const res = await http.get("/health");
+				expect(res.status).toBe(503);
+				expect(res.body.status).toBe("degraded");
+				expect(res.body.services["analytics-service"]).toBe("down");
+				expect(res.body.services["order-service"]).toBe("running");
+			} finally {
+				broker.createService((await import("../../services/analytics.service")).default);
+				await broker.waitForServices(["analytics"]);
+			}
 		});
 	});
 
@@ -222,6 +237,36 @@ describe("api gateway over HTTP (embedded default)", () => {
 			expect(cancelled.body.status).toBe("cancelled");
 			expect((await http.patch(`/orders/${order.id}/status`, { status: "shipped" }, adminToken)).status).toBe(409);
 			expect((await http.get(`/products/${p.id}`)).body.stock).toBe(5);
+		});
+	});
+
+	describe("alerts and analytics", () => {
+		it("are for admins only: 401 anonymous, 403 customer, 200 admin", async () => {
+			for (const path of ["/alerts", "/analytics/dashboard", "/analytics/sales?interval=day"]) {
+				expect((await http.get(path)).status).toBe(401);
+				expect((await http.get(path, customerToken)).status).toBe(403);
+				expect((await http.get(path, adminToken)).status).toBe(200);
+			}
+			expect((await http.post("/alerts/x/ack", {}, customerToken)).status).toBe(403);
+			expect((await http.post("/alerts/x/ack", {}, adminToken)).status).toBe(404);
+		});
+
+		it("validates their query strings (422)", async () => {
+			expect((await http.get("/alerts?acknowledged=maybe", adminToken)).status).toBe(422);
+			expect((await http.get("/alerts?type=other", adminToken)).status).toBe(422);
+			expect((await http.get("/analytics/sales?interval=week", adminToken)).status).toBe(422);
+			expect((await http.get("/analytics/sales?from=yesterday", adminToken)).status).toBe(422);
+		});
+
+		it("shows an answered order on the dashboard", async () => {
+			const p = (await newProduct({ stock: 5, priceCents: 1234 })).body;
+			const order = (await http.post("/orders", { items: [{ productId: p.id, quantity: 1 }] }, customerToken)).body;
+			const dash = await waitFor(async () => {
+				const d = (await http.get("/analytics/dashboard", adminToken)).body;
+				return d.topProducts.some((t: any) => t.productId === p.id) ? d : null;
+			}, 5000, "the order on the dashboard");
+			expect(dash.revenueCents).toBeGreaterThanOrEqual(order.totalCents);
+			expect(Object.keys(dash).sort()).toEqual(["averageOrderValueCents", "customers", "lowStockProducts", "ordersByStatus", "revenueCents", "topProducts", "totalOrders", "updatedAt"]);
 		});
 	});
 
