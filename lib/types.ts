@@ -4,6 +4,7 @@ import type { AuthUser } from "./auth";
 export interface Meta {
 	user?: AuthUser | null;
 	$statusCode?: number;
+	$location?: string;
 	$responseHeaders?: Record<string, string>;
 	idempotencyKey?: string;
 }

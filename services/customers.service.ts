@@ -32,6 +32,7 @@ const CustomersService: ServiceSchema = {
 				const { name, email, password, phone } = ctx.params;
 				const customer = await this.insertCustomer({ name, email, password, phone, role: "customer" });
 				ctx.meta.$statusCode = 201;
+				ctx.meta.$location = "/api/customers/me";
 				return { token: signToken(this.authUser(customer)), customer };
 			},
 		},

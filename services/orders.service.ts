@@ -91,6 +91,7 @@ const OrdersService: ServiceSchema = {
 				const placed = order.status === "pending" ? await this.place(ctx, order) : order;
 				if (placed.rejection) throw this.rejectionError(placed);
 				ctx.meta.$statusCode = created ? 201 : 200;
+				if (created) ctx.meta.$location = `/api/orders/${placed._id}`;
 				return this.toPublic(placed);
 			},
 		},

@@ -91,6 +91,7 @@ const ProductsService: ServiceSchema = {
 				const product = this.toPublic(saved);
 				await this.productsChanged(ctx, [product]);
 				ctx.meta.$statusCode = 201;
+				ctx.meta.$location = `/api/products/${product.id}`;
 				return product;
 			},
 		},
