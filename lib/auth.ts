@@ -12,6 +12,7 @@ export interface AuthUser {
 }
 
 let generatedSecret: string | undefined;
+let secretKey: { secret: string; key: crypto.KeyObject } | undefined;
 
 /** JWT_SECRET, or (outside production) one secret generated per process. */
 export function jwtSecret(): string {
@@ -24,15 +25,26 @@ export function jwtSecret(): string {
 	return generatedSecret;
 }
 
+/**
+ * The secret as a KeyObject, made once: given a string, jsonwebtoken builds
+ * one on every call (after trying it as a public key), which cost a sixth
+ * of the gateway's CPU under load.
+ */
+function signingKey(): crypto.KeyObject {
+	const secret = jwtSecret();
+	if (secretKey?.secret !== secret) secretKey = { secret, key: crypto.createSecretKey(Buffer.from(secret, "utf8")) };
+	return secretKey.key;
+}
+
 export function signToken(user: AuthUser): string {
 	const expiresIn = (process.env.JWT_EXPIRES_IN || "1d") as jwt.SignOptions["expiresIn"];
-	return jwt.sign({ email: user.email, role: user.role }, jwtSecret(), { subject: user.id, expiresIn });
+	return jwt.sign({ email: user.email, role: user.role }, signingKey(), { subject: user.id, expiresIn, algorithm: "HS256" });
 }
 
 /** The user a token stands for, or null when it is missing, forged or expired. */
 export function verifyToken(token: string): AuthUser | null {
 	try {
-		const payload = jwt.verify(token, jwtSecret(), { algorithms: ["HS256"] }) as jwt.JwtPayload;
+		const payload = jwt.verify(token, signingKey(), { algorithms: ["HS256"] }) as jwt.JwtPayload;
 		if (typeof payload.sub !== "string" || (payload.role !== "customer" && payload.role !== "admin")) return null;
 		return { id: payload.sub, email: String(payload.email), role: payload.role, issuedAt: payload.iat };
 	} catch {

@@ -24,7 +24,7 @@ interface NewAlert {
 
 const AlertsService: ServiceSchema = {
 	name: "alerts",
-	mixins: [DbMixin("alerts", [{ field: "acknowledged" }, { field: "type" }]), HealthMixin],
+	mixins: [DbMixin("alerts"), HealthMixin],
 
 	actions: {
 		list: {

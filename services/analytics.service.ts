@@ -36,7 +36,7 @@ interface OrderMessage {
 const AnalyticsService: ServiceSchema = {
 	name: "analytics",
 	// The dashboard also shows low-stock products and the customer count: their changes clear it too.
-	mixins: [DbMixin("order_facts", [{ field: "status" }], "analytics"), CacheCleanerMixin(["products", "customers"]), HealthMixin],
+	mixins: [DbMixin("order_facts", [], "analytics"), CacheCleanerMixin(["products", "customers"]), HealthMixin],
 
 	settings: {
 		updateEventIntervalMs: 500,

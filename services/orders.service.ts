@@ -32,6 +32,7 @@ interface OrderDoc {
 	cancelReason?: string;
 	rejection?: { type: string; data: unknown };
 	cancelling?: true;
+	pending?: true;
 	announced?: true;
 	createdAt: string;
 	updatedAt: string;
@@ -43,7 +44,9 @@ const OrdersService: ServiceSchema = {
 		DbMixin("orders", [
 			{ field: "idemKey", unique: true, sparse: true },
 			{ field: "customerId" },
-			{ field: "status" },
+			// Sparse flags, set only while true: the settler finds its few orders without indexing every status.
+			{ field: "pending", sparse: true },
+			{ field: "cancelling", sparse: true },
 			{ field: "outbox", sparse: true },
 		]),
 		HealthMixin,
@@ -198,6 +201,7 @@ const OrdersService: ServiceSchema = {
 					items: [],
 					totalCents: 0,
 					status: "pending",
+					pending: true,
 					statusHistory: [{ status: "pending", at: now }],
 					shippingAddress,
 					createdAt: now,
@@ -265,7 +269,7 @@ const OrdersService: ServiceSchema = {
 			const n = await this.adapter.updateMany(
 				{ _id: id, status: from, ...guard },
 				// `outbox` marks a move not yet handed to the durable channel; the settler resends it after a crash.
-				{ $set: { ...fields, status: to, outbox: true, updatedAt: now }, $push: { statusHistory: { status: to, at: now } } },
+				{ $set: { ...fields, status: to, outbox: true, updatedAt: now }, $unset: { pending: true }, $push: { statusHistory: { status: to, at: now } } },
 			);
 			if (n !== 1) return null;
 			const order: OrderDoc = await this.adapter.findById(id);
@@ -353,7 +357,7 @@ const OrdersService: ServiceSchema = {
 		/** Settle pending orders and unfinished cancellations left by a crash or a lost answer. */
 		async settleStaleOrders() {
 			const cutoff = new Date(Date.now() - this.settings.pendingTimeoutMs).toISOString();
-			const stale: OrderDoc[] = await this.adapter.find({ query: { status: "pending", updatedAt: { $lte: cutoff } } });
+			const stale: OrderDoc[] = await this.adapter.find({ query: { pending: true, updatedAt: { $lte: cutoff } } });
 			const cancelling: OrderDoc[] = await this.adapter.find({ query: { cancelling: true, updatedAt: { $lte: cutoff } } });
 			for (const order of stale) {
 				try {

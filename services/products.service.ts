@@ -45,7 +45,7 @@ const giveKey = (orderId: string) => `holds.g_${orderId}`;
 
 const ProductsService: ServiceSchema = {
 	name: "products",
-	mixins: [DbMixin("products", [{ field: "activeSku", unique: true, sparse: true }, { field: "category" }]), HealthMixin],
+	mixins: [DbMixin("products", [{ field: "activeSku", unique: true, sparse: true }]), HealthMixin],
 
 	settings: {
 		pendingTimeoutMs: Number(process.env.PENDING_TIMEOUT_MS) || 10_000,
