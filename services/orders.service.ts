@@ -6,6 +6,7 @@ import HealthMixin from "../mixins/health.mixin";
 import { ConflictError, ForbiddenError, InsufficientStockError, NotFoundError, UnauthorizedError, UnprocessableError, isDuplicateKeyError } from "../lib/errors";
 import { ORDER_STATUSES, canMove, type OrderStatus } from "../lib/order-status";
 import { pageParams, pageWindow, toPage } from "../lib/pagination";
+import { settlementSettings } from "../lib/settlement";
 import { CHANNELS } from "../lib/channels";
 import type { Ctx, ReserveItem, ReservedLine } from "../lib/types";
 
@@ -52,10 +53,7 @@ const OrdersService: ServiceSchema = {
 		HealthMixin,
 	],
 
-	settings: {
-		pendingTimeoutMs: Number(process.env.PENDING_TIMEOUT_MS) || 10_000,
-		recoveryIntervalMs: Number(process.env.RECOVERY_INTERVAL_MS) || 5_000,
-	},
+	settings: settlementSettings(),
 
 	actions: {
 		create: {

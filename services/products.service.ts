@@ -4,6 +4,7 @@ import DbMixin, { connectExtraAdapter, type DbAdapter } from "../mixins/db.mixin
 import HealthMixin from "../mixins/health.mixin";
 import { ConflictError, InsufficientStockError, NotFoundError, UnprocessableError, isDuplicateKeyError, type ShortItem } from "../lib/errors";
 import { pageParams, pageWindow, toPage } from "../lib/pagination";
+import { settlementSettings } from "../lib/settlement";
 import { CHANNELS, type StockAlertMessage } from "../lib/channels";
 import type { Ctx, Product, ReserveItem, ReservedLine } from "../lib/types";
 
@@ -47,10 +48,7 @@ const ProductsService: ServiceSchema = {
 	name: "products",
 	mixins: [DbMixin("products", [{ field: "activeSku", unique: true, sparse: true }]), HealthMixin],
 
-	settings: {
-		pendingTimeoutMs: Number(process.env.PENDING_TIMEOUT_MS) || 10_000,
-		recoveryIntervalMs: Number(process.env.RECOVERY_INTERVAL_MS) || 5_000,
-	},
+	settings: settlementSettings(),
 
 	actions: {
 		create: {

@@ -1,25 +1,15 @@
-import type { AddressInfo } from "net";
-import type { ServiceBroker } from "moleculer";
-import { createTestBroker } from "../helpers/broker";
+import { startInProcessShop } from "../helpers/gateway";
 import { HttpClient } from "../helpers/http";
 
 describe("api gateway rate limit (memory store)", () => {
-	let broker: ServiceBroker;
+	let shop: Awaited<ReturnType<typeof startInProcessShop>>;
 	let base: string;
 
 	beforeAll(async () => {
-		Object.assign(process.env, { PORT: "0", RATE_LIMIT_MAX: "3", RATE_LIMIT_WINDOW_MS: "60000" });
-		jest.resetModules();
-		broker = createTestBroker();
-		broker.createService((await import("../../services/api.service")).default);
-		broker.createService((await import("../../services/products.service")).default);
-		await broker.start();
-		base = `http://127.0.0.1:${((broker.getLocalService("api") as any).server.address() as AddressInfo).port}/api`;
+		shop = await startInProcessShop(["api", "products"], { RATE_LIMIT_MAX: "3", RATE_LIMIT_WINDOW_MS: "60000" });
+		base = `${shop.url}/api`;
 	});
-	afterAll(async () => {
-		await broker.stop();
-		for (const k of ["PORT", "RATE_LIMIT_MAX", "RATE_LIMIT_WINDOW_MS", "TRUST_PROXY"]) delete process.env[k];
-	});
+	afterAll(() => shop.stop());
 
 	it("answers 429 to request N+1 from one client, with the limit headers", async () => {
 		const http = new HttpClient(base);

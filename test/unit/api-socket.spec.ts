@@ -1,12 +1,10 @@
-import type { AddressInfo } from "net";
-import type { ServiceBroker } from "moleculer";
 import type { Socket } from "socket.io-client";
-import { createTestBroker, waitFor } from "../helpers/broker";
+import { waitFor } from "../helpers/broker";
+import { startInProcessShop } from "../helpers/gateway";
 import { HttpClient } from "../helpers/http";
 import { connectSocket, recordEvents, socketCall } from "../helpers/socket";
 
 describe("api gateway over Socket.IO (embedded default)", () => {
-	let broker: ServiceBroker;
 	let http: HttpClient;
 	let url: string;
 	let adminToken: string;
@@ -19,13 +17,11 @@ describe("api gateway over Socket.IO (embedded default)", () => {
 		return s;
 	};
 
+	let shop: Awaited<ReturnType<typeof startInProcessShop>>;
+
 	beforeAll(async () => {
-		Object.assign(process.env, { PORT: "0", ADMIN_EMAIL: "admin@shop.test", ADMIN_PASSWORD: "admin-password" });
-		jest.resetModules();
-		broker = createTestBroker();
-		for (const name of ["api", "customers", "products", "orders", "alerts", "analytics"]) broker.createService((await import(`../../services/${name}.service`)).default);
-		await broker.start();
-		url = `http://127.0.0.1:${((broker.getLocalService("api") as any).server.address() as AddressInfo).port}`;
+		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics"], { ADMIN_EMAIL: "admin@shop.test", ADMIN_PASSWORD: "admin-password" });
+		url = shop.url;
 		http = new HttpClient(`${url}/api`);
 		adminToken = (await http.post("/auth/login", { email: "admin@shop.test", password: "admin-password" })).body.token;
 		const register = async (email: string) => {
@@ -37,8 +33,7 @@ describe("api gateway over Socket.IO (embedded default)", () => {
 	});
 	afterAll(async () => {
 		for (const s of sockets) s.close();
-		await broker.stop();
-		for (const k of ["PORT", "ADMIN_EMAIL", "ADMIN_PASSWORD"]) delete process.env[k];
+		await shop.stop();
 	});
 
 	describe("handshake", () => {

@@ -1,6 +1,6 @@
-import type { AddressInfo } from "net";
 import type { ServiceBroker } from "moleculer";
-import { createTestBroker, waitFor } from "../helpers/broker";
+import { waitFor } from "../helpers/broker";
+import { startInProcessShop } from "../helpers/gateway";
 import { HttpClient } from "../helpers/http";
 
 describe("api gateway over HTTP (embedded default)", () => {
@@ -9,21 +9,16 @@ describe("api gateway over HTTP (embedded default)", () => {
 	let adminToken: string;
 	let customerToken: string;
 
+	let shop: Awaited<ReturnType<typeof startInProcessShop>>;
+
 	beforeAll(async () => {
-		Object.assign(process.env, { PORT: "0", ADMIN_EMAIL: "admin@shop.test", ADMIN_PASSWORD: "admin-password" });
-		jest.resetModules();
-		broker = createTestBroker();
-		for (const name of ["api", "customers", "products", "orders", "alerts", "analytics"]) broker.createService((await import(`../../services/${name}.service`)).default);
-		await broker.start();
-		const port = (broker.getLocalService("api") as any).server.address() as AddressInfo;
-		http = new HttpClient(`http://127.0.0.1:${port.port}/api`);
+		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics"], { ADMIN_EMAIL: "admin@shop.test", ADMIN_PASSWORD: "admin-password" });
+		broker = shop.broker;
+		http = new HttpClient(`${shop.url}/api`);
 		adminToken = (await http.post("/auth/login", { email: "admin@shop.test", password: "admin-password" })).body.token;
 		customerToken = (await http.post("/auth/register", { name: "Cus", email: "cus@shop.test", password: "password-1" })).body.token;
 	});
-	afterAll(async () => {
-		await broker.stop();
-		for (const k of ["PORT", "ADMIN_EMAIL", "ADMIN_PASSWORD"]) delete process.env[k];
-	});
+	afterAll(() => shop.stop());
 	afterAll(() => {
 		// No answer of the whole suite carried a stack trace or a password hash.
 		for (const text of http.seen) {
