@@ -6,6 +6,8 @@
  *   npm run bench -- read orders        # some of them: bare, read, orders, cluster
  *   BENCH_DURATION=10 BENCH_CONNECTIONS=50 npm run bench
  *
+ * Each figure follows a 2 s warm-up with the same load.
+ *
  * The load generator (autocannon) runs in this process; each system under
  * test runs in child processes, as `npm run serve` would start it.
  */
@@ -45,7 +47,11 @@ function freePort(): Promise<number> {
 	});
 }
 
+const WARMUP_SECONDS = 2;
+
+/** One figure: a short warm-up (JIT, caches), then the measured run. */
 async function load(name: string, opts: autocannon.Options): Promise<Figures> {
+	await autocannon({ connections: CONNECTIONS, duration: WARMUP_SECONDS, ...opts });
 	const res = await autocannon({ connections: CONNECTIONS, duration: DURATION, ...opts });
 	const figures = { name, rps: Math.round(res.requests.average), p50: res.latency.p50, p99: res.latency.p99, errors: res.errors + res.timeouts, non2xx: res.non2xx };
 	results.push(figures);
