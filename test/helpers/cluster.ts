@@ -164,6 +164,26 @@ export class TestCluster {
 		return node;
 	}
 
+	/**
+	 * Waits until every node knows every other one. Nodes that start together
+	 * can learn of each other late (a missed INFO is made up at the next
+	 * heartbeat), and an event emitted by a node that does not know its
+	 * listeners yet goes nowhere.
+	 */
+	async waitForMesh(observer: ServiceBroker, timeoutMs = 20_000): Promise<void> {
+		const ids = this.nodes.map(n => `${this.namespace}-${n.name}`);
+		const deadline = Date.now() + timeoutMs;
+		for (const id of ids) {
+			for (;;) {
+				const list = await observer.call<Array<{ id: string; available: boolean }>, object>("$node.list", {}, { nodeID: id }).catch(() => []);
+				const seen = new Set(list.filter(n => n.available).map(n => n.id));
+				if (ids.every(other => seen.has(other))) break;
+				if (Date.now() > deadline) throw new Error(`${id} does not see ${ids.filter(o => !seen.has(o)).join(", ")}`);
+				await new Promise(r => setTimeout(r, 100));
+			}
+		}
+	}
+
 	async stopAll(): Promise<void> {
 		await Promise.all(this.nodes.map(n => n.stop()));
 		await deleteChannelTopology(this.namespace);

@@ -2,7 +2,7 @@ import { spawn } from "child_process";
 import path from "path";
 import type { Socket } from "socket.io-client";
 import { waitFor } from "../helpers/broker";
-import { AMQP_URL, REDIS_URL, TestCluster, requireInfrastructure, type ShopNode } from "../helpers/cluster";
+import { AMQP_URL, REDIS_URL, TestCluster, observerBroker, requireInfrastructure, type ShopNode } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
 import { connectSocket, recordEvents } from "../helpers/socket";
 
@@ -32,6 +32,13 @@ describe("real time across gateway nodes, and the REPL", () => {
 				const s = (await http.get("/health")).body?.services ?? {};
 				return s["order-service"] === "running" && s["product-service"] === "running" && s["customer-service"] === "running";
 			}, 30_000, "the gateways to see orders, products and customers");
+		}
+		const observer = observerBroker(cluster.namespace);
+		await observer.start();
+		try {
+			await cluster.waitForMesh(observer);
+		} finally {
+			await observer.stop();
 		}
 		adminToken = (await httpA.post("/auth/login", { email: "admin@shop.test", password: "admin-password" })).body.token;
 		const reg = await httpA.post("/auth/register", { name: "Live", email: "live@shop.test", password: "password-1" });
