@@ -16,33 +16,48 @@ const CENTS = { type: "number", integer: true, min: 0, max: 1_000_000_000 } as c
 const TEXT = (max: number) => ({ type: "string", trim: true, min: 1, max }) as const;
 
 /**
- * Reservations (one per order id) move through
- *   reserving -> reserved -> releasing -> released
- *   reserving -> failed
- * Stock moves only in single-document conditional updates on the product,
- * each of which also sets a marker (`holds.<op>_<orderId>`) in that same
- * document. The marker makes every step idempotent: a step whose marker is
- * already there is not applied twice, and a crash between steps leaves
- * markers that the settler finishes or undoes from the reservation's state.
- * NeDB runs each update alone in its executor, and MongoDB updates one
+ * Stock moves only in single-document conditional updates of a product,
+ * each of which also sets a marker in that same document
+ * (`holds.r_<orderId>` for a take, `holds.g_<orderId>` for a give-back).
+ * NeDB runs each update alone in its executor and MongoDB updates one
  * document atomically, so `stock >= q` and the decrement are one step in
- * both stores: no two buyers can take the last unit.
+ * both stores: no two buyers can take the last unit. The marker makes each
+ * step idempotent (a step whose marker is there is not applied twice).
+ *
+ * A reservation (one per order id) is written once, when its outcome is
+ * known: `reserved`, or `failed`, or `released` as a tombstone when a
+ * release came first. The first writer wins: an attempt that finds another
+ * outcome stored gives back its takes unless that outcome is `reserved`.
+ * Release moves `reserved -> releasing -> released`. Takes whose order has
+ * no outcome after PENDING_TIMEOUT_MS (the attempt died) are failed and
+ * given back by the settler, which also clears the markers of settled
+ * reservations.
  */
-type ReservationState = "reserving" | "reserved" | "releasing" | "released" | "failed";
+type ReservationState = "reserved" | "releasing" | "released" | "failed";
 interface Reservation {
 	_id: string;
 	state: ReservationState;
 	items: ReserveItem[];
+	/** Only on reservations that were `reserved` at some point: their price snapshot. */
 	lines?: ReservedLine[];
 	short?: ShortItem[];
+	unknown?: string[];
 	reason?: string;
-	open?: true;
+	/** Set while `releasing`, so the settler finds unfinished releases. */
+	releasing?: true;
 	createdAt: string;
 	updatedAt: string;
 }
 
-const takeKey = (orderId: string) => `holds.r_${orderId}`;
-const giveKey = (orderId: string) => `holds.g_${orderId}`;
+/** A marker: the quantity moved, and when (a take with no outcome is abandoned after the timeout). */
+interface Hold {
+	q: number;
+	at: number;
+}
+
+const TAKE = "r_";
+const GIVE = "g_";
+const holdKey = (kind: string, orderId: string) => `holds.${kind}${orderId}`;
 
 const ProductsService: ServiceSchema = {
 	name: "products",
@@ -320,14 +335,13 @@ const ProductsService: ServiceSchema = {
 			if (new Set(items.map(i => i.productId)).size !== items.length) {
 				throw new UnprocessableError("Each product may appear once", { field: "items" }, "DUPLICATE_PRODUCT");
 			}
-			const r = await this.openReservation(orderId, items);
-			if (r.state === "reserved") return this.reservedAnswer(r);
-			if (r.state !== "reserving") throw this.closedReservationError(r);
+			const existing: Reservation | null = await this.reservations.findById(orderId);
+			if (existing) return this.answerFrom(ctx, existing, items, false);
 
 			const docs = await this.adapter.findByIds(items.map(i => i.productId));
 			const byId = new Map(docs.map((d: any) => [String(d._id), d]));
 			const unknown = items.filter(i => !byId.has(i.productId) || (byId.get(i.productId) as any).deleted).map(i => i.productId);
-			if (unknown.length) return this.endAttempt(ctx, orderId, { reason: "UNKNOWN_PRODUCT", unknown });
+			if (unknown.length) return this.settleAttempt(ctx, orderId, items, { state: "failed", reason: "UNKNOWN_PRODUCT", unknown });
 
 			const short: ShortItem[] = [];
 			for (const item of items) {
@@ -336,40 +350,48 @@ const ProductsService: ServiceSchema = {
 					short.push({ productId: item.productId, requested: item.quantity, available: Math.max(0, doc?.stock ?? 0) });
 				}
 			}
-			if (short.length) return this.endAttempt(ctx, orderId, { reason: "INSUFFICIENT_STOCK", short });
+			if (short.length) return this.settleAttempt(ctx, orderId, items, { state: "failed", reason: "INSUFFICIENT_STOCK", short });
 
 			const lines: ReservedLine[] = items.map(i => {
 				const d = byId.get(i.productId) as any;
 				return { productId: i.productId, sku: d.sku, name: d.name, unitPriceCents: d.priceCents, quantity: i.quantity };
 			});
-			if (!(await this.moveReservation(orderId, "reserving", "reserved", { lines }))) return this.endAttempt(ctx, orderId);
-			await this.afterStockChange(ctx, items.map(i => i.productId));
-			setImmediate(() => this.settle(orderId).catch((err: Error) => this.logger.warn("Settling failed; the settler retries.", err.message)));
-			return { orderId, state: "reserved", lines };
+			return this.settleAttempt(ctx, orderId, items, { state: "reserved", lines });
+		},
+
+		/** Store this attempt's outcome unless another is stored already, then answer from the stored one. */
+		async settleAttempt(ctx: Ctx, orderId: string, items: ReserveItem[], outcome: Partial<Reservation>) {
+			try {
+				const stored = await this.reservations.insert({ _id: orderId, items, ...outcome, ...this.stamps() });
+				return this.answerFrom(ctx, stored, items, true);
+			} catch (err) {
+				if (!isDuplicateKeyError(err)) throw err;
+				return this.answerFrom(ctx, await this.reservations.findById(orderId), items, false);
+			}
 		},
 
 		/**
-		 * End an attempt that could not complete the reservation: fail it
-		 * (when `failure` is given and nobody moved it yet), then answer from
-		 * the state it is in. Stock goes back only from a failed reservation:
-		 * another attempt of the same order (a retry) may have completed it.
+		 * Answer an attempt from the stored outcome: the lines when reserved;
+		 * otherwise give back what this attempt took (nothing, if it took
+		 * nothing) and throw why.
 		 */
-		async endAttempt(ctx: Ctx, orderId: string, failure?: Partial<Reservation> & { unknown?: string[] }) {
-			if (failure) await this.moveReservation(orderId, "reserving", "failed", failure);
-			const now: Reservation = await this.reservations.findById(orderId);
-			if (now.state === "reserved") return this.reservedAnswer(now);
-			if (now.state === "failed") {
-				await this.giveBackTaken(now);
-				await this.afterStockChange(ctx, now.items.map(i => i.productId));
+		async answerFrom(ctx: Ctx, r: Reservation, items: ReserveItem[], ours: boolean) {
+			if (r.state === "reserved") {
+				if (ours) {
+					await this.afterStockChange(ctx, items.map(i => i.productId));
+					setImmediate(() => this.clearMarkers(r, TAKE).catch((err: Error) => this.logger.warn("Clearing markers failed; the settler retries.", err.message)));
+				}
+				return this.reservedAnswer(r);
 			}
-			throw this.closedReservationError(now);
+			if (!r.lines && (await this.giveBackTaken(r._id, items))) await this.afterStockChange(ctx, items.map(i => i.productId));
+			throw this.closedReservationError(r);
 		},
 
 		async release(ctx: Ctx, orderId: string) {
 			for (;;) {
 				const r: Reservation | null = await this.reservations.findById(orderId);
 				if (!r) {
-					// A tombstone, so that a reserve arriving late for this id takes nothing.
+					// A tombstone: a reserve still on its way finds it and gives back what it took.
 					try {
 						await this.reservations.insert({ _id: orderId, state: "released", items: [], reason: "RELEASED_BEFORE_RESERVE", ...this.stamps() });
 						return { orderId, state: "released", released: false };
@@ -378,130 +400,110 @@ const ProductsService: ServiceSchema = {
 						continue;
 					}
 				}
-				switch (r.state) {
-					case "released":
-					case "failed":
-						return { orderId, state: r.state, released: false };
-					case "reserving":
-						if (await this.moveReservation(orderId, "reserving", "failed", { reason: "RELEASED_WHILE_RESERVING" })) {
-							await this.giveBackTaken(r);
-							await this.afterStockChange(ctx, r.items.map(i => i.productId));
-							await this.settle(orderId);
-							return { orderId, state: "failed", released: true };
-						}
-						continue;
-					case "reserved":
-					case "releasing": {
-						const won = r.state === "reserved" && (await this.moveReservation(orderId, "reserved", "releasing"));
-						if (r.state === "reserved" && !won) continue;
-						// Finishing another caller's release is harmless: each give-back is applied once.
-						await this.finishRelease(r);
-						await this.afterStockChange(ctx, r.items.map(i => i.productId));
-						setImmediate(() => this.settle(orderId).catch((err: Error) => this.logger.warn("Settling failed; the settler retries.", err.message)));
-						return { orderId, state: "released", released: won };
-					}
-				}
-			}
-		},
-
-		/** The reservation for this order, created in `reserving` if new. */
-		async openReservation(orderId: string, items: ReserveItem[]): Promise<Reservation> {
-			const existing = await this.reservations.findById(orderId);
-			if (existing) return existing;
-			try {
-				return await this.reservations.insert({ _id: orderId, state: "reserving", items, open: true, ...this.stamps() });
-			} catch (err) {
-				if (isDuplicateKeyError(err)) return this.reservations.findById(orderId);
-				throw err;
+				if (r.state === "failed" || r.state === "released") return { orderId, state: r.state, released: false };
+				const won = r.state === "reserved" && (await this.moveReservation(orderId, "reserved", "releasing", { releasing: true }));
+				if (r.state === "reserved" && !won) continue;
+				// Finishing another caller's release is harmless: each give-back is applied once.
+				await this.finishRelease(r);
+				await this.afterStockChange(ctx, r.items.map(i => i.productId));
+				return { orderId, state: "released", released: won };
 			}
 		},
 
 		/** One product's share: decrement and marker in one conditional update. */
 		async takeStock(orderId: string, item: ReserveItem): Promise<boolean> {
-			const key = takeKey(orderId);
+			const key = holdKey(TAKE, orderId);
+			const hold: Hold = { q: item.quantity, at: Date.now() };
 			const n = await this.adapter.updateMany(
 				{ _id: item.productId, deleted: { $ne: true }, stock: { $gte: item.quantity }, [key]: { $exists: false } },
-				{ $inc: { stock: -item.quantity }, $set: { [key]: item.quantity, updatedAt: new Date().toISOString() } },
+				{ $inc: { stock: -item.quantity }, $set: { [key]: hold, updatedAt: new Date().toISOString() } },
 			);
 			if (n === 1) return true;
-			// Already taken by an earlier try of this same reservation?
+			// Taken already by another attempt of this same order (a retry)?
 			return (await this.adapter.count({ query: { _id: item.productId, [key]: { $exists: true } } })) === 1;
 		},
 
-		/** Undo every take of a reservation that did not complete. Idempotent. */
-		async giveBackTaken(r: Reservation) {
-			const key = takeKey(r._id);
-			for (const item of r.items) {
-				await this.adapter.updateMany(
-					{ _id: item.productId, [key]: item.quantity },
+		/** Undo the takes of an order whose reservation never held. Idempotent; true when stock moved. */
+		async giveBackTaken(orderId: string, items: ReserveItem[]): Promise<boolean> {
+			const key = holdKey(TAKE, orderId);
+			let moved = false;
+			for (const item of items) {
+				const n = await this.adapter.updateMany(
+					{ _id: item.productId, [key]: { $exists: true } },
 					{ $inc: { stock: item.quantity }, $unset: { [key]: true }, $set: { updatedAt: new Date().toISOString() } },
 				);
+				moved ||= n === 1;
 			}
+			return moved;
 		},
 
 		async finishRelease(r: Reservation) {
-			const key = giveKey(r._id);
+			const key = holdKey(GIVE, r._id);
 			for (const item of r.items) {
+				const hold: Hold = { q: item.quantity, at: Date.now() };
 				await this.adapter.updateMany(
 					{ _id: item.productId, [key]: { $exists: false } },
-					{ $inc: { stock: item.quantity }, $set: { [key]: item.quantity, updatedAt: new Date().toISOString() } },
+					{ $inc: { stock: item.quantity }, $set: { [key]: hold, updatedAt: new Date().toISOString() } },
 				);
 			}
-			await this.moveReservation(r._id, "releasing", "released");
+			if (await this.moveReservation(r._id, "releasing", "released")) {
+				await this.reservations.updateMany({ _id: r._id }, { $unset: { releasing: true } });
+			}
+			setImmediate(() => this.clearMarkers(r, GIVE).catch((err: Error) => this.logger.warn("Clearing markers failed; the settler retries.", err.message)));
+		},
+
+		/** Remove a settled reservation's markers: stock does not move. */
+		async clearMarkers(r: Reservation, kind: string) {
+			const key = holdKey(kind, r._id);
+			for (const item of r.items) await this.adapter.updateMany({ _id: item.productId, [key]: { $exists: true } }, { $unset: { [key]: true } });
 		},
 
 		/** Compare-and-set of a reservation's state; false when another step moved it first. */
 		async moveReservation(orderId: string, from: ReservationState, to: ReservationState, fields: object = {}): Promise<boolean> {
-			const n = await this.reservations.updateMany({ _id: orderId, state: from }, { $set: { ...fields, state: to, open: true, updatedAt: new Date().toISOString() } });
+			const n = await this.reservations.updateMany({ _id: orderId, state: from }, { $set: { ...fields, state: to, updatedAt: new Date().toISOString() } });
 			return n === 1;
 		},
 
 		/**
-		 * Bring a reservation to rest: finish or undo its steps from its state,
-		 * remove the markers and close it. Safe to run any number of times.
+		 * Bring every marker to rest from its reservation's outcome, and finish
+		 * releases left half-done. Safe to run any number of times, anywhere.
 		 */
-		async settle(orderId: string, now = Date.now()) {
-			const r: Reservation | null = await this.reservations.findById(orderId);
-			if (!r || !r.open) return;
-			const stale = now - Date.parse(r.updatedAt) >= this.settings.pendingTimeoutMs;
-			let moved: string[] = [];
-			switch (r.state) {
-				case "reserving":
-					if (!stale) return;
-					if (!(await this.moveReservation(orderId, "reserving", "failed", { reason: "EXPIRED" }))) return;
-					await this.giveBackTaken(r);
-					moved = r.items.map(i => i.productId);
-					break;
-				case "failed":
-					await this.giveBackTaken(r);
-					break;
-				case "releasing":
-					if (!stale) return;
-					await this.finishRelease(r);
-					moved = r.items.map(i => i.productId);
-					break;
-				case "reserved":
-				case "released":
-					break;
+		async settleReservations(now = Date.now()) {
+			const timeout = this.settings.pendingTimeoutMs;
+			const moved = new Set<string>();
+			// The catalog is small next to the orders: a scan finds the products that carry markers.
+			const products = (await this.adapter.find({ query: {} })).filter((d: any) => d.holds && Object.keys(d.holds).length);
+			for (const doc of products) {
+				for (const [marker, hold] of Object.entries(doc.holds as Record<string, Hold>)) {
+					const kind = marker.slice(0, 2);
+					const orderId = marker.slice(2);
+					let r: Reservation | null = await this.reservations.findById(orderId);
+					if (!r && kind === TAKE && now - hold.at >= timeout) {
+						// The attempt died before storing an outcome: fail it (unless it just stored one).
+						await this.settleAttemptQuietly(orderId, [{ productId: String(doc._id), quantity: hold.q }]);
+						r = await this.reservations.findById(orderId);
+					}
+					if (!r) continue;
+					if (kind === TAKE && !r.lines) {
+						if (await this.giveBackTaken(orderId, [{ productId: String(doc._id), quantity: hold.q }])) moved.add(String(doc._id));
+					} else if (kind === TAKE || r.state === "released") {
+						await this.adapter.updateMany({ _id: doc._id }, { $unset: { [holdKey(kind, orderId)]: true } });
+					}
+				}
 			}
-			const unset: Record<string, true> = { [takeKey(orderId)]: true };
-			if (r.state === "released" || r.state === "releasing") unset[giveKey(orderId)] = true;
-			if (r.state !== "failed" && r.state !== "reserving") {
-				for (const item of r.items) await this.adapter.updateMany({ _id: item.productId }, { $unset: unset });
+			const cutoff = new Date(now - timeout).toISOString();
+			for (const r of (await this.reservations.find({ query: { releasing: true, updatedAt: { $lte: cutoff } } })) as Reservation[]) {
+				await this.finishRelease(r);
+				r.items.forEach(i => moved.add(i.productId));
 			}
-			await this.reservations.updateMany({ _id: orderId, state: { $in: ["reserved", "released", "failed"] } }, { $unset: { open: true } });
-			if (moved.length) await this.afterStockChange(null, moved);
+			if (moved.size) await this.afterStockChange(null, [...moved]);
 		},
 
-		/** Settle every reservation left open (by a crash, or a slow step). */
-		async settleOpenReservations() {
-			const open: Reservation[] = await this.reservations.find({ query: { open: true } });
-			for (const r of open) {
-				try {
-					await this.settle(r._id);
-				} catch (err) {
-					this.logger.warn(`Could not settle reservation ${r._id}`, (err as Error).message);
-				}
+		async settleAttemptQuietly(orderId: string, items: ReserveItem[]) {
+			try {
+				await this.reservations.insert({ _id: orderId, items, state: "failed", reason: "EXPIRED", ...this.stamps() });
+			} catch (err) {
+				if (!isDuplicateKeyError(err)) throw err;
 			}
 		},
 
@@ -522,10 +524,10 @@ const ProductsService: ServiceSchema = {
 	},
 
 	async started() {
-		this.reservations = (await connectExtraAdapter(this, "reservations", [{ field: "open", sparse: true }])) as DbAdapter;
-		await this.settleOpenReservations();
+		this.reservations = (await connectExtraAdapter(this, "reservations", [{ field: "releasing", sparse: true }])) as DbAdapter;
+		await this.settleReservations();
 		this.settleTimer = setInterval(() => {
-			this.settleOpenReservations().catch((err: Error) => this.logger.warn("Settling reservations failed", err.message));
+			this.settleReservations().catch((err: Error) => this.logger.warn("Settling reservations failed", err.message));
 		}, this.settings.recoveryIntervalMs);
 	},
 

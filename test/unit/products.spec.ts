@@ -246,15 +246,16 @@ describe("products service", () => {
 			}
 		});
 
-		it("the settler gives back what a reservation that died half-way took", async () => {
+		it("the settler gives back what an attempt that died half-way took", async () => {
 			const a = await product({ stock: 10 });
 			const b = await product({ stock: 10 });
 			const svc: any = broker.getLocalService("products");
 			// What a products node leaves when it dies after taking the first item of two.
-			await svc.openReservation("ord-crash", [{ productId: a.id, quantity: 3 }, { productId: b.id, quantity: 2 }]);
 			await svc.takeStock("ord-crash", { productId: a.id, quantity: 3 });
 			expect(await stockOf(a.id)).toBe(7);
-			await svc.settle("ord-crash", Date.now() + svc.settings.pendingTimeoutMs);
+			await svc.settleReservations(Date.now());
+			expect(await stockOf(a.id)).toBe(7); // not abandoned yet: it may still be running
+			await svc.settleReservations(Date.now() + svc.settings.pendingTimeoutMs);
 			expect(await stockOf(a.id)).toBe(10);
 			expect(await stockOf(b.id)).toBe(10);
 			expect(await call("reservation", { orderId: "ord-crash" })).toMatchObject({ state: "failed" });
@@ -267,11 +268,10 @@ describe("products service", () => {
 			const b = await product({ stock: 10 });
 			const svc: any = broker.getLocalService("products");
 			const items = [{ productId: a.id, quantity: 3 }, { productId: b.id, quantity: 2 }];
-			// Attempt 1 took the first item, then (say) saw the second short; attempt 2, a retry, completes meanwhile.
-			await svc.openReservation("ord-retry", items);
+			// Attempt 1 took the first item, then (say) saw the second short; attempt 2, a retry, completed meanwhile.
 			await svc.takeStock("ord-retry", items[0]);
 			await call("reserve", { orderId: "ord-retry", items });
-			const late = await svc.endAttempt(null, "ord-retry", { reason: "INSUFFICIENT_STOCK", short: [{ productId: b.id, requested: 2, available: 0 }] });
+			const late = await svc.settleAttempt(null, "ord-retry", items, { state: "failed", reason: "INSUFFICIENT_STOCK", short: [{ productId: b.id, requested: 2, available: 0 }] });
 			expect(late.state).toBe("reserved");
 			expect(await stockOf(a.id)).toBe(7);
 			expect(await stockOf(b.id)).toBe(8);
@@ -280,18 +280,38 @@ describe("products service", () => {
 			expect(await stockOf(b.id)).toBe(10);
 		});
 
+		it("a late attempt that finds a tombstone gives back what it took", async () => {
+			const a = await product({ stock: 10 });
+			const svc: any = broker.getLocalService("products");
+			await svc.takeStock("ord-tomb", { productId: a.id, quantity: 4 });
+			await call("release", { orderId: "ord-tomb" });
+			await expect(svc.settleAttempt(null, "ord-tomb", [{ productId: a.id, quantity: 4 }], { state: "reserved", lines: [] })).rejects.toMatchObject({ code: 409 });
+			expect(await stockOf(a.id)).toBe(10);
+		});
+
 		it("the settler finishes a release that died half-way, giving each item back once", async () => {
 			const a = await product({ stock: 10 });
 			const b = await product({ stock: 10 });
 			const svc: any = broker.getLocalService("products");
 			await call("reserve", { orderId: "ord-halfrel", items: [{ productId: a.id, quantity: 3 }, { productId: b.id, quantity: 2 }] });
-			await svc.moveReservation("ord-halfrel", "reserved", "releasing");
+			await svc.moveReservation("ord-halfrel", "reserved", "releasing", { releasing: true });
 			// Only the first item's give-back happened before the crash.
-			await svc.adapter.updateMany({ _id: a.id }, { $inc: { stock: 3 }, $set: { "holds.g_ord-halfrel": 3 } });
-			await svc.settle("ord-halfrel", Date.now() + svc.settings.pendingTimeoutMs);
+			await svc.adapter.updateMany({ _id: a.id }, { $inc: { stock: 3 }, $set: { "holds.g_ord-halfrel": { q: 3, at: Date.now() } } });
+			await svc.settleReservations(Date.now() + svc.settings.pendingTimeoutMs);
 			expect(await stockOf(a.id)).toBe(10);
 			expect(await stockOf(b.id)).toBe(10);
 			expect(await call("reservation", { orderId: "ord-halfrel" })).toMatchObject({ state: "released" });
+			await svc.settleReservations(Date.now() + svc.settings.pendingTimeoutMs);
+			expect(await stockOf(a.id)).toBe(10);
+		});
+
+		it("leaves no markers behind once reservations are settled", async () => {
+			const p = await product({ stock: 10 });
+			const svc: any = broker.getLocalService("products");
+			await call("reserve", { orderId: "ord-clean", items: [{ productId: p.id, quantity: 1 }] });
+			await call("release", { orderId: "ord-clean" });
+			await svc.settleReservations(Date.now() + svc.settings.pendingTimeoutMs);
+			expect((await svc.adapter.findById(p.id)).holds).toEqual({});
 		});
 	});
 
