@@ -148,15 +148,18 @@ async function waitForHealthy(base: string) {
 	}
 }
 
+let seedRound = 0;
+
 async function seed(base: string, products: number) {
+	const round = ++seedRound;
 	const admin = (await json("POST", `${base}/auth/login`, { email: "admin@bench.test", password: "admin-password" })).token;
 	const ids: string[] = [];
 	for (let i = 0; i < products; i++) {
-		ids.push((await json("POST", `${base}/products`, { sku: `BENCH-${i}`, name: `Bench ${i}`, category: "bench", priceCents: 100 + i, stock: 100_000_000 }, admin)).id);
+		ids.push((await json("POST", `${base}/products`, { sku: `BENCH-${round}-${i}`, name: `Bench ${i}`, category: "bench", priceCents: 100 + i, stock: 100_000_000 }, admin)).id);
 	}
 	const tokens: string[] = [];
 	for (let i = 0; i < 20; i++) {
-		tokens.push((await json("POST", `${base}/auth/register`, { name: `Buyer ${i}`, email: `buyer${i}@bench.test`, password: "password-1" })).token);
+		tokens.push((await json("POST", `${base}/auth/register`, { name: `Buyer ${i}`, email: `buyer${round}-${i}@bench.test`, password: "password-1" })).token);
 	}
 	return { admin, ids, tokens };
 }

@@ -17,6 +17,7 @@ export class RedisRateLimitStore {
 		broker: ServiceBroker,
 	) {
 		this.redis = new Redis(String(process.env.CACHER), { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
+		this.redis.on("error", (err: Error) => broker.logger.warn("Rate-limit store:", err.message));
 		this.prefix = `${broker.namespace || "MOL"}:ratelimit`;
 	}
 

@@ -273,11 +273,17 @@ const ApiService: ServiceSchema = {
 		if (REDIS_URL) {
 			this.ioPub = new Redis(REDIS_URL);
 			this.ioSub = this.ioPub.duplicate();
+			for (const client of [this.ioPub, this.ioSub]) client.on("error", (err: Error) => this.logger.warn("Socket.IO Redis adapter:", err.message));
 			this.io.adapter(createRedisAdapter(this.ioPub, this.ioSub, { key: `${this.broker.namespace || "MOL"}#socket.io` }));
 		}
 	},
 
 	async stopped() {
+		// Socket.IO (and its Redis adapter) first, while the Redis connections are still open; it closes the HTTP server too.
+		if (this.io) {
+			await new Promise<void>(resolve => this.io.close(() => resolve()));
+			this.io = null;
+		}
 		for (const route of this.routes ?? []) await route.rateLimit?.store?.close?.();
 		await Promise.all([this.ioPub?.quit(), this.ioSub?.quit()].filter(Boolean));
 	},
