@@ -48,6 +48,7 @@ function freePort(): Promise<number> {
 }
 
 const WARMUP_SECONDS = 2;
+const BUYERS = 200;
 
 /** One figure: a short warm-up (JIT, caches), then the measured run. */
 async function load(name: string, opts: autocannon.Options): Promise<Figures> {
@@ -158,7 +159,7 @@ async function seed(base: string, products: number) {
 		ids.push((await json("POST", `${base}/products`, { sku: `BENCH-${round}-${i}`, name: `Bench ${i}`, category: "bench", priceCents: 100 + i, stock: 100_000_000 }, admin)).id);
 	}
 	const tokens: string[] = [];
-	for (let i = 0; i < 20; i++) {
+	for (let i = 0; i < BUYERS; i++) {
 		tokens.push((await json("POST", `${base}/auth/register`, { name: `Buyer ${i}`, email: `buyer${round}-${i}@bench.test`, password: "password-1" })).token);
 	}
 	return { admin, ids, tokens };

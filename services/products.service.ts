@@ -56,6 +56,7 @@ interface Hold {
 }
 
 const TAKE = "r_";
+const MARKER_FLUSH_INTERVAL_MS = 250;
 const GIVE = "g_";
 const holdKey = (kind: string, orderId: string) => `holds.${kind}${orderId}`;
 
@@ -379,7 +380,7 @@ const ProductsService: ServiceSchema = {
 			if (r.state === "reserved") {
 				if (ours) {
 					await this.afterStockChange(ctx, items.map(i => i.productId));
-					setImmediate(() => this.clearMarkers(r, TAKE).catch((err: Error) => this.logger.warn("Clearing markers failed; the settler retries.", err.message)));
+					this.queueMarkerClears(r);
 				}
 				return this.reservedAnswer(r);
 			}
@@ -410,17 +411,50 @@ const ProductsService: ServiceSchema = {
 			}
 		},
 
-		/** One product's share: decrement and marker in one conditional update. */
+		/**
+		 * One product's share: decrement and marker in one conditional update,
+		 * which also carries the removal of markers whose reservations have
+		 * settled since (see queueMarkerClears): no write of their own.
+		 */
 		async takeStock(orderId: string, item: ReserveItem): Promise<boolean> {
 			const key = holdKey(TAKE, orderId);
 			const hold: Hold = { q: item.quantity, at: Date.now() };
+			const clears: string[] = this.takeQueuedClears(item.productId);
 			const n = await this.adapter.updateMany(
 				{ _id: item.productId, deleted: { $ne: true }, stock: { $gte: item.quantity }, [key]: { $exists: false } },
-				{ $inc: { stock: -item.quantity }, $set: { [key]: hold, updatedAt: new Date().toISOString() } },
+				{ $inc: { stock: -item.quantity }, $set: { [key]: hold, updatedAt: new Date().toISOString() }, ...(clears.length ? { $unset: Object.fromEntries(clears.map(c => [c, true])) } : {}) },
 			);
 			if (n === 1) return true;
+			this.requeueClears(item.productId, clears);
 			// Taken already by another attempt of this same order (a retry)?
 			return (await this.adapter.count({ query: { _id: item.productId, [key]: { $exists: true } } })) === 1;
+		},
+
+		/** A reserved order's take markers are removed with the next take of each product, or by the flush. */
+		queueMarkerClears(r: Reservation) {
+			for (const item of r.items) this.requeueClears(item.productId, [holdKey(TAKE, r._id)]);
+		},
+
+		requeueClears(productId: string, keys: string[]) {
+			if (!keys.length) return;
+			const queued: Set<string> = this.markerClears.get(productId) ?? new Set();
+			keys.forEach(k => queued.add(k));
+			this.markerClears.set(productId, queued);
+		},
+
+		takeQueuedClears(productId: string): string[] {
+			const queued: Set<string> | undefined = this.markerClears.get(productId);
+			if (!queued) return [];
+			this.markerClears.delete(productId);
+			return [...queued];
+		},
+
+		/** Clears still queued (products nobody ordered since): one update per product. */
+		async flushMarkerClears() {
+			for (const productId of [...this.markerClears.keys()]) {
+				const clears: string[] = this.takeQueuedClears(productId);
+				await this.adapter.updateMany({ _id: productId }, { $unset: Object.fromEntries(clears.map(c => [c, true])) });
+			}
 		},
 
 		/** Undo the takes of an order whose reservation never held. Idempotent; true when stock moved. */
@@ -523,7 +557,14 @@ const ProductsService: ServiceSchema = {
 		},
 	},
 
+	created() {
+		this.markerClears = new Map<string, Set<string>>();
+	},
+
 	async started() {
+		this.flushTimer = setInterval(() => {
+			this.flushMarkerClears().catch((err: Error) => this.logger.warn("Clearing markers failed; the settler retries.", err.message));
+		}, MARKER_FLUSH_INTERVAL_MS);
 		this.reservations = (await connectExtraAdapter(this, "reservations", [{ field: "releasing", sparse: true }])) as DbAdapter;
 		await this.settleReservations();
 		this.settleTimer = setInterval(() => {
@@ -533,6 +574,8 @@ const ProductsService: ServiceSchema = {
 
 	async stopped() {
 		clearInterval(this.settleTimer);
+		clearInterval(this.flushTimer);
+		await this.flushMarkerClears().catch(() => undefined);
 		await this.reservations?.disconnect();
 	},
 };
