@@ -50,20 +50,58 @@ export function createAdapter(collection: string, indexes: IndexSpec[] = []): { 
 	if (mongoUri) {
 		/* eslint-disable @typescript-eslint/no-require-imports */
 		const mongoose = require("mongoose");
-		const MongooseAdapter = require("moleculer-db-adapter-mongoose");
 		/* eslint-enable @typescript-eslint/no-require-imports */
 		const definition: Record<string, unknown> = { _id: { type: String, default: newId } };
 		for (const idx of indexes) definition[idx.field] = { type: mongoose.Schema.Types.Mixed };
 		const schema = new mongoose.Schema(definition, { strict: false, versionKey: false, minimize: false });
 		for (const idx of indexes) schema.index({ [idx.field]: 1 }, { unique: !!idx.unique, sparse: !!idx.sparse });
 		const model = mongoose.models[collection] || mongoose.model(collection, schema, collection);
-		return { adapter: new MongooseAdapter(mongoUri), model };
+		return { adapter: MongoAdapter(mongoUri), model };
 	}
 
 	const dataDir = process.env.DATA_DIR || "./data";
 	if (dataDir === ":memory:") return { adapter: new NedbAdapter(undefined, indexes) };
 	fs.mkdirSync(dataDir, { recursive: true });
 	return { adapter: new NedbAdapter({ filename: path.join(dataDir, `${collection}.db`) }, indexes) };
+}
+
+/** A mongoose document as a plain object: with `strict: false`, fields outside the schema are not properties of the document. */
+function toPlain(doc: any): any {
+	return doc && typeof doc.toObject === "function" ? doc.toObject({ depopulate: true, versionKey: false }) : doc;
+}
+
+/**
+ * moleculer-db's mongoose adapter, answering plain objects like the NeDB
+ * one does. Built on first use, so mongoose loads only when MONGO_URI is set.
+ */
+let MongoAdapterClass: (new (uri: string) => DbAdapter) | undefined;
+function MongoAdapter(uri: string): DbAdapter {
+	// eslint-disable-next-line @typescript-eslint/no-require-imports
+	const Base = require("moleculer-db-adapter-mongoose") as new (uri: string) => DbAdapter;
+	MongoAdapterClass ??= class extends Base {
+		async find(params: Parameters<DbAdapter["find"]>[0]) {
+			return (await super.find(params)).map(toPlain);
+		}
+		async findOne(query: object) {
+			return toPlain(await super.findOne(query));
+		}
+		async findById(id: string) {
+			return toPlain(await super.findById(id));
+		}
+		async findByIds(ids: string[]) {
+			return (await super.findByIds(ids)).map(toPlain);
+		}
+		async insert(doc: object) {
+			return toPlain(await super.insert(doc));
+		}
+		async updateById(id: string, update: object) {
+			return toPlain(await super.updateById(id, update));
+		}
+		entityToObject(doc: any) {
+			return toPlain(doc);
+		}
+	};
+	return new MongoAdapterClass(uri);
 }
 
 /**
@@ -160,10 +198,10 @@ export default function DbMixin(collection: string, indexes: IndexSpec[] = [], s
 				return this.broker.cacher.clean(`${this.fullName}.**`);
 			},
 
-			/** A stored document as its owner shows it (`id`, not `_id`). */
+			/** A stored document (a plain object from either adapter) as its owner shows it: `id`, not `_id`. */
 			toEntity(doc: any) {
 				if (!doc) return doc;
-				const { _id, ...rest } = this.adapter.entityToObject(doc);
+				const { _id, ...rest } = doc;
 				return { id: String(_id), ...rest };
 			},
 		},
