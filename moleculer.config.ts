@@ -32,6 +32,8 @@ function cacher(): BrokerOptions["cacher"] {
 		options: {
 			prefix: env.NAMESPACE ? `MOL-${env.NAMESPACE}` : "MOL",
 			redis: url,
+			// Writes clear what they change; the TTL only keeps keys of things nobody reads any more from piling up.
+			ttl: Number(env.CACHE_TTL_S) || 3600,
 		},
 	};
 }

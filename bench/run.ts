@@ -19,6 +19,7 @@ import http from "http";
 import net from "net";
 import os from "os";
 import path from "path";
+import { deleteNamespace } from "../lib/namespace-cleanup";
 
 const ROOT = path.resolve(__dirname, "../..");
 const RUNNER = path.join(ROOT, "dist/bin/runner.js");
@@ -125,7 +126,14 @@ async function cluster(): Promise<System> {
 	const children = ["customers", "products", "orders", "alerts", "analytics"].map(s => startNode({ ...env, SERVICES: s, NODE_ID: `${namespace}-${s}`, DATA_DIR: path.join(dataDir, s) }));
 	children.push(startNode({ ...env, SERVICES: "api", NODE_ID: `${namespace}-api`, PORT: String(port), DATA_DIR: path.join(dataDir, "api") }));
 	await waitForPort(port);
-	return { base: `http://127.0.0.1:${port}/api`, stop: async () => (await stopAll(children), fs.rmSync(dataDir, { recursive: true, force: true })) };
+	return {
+		base: `http://127.0.0.1:${port}/api`,
+		stop: async () => {
+			await stopAll(children);
+			await deleteNamespace(namespace, AMQP_URL, REDIS_URL);
+			fs.rmSync(dataDir, { recursive: true, force: true });
+		},
+	};
 }
 
 async function json(method: string, url: string, body?: unknown, token?: string): Promise<any> {

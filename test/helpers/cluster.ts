@@ -4,8 +4,8 @@ import fs from "fs";
 import net from "net";
 import os from "os";
 import path from "path";
-import amqplib from "amqplib";
 import { ServiceBroker } from "moleculer";
+import { deleteNamespace } from "../../lib/namespace-cleanup";
 
 const ROOT = path.resolve(__dirname, "../..");
 const RUNNER = path.join(ROOT, "dist/bin/runner.js");
@@ -64,26 +64,6 @@ export function observerBroker(namespace: string): ServiceBroker {
 	} finally {
 		if (saved === undefined) delete process.env.TRANSPORTER;
 		else process.env.TRANSPORTER = saved;
-	}
-}
-
-/** The durable queues and exchanges a namespace's channels declare (they outlive the test otherwise). */
-export async function deleteChannelTopology(namespace: string): Promise<void> {
-	const connection = await amqplib.connect(AMQP_URL);
-	try {
-		const channels = ["orders.status", "products.stock-alerts"].map(c => `${namespace}.${c}`);
-		for (const name of [...channels.flatMap(c => ["alerts", "analytics"].map(g => `${g}.${c}`)), `${namespace}.DEAD_LETTER`]) {
-			const ch = await connection.createChannel();
-			await ch.deleteQueue(name).catch(() => undefined);
-			await ch.close().catch(() => undefined);
-		}
-		for (const name of [...channels, `${namespace}.DEAD_LETTER`]) {
-			const ch = await connection.createChannel();
-			await ch.deleteExchange(name).catch(() => undefined);
-			await ch.close().catch(() => undefined);
-		}
-	} finally {
-		await connection.close();
 	}
 }
 
@@ -186,7 +166,7 @@ export class TestCluster {
 
 	async stopAll(): Promise<void> {
 		await Promise.all(this.nodes.map(n => n.stop()));
-		await deleteChannelTopology(this.namespace);
+		await deleteNamespace(this.namespace, AMQP_URL, REDIS_URL);
 		fs.rmSync(this.baseDir, { recursive: true, force: true });
 	}
 }
