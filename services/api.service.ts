@@ -139,6 +139,20 @@ const ApiService: ServiceSchema = {
 		},
 	},
 
+	actions: {
+		health: {
+			async handler(ctx: Context<unknown, Meta>) {
+				const entries = await Promise.all(
+					Object.entries(HEALTH_TARGETS).map(async ([label, service]) => [label, (await this.isServiceUp(ctx, service)) ? "running" : "down"]),
+				);
+				const services = Object.fromEntries(entries);
+				const healthy = entries.every(([, state]) => state === "running");
+				if (!healthy) ctx.meta.$statusCode = 503;
+				return { status: healthy ? "ok" : "degraded", services };
+			},
+		},
+	},
+
 	events: {
 		"order.updated": {
 			group: PUSH_GROUP,
@@ -162,20 +176,6 @@ const ApiService: ServiceSchema = {
 			group: PUSH_GROUP,
 			handler(this: any, ctx: Context) {
 				this.io.to("admins").emit("analytics.updated", ctx.params);
-			},
-		},
-	},
-
-	actions: {
-		health: {
-			async handler(ctx: Context<unknown, Meta>) {
-				const entries = await Promise.all(
-					Object.entries(HEALTH_TARGETS).map(async ([label, service]) => [label, (await this.isServiceUp(ctx, service)) ? "running" : "down"]),
-				);
-				const services = Object.fromEntries(entries);
-				const healthy = entries.every(([, state]) => state === "running");
-				if (!healthy) ctx.meta.$statusCode = 503;
-				return { status: healthy ? "ok" : "degraded", services };
 			},
 		},
 	},
