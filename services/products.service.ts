@@ -59,6 +59,7 @@ const TAKE = "r_";
 const MARKER_FLUSH_INTERVAL_MS = 250;
 const GIVE = "g_";
 const holdKey = (kind: string, orderId: string) => `holds.${kind}${orderId}`;
+const outboxKey = (m: StockAlertMessage) => `alertOutbox.${m.type}_${m.crossing}`;
 
 const ProductsService: ServiceSchema = {
 	name: "products",
@@ -294,7 +295,7 @@ const ProductsService: ServiceSchema = {
 				for (const product of products) emitter.emit("product.updated", { product });
 				for (const c of crossings) {
 					if (c.type === "stock_low") emitter.emit("product.stock_low", _.pick(c, ["productId", "sku", "name", "stock", "threshold"]));
-					this.broker.sendToChannel(CHANNELS.stockAlerts, c).catch((err: Error) => this.logger.error("Could not publish a stock alert", err.message));
+					this.publishStockAlert(c).catch((err: Error) => this.logger.warn("Stock alert not published yet; the settler retries", err.message));
 				}
 			});
 			return products;
@@ -313,15 +314,23 @@ const ProductsService: ServiceSchema = {
 			const found: StockAlertMessage[] = [];
 			for (const { type, flag, counter, line } of levels) {
 				if (doc.stock <= line && !doc[flag]) {
-					const won = await this.adapter.updateMany({ _id: doc._id, stock: { $lte: line }, [flag]: { $ne: true } }, { $set: { [flag]: true }, $inc: { [counter]: 1 } });
-					if (won === 1) {
-						found.push({ type, productId: String(doc._id), sku: doc.sku, name: doc.name, stock: doc.stock, threshold: doc.lowStockThreshold, crossing: (doc[counter] ?? 0) + 1 });
-					}
+					const message: StockAlertMessage = { type, productId: String(doc._id), sku: doc.sku, name: doc.name, stock: doc.stock, threshold: doc.lowStockThreshold, crossing: (doc[counter] ?? 0) + 1 };
+					// The message waits in the document (`alertOutbox`) until it is published: a crash in between loses nothing.
+					const won = await this.adapter.updateMany(
+						{ _id: doc._id, stock: { $lte: line }, [flag]: { $ne: true } },
+						{ $set: { [flag]: true, [outboxKey(message)]: message }, $inc: { [counter]: 1 } },
+					);
+					if (won === 1) found.push(message);
 				} else if (doc.stock > line && doc[flag]) {
 					await this.adapter.updateMany({ _id: doc._id, stock: { $gt: line }, [flag]: true }, { $set: { [flag]: false } });
 				}
 			}
 			return found;
+		},
+
+		async publishStockAlert(message: StockAlertMessage) {
+			await this.broker.sendToChannel(CHANNELS.stockAlerts, message);
+			await this.adapter.updateMany({ _id: message.productId }, { $unset: { [outboxKey(message)]: true } });
 		},
 
 		/** Products at or below their threshold, for the dashboard. */
@@ -505,8 +514,12 @@ const ProductsService: ServiceSchema = {
 		async settleReservations(now = Date.now()) {
 			const timeout = this.settings.pendingTimeoutMs;
 			const moved = new Set<string>();
-			// The catalog is small next to the orders: a scan finds the products that carry markers.
-			const products = (await this.adapter.find({ query: {} })).filter((d: any) => d.holds && Object.keys(d.holds).length);
+			// The catalog is small next to the orders: a scan finds the products that carry markers or unsent alerts.
+			const all = await this.adapter.find({ query: {} });
+			for (const doc of all.filter((d: any) => d.alertOutbox && Object.keys(d.alertOutbox).length)) {
+				for (const message of Object.values(doc.alertOutbox) as StockAlertMessage[]) await this.publishStockAlert(message);
+			}
+			const products = all.filter((d: any) => d.holds && Object.keys(d.holds).length);
 			for (const doc of products) {
 				for (const [marker, hold] of Object.entries(doc.holds as Record<string, Hold>)) {
 					const kind = marker.slice(0, 2);

@@ -50,6 +50,20 @@ describe("alerts service", () => {
 		expect(await alertsFor(p.id, "stock_low")).toHaveLength(1);
 	});
 
+	it("keeps a stock alert whose publish failed in the product, and the settler sends it", async () => {
+		const p = await product(5, 2);
+		const svc: any = broker.getLocalService("products");
+		const send = jest.spyOn(broker, "sendToChannel").mockRejectedValueOnce(new Error("broker unreachable"));
+		await reserve(p.id, 3);
+		await waitFor(() => send.mock.calls.length > 0, 5000, "the failed publish");
+		send.mockRestore();
+		expect(Object.keys((await svc.adapter.findById(p.id)).alertOutbox)).toEqual(["stock_low_1"]);
+		expect(await alertsFor(p.id, "stock_low")).toEqual([]);
+		await svc.settleReservations();
+		await waitFor(async () => (await alertsFor(p.id, "stock_low")).length === 1, 5000, "the alert sent by the settler");
+		expect((await svc.adapter.findById(p.id)).alertOutbox).toEqual({});
+	});
+
 	it("raises order_cancelled once however often the message is delivered, with the order's data", async () => {
 		const order = { id: "ord-cx-1", customerId: "cust-9", status: "cancelled", statusHistory: [{}, {}, {}] };
 		for (let i = 0; i < 3; i++) await broker.sendToChannel(CHANNELS.orderStatus, { order, cancelReason: "CANCELLED_BY_CUSTOMER" });
