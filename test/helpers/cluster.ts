@@ -6,6 +6,8 @@ import os from "os";
 import path from "path";
 import { ServiceBroker } from "moleculer";
 import { deleteNamespace } from "../../lib/namespace-cleanup";
+import { waitFor } from "./broker";
+import type { HttpClient } from "./http";
 
 const ROOT = path.resolve(__dirname, "../..");
 const RUNNER = path.join(ROOT, "dist/bin/runner.js");
@@ -20,6 +22,22 @@ function reachable(host: string, port: number): Promise<boolean> {
 		socket.once("timeout", () => (socket.destroy(), resolve(false)));
 		socket.once("error", () => resolve(false));
 	});
+}
+
+/** The first admin every test cluster's customers node creates. */
+export const ADMIN = { email: "admin@shop.test", password: "admin-password" };
+export const ADMIN_ENV = { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password };
+
+export async function loginAdmin(http: HttpClient): Promise<string> {
+	return (await http.post("/auth/login", ADMIN)).body.token;
+}
+
+/** Resolves once the gateway reports each of these services (health labels) running. */
+export async function waitForRunning(http: HttpClient, labels: string[], timeoutMs = 30_000): Promise<void> {
+	await waitFor(async () => {
+		const services = (await http.get("/health")).body?.services ?? {};
+		return labels.every(label => services[label] === "running");
+	}, timeoutMs, `${labels.join(", ")} to be seen by the gateway`);
 }
 
 /** Fails (never skips) when the real RabbitMQ or Redis is not there. */
@@ -87,6 +105,11 @@ export class TestCluster {
 	private readonly baseDir = fs.mkdtempSync(path.join(os.tmpdir(), "shop-it-"));
 
 	constructor(private readonly commonEnv: Record<string, string> = {}) {}
+
+	/** The customers node, with the first admin. */
+	startCustomers(): Promise<ShopNode> {
+		return this.start("customers", "customers", ADMIN_ENV);
+	}
 
 	/** Start a node; a name used before restarts that node on its data (and port). */
 	async start(name: string, services: string, env: Record<string, string> = {}): Promise<ShopNode> {

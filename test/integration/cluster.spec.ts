@@ -1,7 +1,6 @@
 import fs from "fs";
 import path from "path";
-import { waitFor } from "../helpers/broker";
-import { TestCluster, requireInfrastructure, type ShopNode } from "../helpers/cluster";
+import { TestCluster, loginAdmin, requireInfrastructure, waitForRunning, type ShopNode } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
 
 /**
@@ -24,16 +23,13 @@ describe("cluster over RabbitMQ and Redis", () => {
 		[gatewayA, gatewayB] = await Promise.all([
 			cluster.start("gateway-a", "api"),
 			cluster.start("gateway-b", "api"),
-			cluster.start("customers", "customers", { ADMIN_EMAIL: "admin@shop.test", ADMIN_PASSWORD: "admin-password" }),
+			cluster.startCustomers(),
 		]);
 		products = await cluster.start("products", "products");
 		const http = client(gatewayA);
-		await waitFor(async () => {
-			const health = await http.get("/health");
-			return health.body?.services?.["product-service"] === "running" && health.body.services["customer-service"] === "running";
-		}, 20_000, "products and customers to be seen by the gateway");
-		await waitFor(async () => (await client(gatewayB).get("/health")).body?.services?.["product-service"] === "running", 20_000, "gateway B to see products");
-		adminToken = (await http.post("/auth/login", { email: "admin@shop.test", password: "admin-password" })).body.token;
+		await waitForRunning(http, ["product-service", "customer-service"]);
+		await waitForRunning(client(gatewayB), ["product-service", "customer-service"]);
+		adminToken = await loginAdmin(http);
 	}, 90_000);
 
 	afterAll(() => cluster.stopAll(), 30_000);

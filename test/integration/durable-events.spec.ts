@@ -2,7 +2,7 @@ import amqplib from "amqplib";
 import type { ServiceBroker } from "moleculer";
 import { CHANNELS } from "../../lib/channels";
 import { waitFor } from "../helpers/broker";
-import { AMQP_URL, TestCluster, observerBroker, requireInfrastructure, type ShopNode } from "../helpers/cluster";
+import { AMQP_URL, TestCluster, loginAdmin, observerBroker, requireInfrastructure, type ShopNode } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
 
 /**
@@ -22,7 +22,7 @@ describe("durable events to alerts and analytics", () => {
 		await requireInfrastructure();
 		[gateway] = await Promise.all([
 			cluster.start("gateway", "api"),
-			cluster.start("customers", "customers", { ADMIN_EMAIL: "admin@shop.test", ADMIN_PASSWORD: "admin-password" }),
+			cluster.startCustomers(),
 			cluster.start("products", "products"),
 			cluster.start("orders", "orders"),
 			cluster.start("alerts", "alerts"),
@@ -32,7 +32,7 @@ describe("durable events to alerts and analytics", () => {
 		observer = observerBroker(cluster.namespace);
 		await observer.start();
 		await waitFor(async () => (await http.get("/health")).status === 200, 30_000, "all five services to be healthy");
-		adminToken = (await http.post("/auth/login", { email: "admin@shop.test", password: "admin-password" })).body.token;
+		adminToken = await loginAdmin(http);
 		customerToken = (await http.post("/auth/register", { name: "Sink", email: "sink@shop.test", password: "password-1" })).body.token;
 	}, 120_000);
 

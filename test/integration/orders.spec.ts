@@ -1,6 +1,6 @@
 import type { ServiceBroker } from "moleculer";
 import { waitFor } from "../helpers/broker";
-import { TestCluster, observerBroker, requireInfrastructure, type ShopNode } from "../helpers/cluster";
+import { TestCluster, loginAdmin, observerBroker, requireInfrastructure, waitForRunning, type ShopNode } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
 import { intBetween, newSeed, pick, seededRandom } from "../helpers/random";
 
@@ -27,7 +27,7 @@ describe("orders under concurrency and crashes", () => {
 		await requireInfrastructure();
 		[gateway] = await Promise.all([
 			cluster.start("gateway", "api"),
-			cluster.start("customers", "customers", { ADMIN_EMAIL: "admin@shop.test", ADMIN_PASSWORD: "admin-password" }),
+			cluster.startCustomers(),
 			cluster.start("products", "products"),
 			...ORDERS_NODES.map(n => cluster.start(n, "orders")),
 		]);
@@ -35,12 +35,9 @@ describe("orders under concurrency and crashes", () => {
 		observer = observerBroker(cluster.namespace);
 		await observer.start();
 		await observer.waitForServices(["orders", "products", "customers"], 20_000);
-		await waitFor(async () => {
-			const services = (await http.get("/health")).body?.services ?? {};
-			return ["order-service", "product-service", "customer-service"].every(s => services[s] === "running");
-		}, 20_000, "the gateway to see orders, products and customers");
+		await waitForRunning(http, ["order-service", "product-service", "customer-service"]);
 		await waitFor(async () => ORDERS_NODES.every(n => observer.registry.nodes.get(`${cluster.namespace}-${n}`)?.available), 20_000, "both orders nodes");
-		adminToken = (await http.post("/auth/login", { email: "admin@shop.test", password: "admin-password" })).body.token;
+		adminToken = await loginAdmin(http);
 		for (let i = 0; i < 10; i++) {
 			customerTokens.push((await http.post("/auth/register", { name: `Buyer ${i}`, email: `buyer${i}@shop.test`, password: "password-1" })).body.token);
 		}

@@ -2,7 +2,7 @@ import { spawn } from "child_process";
 import path from "path";
 import type { Socket } from "socket.io-client";
 import { waitFor } from "../helpers/broker";
-import { AMQP_URL, REDIS_URL, TestCluster, observerBroker, requireInfrastructure, type ShopNode } from "../helpers/cluster";
+import { AMQP_URL, REDIS_URL, TestCluster, loginAdmin, observerBroker, requireInfrastructure, waitForRunning, type ShopNode } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
 import { connectSocket, recordEvents } from "../helpers/socket";
 
@@ -21,18 +21,13 @@ describe("real time across gateway nodes, and the REPL", () => {
 		[gatewayA, gatewayB] = await Promise.all([
 			cluster.start("gateway-a", "api"),
 			cluster.start("gateway-b", "api"),
-			cluster.start("customers", "customers", { ADMIN_EMAIL: "admin@shop.test", ADMIN_PASSWORD: "admin-password" }),
+			cluster.startCustomers(),
 			cluster.start("products", "products"),
 			cluster.start("orders", "orders"),
 		]);
 		httpA = new HttpClient(`http://127.0.0.1:${gatewayA.port}/api`);
 		const httpB = new HttpClient(`http://127.0.0.1:${gatewayB.port}/api`);
-		for (const http of [httpA, httpB]) {
-			await waitFor(async () => {
-				const s = (await http.get("/health")).body?.services ?? {};
-				return s["order-service"] === "running" && s["product-service"] === "running" && s["customer-service"] === "running";
-			}, 30_000, "the gateways to see orders, products and customers");
-		}
+		for (const http of [httpA, httpB]) await waitForRunning(http, ["order-service", "product-service", "customer-service"]);
 		const observer = observerBroker(cluster.namespace);
 		await observer.start();
 		try {
@@ -40,7 +35,7 @@ describe("real time across gateway nodes, and the REPL", () => {
 		} finally {
 			await observer.stop();
 		}
-		adminToken = (await httpA.post("/auth/login", { email: "admin@shop.test", password: "admin-password" })).body.token;
+		adminToken = await loginAdmin(httpA);
 		const reg = await httpA.post("/auth/register", { name: "Live", email: "live@shop.test", password: "password-1" });
 		customer = { token: reg.body.token, id: reg.body.customer.id };
 	}, 120_000);

@@ -1,10 +1,10 @@
 import { waitFor } from "../helpers/broker";
-import { TestCluster } from "../helpers/cluster";
+import { ADMIN_ENV, TestCluster, loginAdmin } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
 
 /** The embedded default (`npm start`): one process, no outside servers, data on disk. */
 describe("the embedded default across a restart", () => {
-	const cluster = new TestCluster({ TRANSPORTER: "", CACHER: "", ADMIN_EMAIL: "admin@shop.test", ADMIN_PASSWORD: "admin-password" });
+	const cluster = new TestCluster({ TRANSPORTER: "", CACHER: "", ...ADMIN_ENV });
 	afterAll(() => cluster.stopAll(), 30_000);
 
 	const healthy = async (http: HttpClient) => waitFor(async () => (await http.get("/health")).status === 200, 20_000, "all services running");
@@ -13,7 +13,7 @@ describe("the embedded default across a restart", () => {
 		const first = await cluster.start("shop", "api,customers,products,orders,alerts,analytics");
 		const http = new HttpClient(`http://127.0.0.1:${first.port}/api`);
 		await healthy(http);
-		const admin = (await http.post("/auth/login", { email: "admin@shop.test", password: "admin-password" })).body.token;
+		const admin = await loginAdmin(http);
 		const buyer = (await http.post("/auth/register", { name: "Kept", email: "kept@shop.test", password: "password-1" })).body.token;
 		const product = (await http.post("/products", { sku: "KEEP-1", name: "Kept", category: "c", priceCents: 500, stock: 9 }, admin)).body;
 		const order = (await http.post("/orders", { items: [{ productId: product.id, quantity: 4 }] }, buyer)).body;
