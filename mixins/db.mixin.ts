@@ -6,6 +6,7 @@ import DbService, { MemoryAdapter } from "moleculer-db";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const nedbModel: { serialize(doc: object): string } = require("@seald-io/nedb/lib/model");
 import CacheCleanerMixin from "./cache-cleaner.mixin";
+import { pageWindow, toPage } from "../lib/pagination";
 
 export interface IndexSpec {
 	field: string;
@@ -197,6 +198,15 @@ export default function DbMixin(collection: string, indexes: IndexSpec[] = [], s
 					this.secondCleanTimer.unref();
 				}
 				return this.broker.cacher.clean(`${this.fullName}.**`);
+			},
+
+			/** One page of the documents matching `query`, each as the service shows it (`toPublic`). */
+			async findPage(query: object, sort: string, page: number, pageSize: number) {
+				const [docs, total] = await Promise.all([
+					this.adapter.find({ query, sort: [sort], ...pageWindow(page, pageSize) }),
+					this.adapter.count({ query }),
+				]);
+				return toPage(docs.map((d: any) => this.toPublic(d)), total, page, pageSize);
 			},
 
 			/** A stored document (a plain object from either adapter) as its owner shows it: `id`, not `_id`. */

@@ -4,7 +4,7 @@ import DbMixin from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import { CHANNELS, type StockAlertMessage } from "../lib/channels";
 import { NotFoundError, isDuplicateKeyError } from "../lib/errors";
-import { pageParams, pageWindow, toPage } from "../lib/pagination";
+import { pageParams } from "../lib/pagination";
 import type { Ctx } from "../lib/types";
 
 export const ALERT_TYPES = ["stock_low", "out_of_stock", "order_cancelled"] as const;
@@ -38,11 +38,7 @@ const AlertsService: ServiceSchema = {
 				const query: Record<string, unknown> = {};
 				if (acknowledged !== undefined) query.acknowledged = acknowledged;
 				if (type) query.type = type;
-				const [docs, total] = await Promise.all([
-					this.adapter.find({ query, sort: ["-createdAt"], ...pageWindow(page, pageSize) }),
-					this.adapter.count({ query }),
-				]);
-				return toPage(docs.map((d: any) => this.toPublic(d)), total, page, pageSize);
+				return this.findPage(query, "-createdAt", page, pageSize);
 			},
 		},
 

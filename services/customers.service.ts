@@ -4,7 +4,7 @@ import DbMixin from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import { signToken, type AuthUser } from "../lib/auth";
 import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError, isDuplicateKeyError } from "../lib/errors";
-import { pageParams, pageWindow, toPage } from "../lib/pagination";
+import { pageParams } from "../lib/pagination";
 import type { Ctx, Customer } from "../lib/types";
 
 const PUBLIC_FIELDS = ["id", "name", "email", "phone", "role", "blocked", "createdAt", "updatedAt"] as const;
@@ -77,11 +77,7 @@ const CustomersService: ServiceSchema = {
 			params: { ...pageParams },
 			async handler(ctx: Ctx<{ page: number; pageSize: number }>) {
 				const { page, pageSize } = ctx.params;
-				const [docs, total] = await Promise.all([
-					this.adapter.find({ query: {}, sort: ["createdAt"], ...pageWindow(page, pageSize) }),
-					this.adapter.count({ query: {} }),
-				]);
-				return toPage(docs.map((d: any) => this.toPublic(d)), total, page, pageSize);
+				return this.findPage({}, "createdAt", page, pageSize);
 			},
 		},
 

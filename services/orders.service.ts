@@ -5,7 +5,7 @@ import DbMixin, { newId } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import { ConflictError, ForbiddenError, InsufficientStockError, NotFoundError, UnauthorizedError, UnprocessableError, isDuplicateKeyError } from "../lib/errors";
 import { ORDER_STATUSES, canMove, type OrderStatus } from "../lib/order-status";
-import { pageParams, pageWindow, toPage } from "../lib/pagination";
+import { pageParams } from "../lib/pagination";
 import { settlementSettings } from "../lib/settlement";
 import { CHANNELS } from "../lib/channels";
 import type { Ctx, ReserveItem, ReservedLine } from "../lib/types";
@@ -110,11 +110,7 @@ const OrdersService: ServiceSchema = {
 				if (user.role !== "admin") query.customerId = user.id;
 				else if (ctx.params.customerId) query.customerId = ctx.params.customerId;
 				if (status) query.status = status;
-				const [docs, total] = await Promise.all([
-					this.adapter.find({ query, sort: ["-createdAt"], ...pageWindow(page, pageSize) }),
-					this.adapter.count({ query }),
-				]);
-				return toPage(docs.map((d: OrderDoc) => this.toPublic(d)), total, page, pageSize);
+				return this.findPage(query, "-createdAt", page, pageSize);
 			},
 		},
 
@@ -154,11 +150,7 @@ const OrdersService: ServiceSchema = {
 			},
 			async handler(ctx: Ctx<{ page: number; pageSize: number }>) {
 				const { page, pageSize } = ctx.params;
-				const [docs, total] = await Promise.all([
-					this.adapter.find({ query: {}, sort: ["createdAt"], ...pageWindow(page, pageSize) }),
-					this.adapter.count({ query: {} }),
-				]);
-				return toPage(docs.map((d: OrderDoc) => this.toPublic(d)), total, page, pageSize);
+				return this.findPage({}, "createdAt", page, pageSize);
 			},
 		},
 	},

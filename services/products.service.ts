@@ -3,7 +3,7 @@ import type { ServiceSchema } from "moleculer";
 import DbMixin, { connectExtraAdapter, type DbAdapter } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import { ConflictError, InsufficientStockError, NotFoundError, UnprocessableError, isDuplicateKeyError, type ShortItem } from "../lib/errors";
-import { pageParams, pageWindow, toPage } from "../lib/pagination";
+import { pageParams } from "../lib/pagination";
 import { settlementSettings } from "../lib/settlement";
 import { CHANNELS, type StockAlertMessage } from "../lib/channels";
 import type { Ctx, Product, ReserveItem, ReservedLine } from "../lib/types";
@@ -131,11 +131,7 @@ const ProductsService: ServiceSchema = {
 			async handler(ctx: Ctx<{ page: number; pageSize: number; search?: string; category?: string; ids?: string; sort: string }>) {
 				const { page, pageSize, sort } = ctx.params;
 				const query = this.listQuery(ctx.params);
-				const [docs, total] = await Promise.all([
-					this.adapter.find({ query, sort: [sort], ...pageWindow(page, pageSize) }),
-					this.adapter.count({ query }),
-				]);
-				return toPage(docs.map((d: any) => this.toPublic(d)), total, page, pageSize);
+				return this.findPage(query, sort, page, pageSize);
 			},
 		},
 
