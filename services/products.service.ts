@@ -513,7 +513,10 @@ const ProductsService: ServiceSchema = {
 			// The catalog is small next to the orders: a scan finds the products that carry markers or unsent alerts.
 			const all = await this.adapter.find({ query: {} });
 			for (const doc of all.filter((d: any) => d.alertOutbox && Object.keys(d.alertOutbox).length)) {
-				for (const message of Object.values(doc.alertOutbox) as StockAlertMessage[]) await this.publishStockAlert(message);
+				for (const message of Object.values(doc.alertOutbox) as StockAlertMessage[]) {
+					// Not published now (the channel adapter connects after the services start, or RabbitMQ is away): next round.
+					await this.publishStockAlert(message).catch((err: Error) => this.logger.warn("Stock alert still not published", err.message));
+				}
 			}
 			const products = all.filter((d: any) => d.holds && Object.keys(d.holds).length);
 			for (const doc of products) {
@@ -575,7 +578,8 @@ const ProductsService: ServiceSchema = {
 			this.flushMarkerClears().catch((err: Error) => this.logger.warn("Clearing markers failed; the settler retries.", err.message));
 		}, MARKER_FLUSH_INTERVAL_MS);
 		this.reservations = (await connectExtraAdapter(this, "reservations", [{ field: "releasing", sparse: true }])) as DbAdapter;
-		await this.settleReservations();
+		// A start must not fail on what the settler cannot finish yet; it tries again every interval.
+		await this.settleReservations().catch((err: Error) => this.logger.warn("Settling reservations failed", err.message));
 		this.settleTimer = setInterval(() => {
 			this.settleReservations().catch((err: Error) => this.logger.warn("Settling reservations failed", err.message));
 		}, this.settings.recoveryIntervalMs);

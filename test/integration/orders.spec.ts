@@ -145,13 +145,15 @@ describe("orders under concurrency and crashes", () => {
 		}
 		const stream = orderStream(rand, products);
 		const killAfterMs = intBetween(rand, 100, 900);
-		await new Promise(r => setTimeout(r, killAfterMs));
-		const node = cluster.nodes.find(n => n.name === target)!;
-		await node.kill();
-		await new Promise(r => setTimeout(r, intBetween(rand, 200, 800)));
-		await cluster.start(target, target === "products" ? "products" : "orders");
-		await new Promise(r => setTimeout(r, 500));
-		await stream.stop();
+		try {
+			await new Promise(r => setTimeout(r, killAfterMs));
+			await cluster.nodes.find(n => n.name === target)!.kill();
+			await new Promise(r => setTimeout(r, intBetween(rand, 200, 800)));
+			await cluster.start(target, target === "products" ? "products" : "orders");
+			await new Promise(r => setTimeout(r, 500));
+		} finally {
+			await stream.stop();
+		}
 
 		// Settled: no order pending anywhere, then the books balance.
 		const orders = await waitFor(async () => {

@@ -64,6 +64,22 @@ describe("alerts service", () => {
 		expect((await svc.adapter.findById(p.id)).alertOutbox).toEqual({});
 	});
 
+	it("settles without failing while alerts cannot be published (as at a node's start), keeping them for later", async () => {
+		const p = await product(5, 2);
+		const svc: any = broker.getLocalService("products");
+		const send = jest.spyOn(broker, "sendToChannel").mockRejectedValue(new Error("Adapter not yet connected"));
+		try {
+			await reserve(p.id, 3);
+			await waitFor(() => send.mock.calls.length > 0, 5000, "the failed publish");
+			await expect(svc.settleReservations()).resolves.toBeUndefined();
+			expect(Object.keys((await svc.adapter.findById(p.id)).alertOutbox)).toEqual(["stock_low_1"]);
+		} finally {
+			send.mockRestore();
+		}
+		await svc.settleReservations();
+		await waitFor(async () => (await alertsFor(p.id, "stock_low")).length === 1, 5000, "the alert once publishing works");
+	});
+
 	it("raises order_cancelled once however often the message is delivered, with the order's data", async () => {
 		const order = { id: "ord-cx-1", customerId: "cust-9", status: "cancelled", statusHistory: [{}, {}, {}] };
 		for (let i = 0; i < 3; i++) await broker.sendToChannel(CHANNELS.orderStatus, { order, cancelReason: "CANCELLED_BY_CUSTOMER" });
