@@ -8,7 +8,7 @@ import Redis from "ioredis";
 import type { Socket } from "socket.io";
 import { verifyToken, type AuthUser } from "../lib/auth";
 import { ForbiddenError, UnauthorizedError, UnprocessableError } from "../lib/errors";
-import { PUBLIC_ACTIONS, checkAccess } from "../lib/permissions";
+import { EXPOSED_ACTIONS, checkAccess, restAliases } from "../lib/routes";
 import { RedisRateLimitStore } from "../lib/rate-limit-store";
 import type { Meta } from "../lib/types";
 
@@ -60,7 +60,7 @@ const ApiService: ServiceSchema = {
 				path: "/api",
 				// Per-request logs cost ~10% of throughput even when their level is off: only with LOG_LEVEL=debug.
 				logging: process.env.LOG_LEVEL === "debug",
-				whitelist: PUBLIC_ACTIONS,
+				whitelist: EXPOSED_ACTIONS as string[],
 				mappingPolicy: "restrict",
 				autoAliases: false,
 				authentication: true,
@@ -74,38 +74,7 @@ const ApiService: ServiceSchema = {
 					key: clientAddress,
 					...(process.env.CACHER?.startsWith("redis") ? { StoreFactory: RedisRateLimitStore } : {}),
 				},
-				// Matched in order: the hottest routes first.
-				aliases: {
-					"GET /products/:id": "products.get",
-					"GET /products": "products.list",
-					"POST /orders": "orders.create",
-					"GET /orders/:id": "orders.get",
-					"GET /orders": "orders.list",
-					"POST /orders/:id/cancel": "orders.cancel",
-					"PATCH /orders/:id/status": "orders.setStatus",
-
-					"GET /categories": "products.categories",
-					"POST /products": "products.create",
-					"PATCH /products/:id": "products.update",
-					"POST /products/:id/restock": "products.restock",
-					"DELETE /products/:id": "products.remove",
-
-					"POST /auth/register": "customers.register",
-					"POST /auth/login": "customers.login",
-					"GET /customers/me": "customers.me",
-					"PATCH /customers/me": "customers.updateMe",
-					"GET /customers": "customers.list",
-					"GET /customers/:id": "customers.get",
-					"PATCH /customers/:id": "customers.setBlocked",
-
-					"GET /alerts": "alerts.list",
-					"POST /alerts/:id/ack": "alerts.ack",
-
-					"GET /analytics/dashboard": "analytics.dashboard",
-					"GET /analytics/sales": "analytics.sales",
-
-					"GET /health": "api.health",
-				},
+				aliases: restAliases(),
 				onBeforeCall(ctx: Context<unknown, Meta>, _route: unknown, req: Req) {
 					const key = req.headers["idempotency-key"];
 					if (key === undefined) return;
@@ -128,7 +97,7 @@ const ApiService: ServiceSchema = {
 					authorization: true,
 					events: {
 						call: {
-							whitelist: PUBLIC_ACTIONS,
+							whitelist: EXPOSED_ACTIONS as string[],
 							onBeforeCall(this: any, _ctx: Context, socket: Socket, action: string) {
 								this.assertAccess(action, (socket.client as unknown as { user?: AuthUser }).user);
 							},

@@ -1,0 +1,78 @@
+import type { AuthUser } from "./auth";
+
+/**
+ * The one table of what clients can reach. The gateway builds its REST
+ * aliases, its permission checks and the Socket.IO `call` whitelist from it,
+ * and the OpenAPI description is generated from it: an action missing here
+ * cannot be called from outside.
+ *   public   - anyone
+ *   customer - any signed-in user (admins included)
+ *   admin    - admins only
+ */
+export type Access = "public" | "customer" | "admin";
+export type HttpMethod = "GET" | "POST" | "PATCH" | "DELETE";
+
+export interface Route {
+	method: HttpMethod;
+	/** Under `/api`; `:name` segments become params of the action. */
+	path: string;
+	action: string;
+	access: Access;
+	summary: string;
+	/** The OpenAPI tag. */
+	tag: string;
+}
+
+/** Matched in this order: the hottest routes first. */
+export const ROUTES: readonly Route[] = [
+	{ method: "GET", path: "/products/:id", action: "products.get", access: "public", tag: "Products", summary: "A product" },
+	{ method: "GET", path: "/products", action: "products.list", access: "public", tag: "Products", summary: "Products, paged, searched, filtered and sorted" },
+	{ method: "POST", path: "/orders", action: "orders.create", access: "customer", tag: "Orders", summary: "Place an order (optional Idempotency-Key header)" },
+	{ method: "GET", path: "/orders/:id", action: "orders.get", access: "customer", tag: "Orders", summary: "An order of the caller's (any order for admins)" },
+	{ method: "GET", path: "/orders", action: "orders.list", access: "customer", tag: "Orders", summary: "The caller's orders (every order for admins)" },
+	{ method: "POST", path: "/orders/:id/cancel", action: "orders.cancel", access: "customer", tag: "Orders", summary: "Cancel an order; its stock is released exactly once" },
+	{ method: "PATCH", path: "/orders/:id/status", action: "orders.setStatus", access: "admin", tag: "Orders", summary: "Move an order along the state machine" },
+
+	{ method: "GET", path: "/categories", action: "products.categories", access: "public", tag: "Products", summary: "Categories with their product counts" },
+	{ method: "POST", path: "/products", action: "products.create", access: "admin", tag: "Products", summary: "Create a product" },
+	{ method: "PATCH", path: "/products/:id", action: "products.update", access: "admin", tag: "Products", summary: "Change a product's fields (not its stock)" },
+	{ method: "POST", path: "/products/:id/restock", action: "products.restock", access: "admin", tag: "Products", summary: "Add stock" },
+	{ method: "DELETE", path: "/products/:id", action: "products.remove", access: "admin", tag: "Products", summary: "Remove a product from the catalog" },
+
+	{ method: "POST", path: "/auth/register", action: "customers.register", access: "public", tag: "Customers", summary: "Register a customer" },
+	{ method: "POST", path: "/auth/login", action: "customers.login", access: "public", tag: "Customers", summary: "Sign in" },
+	{ method: "GET", path: "/customers/me", action: "customers.me", access: "customer", tag: "Customers", summary: "The signed-in customer" },
+	{ method: "PATCH", path: "/customers/me", action: "customers.updateMe", access: "customer", tag: "Customers", summary: "Change the signed-in customer's name or password" },
+	{ method: "GET", path: "/customers", action: "customers.list", access: "admin", tag: "Customers", summary: "Customers, paged" },
+	{ method: "GET", path: "/customers/:id", action: "customers.get", access: "admin", tag: "Customers", summary: "A customer" },
+	{ method: "PATCH", path: "/customers/:id", action: "customers.setBlocked", access: "admin", tag: "Customers", summary: "Block or unblock a customer" },
+
+	{ method: "GET", path: "/alerts", action: "alerts.list", access: "admin", tag: "Alerts", summary: "Alerts, newest first" },
+	{ method: "POST", path: "/alerts/:id/ack", action: "alerts.ack", access: "admin", tag: "Alerts", summary: "Acknowledge an alert" },
+
+	{ method: "GET", path: "/analytics/dashboard", action: "analytics.dashboard", access: "admin", tag: "Analytics", summary: "The dashboard figures" },
+	{ method: "GET", path: "/analytics/sales", action: "analytics.sales", access: "admin", tag: "Analytics", summary: "Orders and revenue per day or month" },
+
+	{ method: "GET", path: "/health", action: "api.health", access: "public", tag: "Operations", summary: "Whether every service and dependency is up" },
+];
+
+const ACCESS: ReadonlyMap<string, Access> = new Map(ROUTES.map(r => [r.action, r.access]));
+
+/** Every action a client may call, over REST or Socket.IO. */
+export const EXPOSED_ACTIONS: readonly string[] = [...ACCESS.keys()];
+
+/** moleculer-web aliases: `"GET /products/:id": "products.get"`, in the table's order. */
+export function restAliases(): Record<string, string> {
+	return Object.fromEntries(ROUTES.map(r => [`${r.method} ${r.path}`, r.action]));
+}
+
+export type AccessDecision = "allow" | "unauthenticated" | "forbidden" | "unknown";
+
+export function checkAccess(action: string, user: AuthUser | null | undefined): AccessDecision {
+	const access = ACCESS.get(action);
+	if (!access) return "unknown";
+	if (access === "public") return "allow";
+	if (!user) return "unauthenticated";
+	if (access === "admin" && user.role !== "admin") return "forbidden";
+	return "allow";
+}
