@@ -1,23 +1,57 @@
 /**
- * moleculer-runner with one change: the broker options come only from
- * moleculer.config.ts. Stock moleculer-runner overwrites any option whose
- * upper-cased name is an environment variable, so `TRANSPORTER=amqp://…`
- * would replace the tuned AMQP transporter with an untuned one.
+ * moleculer-runner, with the node's settings from lib/settings.ts:
+ * - `.env` in the working directory is loaded first; the environment wins over it;
+ * - the broker options come from moleculer.config.ts, and of the
+ *   environment overrides moleculer-runner knows only `MOL_*` ones apply
+ *   (stock moleculer-runner also overwrites any option whose upper-cased
+ *   name is a variable, so `TRANSPORTER=amqp://…` replaced the tuned AMQP
+ *   transporter), and never to the transporter;
+ * - SERVICES names services (`products,orders`), not folders: the service
+ *   files sit beside folders of the same name (services/products/).
  */
+import fs from "fs";
 import path from "path";
+import _ from "lodash";
 import { Runner as MoleculerRunner } from "moleculer";
 
-class Runner extends (MoleculerRunner as unknown as new () => { start(args: string[]): Promise<unknown> }) {
-	overwriteFromEnv(obj: unknown) {
-		return obj;
+type Options = Record<string, unknown>;
+
+class Runner extends (MoleculerRunner as unknown as new () => { start(args: string[]): Promise<unknown>; overwriteFromEnv(obj: Options, prefix?: string): Options }) {
+	overwriteFromEnv(obj: Options): Options {
+		// With no keys of its own to look at, moleculer-runner reads only the MOL_* variables.
+		const overrides = super.overwriteFromEnv({});
+		delete overrides.transporter;
+		return _.merge(obj, overrides);
 	}
 }
 
-const root = path.resolve(__dirname, "..");
-const args = [...process.argv];
-// `npm run repl` inside a cluster (TRANSPORTER set, no SERVICES) is a console node: it runs no services of its own.
-const consoleNode = args.includes("--repl") && !!process.env.TRANSPORTER && !process.env.SERVICES;
-if (!consoleNode) process.env.SERVICEDIR ||= path.join(root, "services");
-if (!args.includes("--config") && !args.includes("-c")) args.push("--config", path.join(root, "moleculer.config.js"));
+function loadDotEnv(): void {
+	const file = path.resolve(".env");
+	if (fs.existsSync(file)) process.loadEnvFile(file);
+}
 
-new Runner().start(args);
+/** The settings, or a clear message and exit code 1. */
+function loadSettings(): typeof import("../lib/settings") {
+	try {
+		// eslint-disable-next-line @typescript-eslint/no-require-imports
+		return require("../lib/settings");
+	} catch (err) {
+		if ((err as Error).name === "SettingsError") {
+			console.error((err as Error).message);
+			process.exit(1);
+		}
+		throw err;
+	}
+}
+
+loadDotEnv();
+const { settings } = loadSettings();
+const codeRoot = path.resolve(__dirname, "..");
+const ext = path.extname(__filename);
+const args = [...process.argv];
+// `npm run repl` inside a cluster (a transporter, no SERVICES) is a console node: it runs no services of its own.
+const consoleNode = args.includes("--repl") && !!settings.transporter && !process.env.SERVICES;
+process.env.SERVICES = consoleNode ? "" : settings.services.map(name => path.join(codeRoot, "services", `${name}.service${ext}`)).join(",");
+if (!args.includes("--config") && !args.includes("-c")) args.push("--config", path.join(codeRoot, `moleculer.config${ext}`));
+
+void new Runner().start(args);

@@ -1,14 +1,31 @@
+import type { CancelReason } from "./reservations";
+import type { Order } from "./types";
+
 /**
  * Durable flows (@moleculer/channels): persisted, acked after the handler
  * succeeds, retried, then dead-lettered. Plain Moleculer events stay for
  * real-time fan-out.
  */
 export const CHANNELS = {
-	/** `{ order, cancelReason? }` on every status change of an order (creation included). */
+	/** An OrderStatusMessage on every status change of an order (creation included). */
 	orderStatus: "orders.status",
-	/** `{ type: "stock_low" | "out_of_stock", productId, sku, name, stock, threshold, crossing }` once per crossing. */
+	/** A StockAlertMessage once per crossing. */
 	stockAlerts: "products.stock-alerts",
 } as const;
+
+/** The consumer groups of each channel: one durable queue each (`<group>.<namespace>.<channel>`). */
+export const CONSUMER_GROUPS: Readonly<Record<(typeof CHANNELS)[keyof typeof CHANNELS], readonly string[]>> = {
+	[CHANNELS.orderStatus]: ["alerts", "analytics"],
+	[CHANNELS.stockAlerts]: ["alerts"],
+};
+
+/** The dead-letter queue and exchange, under the namespace's prefix. */
+export const DEAD_LETTER = "DEAD_LETTER";
+
+export interface OrderStatusMessage {
+	order: Order;
+	cancelReason?: CancelReason;
+}
 
 export interface StockAlertMessage {
 	type: "stock_low" | "out_of_stock";

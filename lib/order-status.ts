@@ -15,5 +15,3 @@ export function canMove(from: OrderStatus, to: OrderStatus): boolean {
 	return MOVES[from].includes(to);
 }
 
-/** Statuses whose units count as sold (they hold stock). */
-export const HOLDING_STATUSES: readonly OrderStatus[] = ["pending", "confirmed", "shipped", "delivered"];

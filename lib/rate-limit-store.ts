@@ -13,10 +13,10 @@ export class RedisRateLimitStore {
 
 	constructor(
 		private readonly windowMs: number,
-		_opts: unknown,
+		opts: { redisUrl: string },
 		broker: ServiceBroker,
 	) {
-		this.redis = new Redis(String(process.env.CACHER), { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
+		this.redis = new Redis(opts.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
 		this.redis.on("error", (err: Error) => broker.logger.warn("Rate-limit store:", err.message));
 		this.prefix = `${broker.namespace || "MOL"}:ratelimit`;
 	}

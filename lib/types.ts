@@ -1,15 +1,46 @@
-import type { Context } from "moleculer";
+import type { Context, LoggerInstance, ServiceBroker, ServiceSchema } from "moleculer";
 import type { AuthUser } from "./auth";
+import type { OrderStatus } from "./order-status";
+import type { ReservedLine } from "./reservations";
 
+/** What the gateway (or a caller) puts in a call's meta. */
 export interface Meta {
 	user?: AuthUser | null;
 	$statusCode?: number;
 	$location?: string;
-	$responseHeaders?: Record<string, string>;
 	idempotencyKey?: string;
 }
 
 export type Ctx<P = Record<string, unknown>> = Context<P, Meta>;
+
+/** Settings that stay on their node: Moleculer publishes the others to the cluster. */
+export interface SecureSettings {
+	$secureSettings?: string[];
+}
+
+/** The part of Moleculer's Service that every service's `this` has. */
+export interface ServiceBase<S> {
+	name: string;
+	fullName: string;
+	broker: ServiceBroker;
+	logger: LoggerInstance;
+	settings: S;
+}
+
+/**
+ * A service schema whose handlers and hooks are checked against `T`, the
+ * service's `this` (its settings, methods and state), handed to Moleculer
+ * as the plain schema it takes. Its settings may leave to its mixins what
+ * they supply.
+ */
+export function defineService<S, T>(schema: Omit<ServiceSchema<S, T>, "settings"> & { settings?: Partial<S> }): ServiceSchema {
+	return schema as unknown as ServiceSchema;
+}
+
+/** The same for a mixin. */
+export function defineMixin<S, T>(schema: Partial<Omit<ServiceSchema<S, T>, "settings">> & { settings?: Partial<S> }): Partial<ServiceSchema> {
+	return schema as unknown as Partial<ServiceSchema>;
+}
 
 export interface Customer {
 	id: string;
@@ -35,16 +66,26 @@ export interface Product {
 	updatedAt: string;
 }
 
-export interface ReserveItem {
-	productId: string;
-	quantity: number;
+export interface ShippingAddress {
+	line1: string;
+	city: string;
+	postalCode: string;
+	country: string;
 }
 
-/** What `products.reserve` answers for each item: the price snapshot the order keeps. */
-export interface ReservedLine {
-	productId: string;
-	sku: string;
-	name: string;
-	unitPriceCents: number;
-	quantity: number;
+export interface OrderLine extends ReservedLine {
+	lineTotalCents: number;
+}
+
+/** An order as clients, and the services that follow orders, see it. */
+export interface Order {
+	id: string;
+	customerId: string;
+	items: OrderLine[];
+	totalCents: number;
+	status: OrderStatus;
+	statusHistory: Array<{ status: OrderStatus; at: string }>;
+	shippingAddress: ShippingAddress | null;
+	createdAt: string;
+	updatedAt: string;
 }

@@ -1,230 +1,115 @@
-import crypto from "crypto";
-import fs from "fs";
-import path from "path";
-import type { Service, ServiceBroker, ServiceSchema } from "moleculer";
-import DbService, { MemoryAdapter } from "moleculer-db";
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const nedbModel: { serialize(doc: object): string } = require("@seald-io/nedb/lib/model");
-import CacheCleanerMixin from "./cache-cleaner.mixin";
-import { pageWindow, toPage } from "../lib/pagination";
+import type { Context, Service, ServiceSchema } from "moleculer";
+import DbService from "moleculer-db";
+import { createAdapter, type DbAdapter, type Doc, type IndexSpec, type Query } from "../lib/db/adapter";
+import { pageWindow, toPage, type Page } from "../lib/pagination";
+import { settings, type StorageSettings } from "../lib/settings";
+import { defineMixin, type SecureSettings, type ServiceBase } from "../lib/types";
+import { cacheCleanEvents } from "./cache-cleaner.mixin";
 
-export interface IndexSpec {
-	field: string;
-	unique?: boolean;
-	sparse?: boolean;
+export interface DbMixinOptions<P> {
+	collection: string;
+	indexes?: IndexSpec[];
+	/** What a client sees of a document (`id` for `_id`; a missing field shows as null). */
+	publicFields: ReadonlyArray<keyof P & string>;
+	/** Other services whose writes also clear this service's cached answers (its own always do). */
+	cacheScope?: string[];
 }
 
-export interface DbAdapter {
-	init(broker: ServiceBroker, service: Partial<Service>): void;
-	connect(): Promise<unknown>;
-	disconnect(): Promise<unknown>;
-	find(params: { query?: object; sort?: string[]; offset?: number; limit?: number }): Promise<any[]>;
-	findOne(query: object): Promise<any>;
-	findById(id: string): Promise<any>;
-	findByIds(ids: string[]): Promise<any[]>;
-	count(params?: { query?: object }): Promise<number>;
-	insert(doc: object): Promise<any>;
-	updateById(id: string, update: object): Promise<any>;
-	/** The number of documents changed: the test of a conditional update. */
-	updateMany(query: object, update: object): Promise<number>;
-	removeById(id: string): Promise<unknown>;
-	removeMany(query: object): Promise<unknown>;
-	entityToObject(doc: any): any;
-	afterConnected?(): Promise<void>;
-	db?: any;
+export interface DbSettings extends SecureSettings {
+	idField?: string;
+	storage: StorageSettings;
 }
+
+/** What the mixin adds to a service's `this`. */
+export interface DbMethods<T extends Doc, P> {
+	adapter: DbAdapter<T>;
+	/** A stored document as a client sees it. */
+	toPublic(doc: T): P;
+	/** One page of the documents matching `query`, as clients see them. */
+	findPage(query: Query, sort: string, page: number, pageSize: number): Promise<Page<P>>;
+	/** Clears this service's cached answers before a write answers; tells the other nodes. */
+	entityChanged(type: "created" | "updated" | "removed", doc: unknown, ctx: Context | null): Promise<void>;
+	/** A second collection owned by the same service, connected; disconnected when the service stops. */
+	openCollection<U extends Doc>(collection: string, indexes?: IndexSpec[]): Promise<DbAdapter<U>>;
+}
+
+type This<T extends Doc, P> = ServiceBase<DbSettings> & DbMethods<T, P> & { extraAdapters: DbAdapter[]; secondCleanTimer?: NodeJS.Timeout; schema: ServiceSchema };
 
 const SECOND_CLEAN_DELAY_MS = 100;
-const COMPACTION_INTERVAL_MS = 60_000;
-
-/** Ids are strings in both stores, so a client's id never fails to cast. */
-export function newId(): string {
-	// randomUUID draws from a buffered pool; randomBytes per id cost ~3% of order placement.
-	return crypto.randomUUID().replace(/-/g, "");
-}
 
 /**
- * The one place that picks the store: MongoDB through mongoose when
- * MONGO_URI is set, else NeDB files under DATA_DIR (`:memory:` keeps nothing).
+ * moleculer-db for one collection, owned by the service that mixes it in,
+ * on the store that `settings.storage` names. moleculer-db's own actions are
+ * disabled: each service declares the actions it offers, with their
+ * validation.
  */
-export function createAdapter(collection: string, indexes: IndexSpec[] = []): { adapter: DbAdapter; model?: unknown } {
-	const mongoUri = process.env.MONGO_URI;
-	if (mongoUri) {
-		/* eslint-disable @typescript-eslint/no-require-imports */
-		const mongoose = require("mongoose");
-		/* eslint-enable @typescript-eslint/no-require-imports */
-		const definition: Record<string, unknown> = { _id: { type: String, default: newId } };
-		for (const idx of indexes) definition[idx.field] = { type: mongoose.Schema.Types.Mixed };
-		const schema = new mongoose.Schema(definition, { strict: false, versionKey: false, minimize: false });
-		for (const idx of indexes) schema.index({ [idx.field]: 1 }, { unique: !!idx.unique, sparse: !!idx.sparse });
-		const model = mongoose.models[collection] || mongoose.model(collection, schema, collection);
-		return { adapter: MongoAdapter(mongoUri), model };
-	}
-
-	const dataDir = process.env.DATA_DIR || "./data";
-	if (dataDir === ":memory:") return { adapter: new NedbAdapter(undefined, indexes) };
-	fs.mkdirSync(dataDir, { recursive: true });
-	return { adapter: new NedbAdapter({ filename: path.join(dataDir, `${collection}.db`) }, indexes) };
-}
-
-/** A mongoose document as a plain object: with `strict: false`, fields outside the schema are not properties of the document. */
-function toPlain(doc: any): any {
-	return doc && typeof doc.toObject === "function" ? doc.toObject({ depopulate: true, versionKey: false }) : doc;
-}
-
-/**
- * moleculer-db's mongoose adapter, answering plain objects like the NeDB
- * one does. Built on first use, so mongoose loads only when MONGO_URI is set.
- */
-let MongoAdapterClass: (new (uri: string) => DbAdapter) | undefined;
-function MongoAdapter(uri: string): DbAdapter {
-	// eslint-disable-next-line @typescript-eslint/no-require-imports
-	const Base = require("moleculer-db-adapter-mongoose") as new (uri: string) => DbAdapter;
-	MongoAdapterClass ??= class extends Base {
-		async find(params: Parameters<DbAdapter["find"]>[0]) {
-			return (await super.find(params)).map(toPlain);
-		}
-		async findOne(query: object) {
-			return toPlain(await super.findOne(query));
-		}
-		async findById(id: string) {
-			return toPlain(await super.findById(id));
-		}
-		async findByIds(ids: string[]) {
-			return (await super.findByIds(ids)).map(toPlain);
-		}
-		async insert(doc: object) {
-			return toPlain(await super.insert(doc));
-		}
-		async updateById(id: string, update: object) {
-			return toPlain(await super.updateById(id, update));
-		}
-		entityToObject(doc: any) {
-			return toPlain(doc);
-		}
-	};
-	return new MongoAdapterClass(uri);
-}
-
-/**
- * moleculer-db's NeDB adapter, with the indexes the mongoose schema declares,
- * a file kept open for appends, and periodic compaction.
- */
-class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: object) => DbAdapter) {
-	private fd: number | undefined;
-
-	constructor(
-		opts: object | undefined,
-		private readonly indexes: IndexSpec[],
-	) {
-		super(opts);
-	}
-
-	async connect() {
-		await super.connect();
-		for (const idx of this.indexes) {
-			await this.db.ensureIndex({ fieldName: idx.field, unique: !!idx.unique, sparse: !!idx.sparse });
-		}
-		this.appendThroughOpenFile();
-		if (!this.db.inMemoryOnly) this.db.setAutocompactionInterval(COMPACTION_INTERVAL_MS);
-	}
-
-	async disconnect() {
-		this.db?.stopAutocompaction();
-		this.closeFile();
-		return super.disconnect();
-	}
-
-	/**
-	 * NeDB appends each write with fs.appendFile (open, write and close through
-	 * the thread pool) and runs a datastore's operations one at a time, so
-	 * every write cost ~100 µs and capped order placement near 450/s. One
-	 * descriptor per datastore, written synchronously, keeps the durability
-	 * NeDB has (the OS page cache; it never fsyncs appends) at a few µs.
-	 * Compaction replaces the file, so it closes the descriptor first.
-	 * Overrides @seald-io/nedb 3.1's Persistence methods (version pinned).
-	 */
-	private appendThroughOpenFile() {
-		const persistence = this.db.persistence;
-		if (persistence.inMemoryOnly) return;
-		persistence.persistNewStateAsync = async (docs: object[]) => {
-			let lines = "";
-			for (const doc of docs) lines += `${persistence.afterSerialization(nedbModel.serialize(doc))}\n`;
-			if (!lines) return;
-			this.fd ??= fs.openSync(persistence.filename, "a", persistence.modes?.fileMode);
-			fs.writeSync(this.fd, lines);
-		};
-		const compact = persistence.persistCachedDatabaseAsync.bind(persistence);
-		persistence.persistCachedDatabaseAsync = async () => {
-			this.closeFile();
-			await compact();
-		};
-	}
-
-	private closeFile() {
-		if (this.fd === undefined) return;
-		fs.closeSync(this.fd);
-		this.fd = undefined;
-	}
-}
-
-/**
- * moleculer-db for one collection, owned by the service that mixes it in.
- * Only the mixin's own actions are disabled: each service declares the
- * actions it offers, with their validation.
- */
-export default function DbMixin(collection: string, indexes: IndexSpec[] = [], service = collection): Partial<ServiceSchema> {
-	const { adapter, model } = createAdapter(collection, indexes);
-	const schema: Partial<ServiceSchema> & Record<string, unknown> = {
-		// moleculer-db broadcasts `cache.clean.<service>` on every write.
-		mixins: [DbService, CacheCleanerMixin([service])],
-		adapter,
-		settings: { idField: "id" },
+export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): Partial<ServiceSchema> {
+	const { collection, indexes = [], publicFields, cacheScope = [] } = options;
+	return defineMixin<DbSettings, This<T, P>>({
+		mixins: [DbService],
+		settings: { idField: "id", $secureSettings: ["storage"], storage: settings.storage },
 		actions: { find: false, count: false, insert: false, list: false, get: false, create: false, update: false, remove: false },
+
+		/** The store is picked from the final settings, so a test or a node may mix in other storage settings. */
+		merged(schema: ServiceSchema) {
+			const { adapter, model } = createAdapter<T>((schema.settings as DbSettings).storage, collection, indexes);
+			schema.adapter = adapter;
+			if (model) schema.model = model;
+			schema.events = { ...schema.events, ...cacheCleanEvents([schema.name, ...cacheScope]) };
+		},
+
 		methods: {
+			toPublic(this: This<T, P>, doc: T): P {
+				const out: Record<string, unknown> = {};
+				const source = doc as unknown as Record<string, unknown>;
+				for (const field of publicFields) out[field] = field === "id" ? String(doc._id) : (source[field] ?? null);
+				return out as P;
+			},
+
+			async findPage(this: This<T, P>, query: Query, sort: string, page: number, pageSize: number): Promise<Page<P>> {
+				const [docs, total] = await Promise.all([this.adapter.find({ query, sort: [sort], ...pageWindow(page, pageSize) }), this.adapter.count({ query })]);
+				return toPage(
+					docs.map(d => this.toPublic(d)),
+					total,
+					page,
+					pageSize,
+				);
+			},
+
 			/**
 			 * moleculer-db's clean (keys gone before the answer, other nodes told),
 			 * plus a second clean shortly after: a read that loaded the old
 			 * document just before the write cannot leave it cached.
 			 */
-			clearCache(this: Service & { secondCleanTimer?: NodeJS.Timeout }) {
-				this.broker.broadcast(`cache.clean.${this.fullName}`);
-				if (!this.broker.cacher) return Promise.resolve();
+			clearCache(this: This<T, P>): Promise<void> {
+				void this.broker.broadcast(`cache.clean.${this.fullName}`);
+				const cacher = this.broker.cacher;
+				if (!cacher) return Promise.resolve();
 				if (!this.secondCleanTimer) {
 					this.secondCleanTimer = setTimeout(() => {
 						this.secondCleanTimer = undefined;
-						this.broker.cacher?.clean(`${this.fullName}.**`).catch(() => undefined);
+						cacher.clean(`${this.fullName}.**`).catch(() => undefined);
 					}, SECOND_CLEAN_DELAY_MS);
 					this.secondCleanTimer.unref();
 				}
-				return this.broker.cacher.clean(`${this.fullName}.**`);
+				return cacher.clean(`${this.fullName}.**`) as Promise<void>;
 			},
 
-			/** One page of the documents matching `query`, each as the service shows it (`toPublic`). */
-			async findPage(query: object, sort: string, page: number, pageSize: number) {
-				const [docs, total] = await Promise.all([
-					this.adapter.find({ query, sort: [sort], ...pageWindow(page, pageSize) }),
-					this.adapter.count({ query }),
-				]);
-				return toPage(docs.map((d: any) => this.toPublic(d)), total, page, pageSize);
-			},
-
-			/** A stored document (a plain object from either adapter) as its owner shows it: `id`, not `_id`. */
-			toEntity(doc: any) {
-				if (!doc) return doc;
-				const { _id, ...rest } = doc;
-				return { id: String(_id), ...rest };
+			async openCollection<U extends Doc>(this: This<T, P>, name: string, extraIndexes: IndexSpec[] = []): Promise<DbAdapter<U>> {
+				const { adapter, model } = createAdapter<U>(this.settings.storage, name, extraIndexes);
+				adapter.init(this.broker, { ...this, schema: { ...this.schema, model } } as unknown as Service);
+				await adapter.connect();
+				this.extraAdapters.push(adapter as unknown as DbAdapter);
+				return adapter;
 			},
 		},
-	};
-	if (model) schema.model = model;
-	return schema;
-}
 
-/** A second collection owned by the same service (products' reservations). */
-export async function connectExtraAdapter(service: Service, collection: string, indexes: IndexSpec[] = []): Promise<DbAdapter> {
-	const { adapter, model } = createAdapter(collection, indexes);
-	adapter.init(service.broker, { broker: service.broker, logger: service.logger, settings: {}, schema: { model } } as unknown as Service);
-	await adapter.connect();
-	return adapter;
+		created(this: This<T, P>) {
+			this.extraAdapters = [];
+		},
+
+		async stopped(this: This<T, P>) {
+			await Promise.all(this.extraAdapters.map(a => a.disconnect()));
+		},
+	});
 }

@@ -1,39 +1,51 @@
 import _ from "lodash";
 import type { ServiceSchema } from "moleculer";
-import DbMixin from "../mixins/db.mixin";
+import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
-import { CHANNELS, type StockAlertMessage } from "../lib/channels";
-import { NotFoundError, isDuplicateKeyError } from "../lib/errors";
+import { CHANNELS, type OrderStatusMessage, type StockAlertMessage } from "../lib/channels";
+import { isDuplicateKeyError, type Doc } from "../lib/db/adapter";
+import { NotFoundError } from "../lib/errors";
 import { pageParams } from "../lib/pagination";
-import type { Ctx } from "../lib/types";
+import { cancellationRaisesAlert } from "../lib/reservations";
+import { settings } from "../lib/settings";
+import { Ctx, ServiceBase, defineService } from "../lib/types";
 
 export const ALERT_TYPES = ["stock_low", "out_of_stock", "order_cancelled"] as const;
 type AlertType = (typeof ALERT_TYPES)[number];
 const PUBLIC_FIELDS = ["id", "type", "severity", "message", "data", "acknowledged", "createdAt"] as const;
-/** Orders cancelled at placement were never taken: the client was told, nobody needs an alert. */
-const SILENT_CANCEL_REASONS = ["INSUFFICIENT_STOCK", "UNKNOWN_PRODUCT"];
 
-interface NewAlert {
-	/** The identity of what caused it: a redelivered message finds it taken and raises nothing. */
-	key: string;
+export interface Alert {
+	id: string;
 	type: AlertType;
 	severity: "info" | "warning" | "critical";
 	message: string;
 	data: Record<string, unknown>;
+	acknowledged: boolean;
+	createdAt: string;
 }
 
-const AlertsService: ServiceSchema = {
+/** Keyed by what caused it: a redelivered message finds its alert stored and raises nothing. */
+interface AlertDoc extends Doc, Omit<Alert, "id"> {
+	acknowledgedAt?: string;
+}
+
+/** What `this` is inside the alerts service. */
+interface AlertsThis extends ServiceBase<DbSettings>, DbMethods<AlertDoc, Alert> {
+	raise(alert: Omit<AlertDoc, "acknowledged" | "createdAt">): Promise<void>;
+}
+
+const AlertsService = defineService<DbSettings, AlertsThis>({
 	name: "alerts",
-	mixins: [DbMixin("alerts"), HealthMixin],
+	mixins: [DbMixin<AlertDoc, Alert>({ collection: "alerts", publicFields: PUBLIC_FIELDS }), HealthMixin],
 
 	actions: {
 		list: {
 			params: {
 				...pageParams,
 				acknowledged: { type: "boolean", convert: true, optional: true },
-				type: { type: "enum", values: ALERT_TYPES as unknown as string[], optional: true },
+				type: { type: "enum", values: ALERT_TYPES, optional: true },
 			},
-			async handler(ctx: Ctx<{ page: number; pageSize: number; acknowledged?: boolean; type?: AlertType }>) {
+			handler(this: AlertsThis, ctx: Ctx<{ page: number; pageSize: number; acknowledged?: boolean; type?: AlertType }>) {
 				const { page, pageSize, acknowledged, type } = ctx.params;
 				const query: Record<string, unknown> = {};
 				if (acknowledged !== undefined) query.acknowledged = acknowledged;
@@ -44,7 +56,7 @@ const AlertsService: ServiceSchema = {
 
 		ack: {
 			params: { id: { type: "string", min: 1, max: 200 } },
-			async handler(ctx: Ctx<{ id: string }>) {
+			async handler(this: AlertsThis, ctx: Ctx<{ id: string }>): Promise<Alert> {
 				const doc = await this.adapter.updateById(ctx.params.id, { $set: { acknowledged: true, acknowledgedAt: new Date().toISOString() } });
 				if (!doc) throw new NotFoundError("Alert", ctx.params.id);
 				const alert = this.toPublic(doc);
@@ -57,26 +69,26 @@ const AlertsService: ServiceSchema = {
 	channels: {
 		[CHANNELS.orderStatus]: {
 			group: "alerts",
-			async handler(this: any, msg: { order: { id: string; customerId: string; status: string }; cancelReason?: string }) {
-				const { order, cancelReason } = msg ?? ({} as typeof msg);
+			async handler(this: AlertsThis, msg: OrderStatusMessage) {
+				const order = msg?.order;
 				if (!order?.id || !order.status) throw new Error("Malformed order status message");
-				if (order.status !== "cancelled" || SILENT_CANCEL_REASONS.includes(cancelReason ?? "")) return;
+				if (order.status !== "cancelled" || !cancellationRaisesAlert(msg.cancelReason)) return;
 				await this.raise({
-					key: `order_cancelled:${order.id}`,
+					_id: `order_cancelled:${order.id}`,
 					type: "order_cancelled",
 					severity: "info",
-					message: `Order ${order.id} was cancelled (${cancelReason ?? "no reason given"})`,
-					data: { orderId: order.id, customerId: order.customerId, reason: cancelReason ?? null },
+					message: `Order ${order.id} was cancelled (${msg.cancelReason ?? "no reason given"})`,
+					data: { orderId: order.id, customerId: order.customerId, reason: msg.cancelReason ?? null },
 				});
 			},
 		},
 		[CHANNELS.stockAlerts]: {
 			group: "alerts",
-			async handler(this: any, msg: StockAlertMessage) {
+			async handler(this: AlertsThis, msg: StockAlertMessage) {
 				if (!msg?.productId || !ALERT_TYPES.includes(msg.type) || typeof msg.stock !== "number") throw new Error("Malformed stock alert message");
 				const out = msg.type === "out_of_stock";
 				await this.raise({
-					key: `${msg.type}:${msg.productId}:${msg.crossing}`,
+					_id: `${msg.type}:${msg.productId}:${msg.crossing}`,
 					type: msg.type,
 					severity: out ? "critical" : "warning",
 					message: out ? `${msg.name} (${msg.sku}) is out of stock` : `${msg.name} (${msg.sku}) is low on stock: ${msg.stock} left (threshold ${msg.threshold})`,
@@ -87,24 +99,20 @@ const AlertsService: ServiceSchema = {
 	},
 
 	methods: {
-		toPublic(doc: any) {
-			return _.pick(this.toEntity(doc), PUBLIC_FIELDS);
-		},
-
 		/** Store the alert once, then announce it. */
-		async raise(alert: NewAlert) {
-			let doc;
+		async raise(this: AlertsThis, alert: Omit<AlertDoc, "acknowledged" | "createdAt">): Promise<void> {
+			let doc: AlertDoc;
 			try {
-				doc = await this.adapter.insert({ _id: alert.key, ..._.omit(alert, "key"), acknowledged: false, createdAt: new Date().toISOString() });
+				doc = await this.adapter.insert({ ...alert, acknowledged: false, createdAt: new Date().toISOString() });
 			} catch (err) {
 				if (isDuplicateKeyError(err)) return;
 				throw err;
 			}
 			const stored = this.toPublic(doc);
 			await this.entityChanged("created", stored, null);
-			this.broker.emit("alert.sent", { alert: stored });
+			void this.broker.emit("alert.sent", { alert: stored });
 		},
 	},
-};
+});
 
 export default AlertsService;

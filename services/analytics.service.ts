@@ -1,19 +1,20 @@
 import _ from "lodash";
 import type { ServiceSchema } from "moleculer";
-import CacheCleanerMixin from "../mixins/cache-cleaner.mixin";
-import DbMixin from "../mixins/db.mixin";
+import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
-import { CHANNELS } from "../lib/channels";
-import { isDuplicateKeyError } from "../lib/errors";
+import { CHANNELS, type OrderStatusMessage } from "../lib/channels";
+import { isDuplicateKeyError, type Doc } from "../lib/db/adapter";
 import { ORDER_STATUSES, type OrderStatus } from "../lib/order-status";
-import type { Ctx } from "../lib/types";
+import type { Page } from "../lib/pagination";
+import { settings } from "../lib/settings";
+import { Ctx, Order, ServiceBase, defineService } from "../lib/types";
+import type { LowStockProduct } from "./products/stock-alerts";
 
 const REVENUE_STATUSES: readonly OrderStatus[] = ["confirmed", "shipped", "delivered"];
 const TOP_PRODUCTS = 10;
 
 /** What analytics keeps of an order: its latest known state. */
-interface OrderFact {
-	_id: string;
+interface OrderFact extends Doc {
 	customerId: string;
 	status: OrderStatus;
 	totalCents: number;
@@ -23,20 +24,49 @@ interface OrderFact {
 	version: number;
 }
 
-interface OrderMessage {
-	id: string;
-	customerId: string;
-	status: OrderStatus;
-	totalCents: number;
-	items: Array<{ productId: string; name: string; quantity: number; lineTotalCents: number }>;
-	statusHistory: unknown[];
-	createdAt: string;
+interface TopProduct {
+	productId: string;
+	name: string;
+	quantity: number;
+	revenueCents: number;
 }
 
-const AnalyticsService: ServiceSchema = {
+interface Dashboard {
+	totalOrders: number;
+	ordersByStatus: Record<OrderStatus, number>;
+	revenueCents: number;
+	averageOrderValueCents: number;
+	topProducts: TopProduct[];
+	lowStockProducts: LowStockProduct[] | null;
+	customers: number | null;
+	updatedAt: string;
+}
+
+interface AnalyticsSettings extends DbSettings {
+	updateEventIntervalMs: number;
+	rebuildPageSize: number;
+}
+
+/** What `this` is inside the analytics service. */
+interface AnalyticsThis extends ServiceBase<AnalyticsSettings>, DbMethods<OrderFact, OrderFact> {
+	ready: Promise<void>;
+	updateTimer: NodeJS.Timeout | null;
+	applyOrder(order: Order): Promise<boolean>;
+	announceDashboard(): Promise<void>;
+	allFacts(): Promise<OrderFact[]>;
+	computeDashboard(ctx: Ctx): Promise<Dashboard>;
+	topProducts(paid: OrderFact[]): TopProduct[];
+	dashboardChanged(): Promise<void>;
+	rebuildIfEmpty(): Promise<void>;
+}
+
+const AnalyticsService = defineService<AnalyticsSettings, AnalyticsThis>({
 	name: "analytics",
-	// The dashboard also shows low-stock products and the customer count: their changes clear it too.
-	mixins: [DbMixin("order_facts", [], "analytics"), CacheCleanerMixin(["products", "customers"]), HealthMixin],
+	mixins: [
+		// The dashboard also shows low-stock products and the customer count: their changes clear it too.
+		DbMixin<OrderFact, OrderFact>({ collection: "order_facts", publicFields: [], cacheScope: ["products", "customers"] }),
+		HealthMixin,
+	],
 
 	settings: {
 		updateEventIntervalMs: 500,
@@ -47,7 +77,7 @@ const AnalyticsService: ServiceSchema = {
 		dashboard: {
 			// Cleared on every change; the TTL bounds what a read racing a change could leave behind.
 			cache: { ttl: 2 },
-			async handler(ctx: Ctx) {
+			async handler(this: AnalyticsThis, ctx: Ctx): Promise<Dashboard> {
 				await this.ready;
 				return this.computeDashboard(ctx);
 			},
@@ -60,7 +90,7 @@ const AnalyticsService: ServiceSchema = {
 				from: { type: "date", convert: true, optional: true },
 				to: { type: "date", convert: true, optional: true },
 			},
-			async handler(ctx: Ctx<{ interval: "day" | "month"; from?: Date; to?: Date }>) {
+			async handler(this: AnalyticsThis, ctx: Ctx<{ interval: "day" | "month"; from?: Date; to?: Date }>) {
 				await this.ready;
 				const { interval, from, to } = ctx.params;
 				const query: Record<string, unknown> = { status: { $in: REVENUE_STATUSES } };
@@ -68,7 +98,7 @@ const AnalyticsService: ServiceSchema = {
 				if (from) range.$gte = from.toISOString();
 				if (to) range.$lte = to.toISOString();
 				if (from || to) query.createdAt = range;
-				const facts: OrderFact[] = await this.adapter.find({ query });
+				const facts = await this.adapter.find({ query });
 				const width = interval === "month" ? 7 : 10;
 				const groups = _.groupBy(facts, f => f.createdAt.slice(0, width));
 				return Object.keys(groups)
@@ -81,7 +111,7 @@ const AnalyticsService: ServiceSchema = {
 	channels: {
 		[CHANNELS.orderStatus]: {
 			group: "analytics",
-			async handler(this: any, msg: { order: OrderMessage }) {
+			async handler(this: AnalyticsThis, msg: OrderStatusMessage) {
 				const order = msg?.order;
 				if (!order?.id || !ORDER_STATUSES.includes(order.status) || !Array.isArray(order.statusHistory)) throw new Error("Malformed order status message");
 				if (await this.applyOrder(order)) await this.dashboardChanged();
@@ -91,7 +121,7 @@ const AnalyticsService: ServiceSchema = {
 
 	methods: {
 		/** Record an order's state if it is newer than what is stored. Idempotent; true when something changed. */
-		async applyOrder(order: OrderMessage): Promise<boolean> {
+		async applyOrder(this: AnalyticsThis, order: Order): Promise<boolean> {
 			const fact: OrderFact = {
 				_id: order.id,
 				customerId: order.customerId,
@@ -115,20 +145,21 @@ const AnalyticsService: ServiceSchema = {
 		},
 
 		/** Every stored fact, read-only. */
-		async allFacts(): Promise<OrderFact[]> {
+		async allFacts(this: AnalyticsThis): Promise<OrderFact[]> {
 			// NeDB's find copies each document: read its own array instead (the dashboard runs every 500 ms under load).
-			if (typeof this.adapter.db?.getAllData === "function") return this.adapter.db.getAllData();
+			const nedb = (this.adapter as unknown as { db?: { getAllData?(): OrderFact[] } }).db;
+			if (typeof nedb?.getAllData === "function") return nedb.getAllData();
 			return this.adapter.find({ query: {} });
 		},
 
-		async computeDashboard(ctx: Ctx) {
-			const facts: OrderFact[] = await this.allFacts();
+		async computeDashboard(this: AnalyticsThis, ctx: Ctx): Promise<Dashboard> {
+			const facts = await this.allFacts();
 			const ordersByStatus = Object.fromEntries(ORDER_STATUSES.map(s => [s, 0])) as Record<OrderStatus, number>;
 			for (const f of facts) ordersByStatus[f.status]++;
 			const paid = facts.filter(f => REVENUE_STATUSES.includes(f.status));
 			const revenueCents = _.sumBy(paid, "totalCents");
 			const [lowStockProducts, customers] = await Promise.all([
-				ctx.call<any[], object>("products.lowStock", {}).catch(() => null),
+				ctx.call<LowStockProduct[], object>("products.lowStock", {}).catch(() => null),
 				ctx.call<{ total: number }, object>("customers.count", {}).then(r => r.total).catch(() => null),
 			]);
 			return {
@@ -143,8 +174,8 @@ const AnalyticsService: ServiceSchema = {
 			};
 		},
 
-		topProducts(paid: OrderFact[]) {
-			const byProduct = new Map<string, { productId: string; name: string; quantity: number; revenueCents: number }>();
+		topProducts(paid: OrderFact[]): TopProduct[] {
+			const byProduct = new Map<string, TopProduct>();
 			for (const line of paid.flatMap(f => f.items)) {
 				const entry = byProduct.get(line.productId) ?? { productId: line.productId, name: line.name, quantity: 0, revenueCents: 0 };
 				entry.quantity += line.quantity;
@@ -155,22 +186,24 @@ const AnalyticsService: ServiceSchema = {
 		},
 
 		/** Clear the cached answers now; announce the dashboard at most every 500 ms. */
-		async dashboardChanged() {
+		async dashboardChanged(this: AnalyticsThis): Promise<void> {
 			await this.entityChanged("updated", null, null);
 			if (this.updateTimer) return;
-			this.updateTimer = setTimeout(async () => {
-				this.updateTimer = null;
-				try {
-					const dashboard = await this.broker.call("analytics.dashboard", {}, { nodeID: this.broker.nodeID });
-					this.broker.emit("analytics.updated", { dashboard });
-				} catch (err) {
-					this.logger.warn("Could not announce the dashboard", (err as Error).message);
-				}
-			}, this.settings.updateEventIntervalMs);
+			this.updateTimer = setTimeout(() => void this.announceDashboard(), this.settings.updateEventIntervalMs);
+		},
+
+		async announceDashboard(this: AnalyticsThis): Promise<void> {
+			this.updateTimer = null;
+			try {
+				const dashboard = await this.broker.call("analytics.dashboard", {}, { nodeID: this.broker.nodeID });
+				await this.broker.emit("analytics.updated", { dashboard });
+			} catch (err) {
+				this.logger.warn("Could not announce the dashboard", (err as Error).message);
+			}
 		},
 
 		/** A node with an empty store first reads every order, so its first answer is right. */
-		async rebuildIfEmpty() {
+		async rebuildIfEmpty(this: AnalyticsThis): Promise<void> {
 			if ((await this.adapter.count({ query: {} })) > 0) return;
 			try {
 				await this.broker.waitForServices(["orders"], 10_000);
@@ -179,7 +212,7 @@ const AnalyticsService: ServiceSchema = {
 				return;
 			}
 			for (let page = 1; ; page++) {
-				const res = await this.broker.call<any, object>("orders.all", { page, pageSize: this.settings.rebuildPageSize });
+				const res = await this.broker.call<Page<Order>, object>("orders.all", { page, pageSize: this.settings.rebuildPageSize });
 				for (const order of res.rows) await this.applyOrder(order);
 				if (page >= res.totalPages) break;
 			}
@@ -188,14 +221,14 @@ const AnalyticsService: ServiceSchema = {
 		},
 	},
 
-	started() {
+	started(this: AnalyticsThis) {
 		this.updateTimer = null;
 		this.ready = this.rebuildIfEmpty().catch((err: Error) => this.logger.error("Rebuild failed", err));
 	},
 
-	stopped() {
-		clearTimeout(this.updateTimer);
+	stopped(this: AnalyticsThis) {
+		if (this.updateTimer) clearTimeout(this.updateTimer);
 	},
-};
+});
 
 export default AnalyticsService;

@@ -1,23 +1,62 @@
 import bcrypt from "bcryptjs";
-import type { ServiceSchema } from "moleculer";
-import DbMixin from "../mixins/db.mixin";
+import type { Context, ServiceSchema } from "moleculer";
+import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
-import { signToken, type AuthUser } from "../lib/auth";
-import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError, isDuplicateKeyError } from "../lib/errors";
+import { Tokens, type AuthUser } from "../lib/auth";
+import { isDuplicateKeyError, type Doc } from "../lib/db/adapter";
+import { newId } from "../lib/db/ids";
+import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from "../lib/errors";
 import { pageParams } from "../lib/pagination";
-import type { Ctx, Customer } from "../lib/types";
+import { settings, type AdminSettings, type AuthSettings } from "../lib/settings";
+import { Ctx, Customer, SecureSettings, ServiceBase, defineService } from "../lib/types";
 
 const PUBLIC_FIELDS = ["id", "name", "email", "phone", "role", "blocked", "createdAt", "updatedAt"] as const;
 const LOGIN_FAILED = "Invalid email or password";
 
-const CustomersService: ServiceSchema = {
+interface CustomerDoc extends Doc {
+	name: string;
+	email: string;
+	phone: string | null;
+	role: Customer["role"];
+	blocked: boolean;
+	passwordHash: string;
+	createdAt: string;
+	updatedAt: string;
+}
+
+interface CustomersSettings extends DbSettings, SecureSettings {
+	admin: AdminSettings;
+	auth: AuthSettings;
+}
+
+interface NewCustomer {
+	name: string;
+	email: string;
+	password: string;
+	phone?: string;
+	role: Customer["role"];
+}
+
+/** What `this` is inside the customers service. */
+interface CustomersThis extends ServiceBase<CustomersSettings>, DbMethods<CustomerDoc, Customer> {
+	tokens: Tokens;
+	dummyHash: string;
+	authUser(customer: Customer): AuthUser;
+	currentUserId(ctx: Ctx): string;
+	findCustomer(id: string): Promise<Customer>;
+	insertCustomer(fields: NewCustomer): Promise<Customer>;
+	updateCustomer(ctx: Context, id: string, changes: Partial<CustomerDoc>): Promise<Customer>;
+	ensureAdmin(): Promise<void>;
+}
+
+const CustomersService = defineService<CustomersSettings, CustomersThis>({
 	name: "customers",
-	mixins: [DbMixin("customers", [{ field: "email", unique: true }]), HealthMixin],
+	mixins: [DbMixin<CustomerDoc, Customer>({ collection: "customers", indexes: [{ field: "email", unique: true }], publicFields: PUBLIC_FIELDS }), HealthMixin],
 
 	settings: {
-		bcryptRounds: Number(process.env.BCRYPT_ROUNDS) || 10,
-		adminEmail: process.env.ADMIN_EMAIL,
-		adminPassword: process.env.ADMIN_PASSWORD,
+		$secureSettings: ["admin", "auth"],
+		admin: settings.admin,
+		auth: settings.auth,
 	},
 
 	actions: {
@@ -28,12 +67,12 @@ const CustomersService: ServiceSchema = {
 				password: { type: "string", min: 8, max: 128 },
 				phone: { type: "string", trim: true, min: 3, max: 30, optional: true },
 			},
-			async handler(ctx: Ctx<{ name: string; email: string; password: string; phone?: string }>) {
+			async handler(this: CustomersThis, ctx: Ctx<{ name: string; email: string; password: string; phone?: string }>) {
 				const { name, email, password, phone } = ctx.params;
 				const customer = await this.insertCustomer({ name, email, password, phone, role: "customer" });
 				ctx.meta.$statusCode = 201;
 				ctx.meta.$location = "/api/customers/me";
-				return { token: signToken(this.authUser(customer)), customer };
+				return { token: this.tokens.sign(this.authUser(customer)), customer };
 			},
 		},
 
@@ -42,19 +81,19 @@ const CustomersService: ServiceSchema = {
 				email: { type: "email", normalize: true, max: 254 },
 				password: { type: "string", min: 1, max: 128 },
 			},
-			async handler(ctx: Ctx<{ email: string; password: string }>) {
+			async handler(this: CustomersThis, ctx: Ctx<{ email: string; password: string }>) {
 				const doc = await this.adapter.findOne({ email: ctx.params.email });
 				// Compare against a dummy hash when the email is unknown, so both failures take as long.
 				const ok = await bcrypt.compare(ctx.params.password, doc?.passwordHash ?? this.dummyHash);
 				if (!doc || !ok) throw new UnauthorizedError(LOGIN_FAILED, "INVALID_CREDENTIALS");
 				if (doc.blocked) throw new ForbiddenError("This account is blocked", "ACCOUNT_BLOCKED");
 				const customer = this.toPublic(doc);
-				return { token: signToken(this.authUser(customer)), customer };
+				return { token: this.tokens.sign(this.authUser(customer)), customer };
 			},
 		},
 
 		me: {
-			async handler(ctx: Ctx) {
+			handler(this: CustomersThis, ctx: Ctx): Promise<Customer> {
 				return this.findCustomer(this.currentUserId(ctx));
 			},
 		},
@@ -64,27 +103,26 @@ const CustomersService: ServiceSchema = {
 				name: { type: "string", trim: true, min: 1, max: 100, optional: true },
 				password: { type: "string", min: 8, max: 128, optional: true },
 			},
-			async handler(ctx: Ctx<{ name?: string; password?: string }>) {
+			async handler(this: CustomersThis, ctx: Ctx<{ name?: string; password?: string }>): Promise<Customer> {
 				const id = this.currentUserId(ctx);
-				const changes: Record<string, unknown> = {};
+				const changes: Partial<CustomerDoc> = {};
 				if (ctx.params.name !== undefined) changes.name = ctx.params.name;
-				if (ctx.params.password !== undefined) changes.passwordHash = await bcrypt.hash(ctx.params.password, this.settings.bcryptRounds);
+				if (ctx.params.password !== undefined) changes.passwordHash = await bcrypt.hash(ctx.params.password, this.settings.admin.bcryptRounds);
 				return this.updateCustomer(ctx, id, changes);
 			},
 		},
 
 		list: {
 			params: { ...pageParams },
-			async handler(ctx: Ctx<{ page: number; pageSize: number }>) {
-				const { page, pageSize } = ctx.params;
-				return this.findPage({}, "createdAt", page, pageSize);
+			handler(this: CustomersThis, ctx: Ctx<{ page: number; pageSize: number }>) {
+				return this.findPage({}, "createdAt", ctx.params.page, ctx.params.pageSize);
 			},
 		},
 
 		get: {
 			cache: { keys: ["id"] },
 			params: { id: { type: "string", min: 1, max: 64 } },
-			async handler(ctx: Ctx<{ id: string }>) {
+			handler(this: CustomersThis, ctx: Ctx<{ id: string }>): Promise<Customer> {
 				return this.findCustomer(ctx.params.id);
 			},
 		},
@@ -94,7 +132,7 @@ const CustomersService: ServiceSchema = {
 				id: { type: "string", min: 1, max: 64 },
 				blocked: { type: "boolean" },
 			},
-			async handler(ctx: Ctx<{ id: string; blocked: boolean }>) {
+			handler(this: CustomersThis, ctx: Ctx<{ id: string; blocked: boolean }>): Promise<Customer> {
 				return this.updateCustomer(ctx, ctx.params.id, { blocked: ctx.params.blocked });
 			},
 		},
@@ -103,7 +141,7 @@ const CustomersService: ServiceSchema = {
 		count: {
 			visibility: "public",
 			cache: true,
-			async handler() {
+			async handler(this: CustomersThis): Promise<{ total: number }> {
 				return { total: await this.adapter.count({ query: {} }) };
 			},
 		},
@@ -114,7 +152,7 @@ const CustomersService: ServiceSchema = {
 			cache: { keys: ["id"] },
 			retryPolicy: { enabled: true },
 			params: { id: { type: "string", min: 1, max: 64 } },
-			async handler(ctx: Ctx<{ id: string }>) {
+			async handler(this: CustomersThis, ctx: Ctx<{ id: string }>): Promise<{ allowed: boolean; reason?: string }> {
 				const doc = await this.adapter.findById(ctx.params.id);
 				if (!doc) return { allowed: false, reason: "CUSTOMER_NOT_FOUND" };
 				if (doc.blocked) return { allowed: false, reason: "ACCOUNT_BLOCKED" };
@@ -124,13 +162,6 @@ const CustomersService: ServiceSchema = {
 	},
 
 	methods: {
-		toPublic(doc: any): Customer {
-			const entity = this.toEntity(doc);
-			const out: Record<string, unknown> = {};
-			for (const f of PUBLIC_FIELDS) out[f] = entity[f] ?? null;
-			return out as unknown as Customer;
-		},
-
 		authUser(customer: Customer): AuthUser {
 			return { id: customer.id, email: customer.email, role: customer.role };
 		},
@@ -140,23 +171,24 @@ const CustomersService: ServiceSchema = {
 			return ctx.meta.user.id;
 		},
 
-		async findCustomer(id: string): Promise<Customer> {
+		async findCustomer(this: CustomersThis, id: string): Promise<Customer> {
 			const doc = await this.adapter.findById(id);
 			if (!doc) throw new NotFoundError("Customer", id);
 			return this.toPublic(doc);
 		},
 
-		async insertCustomer(fields: { name: string; email: string; password: string; phone?: string; role: string }): Promise<Customer> {
-			const now = new Date().toISOString();
-			const doc = {
+		async insertCustomer(this: CustomersThis, fields: NewCustomer): Promise<Customer> {
+			const at = new Date().toISOString();
+			const doc: CustomerDoc = {
+				_id: newId(),
 				name: fields.name,
 				email: fields.email,
 				phone: fields.phone ?? null,
 				role: fields.role,
 				blocked: false,
-				passwordHash: await bcrypt.hash(fields.password, this.settings.bcryptRounds),
-				createdAt: now,
-				updatedAt: now,
+				passwordHash: await bcrypt.hash(fields.password, this.settings.admin.bcryptRounds),
+				createdAt: at,
+				updatedAt: at,
 			};
 			try {
 				const customer = this.toPublic(await this.adapter.insert(doc));
@@ -168,7 +200,7 @@ const CustomersService: ServiceSchema = {
 			}
 		},
 
-		async updateCustomer(ctx: Ctx, id: string, changes: Record<string, unknown>): Promise<Customer> {
+		async updateCustomer(this: CustomersThis, ctx: Context, id: string, changes: Partial<CustomerDoc>): Promise<Customer> {
 			const doc = await this.adapter.updateById(id, { $set: { ...changes, updatedAt: new Date().toISOString() } });
 			if (!doc) throw new NotFoundError("Customer", id);
 			const customer = this.toPublic(doc);
@@ -176,17 +208,16 @@ const CustomersService: ServiceSchema = {
 			return customer;
 		},
 
-		async ensureAdmin() {
-			const { adminEmail, adminPassword } = this.settings;
-			if (!adminEmail || !adminPassword) return;
-			const email = String(adminEmail).trim().toLowerCase();
+		async ensureAdmin(this: CustomersThis): Promise<void> {
+			const { email, password } = this.settings.admin;
+			if (!email || !password) return;
 			const existing = await this.adapter.findOne({ email });
 			if (existing) {
 				if (existing.role !== "admin") await this.adapter.updateById(existing._id, { $set: { role: "admin" } });
 				return;
 			}
 			try {
-				await this.insertCustomer({ name: "Administrator", email, password: adminPassword, role: "admin" });
+				await this.insertCustomer({ name: "Administrator", email, password, role: "admin" });
 				this.logger.info(`Admin ${email} created.`);
 			} catch (err) {
 				// Another customers node created it first.
@@ -195,13 +226,14 @@ const CustomersService: ServiceSchema = {
 		},
 	},
 
-	created() {
-		this.dummyHash = bcrypt.hashSync("not-a-password", this.settings.bcryptRounds);
+	created(this: CustomersThis) {
+		this.tokens = new Tokens(this.settings.auth);
+		this.dummyHash = bcrypt.hashSync("not-a-password", this.settings.admin.bcryptRounds);
 	},
 
-	async started() {
+	async started(this: CustomersThis) {
 		await this.ensureAdmin();
 	},
-};
+});
 
 export default CustomersService;

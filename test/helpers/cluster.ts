@@ -6,6 +6,8 @@ import os from "os";
 import path from "path";
 import { ServiceBroker } from "moleculer";
 import { deleteNamespace } from "../../lib/namespace-cleanup";
+import { brokerOptions } from "../../moleculer.config";
+import { parseSettings } from "../../lib/settings";
 import { waitFor } from "./broker";
 import type { HttpClient } from "./http";
 
@@ -65,24 +67,8 @@ export function freePort(): Promise<number> {
  * (`{ nodeID }` calls) and publish to the durable channels.
  */
 export function observerBroker(namespace: string): ServiceBroker {
-	const saved = process.env.TRANSPORTER;
-	process.env.TRANSPORTER = AMQP_URL;
-	try {
-		// eslint-disable-next-line @typescript-eslint/no-require-imports
-		const config = require("../../moleculer.config");
-		return new ServiceBroker({
-			...config,
-			namespace,
-			nodeID: `${namespace}-observer-${process.pid}`,
-			transporter: { type: "AMQP", options: { url: AMQP_URL, prefetch: 100, socketOptions: { noDelay: true } } },
-			cacher: undefined,
-			logger: false,
-			requestTimeout: 5000,
-		});
-	} finally {
-		if (saved === undefined) delete process.env.TRANSPORTER;
-		else process.env.TRANSPORTER = saved;
-	}
+	const options = brokerOptions(parseSettings({ TRANSPORTER: AMQP_URL, NAMESPACE: namespace, NODE_ID: `${namespace}-observer-${process.pid}`, LOG_LEVEL: "silent" }));
+	return new ServiceBroker({ ...options, cacher: undefined, requestTimeout: 5000 });
 }
 
 export interface ShopNode {

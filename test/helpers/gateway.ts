@@ -1,25 +1,32 @@
 import type { AddressInfo } from "net";
-import type { ServiceBroker } from "moleculer";
+import type { ServiceBroker, ServiceSchema } from "moleculer";
+import type { AdminSettings, GatewaySettings, SettlementSettings } from "../../lib/settings";
 import { createTestBroker } from "./broker";
+
+/** Settings a test gives the services, over those of the test process (see setup-env.ts). */
+export interface ShopSettings {
+	gateway?: Partial<GatewaySettings> & { rateLimit?: Partial<GatewaySettings["rateLimit"]> };
+	admin?: Partial<AdminSettings>;
+	settlement?: Partial<SettlementSettings>;
+}
+
+/** A service schema with other settings mixed in: the way a test changes a setting. */
+export function withSettings(schema: ServiceSchema, overrides: object): ServiceSchema {
+	return { name: schema.name, mixins: [schema], settings: overrides } as ServiceSchema;
+}
 
 /**
  * An in-process broker running the named services, the gateway among them on
- * an ephemeral port. `env` is set before the services' modules load (their
- * settings read it) and removed when `stop` is called.
+ * an ephemeral port.
  */
-export async function startInProcessShop(services: string[], env: Record<string, string> = {}): Promise<{ broker: ServiceBroker; url: string; stop(): Promise<void> }> {
-	Object.assign(process.env, { PORT: "0", ...env });
-	jest.resetModules();
+export async function startInProcessShop(services: string[], overrides: ShopSettings = {}): Promise<{ broker: ServiceBroker; url: string; stop(): Promise<void> }> {
 	const broker = createTestBroker();
-	for (const name of services) broker.createService((await import(`../../services/${name}.service`)).default);
+	const settings = { ...overrides, gateway: { port: 0, ...overrides.gateway } };
+	for (const name of services) {
+		const schema = ((await import(`../../services/${name}.service`)) as { default: ServiceSchema }).default;
+		broker.createService(withSettings(schema, settings));
+	}
 	await broker.start();
-	const { port } = (broker.getLocalService("api") as any).server.address() as AddressInfo;
-	return {
-		broker,
-		url: `http://127.0.0.1:${port}`,
-		stop: async () => {
-			await broker.stop();
-			for (const k of ["PORT", ...Object.keys(env)]) delete process.env[k];
-		},
-	};
+	const { port } = (broker.getLocalService("api") as unknown as { server: { address(): AddressInfo } }).server.address();
+	return { broker, url: `http://127.0.0.1:${port}`, stop: () => broker.stop() };
 }

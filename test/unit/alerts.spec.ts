@@ -59,7 +59,7 @@ describe("alerts service", () => {
 		send.mockRestore();
 		expect(Object.keys((await svc.adapter.findById(p.id)).alertOutbox)).toEqual(["stock_low_1"]);
 		expect(await alertsFor(p.id, "stock_low")).toEqual([]);
-		await svc.settleReservations();
+		await svc.recover();
 		await waitFor(async () => (await alertsFor(p.id, "stock_low")).length === 1, 5000, "the alert sent by the settler");
 		expect((await svc.adapter.findById(p.id)).alertOutbox).toEqual({});
 	});
@@ -71,12 +71,12 @@ describe("alerts service", () => {
 		try {
 			await reserve(p.id, 3);
 			await waitFor(() => send.mock.calls.length > 0, 5000, "the failed publish");
-			await expect(svc.settleReservations()).resolves.toBeUndefined();
+			await expect(svc.recover()).resolves.toBeUndefined();
 			expect(Object.keys((await svc.adapter.findById(p.id)).alertOutbox)).toEqual(["stock_low_1"]);
 		} finally {
 			send.mockRestore();
 		}
-		await svc.settleReservations();
+		await svc.recover();
 		await waitFor(async () => (await alertsFor(p.id, "stock_low")).length === 1, 5000, "the alert once publishing works");
 	});
 

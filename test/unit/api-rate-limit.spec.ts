@@ -6,7 +6,7 @@ describe("api gateway rate limit (memory store)", () => {
 	let base: string;
 
 	beforeAll(async () => {
-		shop = await startInProcessShop(["api", "products"], { RATE_LIMIT_MAX: "3", RATE_LIMIT_WINDOW_MS: "60000" });
+		shop = await startInProcessShop(["api", "products"], { gateway: { rateLimit: { max: 3, windowMs: 60_000 } } });
 		base = `${shop.url}/api`;
 	});
 	afterAll(() => shop.stop());

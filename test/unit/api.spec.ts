@@ -12,7 +12,7 @@ describe("api gateway over HTTP (embedded default)", () => {
 	let shop: Awaited<ReturnType<typeof startInProcessShop>>;
 
 	beforeAll(async () => {
-		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics"], { ADMIN_EMAIL: "admin@shop.test", ADMIN_PASSWORD: "admin-password" });
+		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics"], { admin: { email: "admin@shop.test", password: "admin-password" } });
 		broker = shop.broker;
 		http = new HttpClient(`${shop.url}/api`);
 		adminToken = (await http.post("/auth/login", { email: "admin@shop.test", password: "admin-password" })).body.token;

@@ -1,21 +1,17 @@
 import type { ServiceBroker } from "moleculer";
 import jwt from "jsonwebtoken";
+import CustomersService from "../../services/customers.service";
 import { createTestBroker } from "../helpers/broker";
+import { withSettings } from "../helpers/gateway";
 
 describe("customers service", () => {
 	let broker: ServiceBroker;
 	const admin = { id: "admin-id", email: "boss@shop.test", role: "admin" };
 
 	beforeAll(async () => {
-		process.env.ADMIN_EMAIL = "Boss@Shop.test";
-		process.env.ADMIN_PASSWORD = "boss-password";
-		jest.resetModules();
-		const schema = (await import("../../services/customers.service")).default;
 		broker = createTestBroker();
-		broker.createService(schema);
+		broker.createService(withSettings(CustomersService, { admin: { email: "boss@shop.test", password: "boss-password" } }));
 		await broker.start();
-		delete process.env.ADMIN_EMAIL;
-		delete process.env.ADMIN_PASSWORD;
 	});
 	afterAll(() => broker.stop());
 

@@ -15,7 +15,7 @@ describe("orders service", () => {
 	beforeAll(async () => {
 		broker = createTestBroker();
 		broker.createService(ProductsService);
-		broker.createService({ name: "orders", mixins: [OrdersService], settings: { recoveryIntervalMs: 3_600_000 } });
+		broker.createService({ name: "orders", mixins: [OrdersService], settings: { settlement: { recoveryIntervalMs: 3_600_000 } } });
 		// Stand-in for the customers service.
 		broker.createService({
 			name: "customers",
@@ -181,7 +181,7 @@ describe("orders service", () => {
 		const pendingOrder = async () => {
 			const p = await product(10);
 			const svc: any = broker.getLocalService("orders");
-			const { order } = await svc.openOrder(alice.id, undefined, [{ productId: p.id, quantity: 2 }], null);
+			const { order } = await svc.placement.open(alice.id, undefined, [{ productId: p.id, quantity: 2 }], null);
 			return { p, order: { id: order._id, status: "pending" } };
 		};
 		const setStatus = (id: string, status: string) => broker.call<any, object>("orders.setStatus", { id, status }, as(admin));
@@ -284,15 +284,15 @@ describe("orders service", () => {
 			const svc: any = broker.getLocalService("orders");
 			const held = await product(10, 300);
 			const lost = await product(10);
-			const { order: a } = await svc.openOrder(alice.id, undefined, [{ productId: held.id, quantity: 2 }], null);
-			const { order: b } = await svc.openOrder(alice.id, undefined, [{ productId: lost.id, quantity: 2 }], null);
+			const { order: a } = await svc.placement.open(alice.id, undefined, [{ productId: held.id, quantity: 2 }], null);
+			const { order: b } = await svc.placement.open(alice.id, undefined, [{ productId: lost.id, quantity: 2 }], null);
 			await broker.call("products.reserve", { orderId: a._id, items: a.requested });
-			const timeout = svc.settings.pendingTimeoutMs;
-			svc.settings.pendingTimeoutMs = 0;
+			const timeout = svc.settings.settlement.pendingTimeoutMs;
+			svc.settings.settlement.pendingTimeoutMs = 0;
 			try {
-				await svc.settleStaleOrders();
+				await svc.recover();
 			} finally {
-				svc.settings.pendingTimeoutMs = timeout;
+				svc.settings.settlement.pendingTimeoutMs = timeout;
 			}
 			expect(await broker.call("orders.get", { id: a._id }, as(admin))).toMatchObject({ status: "confirmed", totalCents: 600 });
 			expect(await broker.call("orders.get", { id: b._id }, as(admin))).toMatchObject({ status: "cancelled" });

@@ -251,11 +251,11 @@ describe("products service", () => {
 			const b = await product({ stock: 10 });
 			const svc: any = broker.getLocalService("products");
 			// What a products node leaves when it dies after taking the first item of two.
-			await svc.takeStock("ord-crash", { productId: a.id, quantity: 3 });
+			await svc.ledger.takeStock("ord-crash", { productId: a.id, quantity: 3 });
 			expect(await stockOf(a.id)).toBe(7);
-			await svc.settleReservations(Date.now());
+			await svc.ledger.recover(Date.now());
 			expect(await stockOf(a.id)).toBe(7); // not abandoned yet: it may still be running
-			await svc.settleReservations(Date.now() + svc.settings.pendingTimeoutMs);
+			await svc.ledger.recover(Date.now() + svc.settings.settlement.pendingTimeoutMs);
 			expect(await stockOf(a.id)).toBe(10);
 			expect(await stockOf(b.id)).toBe(10);
 			expect(await call("reservation", { orderId: "ord-crash" })).toMatchObject({ state: "failed" });
@@ -269,9 +269,9 @@ describe("products service", () => {
 			const svc: any = broker.getLocalService("products");
 			const items = [{ productId: a.id, quantity: 3 }, { productId: b.id, quantity: 2 }];
 			// Attempt 1 took the first item, then (say) saw the second short; attempt 2, a retry, completed meanwhile.
-			await svc.takeStock("ord-retry", items[0]);
+			await svc.ledger.takeStock("ord-retry", items[0]);
 			await call("reserve", { orderId: "ord-retry", items });
-			const late = await svc.settleAttempt(null, "ord-retry", items, { state: "failed", reason: "INSUFFICIENT_STOCK", short: [{ productId: b.id, requested: 2, available: 0 }] });
+			const late = await svc.ledger.storeOutcome("ord-retry", items, { state: "failed", reason: "INSUFFICIENT_STOCK", short: [{ productId: b.id, requested: 2, available: 0 }] });
 			expect(late.state).toBe("reserved");
 			expect(await stockOf(a.id)).toBe(7);
 			expect(await stockOf(b.id)).toBe(8);
@@ -283,9 +283,9 @@ describe("products service", () => {
 		it("a late attempt that finds a tombstone gives back what it took", async () => {
 			const a = await product({ stock: 10 });
 			const svc: any = broker.getLocalService("products");
-			await svc.takeStock("ord-tomb", { productId: a.id, quantity: 4 });
+			await svc.ledger.takeStock("ord-tomb", { productId: a.id, quantity: 4 });
 			await call("release", { orderId: "ord-tomb" });
-			await expect(svc.settleAttempt(null, "ord-tomb", [{ productId: a.id, quantity: 4 }], { state: "reserved", lines: [] })).rejects.toMatchObject({ code: 409 });
+			await expect(svc.ledger.storeOutcome("ord-tomb", [{ productId: a.id, quantity: 4 }], { state: "reserved", lines: [] })).rejects.toMatchObject({ code: 409 });
 			expect(await stockOf(a.id)).toBe(10);
 		});
 
@@ -294,14 +294,14 @@ describe("products service", () => {
 			const b = await product({ stock: 10 });
 			const svc: any = broker.getLocalService("products");
 			await call("reserve", { orderId: "ord-halfrel", items: [{ productId: a.id, quantity: 3 }, { productId: b.id, quantity: 2 }] });
-			await svc.moveReservation("ord-halfrel", "reserved", "releasing", { releasing: true });
+			await svc.ledger.moveReservation("ord-halfrel", "reserved", "releasing", { releasing: true });
 			// Only the first item's give-back happened before the crash.
 			await svc.adapter.updateMany({ _id: a.id }, { $inc: { stock: 3 }, $set: { "holds.g_ord-halfrel": { q: 3, at: Date.now() } } });
-			await svc.settleReservations(Date.now() + svc.settings.pendingTimeoutMs);
+			await svc.ledger.recover(Date.now() + svc.settings.settlement.pendingTimeoutMs);
 			expect(await stockOf(a.id)).toBe(10);
 			expect(await stockOf(b.id)).toBe(10);
 			expect(await call("reservation", { orderId: "ord-halfrel" })).toMatchObject({ state: "released" });
-			await svc.settleReservations(Date.now() + svc.settings.pendingTimeoutMs);
+			await svc.ledger.recover(Date.now() + svc.settings.settlement.pendingTimeoutMs);
 			expect(await stockOf(a.id)).toBe(10);
 		});
 
@@ -310,7 +310,7 @@ describe("products service", () => {
 			const svc: any = broker.getLocalService("products");
 			await call("reserve", { orderId: "ord-clean", items: [{ productId: p.id, quantity: 1 }] });
 			await call("release", { orderId: "ord-clean" });
-			await svc.settleReservations(Date.now() + svc.settings.pendingTimeoutMs);
+			await svc.ledger.recover(Date.now() + svc.settings.settlement.pendingTimeoutMs);
 			expect((await svc.adapter.findById(p.id)).holds).toEqual({});
 		});
 	});

@@ -1,0 +1,197 @@
+import crypto from "crypto";
+import os from "os";
+import Validator from "fastest-validator";
+
+/**
+ * The environment, parsed once: the only place that reads `process.env`
+ * (the runner loads `.env` into it first). A bad value stops the node with
+ * a message naming the variable. Services receive the parts they need in
+ * their `settings`, so a test changes a setting by mixing in other settings,
+ * without touching the environment or reloading modules.
+ */
+
+export const SERVICE_NAMES = ["api", "customers", "products", "orders", "alerts", "analytics"] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const TRACING_EXPORTERS = ["none", "console", "jaeger", "zipkin", "datadog"] as const;
+export type TracingExporter = (typeof TRACING_EXPORTERS)[number];
+
+export interface StorageSettings {
+	/** MongoDB through moleculer-db-adapter-mongoose when set. */
+	mongoUri?: string;
+	/** NeDB files otherwise; `:memory:` keeps nothing. */
+	dataDir: string;
+}
+
+export interface AuthSettings {
+	jwtSecret: string;
+	/** No JWT_SECRET was given: a secret was generated for this process (said at start). */
+	jwtSecretGenerated: boolean;
+	jwtExpiresIn: string;
+}
+
+export interface AdminSettings {
+	email?: string;
+	password?: string;
+	bcryptRounds: number;
+}
+
+export interface GatewaySettings {
+	port: number;
+	host: string;
+	/** How many proxies in front of the gateway append to X-Forwarded-For; 0 trusts none. */
+	trustProxyHops: number;
+	rateLimit: { max: number; windowMs: number };
+	/** Redis for the rate-limit counters and the Socket.IO adapter, when the cacher is Redis. */
+	redisUrl?: string;
+	logRequests: boolean;
+}
+
+export interface SettlementSettings {
+	/** When half-done work (a pending order, an open reservation) counts as abandoned. */
+	pendingTimeoutMs: number;
+	/** How often the settlers look. */
+	recoveryIntervalMs: number;
+}
+
+export interface Settings {
+	production: boolean;
+	/** The services this node runs (all when SERVICES is unset). */
+	services: ServiceName[];
+	nodeId: string;
+	namespace: string;
+	logLevel: LogLevel;
+	logFormat: "short" | "json";
+	transporter?: string;
+	cacher?: string;
+	cacheTtlS: number;
+	cacheMaxEntries: number;
+	metricsPort?: number;
+	tracing: { exporter: TracingExporter; endpoint?: string };
+	requestTimeoutMs: number;
+	channelMaxRetries: number;
+	storage: StorageSettings;
+	auth: AuthSettings;
+	admin: AdminSettings;
+	gateway: GatewaySettings;
+	settlement: SettlementSettings;
+}
+
+export class SettingsError extends Error {
+	name = "SettingsError";
+}
+
+type Env = Record<string, string | undefined>;
+
+const int = (min: number, max: number, dflt?: number) => ({ type: "number", integer: true, min, max, convert: true, optional: dflt === undefined, ...(dflt === undefined ? {} : { default: dflt }) });
+const url = (...protocols: string[]) => ({ type: "string", optional: true, pattern: new RegExp(`^(${protocols.join("|")})://`), messages: { stringPattern: `must be a ${protocols.join(" or ")} URL` } });
+
+/** Each variable the code reads, with its rule; the README and .env.example list the same names. */
+const ENV_SCHEMA = {
+	NODE_ENV: { type: "string", optional: true },
+	SERVICES: { type: "string", optional: true, pattern: new RegExp(`^(${SERVICE_NAMES.join("|")})(,(${SERVICE_NAMES.join("|")}))*$`), messages: { stringPattern: `must list services among ${SERVICE_NAMES.join(", ")}, separated by commas` } },
+	NODE_ID: { type: "string", optional: true, min: 1, max: 200 },
+	NAMESPACE: { type: "string", optional: true, pattern: /^[A-Za-z0-9_-]*$/ },
+	LOG_LEVEL: { type: "enum", values: LOG_LEVELS, default: "info" },
+	LOG_FORMAT: { type: "enum", values: ["short", "json"], default: "short" },
+	TRANSPORTER: url("amqp", "amqps", "nats", "redis", "rediss", "mqtt", "tcp"),
+	CACHER: url("redis", "rediss"),
+	CACHE_TTL_S: int(1, 86_400 * 30, 3600),
+	CACHE_MAX_ENTRIES: int(100, 10_000_000, 10_000),
+	MONGO_URI: url("mongodb", "mongodb\\+srv"),
+	DATA_DIR: { type: "string", min: 1, default: "./data" },
+	PORT: int(0, 65_535, 5000),
+	HOST: { type: "string", min: 1, default: "0.0.0.0" },
+	JWT_SECRET: { type: "string", optional: true, min: 16, messages: { stringMin: "must be at least 16 characters" } },
+	JWT_EXPIRES_IN: { type: "string", pattern: /^\d+[smhd]?$/, default: "1d", messages: { stringPattern: "must be a number of seconds or a span such as 15m, 12h, 1d" } },
+	ADMIN_EMAIL: { type: "email", optional: true, normalize: true },
+	ADMIN_PASSWORD: { type: "string", optional: true, min: 8, max: 72 },
+	BCRYPT_ROUNDS: int(4, 15, 10),
+	RATE_LIMIT_MAX: int(1, 1_000_000_000, 300),
+	RATE_LIMIT_WINDOW_MS: int(100, 86_400_000, 60_000),
+	TRUST_PROXY: { type: "string", optional: true, pattern: /^(|0|1|true|false|[0-9]{1,2})$/, messages: { stringPattern: "must be true, false or a number of proxy hops" } },
+	METRICS_PORT: int(1, 65_535),
+	TRACING: { type: "enum", values: TRACING_EXPORTERS, default: "none" },
+	TRACING_ENDPOINT: url("http", "https", "udp"),
+	REQUEST_TIMEOUT_MS: int(100, 600_000, 10_000),
+	CHANNEL_MAX_RETRIES: int(0, 100, 3),
+	PENDING_TIMEOUT_MS: int(100, 3_600_000, 10_000),
+	RECOVERY_INTERVAL_MS: int(50, 3_600_000, 5_000),
+} as const;
+
+/** The variables the code reads. */
+export const ENV_VARIABLES = Object.keys(ENV_SCHEMA) as ReadonlyArray<keyof typeof ENV_SCHEMA>;
+
+type Parsed = Record<keyof typeof ENV_SCHEMA, never> & Record<string, unknown>;
+
+const check = new Validator({ useNewCustomCheckerFunction: true }).compile({ $$strict: false, ...ENV_SCHEMA });
+
+function trustProxyHops(value: string | undefined): number {
+	if (value === undefined || value === "" || value === "false") return 0;
+	if (value === "true") return 1;
+	return Number(value);
+}
+
+function servicesOf(value: string | undefined): ServiceName[] {
+	return value ? [...new Set(value.split(",") as ServiceName[])] : [...SERVICE_NAMES];
+}
+
+/** `<host>-<services>-<pid>`: `nodes` in the REPL tells which node runs what. */
+function defaultNodeId(services: ServiceName[]): string {
+	const what = services.length === SERVICE_NAMES.length ? "all" : services.join("+");
+	return `${os.hostname().toLowerCase()}-${what}-${process.pid}`;
+}
+
+/** Parse an environment. Throws a SettingsError naming each bad variable. */
+export function parseSettings(env: Env): Settings {
+	// Empty values count as unset, as in most .env conventions.
+	const given = Object.fromEntries(Object.entries(env).filter(([k, v]) => k in ENV_SCHEMA && v !== undefined && v !== ""));
+	const result = check(given);
+	if (result !== true) {
+		const problems = (result as Array<{ field: string; message: string; actual?: unknown }>).map(e => `${e.field}=${JSON.stringify(e.actual ?? env[e.field])}: ${e.message.replace(`The '${e.field}' field`, "").trim()}`);
+		throw new SettingsError(`Invalid environment: ${problems.join("; ")}`);
+	}
+	const v = given as unknown as Parsed & Record<string, never>;
+	const production = v.NODE_ENV === "production";
+	if (production && !v.JWT_SECRET) throw new SettingsError("Invalid environment: JWT_SECRET must be set when NODE_ENV=production");
+	const services = servicesOf(v.SERVICES);
+	const cacher = v.CACHER as string | undefined;
+	return {
+		production,
+		services,
+		nodeId: (v.NODE_ID as string | undefined) ?? defaultNodeId(services),
+		namespace: (v.NAMESPACE as string | undefined) ?? "",
+		logLevel: v.LOG_LEVEL as LogLevel,
+		logFormat: v.LOG_FORMAT as "short" | "json",
+		transporter: v.TRANSPORTER as string | undefined,
+		cacher,
+		cacheTtlS: v.CACHE_TTL_S as number,
+		cacheMaxEntries: v.CACHE_MAX_ENTRIES as number,
+		metricsPort: v.METRICS_PORT as number | undefined,
+		tracing: { exporter: v.TRACING as TracingExporter, endpoint: v.TRACING_ENDPOINT as string | undefined },
+		requestTimeoutMs: v.REQUEST_TIMEOUT_MS as number,
+		channelMaxRetries: v.CHANNEL_MAX_RETRIES as number,
+		storage: { mongoUri: v.MONGO_URI as string | undefined, dataDir: v.DATA_DIR as string },
+		auth: {
+			jwtSecret: (v.JWT_SECRET as string | undefined) ?? crypto.randomBytes(32).toString("hex"),
+			jwtSecretGenerated: !v.JWT_SECRET,
+			jwtExpiresIn: v.JWT_EXPIRES_IN as string,
+		},
+		admin: { email: v.ADMIN_EMAIL as string | undefined, password: v.ADMIN_PASSWORD as string | undefined, bcryptRounds: v.BCRYPT_ROUNDS as number },
+		gateway: {
+			port: v.PORT as number,
+			host: v.HOST as string,
+			trustProxyHops: trustProxyHops(v.TRUST_PROXY as string | undefined),
+			rateLimit: { max: v.RATE_LIMIT_MAX as number, windowMs: v.RATE_LIMIT_WINDOW_MS as number },
+			redisUrl: cacher?.startsWith("redis") ? cacher : undefined,
+			logRequests: v.LOG_LEVEL === "debug" || v.LOG_LEVEL === "trace",
+		},
+		settlement: { pendingTimeoutMs: v.PENDING_TIMEOUT_MS as number, recoveryIntervalMs: v.RECOVERY_INTERVAL_MS as number },
+	};
+}
+
+/** This process's settings. */
+export const settings: Settings = parseSettings(process.env);

@@ -1,0 +1,268 @@
+import type { CallingOptions, LoggerInstance } from "moleculer";
+import { Errors } from "moleculer";
+import type { OrderStatusMessage } from "../../lib/channels";
+import { isDuplicateKeyError, type DbAdapter, type Doc, type Query } from "../../lib/db/adapter";
+import { newId } from "../../lib/db/ids";
+import { ConflictError, UnprocessableError } from "../../lib/errors";
+import { canMove, type OrderStatus } from "../../lib/order-status";
+import { REJECTION, type CancelReason, type ReleaseAnswer, type ReservationView, type ReserveAnswer, type ReserveItem, type ReservedLine } from "../../lib/reservations";
+import type { SettlementSettings } from "../../lib/settings";
+import type { Order, OrderLine, ShippingAddress } from "../../lib/types";
+
+/** An order as orders stores it. */
+export interface OrderDoc extends Doc {
+	customerId: string;
+	/** `<customerId>:<Idempotency-Key>`, unique. */
+	idemKey?: string;
+	/** The items as the client asked for them, until products answers with the lines. */
+	requested: ReserveItem[];
+	items: OrderLine[];
+	totalCents: number;
+	status: OrderStatus;
+	statusHistory: Array<{ status: OrderStatus; at: string }>;
+	shippingAddress: ShippingAddress | null;
+	cancelReason?: CancelReason;
+	/** Why placement refused it: the error the client gets again for the same key. */
+	rejection?: { type: string; data: unknown };
+	/** Set while a cancellation is under way: the order cannot ship meanwhile; the settler finishes it. */
+	cancelling?: true;
+	/** Set while pending: the settler finds its few orders without indexing every status. */
+	pending?: true;
+	/** A status move not yet handed to the durable channel; the settler resends it. */
+	outbox?: true;
+	createdAt: string;
+	updatedAt: string;
+}
+
+/** Who placement speaks through: the request's context, or the broker for the settler. */
+export interface Via {
+	call<T>(action: string, params?: object, opts?: CallingOptions): Promise<T>;
+	emit(event: string, payload?: unknown): Promise<void> | void;
+}
+
+export interface PlacementDeps {
+	orders: DbAdapter<OrderDoc>;
+	settlement: SettlementSettings;
+	toPublic(doc: OrderDoc): Order;
+	/** Hand a status message to the durable channel. */
+	publish(message: OrderStatusMessage): Promise<void>;
+	logger: LoggerInstance;
+}
+
+const products = {
+	reserve: (via: Via, orderId: string, items: ReserveItem[]) => via.call<ReserveAnswer>("products.reserve", { orderId, items }),
+	release: (via: Via, orderId: string) => via.call<ReleaseAnswer>("products.release", { orderId }),
+	reservation: (via: Via, orderId: string) => via.call<ReservationView>("products.reservation", { orderId }),
+};
+
+const now = () => new Date().toISOString();
+
+/**
+ * The placement saga and its settler. `place` stores the order `pending`,
+ * makes one `products.reserve` call, then confirms it with the price
+ * snapshot or cancels it. Every status move is a compare-and-set that also
+ * marks the order's outbox, so a crash between any two steps leaves a
+ * state the settler (`recoverStale`) finishes: pending orders are resolved
+ * from products' view of their reservation, flagged cancellations are
+ * released and finished, unsent status messages are sent.
+ */
+export class Placement {
+	constructor(private readonly deps: PlacementDeps) {}
+
+	/** The customer's order for this idempotency key if there is one, else a new pending order. */
+	async open(customerId: string, key: string | undefined, items: ReserveItem[], shippingAddress: ShippingAddress | null): Promise<{ order: OrderDoc; created: boolean }> {
+		const idemKey = key === undefined ? undefined : `${customerId}:${key}`;
+		for (;;) {
+			if (idemKey) {
+				const existing = await this.deps.orders.findOne({ idemKey });
+				if (existing) return { order: existing, created: false };
+			}
+			const at = now();
+			const doc: OrderDoc = {
+				_id: newId(),
+				customerId,
+				...(idemKey ? { idemKey } : {}),
+				requested: items,
+				items: [],
+				totalCents: 0,
+				status: "pending",
+				pending: true,
+				statusHistory: [{ status: "pending", at }],
+				shippingAddress,
+				createdAt: at,
+				updatedAt: at,
+			};
+			try {
+				return { order: await this.deps.orders.insert(doc), created: true };
+			} catch (err) {
+				if (!idemKey || !isDuplicateKeyError(err)) throw err;
+			}
+		}
+	}
+
+	/** Reserve the stock of a pending order, then confirm or cancel it. */
+	async place(via: Via, order: OrderDoc): Promise<OrderDoc> {
+		let lines: ReservedLine[];
+		try {
+			lines = (await products.reserve(via, order._id, order.requested)).lines;
+		} catch (err) {
+			return this.placementFailed(via, order, err as Errors.MoleculerError);
+		}
+		// Null when a cancellation or the settler got there first: answer the order as it is.
+		return (await this.confirm(via, order, lines)) ?? this.reload(order);
+	}
+
+	/** The error a refused placement answers, the same for every repeat of its key. */
+	rejectionError(order: OrderDoc): Error {
+		const r = order.rejection!;
+		if (r.type === REJECTION.insufficientStock) return new ConflictError("Insufficient stock", REJECTION.insufficientStock, r.data);
+		return new UnprocessableError("Order rejected", r.data, r.type);
+	}
+
+	/**
+	 * Cancel: flag the order (so it cannot ship meanwhile), give the stock
+	 * back (exactly once: products keys it by order id), then move it.
+	 * A crash between the steps leaves the flag, which the settler finishes.
+	 */
+	async cancel(via: Via, order: OrderDoc, reason: CancelReason): Promise<OrderDoc> {
+		if (!order.cancelling) {
+			const flagged = await this.deps.orders.updateMany({ _id: order._id, status: { $in: ["pending", "confirmed"] } }, { $set: { cancelling: true, cancelReason: reason } });
+			if (flagged !== 1) throw notCancellable((await this.reload(order)).status);
+		}
+		await products.release(via, order._id);
+		const done = await this.finishCancel(via, order, reason);
+		if (done.status !== "cancelled") throw notCancellable(done.status);
+		return done;
+	}
+
+	/** An admin's move along the state machine. */
+	async move(via: Via, order: OrderDoc, to: OrderStatus): Promise<OrderDoc> {
+		if (!canMove(order.status, to)) throw invalidMove(order.status, to);
+		if (to === "cancelled") return this.cancel(via, order, "CANCELLED_BY_ADMIN");
+		if (to === "confirmed") return this.confirmHeld(via, order);
+		const moved = await this.transition(via, order._id, order.status, to, {}, { cancelling: { $exists: false } });
+		if (!moved) throw invalidMove((await this.reload(order)).status, to);
+		return moved;
+	}
+
+	/** Settle pending orders and unfinished cancellations left by a crash or a lost answer; resend unsent statuses. */
+	async recoverStale(via: Via): Promise<void> {
+		const cutoff = new Date(Date.now() - this.deps.settlement.pendingTimeoutMs).toISOString();
+		const stale = (query: Query) => this.deps.orders.find({ query: { ...query, updatedAt: { $lte: cutoff } } });
+		const [pending, cancelling] = await Promise.all([stale({ pending: true }), stale({ cancelling: true })]);
+		for (const order of pending) await this.attempt(`settle order ${order._id}`, () => this.resolvePending(via, order));
+		for (const order of await stale({ outbox: true })) await this.attempt(`publish the status of order ${order._id}`, () => this.publishStatus(order));
+		for (const order of cancelling) {
+			await this.attempt(`finish cancelling order ${order._id}`, async () => {
+				await products.release(via, order._id);
+				await this.finishCancel(via, order, order.cancelReason ?? "CANCELLED_BY_CUSTOMER");
+			});
+		}
+	}
+
+	/** A pending order is confirmed if products holds its reservation, else cancelled. */
+	async resolvePending(via: Via, order: OrderDoc): Promise<OrderDoc> {
+		const r = await products.reservation(via, order._id);
+		if (r.state === "reserved") return (await this.confirm(via, order, r.lines)) ?? this.reload(order);
+		// Closes the reservation whatever its state, so a late reserve takes nothing.
+		await products.release(via, order._id);
+		return this.finishCancel(via, order, "NOT_RESERVED");
+	}
+
+	/** Hand the order's status to the durable channel, then clear its outbox mark (unless a newer move set it). */
+	async publishStatus(order: OrderDoc): Promise<void> {
+		await this.deps.publish({ order: this.deps.toPublic(order), cancelReason: order.cancelReason });
+		await this.deps.orders.updateMany({ _id: order._id, statusHistory: { $size: order.statusHistory.length } }, { $unset: { outbox: true } });
+	}
+
+	private async placementFailed(via: Via, order: OrderDoc, err: Errors.MoleculerError): Promise<OrderDoc> {
+		if (err?.type === REJECTION.insufficientStock) {
+			return this.finishCancel(via, order, "INSUFFICIENT_STOCK", { type: REJECTION.insufficientStock, data: err.data });
+		}
+		if (err?.type === REJECTION.closed) return this.reload(order);
+		if (err?.type === REJECTION.unknownProduct) {
+			// Bad input leaves nothing behind: the order never existed for the client.
+			await this.deps.orders.removeMany({ _id: order._id, status: "pending" });
+			throw err;
+		}
+		// Products did not answer: give back whatever it may have taken, then cancel; else the settler will.
+		try {
+			await products.release(via, order._id);
+			await this.finishCancel(via, order, "RESERVATION_FAILED");
+		} catch (releaseErr) {
+			this.deps.logger.warn(`Order ${order._id} stays pending until the settler can reach products`, (releaseErr as Error).message);
+		}
+		throw new Errors.MoleculerRetryableError("The order could not be placed now; try again with the same Idempotency-Key", 503, "ORDER_NOT_PLACED", { orderId: order._id });
+	}
+
+	private confirm(via: Via, order: OrderDoc, lines: ReservedLine[]): Promise<OrderDoc | null> {
+		const items: OrderLine[] = lines.map(l => ({ ...l, lineTotalCents: l.unitPriceCents * l.quantity }));
+		const totalCents = items.reduce((sum, l) => sum + l.lineTotalCents, 0);
+		return this.transition(via, order._id, "pending", "confirmed", { items, totalCents }, { cancelling: { $exists: false } });
+	}
+
+	/** An admin may confirm a pending order only when products already holds its stock. */
+	private async confirmHeld(via: Via, order: OrderDoc): Promise<OrderDoc> {
+		const r = await products.reservation(via, order._id);
+		const confirmed = r.state === "reserved" ? await this.confirm(via, order, r.lines) : null;
+		if (!confirmed) throw new ConflictError("The order's stock is not reserved", "RESERVATION_NOT_HELD", { reservation: r.state });
+		return confirmed;
+	}
+
+	private async finishCancel(via: Via, order: OrderDoc, reason: CancelReason, rejection?: OrderDoc["rejection"]): Promise<OrderDoc> {
+		for (const from of ["pending", "confirmed"] as const) {
+			const moved = await this.transition(via, order._id, from, "cancelled", { cancelReason: reason, ...(rejection ? { rejection } : {}) });
+			if (moved) {
+				await this.deps.orders.updateMany({ _id: order._id }, { $unset: { cancelling: true } });
+				return moved;
+			}
+		}
+		return this.reload(order);
+	}
+
+	/**
+	 * Compare-and-set of the status, recording the move and marking the
+	 * outbox. Answers the order as it now is; announces after the answer.
+	 */
+	private async transition(via: Via, id: string, from: OrderStatus, to: OrderStatus, fields: Partial<OrderDoc> = {}, guard: Query = {}): Promise<OrderDoc | null> {
+		const at = now();
+		const n = await this.deps.orders.updateMany(
+			{ _id: id, status: from, ...guard },
+			{ $set: { ...fields, status: to, outbox: true, updatedAt: at }, $unset: { pending: true }, $push: { statusHistory: { status: to, at } } },
+		);
+		if (n !== 1) return null;
+		const order = (await this.deps.orders.findById(id))!;
+		this.announce(via, order, from);
+		return order;
+	}
+
+	/** `order.created` when an order leaves pending, `order.updated` on every move; the durable status message. */
+	private announce(via: Via, order: OrderDoc, from: OrderStatus): void {
+		const payload = { order: this.deps.toPublic(order) };
+		setImmediate(() => {
+			if (from === "pending") void via.emit("order.created", payload);
+			void via.emit("order.updated", payload);
+			this.publishStatus(order).catch((err: Error) => this.deps.logger.warn(`Status of order ${order._id} not published yet; the settler retries`, err.message));
+		});
+	}
+
+	private async reload(order: OrderDoc): Promise<OrderDoc> {
+		return (await this.deps.orders.findById(order._id)) ?? order;
+	}
+
+	private async attempt(what: string, step: () => Promise<unknown>): Promise<void> {
+		try {
+			await step();
+		} catch (err) {
+			this.deps.logger.warn(`Could not ${what}`, (err as Error).message);
+		}
+	}
+}
+
+function notCancellable(status: OrderStatus): ConflictError {
+	return new ConflictError(`An order that is ${status} cannot be cancelled`, "INVALID_STATUS_TRANSITION");
+}
+
+function invalidMove(from: OrderStatus, to: OrderStatus): ConflictError {
+	return new ConflictError(`An order cannot move from ${from} to ${to}`, "INVALID_STATUS_TRANSITION", { from, to });
+}

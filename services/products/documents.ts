@@ -1,0 +1,51 @@
+import type { StockAlertMessage } from "../../lib/channels";
+import type { Doc } from "../../lib/db/adapter";
+import type { ShortItem } from "../../lib/errors";
+import type { ReserveItem, ReservedLine, ReservationState } from "../../lib/reservations";
+
+/** A marker in a product: the quantity moved for an order, and when (a take with no outcome is abandoned after the timeout). */
+export interface Hold {
+	q: number;
+	at: number;
+}
+
+/** A product as products stores it. */
+export interface ProductDoc extends Doc {
+	sku: string;
+	/** The sku while the product is in the catalog: a unique sparse index keeps skus of live products apart. */
+	activeSku?: string;
+	name: string;
+	description: string;
+	category: string;
+	priceCents: number;
+	stock: number;
+	lowStockThreshold: number;
+	/** Set while the product is at or below its threshold and its crossing was announced. */
+	lowStockNotified: boolean;
+	outOfStockNotified: boolean;
+	lowStockCrossings?: number;
+	outOfStockCrossings?: number;
+	/** Take (`r_<orderId>`) and give-back (`g_<orderId>`) markers: see StockLedger. */
+	holds: Record<string, Hold>;
+	/** Stock alerts not yet handed to the channel, keyed `<type>_<crossing>`. */
+	alertOutbox?: Record<string, StockAlertMessage>;
+	deleted?: true;
+	deletedAt?: string;
+	createdAt: string;
+	updatedAt: string;
+}
+
+/** One order's reservation: written once, when its outcome is known. */
+export interface ReservationDoc extends Doc {
+	state: ReservationState;
+	items: ReserveItem[];
+	/** Only on reservations that were `reserved` at some point: their price snapshot. */
+	lines?: ReservedLine[];
+	short?: ShortItem[];
+	unknown?: string[];
+	reason?: string;
+	/** Set while `releasing`, so the settler finds unfinished releases. */
+	releasing?: true;
+	createdAt: string;
+	updatedAt: string;
+}

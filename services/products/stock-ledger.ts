@@ -1,0 +1,289 @@
+import type { DbAdapter } from "../../lib/db/adapter";
+import { isDuplicateKeyError } from "../../lib/db/adapter";
+import { ConflictError, InsufficientStockError, UnprocessableError, type ShortItem } from "../../lib/errors";
+import { REJECTION, type ReleaseAnswer, type ReservationState, type ReservationView, type ReserveAnswer, type ReserveItem, type ReservedLine } from "../../lib/reservations";
+import type { Hold, ProductDoc, ReservationDoc } from "./documents";
+
+/** Called after stock moved, before the answer: caches are cleared and crossings found there. */
+export type StockMoved = (productIds: string[]) => Promise<void>;
+
+export interface LedgerOptions {
+	/** A take with no outcome after this long belongs to an attempt that died. */
+	pendingTimeoutMs: number;
+}
+
+const TAKE = "r_";
+const GIVE = "g_";
+const holdKey = (kind: string, orderId: string) => `holds.${kind}${orderId}`;
+const now = () => new Date().toISOString();
+
+/**
+ * The stock ledger: every move of stock for an order.
+ *
+ * Stock moves only in single-document conditional updates of a product,
+ * each of which also sets a marker in that same document
+ * (`holds.r_<orderId>` for a take, `holds.g_<orderId>` for a give-back).
+ * NeDB runs each update alone in its executor and MongoDB updates one
+ * document atomically, so `stock >= q` and the decrement are one step in
+ * both stores: no two buyers can take the last unit. The marker makes each
+ * step idempotent (a step whose marker is there is not applied twice).
+ *
+ * A reservation (one per order id) is written once, when its outcome is
+ * known: `reserved`, or `failed`, or `released` as a tombstone when a
+ * release came first. The first writer wins: an attempt that finds another
+ * outcome stored gives back its takes unless that outcome is `reserved`.
+ * Release moves `reserved -> releasing -> released`. Takes whose order has
+ * no outcome after the pending timeout (the attempt died) are failed and
+ * given back by `recover`, which also clears the markers of settled
+ * reservations.
+ */
+export class StockLedger {
+	/** Take markers of settled reservations, per product, removed with the product's next take (or by the flush). */
+	private readonly markerClears = new Map<string, Set<string>>();
+
+	constructor(
+		private readonly products: DbAdapter<ProductDoc>,
+		private readonly reservations: DbAdapter<ReservationDoc>,
+		private readonly options: LedgerOptions,
+		private readonly stockMoved: StockMoved,
+	) {}
+
+	/**
+	 * Take every item's quantity, or nothing. Idempotent per orderId.
+	 * Answers the price snapshot of each line; throws INSUFFICIENT_STOCK
+	 * (409) with the short items, or UNKNOWN_PRODUCT (422).
+	 */
+	async reserve(orderId: string, items: ReserveItem[]): Promise<ReserveAnswer> {
+		if (new Set(items.map(i => i.productId)).size !== items.length) {
+			throw new UnprocessableError("Each product may appear once", { field: "items" }, REJECTION.duplicateProduct);
+		}
+		const existing = await this.reservations.findById(orderId);
+		if (existing) return this.answerFrom(existing, items, false);
+
+		const docs = await this.products.findByIds(items.map(i => i.productId));
+		const byId = new Map(docs.map(d => [String(d._id), d]));
+		const unknown = items.filter(i => !byId.get(i.productId) || byId.get(i.productId)!.deleted).map(i => i.productId);
+		if (unknown.length) return this.storeOutcome(orderId, items, { state: "failed", reason: REJECTION.unknownProduct, unknown });
+
+		const short: ShortItem[] = [];
+		for (const item of items) {
+			if (!(await this.takeStock(orderId, item))) {
+				const doc = await this.products.findById(item.productId);
+				short.push({ productId: item.productId, requested: item.quantity, available: Math.max(0, doc?.stock ?? 0) });
+			}
+		}
+		if (short.length) return this.storeOutcome(orderId, items, { state: "failed", reason: REJECTION.insufficientStock, short });
+
+		const lines: ReservedLine[] = items.map(i => {
+			const d = byId.get(i.productId)!;
+			return { productId: i.productId, sku: d.sku, name: d.name, unitPriceCents: d.priceCents, quantity: i.quantity };
+		});
+		return this.storeOutcome(orderId, items, { state: "reserved", lines });
+	}
+
+	/** Give back what an order holds, exactly once. Idempotent; a later reserve for the id fails. */
+	async release(orderId: string): Promise<ReleaseAnswer> {
+		for (;;) {
+			const r = await this.reservations.findById(orderId);
+			if (!r) {
+				// A tombstone: a reserve still on its way finds it and gives back what it took.
+				try {
+					await this.reservations.insert({ _id: orderId, state: "released", items: [], reason: "RELEASED_BEFORE_RESERVE", ...stamps() });
+					return { orderId, state: "released", released: false };
+				} catch (err) {
+					if (!isDuplicateKeyError(err)) throw err;
+					continue;
+				}
+			}
+			if (r.state === "failed" || r.state === "released") return { orderId, state: r.state, released: false };
+			const won = r.state === "reserved" && (await this.moveReservation(orderId, "reserved", "releasing", { releasing: true }));
+			if (r.state === "reserved" && !won) continue;
+			// Finishing another caller's release is harmless: each give-back is applied once.
+			await this.finishRelease(r);
+			await this.stockMoved(r.items.map(i => i.productId));
+			return { orderId, state: "released", released: won };
+		}
+	}
+
+	/** The state of an order's reservation, for the orders settler. */
+	async view(orderId: string): Promise<ReservationView> {
+		const r = await this.reservations.findById(orderId);
+		return r ? { orderId: r._id, state: r.state, lines: r.lines ?? [] } : { orderId, state: "none", lines: [] };
+	}
+
+	/**
+	 * Store this attempt's outcome unless another is stored already, then
+	 * answer from the stored one.
+	 */
+	async storeOutcome(orderId: string, items: ReserveItem[], outcome: Partial<ReservationDoc> & { state: ReservationState }): Promise<ReserveAnswer> {
+		try {
+			const stored = await this.reservations.insert({ _id: orderId, items, ...outcome, ...stamps() });
+			return await this.answerFrom(stored, items, true);
+		} catch (err) {
+			if (!isDuplicateKeyError(err)) throw err;
+			return this.answerFrom((await this.reservations.findById(orderId))!, items, false);
+		}
+	}
+
+	/**
+	 * Bring every marker to rest from its reservation's outcome, and finish
+	 * releases left half-done. Safe to run any number of times, anywhere.
+	 */
+	async recover(at = Date.now()): Promise<void> {
+		const timeout = this.options.pendingTimeoutMs;
+		const moved = new Set<string>();
+		// The catalog is small next to the orders: a scan finds the products that carry markers.
+		const marked = (await this.products.find({ query: {} })).filter(d => d.holds && Object.keys(d.holds).length);
+		for (const doc of marked) {
+			for (const [marker, hold] of Object.entries(doc.holds)) {
+				if (await this.settleMarker(doc, marker, hold, at - hold.at >= timeout)) moved.add(String(doc._id));
+			}
+		}
+		const cutoff = new Date(at - timeout).toISOString();
+		for (const r of await this.reservations.find({ query: { releasing: true, updatedAt: { $lte: cutoff } } })) {
+			await this.finishRelease(r);
+			r.items.forEach(i => moved.add(i.productId));
+		}
+		if (moved.size) await this.stockMoved([...moved]);
+	}
+
+	/** Clears still queued (products nobody ordered since): one update per product. */
+	async flushMarkerClears(): Promise<void> {
+		for (const productId of [...this.markerClears.keys()]) {
+			const clears = this.takeQueuedClears(productId);
+			await this.products.updateMany({ _id: productId }, { $unset: unsetAll(clears) });
+		}
+	}
+
+	/**
+	 * One product's share: decrement and marker in one conditional update,
+	 * which also carries the removal of markers whose reservations have
+	 * settled since (see queueMarkerClears): no write of their own.
+	 */
+	async takeStock(orderId: string, item: ReserveItem): Promise<boolean> {
+		const key = holdKey(TAKE, orderId);
+		const hold: Hold = { q: item.quantity, at: Date.now() };
+		const clears = this.takeQueuedClears(item.productId);
+		const n = await this.products.updateMany(
+			{ _id: item.productId, deleted: { $ne: true }, stock: { $gte: item.quantity }, [key]: { $exists: false } },
+			{ $inc: { stock: -item.quantity }, $set: { [key]: hold, updatedAt: now() }, ...(clears.length ? { $unset: unsetAll(clears) } : {}) },
+		);
+		if (n === 1) return true;
+		this.queueClears(item.productId, clears);
+		// Taken already by another attempt of this same order (a retry)?
+		return (await this.products.count({ query: { _id: item.productId, [key]: { $exists: true } } })) === 1;
+	}
+
+	/** Compare-and-set of a reservation's state; false when another step moved it first. */
+	async moveReservation(orderId: string, from: ReservationState, to: ReservationState, fields: Partial<ReservationDoc> = {}): Promise<boolean> {
+		const n = await this.reservations.updateMany({ _id: orderId, state: from }, { $set: { ...fields, state: to, updatedAt: now() } });
+		return n === 1;
+	}
+
+	/**
+	 * Answer an attempt from the stored outcome: the lines when reserved;
+	 * otherwise give back what this attempt took (nothing, if it took
+	 * nothing) and throw why.
+	 */
+	private async answerFrom(r: ReservationDoc, items: ReserveItem[], ours: boolean): Promise<ReserveAnswer> {
+		if (r.state === "reserved") {
+			if (ours) {
+				await this.stockMoved(items.map(i => i.productId));
+				this.queueMarkerClears(r);
+			}
+			return { orderId: r._id, state: "reserved", lines: r.lines ?? [] };
+		}
+		if (!r.lines && (await this.giveBackTaken(r._id, items))) await this.stockMoved(items.map(i => i.productId));
+		throw closedReservationError(r);
+	}
+
+	/** One marker of one product, brought to rest; true when stock moved. */
+	private async settleMarker(doc: ProductDoc, marker: string, hold: Hold, abandoned: boolean): Promise<boolean> {
+		const kind = marker.slice(0, 2);
+		const orderId = marker.slice(2);
+		const productId = String(doc._id);
+		let r = await this.reservations.findById(orderId);
+		if (!r && kind === TAKE && abandoned) {
+			// The attempt died before storing an outcome: fail it (unless it just stored one).
+			await this.failAbandonedAttempt(orderId, [{ productId, quantity: hold.q }]);
+			r = await this.reservations.findById(orderId);
+		}
+		if (!r) return false;
+		if (kind === TAKE && !r.lines) return this.giveBackTaken(orderId, [{ productId, quantity: hold.q }]);
+		if (kind === TAKE || r.state === "released") await this.products.updateMany({ _id: doc._id }, { $unset: { [holdKey(kind, orderId)]: true } });
+		return false;
+	}
+
+	private async failAbandonedAttempt(orderId: string, items: ReserveItem[]): Promise<void> {
+		try {
+			await this.reservations.insert({ _id: orderId, items, state: "failed", reason: "EXPIRED", ...stamps() });
+		} catch (err) {
+			if (!isDuplicateKeyError(err)) throw err;
+		}
+	}
+
+	/** A reserved order's take markers are removed with the next take of each product, or by the flush. */
+	private queueMarkerClears(r: ReservationDoc): void {
+		for (const item of r.items) this.queueClears(item.productId, [holdKey(TAKE, r._id)]);
+	}
+
+	private queueClears(productId: string, keys: string[]): void {
+		if (!keys.length) return;
+		const queued = this.markerClears.get(productId) ?? new Set<string>();
+		keys.forEach(k => queued.add(k));
+		this.markerClears.set(productId, queued);
+	}
+
+	private takeQueuedClears(productId: string): string[] {
+		const queued = this.markerClears.get(productId);
+		if (!queued) return [];
+		this.markerClears.delete(productId);
+		return [...queued];
+	}
+
+	/** Undo the takes of an order whose reservation never held. Idempotent; true when stock moved. */
+	private async giveBackTaken(orderId: string, items: ReserveItem[]): Promise<boolean> {
+		const key = holdKey(TAKE, orderId);
+		let moved = false;
+		for (const item of items) {
+			const n = await this.products.updateMany({ _id: item.productId, [key]: { $exists: true } }, { $inc: { stock: item.quantity }, $unset: { [key]: true }, $set: { updatedAt: now() } });
+			moved ||= n === 1;
+		}
+		return moved;
+	}
+
+	private async finishRelease(r: ReservationDoc): Promise<void> {
+		const key = holdKey(GIVE, r._id);
+		for (const item of r.items) {
+			const hold: Hold = { q: item.quantity, at: Date.now() };
+			await this.products.updateMany({ _id: item.productId, [key]: { $exists: false } }, { $inc: { stock: item.quantity }, $set: { [key]: hold, updatedAt: now() } });
+		}
+		if (await this.moveReservation(r._id, "releasing", "released")) {
+			await this.reservations.updateMany({ _id: r._id }, { $unset: { releasing: true } });
+		}
+		setImmediate(() => {
+			this.clearMarkers(r, GIVE).catch(() => undefined /* the next recovery round clears them */);
+		});
+	}
+
+	/** Remove a settled reservation's markers: stock does not move. */
+	private async clearMarkers(r: ReservationDoc, kind: string): Promise<void> {
+		const key = holdKey(kind, r._id);
+		for (const item of r.items) await this.products.updateMany({ _id: item.productId, [key]: { $exists: true } }, { $unset: { [key]: true } });
+	}
+}
+
+function closedReservationError(r: ReservationDoc): Error {
+	if (r.short) return new InsufficientStockError(r.short);
+	if (r.reason === REJECTION.unknownProduct) return new UnprocessableError("Unknown product", { field: "items", productIds: r.unknown ?? [] }, REJECTION.unknownProduct);
+	return new ConflictError("This order's reservation is closed", REJECTION.closed, { orderId: r._id, state: r.state });
+}
+
+function unsetAll(keys: string[]): Record<string, true> {
+	return Object.fromEntries(keys.map(k => [k, true as const]));
+}
+
+function stamps(): { createdAt: string; updatedAt: string } {
+	const at = now();
+	return { createdAt: at, updatedAt: at };
+}

@@ -1,0 +1,133 @@
+import fs from "fs";
+import os from "os";
+import path from "path";
+import type { Service, ServiceBroker } from "moleculer";
+import { createAdapter, isDuplicateKeyError, type DbAdapter, type Doc } from "../../lib/db/adapter";
+
+/**
+ * The two stores behind one interface. NeDB runs for real; MongoDB has no
+ * server on this machine, so the mongoose adapter runs against its model
+ * with the driver's calls recorded: the same query and update documents
+ * must reach it unchanged, and its answers must mean what NeDB's mean.
+ */
+interface Widget extends Doc {
+	sku: string;
+	stock: number;
+	holds?: Record<string, { q: number }>;
+	history?: string[];
+}
+
+const fakeService = { logger: console, settings: {}, schema: {} } as unknown as Service;
+
+/** The documents the services send, and the outcome each must have on a store holding W1 (stock 5). */
+const CONDITIONAL_UPDATES = [
+	{ what: "a guarded decrement with a marker", query: { _id: "W1", stock: { $gte: 2 }, "holds.r_o1": { $exists: false } }, update: { $inc: { stock: -2 }, $set: { "holds.r_o1": { q: 2 } } }, matched: 1 },
+	{ what: "the same again (marker there)", query: { _id: "W1", stock: { $gte: 2 }, "holds.r_o1": { $exists: false } }, update: { $inc: { stock: -2 }, $set: { "holds.r_o1": { q: 2 } } }, matched: 0 },
+	{ what: "a guard that fails", query: { _id: "W1", stock: { $gte: 99 } }, update: { $inc: { stock: -99 } }, matched: 0 },
+	{ what: "a set that changes nothing (still matched)", query: { _id: "W1" }, update: { $set: { sku: "W-1" } }, matched: 1 },
+	{ what: "an unset of the marker with a push", query: { _id: "W1", "holds.r_o1": { $exists: true } }, update: { $unset: { "holds.r_o1": true }, $inc: { stock: 2 }, $push: { history: "given back" } }, matched: 1 },
+	{ what: "a compare on an array's size", query: { _id: "W1", history: { $size: 1 } }, update: { $set: { sku: "W-1b" } }, matched: 1 },
+] as const;
+
+describe("storage adapters", () => {
+	describe("NeDB (the embedded default), for real", () => {
+		let dir: string;
+		let adapter: DbAdapter<Widget>;
+
+		beforeEach(async () => {
+			dir = fs.mkdtempSync(path.join(os.tmpdir(), "adapters-"));
+			adapter = createAdapter<Widget>({ dataDir: dir }, "widgets", [{ field: "sku", unique: true }]).adapter;
+			adapter.init({} as ServiceBroker, fakeService);
+			await adapter.connect();
+			await adapter.insert({ _id: "W1", sku: "W-1", stock: 5, holds: {}, history: [] });
+		});
+		afterEach(async () => {
+			await adapter.disconnect();
+			fs.rmSync(dir, { recursive: true, force: true });
+		});
+
+		it("counts each conditional update as applied exactly when it matched", async () => {
+			for (const step of CONDITIONAL_UPDATES) expect([step.what, await adapter.updateMany(step.query, step.update)]).toEqual([step.what, step.matched]);
+			expect(await adapter.findById("W1")).toEqual({ _id: "W1", sku: "W-1b", stock: 5, holds: {}, history: ["given back"] });
+		});
+
+		it("refuses a duplicate of a unique field with an error isDuplicateKeyError knows", async () => {
+			const err = await adapter.insert({ _id: "W2", sku: "W-1", stock: 1 }).catch((e: unknown) => e);
+			expect(isDuplicateKeyError(err)).toBe(true);
+			expect(await adapter.count({ query: {} })).toBe(1);
+		});
+
+		it("keeps every write across a reopen, compaction included (the datastore's file is appended through one descriptor)", async () => {
+			await adapter.updateMany({ _id: "W1" }, { $inc: { stock: 10 } });
+			await (adapter as unknown as { db: { compactDatafileAsync(): Promise<void> } }).db.compactDatafileAsync();
+			await adapter.insert({ _id: "W2", sku: "W-2", stock: 1 });
+			await adapter.updateMany({ _id: "W2" }, { $set: { stock: 7 } });
+			await adapter.disconnect();
+			const reopened = createAdapter<Widget>({ dataDir: dir }, "widgets", [{ field: "sku", unique: true }]).adapter;
+			reopened.init({} as ServiceBroker, fakeService);
+			await reopened.connect();
+			expect((await reopened.find({ query: {}, sort: ["sku"] })).map(w => [w._id, w.stock])).toEqual([["W1", 15], ["W2", 7]]);
+			adapter = reopened;
+		});
+
+		it("pages and sorts as moleculer-db's find does", async () => {
+			for (let i = 2; i <= 5; i++) await adapter.insert({ _id: `W${i}`, sku: `W-${i}`, stock: i * 10 });
+			expect((await adapter.find({ query: {}, sort: ["-stock"], offset: 1, limit: 2 })).map(w => w._id)).toEqual(["W4", "W3"]);
+			expect(await adapter.removeMany({ stock: { $lte: 30 } })).toBe(3);
+		});
+	});
+
+	describe("MongoDB through mongoose, with the model's calls recorded", () => {
+		let adapter: DbAdapter<Widget>;
+		let model: Record<string, jest.Mock> & { schema: { indexes(): unknown[] } };
+
+		beforeAll(() => {
+			const created = createAdapter<Widget>({ dataDir: ":memory:", mongoUri: "mongodb://127.0.0.1:1/never-connected" }, "widgets", [{ field: "sku", unique: true }, { field: "flag", sparse: true }]);
+			adapter = created.adapter;
+			model = created.model as typeof model;
+			adapter.init({} as ServiceBroker, fakeService);
+		});
+		afterEach(() => jest.restoreAllMocks());
+
+		it("declares the unique and sparse indexes, with string ids", () => {
+			expect(model.schema.indexes()).toEqual(
+				expect.arrayContaining([
+					[{ sku: 1 }, expect.objectContaining({ unique: true })],
+					[{ flag: 1 }, expect.objectContaining({ sparse: true })],
+				]),
+			);
+			const Model = model as unknown as new (doc: object) => { get(field: string): unknown };
+			expect(typeof new Model({}).get("_id")).toBe("string");
+		});
+
+		it("hands the same update documents to the driver and counts what matched, not what changed", async () => {
+			for (const step of CONDITIONAL_UPDATES) {
+				const updateMany = jest.spyOn(model as never, "updateMany" as never).mockResolvedValue({ matchedCount: step.matched, modifiedCount: 0 } as never);
+				expect(await adapter.updateMany(step.query, step.update)).toBe(step.matched);
+				expect(updateMany).toHaveBeenCalledWith(step.query, step.update);
+			}
+		});
+
+		it("answers plain objects whose fields outside the schema are readable, as NeDB does", async () => {
+			const Model = model as unknown as new (doc: object) => { _id: string };
+			const stored = new Model({ sku: "G-1", stock: 3, holds: { r_x: { q: 1 } } });
+			jest.spyOn(model as never, "findById" as never).mockReturnValue({ exec: async () => stored } as never);
+			const found = await adapter.findById(stored._id);
+			expect(found).toEqual({ _id: stored._id, sku: "G-1", stock: 3, holds: { r_x: { q: 1 } } });
+			expect(typeof (found as unknown as { toObject?: unknown }).toObject).toBe("undefined");
+		});
+
+		it("passes the driver's duplicate-key error on, which isDuplicateKeyError knows", async () => {
+			const Model = model as unknown as { prototype: { save(): Promise<unknown> } };
+			jest.spyOn(Model.prototype, "save").mockRejectedValue(Object.assign(new Error("E11000 duplicate key"), { code: 11000 }));
+			const err = await adapter.insert({ _id: "W9", sku: "W-1", stock: 1 }).catch((e: unknown) => e);
+			expect(isDuplicateKeyError(err)).toBe(true);
+		});
+
+		it("counts removed documents", async () => {
+			const deleteMany = jest.spyOn(model as never, "deleteMany" as never).mockResolvedValue({ deletedCount: 3 } as never);
+			expect(await adapter.removeMany({ stock: { $lte: 30 } })).toBe(3);
+			expect(deleteMany).toHaveBeenCalledWith({ stock: { $lte: 30 } });
+		});
+	});
+});
