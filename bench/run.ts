@@ -19,7 +19,7 @@ import http from "http";
 import net from "net";
 import os from "os";
 import path from "path";
-import { deleteNamespace } from "../lib/namespace-cleanup";
+import { deleteNamespace } from "../bin/namespace-cleanup";
 
 const ROOT = path.resolve(__dirname, "../..");
 const RUNNER = path.join(ROOT, "dist/bin/runner.js");

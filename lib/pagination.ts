@@ -1,9 +1,3 @@
-/** Validation of `page` / `pageSize` (query strings, so converted). */
-export const pageParams = {
-	page: { type: "number", integer: true, min: 1, max: 1_000_000, convert: true, optional: true, default: 1 },
-	pageSize: { type: "number", integer: true, min: 1, max: 100, convert: true, optional: true, default: 20 },
-} as const;
-
 export interface Page<T> {
 	rows: T[];
 	total: number;

@@ -122,6 +122,9 @@ const ENV_SCHEMA = {
 	RECOVERY_INTERVAL_MS: int(50, 3_600_000, 5_000),
 } as const;
 
+/** Variables whose values never appear in a message. */
+const SECRETS = new Set(["JWT_SECRET", "ADMIN_PASSWORD", "MONGO_URI", "TRANSPORTER", "CACHER"]);
+
 /** The variables the code reads. */
 export const ENV_VARIABLES = Object.keys(ENV_SCHEMA) as ReadonlyArray<keyof typeof ENV_SCHEMA>;
 
@@ -151,7 +154,7 @@ export function parseSettings(env: Env): Settings {
 	const given = Object.fromEntries(Object.entries(env).filter(([k, v]) => k in ENV_SCHEMA && v !== undefined && v !== ""));
 	const result = check(given);
 	if (result !== true) {
-		const problems = (result as Array<{ field: string; message: string; actual?: unknown }>).map(e => `${e.field}=${JSON.stringify(e.actual ?? env[e.field])}: ${e.message.replace(`The '${e.field}' field`, "").trim()}`);
+		const problems = (result as Array<{ field: string; message: string }>).map(e => `${e.field}=${SECRETS.has(e.field) ? "(hidden)" : JSON.stringify(env[e.field])}: ${e.message.replace(`The '${e.field}' field`, "").trim()}`);
 		throw new SettingsError(`Invalid environment: ${problems.join("; ")}`);
 	}
 	const v = given as unknown as Parsed & Record<string, never>;

@@ -5,7 +5,7 @@ import HealthMixin from "../mixins/health.mixin";
 import { CHANNELS, type OrderStatusMessage, type StockAlertMessage } from "../lib/channels";
 import { isDuplicateKeyError, type Doc } from "../lib/db/adapter";
 import { NotFoundError } from "../lib/errors";
-import { pageParams } from "../lib/pagination";
+import { PAGE_PARAMS } from "../lib/params";
 import { cancellationRaisesAlert } from "../lib/reservations";
 import { settings } from "../lib/settings";
 import { Ctx, ServiceBase, defineService } from "../lib/types";
@@ -41,7 +41,7 @@ const AlertsService = defineService<DbSettings, AlertsThis>({
 	actions: {
 		list: {
 			params: {
-				...pageParams,
+				...PAGE_PARAMS,
 				acknowledged: { type: "boolean", convert: true, optional: true },
 				type: { type: "enum", values: ALERT_TYPES, optional: true },
 			},

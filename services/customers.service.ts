@@ -6,7 +6,7 @@ import { Tokens, type AuthUser } from "../lib/auth";
 import { isDuplicateKeyError, type Doc } from "../lib/db/adapter";
 import { newId } from "../lib/db/ids";
 import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from "../lib/errors";
-import { pageParams } from "../lib/pagination";
+import { ID, PAGE_PARAMS } from "../lib/params";
 import { settings, type AdminSettings, type AuthSettings } from "../lib/settings";
 import { Ctx, Customer, SecureSettings, ServiceBase, defineService } from "../lib/types";
 
@@ -113,7 +113,7 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 		},
 
 		list: {
-			params: { ...pageParams },
+			params: { ...PAGE_PARAMS },
 			handler(this: CustomersThis, ctx: Ctx<{ page: number; pageSize: number }>) {
 				return this.findPage({}, "createdAt", ctx.params.page, ctx.params.pageSize);
 			},
@@ -121,7 +121,7 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 
 		get: {
 			cache: { keys: ["id"] },
-			params: { id: { type: "string", min: 1, max: 64 } },
+			params: { id: ID },
 			handler(this: CustomersThis, ctx: Ctx<{ id: string }>): Promise<Customer> {
 				return this.findCustomer(ctx.params.id);
 			},
@@ -129,7 +129,7 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 
 		setBlocked: {
 			params: {
-				id: { type: "string", min: 1, max: 64 },
+				id: ID,
 				blocked: { type: "boolean" },
 			},
 			handler(this: CustomersThis, ctx: Ctx<{ id: string; blocked: boolean }>): Promise<Customer> {
@@ -151,7 +151,7 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 			visibility: "public",
 			cache: { keys: ["id"] },
 			retryPolicy: { enabled: true },
-			params: { id: { type: "string", min: 1, max: 64 } },
+			params: { id: ID },
 			async handler(this: CustomersThis, ctx: Ctx<{ id: string }>): Promise<{ allowed: boolean; reason?: string }> {
 				const doc = await this.adapter.findById(ctx.params.id);
 				if (!doc) return { allowed: false, reason: "CUSTOMER_NOT_FOUND" };

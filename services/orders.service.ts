@@ -6,13 +6,12 @@ import type { AuthUser } from "../lib/auth";
 import { CHANNELS } from "../lib/channels";
 import { ForbiddenError, NotFoundError, UnauthorizedError } from "../lib/errors";
 import { ORDER_STATUSES, type OrderStatus } from "../lib/order-status";
-import { pageParams } from "../lib/pagination";
+import { ID, ORDER_ITEMS, PAGE_PARAMS } from "../lib/params";
 import type { ReserveItem } from "../lib/reservations";
 import { settings, type SettlementSettings } from "../lib/settings";
 import { Ctx, Order, ServiceBase, ShippingAddress, defineService } from "../lib/types";
 import { Placement, type OrderDoc } from "./orders/placement";
 
-const ID = { type: "string", min: 1, max: 64 } as const;
 const PUBLIC_FIELDS = ["id", "customerId", "items", "totalCents", "status", "statusHistory", "shippingAddress", "createdAt", "updatedAt"] as const;
 const ADDRESS_LINE = { type: "string", trim: true, min: 1, max: 200 } as const;
 
@@ -57,12 +56,7 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 	actions: {
 		create: {
 			params: {
-				items: {
-					type: "array",
-					min: 1,
-					max: 50,
-					items: { type: "object", props: { productId: ID, quantity: { type: "number", integer: true, min: 1, max: 1000 } } },
-				},
+				items: ORDER_ITEMS,
 				shippingAddress: {
 					type: "object",
 					optional: true,
@@ -92,7 +86,7 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 
 		list: {
 			params: {
-				...pageParams,
+				...PAGE_PARAMS,
 				status: { type: "enum", values: ORDER_STATUSES, optional: true },
 				customerId: { ...ID, optional: true },
 			},

@@ -3,24 +3,17 @@ import type { ServiceSchema } from "moleculer";
 import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import { CHANNELS, type StockAlertMessage } from "../lib/channels";
-import { isDuplicateKeyError, type Query } from "../lib/db/adapter";
-import { newId } from "../lib/db/ids";
-import { ConflictError, NotFoundError } from "../lib/errors";
-import { pageParams } from "../lib/pagination";
+import { CENTS, COUNT, ID, ORDER_ID, ORDER_ITEMS, PAGE_PARAMS, text } from "../lib/params";
 import type { ReserveItem } from "../lib/reservations";
 import { settings, type SettlementSettings } from "../lib/settings";
 import { Ctx, Product, ServiceBase, defineService } from "../lib/types";
+import { Catalog, listQuery, type ListParams, type NewProduct, type ProductChanges } from "./products/catalog";
 import type { ProductDoc, ReservationDoc } from "./products/documents";
 import { StockAlerts, type LowStockProduct } from "./products/stock-alerts";
 import { StockLedger } from "./products/stock-ledger";
 
 const PUBLIC_FIELDS = ["id", "sku", "name", "description", "category", "priceCents", "stock", "lowStockThreshold", "createdAt", "updatedAt"] as const;
 const SORTS = ["priceCents", "-priceCents", "name", "-name", "createdAt", "-createdAt", "stock", "-stock", "sku", "-sku"];
-const ID = { type: "string", min: 1, max: 64 } as const;
-const ORDER_ID = { type: "string", min: 1, max: 64, pattern: /^[A-Za-z0-9_-]+$/ } as const;
-const CENTS = { type: "number", integer: true, min: 0, max: 1_000_000_000 } as const;
-const COUNT = { type: "number", integer: true, min: 0, max: 1_000_000_000 } as const;
-const TEXT = (max: number) => ({ type: "string", trim: true, min: 1, max }) as const;
 const DESCRIPTION = { type: "string", trim: true, max: 5000 } as const;
 const MARKER_FLUSH_INTERVAL_MS = 250;
 
@@ -28,27 +21,14 @@ interface ProductsSettings extends DbSettings {
 	settlement: SettlementSettings;
 }
 
-interface ListParams {
-	page: number;
-	pageSize: number;
-	search?: string;
-	category?: string;
-	ids?: string;
-	sort: string;
-}
-
-type NewProduct = Pick<Product, "sku" | "name" | "category" | "priceCents" | "stock"> & Partial<Pick<Product, "description" | "lowStockThreshold">>;
-type ProductChanges = Partial<Pick<Product, "name" | "description" | "category" | "priceCents" | "lowStockThreshold">>;
-
 /** What `this` is inside the products service. */
 interface ProductsThis extends ServiceBase<ProductsSettings>, DbMethods<ProductDoc, Product> {
+	catalog: Catalog;
 	ledger: StockLedger;
 	stockAlerts: StockAlerts;
 	recoveryTimer?: NodeJS.Timeout;
 	flushTimer?: NodeJS.Timeout;
-	listQuery(params: ListParams): Query;
-	findActive(id: string): Promise<ProductDoc>;
-	productsChanged(ctx: Ctx, products: Product[]): Promise<void>;
+	productsChanged(products: Product[], ctx?: Ctx, crossings?: StockAlertMessage[]): Promise<void>;
 	afterStockChange(ids: string[], ctx?: Ctx): Promise<Product[]>;
 	recover(): Promise<void>;
 }
@@ -68,40 +48,16 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 		create: {
 			params: {
 				sku: { type: "string", trim: true, min: 1, max: 64, pattern: /^[A-Za-z0-9._-]+$/ },
-				name: TEXT(200),
+				name: text(200),
 				description: { ...DESCRIPTION, optional: true },
-				category: TEXT(100),
+				category: text(100),
 				priceCents: CENTS,
 				stock: COUNT,
 				lowStockThreshold: { ...COUNT, optional: true },
 			},
 			async handler(this: ProductsThis, ctx: Ctx<NewProduct>): Promise<Product> {
-				const p = ctx.params;
-				const at = new Date().toISOString();
-				const doc: ProductDoc = {
-					_id: newId(),
-					sku: p.sku,
-					activeSku: p.sku,
-					name: p.name,
-					description: p.description ?? "",
-					category: p.category,
-					priceCents: p.priceCents,
-					stock: p.stock,
-					lowStockThreshold: p.lowStockThreshold ?? 5,
-					lowStockNotified: false,
-					outOfStockNotified: false,
-					holds: {},
-					createdAt: at,
-					updatedAt: at,
-				};
-				try {
-					await this.adapter.insert(doc);
-				} catch (err) {
-					if (isDuplicateKeyError(err)) throw new ConflictError(`SKU ${p.sku} is already taken`, "SKU_TAKEN", { sku: p.sku });
-					throw err;
-				}
-				const product = this.toPublic(doc);
-				await this.productsChanged(ctx, [product]);
+				const product = this.toPublic(await this.catalog.create(ctx.params));
+				await this.productsChanged([product], ctx);
 				ctx.meta.$statusCode = 201;
 				ctx.meta.$location = `/api/products/${product.id}`;
 				return product;
@@ -112,14 +68,14 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 			cache: { keys: ["id"] },
 			params: { id: ID },
 			async handler(this: ProductsThis, ctx: Ctx<{ id: string }>): Promise<Product> {
-				return this.toPublic(await this.findActive(ctx.params.id));
+				return this.toPublic(await this.catalog.get(ctx.params.id));
 			},
 		},
 
 		list: {
 			cache: { keys: ["page", "pageSize", "search", "category", "ids", "sort"] },
 			params: {
-				...pageParams,
+				...PAGE_PARAMS,
 				search: { type: "string", trim: true, max: 100, optional: true },
 				category: { type: "string", trim: true, max: 100, optional: true },
 				ids: { type: "string", max: 6500, pattern: /^[A-Za-z0-9_,-]*$/, optional: true },
@@ -127,37 +83,30 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 			},
 			async handler(this: ProductsThis, ctx: Ctx<ListParams>) {
 				const { page, pageSize, sort } = ctx.params;
-				return this.findPage(this.listQuery(ctx.params), sort, page, pageSize);
+				return this.findPage(listQuery(ctx.params), sort, page, pageSize);
 			},
 		},
 
 		categories: {
 			cache: true,
-			async handler(this: ProductsThis): Promise<Array<{ name: string; productCount: number }>> {
-				const docs = await this.adapter.find({ query: { deleted: { $ne: true } } });
-				const counts = _.countBy(docs, d => d.category);
-				return Object.keys(counts)
-					.sort()
-					.map(name => ({ name, productCount: counts[name] }));
+			handler(this: ProductsThis) {
+				return this.catalog.categories();
 			},
 		},
 
 		update: {
 			params: {
 				id: ID,
-				name: { ...TEXT(200), optional: true },
+				name: { ...text(200), optional: true },
 				description: { ...DESCRIPTION, optional: true },
-				category: { ...TEXT(100), optional: true },
+				category: { ...text(100), optional: true },
 				priceCents: { ...CENTS, optional: true },
 				lowStockThreshold: { ...COUNT, optional: true },
 			},
 			async handler(this: ProductsThis, ctx: Ctx<{ id: string } & ProductChanges>): Promise<Product> {
 				const { id, ...changes } = ctx.params;
-				const set = _.pickBy(_.pick(changes, ["name", "description", "category", "priceCents", "lowStockThreshold"]), v => v !== undefined);
-				const n = await this.adapter.updateMany({ _id: id, deleted: { $ne: true } }, { $set: { ...set, updatedAt: new Date().toISOString() } });
-				if (n === 0) throw new NotFoundError("Product", id);
-				const product = this.toPublic(await this.findActive(id));
-				await this.productsChanged(ctx, [product]);
+				const product = this.toPublic(await this.catalog.update(id, changes));
+				await this.productsChanged([product], ctx);
 				return product;
 			},
 		},
@@ -165,10 +114,8 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 		restock: {
 			params: { id: ID, quantity: { type: "number", integer: true, min: 1, max: 1_000_000_000 } },
 			async handler(this: ProductsThis, ctx: Ctx<{ id: string; quantity: number }>): Promise<Product> {
-				const { id, quantity } = ctx.params;
-				const n = await this.adapter.updateMany({ _id: id, deleted: { $ne: true } }, { $inc: { stock: quantity }, $set: { updatedAt: new Date().toISOString() } });
-				if (n === 0) throw new NotFoundError("Product", id);
-				const [product] = await this.afterStockChange([id], ctx);
+				await this.catalog.restock(ctx.params.id, ctx.params.quantity);
+				const [product] = await this.afterStockChange([ctx.params.id], ctx);
 				return product;
 			},
 		},
@@ -176,13 +123,8 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 		remove: {
 			params: { id: ID },
 			async handler(this: ProductsThis, ctx: Ctx<{ id: string }>): Promise<Product & { deleted: true }> {
-				const { id } = ctx.params;
-				const at = new Date().toISOString();
-				// `activeSku` goes, so the sku can be used again; the document stays for reservations still held.
-				const n = await this.adapter.updateMany({ _id: id, deleted: { $ne: true } }, { $set: { deleted: true, deletedAt: at, updatedAt: at }, $unset: { activeSku: true } });
-				if (n === 0) throw new NotFoundError("Product", id);
-				const product = this.toPublic((await this.adapter.findById(id))!);
-				await this.productsChanged(ctx, [product]);
+				const product = this.toPublic(await this.catalog.remove(ctx.params.id));
+				await this.productsChanged([product], ctx);
 				return { ...product, deleted: true };
 			},
 		},
@@ -193,12 +135,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 			retryPolicy: { enabled: true },
 			params: {
 				orderId: ORDER_ID,
-				items: {
-					type: "array",
-					min: 1,
-					max: 50,
-					items: { type: "object", props: { productId: ID, quantity: { type: "number", integer: true, min: 1, max: 1000 } } },
-				},
+				items: ORDER_ITEMS,
 			},
 			handler(this: ProductsThis, ctx: Ctx<{ orderId: string; items: ReserveItem[] }>) {
 				return this.ledger.reserve(ctx.params.orderId, ctx.params.items);
@@ -236,46 +173,23 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 	},
 
 	methods: {
-		listQuery(params: ListParams): Query {
-			const query: Query = { deleted: { $ne: true } };
-			if (params.category) query.category = params.category;
-			if (params.ids !== undefined) query._id = { $in: _.uniq(params.ids.split(",").filter(Boolean)).slice(0, 100) };
-			if (params.search) {
-				const re = new RegExp(_.escapeRegExp(params.search), "i");
-				query.$or = [{ name: re }, { sku: re }, { description: re }];
-			}
-			return query;
-		},
-
-		async findActive(this: ProductsThis, id: string): Promise<ProductDoc> {
-			const doc = await this.adapter.findById(id);
-			if (!doc || doc.deleted) throw new NotFoundError("Product", id);
-			return doc;
-		},
-
 		/** Clear the caches before the answer; tell the others after it. */
-		async productsChanged(this: ProductsThis, ctx: Ctx, products: Product[]): Promise<void> {
-			await this.entityChanged("updated", products, ctx);
-			setImmediate(() => {
-				for (const product of products) void ctx.emit("product.updated", { product });
-			});
-		},
-
-		/** Re-read products whose stock moved, clear caches, find stock crossings; announce after the answer. */
-		async afterStockChange(this: ProductsThis, ids: string[], ctx?: Ctx): Promise<Product[]> {
-			const emitter = ctx ?? this.broker;
-			const docs = await this.adapter.findByIds(_.uniq(ids));
-			const products = docs.map(d => this.toPublic(d));
+		async productsChanged(this: ProductsThis, products: Product[], ctx?: Ctx, crossings: StockAlertMessage[] = []): Promise<void> {
 			await this.entityChanged("updated", products, ctx ?? null);
-			const crossings: StockAlertMessage[] = [];
-			for (const doc of docs) crossings.push(...(await this.stockAlerts.detect(doc)));
+			const emitter = ctx ?? this.broker;
 			setImmediate(() => {
 				for (const product of products) void emitter.emit("product.updated", { product });
-				for (const c of crossings) {
-					if (c.type === "stock_low") void emitter.emit("product.stock_low", _.pick(c, ["productId", "sku", "name", "stock", "threshold"]));
-					this.stockAlerts.publish(c).catch((err: Error) => this.logger.warn("Stock alert not published yet; the recovery round retries", err.message));
-				}
+				for (const crossing of crossings) this.stockAlerts.announce(emitter, crossing);
 			});
+		},
+
+		/** Re-read products whose stock moved and find their stock crossings, then productsChanged. */
+		async afterStockChange(this: ProductsThis, ids: string[], ctx?: Ctx): Promise<Product[]> {
+			const docs = await this.adapter.findByIds(_.uniq(ids));
+			const crossings: StockAlertMessage[] = [];
+			for (const doc of docs) crossings.push(...(await this.stockAlerts.detect(doc)));
+			const products = docs.map(d => this.toPublic(d));
+			await this.productsChanged(products, ctx, crossings);
 			return products;
 		},
 
@@ -288,6 +202,10 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 				this.logger.warn("Recovering reservations failed; the next round retries", (err as Error).message);
 			}
 		},
+	},
+
+	created(this: ProductsThis) {
+		this.catalog = new Catalog(this.adapter);
 	},
 
 	async started(this: ProductsThis) {

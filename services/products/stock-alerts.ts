@@ -52,6 +52,12 @@ export class StockAlerts {
 		return found;
 	}
 
+	/** Tell the cluster now (`product.stock_low`) and hand the crossing to the durable channel. */
+	announce(emitter: { emit(event: string, payload: unknown): unknown }, message: StockAlertMessage): void {
+		if (message.type === "stock_low") void emitter.emit("product.stock_low", { productId: message.productId, sku: message.sku, name: message.name, stock: message.stock, threshold: message.threshold });
+		this.publish(message).catch((err: Error) => this.logger.warn("Stock alert not published yet; the recovery round retries", err.message));
+	}
+
 	/** Hand a crossing to the channel, then take it out of the product's outbox. */
 	async publish(message: StockAlertMessage): Promise<void> {
 		await this.send(message);

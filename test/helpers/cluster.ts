@@ -5,7 +5,7 @@ import net from "net";
 import os from "os";
 import path from "path";
 import { ServiceBroker } from "moleculer";
-import { deleteNamespace } from "../../lib/namespace-cleanup";
+import { deleteNamespace } from "../../bin/namespace-cleanup";
 import { brokerOptions } from "../../moleculer.config";
 import { parseSettings } from "../../lib/settings";
 import { waitFor } from "./broker";

@@ -1,12 +1,13 @@
 import amqplib from "amqplib";
 import Redis from "ioredis";
-import { CHANNELS } from "./channels";
+import { CONSUMER_GROUPS, DEAD_LETTER } from "../lib/channels";
 
 /**
  * Removes what a cluster namespace leaves in RabbitMQ and Redis once its
  * nodes are gone: the durable channel queues and exchanges, the dead-letter
- * queue, cache entries and rate-limit counters. For test and benchmark
- * clusters; a shop's own namespace keeps them.
+ * queue, cache entries and rate-limit counters.
+ * For test, benchmark and local clusters (`npm run cluster:clean`); a
+ * shop's own namespace keeps them.
  */
 export async function deleteNamespace(namespace: string, amqpUrl: string, redisUrl: string): Promise<void> {
 	await Promise.all([deleteChannelTopology(namespace, amqpUrl), deleteRedisKeys(namespace, redisUrl)]);
@@ -15,8 +16,9 @@ export async function deleteNamespace(namespace: string, amqpUrl: string, redisU
 async function deleteChannelTopology(namespace: string, amqpUrl: string): Promise<void> {
 	const connection = await amqplib.connect(amqpUrl);
 	try {
-		const exchanges = [...Object.values(CHANNELS).map(c => `${namespace}.${c}`), `${namespace}.DEAD_LETTER`];
-		const queues = [...exchanges.slice(0, -1).flatMap(e => ["alerts", "analytics"].map(group => `${group}.${e}`)), `${namespace}.DEAD_LETTER`];
+		const channels = Object.entries(CONSUMER_GROUPS);
+		const exchanges = [...channels.map(([channel]) => `${namespace}.${channel}`), `${namespace}.${DEAD_LETTER}`];
+		const queues = [...channels.flatMap(([channel, groups]) => groups.map(group => `${group}.${namespace}.${channel}`)), `${namespace}.${DEAD_LETTER}`];
 		// A failed delete closes its channel: one channel per object.
 		for (const [kind, names] of [["queue", queues], ["exchange", exchanges]] as const) {
 			for (const name of names) {

@@ -1,0 +1,36 @@
+/**
+ * Validation rules that several actions share (fastest-validator). JSON
+ * bodies are taken as typed; only query-string fields convert.
+ */
+
+/** A stored document's id, as a client sends it. */
+export const ID = { type: "string", min: 1, max: 64 } as const;
+
+/** An order id as products keys reservations by it. */
+export const ORDER_ID = { type: "string", min: 1, max: 64, pattern: /^[A-Za-z0-9_-]+$/ } as const;
+
+/** Money, in cents. */
+export const CENTS = { type: "number", integer: true, min: 0, max: 1_000_000_000 } as const;
+
+/** A stock level or threshold. */
+export const COUNT = { type: "number", integer: true, min: 0, max: 1_000_000_000 } as const;
+
+/** Units of one product in one order. */
+export const QUANTITY = { type: "number", integer: true, min: 1, max: 1000 } as const;
+
+/** The items of an order: each product once (checked by the action), 1 to 50 of them. */
+export const ORDER_ITEMS = {
+	type: "array",
+	min: 1,
+	max: 50,
+	items: { type: "object", props: { productId: ID, quantity: QUANTITY } },
+} as const;
+
+/** A required line of text, trimmed. */
+export const text = (max: number) => ({ type: "string", trim: true, min: 1, max }) as const;
+
+/** `page` / `pageSize` of a list (query strings, so converted). */
+export const PAGE_PARAMS = {
+	page: { type: "number", integer: true, min: 1, max: 1_000_000, convert: true, optional: true, default: 1 },
+	pageSize: { type: "number", integer: true, min: 1, max: 100, convert: true, optional: true, default: 20 },
+} as const;

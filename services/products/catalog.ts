@@ -1,0 +1,110 @@
+import _ from "lodash";
+import { isDuplicateKeyError, type DbAdapter, type Query } from "../../lib/db/adapter";
+import { newId } from "../../lib/db/ids";
+import { ConflictError, NotFoundError } from "../../lib/errors";
+import type { Product } from "../../lib/types";
+import type { ProductDoc } from "./documents";
+
+export const DEFAULT_LOW_STOCK_THRESHOLD = 5;
+
+/** In the catalog: not removed. */
+const LIVE = { deleted: { $ne: true } };
+
+export type NewProduct = Pick<Product, "sku" | "name" | "category" | "priceCents" | "stock"> & Partial<Pick<Product, "description" | "lowStockThreshold">>;
+export type ProductChanges = Partial<Pick<Product, "name" | "description" | "category" | "priceCents" | "lowStockThreshold">>;
+
+export interface ListParams {
+	page: number;
+	pageSize: number;
+	search?: string;
+	category?: string;
+	ids?: string;
+	sort: string;
+}
+
+/** The fields a product can be changed in (stock is not one of them). */
+export const CHANGEABLE_FIELDS = ["name", "description", "category", "priceCents", "lowStockThreshold"] as const;
+
+/** A new product as stored: in the catalog (its sku reserved), no markers, no crossings yet. */
+export function newProductDoc(p: NewProduct): ProductDoc {
+	const at = new Date().toISOString();
+	return {
+		_id: newId(),
+		sku: p.sku,
+		activeSku: p.sku,
+		name: p.name,
+		description: p.description ?? "",
+		category: p.category,
+		priceCents: p.priceCents,
+		stock: p.stock,
+		lowStockThreshold: p.lowStockThreshold ?? DEFAULT_LOW_STOCK_THRESHOLD,
+		lowStockNotified: false,
+		outOfStockNotified: false,
+		holds: {},
+		createdAt: at,
+		updatedAt: at,
+	};
+}
+
+/** The products in the catalog matching a list's filters. */
+export function listQuery(params: Pick<ListParams, "search" | "category" | "ids">): Query {
+	const query: Query = { ...LIVE };
+	if (params.category) query.category = params.category;
+	if (params.ids !== undefined) query._id = { $in: _.uniq(params.ids.split(",").filter(Boolean)).slice(0, 100) };
+	if (params.search) {
+		const re = new RegExp(_.escapeRegExp(params.search), "i");
+		query.$or = [{ name: re }, { sku: re }, { description: re }];
+	}
+	return query;
+}
+
+
+/** The catalog's writes and reads: each write one conditional update of a product in the catalog. */
+export class Catalog {
+	constructor(private readonly products: DbAdapter<ProductDoc>) {}
+
+	async create(p: NewProduct): Promise<ProductDoc> {
+		const doc = newProductDoc(p);
+		try {
+			return await this.products.insert(doc);
+		} catch (err) {
+			if (isDuplicateKeyError(err)) throw new ConflictError(`SKU ${p.sku} is already taken`, "SKU_TAKEN", { sku: p.sku });
+			throw err;
+		}
+	}
+
+	/** A product in the catalog, or 404. */
+	async get(id: string): Promise<ProductDoc> {
+		const doc = await this.products.findById(id);
+		if (!doc || doc.deleted) throw new NotFoundError("Product", id);
+		return doc;
+	}
+
+	async update(id: string, changes: ProductChanges): Promise<ProductDoc> {
+		const set = _.pickBy(_.pick(changes, CHANGEABLE_FIELDS), v => v !== undefined);
+		await this.applyOrNotFound(id, { $set: { ...set, updatedAt: new Date().toISOString() } });
+		return this.get(id);
+	}
+
+	async restock(id: string, quantity: number): Promise<void> {
+		await this.applyOrNotFound(id, { $inc: { stock: quantity }, $set: { updatedAt: new Date().toISOString() } });
+	}
+
+	/** Out of the catalog; its sku free again. The document stays for the reservations still held. */
+	async remove(id: string): Promise<ProductDoc> {
+		const at = new Date().toISOString();
+		await this.applyOrNotFound(id, { $set: { deleted: true, deletedAt: at, updatedAt: at }, $unset: { activeSku: true } });
+		return (await this.products.findById(id))!;
+	}
+
+	async categories(): Promise<Array<{ name: string; productCount: number }>> {
+		const counts = _.countBy(await this.products.find({ query: LIVE }), d => d.category);
+		return Object.keys(counts)
+			.sort()
+			.map(name => ({ name, productCount: counts[name] }));
+	}
+
+	private async applyOrNotFound(id: string, update: Parameters<DbAdapter["updateMany"]>[1]): Promise<void> {
+		if ((await this.products.updateMany({ _id: id, ...LIVE }, update)) === 0) throw new NotFoundError("Product", id);
+	}
+}

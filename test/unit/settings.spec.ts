@@ -1,0 +1,72 @@
+import { ENV_VARIABLES, parseSettings, SettingsError } from "../../lib/settings";
+
+describe("settings: the environment, parsed once", () => {
+	it("gives the embedded default when nothing is set", () => {
+		const s = parseSettings({});
+		expect(s).toMatchObject({
+			services: ["api", "customers", "products", "orders", "alerts", "analytics"],
+			transporter: undefined,
+			cacher: undefined,
+			storage: { dataDir: "./data", mongoUri: undefined },
+			gateway: { port: 5000, host: "0.0.0.0", trustProxyHops: 0, rateLimit: { max: 300, windowMs: 60_000 }, redisUrl: undefined },
+			settlement: { pendingTimeoutMs: 10_000, recoveryIntervalMs: 5_000 },
+			logLevel: "info",
+			logFormat: "short",
+		});
+		expect(s.auth.jwtSecretGenerated).toBe(true);
+		expect(s.auth.jwtSecret).toHaveLength(64);
+		expect(s.nodeId).toMatch(/-all-\d+$/);
+	});
+
+	it("converts numbers, normalises the admin's email and names a node by what it runs", () => {
+		const s = parseSettings({ PORT: "5001", RATE_LIMIT_MAX: "7", ADMIN_EMAIL: " Boss@Shop.TEST ", ADMIN_PASSWORD: "boss-password", SERVICES: "products,orders", CACHER: "redis://127.0.0.1:6379" });
+		expect(s.gateway.port).toBe(5001);
+		expect(s.gateway.rateLimit.max).toBe(7);
+		expect(s.gateway.redisUrl).toBe("redis://127.0.0.1:6379");
+		expect(s.admin.email).toBe("boss@shop.test");
+		expect(s.services).toEqual(["products", "orders"]);
+		expect(s.nodeId).toMatch(/-products\+orders-\d+$/);
+	});
+
+	it.each([
+		["", 0],
+		["false", 0],
+		["0", 0],
+		["true", 1],
+		["1", 1],
+		["2", 2],
+	])("reads TRUST_PROXY=%j as %i trusted hops", (value, hops) => {
+		expect(parseSettings({ TRUST_PROXY: value }).gateway.trustProxyHops).toBe(hops);
+	});
+
+	it.each([
+		["PORT", "abc"],
+		["PORT", "70000"],
+		["TRUST_PROXY", "yes"],
+		["RATE_LIMIT_MAX", "-1"],
+		["SERVICES", "products,payments"],
+		["TRANSPORTER", "rabbit://x"],
+		["CACHER", "memcached://x"],
+		["LOG_LEVEL", "loud"],
+		["JWT_SECRET", "short"],
+		["ADMIN_EMAIL", "not-an-email"],
+		["TRACING", "carrier-pigeon"],
+	])("refuses %s=%j with a message naming the variable", (name, value) => {
+		const attempt = () => parseSettings({ [name]: value });
+		expect(attempt).toThrow(SettingsError);
+		expect(attempt).toThrow(new RegExp(`${name}=`));
+	});
+
+	it("never repeats a secret in its message", () => {
+		expect(() => parseSettings({ JWT_SECRET: "hunter2" })).toThrow("JWT_SECRET=(hidden): must be at least 16 characters");
+	});
+
+	it("requires JWT_SECRET in production", () => {
+		expect(() => parseSettings({ NODE_ENV: "production" })).toThrow(/JWT_SECRET must be set/);
+		expect(parseSettings({ NODE_ENV: "production", JWT_SECRET: "a-secret-of-enough-length" }).auth.jwtSecretGenerated).toBe(false);
+	});
+
+	it("lists each variable it reads", () => {
+		expect(ENV_VARIABLES).toEqual(expect.arrayContaining(["TRANSPORTER", "CACHER", "MONGO_URI", "PORT", "HOST", "JWT_SECRET", "TRUST_PROXY", "PENDING_TIMEOUT_MS"]));
+	});
+});
