@@ -15,7 +15,6 @@ import autocannon from "autocannon";
 import { spawn, type ChildProcess } from "child_process";
 import crypto from "crypto";
 import fs from "fs";
-import http from "http";
 import net from "net";
 import os from "os";
 import path from "path";
@@ -63,9 +62,23 @@ async function load(name: string, opts: autocannon.Options): Promise<Figures> {
 
 /** A bare node:http server answering the JSON of a product read. */
 async function bare(): Promise<Figures> {
-	const product = JSON.stringify({ id: "p1", sku: "BENCH-1", name: "Bench", description: "", category: "bench", priceCents: 100, stock: 10, lowStockThreshold: 5, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString() });
+	const product = JSON.stringify({
+		id: "p1",
+		sku: "BENCH-1",
+		name: "Bench",
+		description: "",
+		category: "bench",
+		priceCents: 100,
+		stock: 10,
+		lowStockThreshold: 5,
+		createdAt: new Date().toISOString(),
+		updatedAt: new Date().toISOString(),
+	});
 	const port = await freePort();
-	const child = spawn(process.execPath, ["-e", `require("http").createServer((q, s) => { s.writeHead(200, { "Content-Type": "application/json" }); s.end(${JSON.stringify(product)}); }).listen(${port}, "127.0.0.1")`]);
+	const child = spawn(process.execPath, [
+		"-e",
+		`require("http").createServer((q, s) => { s.writeHead(200, { "Content-Type": "application/json" }); s.end(${JSON.stringify(product)}); }).listen(${port}, "127.0.0.1")`,
+	]);
 	await waitForPort(port);
 	try {
 		return await load("bare node:http, same JSON", { url: `http://127.0.0.1:${port}/api/products/p1` });
@@ -98,11 +111,14 @@ function startNode(env: Record<string, string>): ChildProcess {
 
 async function stopAll(children: ChildProcess[]) {
 	await Promise.all(
-		children.map(c => new Promise<void>(resolve => {
-			if (c.exitCode !== null) return resolve();
-			c.once("exit", () => resolve());
-			c.kill("SIGTERM");
-		})),
+		children.map(
+			c =>
+				new Promise<void>(resolve => {
+					if (c.exitCode !== null) return resolve();
+					c.once("exit", () => resolve());
+					c.kill("SIGTERM");
+				}),
+		),
 	);
 }
 
@@ -137,7 +153,11 @@ async function cluster(): Promise<System> {
 }
 
 async function json(method: string, url: string, body?: unknown, token?: string): Promise<any> {
-	const res = await fetch(url, { method, headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) });
+	const res = await fetch(url, {
+		method,
+		headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+		body: body === undefined ? undefined : JSON.stringify(body),
+	});
 	const text = await res.text();
 	if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${text}`);
 	return JSON.parse(text);
@@ -192,7 +212,12 @@ async function orders(system: System, label: string) {
 					return {
 						...req,
 						headers: { "content-type": "application/json", authorization: `Bearer ${tokens[n % tokens.length]}` },
-						body: JSON.stringify({ items: [{ productId: ids[n % ids.length], quantity: 1 }, { productId: ids[(n + 7) % ids.length], quantity: 2 }] }),
+						body: JSON.stringify({
+							items: [
+								{ productId: ids[n % ids.length], quantity: 1 },
+								{ productId: ids[(n + 7) % ids.length], quantity: 2 },
+							],
+						}),
 					};
 				},
 			},

@@ -20,7 +20,10 @@ async function deleteChannelTopology(namespace: string, amqpUrl: string): Promis
 		const exchanges = [...channels.map(([channel]) => `${namespace}.${channel}`), `${namespace}.${DEAD_LETTER}`];
 		const queues = [...channels.flatMap(([channel, groups]) => groups.map(group => `${group}.${namespace}.${channel}`)), `${namespace}.${DEAD_LETTER}`];
 		// A failed delete closes its channel: one channel per object.
-		for (const [kind, names] of [["queue", queues], ["exchange", exchanges]] as const) {
+		for (const [kind, names] of [
+			["queue", queues],
+			["exchange", exchanges],
+		] as const) {
 			for (const name of names) {
 				const channel = await connection.createChannel();
 				await (kind === "queue" ? channel.deleteQueue(name) : channel.deleteExchange(name)).catch(() => undefined);

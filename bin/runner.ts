@@ -13,6 +13,7 @@ import fs from "fs";
 import path from "path";
 import _ from "lodash";
 import { Runner as MoleculerRunner } from "moleculer";
+import type * as SettingsModule from "../lib/settings";
 
 type Options = Record<string, unknown>;
 
@@ -31,10 +32,10 @@ function loadDotEnv(): void {
 }
 
 /** The settings, or a clear message and exit code 1. */
-function loadSettings(): typeof import("../lib/settings") {
+function loadSettings(): typeof SettingsModule {
 	try {
 		// eslint-disable-next-line @typescript-eslint/no-require-imports
-		return require("../lib/settings");
+		return require("../lib/settings") as typeof SettingsModule;
 	} catch (err) {
 		if ((err as Error).name === "SettingsError") {
 			console.error((err as Error).message);

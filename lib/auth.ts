@@ -50,9 +50,9 @@ export class Tokens {
 
 	private verifyNow(token: string): AuthUser | null {
 		try {
-			const payload = jwt.verify(token, this.key, { algorithms: ["HS256"] }) as jwt.JwtPayload;
-			if (typeof payload.sub !== "string" || (payload.role !== "customer" && payload.role !== "admin")) return null;
-			return { id: payload.sub, email: String(payload.email), role: payload.role, expiresAt: payload.exp ? payload.exp * 1000 : undefined };
+			const { sub, email, role, exp } = jwt.verify(token, this.key, { algorithms: ["HS256"] }) as { sub?: unknown; email?: unknown; role?: unknown; exp?: unknown };
+			if (typeof sub !== "string" || (role !== "customer" && role !== "admin")) return null;
+			return { id: sub, email: String(email), role, expiresAt: typeof exp === "number" ? exp * 1000 : undefined };
 		} catch {
 			return null;
 		}

@@ -14,4 +14,3 @@ const MOVES: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
 export function canMove(from: OrderStatus, to: OrderStatus): boolean {
 	return MOVES[from].includes(to);
 }
-

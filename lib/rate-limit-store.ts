@@ -30,7 +30,11 @@ export class RedisRateLimitStore {
 		const windowStart = Math.floor(Date.now() / this.windowMs) * this.windowMs;
 		this.currentReset = windowStart + this.windowMs;
 		const redisKey = `${this.prefix}:${windowStart}:${key}`;
-		const results = await this.redis.multi().incr(redisKey).pexpire(redisKey, this.windowMs * 2).exec();
+		const results = await this.redis
+			.multi()
+			.incr(redisKey)
+			.pexpire(redisKey, this.windowMs * 2)
+			.exec();
 		const [err, count] = results?.[0] ?? [new Error("Rate limit counter unavailable"), 0];
 		if (err) throw err;
 		return Number(count);

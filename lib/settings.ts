@@ -87,12 +87,22 @@ export class SettingsError extends Error {
 type Env = Record<string, string | undefined>;
 
 const int = (min: number, max: number, dflt?: number) => ({ type: "number", integer: true, min, max, convert: true, optional: dflt === undefined, ...(dflt === undefined ? {} : { default: dflt }) });
-const url = (...protocols: string[]) => ({ type: "string", optional: true, pattern: new RegExp(`^(${protocols.join("|")})://`), messages: { stringPattern: `must be a ${protocols.join(" or ")} URL` } });
+const url = (...protocols: string[]) => ({
+	type: "string",
+	optional: true,
+	pattern: new RegExp(`^(${protocols.join("|")})://`),
+	messages: { stringPattern: `must be a ${protocols.join(" or ")} URL` },
+});
 
 /** Each variable the code reads, with its rule; the README and .env.example list the same names. */
 const ENV_SCHEMA = {
 	NODE_ENV: { type: "string", optional: true },
-	SERVICES: { type: "string", optional: true, pattern: new RegExp(`^(${SERVICE_NAMES.join("|")})(,(${SERVICE_NAMES.join("|")}))*$`), messages: { stringPattern: `must list services among ${SERVICE_NAMES.join(", ")}, separated by commas` } },
+	SERVICES: {
+		type: "string",
+		optional: true,
+		pattern: new RegExp(`^(${SERVICE_NAMES.join("|")})(,(${SERVICE_NAMES.join("|")}))*$`),
+		messages: { stringPattern: `must list services among ${SERVICE_NAMES.join(", ")}, separated by commas` },
+	},
 	NODE_ID: { type: "string", optional: true, min: 1, max: 200 },
 	NAMESPACE: { type: "string", optional: true, pattern: /^[A-Za-z0-9_-]*$/ },
 	LOG_LEVEL: { type: "enum", values: LOG_LEVELS, default: "info" },
@@ -154,7 +164,9 @@ export function parseSettings(env: Env): Settings {
 	const given = Object.fromEntries(Object.entries(env).filter(([k, v]) => k in ENV_SCHEMA && v !== undefined && v !== ""));
 	const result = check(given);
 	if (result !== true) {
-		const problems = (result as Array<{ field: string; message: string }>).map(e => `${e.field}=${SECRETS.has(e.field) ? "(hidden)" : JSON.stringify(env[e.field])}: ${e.message.replace(`The '${e.field}' field`, "").trim()}`);
+		const problems = (result as Array<{ field: string; message: string }>).map(
+			e => `${e.field}=${SECRETS.has(e.field) ? "(hidden)" : JSON.stringify(env[e.field])}: ${e.message.replace(`The '${e.field}' field`, "").trim()}`,
+		);
 		throw new SettingsError(`Invalid environment: ${problems.join("; ")}`);
 	}
 	const v = given as unknown as Parsed & Record<string, never>;
@@ -165,34 +177,34 @@ export function parseSettings(env: Env): Settings {
 	return {
 		production,
 		services,
-		nodeId: (v.NODE_ID as string | undefined) ?? defaultNodeId(services),
-		namespace: (v.NAMESPACE as string | undefined) ?? "",
-		logLevel: v.LOG_LEVEL as LogLevel,
-		logFormat: v.LOG_FORMAT as "short" | "json",
-		transporter: v.TRANSPORTER as string | undefined,
+		nodeId: v.NODE_ID ?? defaultNodeId(services),
+		namespace: v.NAMESPACE ?? "",
+		logLevel: v.LOG_LEVEL,
+		logFormat: v.LOG_FORMAT,
+		transporter: v.TRANSPORTER,
 		cacher,
-		cacheTtlS: v.CACHE_TTL_S as number,
-		cacheMaxEntries: v.CACHE_MAX_ENTRIES as number,
-		metricsPort: v.METRICS_PORT as number | undefined,
-		tracing: { exporter: v.TRACING as TracingExporter, endpoint: v.TRACING_ENDPOINT as string | undefined },
-		requestTimeoutMs: v.REQUEST_TIMEOUT_MS as number,
-		channelMaxRetries: v.CHANNEL_MAX_RETRIES as number,
-		storage: { mongoUri: v.MONGO_URI as string | undefined, dataDir: v.DATA_DIR as string },
+		cacheTtlS: v.CACHE_TTL_S,
+		cacheMaxEntries: v.CACHE_MAX_ENTRIES,
+		metricsPort: v.METRICS_PORT,
+		tracing: { exporter: v.TRACING, endpoint: v.TRACING_ENDPOINT },
+		requestTimeoutMs: v.REQUEST_TIMEOUT_MS,
+		channelMaxRetries: v.CHANNEL_MAX_RETRIES,
+		storage: { mongoUri: v.MONGO_URI, dataDir: v.DATA_DIR },
 		auth: {
-			jwtSecret: (v.JWT_SECRET as string | undefined) ?? crypto.randomBytes(32).toString("hex"),
+			jwtSecret: v.JWT_SECRET ?? crypto.randomBytes(32).toString("hex"),
 			jwtSecretGenerated: !v.JWT_SECRET,
-			jwtExpiresIn: v.JWT_EXPIRES_IN as string,
+			jwtExpiresIn: v.JWT_EXPIRES_IN,
 		},
-		admin: { email: v.ADMIN_EMAIL as string | undefined, password: v.ADMIN_PASSWORD as string | undefined, bcryptRounds: v.BCRYPT_ROUNDS as number },
+		admin: { email: v.ADMIN_EMAIL, password: v.ADMIN_PASSWORD, bcryptRounds: v.BCRYPT_ROUNDS },
 		gateway: {
-			port: v.PORT as number,
-			host: v.HOST as string,
-			trustProxyHops: trustProxyHops(v.TRUST_PROXY as string | undefined),
-			rateLimit: { max: v.RATE_LIMIT_MAX as number, windowMs: v.RATE_LIMIT_WINDOW_MS as number },
+			port: v.PORT,
+			host: v.HOST,
+			trustProxyHops: trustProxyHops(v.TRUST_PROXY),
+			rateLimit: { max: v.RATE_LIMIT_MAX, windowMs: v.RATE_LIMIT_WINDOW_MS },
 			redisUrl: cacher?.startsWith("redis") ? cacher : undefined,
 			logRequests: v.LOG_LEVEL === "debug" || v.LOG_LEVEL === "trace",
 		},
-		settlement: { pendingTimeoutMs: v.PENDING_TIMEOUT_MS as number, recoveryIntervalMs: v.RECOVERY_INTERVAL_MS as number },
+		settlement: { pendingTimeoutMs: v.PENDING_TIMEOUT_MS, recoveryIntervalMs: v.RECOVERY_INTERVAL_MS },
 	};
 }
 

@@ -39,7 +39,7 @@ export function defineService<S, T>(schema: Omit<ServiceSchema<S, T>, "settings"
 
 /** The same for a mixin. */
 export function defineMixin<S, T>(schema: Partial<Omit<ServiceSchema<S, T>, "settings">> & { settings?: Partial<S> }): Partial<ServiceSchema> {
-	return schema as unknown as Partial<ServiceSchema>;
+	return schema;
 }
 
 export interface Customer {

@@ -99,7 +99,7 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): P
 				const { adapter, model } = createAdapter<U>(this.settings.storage, name, extraIndexes);
 				adapter.init(this.broker, { ...this, schema: { ...this.schema, model } } as unknown as Service);
 				await adapter.connect();
-				this.extraAdapters.push(adapter as unknown as DbAdapter);
+				this.extraAdapters.push(adapter);
 				return adapter;
 			},
 		},

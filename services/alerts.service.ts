@@ -1,5 +1,4 @@
 import _ from "lodash";
-import type { ServiceSchema } from "moleculer";
 import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import { CHANNELS, type OrderStatusMessage, type StockAlertMessage } from "../lib/channels";
@@ -7,8 +6,7 @@ import { isDuplicateKeyError, type Doc } from "../lib/db/adapter";
 import { NotFoundError } from "../lib/errors";
 import { PAGE_PARAMS } from "../lib/params";
 import { cancellationRaisesAlert } from "../lib/reservations";
-import { settings } from "../lib/settings";
-import { Ctx, ServiceBase, defineService } from "../lib/types";
+import { type Ctx, type ServiceBase, defineService } from "../lib/types";
 
 export const ALERT_TYPES = ["stock_low", "out_of_stock", "order_cancelled"] as const;
 type AlertType = (typeof ALERT_TYPES)[number];

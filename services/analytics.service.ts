@@ -1,13 +1,11 @@
 import _ from "lodash";
-import type { ServiceSchema } from "moleculer";
 import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import { CHANNELS, type OrderStatusMessage } from "../lib/channels";
 import { isDuplicateKeyError, type Doc } from "../lib/db/adapter";
 import { ORDER_STATUSES, type OrderStatus } from "../lib/order-status";
 import type { Page } from "../lib/pagination";
-import { settings } from "../lib/settings";
-import { Ctx, Order, ServiceBase, defineService } from "../lib/types";
+import { type Ctx, type Order, type ServiceBase, defineService } from "../lib/types";
 import type { LowStockProduct } from "./products/stock-alerts";
 
 const REVENUE_STATUSES: readonly OrderStatus[] = ["confirmed", "shipped", "delivered"];
@@ -160,7 +158,10 @@ const AnalyticsService = defineService<AnalyticsSettings, AnalyticsThis>({
 			const revenueCents = _.sumBy(paid, "totalCents");
 			const [lowStockProducts, customers] = await Promise.all([
 				ctx.call<LowStockProduct[], object>("products.lowStock", {}).catch(() => null),
-				ctx.call<{ total: number }, object>("customers.count", {}).then(r => r.total).catch(() => null),
+				ctx
+					.call<{ total: number }, object>("customers.count", {})
+					.then(r => r.total)
+					.catch(() => null),
 			]);
 			return {
 				totalOrders: facts.length,

@@ -11,7 +11,7 @@ import { ForbiddenError, UnauthorizedError, UnprocessableError } from "../lib/er
 import { RedisRateLimitStore } from "../lib/rate-limit-store";
 import { EXPOSED_ACTIONS, checkAccess, restAliases } from "../lib/routes";
 import { settings, type AuthSettings, type GatewaySettings } from "../lib/settings";
-import { Meta, SecureSettings, ServiceBase, defineService } from "../lib/types";
+import { type Meta, type SecureSettings, type ServiceBase, defineService } from "../lib/types";
 import { clientAddress } from "./api/client-address";
 import { errorBody, isUnexpected, statusOf } from "./api/errors";
 

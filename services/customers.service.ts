@@ -1,5 +1,5 @@
 import bcrypt from "bcryptjs";
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context } from "moleculer";
 import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import { Tokens, type AuthUser } from "../lib/auth";
@@ -8,7 +8,7 @@ import { newId } from "../lib/db/ids";
 import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from "../lib/errors";
 import { ID, PAGE_PARAMS } from "../lib/params";
 import { settings, type AdminSettings, type AuthSettings } from "../lib/settings";
-import { Ctx, Customer, SecureSettings, ServiceBase, defineService } from "../lib/types";
+import { type Ctx, type Customer, type SecureSettings, type ServiceBase, defineService } from "../lib/types";
 
 const PUBLIC_FIELDS = ["id", "name", "email", "phone", "role", "blocked", "createdAt", "updatedAt"] as const;
 const LOGIN_FAILED = "Invalid email or password";

@@ -1,4 +1,3 @@
-import type { ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
 import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
@@ -9,7 +8,7 @@ import { ORDER_STATUSES, type OrderStatus } from "../lib/order-status";
 import { ID, ORDER_ITEMS, PAGE_PARAMS } from "../lib/params";
 import type { ReserveItem } from "../lib/reservations";
 import { settings, type SettlementSettings } from "../lib/settings";
-import { Ctx, Order, ServiceBase, ShippingAddress, defineService } from "../lib/types";
+import { type Ctx, type Order, type ServiceBase, type ShippingAddress, defineService } from "../lib/types";
 import { Placement, type OrderDoc } from "./orders/placement";
 
 const PUBLIC_FIELDS = ["id", "customerId", "items", "totalCents", "status", "statusHistory", "shippingAddress", "createdAt", "updatedAt"] as const;
@@ -194,7 +193,10 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 		});
 		this.recoveryTimer = setInterval(() => void this.recover(), this.settings.settlement.recoveryIntervalMs);
 		// On start, once products can be reached.
-		this.broker.waitForServices(["products"]).then(() => this.recover(), () => undefined);
+		this.broker.waitForServices(["products"]).then(
+			() => this.recover(),
+			() => undefined,
+		);
 	},
 
 	stopped(this: OrdersThis) {

@@ -1,12 +1,11 @@
 import _ from "lodash";
-import type { ServiceSchema } from "moleculer";
 import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import { CHANNELS, type StockAlertMessage } from "../lib/channels";
 import { CENTS, COUNT, ID, ORDER_ID, ORDER_ITEMS, PAGE_PARAMS, text } from "../lib/params";
 import type { ReserveItem } from "../lib/reservations";
 import { settings, type SettlementSettings } from "../lib/settings";
-import { Ctx, Product, ServiceBase, defineService } from "../lib/types";
+import { type Ctx, type Product, type ServiceBase, defineService } from "../lib/types";
 import { Catalog, listQuery, type ListParams, type NewProduct, type ProductChanges } from "./products/catalog";
 import type { ProductDoc, ReservationDoc } from "./products/documents";
 import { StockAlerts, type LowStockProduct } from "./products/stock-alerts";
@@ -35,10 +34,7 @@ interface ProductsThis extends ServiceBase<ProductsSettings>, DbMethods<ProductD
 
 const ProductsService = defineService<ProductsSettings, ProductsThis>({
 	name: "products",
-	mixins: [
-		DbMixin<ProductDoc, Product>({ collection: "products", indexes: [{ field: "activeSku", unique: true, sparse: true }], publicFields: PUBLIC_FIELDS }),
-		HealthMixin,
-	],
+	mixins: [DbMixin<ProductDoc, Product>({ collection: "products", indexes: [{ field: "activeSku", unique: true, sparse: true }], publicFields: PUBLIC_FIELDS }), HealthMixin],
 
 	settings: {
 		settlement: settings.settlement,

@@ -1,10 +1,11 @@
+import type * as Mongoose from "mongoose";
 import type { Service, ServiceBroker } from "moleculer";
 import type { CreatedAdapter, DbAdapter, Doc, FindParams, IndexSpec, Query, Update } from "./adapter";
 import { newId } from "./ids";
 
 /* eslint-disable @typescript-eslint/no-require-imports -- mongoose and its adapter load only when MONGO_URI is set */
-type MongooseModule = typeof import("mongoose");
-type Model = import("mongoose").Model<Record<string, unknown>>;
+type MongooseModule = typeof Mongoose;
+type Model = Mongoose.Model<Record<string, unknown>>;
 
 interface MongooseAdapterInstance {
 	model: Model;
@@ -32,7 +33,7 @@ function modelFor(collection: string, indexes: IndexSpec[]): Model {
 	for (const idx of indexes) definition[idx.field] = { type: mongoose.Schema.Types.Mixed };
 	const schema = new mongoose.Schema(definition, { strict: false, versionKey: false, minimize: false });
 	for (const idx of indexes) schema.index({ [idx.field]: 1 }, { unique: !!idx.unique, sparse: !!idx.sparse });
-	return mongoose.model(collection, schema, collection) as unknown as Model;
+	return mongoose.model(collection, schema, collection);
 }
 
 let AdapterClass: (new (uri: string, model: Model) => DbAdapter) | undefined;

@@ -5,8 +5,8 @@ import { MemoryAdapter } from "moleculer-db";
 import type { DbAdapter, Doc, IndexSpec } from "./adapter";
 
 /* eslint-disable @typescript-eslint/no-require-imports -- NeDB's persistence layer has no typings and no export of its own */
-const Persistence: PersistenceClass = require("@seald-io/nedb/lib/persistence");
-const model: { serialize(doc: object): string } = require("@seald-io/nedb/lib/model");
+const Persistence = require("@seald-io/nedb/lib/persistence") as PersistenceClass;
+const model = require("@seald-io/nedb/lib/model") as { serialize(doc: object): string };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 interface PersistenceOptions {
@@ -45,12 +45,17 @@ class AppendingPersistence extends Persistence {
 		options.db.on("compaction.done", () => this.close());
 	}
 
-	async persistNewStateAsync(docs: object[]): Promise<void> {
-		if (this.inMemoryOnly || docs.length === 0) return;
-		let lines = "";
-		for (const doc of docs) lines += `${this.afterSerialization(model.serialize(doc))}\n`;
-		this.fd ??= fs.openSync(this.filename, "a", this.modes.fileMode);
-		fs.writeSync(this.fd, lines);
+	persistNewStateAsync(docs: object[]): Promise<void> {
+		if (this.inMemoryOnly || docs.length === 0) return Promise.resolve();
+		try {
+			let lines = "";
+			for (const doc of docs) lines += `${this.afterSerialization(model.serialize(doc))}\n`;
+			this.fd ??= fs.openSync(this.filename, "a", this.modes.fileMode);
+			fs.writeSync(this.fd, lines);
+			return Promise.resolve();
+		} catch (err) {
+			return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+		}
 	}
 
 	close(): void {

@@ -58,7 +58,6 @@ export function listQuery(params: Pick<ListParams, "search" | "category" | "ids"
 	return query;
 }
 
-
 /** The catalog's writes and reads: each write one conditional update of a product in the catalog. */
 export class Catalog {
 	constructor(private readonly products: DbAdapter<ProductDoc>) {}

@@ -39,7 +39,15 @@ export class StockAlerts {
 		const found: StockAlertMessage[] = [];
 		for (const { type, flag, counter, line } of levels) {
 			if (doc.stock <= line && !doc[flag]) {
-				const message: StockAlertMessage = { type, productId: String(doc._id), sku: doc.sku, name: doc.name, stock: doc.stock, threshold: doc.lowStockThreshold, crossing: (doc[counter] ?? 0) + 1 };
+				const message: StockAlertMessage = {
+					type,
+					productId: String(doc._id),
+					sku: doc.sku,
+					name: doc.name,
+					stock: doc.stock,
+					threshold: doc.lowStockThreshold,
+					crossing: (doc[counter] ?? 0) + 1,
+				};
 				const won = await this.products.updateMany(
 					{ _id: doc._id, stock: { $lte: line }, [flag]: { $ne: true } },
 					{ $set: { [flag]: true, [outboxKey(message)]: message }, $inc: { [counter]: 1 } },
@@ -54,7 +62,8 @@ export class StockAlerts {
 
 	/** Tell the cluster now (`product.stock_low`) and hand the crossing to the durable channel. */
 	announce(emitter: { emit(event: string, payload: unknown): unknown }, message: StockAlertMessage): void {
-		if (message.type === "stock_low") void emitter.emit("product.stock_low", { productId: message.productId, sku: message.sku, name: message.name, stock: message.stock, threshold: message.threshold });
+		if (message.type === "stock_low")
+			void emitter.emit("product.stock_low", { productId: message.productId, sku: message.sku, name: message.name, stock: message.stock, threshold: message.threshold });
 		this.publish(message).catch((err: Error) => this.logger.warn("Stock alert not published yet; the recovery round retries", err.message));
 	}
 

@@ -25,7 +25,7 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000
 	for (;;) {
 		try {
 			const value = await check();
-			if (value) return value as NonNullable<T>;
+			if (value) return value;
 		} catch (err) {
 			last = err;
 		}

@@ -36,16 +36,23 @@ export async function loginAdmin(http: HttpClient): Promise<string> {
 
 /** Resolves once the gateway reports each of these services (health labels) running. */
 export async function waitForRunning(http: HttpClient, labels: string[], timeoutMs = 30_000): Promise<void> {
-	await waitFor(async () => {
-		const services = (await http.get("/health")).body?.services ?? {};
-		return labels.every(label => services[label] === "running");
-	}, timeoutMs, `${labels.join(", ")} to be seen by the gateway`);
+	await waitFor(
+		async () => {
+			const services = (await http.get("/health")).body?.services ?? {};
+			return labels.every(label => services[label] === "running");
+		},
+		timeoutMs,
+		`${labels.join(", ")} to be seen by the gateway`,
+	);
 }
 
 /** Fails (never skips) when the real RabbitMQ or Redis is not there. */
 export async function requireInfrastructure(): Promise<void> {
 	const [amqp, redis] = await Promise.all([reachable("127.0.0.1", 5672), reachable("127.0.0.1", 6379)]);
-	const missing = [!amqp && "RabbitMQ on 127.0.0.1:5672 (start: rabbitmq-server -detached)", !redis && "Redis on 127.0.0.1:6379 (start: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no)"].filter(Boolean);
+	const missing = [
+		!amqp && "RabbitMQ on 127.0.0.1:5672 (start: rabbitmq-server -detached)",
+		!redis && "Redis on 127.0.0.1:6379 (start: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no)",
+	].filter(Boolean);
 	if (missing.length) throw new Error(`Integration tests need ${missing.join(" and ")}`);
 	if (!fs.existsSync(RUNNER)) throw new Error("dist/ is missing: run `npm run build` (npm test does it)");
 }
@@ -145,8 +152,8 @@ export class TestCluster {
 				output.push(chunk.toString());
 				if (/started successfully/.test(chunk.toString())) resolve();
 			};
-			proc.stdout!.on("data", onData);
-			proc.stderr!.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+			proc.stdout.on("data", onData);
+			proc.stderr.on("data", (chunk: Buffer) => output.push(chunk.toString()));
 			proc.once("exit", code => reject(new Error(`${name} exited (${code}) before starting:\n${output.join("")}`)));
 			setTimeout(() => reject(new Error(`${name} did not start in 30 s:\n${output.join("")}`)), 30_000).unref();
 		});

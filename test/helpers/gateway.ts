@@ -12,7 +12,7 @@ export interface ShopSettings {
 
 /** A service schema with other settings mixed in: the way a test changes a setting. */
 export function withSettings(schema: ServiceSchema, overrides: object): ServiceSchema {
-	return { name: schema.name, mixins: [schema], settings: overrides } as ServiceSchema;
+	return { name: schema.name, mixins: [schema], settings: overrides };
 }
 
 /**

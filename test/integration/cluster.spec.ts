@@ -20,11 +20,7 @@ describe("cluster over RabbitMQ and Redis", () => {
 
 	beforeAll(async () => {
 		await requireInfrastructure();
-		[gatewayA, gatewayB] = await Promise.all([
-			cluster.start("gateway-a", "api"),
-			cluster.start("gateway-b", "api"),
-			cluster.startCustomers(),
-		]);
+		[gatewayA, gatewayB] = await Promise.all([cluster.start("gateway-a", "api"), cluster.start("gateway-b", "api"), cluster.startCustomers()]);
 		products = await cluster.start("products", "products");
 		const http = client(gatewayA);
 		await waitForRunning(http, ["product-service", "customer-service"]);

@@ -69,10 +69,14 @@ describe("durable events to alerts and analytics", () => {
 
 		await cluster.start("analytics", "analytics");
 		let last: unknown;
-		const dash = await waitFor(async () => {
-			const d = (last = await dashboard());
-			return d?.totalOrders === 30 && d.ordersByStatus.cancelled === 5 && d.revenueCents === revenue ? d : null;
-		}, 5000, "the dashboard to catch up").catch(err => {
+		const dash = await waitFor(
+			async () => {
+				const d = (last = await dashboard());
+				return d?.totalOrders === 30 && d.ordersByStatus.cancelled === 5 && d.revenueCents === revenue ? d : null;
+			},
+			5000,
+			"the dashboard to catch up",
+		).catch(err => {
 			throw new Error(`${err.message}; last answer ${JSON.stringify(last)}`);
 		});
 		expect(dash).toMatchObject({
@@ -90,10 +94,14 @@ describe("durable events to alerts and analytics", () => {
 			await observer.sendToChannel(CHANNELS.orderStatus, { order: o });
 		}
 		const marker = (await http.post("/orders", { items: [{ productId: product.id, quantity: 1 }] }, customerToken)).body;
-		const after = await waitFor(async () => {
-			const d = await dashboard();
-			return d?.totalOrders === 31 ? d : null;
-		}, 5000, "the marker order after the redelivered ones");
+		const after = await waitFor(
+			async () => {
+				const d = await dashboard();
+				return d?.totalOrders === 31 ? d : null;
+			},
+			5000,
+			"the marker order after the redelivered ones",
+		);
 		expect(after.ordersByStatus).toMatchObject({ confirmed: 26, cancelled: 5 });
 		expect(after.revenueCents).toBe(revenue + marker.totalCents);
 	});

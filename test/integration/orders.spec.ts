@@ -25,12 +25,7 @@ describe("orders under concurrency and crashes", () => {
 
 	beforeAll(async () => {
 		await requireInfrastructure();
-		[gateway] = await Promise.all([
-			cluster.start("gateway", "api"),
-			cluster.startCustomers(),
-			cluster.start("products", "products"),
-			...ORDERS_NODES.map(n => cluster.start(n, "orders")),
-		]);
+		[gateway] = await Promise.all([cluster.start("gateway", "api"), cluster.startCustomers(), cluster.start("products", "products"), ...ORDERS_NODES.map(n => cluster.start(n, "orders"))]);
 		http = new HttpClient(`http://127.0.0.1:${gateway.port}/api`);
 		observer = observerBroker(cluster.namespace);
 		await observer.start();
@@ -156,10 +151,14 @@ describe("orders under concurrency and crashes", () => {
 		}
 
 		// Settled: no order pending anywhere, then the books balance.
-		const orders = await waitFor(async () => {
-			const all = await allOrders();
-			return all.filter(o => products.includes(o.items[0]?.productId ?? "") || o.status === "pending").every(o => o.status !== "pending") ? all : null;
-		}, 30_000, "every order to settle");
+		const orders = await waitFor(
+			async () => {
+				const all = await allOrders();
+				return all.filter(o => products.includes(o.items[0]?.productId ?? "") || o.status === "pending").every(o => o.status !== "pending") ? all : null;
+			},
+			30_000,
+			"every order to settle",
+		);
 		const mine = orders.filter(o => o.items.some((l: any) => products.includes(l.productId)));
 		const byStatus = mine.reduce((acc: Record<string, number>, o) => ((acc[o.status] = (acc[o.status] ?? 0) + 1), acc), {});
 		console.log(`crash ${target} round ${round} seed ${seed} (killed after ${killAfterMs} ms): orders ${JSON.stringify(byStatus)}`);

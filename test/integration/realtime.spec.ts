@@ -1,3 +1,4 @@
+import { stripVTControlCharacters } from "util";
 import { spawn } from "child_process";
 import path from "path";
 import type { Socket } from "socket.io-client";
@@ -76,8 +77,8 @@ describe("real time across gateway nodes, and the REPL", () => {
 			repl.stdin.write("services\n");
 			await waitFor(() => output.includes("products"), 20_000, "products in the REPL's service list");
 			repl.stdin.write("call products.list --pageSize 5\n");
-			await waitFor(() => output.replace(/\x1b\[[0-9;]*m/g, "").includes("LIVE-1"), 20_000, "the products.list answer");
-			const plain = output.replace(/\x1b\[[0-9;]*m/g, "");
+			await waitFor(() => stripVTControlCharacters(output).includes("LIVE-1"), 20_000, "the products.list answer");
+			const plain = stripVTControlCharacters(output);
 			expect(plain).toMatch(/pageSize: 5/);
 			repl.stdin.write("quit\n");
 			expect(await exited).toBe(0);

@@ -30,7 +30,12 @@ describe("alerts service", () => {
 		await waitFor(async () => (await alertsFor(p.id, "stock_low")).length === 1, 5000, "the first stock_low alert");
 		const [first] = await alertsFor(p.id, "stock_low");
 		expect(first).toEqual({
-			id: expect.any(String), type: "stock_low", severity: "warning", message: expect.stringContaining(p.sku), acknowledged: false, createdAt: expect.any(String),
+			id: expect.any(String),
+			type: "stock_low",
+			severity: "warning",
+			message: expect.stringContaining(p.sku),
+			acknowledged: false,
+			createdAt: expect.any(String),
 			data: { productId: p.id, sku: p.sku, name: p.name, stock: 3, threshold: 3 },
 		});
 		await reserve(p.id, 2);

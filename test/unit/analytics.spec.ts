@@ -21,7 +21,18 @@ function standIns(orders: unknown[] = []): ServiceSchema[] {
 	return [
 		{ name: "products", actions: { lowStock: () => [{ productId: "p9", sku: "p9", name: "Low", stock: 1, threshold: 5 }] } },
 		{ name: "customers", actions: { count: () => ({ total: 42 }) } },
-		{ name: "orders", actions: { all: (ctx: any) => ({ rows: orders.slice((ctx.params.page - 1) * 2, ctx.params.page * 2), total: orders.length, page: ctx.params.page, pageSize: 2, totalPages: Math.ceil(orders.length / 2) }) } },
+		{
+			name: "orders",
+			actions: {
+				all: (ctx: any) => ({
+					rows: orders.slice((ctx.params.page - 1) * 2, ctx.params.page * 2),
+					total: orders.length,
+					page: ctx.params.page,
+					pageSize: 2,
+					totalPages: Math.ceil(orders.length / 2),
+				}),
+			},
+		},
 	];
 }
 
@@ -42,8 +53,22 @@ describe("analytics service", () => {
 
 	it("counts revenue from confirmed, shipped and delivered orders, once each, whatever is redelivered or late", async () => {
 		const a = order("A", ["pending", "confirmed"], [["p1", 2, 500]]);
-		const b = order("B", ["pending", "confirmed"], [["p1", 1, 500], ["p2", 3, 100]]);
-		const bCancelled = order("B", ["pending", "confirmed", "cancelled"], [["p1", 1, 500], ["p2", 3, 100]]);
+		const b = order(
+			"B",
+			["pending", "confirmed"],
+			[
+				["p1", 1, 500],
+				["p2", 3, 100],
+			],
+		);
+		const bCancelled = order(
+			"B",
+			["pending", "confirmed", "cancelled"],
+			[
+				["p1", 1, 500],
+				["p2", 3, 100],
+			],
+		);
 		const c = order("C", ["pending", "confirmed", "shipped", "delivered"], [["p2", 1, 100]], "2026-10-05T08:00:00.000Z");
 		const d = order("D", ["pending", "cancelled"], []);
 		for (const msg of [a, b, a, bCancelled, b, c, d, d, c]) await send(msg);

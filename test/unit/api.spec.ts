@@ -256,10 +256,14 @@ describe("api gateway over HTTP (embedded default)", () => {
 		it("shows an answered order on the dashboard", async () => {
 			const p = (await newProduct({ stock: 5, priceCents: 1234 })).body;
 			const order = (await http.post("/orders", { items: [{ productId: p.id, quantity: 1 }] }, customerToken)).body;
-			const dash = await waitFor(async () => {
-				const d = (await http.get("/analytics/dashboard", adminToken)).body;
-				return d.topProducts.some((t: any) => t.productId === p.id) ? d : null;
-			}, 5000, "the order on the dashboard");
+			const dash = await waitFor(
+				async () => {
+					const d = (await http.get("/analytics/dashboard", adminToken)).body;
+					return d.topProducts.some((t: any) => t.productId === p.id) ? d : null;
+				},
+				5000,
+				"the order on the dashboard",
+			);
 			expect(dash.revenueCents).toBeGreaterThanOrEqual(order.totalCents);
 			expect(Object.keys(dash).sort()).toEqual(["averageOrderValueCents", "customers", "lowStockProducts", "ordersByStatus", "revenueCents", "topProducts", "totalOrders", "updatedAt"]);
 		});

@@ -24,8 +24,14 @@ describe("customers service", () => {
 		const res = await broker.call<any, any>("customers.register", { name: "  Zoe ", email: " Zoe@Example.COM ", password: "password-1", phone: "+1 555 0100" }, { meta: ctxMeta });
 		expect(ctxMeta.$statusCode).toBe(201);
 		expect(res.customer).toEqual({
-			id: expect.any(String), name: "Zoe", email: "zoe@example.com", phone: "+1 555 0100", role: "customer", blocked: false,
-			createdAt: expect.any(String), updatedAt: expect.any(String),
+			id: expect.any(String),
+			name: "Zoe",
+			email: "zoe@example.com",
+			phone: "+1 555 0100",
+			role: "customer",
+			blocked: false,
+			createdAt: expect.any(String),
+			updatedAt: expect.any(String),
 		});
 		expect(JSON.stringify(res)).not.toMatch(/password|\$2[aby]\$/i);
 		const payload = jwt.verify(res.token, "unit-test-secret") as jwt.JwtPayload;

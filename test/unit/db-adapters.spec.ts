@@ -21,11 +21,26 @@ const fakeService = { logger: console, settings: {}, schema: {} } as unknown as 
 
 /** The documents the services send, and the outcome each must have on a store holding W1 (stock 5). */
 const CONDITIONAL_UPDATES = [
-	{ what: "a guarded decrement with a marker", query: { _id: "W1", stock: { $gte: 2 }, "holds.r_o1": { $exists: false } }, update: { $inc: { stock: -2 }, $set: { "holds.r_o1": { q: 2 } } }, matched: 1 },
-	{ what: "the same again (marker there)", query: { _id: "W1", stock: { $gte: 2 }, "holds.r_o1": { $exists: false } }, update: { $inc: { stock: -2 }, $set: { "holds.r_o1": { q: 2 } } }, matched: 0 },
+	{
+		what: "a guarded decrement with a marker",
+		query: { _id: "W1", stock: { $gte: 2 }, "holds.r_o1": { $exists: false } },
+		update: { $inc: { stock: -2 }, $set: { "holds.r_o1": { q: 2 } } },
+		matched: 1,
+	},
+	{
+		what: "the same again (marker there)",
+		query: { _id: "W1", stock: { $gte: 2 }, "holds.r_o1": { $exists: false } },
+		update: { $inc: { stock: -2 }, $set: { "holds.r_o1": { q: 2 } } },
+		matched: 0,
+	},
 	{ what: "a guard that fails", query: { _id: "W1", stock: { $gte: 99 } }, update: { $inc: { stock: -99 } }, matched: 0 },
 	{ what: "a set that changes nothing (still matched)", query: { _id: "W1" }, update: { $set: { sku: "W-1" } }, matched: 1 },
-	{ what: "an unset of the marker with a push", query: { _id: "W1", "holds.r_o1": { $exists: true } }, update: { $unset: { "holds.r_o1": true }, $inc: { stock: 2 }, $push: { history: "given back" } }, matched: 1 },
+	{
+		what: "an unset of the marker with a push",
+		query: { _id: "W1", "holds.r_o1": { $exists: true } },
+		update: { $unset: { "holds.r_o1": true }, $inc: { stock: 2 }, $push: { history: "given back" } },
+		matched: 1,
+	},
 	{ what: "a compare on an array's size", query: { _id: "W1", history: { $size: 1 } }, update: { $set: { sku: "W-1b" } }, matched: 1 },
 ] as const;
 
@@ -66,7 +81,10 @@ describe("storage adapters", () => {
 			const reopened = createAdapter<Widget>({ dataDir: dir }, "widgets", [{ field: "sku", unique: true }]).adapter;
 			reopened.init({} as ServiceBroker, fakeService);
 			await reopened.connect();
-			expect((await reopened.find({ query: {}, sort: ["sku"] })).map(w => [w._id, w.stock])).toEqual([["W1", 15], ["W2", 7]]);
+			expect((await reopened.find({ query: {}, sort: ["sku"] })).map(w => [w._id, w.stock])).toEqual([
+				["W1", 15],
+				["W2", 7],
+			]);
 			adapter = reopened;
 		});
 
@@ -82,7 +100,10 @@ describe("storage adapters", () => {
 		let model: Record<string, jest.Mock> & { schema: { indexes(): unknown[] } };
 
 		beforeAll(() => {
-			const created = createAdapter<Widget>({ dataDir: ":memory:", mongoUri: "mongodb://127.0.0.1:1/never-connected" }, "widgets", [{ field: "sku", unique: true }, { field: "flag", sparse: true }]);
+			const created = createAdapter<Widget>({ dataDir: ":memory:", mongoUri: "mongodb://127.0.0.1:1/never-connected" }, "widgets", [
+				{ field: "sku", unique: true },
+				{ field: "flag", sparse: true },
+			]);
 			adapter = created.adapter;
 			model = created.model as typeof model;
 			adapter.init({} as ServiceBroker, fakeService);

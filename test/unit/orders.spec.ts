@@ -26,8 +26,7 @@ describe("orders service", () => {
 	});
 	afterAll(() => broker.stop());
 
-	const product = async (stock = 10, priceCents = 1000) =>
-		broker.call<any, object>("products.create", { sku: `O-${++seq}`, name: `Item ${seq}`, category: "c", priceCents, stock });
+	const product = async (stock = 10, priceCents = 1000) => broker.call<any, object>("products.create", { sku: `O-${++seq}`, name: `Item ${seq}`, category: "c", priceCents, stock });
 	const stockOf = async (id: string) => (await broker.call<any, object>("products.get", { id })).stock;
 	const place = (user: object, params: object, idempotencyKey?: string, meta: Record<string, unknown> = {}) =>
 		broker.call<any, object>("orders.create", params, { meta: Object.assign(meta, { user, idempotencyKey }) });
@@ -39,11 +38,21 @@ describe("orders service", () => {
 			const a = await product(10, 1999);
 			const b = await product(10, 250);
 			const meta: Record<string, unknown> = {};
-			const order = await place(alice, {
-				items: [{ productId: a.id, quantity: 2, unitPriceCents: 1 }, { productId: b.id, quantity: 3 }],
-				totalCents: 5, status: "delivered", customerId: "cust-bob",
-				shippingAddress: { line1: "1 Main St", city: "Springfield", postalCode: "12345", country: "US" },
-			}, undefined, meta);
+			const order = await place(
+				alice,
+				{
+					items: [
+						{ productId: a.id, quantity: 2, unitPriceCents: 1 },
+						{ productId: b.id, quantity: 3 },
+					],
+					totalCents: 5,
+					status: "delivered",
+					customerId: "cust-bob",
+					shippingAddress: { line1: "1 Main St", city: "Springfield", postalCode: "12345", country: "US" },
+				},
+				undefined,
+				meta,
+			);
 			expect(meta.$statusCode).toBe(201);
 			expect(order).toMatchObject({
 				customerId: alice.id,
@@ -75,7 +84,13 @@ describe("orders service", () => {
 			const a = await product(5);
 			const b = await product(1);
 			const c = await product(0);
-			const err = await place(alice, { items: [{ productId: a.id, quantity: 2 }, { productId: b.id, quantity: 2 }, { productId: c.id, quantity: 1 }] }).catch((e: any) => e);
+			const err = await place(alice, {
+				items: [
+					{ productId: a.id, quantity: 2 },
+					{ productId: b.id, quantity: 2 },
+					{ productId: c.id, quantity: 1 },
+				],
+			}).catch((e: any) => e);
 			expect(err).toMatchObject({ code: 409, type: "INSUFFICIENT_STOCK" });
 			expect(err.data.items.map((i: any) => i.productId).sort()).toEqual([b.id, c.id].sort());
 			expect([await stockOf(a.id), await stockOf(b.id), await stockOf(c.id)]).toEqual([5, 1, 0]);
@@ -87,9 +102,25 @@ describe("orders service", () => {
 			["a negative quantity", { items: [{ productId: "P", quantity: -1 }] }],
 			["a fractional quantity", { items: [{ productId: "P", quantity: 1.5 }] }],
 			["a quantity as a string", { items: [{ productId: "P", quantity: "1" }] }],
-			["a product twice", { items: [{ productId: "P", quantity: 1 }, { productId: "P", quantity: 2 }] }],
+			[
+				"a product twice",
+				{
+					items: [
+						{ productId: "P", quantity: 1 },
+						{ productId: "P", quantity: 2 },
+					],
+				},
+			],
 			["an operator-shaped id", { items: [{ productId: { $gt: "" }, quantity: 1 }] }],
-			["an unknown product", { items: [{ productId: "P", quantity: 1 }, { productId: "no-such-product", quantity: 1 }] }],
+			[
+				"an unknown product",
+				{
+					items: [
+						{ productId: "P", quantity: 1 },
+						{ productId: "no-such-product", quantity: 1 },
+					],
+				},
+			],
 			["51 items", { items: Array.from({ length: 51 }, (_, i) => ({ productId: `x${i}`, quantity: 1 })) }],
 			["a shipping address without a city", { items: [{ productId: "P", quantity: 1 }], shippingAddress: { line1: "x", postalCode: "1", country: "US" } }],
 		])("refuses %s with 422, changing no stock and storing no order", async (_label, body: any) => {

@@ -16,8 +16,7 @@ describe("products service", () => {
 	afterAll(() => broker.stop());
 
 	const call = <T = any>(action: string, params: object = {}) => broker.call<T, object>(`products.${action}`, params);
-	const product = (fields: Record<string, unknown> = {}) =>
-		call("create", { sku: `SKU-${++seq}`, name: `Widget ${seq}`, category: "widgets", priceCents: 1000, stock: 10, ...fields });
+	const product = (fields: Record<string, unknown> = {}) => call("create", { sku: `SKU-${++seq}`, name: `Widget ${seq}`, category: "widgets", priceCents: 1000, stock: 10, ...fields });
 	const stockOf = async (id: string) => (await call("get", { id })).stock;
 
 	describe("catalog", () => {
@@ -26,8 +25,16 @@ describe("products service", () => {
 			const p = await broker.call<any, any>("products.create", { sku: "NEW-1", name: "New", category: "misc", priceCents: 0, stock: 0, id: "mine", holds: { x: 1 } }, { meta });
 			expect(meta.$statusCode).toBe(201);
 			expect(p).toEqual({
-				id: expect.any(String), sku: "NEW-1", name: "New", description: "", category: "misc", priceCents: 0, stock: 0,
-				lowStockThreshold: 5, createdAt: expect.any(String), updatedAt: expect.any(String),
+				id: expect.any(String),
+				sku: "NEW-1",
+				name: "New",
+				description: "",
+				category: "misc",
+				priceCents: 0,
+				stock: 0,
+				lowStockThreshold: 5,
+				createdAt: expect.any(String),
+				updatedAt: expect.any(String),
 			});
 			expect(p.id).not.toBe("mine");
 		});
@@ -91,7 +98,12 @@ describe("products service", () => {
 			await product({ category: "cat-a" });
 			await product({ category: "cat-b" });
 			const cats = await call<any[]>("categories");
-			expect(cats).toEqual(expect.arrayContaining([{ name: "cat-a", productCount: 2 }, { name: "cat-b", productCount: 1 }]));
+			expect(cats).toEqual(
+				expect.arrayContaining([
+					{ name: "cat-a", productCount: 2 },
+					{ name: "cat-b", productCount: 1 },
+				]),
+			);
 		});
 
 		it("updates fields but never stock, and a cached read is fresh right after", async () => {
@@ -138,7 +150,13 @@ describe("products service", () => {
 		it("reserves every item and answers the price snapshot", async () => {
 			const a = await product({ stock: 5, priceCents: 250 });
 			const b = await product({ stock: 5, priceCents: 99 });
-			const res = await call("reserve", { orderId: "ord-1", items: [{ productId: a.id, quantity: 2 }, { productId: b.id, quantity: 5 }] });
+			const res = await call("reserve", {
+				orderId: "ord-1",
+				items: [
+					{ productId: a.id, quantity: 2 },
+					{ productId: b.id, quantity: 5 },
+				],
+			});
 			expect(res).toEqual({
 				orderId: "ord-1",
 				state: "reserved",
@@ -164,12 +182,26 @@ describe("products service", () => {
 		it("takes nothing when one item is short, naming the short product", async () => {
 			const a = await product({ stock: 5 });
 			const b = await product({ stock: 1 });
-			const err = await call("reserve", { orderId: "ord-short", items: [{ productId: a.id, quantity: 3 }, { productId: b.id, quantity: 2 }] }).catch((e: any) => e);
+			const err = await call("reserve", {
+				orderId: "ord-short",
+				items: [
+					{ productId: a.id, quantity: 3 },
+					{ productId: b.id, quantity: 2 },
+				],
+			}).catch((e: any) => e);
 			expect(err).toMatchObject({ code: 409, type: "INSUFFICIENT_STOCK", data: { items: [{ productId: b.id, requested: 2, available: 1 }] } });
 			expect(await stockOf(a.id)).toBe(5);
 			expect(await stockOf(b.id)).toBe(1);
 			// The same order id asked again fails the same way, taking nothing.
-			await expect(call("reserve", { orderId: "ord-short", items: [{ productId: a.id, quantity: 3 }, { productId: b.id, quantity: 2 }] })).rejects.toMatchObject({ type: "INSUFFICIENT_STOCK" });
+			await expect(
+				call("reserve", {
+					orderId: "ord-short",
+					items: [
+						{ productId: a.id, quantity: 3 },
+						{ productId: b.id, quantity: 2 },
+					],
+				}),
+			).rejects.toMatchObject({ type: "INSUFFICIENT_STOCK" });
 			expect(await stockOf(a.id)).toBe(5);
 		});
 
@@ -177,7 +209,15 @@ describe("products service", () => {
 			const a = await product({ stock: 5 });
 			const gone = await product({ stock: 5 });
 			await call("remove", { id: gone.id });
-			await expect(call("reserve", { orderId: "ord-unknown", items: [{ productId: a.id, quantity: 1 }, { productId: "nope", quantity: 1 }] })).rejects.toMatchObject({ code: 422, type: "UNKNOWN_PRODUCT" });
+			await expect(
+				call("reserve", {
+					orderId: "ord-unknown",
+					items: [
+						{ productId: a.id, quantity: 1 },
+						{ productId: "nope", quantity: 1 },
+					],
+				}),
+			).rejects.toMatchObject({ code: 422, type: "UNKNOWN_PRODUCT" });
 			await expect(call("reserve", { orderId: "ord-gone", items: [{ productId: gone.id, quantity: 1 }] })).rejects.toMatchObject({ code: 422 });
 			expect(await stockOf(a.id)).toBe(5);
 		});
@@ -194,7 +234,15 @@ describe("products service", () => {
 
 		it("refuses the same product twice with 422", async () => {
 			const p = await product({ stock: 5 });
-			await expect(call("reserve", { orderId: "ord-twice", items: [{ productId: p.id, quantity: 1 }, { productId: p.id, quantity: 1 }] })).rejects.toMatchObject({ code: 422 });
+			await expect(
+				call("reserve", {
+					orderId: "ord-twice",
+					items: [
+						{ productId: p.id, quantity: 1 },
+						{ productId: p.id, quantity: 1 },
+					],
+				}),
+			).rejects.toMatchObject({ code: 422 });
 			expect(await stockOf(p.id)).toBe(5);
 		});
 
@@ -217,11 +265,9 @@ describe("products service", () => {
 
 		it("200 concurrent reservations of 1 unit on stock 50: exactly 50 succeed, stock ends at 0", async () => {
 			const p = await product({ stock: 50 });
-			const results = await Promise.allSettled(
-				Array.from({ length: 200 }, (_, i) => call("reserve", { orderId: `race-${i}`, items: [{ productId: p.id, quantity: 1 }] })),
-			);
+			const results = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => call("reserve", { orderId: `race-${i}`, items: [{ productId: p.id, quantity: 1 }] })));
 			const ok = results.filter(r => r.status === "fulfilled");
-			const failed = results.filter(r => r.status === "rejected") as PromiseRejectedResult[];
+			const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
 			expect(ok).toHaveLength(50);
 			expect(failed.every(r => r.reason.type === "INSUFFICIENT_STOCK")).toBe(true);
 			expect(await stockOf(p.id)).toBe(0);
@@ -267,7 +313,10 @@ describe("products service", () => {
 			const a = await product({ stock: 10 });
 			const b = await product({ stock: 10 });
 			const svc: any = broker.getLocalService("products");
-			const items = [{ productId: a.id, quantity: 3 }, { productId: b.id, quantity: 2 }];
+			const items = [
+				{ productId: a.id, quantity: 3 },
+				{ productId: b.id, quantity: 2 },
+			];
 			// Attempt 1 took the first item, then (say) saw the second short; attempt 2, a retry, completed meanwhile.
 			await svc.ledger.takeStock("ord-retry", items[0]);
 			await call("reserve", { orderId: "ord-retry", items });
@@ -293,7 +342,13 @@ describe("products service", () => {
 			const a = await product({ stock: 10 });
 			const b = await product({ stock: 10 });
 			const svc: any = broker.getLocalService("products");
-			await call("reserve", { orderId: "ord-halfrel", items: [{ productId: a.id, quantity: 3 }, { productId: b.id, quantity: 2 }] });
+			await call("reserve", {
+				orderId: "ord-halfrel",
+				items: [
+					{ productId: a.id, quantity: 3 },
+					{ productId: b.id, quantity: 2 },
+				],
+			});
 			await svc.ledger.moveReservation("ord-halfrel", "reserved", "releasing", { releasing: true });
 			// Only the first item's give-back happened before the crash.
 			await svc.adapter.updateMany({ _id: a.id }, { $inc: { stock: 3 }, $set: { "holds.g_ord-halfrel": { q: 3, at: Date.now() } } });
