@@ -15,6 +15,8 @@ const PUBLIC_FIELDS = ["id", "sku", "name", "description", "category", "priceCen
 const SORTS = ["priceCents", "-priceCents", "name", "-name", "createdAt", "-createdAt", "stock", "-stock", "sku", "-sku"];
 const DESCRIPTION = { type: "string", trim: true, max: 5000 } as const;
 const MARKER_FLUSH_INTERVAL_MS = 250;
+/** Called by other services only, and safe to retry: the ledger keys every step by order id. */
+const INTERNAL_IDEMPOTENT = { visibility: "public", retryPolicy: { enabled: true } } as const;
 
 interface ProductsSettings extends DbSettings {
 	settlement: SettlementSettings;
@@ -127,8 +129,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 
 		/** Take every item's quantity, or nothing; idempotent per orderId. Internal: orders' placement. */
 		reserve: {
-			visibility: "public",
-			retryPolicy: { enabled: true },
+			...INTERNAL_IDEMPOTENT,
 			params: {
 				orderId: ORDER_ID,
 				items: ORDER_ITEMS,
@@ -140,8 +141,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 
 		/** Give back what an order holds, exactly once. Internal. */
 		release: {
-			visibility: "public",
-			retryPolicy: { enabled: true },
+			...INTERNAL_IDEMPOTENT,
 			params: { orderId: ORDER_ID },
 			handler(this: ProductsThis, ctx: Ctx<{ orderId: string }>) {
 				return this.ledger.release(ctx.params.orderId);
@@ -150,8 +150,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 
 		/** The state of an order's reservation, for the orders settler. Internal. */
 		reservation: {
-			visibility: "public",
-			retryPolicy: { enabled: true },
+			...INTERNAL_IDEMPOTENT,
 			params: { orderId: ORDER_ID },
 			handler(this: ProductsThis, ctx: Ctx<{ orderId: string }>) {
 				return this.ledger.view(ctx.params.orderId);

@@ -2,6 +2,7 @@ import type { StockAlertMessage } from "../../lib/channels";
 import type { Doc } from "../../lib/db/adapter";
 import type { ShortItem } from "../../lib/errors";
 import type { ReserveItem, ReservedLine, ReservationState } from "../../lib/reservations";
+import type { Product } from "../../lib/types";
 
 /** A marker in a product: the quantity moved for an order, and when (a take with no outcome is abandoned after the timeout). */
 export interface Hold {
@@ -9,17 +10,10 @@ export interface Hold {
 	at: number;
 }
 
-/** A product as products stores it. */
-export interface ProductDoc extends Doc {
-	sku: string;
+/** A product as products stores it: what clients see, and the ledger's and the alerts' state. */
+export interface ProductDoc extends Doc, Omit<Product, "id"> {
 	/** The sku while the product is in the catalog: a unique sparse index keeps skus of live products apart. */
 	activeSku?: string;
-	name: string;
-	description: string;
-	category: string;
-	priceCents: number;
-	stock: number;
-	lowStockThreshold: number;
 	/** Set while the product is at or below its threshold and its crossing was announced. */
 	lowStockNotified: boolean;
 	outOfStockNotified: boolean;
@@ -31,8 +25,6 @@ export interface ProductDoc extends Doc {
 	alertOutbox?: Record<string, StockAlertMessage>;
 	deleted?: true;
 	deletedAt?: string;
-	createdAt: string;
-	updatedAt: string;
 }
 
 /** One order's reservation: written once, when its outcome is known. */
