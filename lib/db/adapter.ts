@@ -56,7 +56,6 @@ export interface DbAdapter<T extends Doc = Doc> {
 	updateMany(query: Query, update: Update): Promise<number>;
 	/** How many documents were removed. */
 	removeMany(query: Query): Promise<number>;
-	entityToObject(doc: T): T;
 }
 
 /** A duplicate-key error from either store. */

@@ -83,9 +83,6 @@ function adapterClass(): new (uri: string, model: Model) => DbAdapter {
 		async removeMany(query: Query): Promise<number> {
 			return (await this.model.deleteMany(query)).deletedCount;
 		}
-		entityToObject(doc: unknown) {
-			return toPlain(doc);
-		}
 	} as unknown as new (uri: string, model: Model) => DbAdapter;
 }
 

@@ -145,12 +145,12 @@ export class Placement {
 		return moved;
 	}
 
-	/** Settle pending orders and unfinished cancellations left by a crash or a lost answer; resend unsent statuses. */
+	/** Resolve pending orders, finish cancellations left by a crash or a lost answer; resend unsent statuses. */
 	async recoverStale(via: Via): Promise<void> {
 		const cutoff = new Date(Date.now() - this.deps.settlement.pendingTimeoutMs).toISOString();
 		const stale = (query: Query) => this.deps.orders.find({ query: { ...query, updatedAt: { $lte: cutoff } } });
 		const [pending, cancelling] = await Promise.all([stale({ pending: true }), stale({ cancelling: true })]);
-		for (const order of pending) await this.attempt(`settle order ${order._id}`, () => this.resolvePending(via, order));
+		for (const order of pending) await this.attempt(`resolve pending order ${order._id}`, () => this.resolvePending(via, order));
 		for (const order of await stale({ outbox: true })) await this.attempt(`publish the status of order ${order._id}`, () => this.publishStatus(order));
 		for (const order of cancelling) {
 			await this.attempt(`finish cancelling order ${order._id}`, async () => {

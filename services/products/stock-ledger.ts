@@ -136,7 +136,7 @@ export class StockLedger {
 		const marked = (await this.products.find({ query: {} })).filter(d => d.holds && Object.keys(d.holds).length);
 		for (const doc of marked) {
 			for (const [marker, hold] of Object.entries(doc.holds)) {
-				if (await this.settleMarker(doc, marker, hold, at - hold.at >= timeout)) moved.add(String(doc._id));
+				if (await this.restMarker(doc, marker, hold, at - hold.at >= timeout)) moved.add(String(doc._id));
 			}
 		}
 		const cutoff = new Date(at - timeout).toISOString();
@@ -198,7 +198,7 @@ export class StockLedger {
 	}
 
 	/** One marker of one product, brought to rest; true when stock moved. */
-	private async settleMarker(doc: ProductDoc, marker: string, hold: Hold, abandoned: boolean): Promise<boolean> {
+	private async restMarker(doc: ProductDoc, marker: string, hold: Hold, abandoned: boolean): Promise<boolean> {
 		const kind = marker.slice(0, 2);
 		const orderId = marker.slice(2);
 		const productId = String(doc._id);
