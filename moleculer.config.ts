@@ -2,6 +2,7 @@ import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
 import type { BrokerOptions, Middleware } from "moleculer";
 import { DEAD_LETTER } from "./lib/channels";
 import { settings, type Settings } from "./lib/settings";
+import { ShopValidator } from "./lib/validation";
 import { RemoteCallTimeoutMiddleware } from "./middlewares/remote-call-timeout";
 
 /**
@@ -22,7 +23,8 @@ function transporter(s: Settings): BrokerOptions["transporter"] {
 }
 
 function cacher(s: Settings): BrokerOptions["cacher"] {
-	if (!s.cacher) return { type: "Memory", options: { clone: false } };
+	// Bounded: at most cacheMaxEntries answers, each for cacheTtlS (writes clear what they change anyway).
+	if (!s.cacher) return { type: "MemoryLRU", options: { clone: false, max: s.cacheMaxEntries, ttl: s.cacheTtlS } };
 	return {
 		type: "Redis",
 		options: {
@@ -94,14 +96,8 @@ export function brokerOptions(s: Settings): BrokerOptions {
 		circuitBreaker: { enabled: false },
 		bulkhead: { enabled: false },
 
-		validator: {
-			type: "Fastest",
-			options: {
-				useNewCustomCheckerFunction: true,
-				// Unknown body fields are dropped, never stored.
-				defaults: { object: { strict: "remove" } },
-			},
-		},
+		// fastest-validator with the contract's null and depth rules. Unknown body fields are dropped, never stored.
+		validator: new ShopValidator({ useNewCustomCheckerFunction: true, defaults: { object: { strict: "remove" } } }) as unknown as BrokerOptions["validator"],
 
 		metrics: {
 			enabled: s.metricsPort !== undefined,

@@ -26,6 +26,28 @@ export const ORDER_ITEMS = {
 	items: { type: "object", props: { productId: ID, quantity: QUANTITY } },
 } as const;
 
+const PASSWORD_MAX_BYTES = 72;
+
+/**
+ * A new password: 8 to 72 bytes of UTF-8. bcrypt reads no further than 72
+ * bytes, so a longer one would let a different password in.
+ */
+export const PASSWORD = {
+	type: "string",
+	min: 8,
+	max: PASSWORD_MAX_BYTES,
+	custom: withinBytes,
+	messages: { stringMaxBytes: `The '{field}' field must be at most {expected} bytes of UTF-8.` },
+} as const;
+
+/** A password as typed at login: never longer than a password can be. */
+export const PASSWORD_GIVEN = { ...PASSWORD, min: 1 } as const;
+
+function withinBytes(value: unknown, errors: Array<{ type: string; expected: number }>): unknown {
+	if (typeof value === "string" && Buffer.byteLength(value, "utf8") > PASSWORD_MAX_BYTES) errors.push({ type: "stringMaxBytes", expected: PASSWORD_MAX_BYTES });
+	return value;
+}
+
 /** A required line of text, trimmed. */
 export const text = (max: number) => ({ type: "string", trim: true, min: 1, max }) as const;
 

@@ -74,7 +74,7 @@ const AnalyticsService = defineService<AnalyticsSettings, AnalyticsThis>({
 	actions: {
 		dashboard: {
 			// Cleared on every change; the TTL bounds what a read racing a change could leave behind.
-			cache: { ttl: 2 },
+			cache: { keys: [], ttl: 2 },
 			async handler(this: AnalyticsThis, ctx: Ctx): Promise<Dashboard> {
 				await this.ready;
 				return this.computeDashboard(ctx);

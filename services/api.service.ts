@@ -12,10 +12,11 @@ import { RedisRateLimitStore } from "../lib/rate-limit-store";
 import { EXPOSED_ACTIONS, checkAccess, restAliases } from "../lib/routes";
 import { settings, type AuthSettings, type GatewaySettings } from "../lib/settings";
 import { type Meta, type SecureSettings, type ServiceBase, defineService } from "../lib/types";
+import { assertShallow, jsonBody } from "./api/body";
 import { clientAddress } from "./api/client-address";
 import { errorBody, isUnexpected, statusOf } from "./api/errors";
 
-type Req = IncomingMessage & { $action?: { name: string }; $alias?: { action?: string } };
+type Req = IncomingMessage & { $action?: { name: string }; $alias?: { action?: string }; $params?: unknown };
 
 /** The services /api/health reports, by the name clients see. */
 const HEALTH_TARGETS: Record<string, string> = {
@@ -71,7 +72,8 @@ function apiRoute(gateway: GatewaySettings) {
 		authentication: true,
 		authorization: true,
 		mergeParams: true,
-		bodyParsers: { json: { strict: true, limit: "100kb" }, urlencoded: false },
+		bodyParsers: false,
+		use: [jsonBody],
 		rateLimit: {
 			window: gateway.rateLimit.windowMs,
 			limit: gateway.rateLimit.max,
@@ -81,6 +83,7 @@ function apiRoute(gateway: GatewaySettings) {
 		},
 		aliases: restAliases(),
 		onBeforeCall(ctx: Context<unknown, Meta>, _route: unknown, req: Req) {
+			assertShallow(req.$params);
 			const key = req.headers["idempotency-key"];
 			if (key === undefined) return;
 			if (typeof key !== "string" || key.length < 1 || key.length > 100) {

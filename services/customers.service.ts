@@ -6,12 +6,14 @@ import { Tokens, type AuthUser } from "../lib/auth";
 import { isDuplicateKeyError, type Doc } from "../lib/db/adapter";
 import { newId } from "../lib/db/ids";
 import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from "../lib/errors";
-import { ID, PAGE_PARAMS } from "../lib/params";
+import { ID, PAGE_PARAMS, PASSWORD, PASSWORD_GIVEN } from "../lib/params";
 import { settings, type AdminSettings, type AuthSettings } from "../lib/settings";
 import { type Ctx, type Customer, type SecureSettings, type ServiceBase, defineService } from "../lib/types";
 
 const PUBLIC_FIELDS = ["id", "name", "email", "phone", "role", "blocked", "createdAt", "updatedAt"] as const;
 const LOGIN_FAILED = "Invalid email or password";
+/** Nullable: `null` clears it. */
+const PHONE = { type: "string", trim: true, min: 3, max: 30, nullable: true } as const;
 
 interface CustomerDoc extends Doc {
 	name: string;
@@ -64,8 +66,8 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 			params: {
 				name: { type: "string", trim: true, min: 1, max: 100 },
 				email: { type: "email", normalize: true, max: 254 },
-				password: { type: "string", min: 8, max: 128 },
-				phone: { type: "string", trim: true, min: 3, max: 30, optional: true },
+				password: PASSWORD,
+				phone: { ...PHONE, optional: true },
 			},
 			async handler(this: CustomersThis, ctx: Ctx<{ name: string; email: string; password: string; phone?: string }>) {
 				const { name, email, password, phone } = ctx.params;
@@ -79,7 +81,7 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 		login: {
 			params: {
 				email: { type: "email", normalize: true, max: 254 },
-				password: { type: "string", min: 1, max: 128 },
+				password: PASSWORD_GIVEN,
 			},
 			async handler(this: CustomersThis, ctx: Ctx<{ email: string; password: string }>) {
 				const doc = await this.adapter.findOne({ email: ctx.params.email });
@@ -101,12 +103,14 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 		updateMe: {
 			params: {
 				name: { type: "string", trim: true, min: 1, max: 100, optional: true },
-				password: { type: "string", min: 8, max: 128, optional: true },
+				password: { ...PASSWORD, optional: true },
+				phone: { ...PHONE, optional: true },
 			},
-			async handler(this: CustomersThis, ctx: Ctx<{ name?: string; password?: string }>): Promise<Customer> {
+			async handler(this: CustomersThis, ctx: Ctx<{ name?: string; password?: string; phone?: string | null }>): Promise<Customer> {
 				const id = this.currentUserId(ctx);
 				const changes: Partial<CustomerDoc> = {};
 				if (ctx.params.name !== undefined) changes.name = ctx.params.name;
+				if (ctx.params.phone !== undefined) changes.phone = ctx.params.phone;
 				if (ctx.params.password !== undefined) changes.passwordHash = await bcrypt.hash(ctx.params.password, this.settings.admin.bcryptRounds);
 				return this.updateCustomer(ctx, id, changes);
 			},
@@ -140,7 +144,7 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 		/** How many customers there are. Internal (the dashboard). */
 		count: {
 			visibility: "public",
-			cache: true,
+			cache: { keys: [] },
 			async handler(this: CustomersThis): Promise<{ total: number }> {
 				return { total: await this.adapter.count({ query: {} }) };
 			},

@@ -59,6 +59,7 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 				shippingAddress: {
 					type: "object",
 					optional: true,
+					nullable: true,
 					props: {
 						line1: ADDRESS_LINE,
 						city: { ...ADDRESS_LINE, max: 100 },

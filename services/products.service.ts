@@ -71,7 +71,8 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 		},
 
 		list: {
-			cache: { keys: ["page", "pageSize", "search", "category", "ids", "sort"] },
+			// Searches are many and seldom repeated: their answers live a minute.
+			cache: { keys: ["page", "pageSize", "search", "category", "ids", "sort"], ttl: 60 },
 			params: {
 				...PAGE_PARAMS,
 				search: { type: "string", trim: true, max: 100, optional: true },
@@ -86,7 +87,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 		},
 
 		categories: {
-			cache: true,
+			cache: { keys: [] },
 			handler(this: ProductsThis) {
 				return this.catalog.categories();
 			},
@@ -160,7 +161,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 		/** Products at or below their low-stock threshold. Internal: the dashboard. */
 		lowStock: {
 			visibility: "public",
-			cache: true,
+			cache: { keys: [] },
 			handler(this: ProductsThis): Promise<LowStockProduct[]> {
 				return this.stockAlerts.lowStock();
 			},

@@ -32,17 +32,41 @@ export function statusOf(err: ErrorLike): number {
  */
 export function errorBody(err: ErrorLike): ErrorBody {
 	const status = statusOf(err);
-	if (status === 413) return { name: "PayloadTooLarge", message: "Request body is larger than 100 kB", code: 413, type: "PAYLOAD_TOO_LARGE" };
-	if (status === 400 && err.type === "entity.parse.failed") return { name: "BadRequest", message: "Malformed JSON body", code: 400, type: "INVALID_JSON" };
-	if (status >= 500 && !(err instanceof Errors.MoleculerError)) return { name: "InternalServerError", message: "Internal server error", code: 500, type: "INTERNAL_ERROR" };
-	const body: ErrorBody = { name: String(err.name), message: String(err.message), code: status, type: err.type ?? (status === 429 ? "RATE_LIMIT_EXCEEDED" : undefined), data: err.data };
-	if (body.type === "VALIDATION_ERROR" && Array.isArray(body.data)) {
-		body.data = (body.data as Array<{ actual?: unknown; field?: string }>).map(({ actual, ...rest }) => (String(rest.field).includes("password") ? rest : { ...rest, actual }));
-	}
-	return body;
+	if (isUnexpected(err)) return { name: "InternalServerError", message: "Internal server error", code: 500, type: "INTERNAL_ERROR" };
+	const type = err.type ?? (status === 429 ? "RATE_LIMIT_EXCEEDED" : undefined);
+	const data = type === "VALIDATION_ERROR" && Array.isArray(err.data) ? (err.data as ValidationItem[]).map(validationItem) : err.data;
+	return { name: String(err.name), message: String(err.message), code: status, type, data };
 }
 
-/** True for an error the client did not cause: worth a line in the log. */
+interface ValidationItem {
+	field?: unknown;
+	type?: unknown;
+	message?: unknown;
+	expected?: unknown;
+	actual?: unknown;
+}
+
+/**
+ * A validation error's item as a client sees it: the field, the rule and
+ * the message, the expected bound, and the value sent when it is a short
+ * scalar that is not a password (never a node id or the action's name).
+ */
+function validationItem(item: ValidationItem): ValidationItem {
+	const out: ValidationItem = { field: item.field, type: item.type, message: item.message };
+	if (item.expected !== undefined && (typeof item.expected !== "object" || item.expected === null)) out.expected = item.expected;
+	const echo =
+		!String(item.field).toLowerCase().includes("password") &&
+		(typeof item.actual === "number" || typeof item.actual === "boolean" || (typeof item.actual === "string" && item.actual.length <= 200));
+	if (echo) out.actual = item.actual;
+	return out;
+}
+
+/**
+ * A failure nobody meant to answer with: a 5xx that is not one of the
+ * typed errors the services and Moleculer throw on purpose (Moleculer wraps
+ * a stray TypeError in a MoleculerError without a type). Its message stays
+ * in the log.
+ */
 export function isUnexpected(err: ErrorLike): boolean {
-	return statusOf(err) >= 500 && !(err instanceof Errors.MoleculerError);
+	return statusOf(err) >= 500 && !(err instanceof Errors.MoleculerError && typeof err.type === "string");
 }

@@ -1,3 +1,5 @@
+import http from "http";
+
 export interface HttpResult {
 	status: number;
 	body: any;
@@ -31,6 +33,30 @@ export class HttpClient {
 			parsed = undefined;
 		}
 		return { status: res.status, body: parsed, text, headers: res.headers };
+	}
+
+	/** Any bytes with any headers, a GET with a body included (fetch refuses those). */
+	raw(method: string, path: string, body: Buffer | string | undefined, headers: Record<string, string> = {}): Promise<{ status: number; body: any; text: string }> {
+		return new Promise((resolve, reject) => {
+			const length = body === undefined ? {} : { "content-length": String(Buffer.byteLength(body)) };
+			const req = http.request(this.base + path, { method, headers: { ...this.defaultHeaders, ...length, ...headers } }, res => {
+				const chunks: Buffer[] = [];
+				res.on("data", (c: Buffer) => chunks.push(c));
+				res.on("end", () => {
+					const text = Buffer.concat(chunks).toString("utf8");
+					this.seen.push(text);
+					let parsed: unknown;
+					try {
+						parsed = text ? JSON.parse(text) : undefined;
+					} catch {
+						parsed = undefined;
+					}
+					resolve({ status: res.statusCode ?? 0, body: parsed, text });
+				});
+			});
+			req.on("error", reject);
+			req.end(body);
+		});
 	}
 
 	get(path: string, token?: string, headers?: Record<string, string>) {

@@ -1,3 +1,4 @@
+import zlib from "zlib";
 import type { ServiceBroker } from "moleculer";
 import { waitFor } from "../helpers/broker";
 import { startInProcessShop } from "../helpers/gateway";
@@ -266,6 +267,91 @@ describe("api gateway over HTTP (embedded default)", () => {
 			);
 			expect(dash.revenueCents).toBeGreaterThanOrEqual(order.totalCents);
 			expect(Object.keys(dash).sort()).toEqual(["averageOrderValueCents", "customers", "lowStockProducts", "ordersByStatus", "revenueCents", "topProducts", "totalOrders", "updatedAt"]);
+		});
+	});
+
+	describe("bad input leaves everything as it was", () => {
+		const deep = (levels: number) => `${'{"a":'.repeat(levels)}1${"}".repeat(levels)}`;
+
+		it("answers 422 for null where the contract does not say nullable, and stores nothing (finding 9)", async () => {
+			const p = (await newProduct({ stock: 3, description: "kept" })).body;
+			for (const field of ["priceCents", "name", "category", "description", "lowStockThreshold"]) {
+				const res = await http.patch(`/products/${p.id}`, { [field]: null }, adminToken);
+				expect([field, res.status, res.body.data?.[0]?.field]).toEqual([field, 422, field]);
+			}
+			expect((await http.get(`/products/${p.id}`)).body).toEqual(p);
+			expect((await http.get("/categories")).body.map((c: any) => c.name)).not.toContain("null");
+			const me = (await http.get("/customers/me", customerToken)).body;
+			expect((await http.patch("/customers/me", { name: null }, customerToken)).status).toBe(422);
+			expect((await http.patch("/customers/me", { password: null }, customerToken)).status).toBe(422);
+			expect((await http.get("/customers/me", customerToken)).body).toEqual(me);
+			expect((await http.raw("GET", "/products", JSON.stringify({ ids: null }), { "content-type": "application/json" })).status).toBe(422);
+			expect((await http.get("/products?pageSize=2")).status).toBe(200);
+		});
+
+		it("takes null for phone and shippingAddress, the two nullable fields", async () => {
+			const res = await http.post("/auth/register", { name: "Nul", email: "nul@shop.test", password: "password-1", phone: null });
+			expect(res.status).toBe(201);
+			expect(res.body.customer.phone).toBeNull();
+			const p = (await newProduct({ stock: 2 })).body;
+			const order = await http.post("/orders", { items: [{ productId: p.id, quantity: 1 }], shippingAddress: null }, res.body.token);
+			expect(order.status).toBe(201);
+			expect(order.body.shippingAddress).toBeNull();
+		});
+
+		it("answers 422 for a body nested deeper than 32 levels, on any route (finding 10)", async () => {
+			const deepArrays = (levels: number) => `{"a":${"[".repeat(levels)}${"]".repeat(levels)}}`;
+			for (const body of [deep(33), deepArrays(20_000)]) {
+				const res = await http.raw("GET", "/categories", body, { "content-type": "application/json" });
+				expect([body.length, res.status]).toEqual([body.length, 422]);
+				expect(res.body).toMatchObject({ code: 422, type: "VALIDATION_ERROR" });
+			}
+			expect((await http.raw("POST", "/auth/login", deep(40), { "content-type": "application/json" })).status).toBe(422);
+			expect((await http.raw("GET", "/categories", deep(10), { "content-type": "application/json" })).status).toBe(200);
+		});
+
+		it("keys cached answers on the params they name, so unknown fields cannot fill the cache (finding 10)", async () => {
+			const cacher = broker.cacher as unknown as { getCacheKeys(): Promise<Array<{ key: string }>> };
+			const categoryKeys = async () => (await cacher.getCacheKeys()).filter(k => k.key.startsWith("products.categories")).length;
+			for (let i = 0; i < 20; i++) {
+				const res = await http.raw("GET", "/categories", JSON.stringify({ [`junk${i}`]: "x".repeat(1000) }), { "content-type": "application/json" });
+				expect(res.status).toBe(200);
+			}
+			expect(await categoryKeys()).toBe(1);
+		});
+
+		it("answers 415 for an unknown Content-Encoding and 400 for a body that does not decode (finding 11)", async () => {
+			const json = JSON.stringify({ email: "cus@shop.test", password: "password-1" });
+			const unknown = await http.raw("POST", "/auth/login", json, { "content-type": "application/json", "content-encoding": "x-unknown" });
+			expect(unknown.status).toBe(415);
+			expect(unknown.body).toMatchObject({ code: 415 });
+			const notGzip = await http.raw("POST", "/auth/login", json, { "content-type": "application/json", "content-encoding": "gzip" });
+			expect(notGzip.status).toBe(400);
+			expect(notGzip.body).toMatchObject({ code: 400 });
+			const gzipped = await http.raw("POST", "/auth/login", zlib.gzipSync(json), { "content-type": "application/json", "content-encoding": "gzip" });
+			expect(gzipped.status).toBe(200);
+			const bomb = await http.raw("POST", "/auth/login", zlib.gzipSync(JSON.stringify({ email: "x@y.z", password: "p".repeat(200 * 1024) })), {
+				"content-type": "application/json",
+				"content-encoding": "gzip",
+			});
+			expect(bomb.status).toBe(413);
+		});
+
+		it("answers 422 for a password over 72 bytes of UTF-8, which bcrypt would cut (finding 12)", async () => {
+			const long = "é".repeat(37); // 37 characters, 74 bytes
+			expect((await http.post("/auth/register", { name: "Long", email: "long@shop.test", password: long })).status).toBe(422);
+			expect((await http.post("/auth/register", { name: "Long", email: "long@shop.test", password: "p".repeat(73) })).status).toBe(422);
+			expect((await http.patch("/customers/me", { password: "p".repeat(73) }, customerToken)).status).toBe(422);
+			expect((await http.post("/auth/login", { email: "cus@shop.test", password: "p".repeat(73) })).status).toBe(422);
+			expect((await http.post("/auth/register", { name: "Edge", email: "edge@shop.test", password: "é".repeat(36) })).status).toBe(201);
+		});
+
+		it("names each bad field in validation errors, never a node id (finding 13)", async () => {
+			const res = await http.post("/auth/register", { name: "", email: "nope", password: "short" });
+			expect(res.status).toBe(422);
+			for (const item of res.body.data) expect(Object.keys(item).sort()).toEqual(expect.arrayContaining(["field", "message", "type"]));
+			expect(res.text).not.toContain(broker.nodeID);
+			expect(res.text).not.toContain("nodeID");
 		});
 	});
 

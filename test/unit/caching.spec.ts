@@ -1,0 +1,27 @@
+import type { ServiceBroker } from "moleculer";
+import { brokerOptions } from "../../moleculer.config";
+import { parseSettings } from "../../lib/settings";
+import { createTestBroker } from "../helpers/broker";
+
+describe("caching is bounded", () => {
+	let broker: ServiceBroker;
+
+	beforeAll(async () => {
+		broker = createTestBroker();
+		for (const name of ["customers", "products", "orders", "alerts", "analytics"]) broker.createService(((await import(`../../services/${name}.service`)) as { default: never }).default);
+		await broker.start();
+	});
+	afterAll(() => broker.stop());
+
+	it("every cached action names the params its key is made of", () => {
+		const cached = (broker.registry.getActionList({ onlyLocal: true, skipInternal: true }) as Array<{ name: string; action: { cache?: unknown } }>).filter(a => a.action.cache);
+		expect(cached.length).toBeGreaterThan(5);
+		for (const { name, action } of cached) expect([name, Array.isArray((action.cache as { keys?: unknown }).keys)]).toEqual([name, true]);
+	});
+
+	it("the memory cacher has a cap and a TTL, the Redis cacher a TTL", () => {
+		expect(brokerOptions(parseSettings({})).cacher).toMatchObject({ type: "MemoryLRU", options: { max: 10_000, ttl: 3600 } });
+		expect(brokerOptions(parseSettings({ CACHE_MAX_ENTRIES: "500", CACHE_TTL_S: "60" })).cacher).toMatchObject({ options: { max: 500, ttl: 60 } });
+		expect(brokerOptions(parseSettings({ CACHER: "redis://127.0.0.1:6379" })).cacher).toMatchObject({ type: "Redis", options: { ttl: 3600 } });
+	});
+});
