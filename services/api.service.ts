@@ -13,6 +13,7 @@ import { EXPOSED_ACTIONS, checkAccess, restAliases } from "../lib/routes";
 import { settings, type AuthSettings, type GatewaySettings } from "../lib/settings";
 import { type Meta, type SecureSettings, type ServiceBase, defineService } from "../lib/types";
 import { assertShallow, jsonBody } from "./api/body";
+import { RateBudget, callAction, callParams, type RateLimitStore } from "./api/doors";
 import { clientAddress } from "./api/client-address";
 import { errorBody, isUnexpected, statusOf } from "./api/errors";
 
@@ -44,18 +45,37 @@ interface ApiSettings extends SecureSettings {
 }
 
 interface RateLimitedRoute {
-	rateLimit?: { store?: { close?(): Promise<void> } };
+	rateLimit?: { limit: number; store: RateLimitStore & { close?(): Promise<void> } };
 }
+
+/** What moleculer-io's `call` action receives. */
+interface IoCall {
+	socket: Socket;
+	action: unknown;
+	params: unknown;
+}
+
+type IoCallHandler = (this: unknown, ctx: Context<IoCall>) => Promise<unknown>;
+/** moleculer-io's own `call`, run once the door has let the call through. */
+const ioCall = (SocketIOService as unknown as { actions: { call: { handler: IoCallHandler } } }).actions.call.handler;
+
+/** A token's expiry can be further off than a timer can wait (2^31 ms): such a socket is looked at again then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+const socketUser = (socket: Socket) => (socket.client as unknown as { user?: AuthUser }).user;
 
 /** What `this` is inside the gateway. */
 interface ApiThis extends ServiceBase<ApiSettings> {
 	io: Server | null;
 	tokens: Tokens;
 	routes?: RateLimitedRoute[];
+	budget: RateBudget;
 	ioPub?: Redis;
 	ioSub?: Redis;
 	assertAccess(action: string, user: AuthUser | null | undefined): void;
 	isBlocked(customerId: string): Promise<boolean>;
+	clientOf(socket: Socket): string;
+	closeAtExpiry(socket: Socket, user: AuthUser): void;
 	isServiceUp(ctx: Context, service: string): Promise<boolean>;
 	sendApiError(req: Req, res: ServerResponse, err: Error): void;
 }
@@ -139,6 +159,28 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 	},
 
 	actions: {
+		/**
+		 * moleculer-io's `call`, behind the same door as REST: the client's
+		 * rate-limit budget, a token still valid, params an object (none is
+		 * `{}`) no deeper than REST allows; the whitelist, the roles and the
+		 * action's own validation follow.
+		 */
+		call: {
+			visibility: "private",
+			async handler(this: ApiThis, ctx: Context<IoCall>) {
+				const { socket } = ctx.params;
+				await this.budget.spend(this.clientOf(socket));
+				const user = socketUser(socket);
+				if (user?.expiresAt !== undefined && user.expiresAt <= Date.now()) {
+					socket.disconnect(true);
+					throw new UnauthorizedError("unauthorized", "TOKEN_EXPIRED");
+				}
+				ctx.params.action = callAction(ctx.params.action);
+				ctx.params.params = callParams(ctx.params.params);
+				return ioCall.call(this, ctx);
+			},
+		},
+
 		health: {
 			async handler(this: ApiThis, ctx: Context<unknown, Meta>) {
 				const entries = await Promise.all(Object.entries(HEALTH_TARGETS).map(async ([label, service]) => [label, (await this.isServiceUp(ctx, service)) ? "running" : "down"]));
@@ -164,6 +206,12 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 		"alert.sent": {
 			handler(this: ApiThis, ctx: Context) {
 				this.io?.to("admins").emit("alert", ctx.params);
+			},
+		},
+		/** A blocked customer's open sockets close, on every gateway (the Socket.IO adapter reaches them all). */
+		"customer.blocked": {
+			handler(this: ApiThis, ctx: Context<{ customerId: string }>) {
+				this.io?.in(`customer:${ctx.params.customerId}`).disconnectSockets(true);
 			},
 		},
 		"analytics.updated": {
@@ -206,12 +254,38 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 		 * The socket joins `customer:<id>`, and admins also `admins`.
 		 */
 		async socketAuthorize(this: ApiThis, socket: Socket): Promise<AuthUser> {
+			try {
+				await this.budget.spend(this.clientOf(socket));
+			} catch (err) {
+				throw Object.assign(new Error("Rate limit exceeded"), { data: errorBody(err as Error) });
+			}
 			const token = (socket.handshake.auth as { token?: unknown })?.token;
 			const user = typeof token === "string" ? this.tokens.verify(token) : null;
 			if (!user || (await this.isBlocked(user.id))) throw new Error("unauthorized");
 			await socket.join(`customer:${user.id}`);
 			if (user.role === "admin") await socket.join("admins");
+			this.closeAtExpiry(socket, user);
 			return user;
+		},
+
+		/** The client a socket counts against, as for REST: its handshake request's address. */
+		clientOf(this: ApiThis, socket: Socket): string {
+			return clientAddress(socket.request, this.settings.gateway.trustProxyHops);
+		},
+
+		/** A socket lives no longer than its token: closed (pushes stopped) when the token expires. */
+		closeAtExpiry(this: ApiThis, socket: Socket, user: AuthUser) {
+			if (user.expiresAt === undefined) return;
+			const wait = user.expiresAt - Date.now();
+			const timer = setTimeout(() => (wait > MAX_TIMER_MS ? this.closeAtExpiry(socket, user) : socket.disconnect(true)), Math.min(Math.max(wait, 0), MAX_TIMER_MS));
+			timer.unref();
+			socket.once("disconnect", () => clearTimeout(timer));
+		},
+
+		/** moleculer-io answers a failed call with this: the contract's error shape, as REST's. */
+		socketOnError(this: ApiThis, err: Error, respond: (body: unknown) => void) {
+			if (isUnexpected(err)) this.logger.error("Socket call failed", err);
+			respond(errorBody(err));
 		},
 
 		async isBlocked(this: ApiThis, customerId: string): Promise<boolean> {
@@ -250,6 +324,8 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 	},
 
 	started(this: ApiThis) {
+		const rest = this.routes![0].rateLimit!;
+		this.budget = new RateBudget(rest.store, rest.limit);
 		const redisUrl = this.settings.gateway.redisUrl;
 		if (!redisUrl || !this.io) return;
 		this.ioPub = new Redis(redisUrl);

@@ -136,8 +136,11 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 				id: ID,
 				blocked: { type: "boolean" },
 			},
-			handler(this: CustomersThis, ctx: Ctx<{ id: string; blocked: boolean }>): Promise<Customer> {
-				return this.updateCustomer(ctx, ctx.params.id, { blocked: ctx.params.blocked });
+			async handler(this: CustomersThis, ctx: Ctx<{ id: string; blocked: boolean }>): Promise<Customer> {
+				const customer = await this.updateCustomer(ctx, ctx.params.id, { blocked: ctx.params.blocked });
+				// Open sockets of a blocked customer close (the gateway listens).
+				if (customer.blocked) void ctx.emit("customer.blocked", { customerId: customer.id });
+				return customer;
 			},
 		},
 

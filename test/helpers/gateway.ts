@@ -1,12 +1,13 @@
 import type { AddressInfo } from "net";
 import type { ServiceBroker, ServiceSchema } from "moleculer";
-import type { AdminSettings, GatewaySettings, SettlementSettings } from "../../lib/settings";
+import type { AdminSettings, AuthSettings, GatewaySettings, SettlementSettings } from "../../lib/settings";
 import { createTestBroker } from "./broker";
 
 /** Settings a test gives the services, over those of the test process (see setup-env.ts). */
 export interface ShopSettings {
 	gateway?: Partial<GatewaySettings> & { rateLimit?: Partial<GatewaySettings["rateLimit"]> };
 	admin?: Partial<AdminSettings>;
+	auth?: Partial<AuthSettings>;
 	settlement?: Partial<SettlementSettings>;
 }
 

@@ -28,4 +28,23 @@ describe("api gateway rate limit (memory store)", () => {
 		const forged = new HttpClient(base, { "x-forwarded-for": "203.0.113.9" });
 		expect((await forged.get("/categories")).status).toBe(429);
 	});
+
+	describe("behind one trusted proxy (TRUST_PROXY=1), finding 7", () => {
+		let proxied: Awaited<ReturnType<typeof startInProcessShop>>;
+		beforeAll(async () => {
+			proxied = await startInProcessShop(["api", "products"], { gateway: { trustProxyHops: 1, rateLimit: { max: 3, windowMs: 60_000 } } });
+		});
+		afterAll(() => proxied.stop());
+
+		it("counts the address the proxy appended, whatever the client wrote before it", async () => {
+			const statuses = [];
+			for (let i = 0; i < 5; i++) {
+				const http = new HttpClient(`${proxied.url}/api`, { "x-forwarded-for": `198.51.100.${i}, 203.0.113.7` });
+				statuses.push((await http.get("/categories")).status);
+			}
+			expect(statuses).toEqual([200, 200, 200, 429, 429]);
+			const another = new HttpClient(`${proxied.url}/api`, { "x-forwarded-for": "203.0.113.7, 203.0.113.8" });
+			expect((await another.get("/categories")).status).toBe(200);
+		});
+	});
 });

@@ -114,4 +114,83 @@ describe("api gateway over Socket.IO (embedded default)", () => {
 			}
 		});
 	});
+
+	describe("call has REST's validation and error shape (finding 6)", () => {
+		const expectContractError = (err: any, code: number) => {
+			expect(err).toMatchObject({ name: expect.any(String), message: expect.any(String), code });
+			expect(Object.keys(err).sort()).toEqual(expect.arrayContaining(["code", "message", "name"]));
+			expect(err.message).not.toMatch(/TypeError|Cannot destructure|Illegal arguments|ctx\.params/);
+		};
+		const rawCall = (socket: Socket, ...args: unknown[]) => new Promise<{ err: any; res: any }>(resolve => socket.emit("call", ...args, (err: any, res: any) => resolve({ err, res })));
+
+		it("treats a call without params as {}, for every action whose params are all optional", async () => {
+			const socket = await connect(adminToken);
+			for (const action of ["products.list", "orders.list", "customers.list", "alerts.list", "products.categories", "analytics.dashboard", "analytics.sales", "customers.me", "api.health"]) {
+				const { err } = await rawCall(socket, action);
+				expect([action, err]).toEqual([action, null]);
+			}
+			const nulled = await rawCall(socket, "products.list", null);
+			expect(nulled.err).toBeNull();
+			expect(nulled.res).toMatchObject({ page: 1, pageSize: 20 });
+		});
+
+		it("refuses bad params with 422 naming the field, and params that are not an object", async () => {
+			const socket = await connect(owner.token);
+			const typed = await rawCall(socket, "products.list", { pageSize: 1000 });
+			expectContractError(typed.err, 422);
+			expect(typed.err).toMatchObject({ type: "VALIDATION_ERROR", data: [expect.objectContaining({ field: "pageSize" })] });
+			expect(JSON.stringify(typed.err)).not.toContain("nodeID");
+			for (const params of ["abc", 12, [1, 2]]) expectContractError((await rawCall(socket, "products.list", params)).err, 422);
+			expectContractError((await rawCall(socket, "customers.updateMe", { password: 12345678 })).err, 422);
+			expectContractError((await rawCall(socket, "customers.updateMe", { name: null })).err, 422);
+			expectContractError((await rawCall(socket, 42, {})).err, 400);
+		});
+	});
+
+	describe("one budget per client for REST, the handshake and each call (finding 4)", () => {
+		let limited: Awaited<ReturnType<typeof startInProcessShop>>;
+		let limitedHttp: HttpClient;
+		let token: string;
+		beforeAll(async () => {
+			limited = await startInProcessShop(["api", "customers", "products"], { gateway: { rateLimit: { max: 8, windowMs: 60_000 } } });
+			limitedHttp = new HttpClient(`${limited.url}/api`);
+			token = (await limitedHttp.post("/auth/register", { name: "Guess", email: "guess@shop.test", password: "password-1" })).body.token; // 1
+		});
+		afterAll(() => limited.stop());
+
+		it("counts every entry point against the same budget and refuses calls over it with 429", async () => {
+			const socket = await connectSocket(limited.url, token); // 2
+			sockets.push(socket);
+			for (let i = 0; i < 5; i++) await socketCall(socket, "customers.login", { email: "guess@shop.test", password: `wrong-${i}` }).catch(() => undefined); // 3..7
+			expect((await limitedHttp.get("/categories")).status).toBe(200); // 8
+			await expect(socketCall(socket, "customers.login", { email: "guess@shop.test", password: "password-1" })).rejects.toMatchObject({ code: 429 });
+			expect((await limitedHttp.get("/categories")).status).toBe(429);
+			await expect(connectSocket(limited.url, token)).rejects.toMatchObject({ data: { code: 429 } });
+		});
+	});
+
+	describe("a socket lives no longer than its right to be there (finding 5)", () => {
+		it("is closed (pushes stopped) when its customer is blocked", async () => {
+			const res = await http.post("/auth/register", { name: "Soon Blocked", email: "soon-blocked@shop.test", password: "password-1" });
+			const socket = await connect(res.body.token);
+			const closed = new Promise<string>(resolve => socket.once("disconnect", reason => resolve(reason)));
+			expect((await http.patch(`/customers/${res.body.customer.id}`, { blocked: true }, adminToken)).status).toBe(200);
+			expect(await closed).toBe("io server disconnect");
+			expect(socket.connected).toBe(false);
+		});
+
+		it("is closed when its token expires, and cannot connect again with it", async () => {
+			const short = await startInProcessShop(["api", "customers", "products"], { auth: { jwtExpiresIn: "2s" } });
+			try {
+				const shortHttp = new HttpClient(`${short.url}/api`);
+				const reg = await shortHttp.post("/auth/register", { name: "Brief", email: "brief@shop.test", password: "password-1" });
+				const socket = await connectSocket(short.url, reg.body.token);
+				const closed = new Promise<string>(resolve => socket.once("disconnect", reason => resolve(reason)));
+				expect(await closed).toBe("io server disconnect");
+				await expect(connectSocket(short.url, reg.body.token)).rejects.toMatchObject({ message: "unauthorized" });
+			} finally {
+				await short.stop();
+			}
+		});
+	});
 });

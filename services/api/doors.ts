@@ -1,0 +1,49 @@
+import { Errors } from "moleculer";
+import { assertShallow } from "./body";
+
+const { MoleculerClientError, ValidationError } = Errors;
+
+/** moleculer-web's rate-limit store: the Memory one, or ours in Redis. */
+export interface RateLimitStore {
+	inc(key: string): number | Promise<number>;
+	resetTime: number;
+}
+
+export class RateLimitedError extends MoleculerClientError {
+	constructor() {
+		super("Rate limit exceeded", 429, "RATE_LIMIT_EXCEEDED");
+	}
+}
+
+/**
+ * One budget per client for every door: the REST route's own store, so a
+ * Socket.IO handshake or call spends from the same counter as a REST
+ * request (and, with Redis, across gateways).
+ */
+export class RateBudget {
+	constructor(
+		private readonly store: RateLimitStore,
+		private readonly limit: number,
+	) {}
+
+	/** Count one request of this client; throws 429 past the limit. */
+	async spend(client: string): Promise<void> {
+		if ((await this.store.inc(client)) > this.limit) throw new RateLimitedError();
+	}
+}
+
+/** A Socket.IO `call`'s params as an action takes them: none is `{}`, anything but an object is refused. */
+export function callParams(params: unknown): object {
+	if (params === undefined || params === null) return {};
+	if (typeof params !== "object" || Array.isArray(params)) {
+		throw new ValidationError("Parameters validation error!", "VALIDATION_ERROR", [{ type: "object", field: "params", message: "The params of a call must be an object." }]);
+	}
+	assertShallow(params);
+	return params;
+}
+
+/** The action a Socket.IO `call` names, which must be a string. */
+export function callAction(action: unknown): string {
+	if (typeof action !== "string") throw new MoleculerClientError("The action of a call must be a string", 400, "BAD_REQUEST");
+	return action;
+}
