@@ -215,12 +215,25 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 			return customer;
 		},
 
+		/**
+		 * The first admin, from ADMIN_EMAIL / ADMIN_PASSWORD: created when no
+		 * account has that email; an existing admin is left as it is; a customer
+		 * who holds that email is never promoted (the node refuses to start).
+		 */
 		async ensureAdmin(this: CustomersThis): Promise<void> {
 			const { email, password } = this.settings.admin;
 			if (!email || !password) return;
 			const existing = await this.adapter.findOne({ email });
+			if (existing?.role === "customer") {
+				throw new Error(`ADMIN_EMAIL ${email} is a customer's account: it is never made an admin. Choose another ADMIN_EMAIL, or promote nobody by leaving it unset.`);
+			}
 			if (existing) {
-				if (existing.role !== "admin") await this.adapter.updateById(existing._id, { $set: { role: "admin" } });
+				const same = await bcrypt.compare(password, existing.passwordHash);
+				if (same) this.logger.info(`Admin ${email} exists.`);
+				else
+					this.logger.warn(
+						`Admin ${email} exists; ADMIN_PASSWORD differs from its password and is not applied (only a new admin gets it). Change the password through PATCH /api/customers/me.`,
+					);
 				return;
 			}
 			try {

@@ -1,3 +1,6 @@
+import fs from "fs";
+import os from "os";
+import path from "path";
 import type { ServiceBroker } from "moleculer";
 import jwt from "jsonwebtoken";
 import CustomersService from "../../services/customers.service";
@@ -132,5 +135,46 @@ describe("customers service", () => {
 		await expect(broker.call("customers.setBlocked", { id: customer.id, blocked: "true" })).rejects.toMatchObject({ code: 422 });
 		await expect(broker.call("customers.setBlocked", { id: "missing", blocked: true })).rejects.toMatchObject({ code: 404 });
 		expect(await broker.call<any, any>("customers.get", { id: customer.id })).toMatchObject({ blocked: false });
+	});
+
+	describe("the first admin from ADMIN_EMAIL (finding 8)", () => {
+		let dataDir: string;
+		const startWith = async (admin: { email: string; password: string }) => {
+			const node = createTestBroker();
+			node.createService(withSettings(CustomersService, { admin, storage: { dataDir } }));
+			const logs: string[] = [];
+			const started = node.start().then(
+				() => null,
+				(err: Error) => err,
+			);
+			return { node, logs, error: await started };
+		};
+		beforeEach(() => {
+			dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "admin-"));
+		});
+		afterEach(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+		it("never promotes a customer who registered that email first: the node refuses to start", async () => {
+			const first = await startWith({ email: "someone@shop.test", password: "admin-password" });
+			await first.node.call("customers.register", { name: "Squatter", email: "taken@shop.test", password: "squatter-pass" });
+			await first.node.stop();
+			const second = await startWith({ email: "taken@shop.test", password: "admin-password" });
+			expect(second.error?.message).toMatch(/taken@shop\.test.*is a customer/);
+			await second.node.stop();
+			const third = await startWith({ email: "someone@shop.test", password: "admin-password" });
+			const login = await third.node.call<any, object>("customers.login", { email: "taken@shop.test", password: "squatter-pass" });
+			expect(login.customer.role).toBe("customer");
+			await expect(third.node.call("customers.login", { email: "taken@shop.test", password: "admin-password" })).rejects.toMatchObject({ code: 401 });
+			await third.node.stop();
+		});
+
+		it("leaves an existing admin as it is, its password too", async () => {
+			const first = await startWith({ email: "boss2@shop.test", password: "first-password" });
+			await first.node.stop();
+			const second = await startWith({ email: "boss2@shop.test", password: "changed-password" });
+			expect(second.error).toBeNull();
+			await expect(second.node.call("customers.login", { email: "boss2@shop.test", password: "first-password" })).resolves.toMatchObject({ customer: { role: "admin" } });
+			await second.node.stop();
+		});
 	});
 });
