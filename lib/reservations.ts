@@ -58,15 +58,12 @@ export const REJECTION = {
 } as const;
 export type RejectionType = (typeof REJECTION)[keyof typeof REJECTION];
 
-/** Why an order was cancelled, and whether the cancellation raises an `order_cancelled` alert. */
+/**
+ * Why an order was cancelled, and whether the cancellation raises an
+ * `order_cancelled` alert. Only placed orders are cancelled: an order that
+ * placement refused or could not place is not an order.
+ */
 export const CANCEL_REASONS = {
-	/** Refused at placement: the client was told with the error; nobody needs an alert. */
-	INSUFFICIENT_STOCK: { alert: false },
-	UNKNOWN_PRODUCT: { alert: false },
-	/** Products did not answer at placement; the stock was released. */
-	RESERVATION_FAILED: { alert: true },
-	/** The settler found a pending order whose stock products does not hold. */
-	NOT_RESERVED: { alert: true },
 	CANCELLED_BY_CUSTOMER: { alert: true },
 	CANCELLED_BY_ADMIN: { alert: true },
 } as const;

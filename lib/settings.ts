@@ -78,6 +78,8 @@ export interface Settings {
 	admin: AdminSettings;
 	gateway: GatewaySettings;
 	settlement: SettlementSettings;
+	/** Tests only: the named crash point where this process kills itself (lib/crash-points.ts). */
+	crashPoint?: string;
 }
 
 export class SettingsError extends Error {
@@ -130,6 +132,7 @@ const ENV_SCHEMA = {
 	CHANNEL_MAX_RETRIES: int(0, 100, 3),
 	PENDING_TIMEOUT_MS: int(100, 3_600_000, 10_000),
 	RECOVERY_INTERVAL_MS: int(50, 3_600_000, 5_000),
+	CRASH_POINT: { type: "string", optional: true, pattern: /^[a-z.-]+$/ },
 } as const;
 
 /** Variables whose values never appear in a message. */
@@ -205,6 +208,7 @@ export function parseSettings(env: Env): Settings {
 			logRequests: v.LOG_LEVEL === "debug" || v.LOG_LEVEL === "trace",
 		},
 		settlement: { pendingTimeoutMs: v.PENDING_TIMEOUT_MS, recoveryIntervalMs: v.RECOVERY_INTERVAL_MS },
+		crashPoint: v.CRASH_POINT,
 	};
 }
 

@@ -77,7 +77,6 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 				await this.assertMayOrder(ctx, user.id);
 				const { order, created } = await this.placement.open(user.id, ctx.meta.idempotencyKey, items, ctx.params.shippingAddress ?? null);
 				const placed = order.status === "pending" ? await this.placement.place(ctx, order) : order;
-				if (placed.rejection) throw this.placement.rejectionError(placed);
 				ctx.meta.$statusCode = created ? 201 : 200;
 				if (created) ctx.meta.$location = `/api/orders/${placed._id}`;
 				return this.toPublic(placed);

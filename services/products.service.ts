@@ -54,8 +54,8 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 				lowStockThreshold: { ...COUNT, optional: true },
 			},
 			async handler(this: ProductsThis, ctx: Ctx<NewProduct>): Promise<Product> {
-				const product = this.toPublic(await this.catalog.create(ctx.params));
-				await this.productsChanged([product], ctx);
+				// A product created at or below its threshold is low from the start.
+				const [product] = await this.afterStockChange([(await this.catalog.create(ctx.params))._id], ctx);
 				ctx.meta.$statusCode = 201;
 				ctx.meta.$location = `/api/products/${product.id}`;
 				return product;
@@ -104,8 +104,9 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 			},
 			async handler(this: ProductsThis, ctx: Ctx<{ id: string } & ProductChanges>): Promise<Product> {
 				const { id, ...changes } = ctx.params;
-				const product = this.toPublic(await this.catalog.update(id, changes));
-				await this.productsChanged([product], ctx);
+				await this.catalog.update(id, changes);
+				// A threshold raised to the stock makes it low; lowered below, the alert is armed again.
+				const [product] = await this.afterStockChange([id], ctx);
 				return product;
 			},
 		},
@@ -179,7 +180,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 			});
 		},
 
-		/** Re-read products whose stock moved and find their stock crossings, then productsChanged. */
+		/** Re-read products whose stock or threshold moved and find their stock crossings, then productsChanged. */
 		async afterStockChange(this: ProductsThis, ids: string[], ctx?: Ctx): Promise<Product[]> {
 			const docs = await this.adapter.findByIds(_.uniq(ids));
 			const crossings: StockAlertMessage[] = [];

@@ -1,9 +1,11 @@
+import crypto from "crypto";
 import type { CallingOptions, LoggerInstance } from "moleculer";
 import { Errors } from "moleculer";
 import type { OrderStatusMessage } from "../../lib/channels";
 import { isDuplicateKeyError, type DbAdapter, type Doc, type Query } from "../../lib/db/adapter";
 import { newId } from "../../lib/db/ids";
 import { ConflictError, UnprocessableError } from "../../lib/errors";
+import { crashPoint } from "../../lib/crash-points";
 import { canMove, type OrderStatus } from "../../lib/order-status";
 import { REJECTION, type CancelReason, type ReleaseAnswer, type ReservationView, type ReserveAnswer, type ReserveItem, type ReservedLine } from "../../lib/reservations";
 import type { SettlementSettings } from "../../lib/settings";
@@ -21,9 +23,9 @@ export interface OrderDoc extends Doc {
 	status: OrderStatus;
 	statusHistory: Array<{ status: OrderStatus; at: string }>;
 	shippingAddress: ShippingAddress | null;
+	/** What the client asked for (items and address): a key sent again with another body is refused. */
+	requestHash: string;
 	cancelReason?: CancelReason;
-	/** Why placement refused it: the error the client gets again for the same key. */
-	rejection?: { type: string; data: unknown };
 	/** Set while a cancellation is under way: the order cannot ship meanwhile; the settler finishes it. */
 	cancelling?: true;
 	/** Set while pending: the settler finds its few orders without indexing every status. */
@@ -69,12 +71,18 @@ const now = () => new Date().toISOString();
 export class Placement {
 	constructor(private readonly deps: PlacementDeps) {}
 
-	/** The customer's order for this idempotency key if there is one, else a new pending order. */
+	/**
+	 * The customer's order for this idempotency key if there is one (422
+	 * when it was asked with another body), else a new pending order.
+	 */
 	async open(customerId: string, key: string | undefined, items: ReserveItem[], shippingAddress: ShippingAddress | null): Promise<{ order: OrderDoc; created: boolean }> {
 		const idemKey = key === undefined ? undefined : `${customerId}:${key}`;
+		const requestHash = hashRequest(items, shippingAddress);
 		for (;;) {
 			if (idemKey) {
 				const existing = await this.deps.orders.findOne({ idemKey });
+				if (existing && existing.requestHash !== requestHash)
+					throw new UnprocessableError("This Idempotency-Key was sent before with another body", { field: "Idempotency-Key" }, "IDEMPOTENCY_KEY_REUSED");
 				if (existing) return { order: existing, created: false };
 			}
 			const at = now();
@@ -89,6 +97,7 @@ export class Placement {
 				pending: true,
 				statusHistory: [{ status: "pending", at }],
 				shippingAddress,
+				requestHash,
 				createdAt: at,
 				updatedAt: at,
 			};
@@ -110,13 +119,6 @@ export class Placement {
 		}
 		// Null when a cancellation or the settler got there first: answer the order as it is.
 		return (await this.confirm(via, order, lines)) ?? this.reload(order);
-	}
-
-	/** The error a refused placement answers, the same for every repeat of its key. */
-	rejectionError(order: OrderDoc): Error {
-		const r = order.rejection!;
-		if (r.type === REJECTION.insufficientStock) return new ConflictError("Insufficient stock", REJECTION.insufficientStock, r.data);
-		return new UnprocessableError("Order rejected", r.data, r.type);
 	}
 
 	/**
@@ -160,13 +162,19 @@ export class Placement {
 		}
 	}
 
-	/** A pending order is confirmed if products holds its reservation, else cancelled. */
-	async resolvePending(via: Via, order: OrderDoc): Promise<OrderDoc> {
+	/**
+	 * A pending order is confirmed if products holds its reservation; else it
+	 * was never placed (nor announced) and goes, its reservation closed first
+	 * so that a late reserve takes nothing.
+	 */
+	async resolvePending(via: Via, order: OrderDoc): Promise<void> {
 		const r = await products.reservation(via, order._id);
-		if (r.state === "reserved") return (await this.confirm(via, order, r.lines)) ?? this.reload(order);
-		// Closes the reservation whatever its state, so a late reserve takes nothing.
+		if (r.state === "reserved") {
+			await this.confirm(via, order, r.lines);
+			return;
+		}
 		await products.release(via, order._id);
-		return this.finishCancel(via, order, "NOT_RESERVED");
+		await this.discard(order);
 	}
 
 	/** Hand the order's status to the durable channel, then clear its outbox mark (unless a newer move set it). */
@@ -175,24 +183,35 @@ export class Placement {
 		await this.deps.orders.updateMany({ _id: order._id, statusHistory: { $size: order.statusHistory.length } }, { $unset: { outbox: true } });
 	}
 
+	/**
+	 * Products refused or did not answer: the order was not placed. A refused
+	 * order is not an order (nothing of it stays, the key may be sent again);
+	 * one products did not answer is released first, or left to the settler.
+	 */
 	private async placementFailed(via: Via, order: OrderDoc, err: Errors.MoleculerError): Promise<OrderDoc> {
-		if (err?.type === REJECTION.insufficientStock) {
-			return this.finishCancel(via, order, "INSUFFICIENT_STOCK", { type: REJECTION.insufficientStock, data: err.data });
-		}
-		if (err?.type === REJECTION.closed) return this.reload(order);
-		if (err?.type === REJECTION.unknownProduct) {
-			// Bad input leaves nothing behind: the order never existed for the client.
-			await this.deps.orders.removeMany({ _id: order._id, status: "pending" });
+		if (REFUSALS.has(err?.type)) {
+			crashPoint("place.after-refusal");
+			await this.discard(order);
 			throw err;
 		}
-		// Products did not answer: give back whatever it may have taken, then cancel; else the settler will.
-		try {
-			await products.release(via, order._id);
-			await this.finishCancel(via, order, "RESERVATION_FAILED");
-		} catch (releaseErr) {
-			this.deps.logger.warn(`Order ${order._id} stays pending until the settler can reach products`, (releaseErr as Error).message);
+		if (err?.type === REJECTION.closed) {
+			// A cancellation or the settler closed it first: answer the order as it is now, if it is one.
+			const now = await this.deps.orders.findById(order._id);
+			if (now && now.status !== "pending") return now;
+		} else {
+			try {
+				await products.release(via, order._id);
+				await this.discard(order);
+			} catch (releaseErr) {
+				this.deps.logger.warn(`Order ${order._id} stays pending until the settler can reach products`, (releaseErr as Error).message);
+			}
 		}
 		throw new Errors.MoleculerRetryableError("The order could not be placed now; try again with the same Idempotency-Key", 503, "ORDER_NOT_PLACED", { orderId: order._id });
+	}
+
+	/** A pending order that was never placed goes: it was never announced. */
+	private async discard(order: OrderDoc): Promise<void> {
+		await this.deps.orders.removeMany({ _id: order._id, status: "pending" });
 	}
 
 	private confirm(via: Via, order: OrderDoc, lines: ReservedLine[]): Promise<OrderDoc | null> {
@@ -209,9 +228,9 @@ export class Placement {
 		return confirmed;
 	}
 
-	private async finishCancel(via: Via, order: OrderDoc, reason: CancelReason, rejection?: OrderDoc["rejection"]): Promise<OrderDoc> {
+	private async finishCancel(via: Via, order: OrderDoc, reason: CancelReason): Promise<OrderDoc> {
 		for (const from of ["pending", "confirmed"] as const) {
-			const moved = await this.transition(via, order._id, from, "cancelled", { cancelReason: reason, ...(rejection ? { rejection } : {}) });
+			const moved = await this.transition(via, order._id, from, "cancelled", { cancelReason: reason });
 			if (moved) {
 				await this.deps.orders.updateMany({ _id: order._id }, { $unset: { cancelling: true } });
 				return moved;
@@ -257,6 +276,15 @@ export class Placement {
 			this.deps.logger.warn(`Could not ${what}`, (err as Error).message);
 		}
 	}
+}
+
+/** Refusals of the client's order itself: nothing is kept of it. */
+const REFUSALS = new Set<string | undefined>([REJECTION.insufficientStock, REJECTION.unknownProduct, REJECTION.duplicateProduct]);
+
+/** The same body gives the same hash: the items in any order, the address or none. */
+function hashRequest(items: ReserveItem[], shippingAddress: ShippingAddress | null): string {
+	const canonical = { items: [...items].sort((a, b) => a.productId.localeCompare(b.productId)).map(i => [i.productId, i.quantity]), shippingAddress };
+	return crypto.createHash("sha256").update(JSON.stringify(canonical)).digest("base64url");
 }
 
 function notCancellable(status: OrderStatus): ConflictError {

@@ -79,10 +79,9 @@ export class Catalog {
 		return doc;
 	}
 
-	async update(id: string, changes: ProductChanges): Promise<ProductDoc> {
+	async update(id: string, changes: ProductChanges): Promise<void> {
 		const set = _.pickBy(_.pick(changes, CHANGEABLE_FIELDS), v => v !== undefined);
 		await this.applyOrNotFound(id, { $set: { ...set, updatedAt: new Date().toISOString() } });
-		return this.get(id);
 	}
 
 	async restock(id: string, quantity: number): Promise<void> {

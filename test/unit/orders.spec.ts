@@ -169,12 +169,41 @@ describe("orders service", () => {
 			expect(await stockOf(p.id)).toBe(8);
 		});
 
-		it("answers the same 409 again for a key whose first order was short", async () => {
+		it("lets a key whose request was refused be sent again: the refusal stored nothing (finding 15)", async () => {
 			const p = await product(1);
 			await expect(place(alice, { items: [{ productId: p.id, quantity: 2 }] }, "key-short")).rejects.toMatchObject({ code: 409 });
 			await broker.call("products.restock", { id: p.id, quantity: 5 });
-			await expect(place(alice, { items: [{ productId: p.id, quantity: 2 }] }, "key-short")).rejects.toMatchObject({ code: 409, type: "INSUFFICIENT_STOCK" });
-			expect(await stockOf(p.id)).toBe(6);
+			const meta: Record<string, unknown> = {};
+			const placed = await place(alice, { items: [{ productId: p.id, quantity: 2 }] }, "key-short", meta);
+			expect(meta.$statusCode).toBe(201);
+			expect(placed.status).toBe("confirmed");
+			expect(await stockOf(p.id)).toBe(4);
+		});
+
+		it("answers 422 IDEMPOTENCY_KEY_REUSED for the same key with another body, reserving nothing (finding 15)", async () => {
+			const p = await product(10);
+			const first = await place(alice, { items: [{ productId: p.id, quantity: 1 }] }, "key-body");
+			await expect(place(alice, { items: [{ productId: p.id, quantity: 2 }] }, "key-body")).rejects.toMatchObject({ code: 422, type: "IDEMPOTENCY_KEY_REUSED" });
+			await expect(
+				place(alice, { items: [{ productId: p.id, quantity: 1 }], shippingAddress: { line1: "1 Main St", city: "X", postalCode: "1", country: "US" } }, "key-body"),
+			).rejects.toMatchObject({ code: 422 });
+			expect((await place(alice, { items: [{ productId: p.id, quantity: 1 }] }, "key-body")).id).toBe(first.id);
+			expect(await stockOf(p.id)).toBe(9);
+		});
+	});
+
+	describe("a refused order is not an order (finding 14)", () => {
+		it("stores, lists and announces nothing of an order refused for stock", async () => {
+			const p = await product(1);
+			const before = await orderCount();
+			const seen = events.received.length;
+			const err = await place(alice, { items: [{ productId: p.id, quantity: 3 }] }).catch((e: any) => e);
+			expect(err).toMatchObject({ code: 409, type: "INSUFFICIENT_STOCK" });
+			expect(await orderCount()).toBe(before);
+			const all = await broker.call<any, object>("orders.all", { pageSize: 1000 });
+			expect(all.rows.filter((o: any) => o.items.length === 0 || o.status === "pending")).toEqual([]);
+			await new Promise(r => setTimeout(r, 50));
+			expect(events.received.slice(seen).filter(e => e.payload.order.customerId === alice.id && e.payload.order.items.length === 0)).toEqual([]);
 		});
 	});
 
@@ -311,7 +340,7 @@ describe("orders service", () => {
 	});
 
 	describe("settling after a crash", () => {
-		it("confirms a stale pending order whose stock products holds, and cancels one it does not", async () => {
+		it("confirms a stale pending order whose stock products holds, and removes one it does not (never announced, so never an order)", async () => {
 			const svc: any = broker.getLocalService("orders");
 			const held = await product(10, 300);
 			const lost = await product(10);
@@ -326,8 +355,8 @@ describe("orders service", () => {
 				svc.settings.settlement.pendingTimeoutMs = timeout;
 			}
 			expect(await broker.call("orders.get", { id: a._id }, as(admin))).toMatchObject({ status: "confirmed", totalCents: 600 });
-			expect(await broker.call("orders.get", { id: b._id }, as(admin))).toMatchObject({ status: "cancelled" });
-			// The cancelled order's reservation is closed: a request still in flight takes nothing.
+			await expect(broker.call("orders.get", { id: b._id }, as(admin))).rejects.toMatchObject({ code: 404 });
+			// Its reservation is closed: a request still in flight takes nothing.
 			await expect(broker.call("products.reserve", { orderId: b._id, items: b.requested })).rejects.toMatchObject({ code: 409 });
 			expect(await stockOf(held.id)).toBe(8);
 			expect(await stockOf(lost.id)).toBe(10);

@@ -387,5 +387,25 @@ describe("products service", () => {
 			// The 3 -> 1 move in between raised none.
 			expect(lowFor(p.id).map(e => e.payload.stock)).toEqual([3, 2]);
 		});
+
+		it("raises stock_low for a product created at or below its threshold, and out_of_stock at 0 (finding 16)", async () => {
+			const low = await product({ stock: 2, lowStockThreshold: 5 });
+			const none = await product({ stock: 0, lowStockThreshold: 5 });
+			await waitFor(() => lowFor(low.id).length === 1 && lowFor(none.id).length === 1, 5000, "stock_low at creation");
+			const listed = (await call<any[]>("lowStock")).map(l => l.productId);
+			expect(listed).toEqual(expect.arrayContaining([low.id, none.id]));
+		});
+
+		it("raises stock_low when the threshold is raised to the stock or above, and arms again when it is lowered (finding 16)", async () => {
+			const p = await product({ stock: 4, lowStockThreshold: 2 });
+			expect((await call<any[]>("lowStock")).map(l => l.productId)).not.toContain(p.id);
+			await call("update", { id: p.id, lowStockThreshold: 4 });
+			await waitFor(() => lowFor(p.id).length === 1, 5000, "stock_low after the threshold rose");
+			expect((await call<any[]>("lowStock")).map(l => l.productId)).toContain(p.id);
+			await call("update", { id: p.id, lowStockThreshold: 1 });
+			expect((await call<any[]>("lowStock")).map(l => l.productId)).not.toContain(p.id);
+			await call("reserve", { orderId: "low-rearmed", items: [{ productId: p.id, quantity: 3 }] });
+			await waitFor(() => lowFor(p.id).length === 2, 5000, "stock_low again after it was armed");
+		});
 	});
 });

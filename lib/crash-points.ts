@@ -1,0 +1,38 @@
+import { settings } from "./settings";
+
+/**
+ * Named crash points: every boundary between two writes that must survive a
+ * kill -9 has one. Off unless CRASH_POINT names it (tests only): the process
+ * then kills itself there, as abruptly as `kill -9`, and the test restarts
+ * it and checks that the settlers finish the work exactly once.
+ */
+export const CRASH_POINTS = {
+	// Placement (services/orders/placement.ts)
+	"place.after-open": "the order is stored pending; products has not been asked",
+	"place.after-reserve": "products holds the stock; the order is still pending",
+	"place.after-refusal": "products refused (its failed outcome stored); the pending order is still there",
+	"status.after-move": "a status move is stored with its outbox mark; the status message is not sent",
+	"status.after-publish": "the status message is sent; the outbox mark is still set",
+	"cancel.after-flag": "the order is flagged cancelling; its stock is not released",
+	"cancel.after-release": "the stock is released; the order is not yet cancelled",
+	// The stock ledger (services/products/stock-ledger.ts)
+	"reserve.after-take": "the first item is taken; the others and the outcome are not written",
+	"reserve.after-failed-outcome": "a failed outcome is stored; what the attempt took is not given back",
+	"release.after-claim": "the reservation is releasing; nothing is given back",
+	"release.after-give-back": "the first item is given back; the others are not",
+	"release.after-all-give-backs": "every item is given back; the reservation is still releasing",
+	"recover.after-expiring": "the settler failed an abandoned attempt; its takes are not given back",
+	// Stock alerts (services/products/stock-alerts.ts)
+	"alert.after-crossing": "a crossing and its message are stored in the product; the message is not sent",
+	"alert.after-publish": "the stock alert is sent; it is still in the product's outbox",
+	// Consumers of the durable channels
+	"analytics.before-apply": "analytics received a status message and has not stored it",
+	"alerts.before-raise": "alerts received a message and has not stored the alert",
+} as const;
+
+export type CrashPoint = keyof typeof CRASH_POINTS;
+
+/** Dies here when the settings name this point. */
+export function crashPoint(name: CrashPoint): void {
+	if (settings.crashPoint === name) process.kill(process.pid, "SIGKILL");
+}
