@@ -1,5 +1,6 @@
 import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
 import type { BrokerOptions, Middleware } from "moleculer";
+import { ConfirmedAmqpAdapter, InProcessAdapter } from "./lib/channel-adapters";
 import { DEAD_LETTER } from "./lib/channels";
 import { settings, type Settings } from "./lib/settings";
 import { ShopValidator } from "./lib/validation";
@@ -38,28 +39,26 @@ function cacher(s: Settings): BrokerOptions["cacher"] {
 
 /**
  * Durable channels over RabbitMQ when the transporter is AMQP (durable
- * exchanges and queues, persistent messages, limited tries then the
- * dead-letter queue); in-process delivery on the embedded default.
+ * exchanges and queues, persistent messages confirmed by RabbitMQ, limited
+ * tries then the dead-letter queue); on the embedded default, in-process
+ * delivery that a publisher awaits (lib/channel-adapters.ts).
  */
 function channels(s: Settings): Middleware {
-	if (!s.transporter?.startsWith("amqp")) return ChannelsMiddleware({ adapter: { type: "Fake", options: {} } } as never) as unknown as Middleware;
+	if (!s.transporter?.startsWith("amqp")) return ChannelsMiddleware({ adapter: new InProcessAdapter({ maxRetries: s.channelMaxRetries }) } as never) as unknown as Middleware;
 	return ChannelsMiddleware({
-		adapter: {
-			type: "AMQP",
-			options: {
-				amqp: {
-					url: s.transporter,
-					socketOptions: { noDelay: true },
-					exchangeOptions: { durable: true },
-					queueOptions: { durable: true },
-					messageOptions: { persistent: true },
-					publishAssertExchange: { enabled: true, exchangeOptions: { durable: true } },
-				},
-				maxInFlight: 50,
-				maxRetries: s.channelMaxRetries,
-				deadLettering: { enabled: true, queueName: DEAD_LETTER, exchangeName: DEAD_LETTER },
+		adapter: new ConfirmedAmqpAdapter({
+			amqp: {
+				url: s.transporter,
+				socketOptions: { noDelay: true },
+				exchangeOptions: { durable: true },
+				queueOptions: { durable: true },
+				messageOptions: { persistent: true },
+				publishAssertExchange: { enabled: true, exchangeOptions: { durable: true } },
 			},
-		},
+			maxInFlight: 50,
+			maxRetries: s.channelMaxRetries,
+			deadLettering: { enabled: true, queueName: DEAD_LETTER, exchangeName: DEAD_LETTER },
+		}),
 	} as never) as unknown as Middleware;
 }
 

@@ -2,6 +2,7 @@ import _ from "lodash";
 import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import { CHANNELS, type OrderStatusMessage, type StockAlertMessage } from "../lib/channels";
+import { crashPoint } from "../lib/crash-points";
 import { isDuplicateKeyError, type Doc } from "../lib/db/adapter";
 import { NotFoundError } from "../lib/errors";
 import { PAGE_PARAMS } from "../lib/params";
@@ -99,6 +100,7 @@ const AlertsService = defineService<DbSettings, AlertsThis>({
 	methods: {
 		/** Store the alert once, then announce it. */
 		async raise(this: AlertsThis, alert: Omit<AlertDoc, "acknowledged" | "createdAt">): Promise<void> {
+			crashPoint("alerts.before-raise");
 			let doc: AlertDoc;
 			try {
 				doc = await this.adapter.insert({ ...alert, acknowledged: false, createdAt: new Date().toISOString() });

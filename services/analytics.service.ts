@@ -2,6 +2,7 @@ import _ from "lodash";
 import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import { CHANNELS, type OrderStatusMessage } from "../lib/channels";
+import { crashPoint } from "../lib/crash-points";
 import { isDuplicateKeyError, type Doc } from "../lib/db/adapter";
 import { ORDER_STATUSES, type OrderStatus } from "../lib/order-status";
 import type { Page } from "../lib/pagination";
@@ -112,6 +113,7 @@ const AnalyticsService = defineService<AnalyticsSettings, AnalyticsThis>({
 			async handler(this: AnalyticsThis, msg: OrderStatusMessage) {
 				const order = msg?.order;
 				if (!order?.id || !ORDER_STATUSES.includes(order.status) || !Array.isArray(order.statusHistory)) throw new Error("Malformed order status message");
+				crashPoint("analytics.before-apply");
 				if (await this.applyOrder(order)) await this.dashboardChanged();
 			},
 		},

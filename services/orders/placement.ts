@@ -111,12 +111,14 @@ export class Placement {
 
 	/** Reserve the stock of a pending order, then confirm or cancel it. */
 	async place(via: Via, order: OrderDoc): Promise<OrderDoc> {
+		crashPoint("place.after-open");
 		let lines: ReservedLine[];
 		try {
 			lines = (await products.reserve(via, order._id, order.requested)).lines;
 		} catch (err) {
 			return this.placementFailed(via, order, err as Errors.MoleculerError);
 		}
+		crashPoint("place.after-reserve");
 		// Null when a cancellation or the settler got there first: answer the order as it is.
 		return (await this.confirm(via, order, lines)) ?? this.reload(order);
 	}
@@ -130,8 +132,10 @@ export class Placement {
 		if (!order.cancelling) {
 			const flagged = await this.deps.orders.updateMany({ _id: order._id, status: { $in: ["pending", "confirmed"] } }, { $set: { cancelling: true, cancelReason: reason } });
 			if (flagged !== 1) throw notCancellable((await this.reload(order)).status);
+			crashPoint("cancel.after-flag");
 		}
 		await products.release(via, order._id);
+		crashPoint("cancel.after-release");
 		const done = await this.finishCancel(via, order, reason);
 		if (done.status !== "cancelled") throw notCancellable(done.status);
 		return done;
@@ -180,6 +184,7 @@ export class Placement {
 	/** Hand the order's status to the durable channel, then clear its outbox mark (unless a newer move set it). */
 	async publishStatus(order: OrderDoc): Promise<void> {
 		await this.deps.publish({ order: this.deps.toPublic(order), cancelReason: order.cancelReason });
+		crashPoint("status.after-publish");
 		await this.deps.orders.updateMany({ _id: order._id, statusHistory: { $size: order.statusHistory.length } }, { $unset: { outbox: true } });
 	}
 
@@ -231,25 +236,26 @@ export class Placement {
 	private async finishCancel(via: Via, order: OrderDoc, reason: CancelReason): Promise<OrderDoc> {
 		for (const from of ["pending", "confirmed"] as const) {
 			const moved = await this.transition(via, order._id, from, "cancelled", { cancelReason: reason });
-			if (moved) {
-				await this.deps.orders.updateMany({ _id: order._id }, { $unset: { cancelling: true } });
-				return moved;
-			}
+			if (moved) return moved;
 		}
 		return this.reload(order);
 	}
 
 	/**
-	 * Compare-and-set of the status, recording the move and marking the
-	 * outbox. Answers the order as it now is; announces after the answer.
+	 * Compare-and-set of the status, in one update that also records the
+	 * move, marks the outbox and drops the flags the move ends (pending, and
+	 * cancelling for a cancellation). Answers the order as it now is;
+	 * announces after the answer.
 	 */
 	private async transition(via: Via, id: string, from: OrderStatus, to: OrderStatus, fields: Partial<OrderDoc> = {}, guard: Query = {}): Promise<OrderDoc | null> {
 		const at = now();
+		const unset: Record<string, true> = to === "cancelled" ? { pending: true, cancelling: true } : { pending: true };
 		const n = await this.deps.orders.updateMany(
 			{ _id: id, status: from, ...guard },
-			{ $set: { ...fields, status: to, outbox: true, updatedAt: at }, $unset: { pending: true }, $push: { statusHistory: { status: to, at } } },
+			{ $set: { ...fields, status: to, outbox: true, updatedAt: at }, $unset: unset, $push: { statusHistory: { status: to, at } } },
 		);
 		if (n !== 1) return null;
+		crashPoint("status.after-move");
 		const order = (await this.deps.orders.findById(id))!;
 		this.announce(via, order, from);
 		return order;

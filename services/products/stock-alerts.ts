@@ -1,5 +1,6 @@
 import type { LoggerInstance } from "moleculer";
 import type { StockAlertMessage } from "../../lib/channels";
+import { crashPoint } from "../../lib/crash-points";
 import type { DbAdapter } from "../../lib/db/adapter";
 import type { ProductDoc } from "./documents";
 
@@ -52,7 +53,10 @@ export class StockAlerts {
 					{ _id: doc._id, stock: { $lte: line }, [flag]: { $ne: true } },
 					{ $set: { [flag]: true, [outboxKey(message)]: message }, $inc: { [counter]: 1 } },
 				);
-				if (won === 1) found.push(message);
+				if (won === 1) {
+					crashPoint("alert.after-crossing");
+					found.push(message);
+				}
 			} else if (doc.stock > line && doc[flag]) {
 				await this.products.updateMany({ _id: doc._id, stock: { $gt: line }, [flag]: true }, { $set: { [flag]: false } });
 			}
@@ -70,6 +74,7 @@ export class StockAlerts {
 	/** Hand a crossing to the channel, then take it out of the product's outbox. */
 	async publish(message: StockAlertMessage): Promise<void> {
 		await this.send(message);
+		crashPoint("alert.after-publish");
 		await this.products.updateMany({ _id: message.productId }, { $unset: { [outboxKey(message)]: true } });
 	}
 

@@ -1,3 +1,5 @@
+import { Errors } from "moleculer";
+import { crashPoint } from "../../lib/crash-points";
 import type { DbAdapter } from "../../lib/db/adapter";
 import { isDuplicateKeyError } from "../../lib/db/adapter";
 import { ConflictError, InsufficientStockError, UnprocessableError, type ShortItem } from "../../lib/errors";
@@ -12,6 +14,8 @@ export interface LedgerOptions {
 	pendingTimeoutMs: number;
 }
 
+/** Give-back markers outlive their release by this many pending timeouts. */
+const MARKER_GRACE_TIMEOUTS = 10;
 const TAKE = "r_";
 const GIVE = "g_";
 const holdKey = (kind: string, orderId: string) => `holds.${kind}${orderId}`;
@@ -38,6 +42,8 @@ const now = () => new Date().toISOString();
  * reservations.
  */
 export class StockLedger {
+	/** How long a released reservation's give-back markers stay: far longer than any finishRelease may run. */
+	private readonly markerGraceMs: number;
 	/** Take markers of settled reservations, per product, removed with the product's next take (or by the flush). */
 	private readonly markerClears = new Map<string, Set<string>>();
 
@@ -46,7 +52,9 @@ export class StockLedger {
 		private readonly reservations: DbAdapter<ReservationDoc>,
 		private readonly options: LedgerOptions,
 		private readonly stockMoved: StockMoved,
-	) {}
+	) {
+		this.markerGraceMs = MARKER_GRACE_TIMEOUTS * options.pendingTimeoutMs;
+	}
 
 	/**
 	 * Take every item's quantity, or nothing. Idempotent per orderId.
@@ -67,10 +75,12 @@ export class StockLedger {
 
 		const short: ShortItem[] = [];
 		for (const item of items) {
-			if (!(await this.takeStock(orderId, item))) {
-				const doc = await this.products.findById(item.productId);
-				short.push({ productId: item.productId, requested: item.quantity, available: Math.max(0, doc?.stock ?? 0) });
+			if (await this.takeStock(orderId, item)) {
+				crashPoint("reserve.after-take");
+				continue;
 			}
+			const doc = await this.products.findById(item.productId);
+			short.push({ productId: item.productId, requested: item.quantity, available: Math.max(0, doc?.stock ?? 0) });
 		}
 		if (short.length) return this.storeOutcome(orderId, items, { state: "failed", reason: REJECTION.insufficientStock, short });
 
@@ -98,11 +108,44 @@ export class StockLedger {
 			if (r.state === "failed" || r.state === "released") return { orderId, state: r.state, released: false };
 			const won = r.state === "reserved" && (await this.moveReservation(orderId, "reserved", "releasing", { releasing: true }));
 			if (r.state === "reserved" && !won) continue;
+			if (won) crashPoint("release.after-claim");
 			// Finishing another caller's release is harmless: each give-back is applied once.
-			await this.finishRelease(r);
-			await this.stockMoved(r.items.map(i => i.productId));
+			await this.stockMoved(await this.finishRelease(orderId));
 			return { orderId, state: "released", released: won };
 		}
+	}
+
+	/**
+	 * Give back each item of a releasing reservation, then mark it released;
+	 * answers the products whose stock moved. Each give-back is one
+	 * conditional update that also sets the product's give-back marker, so it
+	 * applies once however many callers finish the same release. The markers
+	 * stay until the reservation has been released for the marker grace
+	 * (`recover` clears them then), and a finishRelease that has run longer
+	 * than the pending timeout stops before its next give-back: no give-back
+	 * can land after its marker is gone. A second finishRelease of a released
+	 * reservation reads it released and does nothing.
+	 */
+	async finishRelease(orderId: string): Promise<string[]> {
+		const startedAt = Date.now();
+		const r = await this.reservations.findById(orderId);
+		if (!r || r.state !== "releasing") {
+			// A flag left set beside a final state (the two-write release of earlier versions): only the flag goes.
+			if (r?.releasing) await this.reservations.updateMany({ _id: orderId, state: r.state }, { $unset: { releasing: true } });
+			return [];
+		}
+		const key = holdKey(GIVE, orderId);
+		for (const [i, item] of r.items.entries()) {
+			if (Date.now() - startedAt > this.options.pendingTimeoutMs)
+				throw new Errors.MoleculerRetryableError(`Releasing ${orderId} took too long; the settler finishes it`, 503, "RELEASE_UNFINISHED");
+			const hold: Hold = { q: item.quantity, at: Date.now() };
+			await this.products.updateMany({ _id: item.productId, [key]: { $exists: false } }, { $inc: { stock: item.quantity }, $set: { [key]: hold, updatedAt: now() } });
+			if (i === 0) crashPoint("release.after-give-back");
+		}
+		crashPoint("release.after-all-give-backs");
+		// One update: released, the settler's flag gone, and the time from which the markers may go.
+		await this.reservations.updateMany({ _id: orderId, state: "releasing" }, { $set: { state: "released", releasedAt: Date.now(), updatedAt: now() }, $unset: { releasing: true } });
+		return r.items.map(item => item.productId);
 	}
 
 	/** The state of an order's reservation, for the orders settler. */
@@ -136,13 +179,12 @@ export class StockLedger {
 		const marked = (await this.products.find({ query: {} })).filter(d => d.holds && Object.keys(d.holds).length);
 		for (const doc of marked) {
 			for (const [marker, hold] of Object.entries(doc.holds)) {
-				if (await this.restMarker(doc, marker, hold, at - hold.at >= timeout)) moved.add(String(doc._id));
+				if (await this.restMarker(doc, marker, hold, at)) moved.add(String(doc._id));
 			}
 		}
 		const cutoff = new Date(at - timeout).toISOString();
 		for (const r of await this.reservations.find({ query: { releasing: true, updatedAt: { $lte: cutoff } } })) {
-			await this.finishRelease(r);
-			r.items.forEach(i => moved.add(i.productId));
+			(await this.finishRelease(r._id)).forEach(id => moved.add(id));
 		}
 		if (moved.size) await this.stockMoved([...moved]);
 	}
@@ -193,12 +235,14 @@ export class StockLedger {
 			}
 			return { orderId: r._id, state: "reserved", lines: r.lines ?? [] };
 		}
+		if (ours) crashPoint("reserve.after-failed-outcome");
 		if (!r.lines && (await this.giveBackTaken(r._id, items))) await this.stockMoved(items.map(i => i.productId));
 		throw closedReservationError(r);
 	}
 
 	/** One marker of one product, brought to rest; true when stock moved. */
-	private async restMarker(doc: ProductDoc, marker: string, hold: Hold, abandoned: boolean): Promise<boolean> {
+	private async restMarker(doc: ProductDoc, marker: string, hold: Hold, at: number): Promise<boolean> {
+		const abandoned = at - hold.at >= this.options.pendingTimeoutMs;
 		const kind = marker.slice(0, 2);
 		const orderId = marker.slice(2);
 		const productId = String(doc._id);
@@ -206,11 +250,14 @@ export class StockLedger {
 		if (!r && kind === TAKE && abandoned) {
 			// The attempt died before storing an outcome: fail it (unless it just stored one).
 			await this.failAbandonedAttempt(orderId, [{ productId, quantity: hold.q }]);
+			crashPoint("recover.after-expiring");
 			r = await this.reservations.findById(orderId);
 		}
 		if (!r) return false;
 		if (kind === TAKE && !r.lines) return this.giveBackTaken(orderId, [{ productId, quantity: hold.q }]);
-		if (kind === TAKE || r.state === "released") await this.products.updateMany({ _id: doc._id }, { $unset: { [holdKey(kind, orderId)]: true } });
+		if (kind === TAKE || (r.state === "released" && (r.releasedAt ?? 0) <= at - this.markerGraceMs)) {
+			await this.products.updateMany({ _id: doc._id }, { $unset: { [holdKey(kind, orderId)]: true } });
+		}
 		return false;
 	}
 
@@ -250,26 +297,6 @@ export class StockLedger {
 			moved ||= n === 1;
 		}
 		return moved;
-	}
-
-	private async finishRelease(r: ReservationDoc): Promise<void> {
-		const key = holdKey(GIVE, r._id);
-		for (const item of r.items) {
-			const hold: Hold = { q: item.quantity, at: Date.now() };
-			await this.products.updateMany({ _id: item.productId, [key]: { $exists: false } }, { $inc: { stock: item.quantity }, $set: { [key]: hold, updatedAt: now() } });
-		}
-		if (await this.moveReservation(r._id, "releasing", "released")) {
-			await this.reservations.updateMany({ _id: r._id }, { $unset: { releasing: true } });
-		}
-		setImmediate(() => {
-			this.clearMarkers(r, GIVE).catch(() => undefined /* the next recovery round clears them */);
-		});
-	}
-
-	/** Remove a settled reservation's markers: stock does not move. */
-	private async clearMarkers(r: ReservationDoc, kind: string): Promise<void> {
-		const key = holdKey(kind, r._id);
-		for (const item of r.items) await this.products.updateMany({ _id: item.productId, [key]: { $exists: true } }, { $unset: { [key]: true } });
 	}
 }
 

@@ -1,12 +1,30 @@
 import type { ServiceBroker } from "moleculer";
 import OrdersService from "../../services/orders.service";
 import ProductsService from "../../services/products.service";
+import { CHANNELS } from "../../lib/channels";
 import { createTestBroker, eventRecorder, waitFor } from "../helpers/broker";
 
 describe("orders service", () => {
 	let broker: ServiceBroker;
 	const blocked = new Set<string>();
 	const events = eventRecorder("order-recorder", ["order.created", "order.updated"]);
+	/** A consumer of the durable status channel that can be made to fail. */
+	const statusProbe = {
+		failing: false,
+		handled: [] as string[],
+		schema: {
+			name: "status-probe",
+			channels: {
+				[CHANNELS.orderStatus]: {
+					group: "status-probe",
+					handler: async (msg: any) => {
+						if (statusProbe.failing) throw new Error("the consumer's store is away");
+						statusProbe.handled.push(`${msg.order.id}:${msg.order.status}`);
+					},
+				},
+			},
+		},
+	};
 	const alice = { id: "cust-alice", email: "alice@shop.test", role: "customer" };
 	const bob = { id: "cust-bob", email: "bob@shop.test", role: "customer" };
 	const admin = { id: "cust-admin", email: "admin@shop.test", role: "admin" };
@@ -22,6 +40,7 @@ describe("orders service", () => {
 			actions: { canOrder: (ctx: any) => (blocked.has(ctx.params.id) ? { allowed: false, reason: "ACCOUNT_BLOCKED" } : { allowed: true }) },
 		});
 		broker.createService(events.schema);
+		broker.createService(statusProbe.schema);
 		await broker.start();
 	});
 	afterAll(() => broker.stop());
@@ -336,6 +355,28 @@ describe("orders service", () => {
 		it("answers 422 for an unknown status", async () => {
 			const { order } = await confirmedOrder(1);
 			await expect(setStatus(order.id, "lost")).rejects.toMatchObject({ code: 422 });
+		});
+	});
+
+	describe("the durable status message", () => {
+		it("stays in the order's outbox until every consumer has handled it, and the settler sends it again (finding 3)", async () => {
+			const svc: any = broker.getLocalService("orders");
+			const p = await product(5);
+			statusProbe.failing = true;
+			const order = await place(alice, { items: [{ productId: p.id, quantity: 1 }] });
+			await new Promise(r => setTimeout(r, 100));
+			expect((await svc.adapter.findById(order.id)).outbox).toBe(true);
+			expect(statusProbe.handled).not.toContain(`${order.id}:confirmed`);
+			statusProbe.failing = false;
+			const timeout = svc.settings.settlement.pendingTimeoutMs;
+			svc.settings.settlement.pendingTimeoutMs = 0;
+			try {
+				await svc.recover();
+			} finally {
+				svc.settings.settlement.pendingTimeoutMs = timeout;
+			}
+			expect(statusProbe.handled).toContain(`${order.id}:confirmed`);
+			expect((await svc.adapter.findById(order.id)).outbox).toBeUndefined();
 		});
 	});
 

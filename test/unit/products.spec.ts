@@ -360,13 +360,52 @@ describe("products service", () => {
 			expect(await stockOf(a.id)).toBe(10);
 		});
 
-		it("leaves no markers behind once reservations are settled", async () => {
+		it("never gives a release back twice, whatever a crash between its writes left (finding 1)", async () => {
+			const a = await product({ stock: 10 });
+			const b = await product({ stock: 10 });
+			const svc: any = broker.getLocalService("products");
+			const later = (rounds: number) => Date.now() + rounds * 10 * svc.settings.settlement.pendingTimeoutMs;
+			await call("reserve", {
+				orderId: "ord-twowrites",
+				items: [
+					{ productId: a.id, quantity: 3 },
+					{ productId: b.id, quantity: 2 },
+				],
+			});
+			// What the two-write release left when killed between its writes: every item given back, the state released, the flag still set.
+			await svc.ledger.moveReservation("ord-twowrites", "reserved", "releasing", { releasing: true });
+			await svc.adapter.updateMany({ _id: a.id }, { $inc: { stock: 3 }, $set: { "holds.g_ord-twowrites": { q: 3, at: Date.now() } } });
+			await svc.adapter.updateMany({ _id: b.id }, { $inc: { stock: 2 }, $set: { "holds.g_ord-twowrites": { q: 2, at: Date.now() } } });
+			await svc.ledger.moveReservation("ord-twowrites", "releasing", "released");
+			for (let round = 1; round <= 4; round++) await svc.ledger.recover(later(round));
+			expect([await stockOf(a.id), await stockOf(b.id)]).toEqual([10, 10]);
+			expect(await call("reservation", { orderId: "ord-twowrites" })).toMatchObject({ state: "released" });
+		});
+
+		it("makes a second finishRelease of one order a no-op, markers cleared or not (finding 1)", async () => {
+			const p = await product({ stock: 10 });
+			const svc: any = broker.getLocalService("products");
+			await call("reserve", { orderId: "ord-again", items: [{ productId: p.id, quantity: 4 }] });
+			await call("release", { orderId: "ord-again" });
+			await svc.ledger.finishRelease("ord-again");
+			expect(await stockOf(p.id)).toBe(10);
+			await svc.ledger.recover(Date.now() + 100 * svc.settings.settlement.pendingTimeoutMs);
+			expect((await svc.adapter.findById(p.id)).holds).toEqual({});
+			await svc.ledger.finishRelease("ord-again");
+			expect(await stockOf(p.id)).toBe(10);
+		});
+
+		it("keeps a release's markers while a late give-back could still come, and leaves none behind after", async () => {
 			const p = await product({ stock: 10 });
 			const svc: any = broker.getLocalService("products");
 			await call("reserve", { orderId: "ord-clean", items: [{ productId: p.id, quantity: 1 }] });
 			await call("release", { orderId: "ord-clean" });
-			await svc.ledger.recover(Date.now() + svc.settings.settlement.pendingTimeoutMs);
+			const timeout = svc.settings.settlement.pendingTimeoutMs;
+			await svc.ledger.recover(Date.now() + timeout);
+			expect(Object.keys((await svc.adapter.findById(p.id)).holds)).toEqual(["g_ord-clean"]);
+			await svc.ledger.recover(Date.now() + 11 * timeout);
 			expect((await svc.adapter.findById(p.id)).holds).toEqual({});
+			expect(await stockOf(p.id)).toBe(10);
 		});
 	});
 
