@@ -335,7 +335,7 @@ function rangeBreakers(f: FieldSpec): fc.Arbitrary<Desc>[] {
 			break;
 		}
 		case "email": {
-			arbs.push(fc.constantFrom("plainaddress", "@example.com", "user@", "user name@example.com", "user@exa mple.com", "", " ", "user@@", "<user@example.com>", "user@example.com\n"));
+			arbs.push(fc.constantFrom("plainaddress", "@example.com", "user@", "user name@example.com", "user@exa mple.com", "", " ", "user@@", "user@example"));
 			if (r.max !== undefined) arbs.push(fc.integer({ min: r.max + 1, max: r.max + 500 }).map(n => ({ $$cat: [{ $$repeat: "a", n: n - "@bad-input.test".length }, "@bad-input.test"] })));
 			break;
 		}
@@ -423,7 +423,8 @@ export function queryViolation(f: FieldSpec, family: Family): fc.Arbitrary<Desc>
 				if (r.max !== undefined) arbs.push(fc.constantFrom(String(r.max + 1), String(r.max + 1000), "1e15", "1e400", "Infinity"));
 				if (r.integer) arbs.push(fc.constantFrom(`${(r.min ?? 0) + 0.5}`, "1.5", "0.1", "2.000001"));
 			} else if (r.type === "string" || r.type === "enum" || r.type === "date") {
-				for (const a of rangeBreakers(f)) arbs.push(a);
+				// ASCII only, so that the URL stays well under Node's 16 kB header limit (the structure property tests that limit).
+				for (const a of rangeBreakers(f)) arbs.push(a.filter(d => !JSON.stringify(d).includes('"é"')));
 			}
 			return arbs.length ? fc.oneof(...arbs) : null;
 		}
