@@ -5,7 +5,7 @@ import { createTestBroker } from "./broker";
 
 /** Settings a test gives the services, over those of the test process (see setup-env.ts). */
 export interface ShopSettings {
-	gateway?: Partial<GatewaySettings> & { rateLimit?: Partial<GatewaySettings["rateLimit"]> };
+	gateway?: Partial<Omit<GatewaySettings, "rateLimit">> & { rateLimit?: Partial<GatewaySettings["rateLimit"]> };
 	admin?: Partial<AdminSettings>;
 	auth?: Partial<AuthSettings>;
 	settlement?: Partial<SettlementSettings>;

@@ -2,6 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from "http";
 import type { AddressInfo } from "net";
 import type { ServiceBroker, ServiceSchema } from "moleculer";
 import { createTestBroker } from "./broker";
+import { withSettings, type ShopSettings } from "./gateway";
 
 /** An error the gateway let escape while answering: in a real process, Node exits on it. */
 export interface Crash {
@@ -17,13 +18,12 @@ export interface Crash {
  * fails), and the request or call is cut off so the client does not hang.
  * Nothing else changes: every answer the gateway does send is its own.
  */
-export async function startGuardedShop(services: string[], env: Record<string, string> = {}): Promise<{ broker: ServiceBroker; url: string; crashes: Crash[]; stop(): Promise<void> }> {
-	Object.assign(process.env, { PORT: "0", ...env });
-	jest.resetModules();
+export async function startGuardedShop(services: string[], overrides: ShopSettings = {}): Promise<{ broker: ServiceBroker; url: string; crashes: Crash[]; stop(): Promise<void> }> {
 	const crashes: Crash[] = [];
 	const broker = createTestBroker();
+	const settings = { ...overrides, gateway: { port: 0, ...overrides.gateway } };
 	for (const name of services) {
-		const schema: ServiceSchema = (await import(`../../services/${name}.service`)).default;
+		const schema = withSettings(((await import(`../../services/${name}.service`)) as { default: ServiceSchema }).default, settings);
 		broker.createService(name === "api" ? guarded(schema, crashes) : schema);
 	}
 	await broker.start();
@@ -32,10 +32,7 @@ export async function startGuardedShop(services: string[], env: Record<string, s
 		broker,
 		url: `http://127.0.0.1:${port}`,
 		crashes,
-		stop: async () => {
-			await broker.stop();
-			for (const k of ["PORT", ...Object.keys(env)]) delete process.env[k];
-		},
+		stop: () => broker.stop(),
 	};
 }
 

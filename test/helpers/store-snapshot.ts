@@ -28,6 +28,10 @@ export function storesOf(broker: ServiceBroker): Store[] {
 		for (const key of Object.keys(service)) {
 			if (isAdapter(service[key])) stores.push({ name: key === "adapter" ? service.fullName : `${service.fullName}.${key}`, adapter: service[key] });
 		}
+		// Second collections a service opened through the db mixin (products' reservations).
+		(service.extraAdapters ?? []).forEach((adapter: unknown, i: number) => {
+			if (isAdapter(adapter)) stores.push({ name: `${service.fullName}.collection${i + 1}`, adapter: adapter as Store["adapter"] });
+		});
 	}
 	return stores.sort((a, b) => a.name.localeCompare(b.name));
 }

@@ -123,9 +123,8 @@ async function ok(res: Promise<RawResult>, what: string): Promise<any> {
 
 beforeAll(async () => {
 	shop = await startGuardedShop(["api", "customers", "products", "orders", "alerts", "analytics"], {
-		ADMIN_EMAIL: ADMIN.email,
-		ADMIN_PASSWORD: ADMIN.password,
-		RATE_LIMIT_MAX: "100000000",
+		admin: { email: ADMIN.email, password: ADMIN.password },
+		gateway: { rateLimit: { max: 100_000_000 } },
 	});
 	broker = shop.broker;
 	http = new RawHttp(`${shop.url}/api`);
