@@ -46,7 +46,7 @@ export const settings = {
 	buyers: Math.max(1, Math.round(num("BENCH_BUYERS", 200))),
 	products: Math.max(2, Math.round(num("BENCH_PRODUCTS", 20))),
 	/** P3: customers with a connected socket, and the orders per second they place together. */
-	probeCustomers: Math.max(1, Math.round(num("BENCH_PROBE_CUSTOMERS", 10))),
+	probeCustomers: Math.max(1, Math.round(num("BENCH_PROBE_CUSTOMERS", 5))),
 	probeRate: num("BENCH_PROBE_RATE", 20),
 	/** P3: how long to wait for a late `order.updated` after a run before counting it lost (ms). */
 	probeGraceMs: num("BENCH_PROBE_GRACE_MS", 3000),

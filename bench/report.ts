@@ -1,4 +1,5 @@
 /** The one table every run prints, and its record in bench/RESULTS.md. */
+import { execFileSync } from "child_process";
 import fs from "fs";
 import os from "os";
 import { settings } from "./config";
@@ -74,7 +75,7 @@ export function summary(args: string[], wallSeconds: number): string {
 	const lines = [
 		`## ${new Date().toISOString().replace(/\.\d+Z$/, "Z")}`,
 		"",
-		`- nproc: ${os.availableParallelism?.() ?? os.cpus().length}, Node ${process.version}, ${os.cpus()[0]?.model?.trim() ?? "cpu unknown"}, load average before the run: ${startLoad}`,
+		`- nproc: ${nproc()}, Node ${process.version}, ${os.cpus()[0]?.model?.trim() ?? "cpu unknown"}, load average before the run: ${startLoad}`,
 		`- command: \`${commandLine(args)}\``,
 		`- ${settings.duration} s per run after a ${settings.warmup} s warm-up, ${settings.rounds} interleaved rounds, ${settings.connections} connections; wall time ${fmt(wallSeconds)} s`,
 		"",
@@ -82,6 +83,14 @@ export function summary(args: string[], wallSeconds: number): string {
 	];
 	if (failures.length) lines.push("", ...failures.map(f => `- FAILED: ${f}`));
 	return lines.join("\n");
+}
+
+function nproc(): string {
+	try {
+		return execFileSync("nproc", { encoding: "utf8" }).trim();
+	} catch {
+		return `${os.availableParallelism()} (os.availableParallelism)`;
+	}
 }
 
 export function appendResults(text: string): string | null {

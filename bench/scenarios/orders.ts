@@ -134,7 +134,7 @@ export async function ordersScenario(): Promise<void> {
 				value: ops,
 				ratio: s === embedded ? "" : `${(ops / ordersPerSecond(embedded)).toFixed(2)} × embedded`,
 				target: atLeast(ops, minimum[s.label], `≥ ${fmt(minimum[s.label])}/s`),
-				notes: `${fmt(sum(runs.map(r => r.requests)))} requests${bad ? `; errors ${sum(runs.map(r => r.errors))}, non-2xx ${sum(runs.map(r => r.non2xx))}` : ""}`,
+				notes: `${fmt(sum(runs.map(r => r.requests)))} requests${settings.probeRate > 0 ? `, with P3's ${settings.probeCustomers} sockets connected` : ""}${bad ? `; errors ${sum(runs.map(r => r.errors))}, non-2xx ${sum(runs.map(r => r.non2xx))}` : ""}`,
 			});
 			rows.push({ scenario: "P2 orders", figure: "p50 ms", system: systemName[s.label], values: runs.map(r => r.p50), value: median(runs.map(r => r.p50)) });
 			rows.push({ scenario: "P2 orders", figure: "p99 ms", system: systemName[s.label], values: runs.map(r => r.p99), value: p99, target: below(p99, 50, "< 50 ms") });
