@@ -139,10 +139,13 @@ function start() {
 	const intervalMs = (1000 * n) / init.rate;
 	init.customers.forEach((_, i) => {
 		// Spread the customers over the interval: a steady trickle, not bursts.
-		const first = setTimeout(() => {
-			placeOrder(i);
-			timers.push(setInterval(() => placeOrder(i), intervalMs));
-		}, (i * intervalMs) / n);
+		const first = setTimeout(
+			() => {
+				placeOrder(i);
+				timers.push(setInterval(() => placeOrder(i), intervalMs));
+			},
+			(i * intervalMs) / n,
+		);
 		timers.push(first);
 	});
 }
@@ -158,7 +161,7 @@ async function stop(graceMs: number): Promise<ProbeSamples> {
 	return result;
 }
 
-process.on("message", async (msg: any) => {
+async function onMessage(msg: any): Promise<void> {
 	try {
 		if (msg.type === "init") {
 			init = msg;
@@ -182,5 +185,7 @@ process.on("message", async (msg: any) => {
 	} catch (err) {
 		send({ type: "failed", message: (err as Error).message });
 	}
-});
+}
+
+process.on("message", (msg: any) => void onMessage(msg));
 process.on("disconnect", () => process.exit(0));

@@ -140,7 +140,11 @@ export function problems(file: string): Array<{ message: string; count: number }
 		const isProblem = /^\[[^\]]+\]\s+(WARN|ERROR|FATAL)\s/.test(line) || /^(\w*Error|Unhandled|FATAL)/.test(line);
 		if (!isProblem || KNOWN_NOISE.some(re => re.test(line))) continue;
 		// Ids and numbers vary from one occurrence to the next; the message is what repeats.
-		const message = line.replace(/^\[[^\]]+\]\s+/, "").replace(/\b[0-9a-f]{8,}\b|\b[\w-]{20,}\b/gi, "…").replace(/\d+/g, "N").slice(0, 220);
+		const message = line
+			.replace(/^\[[^\]]+\]\s+/, "")
+			.replace(/\b[0-9a-f]{8,}\b|\b[\w-]{20,}\b/gi, "…")
+			.replace(/\d+/g, "N")
+			.slice(0, 220);
 		counts.set(message, (counts.get(message) ?? 0) + 1);
 	}
 	return [...counts].map(([message, count]) => ({ message, count })).sort((a, b) => b.count - a.count);

@@ -25,7 +25,10 @@ export interface Row {
 
 export const rows: Row[] = [];
 /** The machine's load when the benchmark started: other work skews every figure. */
-const startLoad = os.loadavg().map(l => l.toFixed(2)).join(" ");
+const startLoad = os
+	.loadavg()
+	.map(l => l.toFixed(2))
+	.join(" ");
 export const failures: string[] = [];
 
 export function fmt(n: number, decimals = 0): string {

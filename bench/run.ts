@@ -57,7 +57,9 @@ async function main(): Promise<number> {
 	}
 	const wanted = new Set(args.length ? args.map(a => ALIASES[a] ?? a) : Object.keys(SCENARIOS));
 	const started = performance.now();
-	console.log(`${[...wanted].join(", ")}: ${settings.rounds} interleaved rounds of ${settings.duration} s after a ${settings.warmup} s warm-up, ${settings.connections} connections; child logs in ${LOG_DIR}\n`);
+	console.log(
+		`${[...wanted].join(", ")}: ${settings.rounds} interleaved rounds of ${settings.duration} s after a ${settings.warmup} s warm-up, ${settings.connections} connections; child logs in ${LOG_DIR}\n`,
+	);
 
 	const plan: Array<[string, () => Promise<void>]> = [];
 	if (wanted.has("read") || wanted.has("peer")) plan.push([["read", "peer"].filter(s => wanted.has(s)).join(" + "), () => readScenario({ read: wanted.has("read"), peer: wanted.has("peer") })]);
@@ -106,11 +108,11 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 	process.once(signal, () => {
 		interrupted = true;
 		console.error(`\n${signal}: stopping every child process and deleting the namespaces...`);
-		cleanUp().finally(() => process.exit(130));
+		void cleanUp().finally(() => process.exit(130));
 	});
 }
 
-main()
+void main()
 	.then(code => cleanUp().then(() => process.exit(code)))
 	.catch(err => {
 		console.error(err);

@@ -7,7 +7,7 @@ import crypto from "crypto";
 import fs from "fs";
 import os from "os";
 import path from "path";
-import { deleteNamespace } from "../lib/namespace-cleanup";
+import { deleteNamespace } from "../bin/namespace-cleanup";
 import { json, pool, request } from "./client";
 import { ADMIN, AMQP_URL, BASELINES, NODE_ENV, REDIS_URL, ROOT, RUNNER } from "./config";
 import { freePort, onCleanUp, sleep, spawnNode, stopChild, tail, waitForPort, type Child } from "./procs";
@@ -141,7 +141,10 @@ async function deleteTransporterTopology(namespace: string, nodeIds: string[]): 
 		const queues = nodeIds.flatMap(id => ["REQ", "RES", "EVENT"].map(kind => `${prefix}.${kind}.${id}`));
 		const exchanges = ["DISCOVER", "INFO", "HEARTBEAT", "PING", "DISCONNECT"].map(kind => `${prefix}.${kind}`);
 		// A failed delete closes its channel: one channel per object.
-		for (const [kind, names] of [["queue", queues], ["exchange", exchanges]] as const) {
+		for (const [kind, names] of [
+			["queue", queues],
+			["exchange", exchanges],
+		] as const) {
 			for (const name of names) {
 				const channel = await connection.createChannel();
 				await (kind === "queue" ? channel.deleteQueue(name) : channel.deleteExchange(name)).catch(() => undefined);

@@ -42,7 +42,11 @@ class GrowthNode {
 	/** Starts the node; resolves with the ms until /api/health answers 200. */
 	async start(): Promise<number> {
 		const started = performance.now();
-		this.child = startShopNode(`growth-${this.port}-${++this.generation}`, { PORT: String(this.port), DATA_DIR: this.dataDir }, { nodeArgs: ["--expose-gc", "-r", path.join(__dirname, "..", "heap-report.js")], ipc: true });
+		this.child = startShopNode(
+			`growth-${this.port}-${++this.generation}`,
+			{ PORT: String(this.port), DATA_DIR: this.dataDir },
+			{ nodeArgs: ["--expose-gc", "-r", path.join(__dirname, "..", "heap-report.js")], ipc: true },
+		);
 		await waitForPort(this.port, 60_000, this.child);
 		await waitForHealth(this.base, ALL_SERVICES, [this.child], { pollMs: 20 });
 		return performance.now() - started;
@@ -148,7 +152,15 @@ export async function growthScenario(): Promise<void> {
 			const mem = await node.memory();
 			baseline ??= mem;
 			const judged = level >= TARGET_LEVEL;
-			rows.push({ scenario: "growth", figure: "RSS MB", system, values: [mem.rss / MB], value: mem.rss / MB, decimals: 1, notes: `${fillNote}heap used ${fmt(mem.heapUsed / MB, 1)} MB after GC; quiet after ${fmt(quietMs)} ms` });
+			rows.push({
+				scenario: "growth",
+				figure: "RSS MB",
+				system,
+				values: [mem.rss / MB],
+				value: mem.rss / MB,
+				decimals: 1,
+				notes: `${fillNote}heap used ${fmt(mem.heapUsed / MB, 1)} MB after GC; quiet after ${fmt(quietMs)} ms`,
+			});
 			if (count > 0 && level > 0) {
 				const perOrder = (mem.rss - baseline.rss) / count;
 				rows.push({

@@ -77,7 +77,12 @@ function orderLoad(base: string, tokens: string[], productIds: string[]) {
 					return {
 						...req,
 						headers: { "content-type": "application/json", authorization: `Bearer ${tokens[n % tokens.length]}` },
-						body: JSON.stringify({ items: [{ productId: productIds[n % productIds.length], quantity: 1 }, { productId: productIds[(n + 7) % productIds.length], quantity: 2 }] }),
+						body: JSON.stringify({
+							items: [
+								{ productId: productIds[n % productIds.length], quantity: 1 },
+								{ productId: productIds[(n + 7) % productIds.length], quantity: 2 },
+							],
+						}),
 					};
 				},
 			},
@@ -113,8 +118,12 @@ export async function ordersScenario(): Promise<void> {
 		}
 
 		const results = await interleave(contenders, settings.rounds, (key, round, { run, probe }) => {
-			const p3 = probe ? `   P3 p50 ${fmt(percentile(probe.latencies, 50), 1)} p99 ${fmt(percentile(probe.latencies, 99), 1)} ms (${probe.latencies.length} orders${probe.lost ? `, ${probe.lost} lost` : ""})` : "";
-			console.log(`  P2 round ${round}  ${key.padEnd(12)} ${fmt(run.rps).padStart(6)} orders/s   p50 ${run.p50} ms   p99 ${run.p99} ms${run.errors || run.non2xx ? `   errors ${run.errors}, non-2xx ${run.non2xx}` : ""}${p3}`);
+			const p3 = probe
+				? `   P3 p50 ${fmt(percentile(probe.latencies, 50), 1)} p99 ${fmt(percentile(probe.latencies, 99), 1)} ms (${probe.latencies.length} orders${probe.lost ? `, ${probe.lost} lost` : ""})`
+				: "";
+			console.log(
+				`  P2 round ${round}  ${key.padEnd(12)} ${fmt(run.rps).padStart(6)} orders/s   p50 ${run.p50} ms   p99 ${run.p99} ms${run.errors || run.non2xx ? `   errors ${run.errors}, non-2xx ${run.non2xx}` : ""}${p3}`,
+			);
 		});
 
 		const p2 = (s: System) => results.get(s.label)!.map(r => r.run);

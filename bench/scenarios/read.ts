@@ -63,7 +63,9 @@ export async function readScenario({ read, peer }: ReadOptions): Promise<void> {
 			};
 		});
 		const runs = await interleave(contenders, settings.rounds, (key, round, r) => {
-			console.log(`  P1 round ${round}  ${key.padEnd(24)} ${fmt(r.rps).padStart(8)} req/s   p50 ${r.p50} ms   p99 ${r.p99} ms${r.errors || r.non2xx ? `   errors ${r.errors}, non-2xx ${r.non2xx}` : ""}`);
+			console.log(
+				`  P1 round ${round}  ${key.padEnd(24)} ${fmt(r.rps).padStart(8)} req/s   p50 ${r.p50} ms   p99 ${r.p99} ms${r.errors || r.non2xx ? `   errors ${r.errors}, non-2xx ${r.non2xx}` : ""}`,
+			);
 		});
 
 		const rps = (s: System | undefined) => (s ? median(runs.get(s.label)!.map(r => r.rps)) : NaN);
@@ -73,7 +75,16 @@ export async function readScenario({ read, peer }: ReadOptions): Promise<void> {
 			return `p50 ${fmt(median(rs.map(r => r.p50)))} ms, p99 ${fmt(median(rs.map(r => r.p99)))} ms${bad ? `; errors ${sum(rs.map(r => r.errors))}, non-2xx ${sum(rs.map(r => r.non2xx))}` : ""}`;
 		};
 		const row = (scenario: string, s: System, extra: Partial<(typeof rows)[number]> = {}) =>
-			rows.push({ scenario, figure: "req/s (2xx)", system: s.label, values: runs.get(s.label)!.map(r => r.rps), value: rps(s), ratio: `${(rps(s) / rps(bare)).toFixed(2)} × bare`, notes: notes(s), ...extra });
+			rows.push({
+				scenario,
+				figure: "req/s (2xx)",
+				system: s.label,
+				values: runs.get(s.label)!.map(r => r.rps),
+				value: rps(s),
+				ratio: `${(rps(s) / rps(bare)).toFixed(2)} × bare`,
+				notes: notes(s),
+				...extra,
+			});
 
 		row("P1 read", bare);
 		if (embedded) {
@@ -85,7 +96,16 @@ export async function readScenario({ read, peer }: ReadOptions): Promise<void> {
 		if (seedShape) {
 			const overPeer = rps(cluster) / rps(seedShape);
 			const perRound = runs.get(cluster.label)!.map((r, i) => (r.rps / runs.get(seedShape.label)![i].rps).toFixed(2));
-			rows.push({ scenario: "P1 read", figure: "cluster ÷ peer", system: "cluster vs peer", values: [], value: NaN, ratio: `${overPeer.toFixed(2)} × peer`, target: atLeast(overPeer, 3, "≥ 3 × peer"), notes: `ratio of the medians; round by round ${perRound.join(" · ")}` });
+			rows.push({
+				scenario: "P1 read",
+				figure: "cluster ÷ peer",
+				system: "cluster vs peer",
+				values: [],
+				value: NaN,
+				ratio: `${overPeer.toFixed(2)} × peer`,
+				target: atLeast(overPeer, 3, "≥ 3 × peer"),
+				notes: `ratio of the medians; round by round ${perRound.join(" · ")}`,
+			});
 			row("P1-peer", seedShape, { system: `${seedShape.label} (2 processes)` });
 		}
 	} finally {
