@@ -1,0 +1,114 @@
+/**
+ * P1: the cached product read `GET /api/products/:id`, on the embedded
+ * default and on a cluster (gateway, products and customers nodes over
+ * AMQP with the Redis cacher), against a bare node:http server answering the
+ * same JSON; P1-peer: the same read through the seed's shape (an Express
+ * gateway proxying with axios to an Express products service). All of them
+ * run side by side and are measured in interleaved rounds.
+ */
+import { request } from "../client";
+import { settings } from "../config";
+import { cannon, interleave, median, sum, type Contender, type Run } from "../load";
+import { assertRunning, waitUntilAllQuiet } from "../procs";
+import { atLeast, fmt, rows } from "../report";
+import { seed, startBare, startCluster, startEmbedded, startPeer, type System } from "../systems";
+
+export interface ReadOptions {
+	/** P1 on the embedded default and the cluster. */
+	read: boolean;
+	/** P1-peer (with the cluster, which its target is set against). */
+	peer: boolean;
+}
+
+export async function readScenario({ read, peer }: ReadOptions): Promise<void> {
+	const systems: System[] = [];
+	try {
+		// The shop's systems first: the baselines answer the JSON the shop answers.
+		const [embedded, cluster] = await Promise.all([read ? startEmbedded("embedded") : undefined, startCluster("cluster", ["products", "customers"])]);
+		if (embedded) systems.push(embedded);
+		systems.push(cluster);
+		const shop = [embedded, cluster].filter((s): s is System => !!s);
+		const productIds = new Map<System, string>();
+		for (const s of shop) productIds.set(s, (await seed(s.base, { products: 1, customers: 0 })).productIds[0]);
+
+		const reference = await request("GET", `${shop[0].base}/products/${productIds.get(shop[0])}`);
+		if (reference.status !== 200) throw new Error(`the seeded product does not read: ${reference.status}`);
+		const productJson = JSON.stringify(reference.body);
+		const bare = await startBare(productJson);
+		systems.push(bare);
+		productIds.set(bare, reference.body.id);
+		const seedShape = peer ? await startPeer(productJson) : undefined;
+		if (seedShape) {
+			systems.push(seedShape);
+			productIds.set(seedShape, reference.body.id);
+		}
+
+		const order = [bare, embedded, cluster, seedShape].filter((s): s is System => !!s);
+		for (const s of order) {
+			// The first read fills the cache; every measured read is a hit.
+			const res = await request("GET", `${s.base}/products/${productIds.get(s)}`);
+			if (res.status !== 200) throw new Error(`${s.label}: GET product answered ${res.status}`);
+		}
+		const contenders: Contender<Run>[] = order.map(s => {
+			const url = `${s.base}/products/${productIds.get(s)}`;
+			return {
+				key: s.label,
+				warmup: () => cannon({ url }, settings.warmup),
+				measure: async () => {
+					const run = await cannon({ url }, settings.duration);
+					assertRunning(s.children);
+					return run;
+				},
+				settle: () => waitUntilAllQuiet(s.children),
+			};
+		});
+		const runs = await interleave(contenders, settings.rounds, (key, round, r) => {
+			console.log(
+				`  P1 round ${round}  ${key.padEnd(24)} ${fmt(r.rps).padStart(8)} req/s   p50 ${r.p50} ms   p99 ${r.p99} ms${r.errors || r.non2xx ? `   errors ${r.errors}, non-2xx ${r.non2xx}` : ""}`,
+			);
+		});
+
+		const rps = (s: System | undefined) => (s ? median(runs.get(s.label)!.map(r => r.rps)) : NaN);
+		const notes = (s: System) => {
+			const rs = runs.get(s.label)!;
+			const bad = sum(rs.map(r => r.errors)) + sum(rs.map(r => r.non2xx));
+			return `p50 ${fmt(median(rs.map(r => r.p50)))} ms, p99 ${fmt(median(rs.map(r => r.p99)))} ms${bad ? `; errors ${sum(rs.map(r => r.errors))}, non-2xx ${sum(rs.map(r => r.non2xx))}` : ""}`;
+		};
+		const row = (scenario: string, s: System, extra: Partial<(typeof rows)[number]> = {}) =>
+			rows.push({
+				scenario,
+				figure: "req/s (2xx)",
+				system: s.label,
+				values: runs.get(s.label)!.map(r => r.rps),
+				value: rps(s),
+				ratio: `${(rps(s) / rps(bare)).toFixed(2)} × bare`,
+				notes: notes(s),
+				...extra,
+			});
+
+		row("P1 read", bare);
+		if (embedded) {
+			const ratio = rps(embedded) / rps(bare);
+			row("P1 read", embedded, { target: atLeast(ratio, 0.5, "≥ 0.50 × bare") });
+		}
+		const clusterRatio = rps(cluster) / rps(bare);
+		row("P1 read", cluster, { system: "cluster: api, products, customers", target: atLeast(clusterRatio, 0.15, "≥ 0.15 × bare") });
+		if (seedShape) {
+			const overPeer = rps(cluster) / rps(seedShape);
+			const perRound = runs.get(cluster.label)!.map((r, i) => (r.rps / runs.get(seedShape.label)![i].rps).toFixed(2));
+			rows.push({
+				scenario: "P1 read",
+				figure: "cluster ÷ peer",
+				system: "cluster vs peer",
+				values: [],
+				value: NaN,
+				ratio: `${overPeer.toFixed(2)} × peer`,
+				target: atLeast(overPeer, 3, "≥ 3 × peer"),
+				notes: `ratio of the medians; round by round ${perRound.join(" · ")}`,
+			});
+			row("P1-peer", seedShape, { system: `${seedShape.label} (2 processes)` });
+		}
+	} finally {
+		for (const s of systems.reverse()) await s.stop();
+	}
+}
