@@ -176,7 +176,7 @@ const OpsPageMixin: Partial<ServiceSchema> = {
 		"$node.connected"(this: OpsPageService) {
 			this.announceClusterChange();
 		},
-		// A node's services arrive in a later INFO than its first one.
+		// A node whose services change (one started or stopped) sends a new INFO.
 		"$node.updated"(this: OpsPageService) {
 			this.announceClusterChange();
 		},
