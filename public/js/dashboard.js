@@ -1,10 +1,10 @@
 import uPlot from "/vendor/uPlot.esm.js";
-import { byId, debounce, el, fillRows, money, showError, timeOf } from "./format.js";
+import { byId, el, fillRows, money, showError, throttle, timeOf } from "./format.js";
 
 const CHART_HEIGHT = 220;
 const DAY_S = 86400;
-/** Analytics pushes at most every 500 ms under load; the sales series is read again at most this often. */
-const SALES_REFRESH_MS = 1500;
+/** Analytics pushes up to every 500 ms under load; the sales series is read again at most this often. */
+const SALES_REFRESH_MS = 1000;
 /** Up to this many days, a tick on each; beyond, ticks on whole days as far apart as uPlot's spacing asks. */
 const DAY_TICKS_MAX = 14;
 
@@ -127,5 +127,5 @@ export function createDashboard(api) {
 
 	new ResizeObserver(() => chart?.setSize({ width: Math.max(container.clientWidth, 240), height: CHART_HEIGHT })).observe(container);
 
-	return { load, show: showFigures, refreshSalesSoon: debounce(loadSales, SALES_REFRESH_MS) };
+	return { load, show: showFigures, refreshSalesSoon: throttle(loadSales, SALES_REFRESH_MS) };
 }

@@ -55,12 +55,24 @@ export function shortId(id) {
 	return id.length > 10 ? `${id.slice(0, 8)}…` : id;
 }
 
-/** Calls `fn` once, `ms` after the last of a burst of calls. */
+/** Calls `fn` once, `ms` after the last of a burst of calls (a steady stream of calls holds it back). */
 export function debounce(fn, ms) {
 	let timer;
 	return (...args) => {
 		clearTimeout(timer);
 		timer = setTimeout(() => fn(...args), ms);
+	};
+}
+
+/** Calls `fn` once, `ms` after the first of the calls made meanwhile: at most once per `ms`, even under a steady stream. */
+export function throttle(fn, ms) {
+	let timer = null;
+	return () => {
+		if (timer) return;
+		timer = setTimeout(() => {
+			timer = null;
+			fn();
+		}, ms);
 	};
 }
 

@@ -126,6 +126,8 @@ describe("the live operations page", () => {
 		expect(await page.locator("#order-feed tr").first().getAttribute("data-order-id")).toBe(order.id);
 		await orderRow(page, order.id).filter({ hasText: buyer.name }).waitFor({ timeout: PAGE_MS });
 		expect(await orderRow(page, order.id).textContent()).toContain((order.totalCents / 100).toFixed(2));
+		// The sales series is read again after the dashboard's push: today's row appears in the chart's table.
+		await page.locator("#sales-table tr").first().waitFor({ state: "attached", timeout: PAGE_MS });
 
 		expect((await http.post(`/orders/${order.id}/cancel`, {}, buyer.token)).status).toBe(200);
 		await orderRow(page, order.id, "cancelled").waitFor({ timeout: FEED_MS });
