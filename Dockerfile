@@ -10,6 +10,7 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/public ./public
 COPY package.json ./
 USER node
 CMD ["node", "dist/bin/runner.js"]

@@ -54,6 +54,7 @@ export const ROUTES: readonly Route[] = [
 	{ method: "GET", path: "/analytics/sales", action: "analytics.sales", access: "admin", tag: "Analytics", summary: "Orders and revenue per day or month" },
 
 	{ method: "GET", path: "/health", action: "api.health", access: "public", tag: "Operations", summary: "Whether every service and dependency is up" },
+	{ method: "GET", path: "/cluster", action: "api.cluster", access: "admin", tag: "Operations", summary: "Every node, the services it runs and its uptime" },
 ];
 
 const ACCESS: ReadonlyMap<string, Access> = new Map(ROUTES.map(r => [r.action, r.access]));

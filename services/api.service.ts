@@ -12,6 +12,7 @@ import { RedisRateLimitStore } from "../lib/rate-limit-store";
 import { EXPOSED_ACTIONS, checkAccess, restAliases } from "../lib/routes";
 import { settings, type AuthSettings, type GatewaySettings } from "../lib/settings";
 import { type Meta, type SecureSettings, type ServiceBase, defineService } from "../lib/types";
+import OpsPageMixin from "../mixins/ops-page.mixin";
 import { assertShallow, jsonBody } from "./api/body";
 import { RateBudget, callAction, callParams, type RateLimitStore } from "./api/doors";
 import { clientAddress } from "./api/client-address";
@@ -116,7 +117,7 @@ function apiRoute(gateway: GatewaySettings) {
 
 const ApiService = defineService<ApiSettings, ApiThis>({
 	name: "api",
-	mixins: [ApiGateway, SocketIOService as unknown as ServiceSchema],
+	mixins: [ApiGateway, SocketIOService as unknown as ServiceSchema, OpsPageMixin],
 
 	settings: {
 		$secureSettings: ["auth"],

@@ -1,0 +1,242 @@
+import crypto from "crypto";
+import fs from "fs";
+import type { IncomingMessage, ServerResponse } from "http";
+import path from "path";
+import type { Context, Service, ServiceSchema } from "moleculer";
+import type { Server as SocketIOServer } from "socket.io";
+
+/**
+ * The live operations page for the gateway (api service): the static page
+ * in public/ at `/`, the few browser files it needs from node_modules under
+ * `/vendor/`, the `api.cluster` action, and a `cluster.changed` push to
+ * admins whenever a node joins, changes or leaves.
+ *
+ * Mixed into services/api.service.ts after moleculer-web and moleculer-io.
+ */
+
+/** The only node_modules files the browser may fetch, by the path it asks for. */
+const VENDOR_FILES: Readonly<Record<string, string>> = {
+	"/vendor/uPlot.esm.js": "uplot/dist/uPlot.esm.js",
+	"/vendor/uPlot.min.css": "uplot/dist/uPlot.min.css",
+};
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+	".html": "text/html; charset=utf-8",
+	".js": "text/javascript; charset=utf-8",
+	".css": "text/css; charset=utf-8",
+	".svg": "image/svg+xml",
+	".png": "image/png",
+	".ico": "image/x-icon",
+};
+/** Everything from this origin; Socket.IO's WebSocket is same-origin too. */
+const CONTENT_SECURITY_POLICY = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+const NODE_UPTIME_TIMEOUT_MS = 1000;
+
+interface StaticFile {
+	type: string;
+	body: Buffer;
+	etag: string;
+}
+
+type DependencyState = "up" | "down" | "none";
+
+interface RegistryNode {
+	id: string;
+	hostname?: string;
+	local: boolean;
+	cpu?: number | null;
+	services?: Array<{ name: string; fullName?: string }>;
+}
+
+export interface ClusterNode {
+	id: string;
+	hostname: string | null;
+	local: boolean;
+	cpu: number | null;
+	services: string[];
+	uptimeSeconds: number | null;
+}
+
+export interface ClusterView {
+	nodes: ClusterNode[];
+	/** As this gateway node sees them. */
+	dependencies: { transporter: DependencyState; cache: DependencyState };
+	checkedAt: string;
+}
+
+type OpsPageService = Service & {
+	io?: SocketIOServer | null;
+	addRoute(opts: object, toBottom?: boolean): unknown;
+	pageFiles: Map<string, StaticFile>;
+	describeNode(ctx: Context, node: RegistryNode): Promise<ClusterNode>;
+	nodeUptime(ctx: Context, nodeID: string): Promise<number | null>;
+	dependencyStates(): ClusterView["dependencies"];
+	announceClusterChange(): void;
+};
+
+/**
+ * The nearest folder above this file holding `relative`: the same answer from
+ * mixins/ (ts-jest, tsx) and from dist/mixins/ (the compiled build).
+ */
+function findUp(relative: string): string {
+	for (let dir = __dirname; ; dir = path.dirname(dir)) {
+		if (fs.existsSync(path.join(dir, relative))) return path.join(dir, relative);
+		if (path.dirname(dir) === dir) throw new Error(`No ${relative} in any folder above ${__dirname}`);
+	}
+}
+
+function staticFile(file: string): StaticFile {
+	const body = fs.readFileSync(file);
+	return {
+		type: CONTENT_TYPES[path.extname(file)] ?? "application/octet-stream",
+		body,
+		etag: `"${crypto.createHash("sha1").update(body).digest("base64url")}"`,
+	};
+}
+
+/** Every file under `dir`, by its URL path below `prefix`. */
+function filesUnder(dir: string, prefix: string): Array<[string, string]> {
+	return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry): Array<[string, string]> => {
+		const full = path.join(dir, entry.name);
+		if (entry.isDirectory()) return filesUnder(full, `${prefix}${entry.name}/`);
+		return entry.isFile() ? [[`${prefix}${entry.name}`, full]] : [];
+	});
+}
+
+/**
+ * The page's files and the vendor files, read once at start: only these
+ * paths are served, so nothing else on disk (node_modules least of all) can be reached.
+ */
+function loadPageFiles(): Map<string, StaticFile> {
+	const publicDir = path.dirname(findUp("public/index.html"));
+	const files = new Map<string, StaticFile>();
+	for (const [urlPath, file] of filesUnder(publicDir, "/")) files.set(urlPath, staticFile(file));
+	for (const [urlPath, module] of Object.entries(VENDOR_FILES)) files.set(urlPath, staticFile(require.resolve(module)));
+	files.set("/", files.get("/index.html")!);
+	return files;
+}
+
+function sendStaticFile(req: IncomingMessage, res: ServerResponse, file: StaticFile): void {
+	res.setHeader("ETag", file.etag);
+	res.setHeader("Cache-Control", "no-cache");
+	res.setHeader("X-Content-Type-Options", "nosniff");
+	if (file.type.startsWith("text/html")) res.setHeader("Content-Security-Policy", CONTENT_SECURITY_POLICY);
+	if (req.headers["if-none-match"] === file.etag) {
+		res.writeHead(304);
+		res.end();
+		return;
+	}
+	res.setHeader("Content-Type", file.type);
+	res.setHeader("Content-Length", file.body.length);
+	res.writeHead(200);
+	res.end(req.method === "HEAD" ? undefined : file.body);
+}
+
+/**
+ * A catch-all route for the page: moleculer-web sorts it after /api, serves
+ * a known file from its middleware, and answers anything else with its JSON
+ * 404 (the route maps to no action). Not `settings.assets`: moleculer-web
+ * hands it requests that a restricted route such as /api left unmatched, with
+ * the route's prefix cut off, so `/api/index.html` would have served the page.
+ */
+function pageRoute(files: Map<string, StaticFile>): object {
+	return {
+		name: "ops-page",
+		path: "/",
+		mappingPolicy: "restrict",
+		autoAliases: false,
+		whitelist: [],
+		authentication: false,
+		authorization: false,
+		use: [
+			(req: IncomingMessage & { originalUrl?: string }, res: ServerResponse, next: () => void) => {
+				const file = req.method === "GET" || req.method === "HEAD" ? files.get((req.originalUrl ?? req.url ?? "").split("?")[0]) : undefined;
+				if (file) sendStaticFile(req, res, file);
+				else next();
+			},
+		],
+	};
+}
+
+const OpsPageMixin: Partial<ServiceSchema> = {
+	actions: {
+		/** Every available node, the services it runs and its uptime; admins only (lib/routes.ts). */
+		cluster: {
+			async handler(this: OpsPageService, ctx: Context): Promise<ClusterView> {
+				const nodes = await ctx.call<RegistryNode[], object>("$node.list", { onlyAvailable: true, withServices: true });
+				return {
+					nodes: await Promise.all(nodes.map(node => this.describeNode(ctx, node))),
+					dependencies: this.dependencyStates(),
+					checkedAt: new Date().toISOString(),
+				};
+			},
+		},
+	},
+
+	events: {
+		"$node.connected"(this: OpsPageService) {
+			this.announceClusterChange();
+		},
+		// A node whose services change (one started or stopped) sends a new INFO.
+		"$node.updated"(this: OpsPageService) {
+			this.announceClusterChange();
+		},
+		"$node.disconnected"(this: OpsPageService) {
+			this.announceClusterChange();
+		},
+	},
+
+	methods: {
+		async describeNode(this: OpsPageService, ctx: Context, node: RegistryNode): Promise<ClusterNode> {
+			const services = (node.services ?? []).map(s => s.fullName ?? s.name).filter(name => !name.startsWith("$"));
+			return {
+				id: node.id,
+				hostname: node.hostname ?? null,
+				local: node.local,
+				cpu: typeof node.cpu === "number" ? node.cpu : null,
+				services: [...new Set(services)].sort(),
+				uptimeSeconds: await this.nodeUptime(ctx, node.id),
+			};
+		},
+
+		/** The node's process uptime, or null when it does not answer in time. */
+		async nodeUptime(ctx: Context, nodeID: string): Promise<number | null> {
+			try {
+				const health = await ctx.call<{ process: { uptime: number } }, object>("$node.health", {}, { nodeID, timeout: NODE_UPTIME_TIMEOUT_MS, retries: 0 });
+				return Math.round(health.process.uptime);
+			} catch {
+				return null;
+			}
+		},
+
+		dependencyStates(this: OpsPageService): ClusterView["dependencies"] {
+			const transit = this.broker.transit as { connected?: boolean } | undefined;
+			// Only the Redis cacher has a client; the memory cacher of the embedded default has none.
+			const client = (this.broker.cacher as { client?: { status?: string } } | undefined)?.client;
+			return {
+				transporter: !transit ? "none" : transit.connected ? "up" : "down",
+				cache: !client ? "none" : client.status === "ready" ? "up" : "down",
+			};
+		},
+
+		/**
+		 * Every gateway node sees every node change itself, so each tells only
+		 * its own sockets (`local`): with the Redis adapter an admin would
+		 * otherwise get one copy per gateway.
+		 */
+		announceClusterChange(this: OpsPageService) {
+			this.io?.local.to("admins").emit("cluster.changed", { at: new Date().toISOString() });
+		},
+	},
+
+	created(this: Service) {
+		(this as OpsPageService).pageFiles = loadPageFiles();
+	},
+
+	started(this: Service) {
+		const self = this as OpsPageService;
+		// Added here, not in settings.routes: mixins merge route arrays index by index.
+		self.addRoute(pageRoute(self.pageFiles));
+	},
+};
+
+export default OpsPageMixin;

@@ -1,0 +1,36 @@
+/** The REST API under /api, with the signed-in user's token. */
+
+export class ApiError extends Error {
+	constructor(status, body) {
+		super(body?.message || `Request failed (${status})`);
+		this.status = status;
+		this.body = body;
+	}
+}
+
+export class Api {
+	constructor(token, onUnauthorized) {
+		this.token = token;
+		this.onUnauthorized = onUnauthorized;
+	}
+
+	/** JSON in and out; a status outside 2xx (and `accept`) throws an ApiError. */
+	async request(method, path, body, accept = []) {
+		const headers = { accept: "application/json" };
+		if (this.token) headers.authorization = `Bearer ${this.token}`;
+		if (body !== undefined) headers["content-type"] = "application/json";
+		const res = await fetch(`/api${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+		const parsed = await res.json().catch(() => null);
+		if (res.ok || accept.includes(res.status)) return parsed;
+		if (res.status === 401 && this.token) this.onUnauthorized?.();
+		throw new ApiError(res.status, parsed);
+	}
+
+	get(path, accept) {
+		return this.request("GET", path, undefined, accept);
+	}
+
+	post(path, body = {}) {
+		return this.request("POST", path, body);
+	}
+}

@@ -1,0 +1,69 @@
+import { createAlertsPanel } from "./alerts.js";
+import { createClusterPanel } from "./cluster.js";
+import { createDashboard } from "./dashboard.js";
+import { byId, debounce, el, showError } from "./format.js";
+import { createLowStockPanel } from "./low-stock.js";
+import { createOrderTable } from "./orders.js";
+
+const ORDERS_SHOWN = 50;
+/** Node joins and leaves come in bursts (a node's services arrive in a second INFO). */
+const CLUSTER_REFRESH_MS = 300;
+/** A service can fail while its node stays: health is read again this often besides the pushes. */
+const HEALTH_POLL_MS = 30_000;
+
+/** The customer's name and email, asked once per customer. */
+function customerNames(api) {
+	const known = new Map();
+	return customerId => {
+		if (!known.has(customerId)) known.set(customerId, api.get(`/customers/${encodeURIComponent(customerId)}`).catch(() => null));
+		return known.get(customerId);
+	};
+}
+
+function customerCell(lookup) {
+	return order => {
+		const cell = el("span", { class: "customer", "data-customer-id": order.customerId }, el("code", {}, order.customerId));
+		lookup(order.customerId).then(customer => {
+			if (customer) cell.replaceChildren(el("span", {}, customer.name), el("small", { class: "muted" }, customer.email));
+		});
+		return cell;
+	};
+}
+
+/** The admin's page: every panel loaded over REST, then kept current by the pushes. */
+export function startOpsView(api, live) {
+	byId("ops-view").hidden = false;
+	const cluster = createClusterPanel(api);
+	const dashboard = createDashboard(api);
+	const alerts = createAlertsPanel(api);
+	const lowStock = createLowStockPanel(api);
+	const orders = createOrderTable(byId("order-feed"), byId("orders-empty"), customerCell(customerNames(api)));
+
+	async function loadOrders() {
+		try {
+			orders.load((await api.get(`/orders?pageSize=${ORDERS_SHOWN}`)).rows);
+			showError(byId("orders-error"), "");
+		} catch (err) {
+			showError(byId("orders-error"), `Could not load the orders: ${err.message}`);
+		}
+	}
+
+	async function loadAll() {
+		const [, , , dashboardNow] = await Promise.all([cluster.refresh(), loadOrders(), alerts.load(), dashboard.load()]);
+		if (dashboardNow) lowStock.show(dashboardNow.lowStockProducts);
+	}
+
+	live.on("order.updated", ({ order }) => orders.upsert(order));
+	live.on("alert", ({ alert }) => alerts.add(alert));
+	live.on("product.updated", ({ product }) => lowStock.productChanged(product));
+	live.on("analytics.updated", ({ dashboard: figures }) => {
+		dashboard.show(figures);
+		lowStock.show(figures.lowStockProducts);
+		dashboard.refreshSalesSoon();
+	});
+	live.on("cluster.changed", debounce(() => cluster.refresh(), CLUSTER_REFRESH_MS));
+	setInterval(() => cluster.refresh(), HEALTH_POLL_MS);
+
+	loadAll();
+	return { reload: loadAll };
+}
