@@ -2,6 +2,7 @@ import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
 import type { BrokerOptions, Middleware } from "moleculer";
 import { ConfirmedAmqpAdapter, InProcessAdapter } from "./lib/channel-adapters";
 import { DEAD_LETTER } from "./lib/channels";
+import { ShopRedisCacher, redisOptions } from "./lib/redis";
 import { settings, type Settings } from "./lib/settings";
 import { ShopValidator } from "./lib/validation";
 import { RemoteCallTimeoutMiddleware } from "./middlewares/remote-call-timeout";
@@ -26,15 +27,12 @@ function transporter(s: Settings): BrokerOptions["transporter"] {
 function cacher(s: Settings): BrokerOptions["cacher"] {
 	// Bounded: at most cacheMaxEntries answers, each for cacheTtlS (writes clear what they change anyway).
 	if (!s.cacher) return { type: "MemoryLRU", options: { clone: false, max: s.cacheMaxEntries, ttl: s.cacheTtlS } };
-	return {
-		type: "Redis",
-		options: {
-			prefix: s.namespace ? `MOL-${s.namespace}` : "MOL",
-			redis: s.cacher,
-			// Writes clear what they change; the TTL only keeps keys of things nobody reads any more from piling up.
-			ttl: s.cacheTtlS,
-		},
-	};
+	return new ShopRedisCacher({
+		prefix: s.namespace ? `MOL-${s.namespace}` : "MOL",
+		redis: redisOptions(s.cacher),
+		// Writes clear what they change; the TTL only keeps keys of things nobody reads any more from piling up.
+		ttl: s.cacheTtlS,
+	}) as unknown as BrokerOptions["cacher"];
 }
 
 /**

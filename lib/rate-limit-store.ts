@@ -1,5 +1,6 @@
 import Redis from "ioredis";
 import type { ServiceBroker } from "moleculer";
+import { CacheUnavailableError, redisOptions } from "./redis";
 
 /**
  * moleculer-web rate-limit store kept in Redis, so several gateway nodes
@@ -16,7 +17,7 @@ export class RedisRateLimitStore {
 		opts: { redisUrl: string },
 		broker: ServiceBroker,
 	) {
-		this.redis = new Redis(opts.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
+		this.redis = new Redis({ ...redisOptions(opts.redisUrl), enableAutoPipelining: true });
 		this.redis.on("error", (err: Error) => broker.logger.warn("Rate-limit store:", err.message));
 		this.prefix = `${broker.namespace || "MOL"}:ratelimit`;
 	}
@@ -26,18 +27,23 @@ export class RedisRateLimitStore {
 		return this.currentReset;
 	}
 
+	/** This client's count in the current window; 503 while Redis is away (the limit cannot be kept without it). */
 	async inc(key: string): Promise<number> {
 		const windowStart = Math.floor(Date.now() / this.windowMs) * this.windowMs;
 		this.currentReset = windowStart + this.windowMs;
 		const redisKey = `${this.prefix}:${windowStart}:${key}`;
-		const results = await this.redis
-			.multi()
-			.incr(redisKey)
-			.pexpire(redisKey, this.windowMs * 2)
-			.exec();
-		const [err, count] = results?.[0] ?? [new Error("Rate limit counter unavailable"), 0];
-		if (err) throw err;
-		return Number(count);
+		try {
+			const results = await this.redis
+				.multi()
+				.incr(redisKey)
+				.pexpire(redisKey, this.windowMs * 2)
+				.exec();
+			const [err, count] = results?.[0] ?? [new Error("no answer"), 0];
+			if (err) throw err;
+			return Number(count);
+		} catch (err) {
+			throw new CacheUnavailableError(err as Error);
+		}
 	}
 
 	async close(): Promise<void> {

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from "http";
 import path from "path";
 import type { Context, Service, ServiceSchema } from "moleculer";
 import type { Server as SocketIOServer } from "socket.io";
+import { dependencyStates, type Dependencies } from "../lib/dependencies";
 
 /**
  * The live operations page for the gateway (api service): the static page
@@ -37,8 +38,6 @@ interface StaticFile {
 	etag: string;
 }
 
-type DependencyState = "up" | "down" | "none";
-
 interface RegistryNode {
 	id: string;
 	hostname?: string;
@@ -59,7 +58,7 @@ export interface ClusterNode {
 export interface ClusterView {
 	nodes: ClusterNode[];
 	/** As this gateway node sees them. */
-	dependencies: { transporter: DependencyState; cache: DependencyState };
+	dependencies: Dependencies;
 	checkedAt: string;
 }
 
@@ -69,7 +68,6 @@ type OpsPageService = Service & {
 	pageFiles: Map<string, StaticFile>;
 	describeNode(ctx: Context, node: RegistryNode): Promise<ClusterNode>;
 	nodeUptime(ctx: Context, nodeID: string): Promise<number | null>;
-	dependencyStates(): ClusterView["dependencies"];
 	announceClusterChange(): void;
 };
 
@@ -165,7 +163,7 @@ const OpsPageMixin: Partial<ServiceSchema> = {
 				const nodes = await ctx.call<RegistryNode[], object>("$node.list", { onlyAvailable: true, withServices: true });
 				return {
 					nodes: await Promise.all(nodes.map(node => this.describeNode(ctx, node))),
-					dependencies: this.dependencyStates(),
+					dependencies: dependencyStates(this.broker),
 					checkedAt: new Date().toISOString(),
 				};
 			},
@@ -206,16 +204,6 @@ const OpsPageMixin: Partial<ServiceSchema> = {
 			} catch {
 				return null;
 			}
-		},
-
-		dependencyStates(this: OpsPageService): ClusterView["dependencies"] {
-			const transit = this.broker.transit as { connected?: boolean } | undefined;
-			// Only the Redis cacher has a client; the memory cacher of the embedded default has none.
-			const client = (this.broker.cacher as { client?: { status?: string } } | undefined)?.client;
-			return {
-				transporter: !transit ? "none" : transit.connected ? "up" : "down",
-				cache: !client ? "none" : client.status === "ready" ? "up" : "down",
-			};
 		},
 
 		/**

@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from "http";
+import { STATUS_CODES, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "http";
+import type { Duplex } from "stream";
 import type { Context, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
 import ApiGateway from "moleculer-web";
@@ -9,14 +10,16 @@ import type { Server, Socket } from "socket.io";
 import { Tokens, type AuthUser } from "../lib/auth";
 import { ForbiddenError, UnauthorizedError, UnprocessableError } from "../lib/errors";
 import { RedisRateLimitStore } from "../lib/rate-limit-store";
+import { redisOptions } from "../lib/redis";
 import { EXPOSED_ACTIONS, checkAccess, restAliases } from "../lib/routes";
 import { settings, type AuthSettings, type GatewaySettings } from "../lib/settings";
 import { type Meta, type SecureSettings, type ServiceBase, defineService } from "../lib/types";
 import OpsPageMixin from "../mixins/ops-page.mixin";
 import { assertShallow, jsonBody } from "./api/body";
+import { dependencyStates } from "../lib/dependencies";
 import { RateBudget, callAction, callParams, type RateLimitStore } from "./api/doors";
 import { clientAddress } from "./api/client-address";
-import { errorBody, isUnexpected, statusOf } from "./api/errors";
+import { RETRY_AFTER_S, errorBody, isUnexpected, statusOf } from "./api/errors";
 
 type Req = IncomingMessage & { $action?: { name: string }; $alias?: { action?: string }; $params?: unknown };
 
@@ -70,6 +73,7 @@ interface ApiThis extends ServiceBase<ApiSettings> {
 	io: Server | null;
 	tokens: Tokens;
 	routes?: RateLimitedRoute[];
+	server?: HttpServer;
 	budget: RateBudget;
 	ioPub?: Redis;
 	ioSub?: Redis;
@@ -81,9 +85,9 @@ interface ApiThis extends ServiceBase<ApiSettings> {
 	sendApiError(req: Req, res: ServerResponse, err: Error): void;
 }
 
-/** The REST route: every alias from the route table, guarded by the gateway's settings. */
-function apiRoute(gateway: GatewaySettings) {
-	return {
+/** The REST routes: every alias from the route table, guarded by the gateway's settings; health outside the rate limit. */
+function apiRoutes(gateway: GatewaySettings) {
+	const common = {
 		path: "/api",
 		// Per-request logs cost ~10% of throughput even when their level is off: only with LOG_LEVEL=debug.
 		logging: gateway.logRequests,
@@ -95,6 +99,10 @@ function apiRoute(gateway: GatewaySettings) {
 		mergeParams: true,
 		bodyParsers: false,
 		use: [jsonBody],
+	};
+	const limited = {
+		...common,
+		name: "api",
 		rateLimit: {
 			window: gateway.rateLimit.windowMs,
 			limit: gateway.rateLimit.max,
@@ -102,17 +110,43 @@ function apiRoute(gateway: GatewaySettings) {
 			key: (req: IncomingMessage) => clientAddress(req, gateway.trustProxyHops),
 			...(gateway.redisUrl ? { StoreFactory: RedisRateLimitStore, redisUrl: gateway.redisUrl } : {}),
 		},
-		aliases: restAliases(),
-		onBeforeCall(ctx: Context<unknown, Meta>, _route: unknown, req: Req) {
-			assertShallow(req.$params);
-			const key = req.headers["idempotency-key"];
-			if (key === undefined) return;
-			if (typeof key !== "string" || key.length < 1 || key.length > 100) {
-				throw new UnprocessableError("Idempotency-Key must be 1 to 100 characters", [{ field: "Idempotency-Key", type: "stringLength" }], "VALIDATION_ERROR");
-			}
-			ctx.meta.idempotencyKey = key;
-		},
+		aliases: restAliases(true),
 	};
+	return [{ ...common, name: "health", aliases: restAliases(false) }, limited];
+}
+
+/**
+ * A request Node's HTTP parser refuses (headers over 16 kB, a malformed
+ * request line) is answered in the contract's error shape, not Node's bare
+ * status line.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+	if (!socket.writable || err.code === "ECONNRESET") {
+		socket.destroy();
+		return;
+	}
+	const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
+	const body = JSON.stringify({
+		name: "BadRequest",
+		message: status === 431 ? "The request's headers (the URL included) are larger than 16 kB" : "Malformed HTTP request",
+		code: status,
+		type: status === 431 ? "HEADERS_TOO_LARGE" : "BAD_REQUEST",
+	});
+	socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+/** The Idempotency-Key header, if any: 1 to 100 characters. */
+function idempotencyKey(req: Req): string | undefined {
+	const key = req.headers["idempotency-key"];
+	if (key === undefined) return undefined;
+	if (typeof key !== "string" || key.length < 1 || key.length > 100) {
+		throw new UnprocessableError(
+			"Idempotency-Key must be 1 to 100 characters",
+			[{ field: "Idempotency-Key", type: "stringLength", message: "The 'Idempotency-Key' header must be 1 to 100 characters." }],
+			"VALIDATION_ERROR",
+		);
+	}
+	return key;
 }
 
 const ApiService = defineService<ApiSettings, ApiThis>({
@@ -141,9 +175,6 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 					events: {
 						call: {
 							whitelist: [...EXPOSED_ACTIONS],
-							onBeforeCall(this: ApiThis, _ctx: Context, socket: Socket, action: string) {
-								this.assertAccess(action, (socket.client as unknown as { user?: AuthUser }).user);
-							},
 						},
 					},
 				},
@@ -154,7 +185,7 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 	/** Port, route and push group from the final settings, so a test or a node may mix in other gateway settings. */
 	merged(schema: ServiceSchema<ApiSettings, ApiThis>) {
 		const s = schema.settings!;
-		Object.assign(s, { port: s.gateway.port, ip: s.gateway.host, routes: [apiRoute(s.gateway)] });
+		Object.assign(s, { port: s.gateway.port, ip: s.gateway.host, routes: apiRoutes(s.gateway) });
 		// With Redis every gateway reaches every socket (the Socket.IO Redis adapter): the gateways share one event group, so each event is pushed once per cluster.
 		if (s.gateway.redisUrl) for (const event of PUSHED_EVENTS) (schema.events![event] as { group?: string }).group = "socket-push";
 	},
@@ -176,7 +207,10 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 					socket.disconnect(true);
 					throw new UnauthorizedError("unauthorized", "TOKEN_EXPIRED");
 				}
-				ctx.params.action = callAction(ctx.params.action);
+				const action = callAction(ctx.params.action);
+				// The route table decides, as for REST: an unknown action is 404 here, before Moleculer could call it missing.
+				this.assertAccess(action, user);
+				ctx.params.action = action;
 				ctx.params.params = callParams(ctx.params.params);
 				return ioCall.call(this, ctx);
 			},
@@ -186,9 +220,10 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 			async handler(this: ApiThis, ctx: Context<unknown, Meta>) {
 				const entries = await Promise.all(Object.entries(HEALTH_TARGETS).map(async ([label, service]) => [label, (await this.isServiceUp(ctx, service)) ? "running" : "down"]));
 				const services = Object.fromEntries(entries) as Record<string, string>;
-				const healthy = entries.every(([, state]) => state === "running");
+				const dependencies = dependencyStates(this.broker);
+				const healthy = entries.every(([, state]) => state === "running") && !Object.values(dependencies).includes("down");
 				if (!healthy) ctx.meta.$statusCode = 503;
-				return { status: healthy ? "ok" : "degraded", services };
+				return { status: healthy ? "ok" : "degraded", services, dependencies };
 			},
 		},
 	},
@@ -232,8 +267,11 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 			return user;
 		},
 
+		/** After authentication (moleculer-web's order): who may call, then the request's own shape. */
 		authorize(this: ApiThis, ctx: Context<unknown, Meta>, _route: unknown, req: Req) {
 			this.assertAccess(req.$action?.name ?? req.$alias?.action ?? "", ctx.meta.user);
+			assertShallow(req.$params);
+			ctx.meta.idempotencyKey = idempotencyKey(req);
 		},
 
 		/** The same rule for REST and Socket.IO calls, from the one route table. */
@@ -313,8 +351,10 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 		sendApiError(this: ApiThis, _req: Req, res: ServerResponse, err: Error) {
 			if (isUnexpected(err)) this.logger.error("Request failed", err);
 			if (!res.headersSent) {
+				const status = statusOf(err);
 				res.setHeader("Content-Type", "application/json; charset=utf-8");
-				res.writeHead(statusOf(err));
+				if (status === 503) res.setHeader("Retry-After", String(RETRY_AFTER_S));
+				res.writeHead(status);
 			}
 			res.end(JSON.stringify(errorBody(err)));
 		},
@@ -325,11 +365,13 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 	},
 
 	started(this: ApiThis) {
-		const rest = this.routes![0].rateLimit!;
+		this.server?.on("clientError", answerClientError);
+		const rest = this.routes!.find(route => route.rateLimit)!.rateLimit!;
 		this.budget = new RateBudget(rest.store, rest.limit);
 		const redisUrl = this.settings.gateway.redisUrl;
 		if (!redisUrl || !this.io) return;
-		this.ioPub = new Redis(redisUrl);
+		// Subscriptions made before the connection is up wait for it: the offline queue stays on here.
+		this.ioPub = new Redis({ ...redisOptions(redisUrl), enableOfflineQueue: true });
 		this.ioSub = this.ioPub.duplicate();
 		for (const client of [this.ioPub, this.ioSub]) client.on("error", (err: Error) => this.logger.warn("Socket.IO Redis adapter:", err.message));
 		this.io.adapter(createRedisAdapter(this.ioPub, this.ioSub, { key: `${this.broker.namespace || "MOL"}#socket.io` }));

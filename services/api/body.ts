@@ -33,8 +33,26 @@ function bodyError(err: BodyParserError): Error {
  * contract's words. moleculer-web's own parsers turn a decoding error into
  * a 500.
  */
-export function jsonBody(req: IncomingMessage, res: ServerResponse, next: (err?: Error) => void): void {
-	parseJson(req, res, (err?: BodyParserError) => next(err ? bodyError(err) : undefined));
+export function jsonBody(req: IncomingMessage & { body?: unknown }, res: ServerResponse, next: (err?: Error) => void): void {
+	if (hasBody(req) && !isJson(req)) {
+		next(new MoleculerClientError("A request body must be JSON (Content-Type: application/json)", 415, "UNSUPPORTED_MEDIA_TYPE"));
+		return;
+	}
+	parseJson(req, res, (err?: BodyParserError) => {
+		if (err) return next(bodyError(err));
+		const body = req.body;
+		if (body !== undefined && (body === null || typeof body !== "object" || Array.isArray(body))) return next(new MoleculerClientError("A JSON body must be an object", 400, "INVALID_BODY"));
+		next();
+	});
+}
+
+/** A body is coming: a length above zero, or chunks. */
+function hasBody(req: IncomingMessage): boolean {
+	return req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
+}
+
+function isJson(req: IncomingMessage): boolean {
+	return /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(req.headers["content-type"] ?? "");
 }
 
 /**

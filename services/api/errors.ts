@@ -19,8 +19,20 @@ interface ErrorLike {
 	data?: unknown;
 }
 
+/**
+ * Moleculer's ways of saying a node or the transporter is away (a service
+ * not registered yet or any more, a request lost or timed out, RabbitMQ
+ * gone): to a client all are one 503, never a 404, 502 or 504. The doors
+ * refuse unknown actions themselves, before any of these can arise.
+ */
+const UNAVAILABLE = new Set(["SERVICE_NOT_FOUND", "SERVICE_NOT_AVAILABLE", "REQUEST_TIMEOUT", "REQUEST_SKIPPED", "REQUEST_REJECTED", "BAD_GATEWAY", "QUEUE_FULL", "SERVICE_UNAVAILABLE"]);
+
+/** Seconds a client should wait before trying a 503 again. */
+export const RETRY_AFTER_S = 2;
+
 /** The HTTP status an error stands for: its own code when it is one, else 500. */
 export function statusOf(err: ErrorLike): number {
+	if (UNAVAILABLE.has(err?.type ?? "")) return 503;
 	for (const c of [err?.code, err?.status, err?.statusCode]) if (typeof c === "number" && Number.isInteger(c) && c >= 400 && c <= 599) return c;
 	return 500;
 }
@@ -31,6 +43,7 @@ export function statusOf(err: ErrorLike): number {
  * echo the offending value except passwords.
  */
 export function errorBody(err: ErrorLike): ErrorBody {
+	if (UNAVAILABLE.has(err.type ?? "")) return { name: "ServiceUnavailableError", message: "A part of the shop is unavailable right now; try again shortly", code: 503, type: "SERVICE_UNAVAILABLE" };
 	const status = statusOf(err);
 	if (isUnexpected(err)) return { name: "InternalServerError", message: "Internal server error", code: 500, type: "INTERNAL_ERROR" };
 	const type = err.type ?? (status === 429 ? "RATE_LIMIT_EXCEEDED" : undefined);

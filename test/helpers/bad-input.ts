@@ -185,7 +185,10 @@ export function toJsonText(v: unknown): string {
 		return v.of === "array" ? "[".repeat(v.depth) + leaf + "]".repeat(v.depth) : '{"a":'.repeat(v.depth) + leaf + "}".repeat(v.depth);
 	}
 	if (Array.isArray(v)) return `[${v.map(toJsonText).join(",")}]`;
-	if (v !== null && typeof v === "object") return `{${Object.keys(v).map(k => `${JSON.stringify(k)}:${toJsonText((v as any)[k])}`).join(",")}}`;
+	if (v !== null && typeof v === "object")
+		return `{${Object.keys(v)
+			.map(k => `${JSON.stringify(k)}:${toJsonText((v as any)[k])}`)
+			.join(",")}}`;
 	return v === undefined ? "null" : JSON.stringify(v);
 }
 
@@ -318,7 +321,11 @@ function rangeBreakers(f: FieldSpec): fc.Arbitrary<Desc>[] {
 				arbs.push(fc.integer({ min: r.max + 1, max: r.max + 50 }).map(n => ({ $$repeat: "é", n })));
 			}
 			if ((r.min ?? 0) >= 1) {
-				if (r.trim) arbs.push(fc.integer({ min: 0, max: 8 }).map(n => ({ $$repeat: " ", n })), fc.constantFrom("\t", "\n", " \n\t "));
+				if (r.trim)
+					arbs.push(
+						fc.integer({ min: 0, max: 8 }).map(n => ({ $$repeat: " ", n })),
+						fc.constantFrom("\t", "\n", " \n\t "),
+					);
 				else arbs.push(fc.integer({ min: 0, max: r.min! - 1 }).map(n => ({ $$repeat: "x", n })));
 			}
 			const breakers = patternBreakers(r);
@@ -328,7 +335,9 @@ function rangeBreakers(f: FieldSpec): fc.Arbitrary<Desc>[] {
 				const head = { $$repeat: "ä", n: Math.floor(r.maxBytes / 2) }; // maxBytes bytes exactly
 				const room = (r.max ?? 128) - Math.floor(r.maxBytes / 2);
 				arbs.push(
-					fc.record({ c: fc.constantFrom("x", "é", "€", "😀"), n: fc.integer({ min: 1, max: Math.max(1, Math.floor(room / 2)) }) }).map(({ c, n }) => ({ $$cat: [head, { $$repeat: c, n }] })),
+					fc
+						.record({ c: fc.constantFrom("x", "é", "€", "😀"), n: fc.integer({ min: 1, max: Math.max(1, Math.floor(room / 2)) }) })
+						.map(({ c, n }) => ({ $$cat: [head, { $$repeat: c, n }] })),
 					fc.integer({ min: r.maxBytes + 1, max: r.max ?? 128 }).map(n => ({ $$repeat: "p", n })),
 				);
 			}
@@ -387,9 +396,17 @@ export function jsonViolation(f: FieldSpec, family: Family, opts: { socket?: boo
 		case "null":
 			return f.nullable ? null : fc.constant(null);
 		case "type":
-			return fc.oneof(fc.constantFrom(...wrongTypes(f)), ...(f.nullable || f.rule.optional || f.rule.default !== undefined || f.path.some(s => typeof s === "number") ? [] : [fc.constant({ $$absent: true })]));
+			return fc.oneof(
+				fc.constantFrom(...wrongTypes(f)),
+				...(f.nullable || f.rule.optional || f.rule.default !== undefined || f.path.some(s => typeof s === "number") ? [] : [fc.constant({ $$absent: true })]),
+			);
 		case "operator":
-			return f.rule.type === "array" ? fc.oneof(fc.constantFrom(...OPERATORS), fc.constantFrom(...OPERATORS).map(o => [o])) : fc.constantFrom(...OPERATORS);
+			return f.rule.type === "array"
+				? fc.oneof(
+						fc.constantFrom(...OPERATORS),
+						fc.constantFrom(...OPERATORS).map(o => [o]),
+					)
+				: fc.constantFrom(...OPERATORS);
 		case "range": {
 			const arbs = rangeBreakers(f).map(a => (opts.socket ? a.filter(d => !JSON.stringify(d).includes("$$raw")) : a));
 			return arbs.length ? fc.oneof(...arbs) : null;
@@ -494,7 +511,14 @@ export function errorShapeProblems(err: any, status: number, forbiddenTexts: str
 					break;
 				}
 			}
-			if (violated && !err.data.some((d: any) => typeof d?.field === "string" && (violated === d.field || violated.startsWith(`${d.field}.`) || violated.startsWith(`${d.field}[`) || d.field.startsWith(`${violated}.`) || d.field.startsWith(`${violated}[`)))) {
+			if (
+				violated &&
+				!err.data.some(
+					(d: any) =>
+						typeof d?.field === "string" &&
+						(violated === d.field || violated.startsWith(`${d.field}.`) || violated.startsWith(`${d.field}[`) || d.field.startsWith(`${violated}.`) || d.field.startsWith(`${violated}[`)),
+				)
+			) {
 				problems.push(`\`data\` does not name the broken field ${violated} (names: ${err.data.map((d: any) => d?.field).join(", ")})`);
 			}
 		}

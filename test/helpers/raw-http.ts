@@ -24,24 +24,21 @@ export class RawHttp {
 		const headers: Record<string, string | number> = { ...opts.headers };
 		if (body !== undefined) headers["content-length"] = body.length;
 		return new Promise((resolve, reject) => {
-			const req = http.request(
-				{ agent: this.agent, host: url.hostname, port: url.port, method, path: url.pathname + url.search, headers },
-				res => {
-					const chunks: Buffer[] = [];
-					res.on("data", (c: Buffer) => chunks.push(c));
-					res.on("error", reject);
-					res.on("end", () => {
-						const text = Buffer.concat(chunks).toString("utf8");
-						let parsed: unknown;
-						try {
-							parsed = text ? JSON.parse(text) : undefined;
-						} catch {
-							parsed = undefined;
-						}
-						resolve({ status: res.statusCode ?? 0, text, body: parsed, headers: res.headers });
-					});
-				},
-			);
+			const req = http.request({ agent: this.agent, host: url.hostname, port: url.port, method, path: url.pathname + url.search, headers }, res => {
+				const chunks: Buffer[] = [];
+				res.on("data", (c: Buffer) => chunks.push(c));
+				res.on("error", reject);
+				res.on("end", () => {
+					const text = Buffer.concat(chunks).toString("utf8");
+					let parsed: unknown;
+					try {
+						parsed = text ? JSON.parse(text) : undefined;
+					} catch {
+						parsed = undefined;
+					}
+					resolve({ status: res.statusCode ?? 0, text, body: parsed, headers: res.headers });
+				});
+			});
 			req.setTimeout(15_000, () => req.destroy(new Error(`${method} ${path}: no answer in 15 s`)));
 			req.on("error", reject);
 			req.end(body);

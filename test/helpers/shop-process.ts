@@ -12,6 +12,8 @@ export interface ShopProcess {
 	output: string[];
 	/** SIGTERM, then SIGKILL if it has not exited in 15 s; resolves once it has exited. */
 	stop(): Promise<void>;
+	/** Resolves with how the process ended: its exit code, or the signal that ended it. */
+	exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /**
@@ -27,7 +29,7 @@ export async function startShopProcess(opts: { port: number; dataDir: string; en
 		stdio: ["ignore", "pipe", "pipe"],
 	});
 	const output: string[] = [];
-	const exited = new Promise<void>(resolve => proc.once("exit", () => resolve()));
+	const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(resolve => proc.once("exit", (code, signal) => resolve({ code, signal })));
 	const running = () => proc.exitCode === null && proc.signalCode === null;
 	const stop = async () => {
 		if (!running()) return;
@@ -55,5 +57,5 @@ export async function startShopProcess(opts: { port: number; dataDir: string; en
 		await stop();
 		throw err;
 	});
-	return { url: `http://127.0.0.1:${opts.port}`, output, stop };
+	return { url: `http://127.0.0.1:${opts.port}`, output, stop, exited };
 }

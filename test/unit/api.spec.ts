@@ -43,6 +43,7 @@ describe("api gateway over HTTP (embedded default)", () => {
 					"alert-service": "running",
 					"analytics-service": "running",
 				},
+				dependencies: { transporter: "none", cache: "none" },
 			});
 		});
 

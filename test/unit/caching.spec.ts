@@ -1,5 +1,6 @@
 import type { ServiceBroker } from "moleculer";
 import { brokerOptions } from "../../moleculer.config";
+import { ShopRedisCacher } from "../../lib/redis";
 import { parseSettings } from "../../lib/settings";
 import { createTestBroker } from "../helpers/broker";
 
@@ -22,6 +23,8 @@ describe("caching is bounded", () => {
 	it("the memory cacher has a cap and a TTL, the Redis cacher a TTL", () => {
 		expect(brokerOptions(parseSettings({})).cacher).toMatchObject({ type: "MemoryLRU", options: { max: 10_000, ttl: 3600 } });
 		expect(brokerOptions(parseSettings({ CACHE_MAX_ENTRIES: "500", CACHE_TTL_S: "60" })).cacher).toMatchObject({ options: { max: 500, ttl: 60 } });
-		expect(brokerOptions(parseSettings({ CACHER: "redis://127.0.0.1:6379" })).cacher).toMatchObject({ type: "Redis", options: { ttl: 3600 } });
+		const redis = brokerOptions(parseSettings({ CACHER: "redis://127.0.0.1:6379" })).cacher as unknown as { opts: { ttl: number } };
+		expect(redis).toBeInstanceOf(ShopRedisCacher);
+		expect(redis.opts.ttl).toBe(3600);
 	});
 });

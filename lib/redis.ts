@@ -1,0 +1,84 @@
+import type { RedisOptions } from "ioredis";
+import { Cachers, Errors } from "moleculer";
+
+/**
+ * Redis as every part of a node uses it (cacher, rate-limit counters,
+ * Socket.IO adapter): a command fails at once while Redis is away, rather
+ * than waiting in ioredis' offline queue, so a request answers 503 quickly;
+ * the client reconnects by itself.
+ */
+export function redisOptions(url: string): RedisOptions {
+	const u = new URL(url);
+	return {
+		host: u.hostname,
+		port: Number(u.port) || 6379,
+		...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+		...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+		db: Number(u.pathname.slice(1)) || 0,
+		...(u.protocol === "rediss:" ? { tls: {} } : {}),
+		enableOfflineQueue: false,
+		maxRetriesPerRequest: 1,
+		retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
+	};
+}
+
+/** Redis is away: what every door answers (503, with Retry-After). */
+export class CacheUnavailableError extends Errors.MoleculerRetryableError {
+	constructor(cause?: Error) {
+		super("The cache (Redis) is unavailable; try again shortly", 503, "CACHE_UNAVAILABLE", cause ? { reason: cause.message } : undefined);
+	}
+}
+
+interface RedisClient {
+	on(event: string, listener: () => void): void;
+}
+
+type CacherBase = new (opts: object) => {
+	client: RedisClient;
+	logger: { info(...args: unknown[]): void };
+	init(broker: unknown): void;
+	get(key: string): Promise<unknown>;
+	set(key: string, data: unknown, ttl?: number): Promise<unknown>;
+	del(keys: string | string[]): Promise<unknown>;
+	clean(match?: string | string[]): Promise<unknown>;
+};
+
+/**
+ * Moleculer's Redis cacher, saying 503 when Redis is away (its errors were
+ * 500s), and emptying its namespace when Redis comes back: a write made
+ * meanwhile could not clear its keys.
+ */
+export class ShopRedisCacher extends (Cachers.Redis as unknown as CacherBase) {
+	init(broker: unknown): void {
+		super.init(broker);
+		let lost = false;
+		this.client.on("close", () => (lost = true));
+		this.client.on("ready", () => {
+			if (!lost) return;
+			lost = false;
+			this.logger.info("Redis is back: dropping the cached answers that writes made meanwhile could not clear.");
+			void super.clean().catch(() => undefined);
+		});
+	}
+
+	get(key: string): Promise<unknown> {
+		return super.get(key).catch(unavailable);
+	}
+
+	/** Best effort, and never rejects: Moleculer's cacher calls it without waiting (a rejection would end the process). */
+	set(key: string, data: unknown, ttl?: number): Promise<unknown> {
+		return super.set(key, data, ttl).catch(() => undefined);
+	}
+
+	del(keys: string | string[]): Promise<unknown> {
+		return super.del(keys).catch(unavailable);
+	}
+
+	clean(match?: string | string[]): Promise<unknown> {
+		return super.clean(match).catch(unavailable);
+	}
+}
+
+function unavailable(err: Error): never {
+	throw new CacheUnavailableError(err);
+}

@@ -1,0 +1,210 @@
+import fs from "fs";
+import os from "os";
+import path from "path";
+import { CRASH_POINTS, type CrashPoint } from "../../lib/crash-points";
+import { waitFor } from "../helpers/broker";
+import { freePort } from "../helpers/cluster";
+import { HttpClient } from "../helpers/http";
+import { startShopProcess, type ShopProcess } from "../helpers/shop-process";
+
+/**
+ * One test per named crash point (lib/crash-points.ts): the whole system
+ * runs as `npm start` runs it, with CRASH_POINT naming the point; the test
+ * drives it through that point, the process kills itself there (SIGKILL,
+ * as kill -9), the test starts it again on the same data without the crash
+ * point, lets the settlers run, and checks the invariants: for every
+ * product `initial + restocks - held == stock`, no order pending, the
+ * dashboard counting exactly the orders there are, and each expected alert
+ * raised once.
+ */
+
+const ADMIN = { email: "admin@crash.test", password: "admin-password" };
+const BASE_ENV = {
+	ADMIN_EMAIL: ADMIN.email,
+	ADMIN_PASSWORD: ADMIN.password,
+	JWT_SECRET: "crash-points-secret-0123456789",
+	BCRYPT_ROUNDS: "4",
+	RATE_LIMIT_MAX: "1000000",
+	PENDING_TIMEOUT_MS: "700",
+	RECOVERY_INTERVAL_MS: "250",
+	LOG_LEVEL: "warn",
+};
+const HOLDING = ["pending", "confirmed", "shipped", "delivered"];
+
+interface Product {
+	id: string;
+	initial: number;
+	restocked: number;
+	threshold: number;
+}
+
+/** A running shop, its data kept across restarts, and what the test did to it. */
+class Shop {
+	readonly dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "crash-"));
+	process!: ShopProcess;
+	http!: HttpClient;
+	admin = "";
+	customer = "";
+	readonly products: Product[] = [];
+	private port = 0;
+
+	async start(crashPoint?: CrashPoint): Promise<void> {
+		this.port ||= await freePort();
+		this.process = await startShopProcess({ port: this.port, dataDir: this.dataDir, env: { ...BASE_ENV, ...(crashPoint ? { CRASH_POINT: crashPoint } : {}) } });
+		this.http = new HttpClient(`${this.process.url}/api`);
+		await waitFor(async () => (await this.http.get("/health")).status === 200, 20_000, "health 200");
+		this.admin = (await this.http.post("/auth/login", ADMIN)).body.token;
+	}
+
+	/** A customer and two products well above their threshold of 2. */
+	async prepare(): Promise<void> {
+		const reg = await this.http.post("/auth/register", { name: "Crash Tester", email: "buyer@crash.test", password: "password-1" });
+		this.customer = reg.body.token;
+		for (const sku of ["CRASH-A", "CRASH-B"]) {
+			const res = await this.http.post("/products", { sku, name: sku, category: "crash", priceCents: 250, stock: 10, lowStockThreshold: 2 }, this.admin);
+			expect(res.status).toBe(201);
+			this.products.push({ id: res.body.id, initial: 10, restocked: 0, threshold: 2 });
+		}
+		const restock = await this.http.post(`/products/${this.products[0].id}/restock`, { quantity: 3 }, this.admin);
+		expect(restock.status).toBe(200);
+		this.products[0].restocked += 3;
+	}
+
+	order(quantities: [number, number]) {
+		const items = this.products.map((p, i) => ({ productId: p.id, quantity: quantities[i] })).filter(i => i.quantity > 0);
+		return this.http.post("/orders", { items }, this.customer);
+	}
+
+	/** Drive the shop until it dies at its crash point; fails if it does not. */
+	async crashWith(action: () => Promise<unknown>): Promise<void> {
+		await action().catch(() => undefined);
+		const ended = await Promise.race([this.process.exited, new Promise(r => setTimeout(() => r("alive"), 10_000))]);
+		expect(ended).toEqual({ code: null, signal: "SIGKILL" });
+	}
+
+	/** Start armed with a crash point that recovery reaches: the process dies during its start or just after. */
+	async restartIntoCrash(point: CrashPoint): Promise<void> {
+		const started = await this.start(point).then(
+			() => null,
+			(err: Error) => err,
+		);
+		if (started) expect(started.message).toMatch(/exited \(null\) before starting/);
+		else expect(await Promise.race([this.process.exited, new Promise(r => setTimeout(() => r("alive"), 10_000))])).toEqual({ code: null, signal: "SIGKILL" });
+	}
+
+	async allOrders(): Promise<Array<{ status: string; items: Array<{ productId: string; quantity: number }> }>> {
+		const rows = [];
+		for (let page = 1; ; page++) {
+			const res = await this.http.get(`/orders?page=${page}&pageSize=100`, this.admin);
+			rows.push(...res.body.rows);
+			if (page >= res.body.totalPages) return rows;
+		}
+	}
+
+	/** The invariants, once the settlers are done: polled, since they run every 250 ms. */
+	async settled(): Promise<void> {
+		await waitFor(async () => (await this.imbalance()) === null, 20_000, "the settlers to finish").catch(async err => {
+			throw new Error(`${(err as Error).message}: ${await this.imbalance()}`);
+		});
+	}
+
+	private async imbalance(): Promise<string | null> {
+		const orders = await this.allOrders();
+		const pending = orders.filter(o => o.status === "pending").length;
+		if (pending) return `${pending} orders pending`;
+		for (const p of this.products) {
+			const held = orders.filter(o => HOLDING.includes(o.status)).reduce((sum, o) => sum + o.items.filter(l => l.productId === p.id).reduce((s, l) => s + l.quantity, 0), 0);
+			const stock = (await this.http.get(`/products/${p.id}`)).body.stock;
+			if (stock !== p.initial + p.restocked - held) return `product ${p.id}: stock ${stock}, expected ${p.initial} + ${p.restocked} - ${held}`;
+		}
+		const dashboard = (await this.http.get("/analytics/dashboard", this.admin)).body;
+		const byStatus = Object.fromEntries(["pending", "confirmed", "shipped", "delivered", "cancelled"].map(s => [s, orders.filter(o => o.status === s).length]));
+		if (dashboard.totalOrders !== orders.length || JSON.stringify(dashboard.ordersByStatus) !== JSON.stringify(byStatus)) {
+			return `dashboard ${JSON.stringify(dashboard.ordersByStatus)} against orders ${JSON.stringify(byStatus)}`;
+		}
+		return null;
+	}
+
+	async alerts(type: string): Promise<unknown[]> {
+		return (await this.http.get(`/alerts?type=${type}&pageSize=100`, this.admin)).body.rows;
+	}
+
+	async stop(): Promise<void> {
+		await this.process?.stop();
+		fs.rmSync(this.dataDir, { recursive: true, force: true });
+	}
+}
+
+interface Scenario {
+	/** Before the crash point is armed. */
+	before?(shop: Shop): Promise<unknown>;
+	/** What reaches the crash point. */
+	trigger(shop: Shop, state: unknown): Promise<unknown>;
+	/** A second crash point the restart runs into (recovery's own boundaries). */
+	then?: CrashPoint;
+	/** Checks beyond the invariants. */
+	check?(shop: Shop, state: unknown): Promise<void>;
+}
+
+const placeOne = (shop: Shop) => shop.order([1, 2]);
+const placed = async (shop: Shop) => {
+	const res = await shop.order([1, 2]);
+	expect(res.status).toBe(201);
+	return res.body.id as string;
+};
+const cancel = (shop: Shop, id: unknown) => shop.http.post(`/orders/${String(id)}/cancel`, {}, shop.customer);
+/** An order that takes product A and finds product B short. */
+const shortOrder = (shop: Shop) => shop.order([1, 999]);
+/** An order that takes product B down to its threshold: a crossing. */
+const crossing = (shop: Shop) => shop.order([0, 8]);
+const oneStockLowAlert = async (shop: Shop) => expect(await shop.alerts("stock_low")).toHaveLength(1);
+const cancelled = async (shop: Shop, id: unknown) => expect((await shop.http.get(`/orders/${String(id)}`, shop.admin)).body.status).toBe("cancelled");
+
+const SCENARIOS: Record<CrashPoint, Scenario> = {
+	"place.after-open": { trigger: placeOne },
+	"place.after-reserve": { trigger: placeOne },
+	"place.after-refusal": { trigger: shortOrder },
+	"status.after-move": { trigger: placeOne },
+	"status.after-publish": { trigger: placeOne },
+	"cancel.after-flag": { before: placed, trigger: cancel, check: cancelled },
+	"cancel.after-release": { before: placed, trigger: cancel, check: cancelled },
+	"reserve.after-take": { trigger: placeOne },
+	"reserve.after-failed-outcome": { trigger: shortOrder },
+	"release.after-claim": { before: placed, trigger: cancel, check: cancelled },
+	"release.after-give-back": { before: placed, trigger: cancel, check: cancelled },
+	"release.after-all-give-backs": { before: placed, trigger: cancel, check: cancelled },
+	"recover.after-expiring": { trigger: placeOne, then: "recover.after-expiring" },
+	"alert.after-crossing": { trigger: crossing, check: oneStockLowAlert },
+	"alert.after-publish": { trigger: crossing, check: oneStockLowAlert },
+	"analytics.before-apply": { trigger: placeOne },
+	"alerts.before-raise": { trigger: crossing, check: oneStockLowAlert },
+};
+
+describe("every write boundary survives a kill -9 there", () => {
+	let shop: Shop | undefined;
+	afterEach(async () => {
+		await shop?.stop();
+		shop = undefined;
+	});
+
+	it("has a scenario for every named crash point", () => {
+		expect(Object.keys(SCENARIOS).sort()).toEqual(Object.keys(CRASH_POINTS).sort());
+	});
+
+	for (const [point, scenario] of Object.entries(SCENARIOS) as Array<[CrashPoint, Scenario]>) {
+		it(`${point}: ${CRASH_POINTS[point]}`, async () => {
+			shop = new Shop();
+			await shop.start();
+			await shop.prepare();
+			const state = await scenario.before?.(shop);
+			await shop.process.stop();
+			// recover.after-expiring is reached by recovering from a dead reserve: first die there.
+			await shop.start(scenario.then ? "reserve.after-take" : point);
+			await shop.crashWith(() => scenario.trigger(shop!, state));
+			if (scenario.then) await shop.restartIntoCrash(scenario.then);
+			await shop.start();
+			await shop.settled();
+			await scenario.check?.(shop, state);
+		}, 90_000);
+	}
+});

@@ -1,0 +1,205 @@
+import { execFile } from "child_process";
+import net from "net";
+import { promisify } from "util";
+import { waitFor } from "../helpers/broker";
+import { TestCluster, freePort, loginAdmin, requireInfrastructure, waitForRunning, type ShopNode } from "../helpers/cluster";
+import { HttpClient } from "../helpers/http";
+
+const run = promisify(execFile);
+const SERVICES = ["customer-service", "product-service", "order-service", "alert-service", "analytics-service"];
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+
+/** A TCP proxy in front of the real Redis that the test can take away and bring back. */
+class RedisProxy {
+	private server: net.Server | null = null;
+	private readonly sockets = new Set<net.Socket>();
+	constructor(readonly port: number) {}
+
+	start(): Promise<void> {
+		this.server = net.createServer(client => {
+			const upstream = net.connect(6379, "127.0.0.1");
+			for (const s of [client, upstream]) {
+				this.sockets.add(s);
+				s.on("close", () => this.sockets.delete(s));
+				s.on("error", () => undefined);
+			}
+			client.pipe(upstream).pipe(client);
+		});
+		return new Promise(resolve => this.server!.listen(this.port, "127.0.0.1", () => resolve()));
+	}
+
+	/** Redis is unreachable: connections cut, new ones refused. */
+	async stop(): Promise<void> {
+		for (const s of this.sockets) s.destroy();
+		await new Promise<void>(resolve => (this.server ? this.server.close(() => resolve()) : resolve()));
+		this.server = null;
+	}
+}
+
+interface Answer {
+	status: number;
+	phase: string;
+}
+
+/**
+ * Faults of the dependencies, during a stream of orders and cancellations
+ * through two gateways, one process per service: Redis unreachable and back,
+ * RabbitMQ stopped and started. While a dependency is away the clients get
+ * 503s and nothing else; afterwards no order is lost or left pending, the
+ * books balance, the dashboard counts every order, and no process had to be
+ * restarted by hand.
+ */
+describe("faults of Redis and RabbitMQ under load", () => {
+	let proxy: RedisProxy;
+	let cluster: TestCluster;
+	const gateways: HttpClient[] = [];
+	let admin: string;
+	const buyers: string[] = [];
+	const products: string[] = [];
+	const STOCK = 100_000;
+
+	beforeAll(async () => {
+		await requireInfrastructure();
+		proxy = new RedisProxy(await freePort());
+		await proxy.start();
+		cluster = new TestCluster({
+			CACHER: `redis://127.0.0.1:${proxy.port}`,
+			RATE_LIMIT_MAX: "1000000",
+			REQUEST_TIMEOUT_MS: "3000",
+			PENDING_TIMEOUT_MS: "1500",
+			RECOVERY_INTERVAL_MS: "300",
+		});
+		const [gw1, gw2] = await Promise.all([
+			cluster.start("gw1", "api"),
+			cluster.start("gw2", "api"),
+			cluster.startCustomers(),
+			cluster.start("products", "products"),
+			cluster.start("orders", "orders"),
+			cluster.start("alerts", "alerts"),
+			cluster.start("analytics", "analytics"),
+		]);
+		for (const gw of [gw1, gw2]) gateways.push(new HttpClient(`http://127.0.0.1:${gw.port}/api`));
+		for (const http of gateways) await waitForRunning(http, SERVICES);
+		admin = await loginAdmin(gateways[0]);
+		for (let i = 0; i < 3; i++) {
+			const res = await gateways[0].post("/products", { sku: `FAULT-${i}`, name: `Fault ${i}`, category: "faults", priceCents: 100, stock: STOCK }, admin);
+			expect(res.status).toBe(201);
+			products.push(res.body.id);
+		}
+		for (let i = 0; i < 6; i++) buyers.push((await gateways[i % 2].post("/auth/register", { name: `Buyer ${i}`, email: `fault${i}@shop.test`, password: "password-1" })).body.token);
+	}, 180_000);
+
+	afterAll(async () => {
+		await proxy?.stop();
+		await cluster?.stopAll();
+	}, 60_000);
+
+	/** Orders and cancellations through both gateways until stopped; every answer recorded with the phase it fell in. */
+	function stream(phase: () => string) {
+		const answers: Answer[] = [];
+		const placed: Array<{ id: string; token: string }> = [];
+		const cancelled = new Set<string>();
+		let running = true;
+		const worker = async (n: number) => {
+			for (let i = 0; running; i++) {
+				const http = gateways[(n + i) % 2];
+				const token = buyers[n % buyers.length];
+				const mine = placed.filter(p => p.token === token && !cancelled.has(p.id));
+				let res;
+				if (mine.length && i % 5 === 4) {
+					const victim = mine[0];
+					res = await http.post(`/orders/${victim.id}/cancel`, {}, token).catch(() => ({ status: 0, body: null }));
+					if (res.status === 200) cancelled.add(victim.id);
+				} else {
+					res = await http.post("/orders", { items: [{ productId: products[(n + i) % products.length], quantity: 1 }] }, token).catch(() => ({ status: 0, body: null }));
+					if (res.status === 201) placed.push({ id: (res.body as { id: string }).id, token });
+				}
+				answers.push({ status: res.status, phase: phase() });
+				if (res.status === 503) await sleep(50);
+			}
+		};
+		const workers = Array.from({ length: 6 }, (_, n) => worker(n));
+		return { answers, placed, cancelled, stop: async () => ((running = false), await Promise.all(workers)) };
+	}
+
+	const allOrders = async () => {
+		const rows: Array<{ id: string; status: string; items: Array<{ productId: string; quantity: number }> }> = [];
+		for (let page = 1; ; page++) {
+			const res = await gateways[0].get(`/orders?page=${page}&pageSize=100`, admin);
+			rows.push(...res.body.rows);
+			if (page >= res.body.totalPages) return rows;
+		}
+	};
+
+	async function expectSettledBooks(placed: Array<{ id: string }>, cancelled: Set<string>) {
+		await waitFor(async () => (await gateways[0].get("/health")).status === 200, 60_000, "health 200 again");
+		const orders = await waitFor(
+			async () => {
+				const all = await allOrders();
+				return all.some(o => o.status === "pending") ? null : all;
+			},
+			30_000,
+			"no order pending",
+		);
+		const byId = new Map(orders.map(o => [o.id, o]));
+		for (const { id } of placed) expect([id, byId.get(id)?.status]).toEqual([id, cancelled.has(id) ? "cancelled" : "confirmed"]);
+		for (const id of products) {
+			const held = orders
+				.filter(o => o.status !== "cancelled")
+				.flatMap(o => o.items.filter(l => l.productId === id))
+				.reduce((s, l) => s + l.quantity, 0);
+			expect((await gateways[1].get(`/products/${id}`)).body.stock).toBe(STOCK - held);
+		}
+		await waitFor(async () => (await gateways[1].get("/analytics/dashboard", admin)).body.totalOrders === orders.length, 20_000, "the dashboard to count every order");
+		for (const node of cluster.nodes as ShopNode[]) expect([node.name, node.proc.exitCode, node.proc.signalCode]).toEqual([node.name, null, null]);
+	}
+
+	it("answers only 503s while Redis is unreachable, says so in health, and recovers by itself", async () => {
+		let phase = "before";
+		const load = stream(() => phase);
+		try {
+			await sleep(1500);
+			phase = "redis away";
+			await proxy.stop();
+			await sleep(1000);
+			const health = await gateways[0].get("/health");
+			expect(health.status).toBe(503);
+			expect(health.body.dependencies.cache).toBe("down");
+			expect(health.headers.get("retry-after")).toBeTruthy();
+			await sleep(1500);
+			phase = "redis back";
+			await proxy.start();
+			await sleep(3000);
+		} finally {
+			await load.stop();
+		}
+		const unexpected = load.answers.filter(a => ![200, 201, 503].includes(a.status));
+		expect(unexpected).toEqual([]);
+		expect(load.answers.filter(a => a.phase === "redis away" && a.status === 503).length).toBeGreaterThan(0);
+		expect(load.answers.filter(a => a.phase === "redis back" && a.status === 201).length).toBeGreaterThan(0);
+		await expectSettledBooks(load.placed, load.cancelled);
+	}, 120_000);
+
+	it("answers only 503s while RabbitMQ restarts, loses no order and recovers by itself", async () => {
+		let phase = "before";
+		const load = stream(() => phase);
+		try {
+			await sleep(1500);
+			phase = "rabbitmq away";
+			await run("rabbitmqctl", ["stop_app"]);
+			await sleep(2000);
+			phase = "rabbitmq starting";
+			await run("rabbitmqctl", ["start_app"]);
+			await waitFor(async () => (await gateways[0].get("/health")).status === 200 && (await gateways[1].get("/health")).status === 200, 60_000, "both gateways healthy");
+			phase = "rabbitmq back";
+			await sleep(3000);
+		} finally {
+			await run("rabbitmqctl", ["start_app"]).catch(() => undefined);
+			await load.stop();
+		}
+		const unexpected = load.answers.filter(a => ![200, 201, 503].includes(a.status));
+		expect(unexpected).toEqual([]);
+		expect(load.answers.filter(a => a.phase === "rabbitmq back" && a.status === 201).length).toBeGreaterThan(0);
+		await expectSettledBooks(load.placed, load.cancelled);
+	}, 180_000);
+});
