@@ -32,7 +32,7 @@ function cacher(s: Settings): BrokerOptions["cacher"] {
 		redis: redisOptions(s.cacher),
 		// Writes clear what they change; the TTL only keeps keys of things nobody reads any more from piling up.
 		ttl: s.cacheTtlS,
-	}) as unknown as BrokerOptions["cacher"];
+	});
 }
 
 /**

@@ -230,7 +230,7 @@ export function validValue(rule: Rule, name: string, env: ValidEnv): unknown {
 			return Array.from({ length: Math.max(rule.min ?? 0, 1) }, () => validValue(item, name, env));
 		}
 		case "object":
-			return validObject((rule.props ?? {}) as Record<string, unknown>, env, name);
+			return validObject(rule.props ?? {}, env, name);
 		default:
 			throw new Error(`No valid value for type ${rule.type}`);
 	}
@@ -275,7 +275,6 @@ export const FAMILIES: Family[] = ["null", "type", "operator", "range", "deep"];
 /** Operator-shaped values (MongoDB / NeDB query operators). */
 export const OPERATORS: Desc[] = [{ $gt: "" }, { $ne: null }, { $in: ["a"] }, { $regex: ".*" }, { $where: "return true" }, { $exists: true }, { $gt: 0 }, { $nin: [] }, { $or: [{}] }];
 
-const utf8Bytes = (s: string) => Buffer.byteLength(s, "utf8");
 const u = <T>(xs: T[]) => [...new Map(xs.map(x => [JSON.stringify(x), x])).values()];
 
 /** Strings that break a pattern and nothing else, odd encodings among them. */

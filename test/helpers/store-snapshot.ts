@@ -30,7 +30,7 @@ export function storesOf(broker: ServiceBroker): Store[] {
 		}
 		// Second collections a service opened through the db mixin (products' reservations).
 		(service.extraAdapters ?? []).forEach((adapter: unknown, i: number) => {
-			if (isAdapter(adapter)) stores.push({ name: `${service.fullName}.collection${i + 1}`, adapter: adapter as Store["adapter"] });
+			if (isAdapter(adapter)) stores.push({ name: `${service.fullName}.collection${i + 1}`, adapter: adapter });
 		});
 	}
 	return stores.sort((a, b) => a.name.localeCompare(b.name));

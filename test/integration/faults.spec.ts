@@ -2,7 +2,7 @@ import { execFile } from "child_process";
 import net from "net";
 import { promisify } from "util";
 import { waitFor } from "../helpers/broker";
-import { TestCluster, freePort, loginAdmin, requireInfrastructure, waitForRunning, type ShopNode } from "../helpers/cluster";
+import { TestCluster, freePort, loginAdmin, requireInfrastructure, waitForRunning } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
 
 const run = promisify(execFile);
@@ -151,7 +151,7 @@ describe("faults of Redis and RabbitMQ under load", () => {
 			expect((await gateways[1].get(`/products/${id}`)).body.stock).toBe(STOCK - held);
 		}
 		await waitFor(async () => (await gateways[1].get("/analytics/dashboard", admin)).body.totalOrders === orders.length, 20_000, "the dashboard to count every order");
-		for (const node of cluster.nodes as ShopNode[]) expect([node.name, node.proc.exitCode, node.proc.signalCode]).toEqual([node.name, null, null]);
+		for (const node of cluster.nodes) expect([node.name, node.proc.exitCode, node.proc.signalCode]).toEqual([node.name, null, null]);
 	}
 
 	it("answers only 503s while Redis is unreachable, says so in health, and recovers by itself", async () => {

@@ -339,7 +339,7 @@ function brokenParams(shape: Shape, fieldLabel: string, value: Desc, extras: str
 	const env = envFor(shape.action);
 	const params = filler(shape, forSocket);
 	const field = shape.fields.find(f => f.label === fieldLabel);
-	const absent = value !== null && typeof value === "object" && "$$absent" in (value as object);
+	const absent = value !== null && typeof value === "object" && "$$absent" in value;
 	const v = absent ? undefined : materialize(value, materializeEnv(shape, forSocket));
 	if (field) setAt(params, field, v, env, absent);
 	else params[fieldLabel] = v; // an unknown field (deep nesting outside the schema)
@@ -479,7 +479,7 @@ for (const route of ROUTES) {
 			async () => {
 				const shape = shapes.get(route.action)!;
 				if (shape.pathParams.length === 0) return;
-				const idMax = (shape.fields.find(f => f.inPath)!.rule.max as number | undefined) ?? 64;
+				const idMax = shape.fields.find(f => f.inPath)!.rule.max ?? 64;
 				const idCase = fc.oneof(
 					fc.integer({ min: idMax + 1, max: idMax + 1000 }).map(n => ({ kind: "tooLong", id: { $$repeat: "a", n }, expected: [422] })),
 					fc.constantFrom("%FF", "%E0%A4%A", "%", "%%", "%C0%AF", "%ZZ", "%ED%A0%80").map(id => ({ kind: "undecodable", id, expected: [400] })),
@@ -798,7 +798,7 @@ async function socketFor(role: "admin" | "customer"): Promise<Socket> {
 	if (s?.connected) return s;
 	s?.close();
 	sockets[role] = await connectSocket(shop.url, role === "admin" ? fx.adminToken : fx.alice.token);
-	return sockets[role]!;
+	return sockets[role];
 }
 
 function socketCall(socket: Socket, action: string, params: unknown): Promise<{ err: any; res: any }> {
