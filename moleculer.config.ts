@@ -1,7 +1,7 @@
 import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
 import type { BrokerOptions, Middleware } from "moleculer";
 import { ConfirmedAmqpAdapter, InProcessAdapter } from "./lib/channel-adapters";
-import { DEAD_LETTER } from "./lib/channels";
+import { CONSUMER_GROUPS, DEAD_LETTER } from "./lib/channels";
 import { ShopRedisCacher, redisOptions } from "./lib/redis";
 import { settings, type Settings } from "./lib/settings";
 import { ShopValidator } from "./lib/validation";
@@ -42,7 +42,8 @@ function cacher(s: Settings): BrokerOptions["cacher"] {
  * delivery that a publisher awaits (lib/channel-adapters.ts).
  */
 function channels(s: Settings): Middleware {
-	if (!s.transporter?.startsWith("amqp")) return ChannelsMiddleware({ adapter: new InProcessAdapter({ maxRetries: s.channelMaxRetries }) } as never) as unknown as Middleware;
+	if (!s.transporter?.startsWith("amqp"))
+		return ChannelsMiddleware({ adapter: new InProcessAdapter({ maxRetries: s.channelMaxRetries, groups: CONSUMER_GROUPS }) } as never) as unknown as Middleware;
 	return ChannelsMiddleware({
 		adapter: new ConfirmedAmqpAdapter({
 			amqp: {

@@ -122,6 +122,8 @@ const AnalyticsService = defineService<AnalyticsSettings, AnalyticsThis>({
 	methods: {
 		/** Record an order's state if it is newer than what is stored. Idempotent; true when something changed. */
 		async applyOrder(this: AnalyticsThis, order: Order): Promise<boolean> {
+			// A pending order is not placed yet: it may still be refused and vanish (a rebuild reads it from orders.all).
+			if (order.status === "pending") return false;
 			const fact: OrderFact = {
 				_id: order.id,
 				customerId: order.customerId,

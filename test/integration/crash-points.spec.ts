@@ -27,7 +27,7 @@ const BASE_ENV = {
 	RATE_LIMIT_MAX: "1000000",
 	PENDING_TIMEOUT_MS: "700",
 	RECOVERY_INTERVAL_MS: "250",
-	LOG_LEVEL: "warn",
+	LOG_LEVEL: "info",
 };
 const HOLDING = ["pending", "confirmed", "shipped", "delivered"];
 
@@ -157,8 +157,13 @@ const cancel = (shop: Shop, id: unknown) => shop.http.post(`/orders/${String(id)
 const shortOrder = (shop: Shop) => shop.order([1, 999]);
 /** An order that takes product B down to its threshold: a crossing. */
 const crossing = (shop: Shop) => shop.order([0, 8]);
-const oneStockLowAlert = async (shop: Shop) => expect(await shop.alerts("stock_low")).toHaveLength(1);
-const cancelled = async (shop: Shop, id: unknown) => expect((await shop.http.get(`/orders/${String(id)}`, shop.admin)).body.status).toBe("cancelled");
+const oneStockLowAlert = async (shop: Shop) => {
+	await waitFor(async () => (await shop.alerts("stock_low")).length > 0, 20_000, "the stock_low alert");
+	expect(await shop.alerts("stock_low")).toHaveLength(1);
+};
+/** The cancellation the crash cut is finished by the settler (the books balance before it, the stock not yet released). */
+const cancelled = (shop: Shop, id: unknown) =>
+	waitFor(async () => (await shop.http.get(`/orders/${String(id)}`, shop.admin)).body.status === "cancelled", 20_000, "the cancellation to be finished").then(() => shop.settled());
 
 const SCENARIOS: Record<CrashPoint, Scenario> = {
 	"place.after-open": { trigger: placeOne },
