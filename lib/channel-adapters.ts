@@ -22,6 +22,7 @@ interface ChannelDef {
 }
 
 interface BaseAdapterLike {
+	broker: { started: boolean };
 	opts: { maxRetries?: number; prefix?: string; amqp?: { messageOptions?: object; exchangeOptions?: object } };
 	logger: { warn(...args: unknown[]): void; info(...args: unknown[]): void };
 	serializer: { serialize(payload: unknown): Buffer };
@@ -64,10 +65,10 @@ export class InProcessAdapter extends (Adapters.Fake as unknown as AdapterClass)
 	async publish(channelName: string, payload: unknown, opts: { headers?: object } = {}): Promise<void> {
 		if (this.stopping) throw new Errors.MoleculerRetryableError("Channels are stopping: not delivered", 503, "CHANNEL_STOPPING");
 		const groups = [...this.channels.values()].filter(chan => chan.name === channelName);
-		// A consumer that has not subscribed yet (it starts after the publisher) must get the message later, not never.
+		// While the node starts, a consumer may not have subscribed yet (it starts after the publisher): it must get the message later, not never.
 		const unprefixed = this.opts.prefix ? channelName.slice(this.opts.prefix.length + 1) : channelName;
 		const missing = (this.options.groups[unprefixed] ?? []).filter(group => !groups.some(chan => chan.group === group));
-		if (missing.length) throw new Errors.MoleculerRetryableError(`Not delivered: ${missing.join(", ")} not subscribed to ${channelName} yet`, 503, "CHANNEL_UNAVAILABLE");
+		if (missing.length && !this.broker.started) throw new Errors.MoleculerRetryableError(`Not delivered: ${missing.join(", ")} not subscribed to ${channelName} yet`, 503, "CHANNEL_UNAVAILABLE");
 		await Promise.all(groups.map(chan => this.deliver(chan, payload, opts.headers)));
 	}
 
