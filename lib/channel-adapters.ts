@@ -34,6 +34,7 @@ interface BaseAdapterLike {
 	removeChannelActiveMessages(id: string, ids: string[]): void;
 	stopChannelActiveMessages(id: string): void;
 	disconnect(): Promise<void>;
+	createConsumerHandler(chan: ChannelDef): (msg: unknown) => Promise<void>;
 }
 
 type AdapterClass = new (opts?: object) => BaseAdapterLike;
@@ -104,6 +105,24 @@ export class ConfirmedAmqpAdapter extends (Adapters.AMQP as unknown as AdapterCl
 	 */
 	checkClientLibVersion(library: string): boolean {
 		return library === "amqplib";
+	}
+
+	/**
+	 * channels 0.1.8 acks, or republishes a failed message, on its channel
+	 * after the handler: when RabbitMQ went away meanwhile, that throws from
+	 * a callback nobody awaits, and the process ends. The message is still
+	 * unacked on a closed channel, so RabbitMQ delivers it again: nothing is
+	 * left to do but say so.
+	 */
+	createConsumerHandler(chan: ChannelDef): (msg: unknown) => Promise<void> {
+		const handle = super.createConsumerHandler(chan);
+		return async msg => {
+			try {
+				await handle(msg);
+			} catch (err) {
+				this.logger.warn(`A ${chan.name} message could not be acknowledged (RabbitMQ is away); it will be delivered again`, (err as Error).message);
+			}
+		};
 	}
 
 	async publish(channelName: string, payload: unknown, opts: { headers?: object } = {}): Promise<void> {

@@ -8,6 +8,7 @@ export interface Meta {
 	user?: AuthUser | null;
 	$statusCode?: number;
 	$location?: string;
+	$responseHeaders?: Record<string, string>;
 	idempotencyKey?: string;
 }
 

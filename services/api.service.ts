@@ -1,11 +1,11 @@
 import { STATUS_CODES, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "http";
 import type { Duplex } from "stream";
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context, LoggerInstance, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
 import ApiGateway from "moleculer-web";
 import SocketIOService from "moleculer-io";
 import { createAdapter as createRedisAdapter } from "@socket.io/redis-adapter";
-import Redis from "ioredis";
+import Redis, { type RedisOptions } from "ioredis";
 import type { Server, Socket } from "socket.io";
 import { Tokens, type AuthUser } from "../lib/auth";
 import { ForbiddenError, UnauthorizedError, UnprocessableError } from "../lib/errors";
@@ -75,7 +75,7 @@ interface ApiThis extends ServiceBase<ApiSettings> {
 	routes?: RateLimitedRoute[];
 	server?: HttpServer;
 	budget: RateBudget;
-	ioPub?: Redis;
+	ioPub?: QuietPublisher;
 	ioSub?: Redis;
 	assertAccess(action: string, user: AuthUser | null | undefined): void;
 	isBlocked(customerId: string): Promise<boolean>;
@@ -147,6 +147,28 @@ function idempotencyKey(req: Req): string | undefined {
 		);
 	}
 	return key;
+}
+
+/**
+ * The Socket.IO Redis adapter's publishing client. The adapter publishes
+ * without waiting for the answer, so a publish that fails while Redis is
+ * away would be an unhandled rejection, which ends the process: it is
+ * logged instead (that push is lost; pushes are not durable anyway).
+ */
+class QuietPublisher extends Redis {
+	constructor(
+		options: RedisOptions,
+		private readonly log: LoggerInstance,
+	) {
+		super(options);
+	}
+
+	publish(channel: string | Buffer, message: string | Buffer): Promise<number> {
+		return super.publish(channel, message).catch((err: Error) => {
+			this.log.warn("A Socket.IO push to the other gateways was lost while Redis is away:", err.message);
+			return 0;
+		});
+	}
 }
 
 const ApiService = defineService<ApiSettings, ApiThis>({
@@ -222,7 +244,10 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 				const services = Object.fromEntries(entries) as Record<string, string>;
 				const dependencies = dependencyStates(this.broker);
 				const healthy = entries.every(([, state]) => state === "running") && !Object.values(dependencies).includes("down");
-				if (!healthy) ctx.meta.$statusCode = 503;
+				if (!healthy) {
+					ctx.meta.$statusCode = 503;
+					ctx.meta.$responseHeaders = { "Retry-After": String(RETRY_AFTER_S) };
+				}
 				return { status: healthy ? "ok" : "degraded", services, dependencies };
 			},
 		},
@@ -348,6 +373,11 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 			}
 		},
 
+		/** moleculer-web logs every 5xx with its stack; only the unexpected ones are worth it (sendApiError logs those). */
+		errorHandler(this: ApiThis, req: Req, res: ServerResponse, err: Error) {
+			this.sendApiError(req, res, err);
+		},
+
 		sendApiError(this: ApiThis, _req: Req, res: ServerResponse, err: Error) {
 			if (isUnexpected(err)) this.logger.error("Request failed", err);
 			if (!res.headersSent) {
@@ -371,8 +401,9 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 		const redisUrl = this.settings.gateway.redisUrl;
 		if (!redisUrl || !this.io) return;
 		// Subscriptions made before the connection is up wait for it: the offline queue stays on here.
-		this.ioPub = new Redis({ ...redisOptions(redisUrl), enableOfflineQueue: true });
-		this.ioSub = this.ioPub.duplicate();
+		// The subscriber waits for Redis (its subscriptions come back with it); a push published while Redis is away is lost, not fatal.
+		this.ioPub = new QuietPublisher(redisOptions(redisUrl), this.logger);
+		this.ioSub = new Redis({ ...redisOptions(redisUrl), enableOfflineQueue: true, maxRetriesPerRequest: null });
 		for (const client of [this.ioPub, this.ioSub]) client.on("error", (err: Error) => this.logger.warn("Socket.IO Redis adapter:", err.message));
 		this.io.adapter(createRedisAdapter(this.ioPub, this.ioSub, { key: `${this.broker.namespace || "MOL"}#socket.io` }));
 	},

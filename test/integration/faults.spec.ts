@@ -89,6 +89,12 @@ describe("faults of Redis and RabbitMQ under load", () => {
 		for (let i = 0; i < 6; i++) buyers.push((await gateways[i % 2].post("/auth/register", { name: `Buyer ${i}`, email: `fault${i}@shop.test`, password: "password-1" })).body.token);
 	}, 180_000);
 
+	afterEach(() => {
+		// A node that died says why (the test fails on it anyway).
+		for (const node of cluster.nodes.filter(n => n.proc.exitCode !== null || n.proc.signalCode !== null))
+			console.log(`${node.name} ended (${node.proc.exitCode ?? node.proc.signalCode}):\n${node.output.join("").slice(-4000)}`);
+	});
+
 	afterAll(async () => {
 		await proxy?.stop();
 		await cluster?.stopAll();
@@ -190,7 +196,18 @@ describe("faults of Redis and RabbitMQ under load", () => {
 			await sleep(2000);
 			phase = "rabbitmq starting";
 			await run("rabbitmqctl", ["start_app"]);
-			await waitFor(async () => (await gateways[0].get("/health")).status === 200 && (await gateways[1].get("/health")).status === 200, 60_000, "both gateways healthy");
+			let last = "";
+			await waitFor(
+				async () => {
+					const both = await Promise.all(gateways.map(g => g.get("/health")));
+					last = both.map(h => h.text).join(" / ");
+					return both.every(h => h.status === 200);
+				},
+				60_000,
+				"both gateways healthy",
+			).catch(err => {
+				throw new Error(`${(err as Error).message}: ${last}`);
+			});
 			phase = "rabbitmq back";
 			await sleep(3000);
 		} finally {
