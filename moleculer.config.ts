@@ -6,6 +6,7 @@ import { ShopRedisCacher, redisOptions } from "./lib/redis";
 import { settings, type Settings } from "./lib/settings";
 import { ShopValidator } from "./lib/validation";
 import { RemoteCallTimeoutMiddleware } from "./middlewares/remote-call-timeout";
+import { StartGateMiddleware } from "./middlewares/start-gate";
 
 /**
  * The broker's options, from the settings (lib/settings.ts). Unset
@@ -85,8 +86,9 @@ export function brokerOptions(s: Settings): BrokerOptions {
 			check: (err: Error) => !!(err as { retryable?: boolean }).retryable,
 		},
 		maxCallLevel: 100,
-		heartbeatInterval: 5,
-		heartbeatTimeout: 15,
+		// A node killed without a word stops receiving calls once its heartbeats are missed this long (seconds).
+		heartbeatInterval: 2,
+		heartbeatTimeout: 8,
 		contextParamsCloning: false,
 		tracking: { enabled: true, shutdownTimeout: 5000 },
 		disableBalancer: false,
@@ -104,7 +106,7 @@ export function brokerOptions(s: Settings): BrokerOptions {
 		tracing: { enabled: false },
 	};
 	// A getter: each broker built from these options (tests build several in one process) gets its own channel adapter.
-	Object.defineProperty(options, "middlewares", { enumerable: true, get: () => [RemoteCallTimeoutMiddleware(s.requestTimeoutMs), channels(s)] });
+	Object.defineProperty(options, "middlewares", { enumerable: true, get: () => [RemoteCallTimeoutMiddleware(s.requestTimeoutMs), StartGateMiddleware(s.requestTimeoutMs), channels(s)] });
 	return options;
 }
 

@@ -11,6 +11,7 @@ export const CRASH_POINTS = {
 	"place.after-open": "the order is stored pending; products has not been asked",
 	"place.after-reserve": "products holds the stock; the order is still pending",
 	"place.after-refusal": "products refused (its failed outcome stored); the pending order is still there",
+	"place.after-claim": "an order that was not placed is claimed for abandoning; its reservation is not closed",
 	"status.after-move": "a status move is stored with its outbox mark; the status message is not sent",
 	"status.after-publish": "the status message is sent; the outbox mark is still set",
 	"cancel.after-flag": "the order is flagged cancelling; its stock is not released",

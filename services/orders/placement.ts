@@ -58,6 +58,7 @@ const products = {
 };
 
 const now = () => new Date().toISOString();
+const SETTLER_CALL_TIMEOUT_MS = 2000;
 
 /**
  * The placement saga and its settler. `place` stores the order `pending`,
@@ -119,8 +120,12 @@ export class Placement {
 			return this.placementFailed(via, order, err as Errors.MoleculerError);
 		}
 		crashPoint("place.after-reserve");
-		// Null when a cancellation or the settler got there first: answer the order as it is.
-		return (await this.confirm(via, order, lines)) ?? this.reload(order);
+		const confirmed = await this.confirm(via, order, lines);
+		if (confirmed) return confirmed;
+		// A cancellation or the settler got there first: answer the order as it is, if it still is one.
+		const now = await this.deps.orders.findById(order._id);
+		if (!now || now.status === "pending") throw notPlaced(order);
+		return now;
 	}
 
 	/**
@@ -152,33 +157,35 @@ export class Placement {
 	}
 
 	/** Resolve pending orders, finish cancellations left by a crash or a lost answer; resend unsent statuses. */
-	async recoverStale(via: Via): Promise<void> {
+	async recoverStale(broker: Via): Promise<void> {
+		// The settler does not wait for a node that is away: it tries again next round.
+		const via: Via = {
+			call: (action, params, opts) => broker.call(action, params, { timeout: SETTLER_CALL_TIMEOUT_MS, retries: 0, ...opts }),
+			emit: (event, payload) => broker.emit(event, payload),
+		};
 		const cutoff = new Date(Date.now() - this.deps.settlement.pendingTimeoutMs).toISOString();
 		const stale = (query: Query) => this.deps.orders.find({ query: { ...query, updatedAt: { $lte: cutoff } } });
-		const [pending, cancelling] = await Promise.all([stale({ pending: true }), stale({ cancelling: true })]);
+		const [pending, cancelling] = await Promise.all([stale({ pending: true, cancelling: { $exists: false } }), stale({ cancelling: true })]);
 		for (const order of pending) await this.attempt(`resolve pending order ${order._id}`, () => this.resolvePending(via, order));
 		for (const order of await stale({ outbox: true })) await this.attempt(`publish the status of order ${order._id}`, () => this.publishStatus(order));
 		for (const order of cancelling) {
 			await this.attempt(`finish cancelling order ${order._id}`, async () => {
 				await products.release(via, order._id);
-				await this.finishCancel(via, order, order.cancelReason ?? "CANCELLED_BY_CUSTOMER");
+				// Claimed by an abandoned placement (no reason): it goes; a customer's or admin's cancellation is finished.
+				if (order.status === "pending" && !order.cancelReason) await this.discard(order);
+				else await this.finishCancel(via, order, order.cancelReason ?? "CANCELLED_BY_CUSTOMER");
 			});
 		}
 	}
 
 	/**
 	 * A pending order is confirmed if products holds its reservation; else it
-	 * was never placed (nor announced) and goes, its reservation closed first
-	 * so that a late reserve takes nothing.
+	 * was never placed (nor announced) and is abandoned.
 	 */
 	async resolvePending(via: Via, order: OrderDoc): Promise<void> {
 		const r = await products.reservation(via, order._id);
-		if (r.state === "reserved") {
-			await this.confirm(via, order, r.lines);
-			return;
-		}
-		await products.release(via, order._id);
-		await this.discard(order);
+		if (r.state === "reserved") await this.confirm(via, order, r.lines);
+		else await this.abandon(via, order);
 	}
 
 	/** Hand the order's status to the durable channel, then clear its outbox mark (unless a newer move set it). */
@@ -205,13 +212,30 @@ export class Placement {
 			if (now && now.status !== "pending") return now;
 		} else {
 			try {
-				await products.release(via, order._id);
-				await this.discard(order);
+				// The settler may have confirmed it meanwhile (products answered it, not us): then it is placed.
+				const confirmed = await this.abandon(via, order);
+				if (confirmed?.status === "confirmed") return confirmed;
 			} catch (releaseErr) {
 				this.deps.logger.warn(`Order ${order._id} stays pending until the settler can reach products`, (releaseErr as Error).message);
 			}
 		}
-		throw new Errors.MoleculerRetryableError("The order could not be placed now; try again with the same Idempotency-Key", 503, "ORDER_NOT_PLACED", { orderId: order._id });
+		throw notPlaced(order);
+	}
+
+	/**
+	 * A pending order that was not placed: claimed first (the cancelling
+	 * flag, which a confirmation respects, so the settler and the request
+	 * cannot confirm it and give its stock back both), its reservation
+	 * closed, then it goes. Answers the order as it is when it was no longer
+	 * pending (confirmed meanwhile), else null.
+	 */
+	private async abandon(via: Via, order: OrderDoc): Promise<OrderDoc | null> {
+		const claimed = await this.deps.orders.updateMany({ _id: order._id, status: "pending" }, { $set: { cancelling: true } });
+		if (claimed !== 1) return this.deps.orders.findById(order._id);
+		crashPoint("place.after-claim");
+		await products.release(via, order._id);
+		await this.discard(order);
+		return null;
 	}
 
 	/** A pending order that was never placed goes: it was never announced. */
@@ -282,6 +306,10 @@ export class Placement {
 			this.deps.logger.warn(`Could not ${what}`, (err as Error).message);
 		}
 	}
+}
+
+function notPlaced(order: OrderDoc): Error {
+	return new Errors.MoleculerRetryableError("The order could not be placed now; try again with the same Idempotency-Key", 503, "ORDER_NOT_PLACED", { orderId: order._id });
 }
 
 /** Refusals of the client's order itself: nothing is kept of it. */

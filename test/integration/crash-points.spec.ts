@@ -140,8 +140,8 @@ interface Scenario {
 	before?(shop: Shop): Promise<unknown>;
 	/** What reaches the crash point. */
 	trigger(shop: Shop, state: unknown): Promise<unknown>;
-	/** A second crash point the restart runs into (recovery's own boundaries). */
-	then?: CrashPoint;
+	/** Recovery's own boundaries: the test first dies at `first`, then recovery dies at the point. */
+	first?: CrashPoint;
 	/** Checks beyond the invariants. */
 	check?(shop: Shop, state: unknown): Promise<void>;
 }
@@ -178,7 +178,8 @@ const SCENARIOS: Record<CrashPoint, Scenario> = {
 	"release.after-claim": { before: placed, trigger: cancel, check: cancelled },
 	"release.after-give-back": { before: placed, trigger: cancel, check: cancelled },
 	"release.after-all-give-backs": { before: placed, trigger: cancel, check: cancelled },
-	"recover.after-expiring": { trigger: placeOne, then: "recover.after-expiring" },
+	"recover.after-expiring": { trigger: placeOne, first: "reserve.after-take" },
+	"place.after-claim": { trigger: placeOne, first: "place.after-open" },
 	"alert.after-crossing": { trigger: crossing, check: oneStockLowAlert },
 	"alert.after-publish": { trigger: crossing, check: oneStockLowAlert },
 	"analytics.before-apply": { trigger: placeOne },
@@ -203,10 +204,9 @@ describe("every write boundary survives a kill -9 there", () => {
 			await shop.prepare();
 			const state = await scenario.before?.(shop);
 			await shop.process.stop();
-			// recover.after-expiring is reached by recovering from a dead reserve: first die there.
-			await shop.start(scenario.then ? "reserve.after-take" : point);
+			await shop.start(scenario.first ?? point);
 			await shop.crashWith(() => scenario.trigger(shop!, state));
-			if (scenario.then) await shop.restartIntoCrash(scenario.then);
+			if (scenario.first) await shop.restartIntoCrash(point);
 			await shop.start();
 			await shop.settled();
 			await scenario.check?.(shop, state);
