@@ -1,5 +1,5 @@
 import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
-import type { BrokerOptions, Middleware } from "moleculer";
+import type { BrokerOptions, Middleware, ServiceBroker } from "moleculer";
 import { ConfirmedAmqpAdapter, InProcessAdapter } from "./lib/channel-adapters";
 import { CONSUMER_GROUPS, DEAD_LETTER } from "./lib/channels";
 import { ShopRedisCacher, redisOptions } from "./lib/redis";
@@ -104,6 +104,14 @@ export function brokerOptions(s: Settings): BrokerOptions {
 			reporter: { type: "Prometheus", options: { port: s.metricsPort ?? 3030, path: "/metrics" } },
 		},
 		tracing: { enabled: false },
+
+		started(broker: ServiceBroker) {
+			if (s.auth.jwtSecretGenerated && s.services.some(name => name === "api" || name === "customers")) {
+				broker.logger.warn(
+					"JWT_SECRET is not set: tokens are signed with a secret generated for this process; they die with it, and other nodes cannot verify them. Set JWT_SECRET (16+ characters).",
+				);
+			}
+		},
 	};
 	// A getter: each broker built from these options (tests build several in one process) gets its own channel adapter.
 	Object.defineProperty(options, "middlewares", { enumerable: true, get: () => [RemoteCallTimeoutMiddleware(s.requestTimeoutMs), StartGateMiddleware(s.requestTimeoutMs), channels(s)] });

@@ -14,6 +14,7 @@ import path from "path";
 import _ from "lodash";
 import { Runner as MoleculerRunner } from "moleculer";
 import type * as SettingsModule from "../lib/settings";
+import { lockHolder } from "../lib/db/data-dir-lock";
 
 type Options = Record<string, unknown>;
 
@@ -45,7 +46,26 @@ function loadSettings(): typeof SettingsModule {
 	}
 }
 
+/**
+ * `npm run repl` on the embedded default (not `npm run dev`) runs the services without a
+ * gateway (a REPL needs no HTTP port, and `npm start` may hold it), and
+ * never on the data directory a running node holds: it then works on an
+ * empty in-memory store and says so.
+ */
+function prepareEmbeddedRepl(): void {
+	if (!process.argv.includes("--repl") || process.argv.includes("--hot") || process.env.TRANSPORTER) return;
+	process.env.SERVICES ||= "customers,products,orders,alerts,analytics";
+	const dataDir = process.env.DATA_DIR || "./data";
+	const holder = dataDir === ":memory:" ? undefined : lockHolder(dataDir);
+	if (holder === undefined) return;
+	console.warn(
+		`A node (pid ${holder}) is running on ${dataDir}: this REPL starts its own services on an empty in-memory store. To work with that node's data, run both in one cluster (TRANSPORTER=amqp://…, see the README), or stop it first.`,
+	);
+	process.env.DATA_DIR = ":memory:";
+}
+
 loadDotEnv();
+prepareEmbeddedRepl();
 const { settings } = loadSettings();
 const codeRoot = path.resolve(__dirname, "..");
 const ext = path.extname(__filename);

@@ -3,6 +3,7 @@ import path from "path";
 import Datastore from "@seald-io/nedb";
 import { MemoryAdapter } from "moleculer-db";
 import type { DbAdapter, Doc, IndexSpec } from "./adapter";
+import { lockDataDir } from "./data-dir-lock";
 
 /* eslint-disable @typescript-eslint/no-require-imports -- NeDB's persistence layer has no typings and no export of its own */
 const Persistence = require("@seald-io/nedb/lib/persistence") as PersistenceClass;
@@ -109,6 +110,6 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 /** NeDB files under `dataDir` (`<collection>.db`); `:memory:` keeps nothing. */
 export function createNedbAdapter<T extends Doc>(dataDir: string, collection: string, indexes: IndexSpec[]): DbAdapter<T> {
 	if (dataDir === ":memory:") return new NedbAdapter(undefined, indexes) as unknown as DbAdapter<T>;
-	fs.mkdirSync(dataDir, { recursive: true });
+	lockDataDir(dataDir);
 	return new NedbAdapter(new AppendingDatastore(path.join(dataDir, `${collection}.db`)), indexes) as unknown as DbAdapter<T>;
 }
