@@ -81,9 +81,9 @@ describe("the runner: settings, .env, MOL_* overrides, the REPL, dev mode", () =
 			await waitFor(() => repl.text().includes("mol $"), 30_000, "the REPL prompt");
 			expect(repl.text()).toMatch(/is running on .*: this REPL starts its own services on an empty in-memory store/);
 			expect(repl.text()).not.toMatch(/EADDRINUSE/);
-			repl.proc.stdin!.write("call products.list --pageSize 2\n");
+			repl.proc.stdin.write("call products.list --pageSize 2\n");
 			await waitFor(() => /pageSize: 2/.test(repl.text()), 20_000, "the products.list answer");
-			repl.proc.stdin!.write("quit\n");
+			repl.proc.stdin.write("quit\n");
 			expect(await repl.exited).toBe(0);
 			expect(repl.text()).not.toMatch(/Channel ended|\n\s+at .+:\d+/);
 			// A second node on the same data directory is refused, saying why.
@@ -107,7 +107,7 @@ describe("the runner: settings, .env, MOL_* overrides, the REPL, dev mode", () =
 			const now = new Date();
 			fs.utimesSync(file, now, now);
 			await waitFor(() => /Hot reload 'alerts' service/.test(dev.text()), 20_000, "the reload");
-			dev.proc.stdin!.write("quit\n");
+			dev.proc.stdin.write("quit\n");
 			expect(await dev.exited).toBe(0);
 		} finally {
 			await dev.stop();
