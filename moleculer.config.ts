@@ -62,6 +62,26 @@ function channels(s: Settings): Middleware {
 	} as never) as unknown as Middleware;
 }
 
+/**
+ * Off by default. TRACING names one of the exporters Moleculer ships;
+ * TRACING_ENDPOINT is where Jaeger (HTTP; UDP 127.0.0.1:6832 when unset),
+ * Zipkin or the Datadog agent listen. Every action and event is traced, so
+ * an order placement is one trace from the gateway through orders to
+ * products. Datadog needs the `dd-trace` package installed beside the shop.
+ */
+function tracing(s: Settings): BrokerOptions["tracing"] {
+	const { exporter, endpoint } = s.tracing;
+	const exporters = {
+		none: undefined,
+		console: { type: "Console", options: { width: 120, colors: !!process.stdout.isTTY } },
+		jaeger: { type: "Jaeger", options: endpoint ? { endpoint } : {} },
+		zipkin: { type: "Zipkin", options: { baseURL: endpoint ?? "http://127.0.0.1:9411" } },
+		datadog: { type: "Datadog", options: endpoint ? { agentUrl: endpoint } : {} },
+	};
+	const chosen = exporters[exporter];
+	return chosen ? { enabled: true, sampling: { rate: 1 }, exporter: chosen } : { enabled: false };
+}
+
 export function brokerOptions(s: Settings): BrokerOptions {
 	const options: BrokerOptions = {
 		namespace: s.namespace,
@@ -103,7 +123,7 @@ export function brokerOptions(s: Settings): BrokerOptions {
 			enabled: s.metricsPort !== undefined,
 			reporter: { type: "Prometheus", options: { port: s.metricsPort ?? 3030, path: "/metrics" } },
 		},
-		tracing: { enabled: false },
+		tracing: tracing(s),
 
 		started(broker: ServiceBroker) {
 			if (s.auth.jwtSecretGenerated && s.services.some(name => name === "api" || name === "customers")) {
