@@ -1,5 +1,6 @@
 import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
 import type { BrokerOptions, Middleware, ServiceBroker } from "moleculer";
+import { AmqpTransporter } from "./lib/amqp-transporter";
 import { ConfirmedAmqpAdapter, InProcessAdapter } from "./lib/channel-adapters";
 import { CONSUMER_GROUPS, DEAD_LETTER } from "./lib/channels";
 import { ShopRedisCacher, redisOptions } from "./lib/redis";
@@ -14,15 +15,12 @@ import { StartGateMiddleware } from "./middlewares/start-gate";
  */
 function transporter(s: Settings): BrokerOptions["transporter"] {
 	if (!s.transporter?.startsWith("amqp")) return s.transporter;
-	return {
-		type: "AMQP",
-		options: {
-			url: s.transporter,
-			// The defaults (prefetch 1, Nagle on) cap remote calls at ~23/s.
-			prefetch: 100,
-			socketOptions: { noDelay: true },
-		},
-	};
+	return new AmqpTransporter({
+		url: s.transporter,
+		// The defaults (prefetch 1, Nagle on) cap remote calls at ~23/s.
+		prefetch: 100,
+		socketOptions: { noDelay: true },
+	}) as BrokerOptions["transporter"];
 }
 
 function cacher(s: Settings): BrokerOptions["cacher"] {
@@ -126,7 +124,7 @@ export function brokerOptions(s: Settings): BrokerOptions {
 		tracing: tracing(s),
 
 		started(broker: ServiceBroker) {
-			if (s.auth.jwtSecretGenerated && s.services.some(name => name === "api" || name === "customers")) {
+			if (s.auth.jwtSecretGenerated && (broker.getLocalService("api") || broker.getLocalService("customers"))) {
 				broker.logger.warn(
 					"JWT_SECRET is not set: tokens are signed with a secret generated for this process; they die with it, and other nodes cannot verify them. Set JWT_SECRET (16+ characters).",
 				);

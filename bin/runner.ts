@@ -10,6 +10,7 @@
  *   files sit beside folders of the same name (services/products/).
  */
 import fs from "fs";
+import os from "os";
 import path from "path";
 import _ from "lodash";
 import { Runner as MoleculerRunner } from "moleculer";
@@ -64,8 +65,14 @@ function prepareEmbeddedRepl(): void {
 	process.env.DATA_DIR = ":memory:";
 }
 
+/** A console node of a cluster runs no services: its name says so in `nodes`. */
+function nameConsoleNode(): void {
+	if (process.argv.includes("--repl") && process.env.TRANSPORTER && !process.env.SERVICES) process.env.NODE_ID ||= `${os.hostname().toLowerCase()}-repl-${process.pid}`;
+}
+
 loadDotEnv();
 prepareEmbeddedRepl();
+nameConsoleNode();
 const { settings } = loadSettings();
 const codeRoot = path.resolve(__dirname, "..");
 const ext = path.extname(__filename);
