@@ -20,7 +20,7 @@ function transporter(s: Settings): BrokerOptions["transporter"] {
 		// The defaults (prefetch 1, Nagle on) cap remote calls at ~23/s.
 		prefetch: 100,
 		socketOptions: { noDelay: true },
-	}) as BrokerOptions["transporter"];
+	});
 }
 
 function cacher(s: Settings): BrokerOptions["cacher"] {
