@@ -3,7 +3,7 @@ import type { BrokerOptions, Middleware, ServiceBroker } from "moleculer";
 import { AmqpTransporter } from "./lib/amqp-transporter";
 import { ConfirmedAmqpAdapter, InProcessAdapter } from "./lib/channel-adapters";
 import { CONSUMER_GROUPS, DEAD_LETTER } from "./lib/channels";
-import { ShopRedisCacher, redisOptions } from "./lib/redis";
+import { ShopMemoryCacher, ShopRedisCacher, redisOptions } from "./lib/redis";
 import { settings, type Settings } from "./lib/settings";
 import { ShopValidator } from "./lib/validation";
 import { RemoteCallTimeoutMiddleware } from "./middlewares/remote-call-timeout";
@@ -25,7 +25,7 @@ function transporter(s: Settings): BrokerOptions["transporter"] {
 
 function cacher(s: Settings): BrokerOptions["cacher"] {
 	// Bounded: at most cacheMaxEntries answers, each for cacheTtlS (writes clear what they change anyway).
-	if (!s.cacher) return { type: "MemoryLRU", options: { clone: false, max: s.cacheMaxEntries, ttl: s.cacheTtlS } };
+	if (!s.cacher) return new ShopMemoryCacher({ clone: false, max: s.cacheMaxEntries, ttl: s.cacheTtlS }) as BrokerOptions["cacher"];
 	return new ShopRedisCacher({
 		prefix: s.namespace ? `MOL-${s.namespace}` : "MOL",
 		redis: redisOptions(s.cacher),

@@ -10,7 +10,7 @@ export const CRASH_POINTS = {
 	// Placement (services/orders/placement.ts)
 	"place.after-open": "the order is stored pending; products has not been asked",
 	"place.after-reserve": "products holds the stock; the order is still pending",
-	"place.after-refusal": "products refused (its failed outcome stored); the pending order is still there",
+	"place.after-refusal": "products refused; the pending order is still there",
 	"place.after-claim": "an order that was not placed is claimed for abandoning; its reservation is not closed",
 	"status.after-move": "a status move is stored with its outbox mark; the status message is not sent",
 	"status.after-publish": "the status message is sent; the outbox mark is still set",
@@ -18,7 +18,7 @@ export const CRASH_POINTS = {
 	"cancel.after-release": "the stock is released; the order is not yet cancelled",
 	// The stock ledger (services/products/stock-ledger.ts)
 	"reserve.after-take": "the first item is taken; the others and the outcome are not written",
-	"reserve.after-failed-outcome": "a failed outcome is stored; what the attempt took is not given back",
+	"reserve.after-failed-outcome": "a failed outcome is stored (stock ran out between the read and the takes); what the attempt took is not given back",
 	"release.after-claim": "the reservation is releasing; nothing is given back",
 	"release.after-give-back": "the first item is given back; the others are not",
 	"release.after-all-give-backs": "every item is given back; the reservation is still releasing",
@@ -36,4 +36,26 @@ export type CrashPoint = keyof typeof CRASH_POINTS;
 /** Dies here when the settings name this point. */
 export function crashPoint(name: CrashPoint): void {
 	if (settings.crashPoint === name) process.kill(process.pid, "SIGKILL");
+}
+
+/**
+ * Named pause points: where a race between two requests can only be
+ * entered by chance, a test (PAUSE_POINT) makes the process wait there, so
+ * that a second request reaches the same place before the first goes on.
+ */
+export const PAUSE_POINTS = {
+	"reserve.after-read": "a reserve has read its products and taken nothing",
+} as const;
+
+export type PausePoint = keyof typeof PAUSE_POINTS;
+
+const PAUSE_MS = 500;
+
+/** True when the settings name this point; then `await pause()`. Checked synchronously: free when off. */
+export function pausesAt(name: PausePoint): boolean {
+	return settings.pausePoint === name;
+}
+
+export function pause(): Promise<void> {
+	return new Promise(resolve => setTimeout(resolve, PAUSE_MS));
 }

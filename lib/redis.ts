@@ -41,6 +41,7 @@ type CacherBase = new (opts: object) => {
 	set(key: string, data: unknown, ttl?: number): Promise<unknown>;
 	del(keys: string | string[]): Promise<unknown>;
 	clean(match?: string | string[]): Promise<unknown>;
+	getParamMetaValue(key: string, params: unknown, meta: unknown): unknown;
 };
 
 /**
@@ -59,6 +60,11 @@ export class ShopRedisCacher extends (Cachers.Redis as unknown as CacherBase) {
 			this.logger.info("Redis is back: dropping the cached answers that writes made meanwhile could not clear.");
 			void super.clean().catch(() => undefined);
 		});
+	}
+
+	/** See typedKeyValue. */
+	getParamMetaValue(key: string, params: unknown, meta: unknown): unknown {
+		return typedKeyValue(super.getParamMetaValue(key, params, meta));
 	}
 
 	get(key: string): Promise<unknown> {
@@ -81,4 +87,21 @@ export class ShopRedisCacher extends (Cachers.Redis as unknown as CacherBase) {
 
 function unavailable(err: Error): never {
 	throw new CacheUnavailableError(err);
+}
+
+/**
+ * A cache key's value with its JSON type: Moleculer writes `2` and `"2"`
+ * alike, and the cache is read before validation, so a request that
+ * validation refuses (`"2"` for a number in a body) would be answered
+ * from the entry of a valid one.
+ */
+export function typedKeyValue(value: unknown): unknown {
+	return value !== null && typeof value === "object" ? value : JSON.stringify(value) ?? "~";
+}
+
+/** The embedded default's cacher: Moleculer's MemoryLRU, with typed keys. */
+export class ShopMemoryCacher extends (Cachers.MemoryLRU as unknown as CacherBase) {
+	getParamMetaValue(key: string, params: unknown, meta: unknown): unknown {
+		return typedKeyValue(super.getParamMetaValue(key, params, meta));
+	}
 }

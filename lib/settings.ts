@@ -80,6 +80,7 @@ export interface Settings {
 	settlement: SettlementSettings;
 	/** Tests only: the named crash point where this process kills itself (lib/crash-points.ts). */
 	crashPoint?: string;
+	pausePoint?: string;
 }
 
 export class SettingsError extends Error {
@@ -133,6 +134,7 @@ const ENV_SCHEMA = {
 	PENDING_TIMEOUT_MS: int(100, 3_600_000, 10_000),
 	RECOVERY_INTERVAL_MS: int(50, 3_600_000, 5_000),
 	CRASH_POINT: { type: "string", optional: true, pattern: /^[a-z.-]+$/ },
+	PAUSE_POINT: { type: "string", optional: true, pattern: /^[a-z.-]+$/ },
 } as const;
 
 /** Variables whose values never appear in a message. */
@@ -209,6 +211,7 @@ export function parseSettings(env: Env): Settings {
 		},
 		settlement: { pendingTimeoutMs: v.PENDING_TIMEOUT_MS, recoveryIntervalMs: v.RECOVERY_INTERVAL_MS },
 		crashPoint: v.CRASH_POINT,
+		pausePoint: v.PAUSE_POINT,
 	};
 }
 

@@ -10,6 +10,8 @@ export interface Meta {
 	$location?: string;
 	$responseHeaders?: Record<string, string>;
 	idempotencyKey?: string;
+	/** The params a REST request took from its query string: only these convert (lib/validation.ts). */
+	$queryFields?: string[];
 }
 
 export type Ctx<P = Record<string, unknown>> = Context<P, Meta>;

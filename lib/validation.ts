@@ -7,7 +7,12 @@ import { Validators } from "moleculer";
  * - `null` is a value, not an absence: a field sent as `null` is refused
  *   unless its rule says `nullable: true` (fastest-validator lets `null`
  *   through every `optional` field, and replaces it with the `default`);
- * - params nested deeper than MAX_DEPTH levels are refused.
+ * - params nested deeper than MAX_DEPTH levels are refused;
+ * - JSON is taken as typed: a rule that converts (`convert: true`, for
+ *   query strings) converts only the params a REST request took from its
+ *   query string (`ctx.meta.$queryFields`, set by the gateway); in a body,
+ *   a Socket.IO call or a call between services, `"12"` for a number is
+ *   refused, and a date is an ISO-8601 string.
  */
 
 export const MAX_DEPTH = 32;
@@ -76,16 +81,48 @@ function innerCheck(rule: Rule): NullCheck | undefined {
 	return undefined;
 }
 
+const JSON_TYPES: Record<string, { is: (v: unknown) => boolean; message: string }> = {
+	number: { is: v => typeof v === "number", message: "a number" },
+	boolean: { is: v => typeof v === "boolean", message: "a boolean" },
+	date: { is: v => typeof v === "string", message: "a date (an ISO-8601 string)" },
+};
+
+type TypedCheck = (value: unknown, fromQuery: readonly string[], issues: ValidationIssue[]) => void;
+
+/** The JSON type check of the top-level fields whose rule converts, built once per schema. */
+function typedCheck(schema: Record<string, Rule>): TypedCheck {
+	const fields = Object.entries(schema).flatMap(([name, rule]) => {
+		const json = typeof rule === "object" && !Array.isArray(rule) && rule.convert === true ? JSON_TYPES[rule.type as string] : undefined;
+		return json ? [{ name, json }] : [];
+	});
+	return (value, fromQuery, issues) => {
+		if (value === null || typeof value !== "object") return;
+		const obj = value as Record<string, unknown>;
+		for (const { name, json } of fields) {
+			if (obj[name] === undefined || obj[name] === null || fromQuery.includes(name) || json.is(obj[name])) continue;
+			issues.push({ type: "jsonType", field: name, message: `The '${name}' field must be ${json.message}.`, actual: typeof obj[name] });
+		}
+	};
+}
+
+/** The params a REST request took from its query string (the validator is called with `{ meta: ctx }`). */
+function queryFields(opts: unknown): readonly string[] {
+	const fields = (opts as { meta?: { meta?: { $queryFields?: unknown } } } | undefined)?.meta?.meta?.$queryFields;
+	return Array.isArray(fields) ? (fields as string[]) : [];
+}
+
 type Check = ((params: unknown, opts?: unknown) => true | ValidationIssue[] | Promise<true | ValidationIssue[]>) & { async?: boolean };
 
 export class ShopValidator extends (Validators.Fastest as unknown as new (opts?: object) => { compile(schema: object): Check }) {
 	compile(schema: Record<string, Rule>): Check {
 		const check = super.compile(schema);
 		const nulls = propsCheck(schema);
+		const typed = typedCheck(schema);
 		const guarded: Check = (params, opts) => {
 			if (exceedsDepth(params)) return refuse(check, [{ type: "objectMaxDepth", field: "", message: `The request may nest at most ${MAX_DEPTH} levels.`, expected: MAX_DEPTH }]);
 			const issues: ValidationIssue[] = [];
 			nulls(params, "", issues);
+			typed(params, queryFields(opts), issues);
 			return issues.length ? refuse(check, issues) : check(params, opts);
 		};
 		guarded.async = check.async;

@@ -21,7 +21,7 @@ import { RateBudget, callAction, callParams, type RateLimitStore } from "./api/d
 import { clientAddress } from "./api/client-address";
 import { RETRY_AFTER_S, errorBody, isUnexpected, statusOf } from "./api/errors";
 
-type Req = IncomingMessage & { $action?: { name: string }; $alias?: { action?: string }; $params?: unknown };
+type Req = IncomingMessage & { $action?: { name: string }; $alias?: { action?: string }; $params?: unknown; query?: Record<string, unknown> };
 
 /** The services /api/health reports, by the name clients see. */
 const HEALTH_TARGETS: Record<string, string> = {
@@ -297,6 +297,8 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 			this.assertAccess(req.$action?.name ?? req.$alias?.action ?? "", ctx.meta.user);
 			assertShallow(req.$params);
 			ctx.meta.idempotencyKey = idempotencyKey(req);
+			const fromQuery = Object.keys(req.query ?? {});
+			if (fromQuery.length) ctx.meta.$queryFields = fromQuery;
 		},
 
 		/** The same rule for REST and Socket.IO calls, from the one route table. */
@@ -392,6 +394,7 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 
 	created(this: ApiThis) {
 		this.tokens = new Tokens(this.settings.auth);
+		keepMissingParamsApart((this.settings.io as { handlers?: SocketHandlers } | undefined)?.handlers ?? {});
 	},
 
 	started(this: ApiThis) {
@@ -421,3 +424,19 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 });
 
 export default ApiService;
+
+type SocketHandler = (this: Socket, action: unknown, ...rest: unknown[]) => Promise<void>;
+type SocketHandlers = Record<string, Record<string, SocketHandler>>;
+
+/**
+ * moleculer-io hands a `call` without params on as params `null`, which is
+ * a value the contract refuses; a call without params is `{}`. The params
+ * go on as absent instead (the callback comes first when there are none).
+ */
+function keepMissingParamsApart(handlers: SocketHandlers): void {
+	const call = handlers["/"]?.call;
+	if (!call) return;
+	handlers["/"].call = function (this: Socket, action: unknown, ...rest: unknown[]) {
+		return rest.length === 1 && typeof rest[0] === "function" ? call.call(this, action, undefined, rest[0]) : call.call(this, action, ...rest);
+	};
+}

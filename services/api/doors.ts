@@ -32,10 +32,10 @@ export class RateBudget {
 	}
 }
 
-/** A Socket.IO `call`'s params as an action takes them: none is `{}`, anything but an object is refused. */
+/** A Socket.IO `call`'s params as an action takes them: none is `{}`; anything but an object (`null` too: a value, not an absence) is refused. */
 export function callParams(params: unknown): object {
-	if (params === undefined || params === null) return {};
-	if (typeof params !== "object" || Array.isArray(params)) {
+	if (params === undefined) return {};
+	if (params === null || typeof params !== "object" || Array.isArray(params)) {
 		throw new ValidationError("Parameters validation error!", "VALIDATION_ERROR", [{ type: "object", field: "params", message: "The params of a call must be an object." }]);
 	}
 	assertShallow(params);

@@ -1,5 +1,5 @@
 import { Errors } from "moleculer";
-import { crashPoint } from "../../lib/crash-points";
+import { crashPoint, pause, pausesAt } from "../../lib/crash-points";
 import type { DbAdapter } from "../../lib/db/adapter";
 import { isDuplicateKeyError } from "../../lib/db/adapter";
 import { ConflictError, InsufficientStockError, UnprocessableError, type ShortItem } from "../../lib/errors";
@@ -36,6 +36,8 @@ const now = () => new Date().toISOString();
  * known: `reserved`, or `failed`, or `released` as a tombstone when a
  * release came first. The first writer wins: an attempt that finds another
  * outcome stored gives back its takes unless that outcome is `reserved`.
+ * An attempt refused at its first read (an unknown product, too little
+ * stock) has taken nothing and stores nothing.
  * Release moves `reserved -> releasing -> released`. Takes whose order has
  * no outcome after the pending timeout (the attempt died) are failed and
  * given back by `recover`, which also clears the markers of settled
@@ -71,16 +73,20 @@ export class StockLedger {
 		const docs = await this.products.findByIds(items.map(i => i.productId));
 		const byId = new Map(docs.map(d => [String(d._id), d]));
 		const unknown = items.filter(i => !byId.get(i.productId) || byId.get(i.productId)!.deleted).map(i => i.productId);
-		if (unknown.length) return this.storeOutcome(orderId, items, { state: "failed", reason: REJECTION.unknownProduct, unknown });
+		// Refused before anything is taken: nothing to give back, so nothing is stored (a refused order leaves no trace).
+		if (unknown.length) throw unknownProductError(unknown);
+		const shortAtRead = items.filter(i => byId.get(i.productId)!.stock < i.quantity);
+		if (shortAtRead.length) throw new InsufficientStockError(shortAtRead.map(i => shortItem(i, byId.get(i.productId))));
 
+		// Another buyer may take between the read and the takes: then what this attempt took is given back, under a stored failed outcome.
+		if (pausesAt("reserve.after-read")) await pause();
 		const short: ShortItem[] = [];
 		for (const item of items) {
 			if (await this.takeStock(orderId, item)) {
 				crashPoint("reserve.after-take");
 				continue;
 			}
-			const doc = await this.products.findById(item.productId);
-			short.push({ productId: item.productId, requested: item.quantity, available: Math.max(0, doc?.stock ?? 0) });
+			short.push(shortItem(item, await this.products.findById(item.productId)));
 		}
 		if (short.length) return this.storeOutcome(orderId, items, { state: "failed", reason: REJECTION.insufficientStock, short });
 
@@ -187,6 +193,8 @@ export class StockLedger {
 			(await this.finishRelease(r._id)).forEach(id => moved.add(id));
 		}
 		if (moved.size) await this.stockMoved([...moved]);
+		// A refused attempt's outcome matters only while another attempt of the same order could still run: a refused order leaves nothing in the end.
+		await this.reservations.removeMany({ state: "failed", updatedAt: { $lte: new Date(at - this.markerGraceMs).toISOString() } });
 	}
 
 	/** Clears still queued (products nobody ordered since): one update per product. */
@@ -302,8 +310,16 @@ export class StockLedger {
 
 function closedReservationError(r: ReservationDoc): Error {
 	if (r.short) return new InsufficientStockError(r.short);
-	if (r.reason === REJECTION.unknownProduct) return new UnprocessableError("Unknown product", { field: "items", productIds: r.unknown ?? [] }, REJECTION.unknownProduct);
+	if (r.reason === REJECTION.unknownProduct) return unknownProductError(r.unknown ?? []);
 	return new ConflictError("This order's reservation is closed", REJECTION.closed, { orderId: r._id, state: r.state });
+}
+
+function unknownProductError(productIds: string[]): Error {
+	return new UnprocessableError("Unknown product", { field: "items", productIds }, REJECTION.unknownProduct);
+}
+
+function shortItem(item: ReserveItem, doc: ProductDoc | null | undefined): ShortItem {
+	return { productId: item.productId, requested: item.quantity, available: Math.max(0, doc?.stock ?? 0) };
 }
 
 function unsetAll(keys: string[]): Record<string, true> {

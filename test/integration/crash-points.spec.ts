@@ -1,7 +1,7 @@
 import fs from "fs";
 import os from "os";
 import path from "path";
-import { CRASH_POINTS, type CrashPoint } from "../../lib/crash-points";
+import { CRASH_POINTS, type CrashPoint, type PausePoint } from "../../lib/crash-points";
 import { waitFor } from "../helpers/broker";
 import { freePort } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
@@ -48,9 +48,10 @@ class Shop {
 	readonly products: Product[] = [];
 	private port = 0;
 
-	async start(crashPoint?: CrashPoint): Promise<void> {
+	async start(crashPoint?: CrashPoint, pausePoint?: PausePoint): Promise<void> {
 		this.port ||= await freePort();
-		this.process = await startShopProcess({ port: this.port, dataDir: this.dataDir, env: { ...BASE_ENV, ...(crashPoint ? { CRASH_POINT: crashPoint } : {}) } });
+		const points = { ...(crashPoint ? { CRASH_POINT: crashPoint } : {}), ...(pausePoint ? { PAUSE_POINT: pausePoint } : {}) };
+		this.process = await startShopProcess({ port: this.port, dataDir: this.dataDir, env: { ...BASE_ENV, ...points } });
 		this.http = new HttpClient(`${this.process.url}/api`);
 		await waitFor(async () => (await this.http.get("/health")).status === 200, 20_000, "health 200");
 		this.admin = (await this.http.post("/auth/login", ADMIN)).body.token;
@@ -65,9 +66,13 @@ class Shop {
 			expect(res.status).toBe(201);
 			this.products.push({ id: res.body.id, initial: 10, restocked: 0, threshold: 2 });
 		}
-		const restock = await this.http.post(`/products/${this.products[0].id}/restock`, { quantity: 3 }, this.admin);
-		expect(restock.status).toBe(200);
-		this.products[0].restocked += 3;
+		await this.restock(0, 3);
+	}
+
+	async restock(index: number, quantity: number): Promise<void> {
+		const res = await this.http.post(`/products/${this.products[index].id}/restock`, { quantity }, this.admin);
+		expect(res.status).toBe(200);
+		this.products[index].restocked += quantity;
 	}
 
 	order(quantities: [number, number]) {
@@ -142,6 +147,8 @@ interface Scenario {
 	trigger(shop: Shop, state: unknown): Promise<unknown>;
 	/** Recovery's own boundaries: the test first dies at `first`, then recovery dies at the point. */
 	first?: CrashPoint;
+	/** Widens a race window while the point is armed (lib/crash-points.ts, PAUSE_POINTS). */
+	pause?: PausePoint;
 	/** Checks beyond the invariants. */
 	check?(shop: Shop, state: unknown): Promise<void>;
 }
@@ -155,6 +162,13 @@ const placed = async (shop: Shop) => {
 const cancel = (shop: Shop, id: unknown) => shop.http.post(`/orders/${String(id)}/cancel`, {}, shop.customer);
 /** An order that takes product A and finds product B short. */
 const shortOrder = (shop: Shop) => shop.order([1, 999]);
+/**
+ * Stock running out between a reserve's read and its takes (an order
+ * refused at its read stores nothing): with each reserve paused after its
+ * read, two orders of 8 of B (10 in stock) both read enough; the second
+ * takes its unit of A, finds B short and stores its failed outcome.
+ */
+const raceForTheLast = (shop: Shop) => Promise.all([shop.order([0, 8]), shop.order([1, 8])]);
 /** An order that takes product B down to its threshold: a crossing. */
 const crossing = (shop: Shop) => shop.order([0, 8]);
 const oneStockLowAlert = async (shop: Shop) => {
@@ -174,7 +188,7 @@ const SCENARIOS: Record<CrashPoint, Scenario> = {
 	"cancel.after-flag": { before: placed, trigger: cancel, check: cancelled },
 	"cancel.after-release": { before: placed, trigger: cancel, check: cancelled },
 	"reserve.after-take": { trigger: placeOne },
-	"reserve.after-failed-outcome": { trigger: shortOrder },
+	"reserve.after-failed-outcome": { trigger: raceForTheLast, pause: "reserve.after-read" },
 	"release.after-claim": { before: placed, trigger: cancel, check: cancelled },
 	"release.after-give-back": { before: placed, trigger: cancel, check: cancelled },
 	"release.after-all-give-backs": { before: placed, trigger: cancel, check: cancelled },
@@ -204,7 +218,7 @@ describe("every write boundary survives a kill -9 there", () => {
 			await shop.prepare();
 			const state = await scenario.before?.(shop);
 			await shop.process.stop();
-			await shop.start(scenario.first ?? point);
+			await shop.start(scenario.first ?? point, scenario.pause);
 			await shop.crashWith(() => scenario.trigger(shop!, state));
 			if (scenario.first) await shop.restartIntoCrash(point);
 			await shop.start();

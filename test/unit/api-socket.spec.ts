@@ -123,15 +123,16 @@ describe("api gateway over Socket.IO (embedded default)", () => {
 		};
 		const rawCall = (socket: Socket, ...args: unknown[]) => new Promise<{ err: any; res: any }>(resolve => socket.emit("call", ...args, (err: any, res: any) => resolve({ err, res })));
 
-		it("treats a call without params as {}, for every action whose params are all optional", async () => {
+		it("treats a call without params as {}, for every action whose params are all optional; params of null are a value, refused", async () => {
 			const socket = await connect(adminToken);
 			for (const action of ["products.list", "orders.list", "customers.list", "alerts.list", "products.categories", "analytics.dashboard", "analytics.sales", "customers.me", "api.health"]) {
 				const { err } = await rawCall(socket, action);
 				expect([action, err]).toEqual([action, null]);
 			}
-			const nulled = await rawCall(socket, "products.list", null);
-			expect(nulled.err).toBeNull();
-			expect(nulled.res).toMatchObject({ page: 1, pageSize: 20 });
+			expectContractError((await rawCall(socket, "products.list", null)).err, 422);
+			const typed = await rawCall(socket, "products.list", { page: "2" });
+			expectContractError(typed.err, 422);
+			expect(typed.err.data).toEqual([expect.objectContaining({ field: "page" })]);
 		});
 
 		it("refuses bad params with 422 naming the field, and params that are not an object", async () => {

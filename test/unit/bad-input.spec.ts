@@ -344,7 +344,8 @@ function brokenParams(shape: Shape, fieldLabel: string, value: Desc, extras: str
 	if (field) setAt(params, field, v, env, absent);
 	else params[fieldLabel] = v; // an unknown field (deep nesting outside the schema)
 	for (const name of extras) {
-		if (name in params && Object.prototype.hasOwnProperty.call(params, name)) continue;
+		// An extra is unknown to the action: a field the action knows (made absent by this case, say) is not one.
+		if (Object.prototype.hasOwnProperty.call(params, name) || shape.fields.some(f => f.path[0] === name)) continue;
 		Object.defineProperty(params, name, { value: materialize(EXTRA_FIELDS[name], materializeEnv(shape, forSocket)), enumerable: true, configurable: true, writable: true });
 	}
 	return params;

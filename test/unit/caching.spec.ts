@@ -1,6 +1,6 @@
 import type { ServiceBroker } from "moleculer";
 import { brokerOptions } from "../../moleculer.config";
-import { ShopRedisCacher } from "../../lib/redis";
+import { ShopMemoryCacher, ShopRedisCacher } from "../../lib/redis";
 import { parseSettings } from "../../lib/settings";
 import { createTestBroker } from "../helpers/broker";
 
@@ -21,10 +21,22 @@ describe("caching is bounded", () => {
 	});
 
 	it("the memory cacher has a cap and a TTL, the Redis cacher a TTL", () => {
-		expect(brokerOptions(parseSettings({})).cacher).toMatchObject({ type: "MemoryLRU", options: { max: 10_000, ttl: 3600 } });
-		expect(brokerOptions(parseSettings({ CACHE_MAX_ENTRIES: "500", CACHE_TTL_S: "60" })).cacher).toMatchObject({ options: { max: 500, ttl: 60 } });
+		const memory = brokerOptions(parseSettings({})).cacher;
+		expect(memory).toBeInstanceOf(ShopMemoryCacher);
+		expect(memory).toMatchObject({ opts: { max: 10_000, ttl: 3600 } });
+		expect(brokerOptions(parseSettings({ CACHE_MAX_ENTRIES: "500", CACHE_TTL_S: "60" })).cacher).toMatchObject({ opts: { max: 500, ttl: 60 } });
 		const redis = brokerOptions(parseSettings({ CACHER: "redis://127.0.0.1:6379" })).cacher as unknown as { opts: { ttl: number } };
 		expect(redis).toBeInstanceOf(ShopRedisCacher);
 		expect(redis.opts.ttl).toBe(3600);
+	});
+
+	it("keys keep the JSON type of a param: a cached answer of page 2 never answers page \"2\", which validation refuses", () => {
+		const key = (cacher: { getCacheKey(action: string, params: object, meta: object, keys: string[]): string }, params: object) => cacher.getCacheKey("products.list", params, {}, ["page"]);
+		for (const cacher of [new ShopMemoryCacher({}), new ShopRedisCacher({})]) {
+			const k = (p: object) => key(cacher as never, p);
+			expect(k({ page: 2 })).not.toBe(k({ page: "2" }));
+			expect(k({ page: 2 })).toBe(k({ page: 2 }));
+			expect(k({})).not.toBe(k({ page: "undefined" }));
+		}
 	});
 });

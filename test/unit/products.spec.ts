@@ -407,6 +407,34 @@ describe("products service", () => {
 			expect((await svc.adapter.findById(p.id)).holds).toEqual({});
 			expect(await stockOf(p.id)).toBe(10);
 		});
+
+		it("a refused order leaves nothing: refused at the read, it stores nothing; refused at a take, its outcome goes once no attempt can still run", async () => {
+			const a = await product({ stock: 10 });
+			const b = await product({ stock: 10 });
+			const svc: any = broker.getLocalService("products");
+			const reservations = () => svc.ledger.reservations.count({ query: {} });
+			const before = await reservations();
+			await expect(call("reserve", { orderId: "ord-unknown", items: [{ productId: "nope", quantity: 1 }] })).rejects.toMatchObject({ code: 422, type: "UNKNOWN_PRODUCT" });
+			await expect(call("reserve", { orderId: "ord-short", items: [{ productId: a.id, quantity: 1 }, { productId: b.id, quantity: 11 }] })).rejects.toMatchObject({ code: 409 });
+			expect(await reservations()).toBe(before);
+			expect([await stockOf(a.id), await stockOf(b.id)]).toEqual([10, 10]);
+
+			// Another buyer takes B between this attempt's read and its takes.
+			const read = svc.ledger.products.findByIds.bind(svc.ledger.products);
+			jest.spyOn(svc.ledger.products, "findByIds").mockImplementationOnce(async (...args: unknown[]) => {
+				const docs = await read(args[0]);
+				await svc.ledger.takeStock("ord-other", { productId: b.id, quantity: 5 });
+				return docs;
+			});
+			await expect(call("reserve", { orderId: "ord-raced", items: [{ productId: a.id, quantity: 1 }, { productId: b.id, quantity: 6 }] })).rejects.toMatchObject({ code: 409 });
+			expect(await call("reservation", { orderId: "ord-raced" })).toMatchObject({ state: "failed" });
+			expect(await stockOf(a.id)).toBe(10);
+			const timeout = svc.settings.settlement.pendingTimeoutMs;
+			await svc.ledger.recover(Date.now() + timeout);
+			expect(await call("reservation", { orderId: "ord-raced" })).toMatchObject({ state: "failed" });
+			await svc.ledger.recover(Date.now() + 11 * timeout);
+			expect(await svc.ledger.reservations.findById("ord-raced")).toBeNull();
+		});
 	});
 
 	describe("low stock", () => {
