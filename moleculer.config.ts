@@ -25,7 +25,7 @@ function transporter(s: Settings): BrokerOptions["transporter"] {
 
 function cacher(s: Settings): BrokerOptions["cacher"] {
 	// Bounded: at most cacheMaxEntries answers, each for cacheTtlS (writes clear what they change anyway).
-	if (!s.cacher) return new ShopMemoryCacher({ clone: false, max: s.cacheMaxEntries, ttl: s.cacheTtlS }) as BrokerOptions["cacher"];
+	if (!s.cacher) return new ShopMemoryCacher({ clone: false, max: s.cacheMaxEntries, ttl: s.cacheTtlS });
 	return new ShopRedisCacher({
 		prefix: s.namespace ? `MOL-${s.namespace}` : "MOL",
 		redis: redisOptions(s.cacher),

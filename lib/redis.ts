@@ -96,7 +96,7 @@ function unavailable(err: Error): never {
  * from the entry of a valid one.
  */
 export function typedKeyValue(value: unknown): unknown {
-	return value !== null && typeof value === "object" ? value : JSON.stringify(value) ?? "~";
+	return value !== null && typeof value === "object" ? value : (JSON.stringify(value) ?? "~");
 }
 
 /** The embedded default's cacher: Moleculer's MemoryLRU, with typed keys. */

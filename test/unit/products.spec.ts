@@ -415,7 +415,15 @@ describe("products service", () => {
 			const reservations = () => svc.ledger.reservations.count({ query: {} });
 			const before = await reservations();
 			await expect(call("reserve", { orderId: "ord-unknown", items: [{ productId: "nope", quantity: 1 }] })).rejects.toMatchObject({ code: 422, type: "UNKNOWN_PRODUCT" });
-			await expect(call("reserve", { orderId: "ord-short", items: [{ productId: a.id, quantity: 1 }, { productId: b.id, quantity: 11 }] })).rejects.toMatchObject({ code: 409 });
+			await expect(
+				call("reserve", {
+					orderId: "ord-short",
+					items: [
+						{ productId: a.id, quantity: 1 },
+						{ productId: b.id, quantity: 11 },
+					],
+				}),
+			).rejects.toMatchObject({ code: 409 });
 			expect(await reservations()).toBe(before);
 			expect([await stockOf(a.id), await stockOf(b.id)]).toEqual([10, 10]);
 
@@ -426,7 +434,15 @@ describe("products service", () => {
 				await svc.ledger.takeStock("ord-other", { productId: b.id, quantity: 5 });
 				return docs;
 			});
-			await expect(call("reserve", { orderId: "ord-raced", items: [{ productId: a.id, quantity: 1 }, { productId: b.id, quantity: 6 }] })).rejects.toMatchObject({ code: 409 });
+			await expect(
+				call("reserve", {
+					orderId: "ord-raced",
+					items: [
+						{ productId: a.id, quantity: 1 },
+						{ productId: b.id, quantity: 6 },
+					],
+				}),
+			).rejects.toMatchObject({ code: 409 });
 			expect(await call("reservation", { orderId: "ord-raced" })).toMatchObject({ state: "failed" });
 			expect(await stockOf(a.id)).toBe(10);
 			const timeout = svc.settings.settlement.pendingTimeoutMs;
