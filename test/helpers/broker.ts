@@ -1,9 +1,10 @@
 import { ServiceBroker, type ServiceSchema } from "moleculer";
-import config from "../../moleculer.config";
+import { brokerOptions } from "../../moleculer.config";
+import { settings } from "../../lib/settings";
 
-/** An in-process broker with production's settings (the embedded default), without logs. */
+/** An in-process broker with production's settings (the embedded default), without logs; its own cacher and middlewares, as a node has. */
 export function createTestBroker(): ServiceBroker {
-	return new ServiceBroker({ ...config, logger: false, metrics: { enabled: false } });
+	return new ServiceBroker({ ...brokerOptions(settings), logger: false, metrics: { enabled: false } });
 }
 
 /** A service that records the events it is subscribed to. */

@@ -49,6 +49,7 @@ describe("durable events to alerts and analytics", () => {
 		expect(health.body).toEqual({
 			status: "ok",
 			services: { "order-service": "running", "product-service": "running", "customer-service": "running", "alert-service": "running", "analytics-service": "running" },
+			dependencies: { transporter: "up", cache: "up" },
 		});
 	});
 

@@ -106,9 +106,9 @@ describe("alerts service", () => {
 		const target = all.rows[0];
 		const acked = await broker.call<any, object>("alerts.ack", { id: target.id });
 		expect(acked).toMatchObject({ id: target.id, acknowledged: true });
-		const ackedList = await broker.call<any, object>("alerts.list", { acknowledged: "true", pageSize: 100 });
+		const ackedList = await broker.call<any, object>("alerts.list", { acknowledged: true, pageSize: 100 });
 		expect(ackedList.rows.map((a: any) => a.id)).toEqual([target.id]);
-		const open = await broker.call<any, object>("alerts.list", { acknowledged: "false", pageSize: 100 });
+		const open = await broker.call<any, object>("alerts.list", { acknowledged: false, pageSize: 100 });
 		expect(open.total).toBe(all.total - 1);
 		await expect(broker.call("alerts.ack", { id: "missing" })).rejects.toMatchObject({ code: 404 });
 		await expect(broker.call("alerts.list", { type: "bogus" })).rejects.toMatchObject({ code: 422 });

@@ -81,7 +81,7 @@ describe("products service", () => {
 			expect((await call("list", { search: "bright" })).rows.map((p: any) => p.id)).toEqual([b.id]);
 			expect((await call("list", { search: ".*" })).total).toBe(0);
 			expect((await call("list", { ids: `${a.id},${c.id}`, sort: "priceCents" })).rows.map((p: any) => p.id)).toEqual([c.id, a.id]);
-			const page2 = await call("list", { category: "lamps", sort: "priceCents", page: "2", pageSize: "2" });
+			const page2 = await call("list", { category: "lamps", sort: "priceCents", page: 2, pageSize: 2 });
 			expect(page2).toMatchObject({ page: 2, pageSize: 2, total: 3, totalPages: 2 });
 			expect(page2.rows.map((p: any) => p.id)).toEqual([a.id]);
 		});
