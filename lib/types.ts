@@ -12,6 +12,10 @@ export interface Meta {
 	idempotencyKey?: string;
 	/** The params a REST request took from its query string: only these convert (lib/validation.ts). */
 	$queryFields?: string[];
+	/** An admin places this order for that customer (`X-On-Behalf-Of`). */
+	onBehalfOf?: string;
+	/** An admin dates this order when it was really placed (`X-Placed-At`, ISO-8601, not in the future). */
+	placedAt?: string;
 }
 
 export type Ctx<P = Record<string, unknown>> = Context<P, Meta>;

@@ -15,6 +15,7 @@ import { EXPOSED_ACTIONS, checkAccess, restAliases } from "../lib/routes";
 import { settings, type AuthSettings, type GatewaySettings } from "../lib/settings";
 import { type Meta, type SecureSettings, type ServiceBase, defineService } from "../lib/types";
 import OpsPageMixin from "../mixins/ops-page.mixin";
+import { adminPlacement } from "./api/admin-placement";
 import { assertShallow, jsonBody } from "./api/body";
 import { dependencyStates } from "../lib/dependencies";
 import { RateBudget, callAction, callParams, type RateLimitStore } from "./api/doors";
@@ -294,11 +295,13 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 
 		/** After authentication (moleculer-web's order): who may call, then the request's own shape. */
 		authorize(this: ApiThis, ctx: Context<unknown, Meta>, _route: unknown, req: Req) {
-			this.assertAccess(req.$action?.name ?? req.$alias?.action ?? "", ctx.meta.user);
+			const action = req.$action?.name ?? req.$alias?.action ?? "";
+			this.assertAccess(action, ctx.meta.user);
 			assertShallow(req.$params);
 			ctx.meta.idempotencyKey = idempotencyKey(req);
 			const fromQuery = Object.keys(req.query ?? {});
 			if (fromQuery.length) ctx.meta.$queryFields = fromQuery;
+			if (action === "orders.create") Object.assign(ctx.meta, adminPlacement(req, ctx.meta.user));
 		},
 
 		/** The same rule for REST and Socket.IO calls, from the one route table. */

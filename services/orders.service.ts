@@ -3,7 +3,7 @@ import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import type { AuthUser } from "../lib/auth";
 import { CHANNELS } from "../lib/channels";
-import { ForbiddenError, NotFoundError, UnauthorizedError } from "../lib/errors";
+import { ForbiddenError, NotFoundError, UnauthorizedError, UnprocessableError } from "../lib/errors";
 import { ORDER_STATUSES, type OrderStatus } from "../lib/order-status";
 import { ID, ORDER_ITEMS, PAGE_PARAMS } from "../lib/params";
 import type { ReserveItem } from "../lib/reservations";
@@ -24,6 +24,7 @@ interface OrdersThis extends ServiceBase<OrdersSettings>, DbMethods<OrderDoc, Or
 	recovering: boolean;
 	recoveryTimer?: NodeJS.Timeout;
 	requireUser(ctx: Ctx): AuthUser;
+	orderingCustomer(ctx: Ctx, user: AuthUser): string;
 	assertMayOrder(ctx: Ctx, customerId: string): Promise<void>;
 	findOrder(id: string): Promise<OrderDoc>;
 	findVisible(ctx: Ctx, id: string): Promise<OrderDoc>;
@@ -74,8 +75,9 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 				if (new Set(items.map(i => i.productId)).size !== items.length) {
 					throw new Errors.ValidationError("Each product may appear once", "VALIDATION_ERROR", [{ field: "items", type: "unique", message: "Each productId may appear once" }]);
 				}
-				await this.assertMayOrder(ctx, user.id);
-				const { order, created } = await this.placement.open(user.id, ctx.meta.idempotencyKey, items, ctx.params.shippingAddress ?? null);
+				const customerId = this.orderingCustomer(ctx, user);
+				await this.assertMayOrder(ctx, customerId);
+				const { order, created } = await this.placement.open(customerId, ctx.meta.idempotencyKey, items, ctx.params.shippingAddress ?? null, ctx.meta.placedAt);
 				const placed = order.status === "pending" ? await this.placement.place(ctx, order) : order;
 				ctx.meta.$statusCode = created ? 201 : 200;
 				if (created) ctx.meta.$location = `/api/orders/${placed._id}`;
@@ -144,10 +146,19 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 			return ctx.meta.user;
 		},
 
+		/** The caller, or the customer an admin places the order for (the gateway lets only admins send X-On-Behalf-Of or X-Placed-At). */
+		orderingCustomer(ctx: Ctx, user: AuthUser): string {
+			const { onBehalfOf, placedAt } = ctx.meta;
+			if ((onBehalfOf !== undefined || placedAt !== undefined) && user.role !== "admin") throw new ForbiddenError("Only an admin may place an order for a customer or date it");
+			return onBehalfOf ?? user.id;
+		},
+
 		async assertMayOrder(ctx: Ctx, customerId: string): Promise<void> {
 			const res = await ctx.call<{ allowed: boolean; reason?: string }, { id: string }>("customers.canOrder", { id: customerId });
 			if (res.allowed) return;
 			if (res.reason === "ACCOUNT_BLOCKED") throw new ForbiddenError("This account is blocked", "ACCOUNT_BLOCKED");
+			if (ctx.meta.onBehalfOf !== undefined)
+				throw new UnprocessableError("No customer has this id", [{ field: "X-On-Behalf-Of", type: "exists", message: "No customer has this id." }], "UNKNOWN_CUSTOMER");
 			throw new UnauthorizedError("Unknown customer", "UNKNOWN_CUSTOMER");
 		},
 

@@ -75,8 +75,10 @@ export class Placement {
 	/**
 	 * The customer's order for this idempotency key if there is one (422
 	 * when it was asked with another body), else a new pending order.
+	 * `placedAt` (an admin's X-Placed-At) dates it in the past; `updatedAt`
+	 * stays now, as the settler reads it to find abandoned placements.
 	 */
-	async open(customerId: string, key: string | undefined, items: ReserveItem[], shippingAddress: ShippingAddress | null): Promise<{ order: OrderDoc; created: boolean }> {
+	async open(customerId: string, key: string | undefined, items: ReserveItem[], shippingAddress: ShippingAddress | null, placedAt?: string): Promise<{ order: OrderDoc; created: boolean }> {
 		const idemKey = key === undefined ? undefined : `${customerId}:${key}`;
 		const requestHash = hashRequest(items, shippingAddress);
 		for (;;) {
@@ -87,6 +89,7 @@ export class Placement {
 				if (existing) return { order: existing, created: false };
 			}
 			const at = now();
+			const created = placedAt ?? at;
 			const doc: OrderDoc = {
 				_id: newId(),
 				customerId,
@@ -96,10 +99,10 @@ export class Placement {
 				totalCents: 0,
 				status: "pending",
 				pending: true,
-				statusHistory: [{ status: "pending", at }],
+				statusHistory: [{ status: "pending", at: created }],
 				shippingAddress,
 				requestHash,
-				createdAt: at,
+				createdAt: created,
 				updatedAt: at,
 			};
 			try {

@@ -1,0 +1,81 @@
+import { waitFor } from "../helpers/broker";
+import { startInProcessShop } from "../helpers/gateway";
+import { HttpClient } from "../helpers/http";
+
+/** An admin may place an order for a customer (X-On-Behalf-Of) and date it in the past (X-Placed-At); nobody else may. */
+describe("orders an admin places for a customer (X-On-Behalf-Of, X-Placed-At)", () => {
+	let shop: Awaited<ReturnType<typeof startInProcessShop>>;
+	let http: HttpClient;
+	let adminToken: string;
+	let customer: { id: string; token: string };
+	let productId: string;
+
+	beforeAll(async () => {
+		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics"], { admin: { email: "admin@shop.test", password: "admin-password" } });
+		http = new HttpClient(`${shop.url}/api`);
+		adminToken = (await http.post("/auth/login", { email: "admin@shop.test", password: "admin-password" })).body.token;
+		const reg = (await http.post("/auth/register", { name: "Cus", email: "cus@shop.test", password: "password-1" })).body;
+		customer = { id: reg.customer.id, token: reg.token };
+		productId = (await http.post("/products", { sku: "AP-1", name: "Kettle", category: "kitchen", priceCents: 2500, stock: 50 }, adminToken)).body.id;
+	});
+	afterAll(() => shop.stop());
+
+	const body = (quantity = 1) => ({ items: [{ productId, quantity }] });
+	const stock = async () => (await http.get(`/products/${productId}`)).body.stock;
+
+	it("places the order as the customer's, dated when the admin says; the sales series counts it on that day", async () => {
+		const placedAt = "2024-03-05T10:30:00.000Z";
+		const res = await http.post("/orders", body(2), adminToken, { "x-on-behalf-of": customer.id, "x-placed-at": "2024-03-05T11:30:00+01:00" });
+		expect(res.status).toBe(201);
+		expect(res.body).toMatchObject({ customerId: customer.id, status: "confirmed", totalCents: 5000, createdAt: placedAt });
+		expect(res.body.statusHistory[0]).toEqual({ status: "pending", at: placedAt });
+		expect((await http.get("/orders", customer.token)).body.rows.map((o: any) => o.id)).toContain(res.body.id);
+		const sales = await waitFor(
+			async () => {
+				const rows = (await http.get("/analytics/sales?from=2024-03-01T00:00:00Z&to=2024-03-31T00:00:00Z", adminToken)).body;
+				return rows.length ? rows : null;
+			},
+			5000,
+			"the dated order in the sales series",
+		);
+		expect(sales).toEqual([{ period: "2024-03-05", orders: 1, revenueCents: 5000 }]);
+	});
+
+	it("refuses both headers from a customer (403), whatever they name, and reserves nothing", async () => {
+		const before = await stock();
+		expect((await http.post("/orders", body(), customer.token, { "x-on-behalf-of": customer.id })).status).toBe(403);
+		expect((await http.post("/orders", body(), customer.token, { "x-placed-at": "2024-01-01T00:00:00Z" })).status).toBe(403);
+		expect(await stock()).toBe(before);
+	});
+
+	it("answers 422 for a malformed or future date and for an unknown customer, reserving nothing", async () => {
+		const before = await stock();
+		const future = new Date(Date.now() + 3_600_000).toISOString();
+		for (const [headers, field] of [
+			[{ "x-placed-at": "yesterday" }, "X-Placed-At"],
+			[{ "x-placed-at": "2024-02-30" }, "X-Placed-At"],
+			[{ "x-placed-at": future }, "X-Placed-At"],
+			[{ "x-on-behalf-of": "x".repeat(65) }, "X-On-Behalf-Of"],
+			[{ "x-on-behalf-of": "no-such-customer" }, "X-On-Behalf-Of"],
+		] as const) {
+			const res = await http.post("/orders", body(), adminToken, headers);
+			expect(res.status).toBe(422);
+			expect(res.body.data[0].field).toBe(field);
+		}
+		expect(await stock()).toBe(before);
+	});
+
+	it("keeps idempotency keys per customer: the admin's key for a customer replays that customer's order", async () => {
+		const headers = { "x-on-behalf-of": customer.id, "idempotency-key": "phone-1" };
+		const first = await http.post("/orders", body(), adminToken, headers);
+		const again = await http.post("/orders", body(), adminToken, headers);
+		expect([first.status, again.status]).toEqual([201, 200]);
+		expect(again.body.id).toBe(first.body.id);
+		// The customer's own request with that key is the same customer's order.
+		expect((await http.post("/orders", body(), customer.token, { "idempotency-key": "phone-1" })).body.id).toBe(first.body.id);
+	});
+
+	it("ignores the headers on other routes", async () => {
+		expect((await http.get("/orders", customer.token, { "x-on-behalf-of": "someone" })).status).toBe(200);
+	});
+});
