@@ -1,0 +1,118 @@
+/**
+ * Small tools the local scripts (seed, cluster) share: is a shop answering
+ * at a URL, is a process alive and still the one we started, stop a
+ * process politely and then not.
+ */
+import fs from "fs";
+import net from "net";
+
+export const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms));
+
+/** `/api/health`'s status, or undefined when nothing answers there. */
+export async function healthStatus(baseUrl: string, timeoutMs = 3000): Promise<number | undefined> {
+	try {
+		const res = await fetch(`${baseUrl}/api/health`, { signal: AbortSignal.timeout(timeoutMs) });
+		await res.arrayBuffer();
+		return res.status;
+	} catch {
+		return undefined;
+	}
+}
+
+/** Resolves once `/api/health` answers 200; rejects after `timeoutMs`, or at once when `gone()` says the process died. */
+export async function waitForHealthy(baseUrl: string, timeoutMs: number, gone: () => string | undefined = () => undefined): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	let last: number | undefined;
+	for (;;) {
+		const why = gone();
+		if (why) throw new Error(why);
+		last = await healthStatus(baseUrl);
+		if (last === 200) return;
+		if (Date.now() > deadline) throw new Error(`${baseUrl}/api/health did not answer 200 within ${Math.round(timeoutMs / 1000)} s (last: ${last ?? "no answer"})`);
+		await sleep(250);
+	}
+}
+
+/** A TCP port nobody listens on now (127.0.0.1). */
+export function freePort(): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const server = net.createServer();
+		server.once("error", reject);
+		server.listen(0, "127.0.0.1", () => {
+			const { port } = server.address() as net.AddressInfo;
+			server.close(() => resolve(port));
+		});
+	});
+}
+
+/** Whether something on this host accepts connections on the port (any address). */
+export function portInUse(port: number): Promise<boolean> {
+	return new Promise(resolve => {
+		const server = net.createServer();
+		server.once("error", () => resolve(true));
+		server.listen(port, () => server.close(() => resolve(false)));
+	});
+}
+
+/** The kernel's start time of a process (Linux), so a pid the system gave to another process since is not taken for ours. */
+export function processStartTime(pid: number): string | undefined {
+	try {
+		const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+		// Fields after the command name (which may hold spaces), from field 3 on; starttime is field 22.
+		return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+	} catch {
+		return undefined;
+	}
+}
+
+function zombie(pid: number): boolean {
+	try {
+		const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+		return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+	} catch {
+		return false;
+	}
+}
+
+/** Alive, and (where the system says when it started) the same process that started at `startTime`. A zombie is not alive. */
+export function isAlive(pid: number, startTime?: string): boolean {
+	try {
+		process.kill(pid, 0);
+	} catch (err) {
+		if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
+	}
+	if (zombie(pid)) return false;
+	if (startTime === undefined) return true;
+	const now = processStartTime(pid);
+	return now === undefined || now === startTime;
+}
+
+export interface OwnedProcess {
+	pid: number;
+	startTime?: string;
+}
+
+/**
+ * SIGTERM to each (a node finishes what is in flight and exits), then
+ * SIGKILL to any still running after `timeoutMs`. Resolves once all are
+ * gone; answers the pids that needed SIGKILL.
+ */
+export async function stopProcesses(processes: OwnedProcess[], timeoutMs = 15_000): Promise<number[]> {
+	const ours = processes.filter(p => isAlive(p.pid, p.startTime));
+	for (const p of ours) signal(p.pid, "SIGTERM");
+	const deadline = Date.now() + timeoutMs;
+	while (ours.some(p => isAlive(p.pid, p.startTime)) && Date.now() < deadline) await sleep(100);
+	const stubborn = ours.filter(p => isAlive(p.pid, p.startTime));
+	for (const p of stubborn) signal(p.pid, "SIGKILL");
+	const killDeadline = Date.now() + 5000;
+	while (stubborn.some(p => isAlive(p.pid, p.startTime)) && Date.now() < killDeadline) await sleep(50);
+	return stubborn.map(p => p.pid);
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+	try {
+		process.kill(pid, sig);
+	} catch {
+		// gone meanwhile
+	}
+}

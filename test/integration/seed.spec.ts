@@ -1,0 +1,150 @@
+import { spawn } from "child_process";
+import fs from "fs";
+import os from "os";
+import path from "path";
+import { CUSTOMERS, ORDERS, PRODUCTS } from "../../bin/seed-data";
+import { lockHolder } from "../../lib/db/data-dir-lock";
+import { waitFor } from "../helpers/broker";
+import { ADMIN, ADMIN_ENV, freePort } from "../helpers/cluster";
+import { HttpClient } from "../helpers/http";
+import { startShopProcess, type ShopProcess } from "../helpers/shop-process";
+
+const ROOT = path.resolve(__dirname, "../..");
+const SEED = path.join(ROOT, "dist/bin/seed.js");
+const SETTLED_STATUSES = ["confirmed", "shipped", "delivered", "cancelled"] as const;
+
+interface SeedRun {
+	stdout: string;
+	stderr: string;
+	/** Resolves with the exit code once the seed has ended. */
+	done: Promise<number | null>;
+}
+
+/** `node dist/bin/seed.js` as `npm run seed` runs it once built, in an empty folder (no .env) with only these variables. */
+function runSeed(cwd: string, env: Record<string, string>): SeedRun {
+	const child = spawn(process.execPath, [SEED], { cwd, env: { PATH: process.env.PATH, BCRYPT_ROUNDS: "4", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+	const run: SeedRun = { stdout: "", stderr: "", done: new Promise(resolve => child.once("exit", code => resolve(code))) };
+	child.stdout.on("data", (chunk: Buffer) => (run.stdout += chunk.toString()));
+	child.stderr.on("data", (chunk: Buffer) => (run.stderr += chunk.toString()));
+	return run;
+}
+
+async function seeded(cwd: string, env: Record<string, string>): Promise<SeedRun> {
+	const run = runSeed(cwd, env);
+	const code = await run.done;
+	if (code !== 0) throw new Error(`The seed exited ${code}:\n${run.stdout}\n${run.stderr}`);
+	return run;
+}
+
+/** What an admin sees of the shop: everything the seed could add or change. */
+async function shopState(url: string) {
+	const http = new HttpClient(`${url}/api`);
+	const token = (await http.post("/auth/login", ADMIN)).body.token;
+	const products = (await http.get("/products?pageSize=100&sort=sku")).body;
+	const byStatus: Record<string, number> = {};
+	for (const status of SETTLED_STATUSES) byStatus[status] = (await http.get(`/orders?status=${status}&pageSize=1`, token)).body.total;
+	return {
+		http,
+		token,
+		products: products.rows.map((p: any) => ({ sku: p.sku, stock: p.stock, lowStockThreshold: p.lowStockThreshold })),
+		productTotal: products.total,
+		customers: (await http.get("/customers?pageSize=100", token)).body.rows.map((c: any) => c.email).sort(),
+		orderTotal: (await http.get("/orders?pageSize=1", token)).body.total,
+		byStatus,
+	};
+}
+
+const expectedByStatus = Object.fromEntries(SETTLED_STATUSES.map(s => [s, ORDERS.filter(o => o.status === s).length]));
+
+describe("npm run seed", () => {
+	const base = fs.mkdtempSync(path.join(os.tmpdir(), "shop-seed-"));
+	const shops: ShopProcess[] = [];
+	const start = async (dataDir: string, port?: number) => {
+		const shop = await startShopProcess({ port: port ?? (await freePort()), dataDir, env: { ...ADMIN_ENV, BCRYPT_ROUNDS: "4" } });
+		shops.push(shop);
+		return shop;
+	};
+	afterAll(async () => {
+		await Promise.all(shops.map(s => s.stop()));
+		fs.rmSync(base, { recursive: true, force: true });
+	});
+
+	it("fills a running shop through its API (BASE_URL), with history for the dashboard and the sales series; a second run adds nothing", async () => {
+		const shop = await start(path.join(base, "running"));
+		const first = await seeded(base, { BASE_URL: shop.url, ...ADMIN_ENV });
+		expect(first.stdout).toMatch(new RegExp(`products: +${PRODUCTS.length} created, 0 already there`));
+		expect(first.stdout).toMatch(new RegExp(`orders: +${ORDERS.length} created`));
+
+		const state = await shopState(shop.url);
+		expect(state.productTotal).toBe(PRODUCTS.length);
+		expect(new Set(PRODUCTS.map(p => p.category)).size).toBeGreaterThanOrEqual(3);
+		const low = state.products.filter((p: any) => p.stock <= p.lowStockThreshold);
+		expect(low.length).toBeGreaterThanOrEqual(3);
+		expect(low.some((p: any) => p.stock === 0)).toBe(true);
+		expect(state.customers).toEqual(expect.arrayContaining(CUSTOMERS.map(c => c.email)));
+		expect(state.byStatus).toEqual(expectedByStatus);
+		for (const status of SETTLED_STATUSES) expect(state.byStatus[status]).toBeGreaterThan(0);
+
+		const dashboard = await waitFor(
+			async () => {
+				const d = (await state.http.get("/analytics/dashboard", state.token)).body;
+				return d.totalOrders === ORDERS.length ? d : null;
+			},
+			10_000,
+			"the seeded orders on the dashboard",
+		);
+		expect(dashboard.revenueCents).toBeGreaterThan(0);
+		expect(dashboard.topProducts.length).toBeGreaterThan(0);
+		expect(dashboard.lowStockProducts.length).toBe(low.length);
+		const sales = (await state.http.get("/analytics/sales?interval=day", state.token)).body as Array<{ period: string }>;
+		const days = sales.map(s => Date.parse(s.period));
+		expect(sales.length).toBeGreaterThanOrEqual(10);
+		expect((Math.max(...days) - Math.min(...days)) / 86_400_000).toBeGreaterThanOrEqual(28);
+		const alerts = (await state.http.get("/alerts?type=stock_low", state.token)).body;
+		expect(alerts.total).toBeGreaterThan(0);
+
+		const second = await seeded(base, { BASE_URL: `${shop.url}/api/`, ...ADMIN_ENV });
+		expect(second.stdout).toMatch(new RegExp(`products: +0 created, ${PRODUCTS.length} already there`));
+		expect(second.stdout).toMatch(/customers: +0 created/);
+		expect(second.stdout).toMatch(/orders: +0 created/);
+		const again = await shopState(shop.url);
+		expect({ ...again, http: null, token: null }).toEqual({ ...state, http: null, token: null });
+	});
+
+	it("says why when it cannot sign in as the admin, and changes nothing", async () => {
+		const shop = await start(path.join(base, "wrong-admin"));
+		const run = runSeed(base, { BASE_URL: shop.url, ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: "not-the-password" });
+		expect(await run.done).toBe(1);
+		expect(run.stderr).toContain(`Could not sign in as ${ADMIN.email} at ${shop.url}: Invalid email or password`);
+		expect((await shopState(shop.url)).productTotal).toBe(0);
+	});
+
+	it("starts the embedded default on DATA_DIR when no shop runs, stops it afterwards, and the data stays", async () => {
+		const dataDir = path.join(base, "embedded");
+		const run = await seeded(base, { PORT: String(await freePort()), DATA_DIR: dataDir, ...ADMIN_ENV });
+		expect(run.stdout).toContain(`No shop is running: starting the embedded default on ${dataDir}`);
+		expect(run.stdout).toMatch(new RegExp(`orders: +${ORDERS.length} created`));
+		// The seed's node has exited: nothing holds the directory.
+		expect(lockHolder(dataDir)).toBeUndefined();
+
+		const shop = await start(dataDir);
+		const state = await shopState(shop.url);
+		expect(state.productTotal).toBe(PRODUCTS.length);
+		expect(state.byStatus).toEqual(expectedByStatus);
+		expect((await seeded(base, { BASE_URL: shop.url, ...ADMIN_ENV })).stdout).toMatch(/orders: +0 created/);
+	});
+
+	it("never starts a node on a data directory another process holds: it waits for that node's API", async () => {
+		const dataDir = path.join(base, "held");
+		fs.mkdirSync(dataDir);
+		// This test process holds the directory, as a node still starting would.
+		fs.writeFileSync(path.join(dataDir, ".lock"), String(process.pid));
+		const port = await freePort();
+		const run = runSeed(base, { PORT: String(port), DATA_DIR: dataDir, ...ADMIN_ENV });
+		await waitFor(() => run.stdout.includes(`A node (pid ${process.pid}) holds ${dataDir}`), 15_000, "the seed to see the lock");
+		const shop = await start(path.join(base, "held-shop"), port);
+		expect(await run.done).toBe(0);
+		expect(fs.readdirSync(dataDir)).toEqual([".lock"]);
+		expect((await shopState(shop.url)).productTotal).toBe(PRODUCTS.length);
+	});
+});
