@@ -1,0 +1,279 @@
+/**
+ * A cluster on this machine, one process per service over the local
+ * RabbitMQ and Redis, with two gateways:
+ *
+ *   node dist/bin/cluster.js start   (npm run cluster)
+ *   node dist/bin/cluster.js stop    (npm run cluster:stop)
+ *   node dist/bin/cluster.js clean   (npm run cluster:clean)
+ *
+ * Each namespace (NAMESPACE, default `shop-cluster`) has its own folder
+ * `data/cluster/<namespace>/`: a data directory per node, the JWT secret
+ * all nodes share (made once, unless JWT_SECRET is set) and `pids.json`,
+ * the processes `stop` ends (and no others: a pid is ours only while its
+ * start time is the one recorded). Logs go to `logs/cluster/<namespace>/`.
+ * `clean` stops the cluster, then removes the namespace's queues,
+ * exchanges and Redis keys, its data and its logs.
+ */
+import { spawn } from "child_process";
+import crypto from "crypto";
+import fs from "fs";
+import net from "net";
+import path from "path";
+import { deleteNamespace, deleteTransporterTopology } from "./namespace-cleanup";
+import { isAlive, portInUse, processStartTime, stopProcesses, waitForHealthy, type OwnedProcess } from "./processes";
+
+const RUNNER = path.join(__dirname, "runner.js");
+const START_TIMEOUT_MS = 90_000;
+const DEFAULTS = {
+	namespace: "shop-cluster",
+	port: 5000,
+	transporter: "amqp://guest:guest@127.0.0.1:5672",
+	cacher: "redis://127.0.0.1:6379",
+	admin: { email: "admin@example.com", password: "admin-pass" },
+};
+
+class ClusterError extends Error {
+	name = "ClusterError";
+}
+
+interface NodeSpec {
+	name: string;
+	services: string;
+	port?: number;
+}
+
+interface RunningNode extends NodeSpec, OwnedProcess {
+	nodeId: string;
+	log: string;
+}
+
+interface PidFile {
+	namespace: string;
+	startedAt: string;
+	gateways: string[];
+	nodes: RunningNode[];
+}
+
+interface ClusterConfig {
+	namespace: string;
+	ports: [number, number];
+	transporter: string;
+	cacher: string;
+	dataDir: string;
+	logDir: string;
+	admin: { email: string; password: string };
+}
+
+function loadDotEnv(): void {
+	const file = path.resolve(".env");
+	if (fs.existsSync(file)) process.loadEnvFile(file);
+}
+
+function portOf(value: string | undefined, fallback: number, name: string): number {
+	if (!value) return fallback;
+	const port = Number(value);
+	if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new ClusterError(`${name}=${value} is not a port`);
+	return port;
+}
+
+/** The cluster's settings from the environment (and .env): NAMESPACE, PORT and PORT2, TRANSPORTER, CACHER, CLUSTER_DIR, CLUSTER_LOG_DIR, ADMIN_*. */
+function configOf(env: NodeJS.ProcessEnv): ClusterConfig {
+	const namespace = env.NAMESPACE || DEFAULTS.namespace;
+	if (!/^[A-Za-z0-9_-]+$/.test(namespace)) throw new ClusterError(`NAMESPACE=${namespace}: letters, digits, - and _ only`);
+	const first = portOf(env.PORT, DEFAULTS.port, "PORT");
+	const second = portOf(env.PORT2, first + 1, "PORT2");
+	if (first === second) throw new ClusterError("PORT and PORT2 must differ: they are the two gateways' ports");
+	return {
+		namespace,
+		ports: [first, second],
+		transporter: env.TRANSPORTER || DEFAULTS.transporter,
+		cacher: env.CACHER || DEFAULTS.cacher,
+		dataDir: path.resolve(env.CLUSTER_DIR || "data/cluster", namespace),
+		logDir: path.resolve(env.CLUSTER_LOG_DIR || "logs/cluster", namespace),
+		admin: env.ADMIN_EMAIL && env.ADMIN_PASSWORD ? { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD } : DEFAULTS.admin,
+	};
+}
+
+/** One node per service, then the two gateways. */
+function nodeSpecs(ports: [number, number]): NodeSpec[] {
+	return [
+		...["customers", "products", "orders", "alerts", "analytics"].map(s => ({ name: s, services: s })),
+		{ name: "api-1", services: "api", port: ports[0] },
+		{ name: "api-2", services: "api", port: ports[1] },
+	];
+}
+
+/** A URL without its credentials, to print. */
+function shown(url: string): string {
+	const u = new URL(url);
+	u.username = "";
+	u.password = "";
+	return u.toString().replace(/\/$/, "");
+}
+
+const pidFilePath = (c: ClusterConfig) => path.join(c.dataDir, "pids.json");
+
+function readPidFile(c: ClusterConfig): PidFile | undefined {
+	try {
+		return JSON.parse(fs.readFileSync(pidFilePath(c), "utf8")) as PidFile;
+	} catch {
+		return undefined;
+	}
+}
+
+function writePidFile(c: ClusterConfig, file: PidFile): void {
+	fs.writeFileSync(pidFilePath(c), `${JSON.stringify(file, null, "\t")}\n`);
+}
+
+/** The secret every node signs and verifies tokens with: JWT_SECRET, or one made on the first start and kept beside the data. */
+function jwtSecret(c: ClusterConfig): string {
+	if (process.env.JWT_SECRET) return process.env.JWT_SECRET;
+	const file = path.join(c.dataDir, "jwt-secret");
+	if (!fs.existsSync(file)) fs.writeFileSync(file, crypto.randomBytes(32).toString("hex"), { mode: 0o600 });
+	return fs.readFileSync(file, "utf8").trim();
+}
+
+function reachable(url: string): Promise<boolean> {
+	const u = new URL(url);
+	const port = Number(u.port) || (u.protocol.startsWith("amqp") ? 5672 : 6379);
+	return new Promise(resolve => {
+		const socket = net.connect({ host: u.hostname, port, timeout: 2000 });
+		socket.once("connect", () => (socket.destroy(), resolve(true)));
+		socket.once("timeout", () => (socket.destroy(), resolve(false)));
+		socket.once("error", () => resolve(false));
+	});
+}
+
+async function checkCanStart(c: ClusterConfig): Promise<void> {
+	const previous = readPidFile(c);
+	const alive = previous?.nodes.filter(n => isAlive(n.pid, n.startTime)) ?? [];
+	if (alive.length) throw new ClusterError(`The cluster "${c.namespace}" is running (pids ${alive.map(n => n.pid).join(", ")}): npm run cluster:stop first.`);
+	for (const port of c.ports) if (await portInUse(port)) throw new ClusterError(`Port ${port} is in use: stop what listens there, or choose the gateways' ports with PORT and PORT2.`);
+	const missing = [
+		!(await reachable(c.transporter)) && `RabbitMQ at ${shown(c.transporter)} (start it: rabbitmq-server -detached)`,
+		!(await reachable(c.cacher)) && `Redis at ${shown(c.cacher)} (start it: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no)`,
+	].filter(Boolean);
+	if (missing.length) throw new ClusterError(`The cluster needs ${missing.join(" and ")}.`);
+}
+
+/** A node in its own process group, on after this script exits, its output in its log file. */
+function spawnNode(c: ClusterConfig, spec: NodeSpec, secret: string): RunningNode {
+	const nodeId = `${c.namespace}-${spec.name}`;
+	const log = path.join(c.logDir, `${spec.name}.log`);
+	const out = fs.openSync(log, "a");
+	const env: NodeJS.ProcessEnv = {
+		...process.env,
+		SERVICES: spec.services,
+		NODE_ID: nodeId,
+		NAMESPACE: c.namespace,
+		TRANSPORTER: c.transporter,
+		CACHER: c.cacher,
+		JWT_SECRET: secret,
+		DATA_DIR: path.join(c.dataDir, spec.name),
+		PORT: spec.port === undefined ? "" : String(spec.port),
+		// One port per machine: seven nodes cannot share it.
+		METRICS_PORT: "",
+		...(spec.services === "customers" ? { ADMIN_EMAIL: c.admin.email, ADMIN_PASSWORD: c.admin.password } : {}),
+	};
+	try {
+		const child = spawn(process.execPath, [RUNNER], { cwd: process.cwd(), env, detached: true, stdio: ["ignore", out, out] });
+		child.unref();
+		return { ...spec, nodeId, log, pid: child.pid!, startTime: processStartTime(child.pid!) };
+	} finally {
+		fs.closeSync(out);
+	}
+}
+
+function tail(file: string, lines = 30): string {
+	try {
+		return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+	} catch {
+		return "(no log)";
+	}
+}
+
+async function start(c: ClusterConfig): Promise<void> {
+	await checkCanStart(c);
+	fs.mkdirSync(c.dataDir, { recursive: true });
+	fs.mkdirSync(c.logDir, { recursive: true });
+	const secret = jwtSecret(c);
+	const gateways = c.ports.map(port => `http://localhost:${port}`);
+	const file: PidFile = { namespace: c.namespace, startedAt: new Date().toISOString(), gateways, nodes: [] };
+	for (const spec of nodeSpecs(c.ports)) {
+		file.nodes.push(spawnNode(c, spec, secret));
+		// Kept after each start: a stop finds every node even if this script dies half-way.
+		writePidFile(c, file);
+	}
+	const dead = () => {
+		const node = file.nodes.find(n => !isAlive(n.pid, n.startTime));
+		return node && `The node ${node.name} (pid ${node.pid}) exited. The end of ${node.log}:\n${tail(node.log)}`;
+	};
+	try {
+		for (const port of c.ports) await waitForHealthy(`http://127.0.0.1:${port}`, START_TIMEOUT_MS, dead);
+	} catch (err) {
+		await stopProcesses(file.nodes);
+		fs.rmSync(pidFilePath(c), { force: true });
+		throw new ClusterError(`The cluster "${c.namespace}" did not start; its nodes were stopped.\n${(err as Error).message}`);
+	}
+	console.log(`Cluster "${c.namespace}" is up: ${file.nodes.length} nodes over ${shown(c.transporter)} and ${shown(c.cacher)}.`);
+	console.log(`  gateway 1:  ${gateways[0]}/api   (operations page ${gateways[0]}/)`);
+	console.log(`  gateway 2:  ${gateways[1]}/api`);
+	console.log(`  admin:      ${c.admin.email}${c.admin === DEFAULTS.admin ? ` / ${DEFAULTS.admin.password} (set ADMIN_EMAIL and ADMIN_PASSWORD for another)` : ""}`);
+	console.log(`  nodes:      ${file.nodes.map(n => `${n.name} (${n.pid})`).join(", ")}`);
+	console.log(`  logs:       ${rel(c.logDir)}/<node>.log`);
+	console.log(`  data:       ${rel(c.dataDir)}/`);
+	console.log(`Seed it: BASE_URL=${gateways[0]} ADMIN_EMAIL=${c.admin.email} ADMIN_PASSWORD=… npm run seed`);
+	console.log(`Stop it: ${c.namespace === DEFAULTS.namespace ? "" : `NAMESPACE=${c.namespace} `}npm run cluster:stop (cluster:clean also removes its queues, Redis keys, data and logs)`);
+}
+
+/** A path as short as it can be said from here. */
+function rel(p: string): string {
+	const r = path.relative(process.cwd(), p);
+	return r.startsWith("..") ? p : r || ".";
+}
+
+/** Ends the processes of the pid file, those only; true when there was a pid file. */
+async function stop(c: ClusterConfig): Promise<boolean> {
+	const file = readPidFile(c);
+	if (!file) {
+		console.log(`No cluster "${c.namespace}" is running here (no ${rel(pidFilePath(c))}).`);
+		return false;
+	}
+	const running = file.nodes.filter(n => isAlive(n.pid, n.startTime));
+	const killed = await stopProcesses(running);
+	fs.rmSync(pidFilePath(c), { force: true });
+	console.log(
+		running.length
+			? `Stopped the cluster "${c.namespace}": ${running.map(n => `${n.name} (${n.pid})`).join(", ")}${killed.length ? `; ${killed.join(", ")} needed SIGKILL` : ""}.`
+			: `The cluster "${c.namespace}" was not running any more.`,
+	);
+	return true;
+}
+
+async function clean(c: ClusterConfig): Promise<void> {
+	const nodeIds = (readPidFile(c)?.nodes ?? []).map(n => n.nodeId);
+	await stop(c);
+	const ids = nodeIds.length ? nodeIds : nodeSpecs(c.ports).map(s => `${c.namespace}-${s.name}`);
+	const [{ listed }] = await Promise.all([deleteTransporterTopology(c.namespace, c.transporter, ids), deleteNamespace(c.namespace, c.transporter, c.cacher)]);
+	fs.rmSync(c.dataDir, { recursive: true, force: true });
+	fs.rmSync(c.logDir, { recursive: true, force: true });
+	console.log(`Removed the namespace "${c.namespace}": its RabbitMQ queues and exchanges, Redis keys, data and logs.`);
+	if (!listed) console.log("RabbitMQ's objects could not be listed (no management API, no rabbitmqctl here): balanced request queues MOL-<namespace>.REQB.* may remain.");
+}
+
+async function main(command: string | undefined): Promise<void> {
+	loadDotEnv();
+	const config = configOf(process.env);
+	if (command === "start") await start(config);
+	else if (command === "stop") await stop(config);
+	else if (command === "clean") await clean(config);
+	else throw new ClusterError("Usage: node dist/bin/cluster.js start|stop|clean (npm run cluster, cluster:stop, cluster:clean)");
+}
+
+main(process.argv[2]).then(
+	() => process.exit(0),
+	(err: Error) => {
+		console.error(err instanceof ClusterError ? err.message : err);
+		process.exit(1);
+	},
+);

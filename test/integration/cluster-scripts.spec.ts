@@ -1,0 +1,142 @@
+import { execFileSync, spawn, type ChildProcess } from "child_process";
+import crypto from "crypto";
+import fs from "fs";
+import os from "os";
+import path from "path";
+import Redis from "ioredis";
+import { deleteNamespace } from "../../bin/namespace-cleanup";
+import { isAlive, processStartTime, stopProcesses } from "../../bin/processes";
+import { AMQP_URL, REDIS_URL, freePort, requireInfrastructure } from "../helpers/cluster";
+import { HttpClient } from "../helpers/http";
+
+const ROOT = path.resolve(__dirname, "../..");
+const ADMIN = { email: "ops@cluster.test", password: "cluster-password" };
+
+interface PidFile {
+	gateways: string[];
+	nodes: Array<{ name: string; pid: number; startTime?: string; log: string }>;
+}
+
+/** `npm run <script>` in the project, with the test's variables; resolves with its exit code and output. */
+function npmRun(script: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+	const child = spawn("npm", ["run", "--silent", script], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+	let output = "";
+	child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+	child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+	return new Promise(resolve => child.once("exit", code => resolve({ code, output })));
+}
+
+/** The names of RabbitMQ's queues and exchanges that belong to the namespace. */
+function brokerObjects(namespace: string): string[] {
+	return (["queues", "exchanges"] as const).flatMap(kind =>
+		execFileSync("rabbitmqctl", ["--quiet", "--no-table-headers", `list_${kind}`, "name"], { encoding: "utf8" })
+			.split("\n")
+			.filter(name => name.includes(namespace))
+			.map(name => `${kind}: ${name}`),
+	);
+}
+
+async function redisKeys(namespace: string): Promise<string[]> {
+	const redis = new Redis(REDIS_URL);
+	try {
+		const keys: string[] = [];
+		for await (const batch of redis.scanStream({ match: `*${namespace}*`, count: 1000 })) keys.push(...(batch as string[]));
+		return keys;
+	} finally {
+		redis.disconnect();
+	}
+}
+
+describe("npm run cluster, cluster:stop, cluster:clean", () => {
+	const namespace = `cs${process.pid}${crypto.randomBytes(3).toString("hex")}`;
+	const base = fs.mkdtempSync(path.join(os.tmpdir(), "shop-cluster-scripts-"));
+	const dataDir = path.join(base, "data", namespace);
+	const env: Record<string, string> = {
+		NAMESPACE: namespace,
+		CLUSTER_DIR: path.join(base, "data"),
+		CLUSTER_LOG_DIR: path.join(base, "logs"),
+		TRANSPORTER: AMQP_URL,
+		CACHER: REDIS_URL,
+		ADMIN_EMAIL: ADMIN.email,
+		ADMIN_PASSWORD: ADMIN.password,
+		BCRYPT_ROUNDS: "4",
+		LOG_LEVEL: "info",
+	};
+	/** A process of this test that no script may end, whatever a pid file says. */
+	let bystander: ChildProcess;
+	const pidFile = () => JSON.parse(fs.readFileSync(path.join(dataDir, "pids.json"), "utf8")) as PidFile;
+
+	beforeAll(async () => {
+		await requireInfrastructure();
+		env.PORT = String(await freePort());
+		env.PORT2 = String(await freePort());
+		bystander = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+	});
+
+	afterAll(async () => {
+		// Whatever a failed step left: the nodes of the pid file, the namespace, the folders.
+		if (fs.existsSync(path.join(dataDir, "pids.json"))) await stopProcesses(pidFile().nodes);
+		bystander.kill("SIGKILL");
+		await deleteNamespace(namespace, AMQP_URL, REDIS_URL);
+		fs.rmSync(base, { recursive: true, force: true });
+	});
+
+	it("starts every service in its own process and two gateways, both healthy, and says where", async () => {
+		const { code, output } = await npmRun("cluster", env);
+		expect({ code, output }).toMatchObject({ code: 0 });
+		expect(output).toContain(`Cluster "${namespace}" is up: 7 nodes`);
+		expect(output).toContain(`http://localhost:${env.PORT}/api`);
+		expect(output).toContain(`http://localhost:${env.PORT2}/api`);
+
+		const file = pidFile();
+		expect(file.nodes.map(n => n.name).sort()).toEqual(["alerts", "analytics", "api-1", "api-2", "customers", "orders", "products"]);
+		expect(new Set(file.nodes.map(n => n.pid)).size).toBe(7);
+		for (const node of file.nodes) {
+			expect(isAlive(node.pid, node.startTime)).toBe(true);
+			expect(fs.readFileSync(node.log, "utf8")).toMatch(/started successfully/);
+		}
+		const [one, two] = [env.PORT, env.PORT2].map(port => new HttpClient(`http://127.0.0.1:${port}/api`));
+		expect((await one.get("/health")).status).toBe(200);
+		expect((await two.get("/health")).status).toBe(200);
+		// One JWT secret for the cluster, made once and kept: a token from one gateway works on the other.
+		expect(fs.readFileSync(path.join(dataDir, "jwt-secret"), "utf8")).toMatch(/^[0-9a-f]{64}$/);
+		const token = (await one.post("/auth/login", ADMIN)).body.token;
+		const nodes = (await two.get("/cluster", token)).body;
+		expect(JSON.stringify(nodes)).toContain(`${namespace}-api-1`);
+	});
+
+	it("refuses to start the namespace again while it runs", async () => {
+		const run = spawn(process.execPath, [path.join(ROOT, "dist/bin/cluster.js"), "start"], { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+		let output = "";
+		run.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+		expect(await new Promise(resolve => run.once("exit", resolve))).toBe(1);
+		expect(output).toContain(`The cluster "${namespace}" is running`);
+	});
+
+	it("cluster:stop ends exactly the processes it started", async () => {
+		const nodes = pidFile().nodes;
+		// A pid file entry whose process is another one now (pid reuse) is left alone.
+		fs.writeFileSync(path.join(dataDir, "pids.json"), JSON.stringify({ ...pidFile(), nodes: [...nodes, { name: "reused", pid: bystander.pid, startTime: "1", log: "" }] }));
+		expect(processStartTime(bystander.pid!)).not.toBe("1");
+
+		const { code, output } = await npmRun("cluster:stop", env);
+		expect({ code, output }).toMatchObject({ code: 0 });
+		expect(output).toContain(`Stopped the cluster "${namespace}"`);
+		for (const node of nodes) expect(isAlive(node.pid, node.startTime)).toBe(false);
+		expect(isAlive(bystander.pid!)).toBe(true);
+		expect(fs.existsSync(path.join(dataDir, "pids.json"))).toBe(false);
+		// The data stays for the next start.
+		expect(fs.existsSync(path.join(dataDir, "customers"))).toBe(true);
+	});
+
+	it("cluster:clean leaves no queue, exchange or Redis key of the namespace, nor its data and logs", async () => {
+		expect(brokerObjects(namespace).length).toBeGreaterThan(0);
+		expect((await redisKeys(namespace)).length).toBeGreaterThan(0);
+		const { code, output } = await npmRun("cluster:clean", env);
+		expect({ code, output }).toMatchObject({ code: 0 });
+		expect(brokerObjects(namespace)).toEqual([]);
+		expect(await redisKeys(namespace)).toEqual([]);
+		expect(fs.existsSync(dataDir)).toBe(false);
+		expect(fs.existsSync(path.join(base, "logs", namespace))).toBe(false);
+	});
+});
