@@ -1,0 +1,14 @@
+import type { ServiceSchema } from "moleculer";
+import AlertsService from "../alerts.service";
+import AnalyticsService from "../analytics.service";
+import CustomersService from "../customers.service";
+import OrdersService from "../orders.service";
+import ProductsService from "../products.service";
+
+/**
+ * The schemas of the services whose actions the route table names (the
+ * gateway's own aside), imported rather than read from the registry: a
+ * gateway alone on its node documents every route from its start, and
+ * rules keep what the registry's JSON would lose (a RegExp `pattern`).
+ */
+export const ROUTED_SERVICES: readonly ServiceSchema[] = [CustomersService, ProductsService, OrdersService, AlertsService, AnalyticsService];
