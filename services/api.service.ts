@@ -11,7 +11,7 @@ import { Tokens, type AuthUser } from "../lib/auth";
 import { ForbiddenError, UnauthorizedError, UnprocessableError } from "../lib/errors";
 import { RedisRateLimitStore } from "../lib/rate-limit-store";
 import { redisOptions } from "../lib/redis";
-import { EXPOSED_ACTIONS, checkAccess, restAliases } from "../lib/routes";
+import { EXPOSED_ACTIONS, ROUTES, checkAccess, restAliases } from "../lib/routes";
 import { settings, type AuthSettings, type GatewaySettings } from "../lib/settings";
 import { type Meta, type SecureSettings, type ServiceBase, defineService } from "../lib/types";
 import OpsPageMixin from "../mixins/ops-page.mixin";
@@ -21,8 +21,12 @@ import { dependencyStates } from "../lib/dependencies";
 import { RateBudget, callAction, callParams, type RateLimitStore } from "./api/doors";
 import { clientAddress } from "./api/client-address";
 import { RETRY_AFTER_S, errorBody, isUnexpected, statusOf } from "./api/errors";
+import { docFiles, docsAliases } from "./api/docs";
+import { buildOpenApi } from "./api/openapi";
+import { ROUTED_SERVICES } from "./api/routed-services";
+import { version } from "../package.json";
 
-type Req = IncomingMessage & { $action?: { name: string }; $alias?: { action?: string }; $params?: unknown; query?: Record<string, unknown> };
+type Req = IncomingMessage & { $action?: { name: string }; $alias?: { action?: string | null }; $params?: unknown; query?: Record<string, unknown> };
 
 /** The services /api/health reports, by the name clients see. */
 const HEALTH_TARGETS: Record<string, string> = {
@@ -86,8 +90,8 @@ interface ApiThis extends ServiceBase<ApiSettings> {
 	sendApiError(req: Req, res: ServerResponse, err: Error): void;
 }
 
-/** The REST routes: every alias from the route table, guarded by the gateway's settings; health outside the rate limit. */
-function apiRoutes(gateway: GatewaySettings) {
+/** The REST routes: every alias from the route table, guarded by the gateway's settings, and the documentation's files; health outside the rate limit. */
+function apiRoutes(gateway: GatewaySettings, docs: ReturnType<typeof docsAliases>) {
 	const common = {
 		path: "/api",
 		// Per-request logs cost ~10% of throughput even when their level is off: only with LOG_LEVEL=debug.
@@ -111,7 +115,7 @@ function apiRoutes(gateway: GatewaySettings) {
 			key: (req: IncomingMessage) => clientAddress(req, gateway.trustProxyHops),
 			...(gateway.redisUrl ? { StoreFactory: RedisRateLimitStore, redisUrl: gateway.redisUrl } : {}),
 		},
-		aliases: restAliases(true),
+		aliases: { ...restAliases(true), ...docs },
 	};
 	return [{ ...common, name: "health", aliases: restAliases(false) }, limited];
 }
@@ -205,10 +209,14 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 		},
 	},
 
-	/** Port, route and push group from the final settings, so a test or a node may mix in other gateway settings. */
+	/**
+	 * Port, routes and push group from the final settings, so a test or a node may mix in other gateway settings;
+	 * the OpenAPI description from the route table and the final schemas, the gateway's own included.
+	 */
 	merged(schema: ServiceSchema<ApiSettings, ApiThis>) {
 		const s = schema.settings!;
-		Object.assign(s, { port: s.gateway.port, ip: s.gateway.host, routes: apiRoutes(s.gateway) });
+		const openApi = buildOpenApi(ROUTES, [schema, ...ROUTED_SERVICES], { version, rateLimit: s.gateway.rateLimit });
+		Object.assign(s, { port: s.gateway.port, ip: s.gateway.host, routes: apiRoutes(s.gateway, docsAliases(docFiles(openApi))) });
 		// With Redis every gateway reaches every socket (the Socket.IO Redis adapter): the gateways share one event group, so each event is pushed once per cluster.
 		if (s.gateway.redisUrl) for (const event of PUSHED_EVENTS) (schema.events![event] as { group?: string }).group = "socket-push";
 	},
@@ -295,6 +303,8 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 
 		/** After authentication (moleculer-web's order): who may call, then the request's own shape. */
 		authorize(this: ApiThis, ctx: Context<unknown, Meta>, _route: unknown, req: Req) {
+			// The documentation's files (./api/docs.ts) are aliases that call no action: public, and they take no params.
+			if (!req.$alias?.action) return;
 			const action = req.$action?.name ?? req.$alias?.action ?? "";
 			this.assertAccess(action, ctx.meta.user);
 			assertShallow(req.$params);
