@@ -120,6 +120,9 @@ function apiRoutes(gateway: GatewaySettings, docs: ReturnType<typeof docsAliases
 	return [{ ...common, name: "health", aliases: restAliases(false) }, limited];
 }
 
+/** The documentation's files (./api/docs.ts) are the aliases that call no action: public, whatever token comes along, and they take no params. */
+const isDocsFile = (req: Req) => !req.$alias?.action;
+
 /**
  * A request Node's HTTP parser refuses (headers over 16 kB, a malformed
  * request line) is answered in the contract's error shape, not Node's bare
@@ -294,7 +297,7 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 	methods: {
 		authenticate(this: ApiThis, _ctx: Context, _route: unknown, req: Req): AuthUser | null {
 			const header = req.headers.authorization;
-			if (!header) return null;
+			if (!header || isDocsFile(req)) return null;
 			const match = /^Bearer\s+(\S+)$/i.exec(header);
 			const user = match ? this.tokens.verify(match[1]) : null;
 			if (!user) throw new UnauthorizedError("Invalid or expired token", "INVALID_TOKEN");
@@ -303,8 +306,7 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 
 		/** After authentication (moleculer-web's order): who may call, then the request's own shape. */
 		authorize(this: ApiThis, ctx: Context<unknown, Meta>, _route: unknown, req: Req) {
-			// The documentation's files (./api/docs.ts) are aliases that call no action: public, and they take no params.
-			if (!req.$alias?.action) return;
+			if (isDocsFile(req)) return;
 			const action = req.$action?.name ?? req.$alias?.action ?? "";
 			this.assertAccess(action, ctx.meta.user);
 			assertShallow(req.$params);

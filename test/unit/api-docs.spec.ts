@@ -275,6 +275,11 @@ describe("API description: GET /api/openapi.json and GET /api/docs", () => {
 	});
 
 	describe("GET /api/openapi.json and the docs page", () => {
+		it("is public: a token that does not verify does not keep a client from it", async () => {
+			for (const path of ["/api/openapi.json", "/api/docs"]) expect({ path, status: (await http.get(path, "not-a-token")).status }).toEqual({ path, status: 200 });
+			expect((await http.get("/api/products", "not-a-token")).status).toBe(401);
+		});
+
 		it("counts against the rate limit like any public GET", async () => {
 			for (const path of ["/api/openapi.json", "/api/docs"]) {
 				const res = await fetch(shop.url + path);
