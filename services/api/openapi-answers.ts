@@ -1,5 +1,6 @@
 import { ORDER_STATUSES } from "../../lib/order-status";
-import type { JsonSchema } from "./json-schema";
+import { ID } from "../../lib/params";
+import { toJsonSchema, type JsonSchema } from "./json-schema";
 
 /**
  * What the OpenAPI description says of each action's answer: its status,
@@ -142,12 +143,18 @@ export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 
 /** An error answer: its description, and a body other than the error shape when it has one. */
 export type ErrorAnswer = string | { description: string; schema: JsonSchema };
 
+/** A request header the action reads (through the gateway's meta, not its params). */
+export interface HeaderParameter {
+	name: string;
+	description: string;
+	schema: JsonSchema;
+}
+
 export interface Answer {
 	status: 200 | 201;
 	description: string;
 	schema: JsonSchema;
-	/** Takes the `Idempotency-Key` header. */
-	idempotencyKey?: true;
+	headers?: HeaderParameter[];
 	/** A second success: the first answer given again (an idempotent replay). */
 	replayed?: string;
 	/** Errors of this action beyond those every route of its kind has, or said more precisely, by status. */
@@ -184,11 +191,20 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 		status: 201,
 		description: "The order, `confirmed`: every item's stock reserved at the product service's prices",
 		schema: order,
-		idempotencyKey: true,
+		headers: [
+			{
+				name: "Idempotency-Key",
+				description: "The same key from the same customer with the same body returns the first order and reserves nothing again; with another body it is `422` (`IDEMPOTENCY_KEY_REUSED`)",
+				schema: { type: "string", minLength: 1, maxLength: 100 },
+			},
+			{ name: "X-On-Behalf-Of", description: "Admins only: the id of the customer the order is placed for (a phone order, an import)", schema: toJsonSchema(ID) },
+			{ name: "X-Placed-At", description: "Admins only: when the order was really placed (ISO-8601, not in the future)", schema: { type: "string", format: "date-time" } },
+		],
 		replayed: "The first order, when the same Idempotency-Key and body were sent before: nothing is reserved again",
 		errors: {
+			403: "X-On-Behalf-Of or X-Placed-At sent by a customer",
 			409: "Not enough stock (`INSUFFICIENT_STOCK`, `data` naming each short product): nothing is reserved",
-			422: "Invalid body, an unknown product, or an Idempotency-Key sent before with another body (`IDEMPOTENCY_KEY_REUSED`)",
+			422: "Invalid body or headers, an unknown product, or an Idempotency-Key sent before with another body (`IDEMPOTENCY_KEY_REUSED`)",
 		},
 		example: { items: [{ productId: "a-product-id", quantity: 2 }], shippingAddress: { line1: "1 Main Street", city: "Springfield", postalCode: "12345", country: "US" } },
 	},

@@ -148,15 +148,7 @@ function parameters(route: Route, fields: Array<[string, Rule]>, answer: Answer)
 	if (!takesBody(route)) {
 		for (const [name, rule] of fields) if (!inPath.includes(name)) out.push({ name, in: "query", required: isRequired(rule), schema: toJsonSchema(rule) });
 	}
-	if (answer.idempotencyKey) {
-		out.push({
-			name: "Idempotency-Key",
-			in: "header",
-			required: false,
-			description: "The same key from the same customer with the same body returns the first order and reserves nothing again; with another body it is `422` (`IDEMPOTENCY_KEY_REUSED`)",
-			schema: { type: "string", minLength: 1, maxLength: 100 },
-		});
-	}
+	for (const header of answer.headers ?? []) out.push({ ...header, in: "header", required: false });
 	return out;
 }
 

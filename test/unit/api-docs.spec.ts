@@ -87,7 +87,7 @@ describe("API description: GET /api/openapi.json and GET /api/docs", () => {
 				expect({ route: route.action, has401: "401" in op.responses, has403: "403" in op.responses }).toEqual({
 					route: route.action,
 					has401: route.access !== "public" || route.action === "customers.login",
-					has403: route.access === "admin" || route.action === "customers.login",
+					has403: route.access === "admin" || route.action === "customers.login" || route.action === "orders.create",
 				});
 			}
 		});
@@ -134,7 +134,7 @@ describe("API description: GET /api/openapi.json and GET /api/docs", () => {
 				doc,
 				ROUTES.find(r => r.action === "orders.create")!,
 			)!;
-			expect(order.parameters).toEqual([expect.objectContaining({ name: "Idempotency-Key", in: "header", required: false })]);
+			expect(order.parameters).toEqual(["Idempotency-Key", "X-On-Behalf-Of", "X-Placed-At"].map(name => expect.objectContaining({ name, in: "header", required: false })));
 		});
 
 		it("lists the contract's errors in its error shape, and the rate limit where it applies", () => {
@@ -220,6 +220,10 @@ describe("API description: GET /api/openapi.json and GET /api/docs", () => {
 			expect((await call("orders.get", { token, params: { id: orderId } })).status).toBe(200);
 			expect((await call("orders.list", { token, query: "status=confirmed" })).body.total).toBe(1);
 			expect((await call("orders.setStatus", { token: adminToken, params: { id: orderId }, body: example("orders.setStatus") })).status).toBe(200);
+			const placedAt = "2024-05-01T10:00:00.000Z";
+			const onBehalf = await call("orders.create", { token: adminToken, body: orderBody, headers: { "x-on-behalf-of": customerId, "x-placed-at": placedAt } });
+			expect(onBehalf.body).toMatchObject({ customerId, createdAt: placedAt });
+			expect((await call("orders.create", { token, body: orderBody, headers: { "x-placed-at": placedAt } })).status).toBe(403);
 			const second = await call("orders.create", { token, body: orderBody });
 			expect((await call("orders.cancel", { token: adminToken, params: { id: second.body.id } })).status).toBe(200);
 
