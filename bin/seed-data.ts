@@ -1,3 +1,4 @@
+import type { Product } from "../lib/types";
 /**
  * The demo catalog, customers and order history that `npm run seed` puts
  * into a shop. Hand-made rather than generated: the same every run, small
@@ -8,15 +9,8 @@
 import type { OrderStatus } from "../lib/order-status";
 import type { ShippingAddress } from "../lib/types";
 
-export interface SeedProduct {
-	sku: string;
-	name: string;
-	description: string;
-	category: string;
-	priceCents: number;
-	stock: number;
-	lowStockThreshold: number;
-}
+/** A product as the admin creates it. */
+export type SeedProduct = Omit<Product, "id" | "createdAt" | "updatedAt">;
 
 export interface SeedCustomer {
 	name: string;

@@ -1,3 +1,4 @@
+import type { Page } from "../lib/pagination";
 import { sleep } from "./processes";
 
 /** A refusal of the shop's API: its status and the contract's error body. */
@@ -11,14 +12,6 @@ export class ApiError extends Error {
 	) {
 		super(`${method} ${path}: ${status} ${body?.type ?? ""} ${body?.message ?? ""}`.replace(/\s+/g, " ").trim());
 	}
-}
-
-export interface Page<T> {
-	rows: T[];
-	total: number;
-	page: number;
-	pageSize: number;
-	totalPages: number;
 }
 
 const MAX_WAIT_MS = 65_000;
