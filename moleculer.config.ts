@@ -6,6 +6,7 @@ import { CONSUMER_GROUPS, DEAD_LETTER } from "./lib/channels";
 import { ShopMemoryCacher, ShopRedisCacher, redisOptions } from "./lib/redis";
 import { settings, type Settings } from "./lib/settings";
 import { ShopValidator } from "./lib/validation";
+import { HealthFileMiddleware } from "./middlewares/health-file";
 import { RemoteCallTimeoutMiddleware } from "./middlewares/remote-call-timeout";
 import { StartGateMiddleware } from "./middlewares/start-gate";
 
@@ -132,7 +133,16 @@ export function brokerOptions(s: Settings): BrokerOptions {
 		},
 	};
 	// A getter: each broker built from these options (tests build several in one process) gets its own channel adapter.
-	Object.defineProperty(options, "middlewares", { enumerable: true, get: () => [RemoteCallTimeoutMiddleware(s.requestTimeoutMs), StartGateMiddleware(s.requestTimeoutMs), channels(s)] });
+	Object.defineProperty(options, "middlewares", {
+		enumerable: true,
+		get: () => [
+			RemoteCallTimeoutMiddleware(s.requestTimeoutMs),
+			StartGateMiddleware(s.requestTimeoutMs),
+			channels(s),
+			// The report a container's HEALTHCHECK reads (bin/healthcheck.ts).
+			...(s.healthFile ? [HealthFileMiddleware(s.healthFile)] : []),
+		],
+	});
 	return options;
 }
 

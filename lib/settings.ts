@@ -70,6 +70,8 @@ export interface Settings {
 	cacheTtlS: number;
 	cacheMaxEntries: number;
 	metricsPort?: number;
+	/** Where the node writes its health report for a container's HEALTHCHECK (bin/healthcheck.ts); none when unset. */
+	healthFile?: string;
 	tracing: { exporter: TracingExporter; endpoint?: string };
 	requestTimeoutMs: number;
 	channelMaxRetries: number;
@@ -127,6 +129,7 @@ const ENV_SCHEMA = {
 	RATE_LIMIT_WINDOW_MS: int(100, 86_400_000, 60_000),
 	TRUST_PROXY: { type: "string", optional: true, pattern: /^(|0|1|true|false|[0-9]{1,2})$/, messages: { stringPattern: "must be true, false or a number of proxy hops" } },
 	METRICS_PORT: int(1, 65_535),
+	HEALTH_FILE: { type: "string", optional: true, min: 1 },
 	TRACING: { type: "enum", values: TRACING_EXPORTERS, default: "none" },
 	TRACING_ENDPOINT: url("http", "https", "udp"),
 	REQUEST_TIMEOUT_MS: int(100, 600_000, 10_000),
@@ -191,6 +194,7 @@ export function parseSettings(env: Env): Settings {
 		cacheTtlS: v.CACHE_TTL_S,
 		cacheMaxEntries: v.CACHE_MAX_ENTRIES,
 		metricsPort: v.METRICS_PORT,
+		healthFile: v.HEALTH_FILE,
 		tracing: { exporter: v.TRACING, endpoint: v.TRACING_ENDPOINT },
 		requestTimeoutMs: v.REQUEST_TIMEOUT_MS,
 		channelMaxRetries: v.CHANNEL_MAX_RETRIES,
