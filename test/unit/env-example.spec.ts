@@ -1,0 +1,40 @@
+import fs from "fs";
+import path from "path";
+import { ENV_VARIABLES, parseSettings, type Settings } from "../../lib/settings";
+
+/** .env.example against lib/settings.ts: every variable the code reads, explained, with its default. */
+
+const lines = fs.readFileSync(path.resolve(__dirname, "../../.env.example"), "utf8").split("\n");
+const VARIABLE = /^(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$/;
+const entries = lines.flatMap((line, index) => {
+	const m = VARIABLE.exec(line);
+	return m ? [{ name: m[2], value: m[3], commented: !!m[1], index }] : [];
+});
+
+/** Settings without what differs between two parses of one environment. */
+function comparable(s: Settings): unknown {
+	return { ...s, auth: { ...s.auth, jwtSecret: s.auth.jwtSecretGenerated ? "(generated)" : s.auth.jwtSecret } };
+}
+
+describe(".env.example", () => {
+	it("lists every variable the code reads, once, and nothing else", () => {
+		expect(entries.map(e => e.name).sort()).toEqual([...ENV_VARIABLES].sort());
+	});
+
+	it("explains each variable on the line above it", () => {
+		for (const e of entries) {
+			const above = lines[e.index - 1] ?? "";
+			expect({ name: e.name, comment: above.startsWith("#") && !VARIABLE.test(above) }).toEqual({ name: e.name, comment: true });
+		}
+	});
+
+	it("gives, on its uncommented lines, the code's own defaults", () => {
+		const defaults = comparable(parseSettings({}));
+		for (const e of entries.filter(e => !e.commented)) expect({ name: e.name, settings: comparable(parseSettings({ [e.name]: e.value })) }).toEqual({ name: e.name, settings: defaults });
+	});
+
+	it("has examples the code accepts, all of them together", () => {
+		const env = Object.fromEntries(entries.map(e => [e.name, e.value]));
+		expect(() => parseSettings(env)).not.toThrow();
+	});
+});
