@@ -2,12 +2,12 @@ import fs from "fs";
 import path from "path";
 import Datastore from "@seald-io/nedb";
 import { MemoryAdapter } from "moleculer-db";
-import type { DbAdapter, Doc, IndexSpec } from "./adapter";
+import type { DbAdapter, Doc, FindParams, IndexSpec, Query } from "./adapter";
 import { lockDataDir } from "./data-dir-lock";
 
 /* eslint-disable @typescript-eslint/no-require-imports -- NeDB's persistence layer has no typings and no export of its own */
 const Persistence = require("@seald-io/nedb/lib/persistence") as PersistenceClass;
-const model = require("@seald-io/nedb/lib/model") as { serialize(doc: object): string };
+const model = require("@seald-io/nedb/lib/model") as { serialize(doc: object): string; match(doc: object, query: Query): boolean; deepCopy<D>(doc: D): D };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 interface PersistenceOptions {
@@ -80,6 +80,20 @@ class AppendingDatastore extends Datastore {
 
 type MemoryAdapterInstance = DbAdapter & { db: Datastore | null };
 
+/** The parts of NeDB's datastore (3.1) that a page read in index order uses: its indexes, its one-at-a-time executor, its candidate lookup. */
+interface DatastoreInternals {
+	indexes: Record<string, { sparse: boolean; getAll(): Doc[] }>;
+	executor: { pushAsync<R>(task: () => Promise<R>): Promise<R> };
+	_getCandidatesAsync(query: Query, dontExpireStaleDocs?: boolean): Promise<Doc[]>;
+	getAllData(): Doc[];
+}
+
+/** A value NeDB's candidate lookup finds through an index (an equality or an `$in`). */
+function narrowsByIndex(value: unknown): boolean {
+	if (value === null || ["string", "number", "boolean"].includes(typeof value) || value instanceof Date) return true;
+	return typeof value === "object" && Object.prototype.hasOwnProperty.call(value, "$in");
+}
+
 /**
  * moleculer-db's NeDB adapter (handed a preconfigured datastore, as it
  * allows), with the indexes the mongoose schema declares and periodic
@@ -98,6 +112,52 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 		const db = this.db!;
 		for (const idx of this.indexes) await db.ensureIndexAsync({ fieldName: idx.field, unique: !!idx.unique, sparse: !!idx.sparse });
 		if (this.datastore) db.setAutocompactionInterval(COMPACTION_INTERVAL_MS);
+	}
+
+	/**
+	 * A page sorted on one indexed field is read in the index's order: the
+	 * documents are walked in order, matched, the offset skipped, and only the
+	 * page copied. NeDB's own find matches every candidate and sorts them all
+	 * before it skips, so a page of 100 among 50,000 orders cost a full sort
+	 * (~0.3-1.7 s). A query that another index narrows (a customer's orders)
+	 * keeps NeDB's path, which sorts only those candidates.
+	 */
+	find(params: FindParams): Promise<Doc[]> {
+		const db = this.db as unknown as DatastoreInternals | null;
+		const sort = params.sort?.length === 1 ? params.sort[0] : undefined;
+		if (!db || !sort) return super.find(params);
+		const descending = sort.startsWith("-");
+		const field = descending ? sort.slice(1) : sort;
+		const index = db.indexes[field];
+		const query = params.query ?? {};
+		if (!index || index.sparse || Object.entries(query).some(([k, v]) => k !== field && db.indexes[k] && narrowsByIndex(v))) return super.find(params);
+		const offset = params.offset ?? 0;
+		const limit = params.limit ?? Infinity;
+		return db.executor.pushAsync(() => {
+			const all = index.getAll();
+			const page: Doc[] = [];
+			let skipped = 0;
+			for (let i = 0; i < all.length && page.length < limit; i++) {
+				const doc = all[descending ? all.length - 1 - i : i];
+				if (!model.match(doc, query)) continue;
+				if (skipped < offset) skipped++;
+				else page.push(model.deepCopy(doc));
+			}
+			return Promise.resolve(page);
+		});
+	}
+
+	/** Counts without copying: NeDB's count runs a cursor that deep-copies every matching document. */
+	count(params: { query?: Query } = {}): Promise<number> {
+		const db = this.db as unknown as DatastoreInternals | null;
+		if (!db) return super.count(params);
+		const query = params.query ?? {};
+		return db.executor.pushAsync(async () => {
+			if (Object.keys(query).length === 0) return db.getAllData().length;
+			let n = 0;
+			for (const doc of await db._getCandidatesAsync(query, true)) if (model.match(doc, query)) n++;
+			return n;
+		});
 	}
 
 	async disconnect(): Promise<void> {
