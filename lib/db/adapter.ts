@@ -31,6 +31,12 @@ export interface IndexSpec {
 	field: string;
 	unique?: boolean;
 	sparse?: boolean;
+	/**
+	 * Pages are sorted on this field: NeDB keeps the index as a sorted array,
+	 * so a page at any depth and the total cost what one page costs; MongoDB
+	 * gets an ordinary index. Not with unique or sparse.
+	 */
+	sorted?: boolean;
 }
 
 /**

@@ -4,10 +4,16 @@ import Datastore from "@seald-io/nedb";
 import { MemoryAdapter } from "moleculer-db";
 import type { DbAdapter, Doc, FindParams, IndexSpec, Query } from "./adapter";
 import { lockDataDir } from "./data-dir-lock";
+import { SortedIndexTree } from "./sorted-index";
 
 /* eslint-disable @typescript-eslint/no-require-imports -- NeDB's persistence layer has no typings and no export of its own */
 const Persistence = require("@seald-io/nedb/lib/persistence") as PersistenceClass;
-const model = require("@seald-io/nedb/lib/model") as { serialize(doc: object): string; match(doc: object, query: Query): boolean; deepCopy<D>(doc: D): D };
+const model = require("@seald-io/nedb/lib/model") as {
+	serialize(doc: object): string;
+	match(doc: object, query: Query): boolean;
+	deepCopy<D>(doc: D): D;
+	compareThings(a: unknown, b: unknown): number;
+};
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 interface PersistenceOptions {
@@ -81,8 +87,14 @@ class AppendingDatastore extends Datastore {
 type MemoryAdapterInstance = DbAdapter & { db: Datastore | null };
 
 /** The parts of NeDB's datastore (3.1) that a page read in index order uses: its indexes, its one-at-a-time executor, its candidate lookup. */
+interface IndexInternals {
+	unique: boolean;
+	sparse: boolean;
+	tree: unknown;
+	getAll(): Doc[];
+}
 interface DatastoreInternals {
-	indexes: Record<string, { sparse: boolean; getAll(): Doc[] }>;
+	indexes: Record<string, IndexInternals>;
 	executor: { pushAsync<R>(task: () => Promise<R>): Promise<R> };
 	_getCandidatesAsync(query: Query, dontExpireStaleDocs?: boolean): Promise<Doc[]>;
 	getAllData(): Doc[];
@@ -111,7 +123,17 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 		await super.connect();
 		const db = this.db!;
 		for (const idx of this.indexes) await db.ensureIndexAsync({ fieldName: idx.field, unique: !!idx.unique, sparse: !!idx.sparse });
+		// After the load: NeDB rebuilds an index's tree only when it loads the file again.
+		for (const idx of this.indexes) if (idx.sorted && !idx.unique && !idx.sparse) this.sortIndex(idx.field);
 		if (this.datastore) db.setAutocompactionInterval(COMPACTION_INTERVAL_MS);
+	}
+
+	/** Replaces an index's AVL tree by a sorted array holding the same documents (lib/db/sorted-index.ts). */
+	private sortIndex(field: string): void {
+		const index = (this.db as unknown as DatastoreInternals).indexes[field];
+		const tree = new SortedIndexTree<Doc>((a, b) => model.compareThings(a, b));
+		for (const doc of index.getAll()) tree.insert((doc as unknown as Record<string, unknown>)[field], doc);
+		index.tree = tree;
 	}
 
 	/**
@@ -134,7 +156,14 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 		const offset = params.offset ?? 0;
 		const limit = params.limit ?? Infinity;
 		return db.executor.pushAsync(() => {
-			const all = index.getAll();
+			const all = index.tree instanceof SortedIndexTree ? (index.tree.values as Doc[]) : index.getAll();
+			if (Object.keys(query).length === 0) {
+				// Every document matches: the page is a slice.
+				const from = descending ? Math.max(0, all.length - offset - limit) : offset;
+				const to = descending ? all.length - offset : offset + limit;
+				const slice = all.slice(from, Math.max(from, to)).map(doc => model.deepCopy(doc));
+				return Promise.resolve(descending ? slice.reverse() : slice);
+			}
 			const page: Doc[] = [];
 			let skipped = 0;
 			for (let i = 0; i < all.length && page.length < limit; i++) {
@@ -153,7 +182,11 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 		if (!db) return super.count(params);
 		const query = params.query ?? {};
 		return db.executor.pushAsync(async () => {
-			if (Object.keys(query).length === 0) return db.getAllData().length;
+			if (Object.keys(query).length === 0) {
+				// A sorted index that is not sparse holds every document once.
+				const sorted = Object.values(db.indexes).find(i => i.tree instanceof SortedIndexTree && !i.sparse);
+				return sorted ? (sorted.tree as SortedIndexTree<Doc>).values.length : db.getAllData().length;
+			}
 			let n = 0;
 			for (const doc of await db._getCandidatesAsync(query, true)) if (model.match(doc, query)) n++;
 			return n;

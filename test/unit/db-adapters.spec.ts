@@ -108,7 +108,7 @@ describe("storage adapters", () => {
 
 		beforeAll(async () => {
 			dir = fs.mkdtempSync(path.join(os.tmpdir(), "adapters-pages-"));
-			adapter = createAdapter<Entry>({ dataDir: dir }, "entries", [{ field: "owner" }, { field: "createdAt" }]).adapter;
+			adapter = createAdapter<Entry>({ dataDir: dir }, "entries", [{ field: "owner" }, { field: "createdAt", sorted: true }]).adapter;
 			adapter.init({} as ServiceBroker, fakeService);
 			await adapter.connect();
 			// Inserted out of time order, with two entries sharing a time.
@@ -155,6 +155,21 @@ describe("storage adapters", () => {
 			first.status = "changed";
 			const [again] = await adapter.find({ query: {}, sort: ["-createdAt"], offset: 0, limit: 1 });
 			expect(again.status).not.toBe("changed");
+		});
+
+		it("keeps its order through updates and a reopen of the file, and answers ranges and equalities on the field", async () => {
+			expect(await adapter.updateMany({ owner: "c4" }, { $set: { status: "shipped" } })).toBe(entries.filter(e => e.owner === "c4").length);
+			for (const e of entries) if (e.owner === "c4") e.status = "shipped";
+			await adapter.disconnect();
+			adapter = createAdapter<Entry>({ dataDir: dir }, "entries", [{ field: "owner" }, { field: "createdAt", sorted: true }]).adapter;
+			adapter.init({} as ServiceBroker, fakeService);
+			await adapter.connect();
+			const shipped = (e: Entry) => e.status === "shipped";
+			expect(await adapter.count({ query: {} })).toBe(entries.length);
+			expect((await adapter.find({ query: { status: "shipped" }, sort: ["-createdAt"], offset: 3, limit: 5 })).map(e => e.createdAt)).toEqual(expected(shipped, true, 3, 5));
+			expect((await adapter.find({ query: {}, sort: ["createdAt"], offset: 100, limit: 50 })).map(e => e.createdAt)).toEqual(expected(() => true, false, 100, 50));
+			expect(await adapter.count({ query: { createdAt: { $gte: at(10), $lt: at(20) } } })).toBe(10);
+			expect(await adapter.count({ query: { createdAt: at(248) } })).toBe(2);
 		});
 
 		it("sees a write that has answered, in its place", async () => {
