@@ -3,6 +3,7 @@ import type { BrokerOptions, Middleware, ServiceBroker } from "moleculer";
 import { AmqpTransporter } from "./lib/amqp-transporter";
 import { ConfirmedAmqpAdapter, InProcessAdapter } from "./lib/channel-adapters";
 import { CONSUMER_GROUPS, DEAD_LETTER } from "./lib/channels";
+import { NearCacheMiddleware } from "./middlewares/near-cache";
 import { ShopMemoryCacher, ShopRedisCacher, redisOptions } from "./lib/redis";
 import { settings, type Settings } from "./lib/settings";
 import { ShopValidator } from "./lib/validation";
@@ -132,7 +133,10 @@ export function brokerOptions(s: Settings): BrokerOptions {
 		},
 	};
 	// A getter: each broker built from these options (tests build several in one process) gets its own channel adapter.
-	Object.defineProperty(options, "middlewares", { enumerable: true, get: () => [RemoteCallTimeoutMiddleware(s.requestTimeoutMs), StartGateMiddleware(s.requestTimeoutMs), channels(s)] });
+	Object.defineProperty(options, "middlewares", {
+		enumerable: true,
+		get: () => [RemoteCallTimeoutMiddleware(s.requestTimeoutMs), StartGateMiddleware(s.requestTimeoutMs), channels(s), ...(s.cacher ? [NearCacheMiddleware(s.cacheMaxEntries)] : [])],
+	});
 	return options;
 }
 
