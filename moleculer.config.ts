@@ -29,7 +29,8 @@ function cacher(s: Settings): BrokerOptions["cacher"] {
 	if (!s.cacher) return new ShopMemoryCacher({ clone: false, max: s.cacheMaxEntries, ttl: s.cacheTtlS });
 	return new ShopRedisCacher({
 		prefix: s.namespace ? `MOL-${s.namespace}` : "MOL",
-		redis: redisOptions(s.cacher),
+		// Auto-pipelining: the near cache's tag reads of concurrent requests leave in one write.
+		redis: { ...redisOptions(s.cacher), enableAutoPipelining: true },
 		// Writes clear what they change; the TTL only keeps keys of things nobody reads any more from piling up.
 		ttl: s.cacheTtlS,
 	});
