@@ -34,7 +34,8 @@ export interface IndexSpec {
 	/**
 	 * Pages are sorted on this field: NeDB keeps the index as a sorted array,
 	 * so a page at any depth and the total cost what one page costs; MongoDB
-	 * gets an ordinary index. Not with unique or sparse.
+	 * gets an ordinary index. For a field holding one scalar per document
+	 * (a date, a number, a string), not with unique or sparse.
 	 */
 	sorted?: boolean;
 }
