@@ -3,6 +3,7 @@ import type { BrokerOptions, Middleware, ServiceBroker } from "moleculer";
 import { AmqpTransporter } from "./lib/amqp-transporter";
 import { ConfirmedAmqpAdapter, InProcessAdapter } from "./lib/channel-adapters";
 import { CONSUMER_GROUPS, DEAD_LETTER } from "./lib/channels";
+import { NearCacheMiddleware } from "./middlewares/near-cache";
 import { ShopMemoryCacher, ShopRedisCacher, redisOptions } from "./lib/redis";
 import { settings, type Settings } from "./lib/settings";
 import { ShopValidator } from "./lib/validation";
@@ -29,7 +30,8 @@ function cacher(s: Settings): BrokerOptions["cacher"] {
 	if (!s.cacher) return new ShopMemoryCacher({ clone: false, max: s.cacheMaxEntries, ttl: s.cacheTtlS });
 	return new ShopRedisCacher({
 		prefix: s.namespace ? `MOL-${s.namespace}` : "MOL",
-		redis: redisOptions(s.cacher),
+		// Auto-pipelining: the near cache's tag reads of concurrent requests leave in one write.
+		redis: { ...redisOptions(s.cacher), enableAutoPipelining: true },
 		// Writes clear what they change; the TTL only keeps keys of things nobody reads any more from piling up.
 		ttl: s.cacheTtlS,
 	});
@@ -141,6 +143,7 @@ export function brokerOptions(s: Settings): BrokerOptions {
 			channels(s),
 			// The report a container's HEALTHCHECK reads (bin/healthcheck.ts).
 			...(s.healthFile ? [HealthFileMiddleware(s.healthFile)] : []),
+			...(s.cacher ? [NearCacheMiddleware(s.cacheMaxEntries)] : []),
 		],
 	});
 	return options;

@@ -58,6 +58,8 @@ export const settings = {
 	pageSamples: Math.max(1, Math.round(num("BENCH_PAGE_SAMPLES", 5))),
 	/** Where the table is appended; `-` prints it only. */
 	resultsFile: env.BENCH_RESULTS === "-" ? null : env.BENCH_RESULTS || path.join(ROOT, "bench/RESULTS.md"),
+	/** A folder: every node of the shop runs with `--cpu-prof` and writes its profile there when it stops (bench/PROFILES.md). */
+	cpuProfDir: env.BENCH_CPU_PROF ? path.resolve(env.BENCH_CPU_PROF) : null,
 };
 
 /** Environment of every node under test: no rate limit in the way, a fixed secret, a cheap bcrypt, an admin. */

@@ -9,7 +9,7 @@ import os from "os";
 import path from "path";
 import { deleteNamespace } from "../bin/namespace-cleanup";
 import { json, pool, request } from "./client";
-import { ADMIN, AMQP_URL, BASELINES, NODE_ENV, REDIS_URL, ROOT, RUNNER } from "./config";
+import { ADMIN, AMQP_URL, BASELINES, NODE_ENV, REDIS_URL, ROOT, RUNNER, settings } from "./config";
 import { freePort, onCleanUp, sleep, spawnNode, stopChild, tail, waitForPort, type Child } from "./procs";
 
 export interface System {
@@ -46,7 +46,8 @@ async function stopAll(children: Child[]): Promise<void> {
 
 /** One node of the shop: dist/bin/runner.js with the bench environment. */
 export function startShopNode(name: string, env: Record<string, string>, { nodeArgs = [] as string[], ipc = false } = {}): Child {
-	return spawnNode(name, [...nodeArgs, RUNNER], { ...NODE_ENV, ...env }, ROOT, { ipc });
+	const prof = settings.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${path.join(settings.cpuProfDir, name.replace(/[^A-Za-z0-9._-]/g, "_"))}`] : [];
+	return spawnNode(name, [...prof, ...nodeArgs, RUNNER], { ...NODE_ENV, ...env }, ROOT, { ipc });
 }
 
 /**

@@ -1,3 +1,4 @@
+import crypto from "crypto";
 import type { RedisOptions } from "ioredis";
 import { Cachers, Errors } from "moleculer";
 
@@ -31,10 +32,14 @@ export class CacheUnavailableError extends Errors.MoleculerRetryableError {
 
 interface RedisClient {
 	on(event: string, listener: () => void): void;
+	get(key: string): Promise<string | null>;
+	set(key: string, value: string): Promise<unknown>;
 }
 
 type CacherBase = new (opts: object) => {
 	client: RedisClient;
+	prefix: string;
+	broker: { services: Array<{ fullName: string }> };
 	logger: { info(...args: unknown[]): void };
 	init(broker: unknown): void;
 	get(key: string): Promise<unknown>;
@@ -58,8 +63,29 @@ export class ShopRedisCacher extends (Cachers.Redis as unknown as CacherBase) {
 			if (!lost) return;
 			lost = false;
 			this.logger.info("Redis is back: dropping the cached answers that writes made meanwhile could not clear.");
-			void super.clean().catch(() => undefined);
+			void super
+				.clean()
+				.then(() => Promise.all(this.broker.services.map(svc => this.renewTag(svc.fullName))))
+				.catch(() => undefined);
 		});
+	}
+
+	/**
+	 * The tag of a service's cached answers: a random value that each write
+	 * of the service renews after it cleared its keys and before it answers.
+	 * A gateway's near cache (middlewares/near-cache.ts) keeps an answer with
+	 * the tag it read before asking, and serves it only while the tag is
+	 * still the same.
+	 */
+	readTag(service: string): Promise<string | null> {
+		return this.client.get(`${this.prefix}near-tag:${service}`).catch(unavailable);
+	}
+
+	renewTag(service: string): Promise<void> {
+		return this.client
+			.set(`${this.prefix}near-tag:${service}`, crypto.randomUUID())
+			.then(() => undefined)
+			.catch(unavailable);
 	}
 
 	/** See typedKeyValue. */

@@ -2,6 +2,7 @@ import type { Context, Service, ServiceSchema } from "moleculer";
 import DbService from "moleculer-db";
 import { createAdapter, type DbAdapter, type Doc, type IndexSpec, type Query } from "../lib/db/adapter";
 import { pageWindow, toPage, type Page } from "../lib/pagination";
+import { ShopRedisCacher } from "../lib/redis";
 import { settings, type StorageSettings } from "../lib/settings";
 import { defineMixin, type SecureSettings, type ServiceBase } from "../lib/types";
 import { cacheCleanEvents } from "./cache-cleaner.mixin";
@@ -79,20 +80,26 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): P
 			/**
 			 * moleculer-db's clean (keys gone before the answer, other nodes told),
 			 * plus a second clean shortly after: a read that loaded the old
-			 * document just before the write cannot leave it cached.
+			 * document just before the write cannot leave it cached. With Redis,
+			 * each clean then renews the service's tag, which the gateways' near
+			 * caches compare before they serve an answer (middlewares/near-cache.ts).
 			 */
 			clearCache(this: This<T, P>): Promise<void> {
 				void this.broker.broadcast(`cache.clean.${this.fullName}`);
 				const cacher = this.broker.cacher;
 				if (!cacher) return Promise.resolve();
+				const clean = async () => {
+					await cacher.clean(`${this.fullName}.**`);
+					if (cacher instanceof ShopRedisCacher) await cacher.renewTag(this.fullName);
+				};
 				if (!this.secondCleanTimer) {
 					this.secondCleanTimer = setTimeout(() => {
 						this.secondCleanTimer = undefined;
-						cacher.clean(`${this.fullName}.**`).catch(() => undefined);
+						clean().catch(() => undefined);
 					}, SECOND_CLEAN_DELAY_MS);
 					this.secondCleanTimer.unref();
 				}
-				return cacher.clean(`${this.fullName}.**`) as Promise<void>;
+				return clean();
 			},
 
 			async openCollection<U extends Doc>(this: This<T, P>, name: string, extraIndexes: IndexSpec[] = []): Promise<DbAdapter<U>> {

@@ -39,6 +39,8 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 			indexes: [
 				{ field: "idemKey", unique: true, sparse: true },
 				{ field: "customerId" },
+				// Pages of every order are read in this index's order, not sorted whole (lib/db/nedb-adapter.ts).
+				{ field: "createdAt", sorted: true },
 				// Sparse flags, set only while true: the settler finds its few orders without indexing every status.
 				{ field: "pending", sparse: true },
 				{ field: "cancelling", sparse: true },

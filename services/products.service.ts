@@ -63,7 +63,8 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 		},
 
 		get: {
-			cache: { keys: ["id"] },
+			// `near`: gateways keep the answer too, checked against the service's tag (middlewares/near-cache.ts).
+			cache: { keys: ["id"], near: true },
 			params: { id: ID },
 			async handler(this: ProductsThis, ctx: Ctx<{ id: string }>): Promise<Product> {
 				return this.toPublic(await this.catalog.get(ctx.params.id));
@@ -72,7 +73,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 
 		list: {
 			// Searches are many and seldom repeated: their answers live a minute.
-			cache: { keys: ["page", "pageSize", "search", "category", "ids", "sort"], ttl: 60 },
+			cache: { keys: ["page", "pageSize", "search", "category", "ids", "sort"], ttl: 60, near: true },
 			params: {
 				...PAGE_PARAMS,
 				search: { type: "string", trim: true, max: 100, optional: true },
@@ -87,7 +88,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 		},
 
 		categories: {
-			cache: { keys: [] },
+			cache: { keys: [], near: true },
 			handler(this: ProductsThis) {
 				return this.catalog.categories();
 			},

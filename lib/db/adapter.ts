@@ -31,6 +31,13 @@ export interface IndexSpec {
 	field: string;
 	unique?: boolean;
 	sparse?: boolean;
+	/**
+	 * Pages are sorted on this field: NeDB keeps the index as a sorted array,
+	 * so a page at any depth and the total cost what one page costs; MongoDB
+	 * gets an ordinary index. For a field holding one scalar per document
+	 * (a date, a number, a string), not with unique or sparse.
+	 */
+	sorted?: boolean;
 }
 
 /**

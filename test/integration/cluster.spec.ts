@@ -1,6 +1,7 @@
 import fs from "fs";
 import path from "path";
-import { TestCluster, loginAdmin, requireInfrastructure, waitForRunning, type ShopNode } from "../helpers/cluster";
+import Redis from "ioredis";
+import { REDIS_URL, TestCluster, loginAdmin, requireInfrastructure, waitForRunning, type ShopNode } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
 
 /**
@@ -54,12 +55,35 @@ describe("cluster over RabbitMQ and Redis", () => {
 		const b = client(gatewayB);
 		const p = (await a.post("/products", { sku: "FRESH-1", name: "Fresh", category: "c", priceCents: 100, stock: 5 }, adminToken)).body;
 		for (let round = 1; round <= 5; round++) {
-			expect((await b.get(`/products/${p.id}`)).body.priceCents).toBe(100 * round);
-			expect((await b.get(`/products?ids=${p.id}`)).body.rows[0].priceCents).toBe(100 * round);
+			// Both gateways hold the answer in their near cache before the write (middlewares/near-cache.ts).
+			for (const gw of [a, b, a, b]) {
+				expect((await gw.get(`/products/${p.id}`)).body.priceCents).toBe(100 * round);
+				expect((await gw.get(`/products?ids=${p.id}`)).body.rows[0].priceCents).toBe(100 * round);
+			}
 			const patched = await a.patch(`/products/${p.id}`, { priceCents: 100 * (round + 1) }, adminToken);
 			expect(patched.status).toBe(200);
-			expect((await b.get(`/products/${p.id}`)).body.priceCents).toBe(100 * (round + 1));
-			expect((await b.get(`/products?ids=${p.id}`)).body.rows[0].priceCents).toBe(100 * (round + 1));
+			for (const gw of [b, a]) {
+				expect((await gw.get(`/products/${p.id}`)).body.priceCents).toBe(100 * (round + 1));
+				expect((await gw.get(`/products?ids=${p.id}`)).body.rows[0].priceCents).toBe(100 * (round + 1));
+			}
+		}
+	});
+
+	it("answers a cached read from the gateway's near cache while the products tag in Redis is unchanged, and asks again once it changes", async () => {
+		const a = client(gatewayA);
+		const p = (await a.post("/products", { sku: "NEAR-1", name: "Near", category: "c", priceCents: 700, stock: 5 }, adminToken)).body;
+		expect((await a.get(`/products/${p.id}`)).body.priceCents).toBe(700);
+		// The products node's cached answer, rewritten behind everyone's back: only a read that reaches the products node sees it.
+		const redis = new Redis(REDIS_URL);
+		try {
+			const [key] = await redis.keys(`MOL-${cluster.namespace}-products.get:*${p.id}*`);
+			expect(key).toBeDefined();
+			await redis.set(key, JSON.stringify({ ...p, priceCents: 701 }));
+			expect((await a.get(`/products/${p.id}`)).body.priceCents).toBe(700);
+			await redis.set(`MOL-${cluster.namespace}-near-tag:products`, "a tag no write has set");
+			expect((await a.get(`/products/${p.id}`)).body.priceCents).toBe(701);
+		} finally {
+			redis.disconnect();
 		}
 	});
 

@@ -88,10 +88,117 @@ describe("storage adapters", () => {
 			adapter = reopened;
 		});
 
+		it("opens a file whose last line a crash cut short without losing the writes after it, and still revives NeDB's dates", async () => {
+			// NeDB refuses a file with more than 10% of bad lines: one among many.
+			for (let i = 10; i < 30; i++) await adapter.insert({ _id: `X${i}`, sku: `X-${i}`, stock: i });
+			await adapter.disconnect();
+			const file = path.join(dir, "widgets.db");
+			fs.appendFileSync(file, `${JSON.stringify({ _id: "W7", sku: "W-7", stock: 7, at: { $$date: 1_700_000_000_000 } })}\n{"_id":"W8","sku":"W-`);
+			const open = async () => {
+				const a = createAdapter<Widget>({ dataDir: dir }, "widgets", [{ field: "sku", unique: true }]).adapter;
+				a.init({} as ServiceBroker, fakeService);
+				await a.connect();
+				return a;
+			};
+			adapter = await open();
+			await adapter.insert({ _id: "W9", sku: "W-9", stock: 9 });
+			await adapter.disconnect();
+			adapter = await open();
+			expect((await adapter.find({ query: { sku: { $regex: /^W/ } }, sort: ["sku"] })).map(w => w._id)).toEqual(["W1", "W7", "W9"]);
+			expect(await adapter.count({ query: {} })).toBe(23);
+			expect(((await adapter.findById("W7")) as unknown as { at: unknown }).at).toEqual(new Date(1_700_000_000_000));
+		});
+
 		it("pages and sorts as moleculer-db's find does", async () => {
 			for (let i = 2; i <= 5; i++) await adapter.insert({ _id: `W${i}`, sku: `W-${i}`, stock: i * 10 });
 			expect((await adapter.find({ query: {}, sort: ["-stock"], offset: 1, limit: 2 })).map(w => w._id)).toEqual(["W4", "W3"]);
 			expect(await adapter.removeMany({ stock: { $lte: 30 } })).toBe(3);
+		});
+	});
+
+	describe("NeDB pages sorted on an indexed field (read in the index's order)", () => {
+		interface Entry extends Doc {
+			owner: string;
+			status: string;
+			createdAt: string;
+		}
+		let dir: string;
+		let adapter: DbAdapter<Entry>;
+		const entries: Entry[] = [];
+		const at = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString();
+
+		beforeAll(async () => {
+			dir = fs.mkdtempSync(path.join(os.tmpdir(), "adapters-pages-"));
+			adapter = createAdapter<Entry>({ dataDir: dir }, "entries", [{ field: "owner" }, { field: "createdAt", sorted: true }]).adapter;
+			adapter.init({} as ServiceBroker, fakeService);
+			await adapter.connect();
+			// Inserted out of time order, with two entries sharing a time.
+			for (let i = 0; i < 250; i++) {
+				const n = (i * 97) % 250;
+				const entry = { _id: `E${String(i).padStart(3, "0")}`, owner: `c${n % 7}`, status: n % 3 === 0 ? "cancelled" : "confirmed", createdAt: at(n === 249 ? 248 : n) };
+				entries.push(entry);
+				await adapter.insert(entry);
+			}
+		});
+		afterAll(async () => {
+			await adapter.disconnect();
+			fs.rmSync(dir, { recursive: true, force: true });
+		});
+
+		/** What the page must hold: the matching entries in time order, sliced. */
+		function expected(match: (e: Entry) => boolean, descending: boolean, offset: number, limit: number): string[] {
+			const sorted = entries.filter(match).sort((a, b) => a.createdAt.localeCompare(b.createdAt) * (descending ? -1 : 1));
+			return sorted.slice(offset, offset + limit).map(e => e.createdAt);
+		}
+
+		it.each([
+			["every entry, newest first", {}, () => true, true],
+			["every entry, oldest first", {}, () => true, false],
+			["one status (no index narrows it), newest first", { status: "cancelled" }, (e: Entry) => e.status === "cancelled", true],
+			["one owner (its index narrows it), newest first", { owner: "c3" }, (e: Entry) => e.owner === "c3", true],
+			["one owner and status, oldest first", { owner: "c2", status: "confirmed" }, (e: Entry) => e.owner === "c2" && e.status === "confirmed", false],
+		])("answers any page of %s, and counts them", async (_what, query, match, descending) => {
+			const total = entries.filter(match).length;
+			expect(await adapter.count({ query })).toBe(total);
+			for (const [offset, limit] of [
+				[0, 10],
+				[30, 10],
+				[total - 5, 10],
+				[total + 10, 10],
+			]) {
+				const page = await adapter.find({ query, sort: [descending ? "-createdAt" : "createdAt"], offset, limit });
+				expect(page.map(e => e.createdAt)).toEqual(expected(match, descending, offset, limit));
+			}
+		});
+
+		it("answers copies: changing a page changes nothing stored", async () => {
+			const [first] = await adapter.find({ query: {}, sort: ["-createdAt"], offset: 0, limit: 1 });
+			first.status = "changed";
+			const [again] = await adapter.find({ query: {}, sort: ["-createdAt"], offset: 0, limit: 1 });
+			expect(again.status).not.toBe("changed");
+		});
+
+		it("keeps its order through updates and a reopen of the file, and answers ranges and equalities on the field", async () => {
+			expect(await adapter.updateMany({ owner: "c4" }, { $set: { status: "shipped" } })).toBe(entries.filter(e => e.owner === "c4").length);
+			for (const e of entries) if (e.owner === "c4") e.status = "shipped";
+			await adapter.disconnect();
+			adapter = createAdapter<Entry>({ dataDir: dir }, "entries", [{ field: "owner" }, { field: "createdAt", sorted: true }]).adapter;
+			adapter.init({} as ServiceBroker, fakeService);
+			await adapter.connect();
+			const shipped = (e: Entry) => e.status === "shipped";
+			expect(await adapter.count({ query: {} })).toBe(entries.length);
+			expect((await adapter.find({ query: { status: "shipped" }, sort: ["-createdAt"], offset: 3, limit: 5 })).map(e => e.createdAt)).toEqual(expected(shipped, true, 3, 5));
+			expect((await adapter.find({ query: {}, sort: ["createdAt"], offset: 100, limit: 50 })).map(e => e.createdAt)).toEqual(expected(() => true, false, 100, 50));
+			expect(await adapter.count({ query: { createdAt: { $gte: at(10), $lt: at(20) } } })).toBe(10);
+			expect(await adapter.count({ query: { createdAt: at(248) } })).toBe(2);
+		});
+
+		it("sees a write that has answered, in its place", async () => {
+			await adapter.insert({ _id: "NEW", owner: "c1", status: "confirmed", createdAt: at(10_000) });
+			expect((await adapter.find({ query: {}, sort: ["-createdAt"], offset: 0, limit: 1 }))[0]._id).toBe("NEW");
+			expect(await adapter.count({ query: {} })).toBe(entries.length + 1);
+			expect(await adapter.removeMany({ _id: "NEW" })).toBe(1);
+			expect(await adapter.count({ query: {} })).toBe(entries.length);
 		});
 	});
 
@@ -143,6 +250,26 @@ describe("storage adapters", () => {
 			jest.spyOn(Model.prototype, "save").mockRejectedValue(Object.assign(new Error("E11000 duplicate key"), { code: 11000 }));
 			const err = await adapter.insert({ _id: "W9", sku: "W-1", stock: 1 }).catch((e: unknown) => e);
 			expect(isDuplicateKeyError(err)).toBe(true);
+		});
+
+		it("hands a page's query, sort, offset and limit to the driver (the same documents the NeDB path reads in index order)", async () => {
+			const calls: unknown[] = [];
+			const cursor = {
+				sort: (s: unknown) => (calls.push(["sort", s]), cursor),
+				skip: (n: unknown) => (calls.push(["skip", n]), cursor),
+				limit: (n: unknown) => (calls.push(["limit", n]), cursor),
+				exec: async () => [],
+			};
+			const find = jest.spyOn(model as never, "find" as never).mockReturnValue(cursor as never);
+			await adapter.find({ query: { status: "confirmed" }, sort: ["-createdAt"], offset: 4900, limit: 100 });
+			expect(find).toHaveBeenCalledWith({ status: "confirmed" });
+			expect(calls).toEqual(
+				expect.arrayContaining([
+					["sort", "-createdAt"],
+					["skip", 4900],
+					["limit", 100],
+				]),
+			);
 		});
 
 		it("counts removed documents", async () => {
