@@ -45,6 +45,7 @@ export function crashPoint(name: CrashPoint): void {
  */
 export const PAUSE_POINTS = {
 	"reserve.after-read": "a reserve has read its products and taken nothing",
+	"settle.before-round": "the orders settler is about to look for stale orders (products' settler goes first meanwhile)",
 } as const;
 
 export type PausePoint = keyof typeof PAUSE_POINTS;

@@ -5,7 +5,7 @@ import type { OrderStatusMessage } from "../../lib/channels";
 import { isDuplicateKeyError, type DbAdapter, type Doc, type Query } from "../../lib/db/adapter";
 import { newId } from "../../lib/db/ids";
 import { ConflictError, UnprocessableError } from "../../lib/errors";
-import { crashPoint } from "../../lib/crash-points";
+import { crashPoint, pause, pausesAt } from "../../lib/crash-points";
 import { canMove, type OrderStatus } from "../../lib/order-status";
 import { REJECTION, type CancelReason, type ReleaseAnswer, type ReservationView, type ReserveAnswer, type ReserveItem, type ReservedLine } from "../../lib/reservations";
 import type { SettlementSettings } from "../../lib/settings";
@@ -161,6 +161,7 @@ export class Placement {
 
 	/** Resolve pending orders, finish cancellations left by a crash or a lost answer; resend unsent statuses. */
 	async recoverStale(broker: Via): Promise<void> {
+		if (pausesAt("settle.before-round")) await pause();
 		// The settler does not wait for a node that is away: it tries again next round.
 		const via: Via = {
 			call: (action, params, opts) => broker.call(action, params, { timeout: SETTLER_CALL_TIMEOUT_MS, retries: 0, ...opts }),

@@ -7,6 +7,7 @@ import Redis from "ioredis";
 import { deleteNamespace } from "../../bin/namespace-cleanup";
 import { isAlive, processStartTime, stopProcesses } from "../../bin/processes";
 import { AMQP_URL, REDIS_URL, freePort, requireInfrastructure } from "../helpers/cluster";
+import { waitFor } from "../helpers/broker";
 import { HttpClient } from "../helpers/http";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -101,8 +102,11 @@ describe("npm run cluster, cluster:stop, cluster:clean", () => {
 		// One JWT secret for the cluster, made once and kept: a token from one gateway works on the other.
 		expect(fs.readFileSync(path.join(dataDir, "jwt-secret"), "utf8")).toMatch(/^[0-9a-f]{64}$/);
 		const token = (await one.post("/auth/login", ADMIN)).body.token;
-		const nodes = (await two.get("/cluster", token)).body;
-		expect(JSON.stringify(nodes)).toContain(`${namespace}-api-1`);
+		// Each gateway learns of the other from its INFO packet, which may come just after both are healthy.
+		const clusterSeenByTwo = async () => JSON.stringify((await two.get("/cluster", token)).body);
+		await waitFor(async () => (await clusterSeenByTwo()).includes(`${namespace}-api-1`), 20_000, "gateway 2 to list gateway 1").catch(async err => {
+			throw new Error(`${(err as Error).message}: ${await clusterSeenByTwo()}`);
+		});
 	});
 
 	it("refuses to start the namespace again while it runs", async () => {

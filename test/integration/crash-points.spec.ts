@@ -88,8 +88,8 @@ class Shop {
 	}
 
 	/** Start armed with a crash point that recovery reaches: the process dies during its start or just after. */
-	async restartIntoCrash(point: CrashPoint): Promise<void> {
-		const started = await this.start(point).then(
+	async restartIntoCrash(point: CrashPoint, pausePoint?: PausePoint): Promise<void> {
+		const started = await this.start(point, pausePoint).then(
 			() => null,
 			(err: Error) => err,
 		);
@@ -149,6 +149,8 @@ interface Scenario {
 	first?: CrashPoint;
 	/** Widens a race window while the point is armed (lib/crash-points.ts, PAUSE_POINTS). */
 	pause?: PausePoint;
+	/** The same for the restart into recovery's own crash point (`first`). */
+	recoveryPause?: PausePoint;
 	/** Checks beyond the invariants. */
 	check?(shop: Shop, state: unknown): Promise<void>;
 }
@@ -192,7 +194,8 @@ const SCENARIOS: Record<CrashPoint, Scenario> = {
 	"release.after-claim": { before: placed, trigger: cancel, check: cancelled },
 	"release.after-give-back": { before: placed, trigger: cancel, check: cancelled },
 	"release.after-all-give-backs": { before: placed, trigger: cancel, check: cancelled },
-	"recover.after-expiring": { trigger: placeOne, first: "reserve.after-take" },
+	// The orders settler would otherwise race products' settler to the abandoned take (a tombstone, no expiring).
+	"recover.after-expiring": { trigger: placeOne, first: "reserve.after-take", recoveryPause: "settle.before-round" },
 	"place.after-claim": { trigger: placeOne, first: "place.after-open" },
 	"alert.after-crossing": { trigger: crossing, check: oneStockLowAlert },
 	"alert.after-publish": { trigger: crossing, check: oneStockLowAlert },
@@ -220,7 +223,7 @@ describe("every write boundary survives a kill -9 there", () => {
 			await shop.process.stop();
 			await shop.start(scenario.first ?? point, scenario.pause);
 			await shop.crashWith(() => scenario.trigger(shop!, state));
-			if (scenario.first) await shop.restartIntoCrash(point);
+			if (scenario.first) await shop.restartIntoCrash(point, scenario.recoveryPause);
 			await shop.start();
 			await shop.settled();
 			await scenario.check?.(shop, state);
