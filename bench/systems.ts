@@ -2,12 +2,11 @@
  * Starting and stopping the systems under test, each in child processes as
  * `npm run serve` would start them, and seeding them over HTTP.
  */
-import amqplib from "amqplib";
 import crypto from "crypto";
 import fs from "fs";
 import os from "os";
 import path from "path";
-import { deleteNamespace } from "../bin/namespace-cleanup";
+import { deleteNamespace, deleteTransporterTopology } from "../bin/namespace-cleanup";
 import { json, pool, request } from "./client";
 import { ADMIN, AMQP_URL, BASELINES, NODE_ENV, REDIS_URL, ROOT, RUNNER, settings } from "./config";
 import { freePort, onCleanUp, sleep, spawnNode, stopChild, tail, waitForPort, type Child } from "./procs";
@@ -105,7 +104,7 @@ export async function startCluster(label: string, services: string[]): Promise<S
 	const nodeIds = [...services, "api"].map(s => `${namespace}-${s}`);
 	// Registered first, so it runs last: after the nodes are gone.
 	const removeNamespace = onCleanUp(`namespace ${namespace}`, async () => {
-		await Promise.all([deleteNamespace(namespace, AMQP_URL, REDIS_URL), deleteTransporterTopology(namespace, nodeIds)]);
+		await Promise.all([deleteNamespace(namespace, AMQP_URL, REDIS_URL), deleteTransporterTopology(namespace, AMQP_URL, nodeIds)]);
 		data.remove();
 	});
 	const children: Child[] = [];
@@ -127,34 +126,6 @@ export async function startCluster(label: string, services: string[]): Promise<S
 			await removeNamespace();
 		},
 	};
-}
-
-/**
- * What Moleculer's AMQP transporter leaves of a namespace, which
- * deleteNamespace (the channels' topology and Redis keys) does not remove:
- * each node's REQ/RES/EVENT queues (they would expire 2 minutes after their
- * node) and the namespace's fanout exchanges (they stay for good).
- */
-async function deleteTransporterTopology(namespace: string, nodeIds: string[]): Promise<void> {
-	const prefix = `MOL-${namespace}`;
-	const connection = await amqplib.connect(AMQP_URL);
-	try {
-		const queues = nodeIds.flatMap(id => ["REQ", "RES", "EVENT"].map(kind => `${prefix}.${kind}.${id}`));
-		const exchanges = ["DISCOVER", "INFO", "HEARTBEAT", "PING", "DISCONNECT"].map(kind => `${prefix}.${kind}`);
-		// A failed delete closes its channel: one channel per object.
-		for (const [kind, names] of [
-			["queue", queues],
-			["exchange", exchanges],
-		] as const) {
-			for (const name of names) {
-				const channel = await connection.createChannel();
-				await (kind === "queue" ? channel.deleteQueue(name) : channel.deleteExchange(name)).catch(() => undefined);
-				await channel.close().catch(() => undefined);
-			}
-		}
-	} finally {
-		await connection.close();
-	}
 }
 
 /** A bare node:http server answering `productJson` to every request. */
