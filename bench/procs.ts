@@ -150,16 +150,7 @@ export function problems(file: string): Array<{ message: string; count: number }
 	return [...counts].map(([message, count]) => ({ message, count })).sort((a, b) => b.count - a.count);
 }
 
-export function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const srv = net.createServer();
-		srv.once("error", reject);
-		srv.listen(0, "127.0.0.1", () => {
-			const { port } = srv.address() as net.AddressInfo;
-			srv.close(() => resolve(port));
-		});
-	});
-}
+export { freePort } from "../bin/processes";
 
 export function waitForPort(port: number, timeoutMs = 30_000, child?: Child): Promise<void> {
 	const deadline = Date.now() + timeoutMs;
