@@ -54,7 +54,7 @@ type CacherBase = new (opts: object) => {
  * 500s), and emptying its namespace when Redis comes back: a write made
  * meanwhile could not clear its keys.
  */
-export class ShopRedisCacher extends (Cachers.Redis as unknown as CacherBase) {
+export class ShopRedisCacher extends withTypedKeys(Cachers.Redis as unknown as CacherBase) {
 	init(broker: unknown): void {
 		super.init(broker);
 		let lost = false;
@@ -88,11 +88,6 @@ export class ShopRedisCacher extends (Cachers.Redis as unknown as CacherBase) {
 			.catch(unavailable);
 	}
 
-	/** See typedKeyValue. */
-	getParamMetaValue(key: string, params: unknown, meta: unknown): unknown {
-		return typedKeyValue(super.getParamMetaValue(key, params, meta));
-	}
-
 	get(key: string): Promise<unknown> {
 		return super.get(key).catch(unavailable);
 	}
@@ -116,18 +111,19 @@ function unavailable(err: Error): never {
 }
 
 /**
- * A cache key's value with its JSON type: Moleculer writes `2` and `"2"`
- * alike, and the cache is read before validation, so a request that
- * validation refuses (`"2"` for a number in a body) would be answered
+ * A cacher whose keys keep each param's JSON type: Moleculer writes `2`
+ * and `"2"` alike, and the cache is read before validation, so a request
+ * that validation refuses (`"2"` for a number in a body) would be answered
  * from the entry of a valid one.
  */
-export function typedKeyValue(value: unknown): unknown {
-	return value !== null && typeof value === "object" ? value : (JSON.stringify(value) ?? "~");
+function withTypedKeys(Base: CacherBase): CacherBase {
+	return class extends Base {
+		getParamMetaValue(key: string, params: unknown, meta: unknown): unknown {
+			const value = super.getParamMetaValue(key, params, meta);
+			return value !== null && typeof value === "object" ? value : (JSON.stringify(value) ?? "~");
+		}
+	};
 }
 
 /** The embedded default's cacher: Moleculer's MemoryLRU, with typed keys. */
-export class ShopMemoryCacher extends (Cachers.MemoryLRU as unknown as CacherBase) {
-	getParamMetaValue(key: string, params: unknown, meta: unknown): unknown {
-		return typedKeyValue(super.getParamMetaValue(key, params, meta));
-	}
-}
+export class ShopMemoryCacher extends withTypedKeys(Cachers.MemoryLRU as unknown as CacherBase) {}

@@ -207,7 +207,10 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 	},
 
 	async started(this: ProductsThis) {
-		const reservations = await this.openCollection<ReservationDoc>("reservations", [{ field: "releasing", sparse: true }]);
+		const reservations = await this.openCollection<ReservationDoc>("reservations", [
+			{ field: "releasing", sparse: true },
+			{ field: "failed", sparse: true },
+		]);
 		this.stockAlerts = new StockAlerts(this.adapter, message => this.broker.sendToChannel(CHANNELS.stockAlerts, message), this.logger);
 		this.ledger = new StockLedger(this.adapter, reservations, this.settings.settlement, async ids => void (await this.afterStockChange(ids)));
 		this.flushTimer = setInterval(() => {

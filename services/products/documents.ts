@@ -38,6 +38,8 @@ export interface ReservationDoc extends Doc {
 	reason?: string;
 	/** Set while `releasing`, so the settler finds unfinished releases. */
 	releasing?: true;
+	/** Set on `failed` outcomes (a sparse index), so the settler finds them to remove without a scan. */
+	failed?: true;
 	/** When it became `released` (ms): its give-back markers go a grace period later. */
 	releasedAt?: number;
 	createdAt: string;

@@ -88,7 +88,7 @@ export class StockLedger {
 			}
 			short.push(shortItem(item, await this.products.findById(item.productId)));
 		}
-		if (short.length) return this.storeOutcome(orderId, items, { state: "failed", reason: REJECTION.insufficientStock, short });
+		if (short.length) return this.storeOutcome(orderId, items, { state: "failed", failed: true, reason: REJECTION.insufficientStock, short });
 
 		const lines: ReservedLine[] = items.map(i => {
 			const d = byId.get(i.productId)!;
@@ -194,7 +194,7 @@ export class StockLedger {
 		}
 		if (moved.size) await this.stockMoved([...moved]);
 		// A refused attempt's outcome matters only while another attempt of the same order could still run: a refused order leaves nothing in the end.
-		await this.reservations.removeMany({ state: "failed", updatedAt: { $lte: new Date(at - this.markerGraceMs).toISOString() } });
+		await this.reservations.removeMany({ failed: true, updatedAt: { $lte: new Date(at - this.markerGraceMs).toISOString() } });
 	}
 
 	/** Clears still queued (products nobody ordered since): one update per product. */
@@ -271,7 +271,7 @@ export class StockLedger {
 
 	private async failAbandonedAttempt(orderId: string, items: ReserveItem[]): Promise<void> {
 		try {
-			await this.reservations.insert({ _id: orderId, items, state: "failed", reason: "EXPIRED", ...stamps() });
+			await this.reservations.insert({ _id: orderId, items, state: "failed", failed: true, reason: "EXPIRED", ...stamps() });
 		} catch (err) {
 			if (!isDuplicateKeyError(err)) throw err;
 		}
