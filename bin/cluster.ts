@@ -20,7 +20,7 @@ import fs from "fs";
 import net from "net";
 import path from "path";
 import { deleteNamespace, deleteTransporterTopology } from "./namespace-cleanup";
-import { isAlive, portInUse, processStartTime, stopProcesses, waitForHealthy, type OwnedProcess } from "./processes";
+import { isAlive, loadDotEnv, portInUse, processStartTime, stopProcesses, waitForHealthy, type OwnedProcess } from "./processes";
 
 const RUNNER = path.join(__dirname, "runner.js");
 const START_TIMEOUT_MS = 90_000;
@@ -62,11 +62,6 @@ interface ClusterConfig {
 	dataDir: string;
 	logDir: string;
 	admin: { email: string; password: string };
-}
-
-function loadDotEnv(): void {
-	const file = path.resolve(".env");
-	if (fs.existsSync(file)) process.loadEnvFile(file);
 }
 
 function portOf(value: string | undefined, fallback: number, name: string): number {

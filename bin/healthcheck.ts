@@ -13,8 +13,8 @@
  *   says what is missing.
  */
 import fs from "fs";
-import path from "path";
 import { reportProblems, type HealthReport } from "../lib/health-report";
+import { loadDotEnv } from "./processes";
 import type * as SettingsModule from "../lib/settings";
 
 const HTTP_TIMEOUT_MS = 4_000;
@@ -48,8 +48,7 @@ async function gatewayProblem(host: string, port: number, notes: string[]): Prom
 }
 
 async function main(): Promise<{ problems: string[]; notes: string[] }> {
-	const file = path.resolve(".env");
-	if (fs.existsSync(file)) process.loadEnvFile(file);
+	loadDotEnv();
 	// eslint-disable-next-line @typescript-eslint/no-require-imports
 	const { settings } = require("../lib/settings") as typeof SettingsModule;
 	const problems: string[] = [];

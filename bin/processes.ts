@@ -5,6 +5,7 @@
  */
 import fs from "fs";
 import net from "net";
+import path from "path";
 
 export const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms));
 
@@ -115,4 +116,10 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 	} catch {
 		// gone meanwhile
 	}
+}
+
+/** `.env` of the working directory into process.env, the environment winning over it (Node's own loader). */
+export function loadDotEnv(): void {
+	const file = path.resolve(".env");
+	if (fs.existsSync(file)) process.loadEnvFile(file);
 }

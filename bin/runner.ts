@@ -9,13 +9,13 @@
  * - SERVICES names services (`products,orders`), not folders: the service
  *   files sit beside folders of the same name (services/products/).
  */
-import fs from "fs";
 import os from "os";
 import path from "path";
 import _ from "lodash";
 import { Runner as MoleculerRunner } from "moleculer";
 import type * as SettingsModule from "../lib/settings";
 import { lockHolder } from "../lib/db/data-dir-lock";
+import { loadDotEnv } from "./processes";
 
 type Options = Record<string, unknown>;
 
@@ -26,11 +26,6 @@ class Runner extends (MoleculerRunner as unknown as new () => { start(args: stri
 		delete overrides.transporter;
 		return _.merge(obj, overrides);
 	}
-}
-
-function loadDotEnv(): void {
-	const file = path.resolve(".env");
-	if (fs.existsSync(file)) process.loadEnvFile(file);
 }
 
 /** The settings, or a clear message and exit code 1. */

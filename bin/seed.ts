@@ -11,11 +11,10 @@
  * directory: then that node is the shop, and the seed waits for its API.
  */
 import { spawn, type ChildProcess } from "child_process";
-import fs from "fs";
 import path from "path";
 import { lockHolder } from "../lib/db/data-dir-lock";
 import type { Customer, Order, Product } from "../lib/types";
-import { freePort, healthStatus, stopProcesses, waitForHealthy } from "./processes";
+import { freePort, healthStatus, loadDotEnv, stopProcesses, waitForHealthy } from "./processes";
 import { CUSTOMERS, DEMO_PASSWORD, ORDERS, PRODUCTS, type SeedOrder, type SeedStatus } from "./seed-data";
 import { ApiError, ShopClient } from "./shop-client";
 
@@ -43,11 +42,6 @@ export interface SeedCounts {
 }
 
 type Log = (line: string) => void;
-
-function loadDotEnv(): void {
-	const file = path.resolve(".env");
-	if (fs.existsSync(file)) process.loadEnvFile(file);
-}
 
 function adminOf(env: NodeJS.ProcessEnv): Admin {
 	if (env.ADMIN_EMAIL && env.ADMIN_PASSWORD) return { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD, defaulted: false };

@@ -33,7 +33,7 @@ export class CacheUnavailableError extends Errors.MoleculerRetryableError {
 interface RedisClient {
 	on(event: string, listener: () => void): void;
 	get(key: string): Promise<string | null>;
-	set(key: string, value: string): Promise<unknown>;
+	set(key: string, value: string, ...flags: string[]): Promise<unknown>;
 }
 
 type CacherBase = new (opts: object) => {
@@ -77,8 +77,18 @@ export class ShopRedisCacher extends withTypedKeys(Cachers.Redis as unknown as C
 	 * the tag it read before asking, and serves it only while the tag is
 	 * still the same.
 	 */
-	readTag(service: string): Promise<string | null> {
-		return this.client.get(`${this.prefix}near-tag:${service}`).catch(unavailable);
+	async readTag(service: string): Promise<string> {
+		const key = `${this.prefix}near-tag:${service}`;
+		try {
+			const tag = await this.client.get(key);
+			if (tag !== null) return tag;
+			// Never absent: answers kept while there was none would match again once a clean of the namespace deleted the tag.
+			const fresh = crypto.randomUUID();
+			await this.client.set(key, fresh, "NX");
+			return (await this.client.get(key)) ?? fresh;
+		} catch (err) {
+			return unavailable(err as Error);
+		}
 	}
 
 	renewTag(service: string): Promise<void> {

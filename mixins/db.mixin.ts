@@ -116,6 +116,7 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): P
 		},
 
 		async stopped(this: This<T, P>) {
+			clearTimeout(this.secondCleanTimer);
 			await Promise.all(this.extraAdapters.map(a => a.disconnect()));
 		},
 	});

@@ -17,25 +17,14 @@ export class SortedIndexTree<V> {
 
 	constructor(private readonly compare: (a: unknown, b: unknown) => number) {}
 
-	/** The first position whose key is not below `key`. */
-	private lower(key: unknown): number {
+	/** The first position whose key is not below `key` (above it, when `past`). */
+	private bound(key: unknown, past: boolean): number {
 		let lo = 0;
 		let hi = this.keys.length;
 		while (lo < hi) {
 			const mid = (lo + hi) >>> 1;
-			if (this.compare(this.keys[mid], key) < 0) lo = mid + 1;
-			else hi = mid;
-		}
-		return lo;
-	}
-
-	/** The first position whose key is above `key`. */
-	private upper(key: unknown): number {
-		let lo = 0;
-		let hi = this.keys.length;
-		while (lo < hi) {
-			const mid = (lo + hi) >>> 1;
-			if (this.compare(this.keys[mid], key) <= 0) lo = mid + 1;
+			const cmp = this.compare(this.keys[mid], key);
+			if (cmp < 0 || (past && cmp === 0)) lo = mid + 1;
 			else hi = mid;
 		}
 		return lo;
@@ -48,13 +37,13 @@ export class SortedIndexTree<V> {
 			this.values.push(value);
 			return;
 		}
-		const at = this.upper(key);
+		const at = this.bound(key, true);
 		this.keys.splice(at, 0, key);
 		this.values.splice(at, 0, value);
 	}
 
 	delete(key: unknown, value: V): void {
-		for (let i = this.lower(key); i < this.keys.length && this.compare(this.keys[i], key) === 0; i++) {
+		for (let i = this.bound(key, false); i < this.keys.length && this.compare(this.keys[i], key) === 0; i++) {
 			if (this.values[i] !== value) continue;
 			this.keys.splice(i, 1);
 			this.values.splice(i, 1);
@@ -64,14 +53,14 @@ export class SortedIndexTree<V> {
 
 	search(key: unknown): V[] {
 		const out: V[] = [];
-		for (let i = this.lower(key); i < this.keys.length && this.compare(this.keys[i], key) === 0; i++) out.push(this.values[i]);
+		for (let i = this.bound(key, false); i < this.keys.length && this.compare(this.keys[i], key) === 0; i++) out.push(this.values[i]);
 		return out;
 	}
 
 	betweenBounds(query: { $gt?: unknown; $gte?: unknown; $lt?: unknown; $lte?: unknown }): V[] {
 		const has = (op: string) => Object.prototype.hasOwnProperty.call(query, op);
-		const from = has("$gt") ? this.upper(query.$gt) : has("$gte") ? this.lower(query.$gte) : 0;
-		const to = has("$lt") ? this.lower(query.$lt) : has("$lte") ? this.upper(query.$lte) : this.keys.length;
+		const from = has("$gt") ? this.bound(query.$gt, true) : has("$gte") ? this.bound(query.$gte, false) : 0;
+		const to = has("$lt") ? this.bound(query.$lt, false) : has("$lte") ? this.bound(query.$lte, true) : this.keys.length;
 		return from < to ? this.values.slice(from, to) : [];
 	}
 
