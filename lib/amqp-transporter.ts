@@ -1,4 +1,5 @@
 import { Transporters } from "moleculer";
+import "./amqp-batching";
 
 interface AmqpTransporterState {
 	connection: { close(): Promise<void> } | null;

@@ -1,6 +1,7 @@
 import type { Context, Service, ServiceSchema } from "moleculer";
 import DbService from "moleculer-db";
 import { createAdapter, type DbAdapter, type Doc, type IndexSpec, type Query } from "../lib/db/adapter";
+import { coalesced } from "../lib/coalesce";
 import { pageWindow, toPage, type Page } from "../lib/pagination";
 import { ShopRedisCacher } from "../lib/redis";
 import { settings, type StorageSettings } from "../lib/settings";
@@ -34,7 +35,8 @@ export interface DbMethods<T extends Doc, P> {
 	openCollection<U extends Doc>(collection: string, indexes?: IndexSpec[]): Promise<DbAdapter<U>>;
 }
 
-type This<T extends Doc, P> = ServiceBase<DbSettings> & DbMethods<T, P> & { extraAdapters: DbAdapter[]; secondCleanTimer?: NodeJS.Timeout; schema: ServiceSchema };
+type This<T extends Doc, P> = ServiceBase<DbSettings> &
+	DbMethods<T, P> & { extraAdapters: DbAdapter[]; cleanShared: () => Promise<void>; secondCleanTimer?: NodeJS.Timeout; schema: ServiceSchema; cleanNow(): Promise<void> };
 
 const SECOND_CLEAN_DELAY_MS = 100;
 
@@ -80,26 +82,30 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): P
 			/**
 			 * moleculer-db's clean (keys gone before the answer, other nodes told),
 			 * plus a second clean shortly after: a read that loaded the old
-			 * document just before the write cannot leave it cached. With Redis,
-			 * each clean then renews the service's tag, which the gateways' near
-			 * caches compare before they serve an answer (middlewares/near-cache.ts).
+			 * document just before the write cannot leave it cached. Concurrent
+			 * writes share cleans (lib/coalesce.ts): each still answers after a
+			 * clean that started after it wrote, but a burst of orders costs a
+			 * few cleans (a Redis SCAN each, and a broadcast) instead of one per
+			 * order.
 			 */
 			clearCache(this: This<T, P>): Promise<void> {
-				void this.broker.broadcast(`cache.clean.${this.fullName}`);
-				const cacher = this.broker.cacher;
-				if (!cacher) return Promise.resolve();
-				const clean = async () => {
-					await cacher.clean(`${this.fullName}.**`);
-					if (cacher instanceof ShopRedisCacher) await cacher.renewTag(this.fullName);
-				};
 				if (!this.secondCleanTimer) {
 					this.secondCleanTimer = setTimeout(() => {
 						this.secondCleanTimer = undefined;
-						clean().catch(() => undefined);
+						this.cleanShared().catch(() => undefined);
 					}, SECOND_CLEAN_DELAY_MS);
 					this.secondCleanTimer.unref();
 				}
-				return clean();
+				return this.cleanShared();
+			},
+
+			/** Tell the other nodes, clear this node's keys; with Redis, renew the tag the gateways' near caches compare (middlewares/near-cache.ts). */
+			async cleanNow(this: This<T, P>): Promise<void> {
+				void this.broker.broadcast(`cache.clean.${this.fullName}`);
+				const cacher = this.broker.cacher;
+				if (!cacher) return;
+				await cacher.clean(`${this.fullName}.**`);
+				if (cacher instanceof ShopRedisCacher) await cacher.renewTag(this.fullName);
 			},
 
 			async openCollection<U extends Doc>(this: This<T, P>, name: string, extraIndexes: IndexSpec[] = []): Promise<DbAdapter<U>> {
@@ -113,6 +119,7 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): P
 
 		created(this: This<T, P>) {
 			this.extraAdapters = [];
+			this.cleanShared = coalesced(() => this.cleanNow());
 		},
 
 		async stopped(this: This<T, P>) {

@@ -134,16 +134,20 @@ const AnalyticsService = defineService<AnalyticsSettings, AnalyticsThis>({
 				version: order.statusHistory.length,
 			};
 			const { _id, ...fields } = fact;
-			const newer = () => this.adapter.updateMany({ _id, version: { $lt: fact.version } }, { $set: fields });
-			if ((await newer()) === 1) return true;
-			try {
-				await this.adapter.insert(fact);
-				return true;
-			} catch (err) {
-				if (!isDuplicateKeyError(err)) throw err;
-				// Another message of this order (handled in parallel) stored it first: ours may still be newer.
-				return (await newer()) === 1;
-			}
+			const newer = async () => (await this.adapter.updateMany({ _id, version: { $lt: fact.version } }, { $set: fields })) === 1;
+			const inserted = async () => {
+				try {
+					await this.adapter.insert(fact);
+					return true;
+				} catch (err) {
+					if (!isDuplicateKeyError(err)) throw err;
+					return false;
+				}
+			};
+			// The first move out of pending is nearly always the order's first fact: one write, not a missed update and an insert.
+			if (fact.version <= 2) return (await inserted()) || (await newer());
+			// Another message of this order (handled in parallel) may store it first: ours may still be newer.
+			return (await newer()) || (await inserted()) || (await newer());
 		},
 
 		/** Every stored fact, read-only. */

@@ -15,6 +15,8 @@ const PUBLIC_FIELDS = ["id", "sku", "name", "description", "category", "priceCen
 const SORTS = ["priceCents", "-priceCents", "name", "-name", "createdAt", "-createdAt", "stock", "-stock", "sku", "-sku"];
 const DESCRIPTION = { type: "string", trim: true, max: 5000 } as const;
 const MARKER_FLUSH_INTERVAL_MS = 250;
+/** A busy product's stock changes are pushed at most this often, the latest state last (see pushProduct). */
+const PRODUCT_PUSH_INTERVAL_MS = 50;
 /** Called by other services only, and safe to retry: the ledger keys every step by order id. */
 const INTERNAL_IDEMPOTENT = { visibility: "public", retryPolicy: { enabled: true } } as const;
 
@@ -29,6 +31,8 @@ interface ProductsThis extends ServiceBase<ProductsSettings>, DbMethods<ProductD
 	stockAlerts: StockAlerts;
 	recoveryTimer?: NodeJS.Timeout;
 	flushTimer?: NodeJS.Timeout;
+	productPushes: Map<string, _.DebouncedFunc<(product: Product) => void>>;
+	pushProduct(product: Product): void;
 	productsChanged(products: Product[], ctx?: Ctx, crossings?: StockAlertMessage[]): Promise<void>;
 	afterStockChange(ids: string[], ctx?: Ctx): Promise<Product[]>;
 	recover(): Promise<void>;
@@ -176,9 +180,26 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 			await this.entityChanged("updated", products, ctx ?? null);
 			const emitter = ctx ?? this.broker;
 			setImmediate(() => {
-				for (const product of products) void emitter.emit("product.updated", { product });
+				for (const product of products) this.pushProduct(product);
 				for (const crossing of crossings) this.stockAlerts.announce(emitter, crossing);
 			});
+		},
+
+		/**
+		 * `product.updated` for everyone, throttled per product: a change is
+		 * pushed at once, and changes within the next interval are pushed
+		 * together, as the product's latest state, when it ends. Under a
+		 * burst of orders each client gets a few pushes per product per
+		 * second (each crossing every gateway and every socket) instead of
+		 * one per order, and always ends with the state that is stored.
+		 */
+		pushProduct(this: ProductsThis, product: Product): void {
+			let push = this.productPushes.get(product.id);
+			if (!push) {
+				push = _.throttle((latest: Product) => void this.broker.emit("product.updated", { product: latest }), PRODUCT_PUSH_INTERVAL_MS);
+				this.productPushes.set(product.id, push);
+			}
+			push(product);
 		},
 
 		/** Re-read products whose stock or threshold moved and find their stock crossings, then productsChanged. */
@@ -204,6 +225,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 
 	created(this: ProductsThis) {
 		this.catalog = new Catalog(this.adapter);
+		this.productPushes = new Map();
 	},
 
 	async started(this: ProductsThis) {
@@ -224,6 +246,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 	async stopped(this: ProductsThis) {
 		clearInterval(this.recoveryTimer);
 		clearInterval(this.flushTimer);
+		for (const push of this.productPushes.values()) push.flush();
 		await this.ledger?.flushMarkerClears().catch(() => undefined);
 	},
 });

@@ -61,6 +61,8 @@ export interface DbAdapter<T extends Doc = Doc> {
 	updateById(id: string, update: Update): Promise<T | null>;
 	/** How many documents matched: the test of a conditional update. */
 	updateMany(query: Query, update: Update): Promise<number>;
+	/** A conditional update of one document: the document after it, or null when none matched (one step, no read after). */
+	updateOne(query: Query, update: Update): Promise<T | null>;
 	/** How many documents were removed. */
 	removeMany(query: Query): Promise<number>;
 }

@@ -80,6 +80,9 @@ function adapterClass(): new (uri: string, model: Model) => DbAdapter {
 		async updateMany(query: Query, update: Update): Promise<number> {
 			return (await this.model.updateMany(query, update)).matchedCount;
 		}
+		async updateOne(query: Query, update: Update) {
+			return toPlain(await this.model.findOneAndUpdate(query, update, { new: true }).exec());
+		}
 		async removeMany(query: Query): Promise<number> {
 			return (await this.model.deleteMany(query)).deletedCount;
 		}

@@ -2,7 +2,7 @@ import fs from "fs";
 import path from "path";
 import Datastore from "@seald-io/nedb";
 import { MemoryAdapter } from "moleculer-db";
-import type { DbAdapter, Doc, FindParams, IndexSpec, Query } from "./adapter";
+import type { DbAdapter, Doc, FindParams, IndexSpec, Query, Update } from "./adapter";
 import { lockDataDir } from "./data-dir-lock";
 import { SortedIndexTree } from "./sorted-index";
 
@@ -219,6 +219,12 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 			}
 			return Promise.resolve(page);
 		});
+	}
+
+	/** NeDB answers the updated document of a single update itself (a copy, as every answer). */
+	async updateOne(query: Query, update: Update): Promise<Doc | null> {
+		const { affectedDocuments } = (await this.db!.updateAsync(query, update, { multi: false, returnUpdatedDocs: true })) as { affectedDocuments: Doc | null };
+		return affectedDocuments ?? null;
 	}
 
 	/** Counts without copying: NeDB's count runs a cursor that deep-copies every matching document. */

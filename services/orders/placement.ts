@@ -16,15 +16,15 @@ export interface OrderDoc extends Doc {
 	customerId: string;
 	/** `<customerId>:<Idempotency-Key>`, unique. */
 	idemKey?: string;
-	/** The items as the client asked for them, until products answers with the lines. */
-	requested: ReserveItem[];
+	/** The items as the client asked for them, while pending: products answers with the lines, which replace them. */
+	requested?: ReserveItem[];
 	items: OrderLine[];
 	totalCents: number;
 	status: OrderStatus;
 	statusHistory: Array<{ status: OrderStatus; at: string }>;
 	shippingAddress: ShippingAddress | null;
-	/** What the client asked for (items and address): a key sent again with another body is refused. */
-	requestHash: string;
+	/** With an Idempotency-Key, what the client asked for (items and address): the key sent again with another body is refused. */
+	requestHash?: string;
 	cancelReason?: CancelReason;
 	/** Set while a cancellation is under way: the order cannot ship meanwhile; the settler finishes it. */
 	cancelling?: true;
@@ -80,7 +80,7 @@ export class Placement {
 	 */
 	async open(customerId: string, key: string | undefined, items: ReserveItem[], shippingAddress: ShippingAddress | null, placedAt?: string): Promise<{ order: OrderDoc; created: boolean }> {
 		const idemKey = key === undefined ? undefined : `${customerId}:${key}`;
-		const requestHash = hashRequest(items, shippingAddress);
+		const requestHash = idemKey === undefined ? undefined : hashRequest(items, shippingAddress);
 		for (;;) {
 			if (idemKey) {
 				const existing = await this.deps.orders.findOne({ idemKey });
@@ -93,7 +93,7 @@ export class Placement {
 			const doc: OrderDoc = {
 				_id: newId(),
 				customerId,
-				...(idemKey ? { idemKey } : {}),
+				...(idemKey ? { idemKey, requestHash } : {}),
 				requested: items,
 				items: [],
 				totalCents: 0,
@@ -101,7 +101,6 @@ export class Placement {
 				pending: true,
 				statusHistory: [{ status: "pending", at: created }],
 				shippingAddress,
-				requestHash,
 				createdAt: created,
 				updatedAt: at,
 			};
@@ -118,7 +117,7 @@ export class Placement {
 		crashPoint("place.after-open");
 		let lines: ReservedLine[];
 		try {
-			lines = (await products.reserve(via, order._id, order.requested)).lines;
+			lines = (await products.reserve(via, order._id, order.requested ?? [])).lines;
 		} catch (err) {
 			return this.placementFailed(via, order, err as Errors.MoleculerError);
 		}
@@ -271,20 +270,19 @@ export class Placement {
 
 	/**
 	 * Compare-and-set of the status, in one update that also records the
-	 * move, marks the outbox and drops the flags the move ends (pending, and
-	 * cancelling for a cancellation). Answers the order as it now is;
-	 * announces after the answer.
+	 * move, marks the outbox and drops what the move ends (pending and the
+	 * requested items, and cancelling for a cancellation). Answers the
+	 * order as it now is; announces after the answer.
 	 */
 	private async transition(via: Via, id: string, from: OrderStatus, to: OrderStatus, fields: Partial<OrderDoc> = {}, guard: Query = {}): Promise<OrderDoc | null> {
 		const at = now();
-		const unset: Record<string, true> = to === "cancelled" ? { pending: true, cancelling: true } : { pending: true };
-		const n = await this.deps.orders.updateMany(
+		const unset: Record<string, true> = to === "cancelled" ? { pending: true, requested: true, cancelling: true } : { pending: true, requested: true };
+		const order = await this.deps.orders.updateOne(
 			{ _id: id, status: from, ...guard },
 			{ $set: { ...fields, status: to, outbox: true, updatedAt: at }, $unset: unset, $push: { statusHistory: { status: to, at } } },
 		);
-		if (n !== 1) return null;
+		if (!order) return null;
 		crashPoint("status.after-move");
-		const order = (await this.deps.orders.findById(id))!;
 		this.announce(via, order, from);
 		return order;
 	}

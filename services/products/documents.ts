@@ -30,7 +30,8 @@ export interface ProductDoc extends Doc, Omit<Product, "id"> {
 /** One order's reservation: written once, when its outcome is known. */
 export interface ReservationDoc extends Doc {
 	state: ReservationState;
-	items: ReserveItem[];
+	/** What the attempt asked for; not stored beside lines, which hold the same (see reservedItems). */
+	items?: ReserveItem[];
 	/** Only on reservations that were `reserved` at some point: their price snapshot. */
 	lines?: ReservedLine[];
 	short?: ShortItem[];
@@ -44,4 +45,9 @@ export interface ReservationDoc extends Doc {
 	releasedAt?: number;
 	createdAt: string;
 	updatedAt: string;
+}
+
+/** The items a reservation holds or asked for: its lines when it has them (one copy per order, not two). */
+export function reservedItems(r: ReservationDoc): ReserveItem[] {
+	return r.lines?.map(l => ({ productId: l.productId, quantity: l.quantity })) ?? r.items ?? [];
 }

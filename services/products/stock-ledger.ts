@@ -4,7 +4,7 @@ import type { DbAdapter } from "../../lib/db/adapter";
 import { isDuplicateKeyError } from "../../lib/db/adapter";
 import { ConflictError, InsufficientStockError, UnprocessableError, type ShortItem } from "../../lib/errors";
 import { REJECTION, type ReleaseAnswer, type ReservationState, type ReservationView, type ReserveAnswer, type ReserveItem, type ReservedLine } from "../../lib/reservations";
-import type { Hold, ProductDoc, ReservationDoc } from "./documents";
+import { reservedItems, type Hold, type ProductDoc, type ReservationDoc } from "./documents";
 
 /** Called after stock moved, before the answer: caches are cleared and crossings found there. */
 export type StockMoved = (productIds: string[]) => Promise<void>;
@@ -141,7 +141,8 @@ export class StockLedger {
 			return [];
 		}
 		const key = holdKey(GIVE, orderId);
-		for (const [i, item] of r.items.entries()) {
+		const items = reservedItems(r);
+		for (const [i, item] of items.entries()) {
 			if (Date.now() - startedAt > this.options.pendingTimeoutMs)
 				throw new Errors.MoleculerRetryableError(`Releasing ${orderId} took too long; the settler finishes it`, 503, "RELEASE_UNFINISHED");
 			const hold: Hold = { q: item.quantity, at: Date.now() };
@@ -151,7 +152,7 @@ export class StockLedger {
 		crashPoint("release.after-all-give-backs");
 		// One update: released, the settler's flag gone, and the time from which the markers may go.
 		await this.reservations.updateMany({ _id: orderId, state: "releasing" }, { $set: { state: "released", releasedAt: Date.now(), updatedAt: now() }, $unset: { releasing: true } });
-		return r.items.map(item => item.productId);
+		return items.map(item => item.productId);
 	}
 
 	/** The state of an order's reservation, for the orders settler. */
@@ -166,7 +167,7 @@ export class StockLedger {
 	 */
 	async storeOutcome(orderId: string, items: ReserveItem[], outcome: Partial<ReservationDoc> & { state: ReservationState }): Promise<ReserveAnswer> {
 		try {
-			const stored = await this.reservations.insert({ _id: orderId, items, ...outcome, ...stamps() });
+			const stored = await this.reservations.insert({ _id: orderId, ...(outcome.lines ? {} : { items }), ...outcome, ...stamps() });
 			return await this.answerFrom(stored, items, true);
 		} catch (err) {
 			if (!isDuplicateKeyError(err)) throw err;
@@ -279,7 +280,7 @@ export class StockLedger {
 
 	/** A reserved order's take markers are removed with the next take of each product, or by the flush. */
 	private queueMarkerClears(r: ReservationDoc): void {
-		for (const item of r.items) this.queueClears(item.productId, [holdKey(TAKE, r._id)]);
+		for (const item of reservedItems(r)) this.queueClears(item.productId, [holdKey(TAKE, r._id)]);
 	}
 
 	private queueClears(productId: string, keys: string[]): void {

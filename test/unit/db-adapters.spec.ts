@@ -66,6 +66,14 @@ describe("storage adapters", () => {
 			expect(await adapter.findById("W1")).toEqual({ _id: "W1", sku: "W-1b", stock: 5, holds: {}, history: ["given back"] });
 		});
 
+		it("answers the document after a one-document conditional update, and null when its guard fails, leaving it as it was", async () => {
+			const after = await adapter.updateOne({ _id: "W1", stock: { $gte: 2 } }, { $inc: { stock: -2 }, $push: { history: "taken" } });
+			expect(after).toEqual({ _id: "W1", sku: "W-1", stock: 3, holds: {}, history: ["taken"] });
+			expect(await adapter.updateOne({ _id: "W1", stock: { $gte: 99 } }, { $inc: { stock: -99 } })).toBeNull();
+			after!.stock = 1000; // a copy: changing the answer changes nothing stored
+			expect(await adapter.findById("W1")).toEqual({ _id: "W1", sku: "W-1", stock: 3, holds: {}, history: ["taken"] });
+		});
+
 		it("refuses a duplicate of a unique field with an error isDuplicateKeyError knows", async () => {
 			const err = await adapter.insert({ _id: "W2", sku: "W-1", stock: 1 }).catch((e: unknown) => e);
 			expect(isDuplicateKeyError(err)).toBe(true);
@@ -234,6 +242,18 @@ describe("storage adapters", () => {
 				expect(await adapter.updateMany(step.query, step.update)).toBe(step.matched);
 				expect(updateMany).toHaveBeenCalledWith(step.query, step.update);
 			}
+		});
+
+		it("makes a one-document conditional update one findOneAndUpdate that answers the document after it, or null", async () => {
+			const Model = model as unknown as new (doc: object) => { _id: string };
+			const stored = new Model({ sku: "G-2", stock: 1 });
+			const findOneAndUpdate = jest.spyOn(model as never, "findOneAndUpdate" as never).mockReturnValueOnce({ exec: async () => stored } as never);
+			const query = { _id: stored._id, stock: { $gte: 1 } };
+			const update = { $inc: { stock: -1 } };
+			expect(await adapter.updateOne(query, update)).toEqual({ _id: stored._id, sku: "G-2", stock: 1 });
+			expect(findOneAndUpdate).toHaveBeenCalledWith(query, update, { new: true });
+			findOneAndUpdate.mockReturnValueOnce({ exec: async () => null } as never);
+			expect(await adapter.updateOne(query, update)).toBeNull();
 		});
 
 		it("answers plain objects whose fields outside the schema are readable, as NeDB does", async () => {
