@@ -49,13 +49,12 @@ interface AnalyticsSettings extends DbSettings {
 /** What `this` is inside the analytics service. */
 interface AnalyticsThis extends ServiceBase<AnalyticsSettings>, DbMethods<OrderFact, OrderFact> {
 	ready: Promise<void>;
-	updateTimer: NodeJS.Timeout | null;
+	dashboardChanged: _.DebouncedFunc<() => void>;
 	applyOrder(order: Order): Promise<boolean>;
-	announceDashboard(): Promise<void>;
+	refreshDashboard(): Promise<void>;
 	allFacts(): Promise<OrderFact[]>;
 	computeDashboard(ctx: Ctx): Promise<Dashboard>;
 	topProducts(paid: OrderFact[]): TopProduct[];
-	dashboardChanged(): Promise<void>;
 	rebuildIfEmpty(): Promise<void>;
 }
 
@@ -114,7 +113,7 @@ const AnalyticsService = defineService<AnalyticsSettings, AnalyticsThis>({
 				const order = msg?.order;
 				if (!order?.id || !ORDER_STATUSES.includes(order.status) || !Array.isArray(order.statusHistory)) throw new Error("Malformed order status message");
 				crashPoint("analytics.before-apply");
-				if (await this.applyOrder(order)) await this.dashboardChanged();
+				if (await this.applyOrder(order)) this.dashboardChanged();
 			},
 		},
 	},
@@ -194,20 +193,14 @@ const AnalyticsService = defineService<AnalyticsSettings, AnalyticsThis>({
 			return _.orderBy([...byProduct.values()], ["quantity", "revenueCents"], ["desc", "desc"]).slice(0, TOP_PRODUCTS);
 		},
 
-		/** Clear the cached answers now; announce the dashboard at most every 500 ms. */
-		async dashboardChanged(this: AnalyticsThis): Promise<void> {
-			await this.entityChanged("updated", null, null);
-			if (this.updateTimer) return;
-			this.updateTimer = setTimeout(() => void this.announceDashboard(), this.settings.updateEventIntervalMs);
-		},
-
-		async announceDashboard(this: AnalyticsThis): Promise<void> {
-			this.updateTimer = null;
+		/** Clear the dashboard's cached answers, then announce it. */
+		async refreshDashboard(this: AnalyticsThis): Promise<void> {
 			try {
+				await this.entityChanged("updated", null, null);
 				const dashboard = await this.broker.call("analytics.dashboard", {}, { nodeID: this.broker.nodeID });
 				await this.broker.emit("analytics.updated", { dashboard });
 			} catch (err) {
-				this.logger.warn("Could not announce the dashboard", (err as Error).message);
+				this.logger.warn("Could not refresh the dashboard; its cached answer lives at most its TTL", (err as Error).message);
 			}
 		},
 
@@ -230,13 +223,18 @@ const AnalyticsService = defineService<AnalyticsSettings, AnalyticsThis>({
 		},
 	},
 
+	created(this: AnalyticsThis) {
+		// The dashboard follows the orders within an interval: cleared and announced at once, then at most once per interval
+		// (one clean of the shared cache, and one push, per interval under load instead of one per order).
+		this.dashboardChanged = _.throttle(() => void this.refreshDashboard(), this.settings.updateEventIntervalMs);
+	},
+
 	started(this: AnalyticsThis) {
-		this.updateTimer = null;
 		this.ready = this.rebuildIfEmpty().catch((err: Error) => this.logger.error("Rebuild failed", err));
 	},
 
 	stopped(this: AnalyticsThis) {
-		if (this.updateTimer) clearTimeout(this.updateTimer);
+		this.dashboardChanged.cancel();
 	},
 });
 

@@ -420,7 +420,8 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 		if (!redisUrl || !this.io) return;
 		// Subscriptions made before the connection is up wait for it: the offline queue stays on here.
 		// The subscriber waits for Redis (its subscriptions come back with it); a push published while Redis is away is lost, not fatal.
-		this.ioPub = new QuietPublisher(redisOptions(redisUrl), this.logger);
+		// Auto-pipelining: the pushes of one turn (an order reaches its owner's room and the admins') leave in one write.
+		this.ioPub = new QuietPublisher({ ...redisOptions(redisUrl), enableAutoPipelining: true }, this.logger);
 		this.ioSub = new Redis({ ...redisOptions(redisUrl), enableOfflineQueue: true, maxRetriesPerRequest: null });
 		for (const client of [this.ioPub, this.ioSub]) client.on("error", (err: Error) => this.logger.warn("Socket.IO Redis adapter:", err.message));
 		this.io.adapter(createRedisAdapter(this.ioPub, this.ioSub, { key: `${this.broker.namespace || "MOL"}#socket.io` }));
