@@ -156,7 +156,8 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 		/** Whether a customer may place orders now (exists and is not blocked). Internal. */
 		canOrder: {
 			visibility: "public",
-			cache: { keys: ["id"] },
+			// `near`: the orders nodes and gateways that ask it on every order keep the answer too, checked against this service's tag (middlewares/near-cache.ts).
+			cache: { keys: ["id"], near: true },
 			retryPolicy: { enabled: true },
 			params: { id: ID },
 			async handler(this: CustomersThis, ctx: Ctx<{ id: string }>): Promise<{ allowed: boolean; reason?: string }> {

@@ -22,10 +22,10 @@ describe("cluster over RabbitMQ and Redis", () => {
 	beforeAll(async () => {
 		await requireInfrastructure();
 		[gatewayA, gatewayB] = await Promise.all([cluster.start("gateway-a", "api"), cluster.start("gateway-b", "api"), cluster.startCustomers()]);
-		products = await cluster.start("products", "products");
+		[products] = await Promise.all([cluster.start("products", "products"), cluster.start("orders", "orders")]);
 		const http = client(gatewayA);
-		await waitForRunning(http, ["product-service", "customer-service"]);
-		await waitForRunning(client(gatewayB), ["product-service", "customer-service"]);
+		await waitForRunning(http, ["product-service", "customer-service", "order-service"]);
+		await waitForRunning(client(gatewayB), ["product-service", "customer-service", "order-service"]);
 		adminToken = await loginAdmin(http);
 	}, 90_000);
 
@@ -85,6 +85,22 @@ describe("cluster over RabbitMQ and Redis", () => {
 		} finally {
 			redis.disconnect();
 		}
+	});
+
+	it("refuses the order of a customer blocked through gateway A at once through gateway B, and takes it again once unblocked (the orders node's near cache of customers.canOrder)", async () => {
+		const a = client(gatewayA);
+		const b = client(gatewayB);
+		const p = (await a.post("/products", { sku: "BLOCK-1", name: "Blocked lamp", category: "c", priceCents: 100, stock: 50 }, adminToken)).body;
+		const customer = (await a.post("/auth/register", { name: "Soon blocked", email: "soon-blocked@shop.test", password: "password-1" })).body;
+		const order = (gw: HttpClient) => gw.post("/orders", { items: [{ productId: p.id, quantity: 1 }] }, customer.token);
+		for (let round = 0; round < 3; round++) {
+			// Allowed, twice through each gateway: the orders node holds canOrder's answer.
+			for (const gw of [a, b, a, b]) expect((await order(gw)).status).toBe(201);
+			expect((await a.patch(`/customers/${customer.customer.id}`, { blocked: true }, adminToken)).status).toBe(200);
+			for (const gw of [b, a]) expect((await order(gw)).body).toMatchObject({ code: 403, type: "ACCOUNT_BLOCKED" });
+			expect((await b.patch(`/customers/${customer.customer.id}`, { blocked: false }, adminToken)).status).toBe(200);
+		}
+		expect((await a.get(`/products/${p.id}`)).body.stock).toBe(50 - 12);
 	});
 
 	it("holds the rate limit across two gateway nodes sharing Redis", async () => {
