@@ -138,6 +138,16 @@ export async function startBare(productJson: string): Promise<System> {
 	return { label: "bare node:http", origin, base: `${origin}/api`, children: [child], stop };
 }
 
+/** Moleculer-web's floor: one local action answering the same JSON, with none of the shop's guards (bench/baselines/moleculer-web-floor.js). */
+export async function startFloor(productJson: string): Promise<System> {
+	const port = await freePort();
+	const child = spawnNode(`floor-${port}`, [path.join(BASELINES, "moleculer-web-floor.js")], { PORT: String(port), PRODUCT_JSON: productJson }, ROOT);
+	const stop = onCleanUp("moleculer-web floor", () => stopAll([child]));
+	await waitForPort(port, 30_000, child);
+	const origin = `http://127.0.0.1:${port}`;
+	return { label: "moleculer-web floor", origin, base: `${origin}/api`, children: [child], stop };
+}
+
 /** The seed's shape: an Express gateway proxying with axios to an Express products service. */
 export async function startPeer(productJson: string): Promise<System> {
 	const [gatewayPort, productsPort] = [await freePort(), await freePort()];

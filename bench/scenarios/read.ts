@@ -11,7 +11,7 @@ import { settings } from "../config";
 import { cannon, interleave, median, sum, type Contender, type Run } from "../load";
 import { assertRunning, waitUntilAllQuiet } from "../procs";
 import { atLeast, fmt, rows } from "../report";
-import { seed, startBare, startCluster, startEmbedded, startPeer, type System } from "../systems";
+import { seed, startBare, startCluster, startEmbedded, startFloor, startPeer, type System } from "../systems";
 
 export interface ReadOptions {
 	/** P1 on the embedded default and the cluster. */
@@ -37,13 +37,18 @@ export async function readScenario({ read, peer }: ReadOptions): Promise<void> {
 		const bare = await startBare(productJson);
 		systems.push(bare);
 		productIds.set(bare, reference.body.id);
+		const floor = read ? await startFloor(productJson) : undefined;
+		if (floor) {
+			systems.push(floor);
+			productIds.set(floor, reference.body.id);
+		}
 		const seedShape = peer ? await startPeer(productJson) : undefined;
 		if (seedShape) {
 			systems.push(seedShape);
 			productIds.set(seedShape, reference.body.id);
 		}
 
-		const order = [bare, embedded, cluster, seedShape].filter((s): s is System => !!s);
+		const order = [bare, floor, embedded, cluster, seedShape].filter((s): s is System => !!s);
 		for (const s of order) {
 			// The first read fills the cache; every measured read is a hit.
 			const res = await request("GET", `${s.base}/products/${productIds.get(s)}`);
@@ -87,9 +92,11 @@ export async function readScenario({ read, peer }: ReadOptions): Promise<void> {
 			});
 
 		row("P1 read", bare);
+		if (floor) row("P1 read", floor, { system: "moleculer-web floor: one action, no guards", notes: `${notes(floor)}; what Moleculer and moleculer-web cost alone` });
 		if (embedded) {
 			const ratio = rps(embedded) / rps(bare);
-			row("P1 read", embedded, { target: atLeast(ratio, 0.5, "≥ 0.50 × bare") });
+			const ofFloor = floor ? `; ${(rps(embedded) / rps(floor)).toFixed(2)} × the floor` : "";
+			row("P1 read", embedded, { target: atLeast(ratio, 0.5, "≥ 0.50 × bare"), notes: `${notes(embedded)}${ofFloor}` });
 		}
 		const clusterRatio = rps(cluster) / rps(bare);
 		row("P1 read", cluster, { system: "cluster: api, products, customers", target: atLeast(clusterRatio, 0.15, "≥ 0.15 × bare") });

@@ -221,10 +221,41 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 		});
 	}
 
+	/*
+	 * The single-document calls go to NeDB's promise API: moleculer-db wraps
+	 * NeDB's callback API, which itself wraps that promise API, so each call
+	 * crossed promise -> callback -> promise (~5% of an order's time). The
+	 * answers are the same copies.
+	 */
+
+	findOne(query: Query): Promise<Doc | null> {
+		return this.db!.findOneAsync(query) as Promise<Doc | null>;
+	}
+
+	findById(id: string): Promise<Doc | null> {
+		return this.db!.findOneAsync({ _id: id }) as Promise<Doc | null>;
+	}
+
+	findByIds(ids: string[]): Promise<Doc[]> {
+		return this.db!.findAsync({ _id: { $in: ids } }) as unknown as Promise<Doc[]>;
+	}
+
+	insert(doc: Doc): Promise<Doc> {
+		return this.db!.insertAsync(doc) as Promise<Doc>;
+	}
+
+	async updateMany(query: Query, update: Update): Promise<number> {
+		return (await this.db!.updateAsync(query, update, { multi: true })).numAffected;
+	}
+
 	/** NeDB answers the updated document of a single update itself (a copy, as every answer). */
 	async updateOne(query: Query, update: Update): Promise<Doc | null> {
 		const { affectedDocuments } = (await this.db!.updateAsync(query, update, { multi: false, returnUpdatedDocs: true })) as { affectedDocuments: Doc | null };
 		return affectedDocuments ?? null;
+	}
+
+	removeMany(query: Query): Promise<number> {
+		return this.db!.removeAsync(query, { multi: true });
 	}
 
 	/** Counts without copying: NeDB's count runs a cursor that deep-copies every matching document. */
