@@ -229,19 +229,19 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 	 */
 
 	findOne(query: Query): Promise<Doc | null> {
-		return this.db!.findOneAsync(query) as Promise<Doc | null>;
+		return this.db!.findOneAsync(query);
 	}
 
 	findById(id: string): Promise<Doc | null> {
-		return this.db!.findOneAsync({ _id: id }) as Promise<Doc | null>;
+		return this.db!.findOneAsync({ _id: id });
 	}
 
 	findByIds(ids: string[]): Promise<Doc[]> {
-		return this.db!.findAsync({ _id: { $in: ids } }) as unknown as Promise<Doc[]>;
+		return this.db!.findAsync({ _id: { $in: ids } });
 	}
 
 	insert(doc: Doc): Promise<Doc> {
-		return this.db!.insertAsync(doc) as Promise<Doc>;
+		return this.db!.insertAsync<Doc>(doc);
 	}
 
 	async updateMany(query: Query, update: Update): Promise<number> {
