@@ -236,8 +236,9 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 		return this.db!.findOneAsync({ _id: id });
 	}
 
-	findByIds(ids: string[]): Promise<Doc[]> {
-		return this.db!.findAsync({ _id: { $in: ids } });
+	async findByIds(ids: string[]): Promise<Doc[]> {
+		// A cursor, which is awaitable but not a promise: awaited here, so callers get one.
+		return await this.db!.findAsync({ _id: { $in: ids } });
 	}
 
 	insert(doc: Doc): Promise<Doc> {
