@@ -42,7 +42,8 @@ interface NewCustomer {
 /** What `this` is inside the customers service. */
 interface CustomersThis extends ServiceBase<CustomersSettings>, DbMethods<CustomerDoc, Customer> {
 	tokens: Tokens;
-	dummyHash: string;
+	/** Hashed off the event loop's critical path at start (~70 ms at 10 rounds); awaited by the first login of an unknown email. */
+	dummyHash: Promise<string>;
 	authUser(customer: Customer): AuthUser;
 	currentUserId(ctx: Ctx): string;
 	findCustomer(id: string): Promise<Customer>;
@@ -86,7 +87,7 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 			async handler(this: CustomersThis, ctx: Ctx<{ email: string; password: string }>) {
 				const doc = await this.adapter.findOne({ email: ctx.params.email });
 				// Compare against a dummy hash when the email is unknown, so both failures take as long.
-				const ok = await bcrypt.compare(ctx.params.password, doc?.passwordHash ?? this.dummyHash);
+				const ok = await bcrypt.compare(ctx.params.password, doc?.passwordHash ?? (await this.dummyHash));
 				if (!doc || !ok) throw new UnauthorizedError(LOGIN_FAILED, "INVALID_CREDENTIALS");
 				if (doc.blocked) throw new ForbiddenError("This account is blocked", "ACCOUNT_BLOCKED");
 				const customer = this.toPublic(doc);
@@ -249,7 +250,7 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 
 	created(this: CustomersThis) {
 		this.tokens = new Tokens(this.settings.auth);
-		this.dummyHash = bcrypt.hashSync("not-a-password", this.settings.admin.bcryptRounds);
+		this.dummyHash = bcrypt.hash("not-a-password", this.settings.admin.bcryptRounds);
 	},
 
 	async started(this: CustomersThis) {

@@ -32,6 +32,9 @@ interface PersistenceInstance {
 type PersistenceClass = new (options: PersistenceOptions) => PersistenceInstance;
 
 const COMPACTION_INTERVAL_MS = 60_000;
+/** A file holding this many lines per document (rewrites of the same documents) is compacted at once: see noteAppended. */
+const LINES_PER_DOC_TO_COMPACT = 10;
+const COMPACT_CHECK_EVERY_LINES = 1_000;
 
 /**
  * NeDB reads each line of a datafile through JSON.parse with a reviver (for
@@ -61,10 +64,14 @@ model.deserialize = (line: string) => (line.includes("$$date") ? reviving(line) 
 class AppendingPersistence extends Persistence {
 	private fd: number | undefined;
 	private loading = false;
+	private appended = 0;
 
-	constructor(options: PersistenceOptions) {
+	constructor(private readonly options: PersistenceOptions) {
 		super(options);
-		options.db.on("compaction.done", () => this.close());
+		options.db.on("compaction.done", () => {
+			this.close();
+			this.appended = 0;
+		});
 	}
 
 	persistNewStateAsync(docs: object[]): Promise<void> {
@@ -74,6 +81,7 @@ class AppendingPersistence extends Persistence {
 			for (const doc of docs) lines += `${this.afterSerialization(model.serialize(doc))}\n`;
 			this.fd ??= fs.openSync(this.filename, "a", this.modes.fileMode);
 			fs.writeSync(this.fd, lines);
+			this.noteAppended(docs.length);
 			return Promise.resolve();
 		} catch (err) {
 			return Promise.reject(err instanceof Error ? err : new Error(String(err)));
@@ -107,6 +115,25 @@ class AppendingPersistence extends Persistence {
 
 	persistCachedDatabaseAsync(): Promise<void> {
 		return this.loading ? Promise.resolve() : super.persistCachedDatabaseAsync();
+	}
+
+	/**
+	 * Every update appends the whole document, so a store whose few
+	 * documents are rewritten all the time (the catalog: each order's takes
+	 * append each product) grows a file of mostly dead lines: 49 MB of
+	 * products for 50,000 orders, a third of what a restart reads. Such a
+	 * file is compacted once it holds ten lines per live document, which
+	 * for a catalog costs a few milliseconds. Stores that mostly grow
+	 * (orders, reservations) never reach that ratio and keep the periodic
+	 * compaction alone.
+	 */
+	private noteAppended(lines: number): void {
+		const before = this.appended;
+		this.appended += lines;
+		if (Math.floor(before / COMPACT_CHECK_EVERY_LINES) === Math.floor(this.appended / COMPACT_CHECK_EVERY_LINES)) return;
+		if (this.appended < LINES_PER_DOC_TO_COMPACT * this.options.db.getAllData().length) return;
+		this.appended = 0;
+		this.options.db.compactDatafileAsync().catch(() => undefined);
 	}
 
 	close(): void {
