@@ -28,12 +28,12 @@ interface PersistenceInstance {
 	inMemoryOnly: boolean;
 	modes: { fileMode: number };
 	afterSerialization(line: string): string;
+	beforeDeserialization: (line: string) => string;
 }
 type PersistenceClass = new (options: PersistenceOptions) => PersistenceInstance;
 
-const COMPACTION_INTERVAL_MS = 60_000;
-/** A file holding this many lines per document (rewrites of the same documents) is compacted at once: see noteAppended. */
-const LINES_PER_DOC_TO_COMPACT = 10;
+/** A file is compacted once its dead lines outnumber its documents by this many (see noteAppended); checked every this many lines. */
+const DEAD_LINES_OVER_DOCS_TO_COMPACT = 1_000;
 const COMPACT_CHECK_EVERY_LINES = 1_000;
 
 /**
@@ -64,13 +64,21 @@ model.deserialize = (line: string) => (line.includes("$$date") ? reviving(line) 
 class AppendingPersistence extends Persistence {
 	private fd: number | undefined;
 	private loading = false;
-	private appended = 0;
+	/** Lines in the file: counted while loading, then per append; the documents alone after a compaction. */
+	private fileLines = 0;
+	private compacting = false;
 
 	constructor(private readonly options: PersistenceOptions) {
 		super(options);
+		const decode = this.beforeDeserialization;
+		// Called for each line the load reads (NeDB's hook for decoding lines): the count of lines, dead ones included.
+		this.beforeDeserialization = (line: string) => {
+			this.fileLines++;
+			return decode(line);
+		};
 		options.db.on("compaction.done", () => {
 			this.close();
-			this.appended = 0;
+			this.fileLines = options.db.getAllData().length;
 		});
 	}
 
@@ -92,11 +100,12 @@ class AppendingPersistence extends Persistence {
 	 * NeDB rewrites the whole datafile after each load (serialise every
 	 * document, write a temporary file, fsync, rename): a third of a restart
 	 * at 50,000 orders. The file as it was read is as valid and as durable;
-	 * the periodic compaction rewrites it later. A last line that a crash cut
+	 * it is compacted once it holds enough dead lines (noteAppended). A last line that a crash cut
 	 * short (NeDB skips it) is ended, so the next append starts a line of its own.
 	 */
 	async loadDatabaseAsync(): Promise<void> {
 		this.loading = true;
+		this.fileLines = 0;
 		try {
 			await super.loadDatabaseAsync();
 		} finally {
@@ -118,22 +127,28 @@ class AppendingPersistence extends Persistence {
 	}
 
 	/**
-	 * Every update appends the whole document, so a store whose few
-	 * documents are rewritten all the time (the catalog: each order's takes
-	 * append each product) grows a file of mostly dead lines: 49 MB of
-	 * products for 50,000 orders, a third of what a restart reads. Such a
-	 * file is compacted once it holds ten lines per live document, which
-	 * for a catalog costs a few milliseconds. Stores that mostly grow
-	 * (orders, reservations) never reach that ratio and keep the periodic
-	 * compaction alone.
+	 * Every update appends the whole document, so the file holds dead lines:
+	 * the catalog, whose few documents each order's takes rewrite, grew 49 MB
+	 * of them by 50,000 orders, and the orders file three lines per order; a
+	 * restart reads them all. A file is compacted once its dead lines
+	 * outnumber its documents (by a thousand): a catalog every few hundred
+	 * orders at a few milliseconds each; a store that grows, each time it has
+	 * doubled or so (NeDB's fixed-interval compaction stalled a large store
+	 * every minute instead, dead lines or not). A file is thus never more
+	 * than about twice its compacted size.
 	 */
 	private noteAppended(lines: number): void {
-		const before = this.appended;
-		this.appended += lines;
-		if (Math.floor(before / COMPACT_CHECK_EVERY_LINES) === Math.floor(this.appended / COMPACT_CHECK_EVERY_LINES)) return;
-		if (this.appended < LINES_PER_DOC_TO_COMPACT * this.options.db.getAllData().length) return;
-		this.appended = 0;
-		this.options.db.compactDatafileAsync().catch(() => undefined);
+		const before = this.fileLines;
+		this.fileLines += lines;
+		if (Math.floor(before / COMPACT_CHECK_EVERY_LINES) === Math.floor(this.fileLines / COMPACT_CHECK_EVERY_LINES)) return;
+		const docs = this.options.db.getAllData().length;
+		if (this.compacting || this.fileLines - docs < docs + DEAD_LINES_OVER_DOCS_TO_COMPACT) return;
+		this.compacting = true;
+		// A failed compaction leaves the file as it was (NeDB writes a temporary file, then renames it): the next check tries again.
+		this.options.db
+			.compactDatafileAsync()
+			.catch(() => undefined)
+			.finally(() => (this.compacting = false));
 	}
 
 	close(): void {
@@ -179,8 +194,8 @@ function narrowsByIndex(value: unknown): boolean {
 
 /**
  * moleculer-db's NeDB adapter (handed a preconfigured datastore, as it
- * allows), with the indexes the mongoose schema declares and periodic
- * compaction.
+ * allows), with the indexes the mongoose schema declares, compacted by
+ * its persistence when dead lines pile up.
  */
 class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) => MemoryAdapterInstance) {
 	constructor(
@@ -196,7 +211,6 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 		for (const idx of this.indexes) await db.ensureIndexAsync({ fieldName: idx.field, unique: !!idx.unique, sparse: !!idx.sparse });
 		// After the load: NeDB rebuilds an index's tree only when it loads the file again.
 		for (const idx of this.indexes) if (idx.sorted && !idx.unique && !idx.sparse) this.sortIndex(idx.field);
-		if (this.datastore) db.setAutocompactionInterval(COMPACTION_INTERVAL_MS);
 	}
 
 	/** Replaces an index's AVL tree by a sorted array holding the same documents (lib/db/sorted-index.ts). */
@@ -304,7 +318,6 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 	}
 
 	async disconnect(): Promise<void> {
-		this.db?.stopAutocompaction();
 		if (this.datastore instanceof AppendingDatastore) this.datastore.closeFile();
 		await super.disconnect();
 	}

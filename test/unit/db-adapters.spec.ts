@@ -96,17 +96,40 @@ describe("storage adapters", () => {
 			adapter = reopened;
 		});
 
-		it("compacts a file whose few documents were rewritten many times, losing no write (a catalog's takes)", async () => {
-			for (let i = 0; i < 1_500; i++) await adapter.updateMany({ _id: "W1" }, { $inc: { stock: 1 } });
-			const lines = fs.readFileSync(path.join(dir, "widgets.db"), "utf8").trim().split("\n");
-			// Compacted at the thousandth line (one document, far over ten lines each), then the later writes appended.
-			expect(lines.length).toBeLessThan(600);
+		const fileLines = () => fs.readFileSync(path.join(dir, "widgets.db"), "utf8").trim().split("\n").length;
+		const reopen = async () => {
 			await adapter.disconnect();
-			const reopened = createAdapter<Widget>({ dataDir: dir }, "widgets", [{ field: "sku", unique: true }]).adapter;
-			reopened.init({} as ServiceBroker, fakeService);
-			await reopened.connect();
-			adapter = reopened;
-			expect(await adapter.findById("W1")).toMatchObject({ stock: 5 + 1_500 });
+			adapter = createAdapter<Widget>({ dataDir: dir }, "widgets", [{ field: "sku", unique: true }]).adapter;
+			adapter.init({} as ServiceBroker, fakeService);
+			await adapter.connect();
+		};
+
+		it("compacts a file whose few documents were rewritten many times, losing no write (a catalog's takes)", async () => {
+			for (let i = 0; i < 2_500; i++) await adapter.updateMany({ _id: "W1" }, { $inc: { stock: 1 } });
+			// Compacted at the two-thousandth line (dead lines over one document by a thousand), then the later writes appended.
+			expect(fileLines()).toBeLessThan(600);
+			await reopen();
+			expect(await adapter.findById("W1")).toMatchObject({ stock: 5 + 2_500 });
+		});
+
+		it("compacts a file that grows once its dead lines outnumber its documents, and a reopened file counts the dead lines it read", async () => {
+			// Orders' shape: each document written three times.
+			const write = async (from: number, to: number) => {
+				for (let i = from; i < to; i++) {
+					await adapter.insert({ _id: `G${i}`, sku: `G-${i}`, stock: 0 });
+					await adapter.updateMany({ _id: `G${i}` }, { $set: { stock: 1 } });
+					await adapter.updateMany({ _id: `G${i}` }, { $inc: { stock: 1 } });
+				}
+			};
+			await write(0, 600);
+			expect(fileLines()).toBeGreaterThanOrEqual(1 + 3 * 600); // no compaction yet: 1,200 dead lines, 601 documents
+			await reopen();
+			await write(600, 1_500);
+			// 1,501 documents held in far fewer lines than the 4,501 written.
+			expect(fileLines()).toBeLessThan(3_000);
+			await reopen();
+			expect(await adapter.count({ query: {} })).toBe(1_501);
+			expect(await adapter.count({ query: { stock: 2 } })).toBe(1_500);
 		});
 
 		it("opens a file whose last line a crash cut short without losing the writes after it, and still revives NeDB's dates", async () => {
