@@ -32,9 +32,13 @@ interface PersistenceInstance {
 }
 type PersistenceClass = new (options: PersistenceOptions) => PersistenceInstance;
 
-/** A file is compacted once its dead lines outnumber its documents by this many (see noteAppended); checked every this many lines. */
-const DEAD_LINES_OVER_DOCS_TO_COMPACT = 1_000;
+/** When a file is compacted (see noteAppended): checked every COMPACT_CHECK_EVERY_LINES appended lines. */
 const COMPACT_CHECK_EVERY_LINES = 1_000;
+const COMPACT_MIN_DEAD_LINES = 1_000;
+/** Dead lines per document from which a file is compacted even while it is written. */
+const COMPACT_BUSY_DEAD_PER_DOC = 4;
+/** How long a file must go unwritten before a compaction that can wait for a quiet moment. */
+const COMPACT_QUIET_MS = 500;
 
 /**
  * NeDB reads each line of a datafile through JSON.parse with a reviver (for
@@ -66,7 +70,9 @@ class AppendingPersistence extends Persistence {
 	private loading = false;
 	/** Lines in the file: counted while loading, then per append; the documents alone after a compaction. */
 	private fileLines = 0;
-	private compacting = false;
+	private lastAppendAt = 0;
+	private quietTimer: NodeJS.Timeout | undefined;
+	private compaction: Promise<void> | undefined;
 
 	constructor(private readonly options: PersistenceOptions) {
 		super(options);
@@ -129,26 +135,57 @@ class AppendingPersistence extends Persistence {
 	/**
 	 * Every update appends the whole document, so the file holds dead lines:
 	 * the catalog, whose few documents each order's takes rewrite, grew 49 MB
-	 * of them by 50,000 orders, and the orders file three lines per order; a
-	 * restart reads them all. A file is compacted once its dead lines
-	 * outnumber its documents (by a thousand): a catalog every few hundred
-	 * orders at a few milliseconds each; a store that grows, each time it has
-	 * doubled or so (NeDB's fixed-interval compaction stalled a large store
-	 * every minute instead, dead lines or not). A file is thus never more
-	 * than about twice its compacted size.
+	 * of them by 50,000 orders, and the orders file holds three lines per
+	 * order; a restart reads them all. Compaction rewrites the file from
+	 * memory, but it holds the datastore's executor while it serialises
+	 * every document (~0.2 s at 20,000 orders), so it is done when it costs
+	 * least:
+	 *  - once the dead lines outnumber the documents (by a thousand), at the
+	 *    first quiet half second of the store: after a burst, not inside it;
+	 *  - at once when they outnumber them four to one: a catalog under
+	 *    constant orders, every thousand orders or so, a few ms each.
+	 * (NeDB's fixed-interval compaction instead stalled a large store every
+	 * minute, busy or not, dead lines or not.)
 	 */
 	private noteAppended(lines: number): void {
+		this.lastAppendAt = Date.now();
 		const before = this.fileLines;
 		this.fileLines += lines;
 		if (Math.floor(before / COMPACT_CHECK_EVERY_LINES) === Math.floor(this.fileLines / COMPACT_CHECK_EVERY_LINES)) return;
 		const docs = this.options.db.getAllData().length;
-		if (this.compacting || this.fileLines - docs < docs + DEAD_LINES_OVER_DOCS_TO_COMPACT) return;
-		this.compacting = true;
-		// A failed compaction leaves the file as it was (NeDB writes a temporary file, then renames it): the next check tries again.
-		this.options.db
+		const dead = this.fileLines - docs;
+		if (dead >= COMPACT_BUSY_DEAD_PER_DOC * docs + COMPACT_MIN_DEAD_LINES) this.compact();
+		else if (dead >= docs + COMPACT_MIN_DEAD_LINES) this.compactWhenQuiet();
+	}
+
+	private compactWhenQuiet(): void {
+		if (this.quietTimer || this.compaction) return;
+		const check = () => {
+			const quietFor = Date.now() - this.lastAppendAt;
+			if (quietFor >= COMPACT_QUIET_MS) {
+				this.quietTimer = undefined;
+				this.compact();
+			} else this.quietTimer = setTimeout(check, COMPACT_QUIET_MS - quietFor).unref();
+		};
+		this.quietTimer = setTimeout(check, COMPACT_QUIET_MS).unref();
+	}
+
+	private compact(): void {
+		clearTimeout(this.quietTimer);
+		this.quietTimer = undefined;
+		// A failed compaction leaves the file as it was (NeDB writes a temporary file, then renames it): a later check tries again.
+		this.compaction ??= this.options.db
 			.compactDatafileAsync()
 			.catch(() => undefined)
-			.finally(() => (this.compacting = false));
+			.finally(() => (this.compaction = undefined));
+	}
+
+	/** Stops planning compactions; resolves when one under way has finished. */
+	async stop(): Promise<void> {
+		clearTimeout(this.quietTimer);
+		this.quietTimer = undefined;
+		await this.compaction;
+		this.close();
 	}
 
 	close(): void {
@@ -165,8 +202,8 @@ class AppendingDatastore extends Datastore {
 		(this as unknown as { persistence: PersistenceInstance }).persistence = new AppendingPersistence({ db: this });
 	}
 
-	closeFile(): void {
-		(this as unknown as { persistence: AppendingPersistence }).persistence.close();
+	closeFile(): Promise<void> {
+		return (this as unknown as { persistence: AppendingPersistence }).persistence.stop();
 	}
 }
 
@@ -318,7 +355,7 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 	}
 
 	async disconnect(): Promise<void> {
-		if (this.datastore instanceof AppendingDatastore) this.datastore.closeFile();
+		if (this.datastore instanceof AppendingDatastore) await this.datastore.closeFile();
 		await super.disconnect();
 	}
 }
