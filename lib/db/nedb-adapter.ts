@@ -52,6 +52,26 @@ const reviving = model.deserialize.bind(model);
 model.deserialize = (line: string) => (line.includes("$$date") ? reviving(line) : JSON.parse(line));
 
 /**
+ * The same the other way: NeDB serialises each written document through
+ * JSON.stringify with a replacer (which checks every key again, and writes
+ * a Date as `{ $$date }`), ~2-3 times slower than without one, and each
+ * update writes the whole document: 8% of an order's time. A document
+ * holds only keys NeDB checked when it was written, so one without a Date
+ * serialises to exactly what a plain JSON.stringify answers; one with a
+ * Date keeps NeDB's way.
+ */
+const serializing = model.serialize.bind(model);
+model.serialize = (doc: object) => (holdsDate(doc) ? serializing(doc) : JSON.stringify(doc));
+
+function holdsDate(value: unknown): boolean {
+	if (value === null || typeof value !== "object") return false;
+	if (value instanceof Date) return true;
+	if (Array.isArray(value)) return value.some(holdsDate);
+	for (const key in value) if (holdsDate((value as Record<string, unknown>)[key])) return true;
+	return false;
+}
+
+/**
  * NeDB's persistence, appending through one open descriptor. NeDB appends
  * each write with fs.appendFile (open, write and close through the thread
  * pool) and runs a datastore's operations one at a time, so every write

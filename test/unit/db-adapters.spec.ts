@@ -133,6 +133,20 @@ describe("storage adapters", () => {
 			expect(await adapter.count({ query: { stock: 2 } })).toBe(1_500);
 		});
 
+		it("writes a Date as NeDB does and a date string as a string, and reads each back as it was written", async () => {
+			const at = new Date("2026-11-25T10:00:00.000Z");
+			await adapter.insert({ _id: "D1", sku: "D-1", stock: 1, history: ["2026-11-25T10:00:00.000Z"], when: at } as Widget);
+			await adapter.updateMany({ _id: "W1" }, { $set: { "holds.r_x": { q: 1 } } });
+			const lines = fs.readFileSync(path.join(dir, "widgets.db"), "utf8").trim().split("\n");
+			expect(lines.find(l => l.includes('"D1"'))).toContain(`"when":{"$$date":${at.getTime()}}`);
+			expect(JSON.parse(lines.at(-1)!)).toEqual({ _id: "W1", sku: "W-1", stock: 5, holds: { r_x: { q: 1 } }, history: [] });
+			await reopen();
+			const d1 = (await adapter.findById("D1")) as Widget & { when: unknown };
+			expect(d1.when).toBeInstanceOf(Date);
+			expect((d1.when as Date).getTime()).toBe(at.getTime());
+			expect(d1.history).toEqual(["2026-11-25T10:00:00.000Z"]);
+		});
+
 		it("opens a file whose last line a crash cut short without losing the writes after it, and still revives NeDB's dates", async () => {
 			// NeDB refuses a file with more than 10% of bad lines: one among many.
 			for (let i = 10; i < 30; i++) await adapter.insert({ _id: `X${i}`, sku: `X-${i}`, stock: i });
