@@ -2,13 +2,23 @@ import Redis from "ioredis";
 import type { ServiceBroker } from "moleculer";
 import { CacheUnavailableError, redisOptions } from "./redis";
 
+/** INCR, and the key's expiry set with its first count: one atomic script. */
+const COUNT_SCRIPT = `local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n`;
+
+type CountingRedis = Redis & { countInWindow(key: string, expireMs: number): Promise<number> };
+
 /**
  * moleculer-web rate-limit store kept in Redis, so several gateway nodes
  * share one counter per client. Fixed windows aligned to the clock; one
- * MULTI (INCR + PEXPIRE) per request.
+ * script call per request (INCR, and PEXPIRE on the first count). A script
+ * is one command, which auto-pipelining sends with the other commands of
+ * the same turn (a MULTI is a write of its own: a third of the cluster
+ * gateway's time went to writing them).
  */
 export class RedisRateLimitStore {
-	private readonly redis: Redis;
+	private readonly redis: CountingRedis;
 	private readonly prefix: string;
 	private currentReset = 0;
 
@@ -17,7 +27,8 @@ export class RedisRateLimitStore {
 		opts: { redisUrl: string },
 		broker: ServiceBroker,
 	) {
-		this.redis = new Redis({ ...redisOptions(opts.redisUrl), enableAutoPipelining: true });
+		this.redis = new Redis({ ...redisOptions(opts.redisUrl), enableAutoPipelining: true }) as CountingRedis;
+		this.redis.defineCommand("countInWindow", { numberOfKeys: 1, lua: COUNT_SCRIPT });
 		this.redis.on("error", (err: Error) => broker.logger.warn("Rate-limit store:", err.message));
 		this.prefix = `${broker.namespace || "MOL"}:ratelimit`;
 	}
@@ -33,14 +44,7 @@ export class RedisRateLimitStore {
 		this.currentReset = windowStart + this.windowMs;
 		const redisKey = `${this.prefix}:${windowStart}:${key}`;
 		try {
-			const results = await this.redis
-				.multi()
-				.incr(redisKey)
-				.pexpire(redisKey, this.windowMs * 2)
-				.exec();
-			const [err, count] = results?.[0] ?? [new Error("no answer"), 0];
-			if (err) throw err;
-			return Number(count);
+			return Number(await this.redis.countInWindow(redisKey, this.windowMs * 2));
 		} catch (err) {
 			throw new CacheUnavailableError(err as Error);
 		}

@@ -116,6 +116,15 @@ describe("cluster over RabbitMQ and Redis", () => {
 		expect(over.headers.get("x-rate-limit-remaining")).toBe("0");
 		// Another client is not affected.
 		expect((await client(gatewayB).get("/categories")).status).toBe(200);
+		// One counter for both gateways, which Redis forgets on its own (two windows after its first count).
+		const redis = new Redis(REDIS_URL);
+		try {
+			const keys = await redis.keys(`${cluster.namespace}:ratelimit:*:${clientId}`);
+			expect(keys.length).toBeGreaterThanOrEqual(1);
+			for (const key of keys) expect(await redis.pttl(key)).toBeGreaterThan(0);
+		} finally {
+			redis.disconnect();
+		}
 	});
 
 	it("reports product-service down (503) once the products process is killed", async () => {
