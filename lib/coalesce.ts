@@ -17,8 +17,10 @@ export function coalesced<T = void>(task: () => Promise<T>): () => Promise<T> {
 		return run;
 	};
 	return () => {
+		// A queued run not yet started is joined, also between a run's end and the queued run's start (a few microtasks).
+		if (queued) return queued;
 		if (!running) return start();
-		queued ??= running
+		queued = running
 			.catch(() => undefined)
 			.then(() => {
 				queued = null;

@@ -42,7 +42,7 @@ interface NewCustomer {
 /** What `this` is inside the customers service. */
 interface CustomersThis extends ServiceBase<CustomersSettings>, DbMethods<CustomerDoc, Customer> {
 	tokens: Tokens;
-	/** Hashed off the event loop's critical path at start (~70 ms at 10 rounds); awaited by the first login of an unknown email. */
+	/** Hashed in bcryptjs's asynchronous chunks, so the start does not wait ~70 ms (10 rounds) for it; awaited by a login of an unknown email. */
 	dummyHash: Promise<string>;
 	authUser(customer: Customer): AuthUser;
 	currentUserId(ctx: Ctx): string;

@@ -193,12 +193,20 @@ class AppendingPersistence extends Persistence {
 	private compact(): void {
 		clearTimeout(this.quietTimer);
 		this.quietTimer = undefined;
-		// A failed compaction leaves the file as it was (NeDB writes a temporary file, then renames it): a later check tries again.
+		// A compaction that failed before its rename left the file as it was, and a later check tries again; one that failed
+		// after it (its last fsync) replaced the file without saying so: the descriptor is reopened either way, never left
+		// on a file that is gone.
 		this.compaction ??= this.options.db
 			.compactDatafileAsync()
-			.catch(() => undefined)
-			.finally(() => (this.compaction = undefined));
+			.catch((err: Error) => this.onCompactionError?.(err))
+			.finally(() => {
+				this.close();
+				this.compaction = undefined;
+			});
 	}
+
+	/** Told when a compaction fails (the adapter logs it). */
+	onCompactionError?: (err: Error) => void;
 
 	/** Stops planning compactions; resolves when one under way has finished. */
 	async stop(): Promise<void> {
@@ -223,7 +231,15 @@ class AppendingDatastore extends Datastore {
 	}
 
 	closeFile(): Promise<void> {
-		return (this as unknown as { persistence: AppendingPersistence }).persistence.stop();
+		return this.appending.stop();
+	}
+
+	onCompactionError(report: (err: Error) => void): void {
+		this.appending.onCompactionError = report;
+	}
+
+	private get appending(): AppendingPersistence {
+		return (this as unknown as { persistence: AppendingPersistence }).persistence;
 	}
 }
 
@@ -268,6 +284,8 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 		for (const idx of this.indexes) await db.ensureIndexAsync({ fieldName: idx.field, unique: !!idx.unique, sparse: !!idx.sparse });
 		// After the load: NeDB rebuilds an index's tree only when it loads the file again.
 		for (const idx of this.indexes) if (idx.sorted && !idx.unique && !idx.sparse) this.sortIndex(idx.field);
+		const logger = (this as unknown as { service?: { logger?: { warn(...args: unknown[]): void } } }).service?.logger;
+		if (this.datastore instanceof AppendingDatastore) this.datastore.onCompactionError(err => logger?.warn("Compacting a datafile failed; it is tried again later", err.message));
 	}
 
 	/** Replaces an index's AVL tree by a sorted array holding the same documents (lib/db/sorted-index.ts). */
@@ -326,16 +344,16 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 	 * answers are the same copies.
 	 */
 
-	findOne(query: Query): Promise<Doc | null> {
-		return this.db!.findOneAsync(query);
+	// NeDB answers awaitable cursors, which run again on each `then`: awaited here once, so callers get promises.
+	async findOne(query: Query): Promise<Doc | null> {
+		return await this.db!.findOneAsync(query);
 	}
 
-	findById(id: string): Promise<Doc | null> {
-		return this.db!.findOneAsync({ _id: id });
+	async findById(id: string): Promise<Doc | null> {
+		return await this.db!.findOneAsync({ _id: id });
 	}
 
 	async findByIds(ids: string[]): Promise<Doc[]> {
-		// A cursor, which is awaitable but not a promise: awaited here, so callers get one.
 		return await this.db!.findAsync({ _id: { $in: ids } });
 	}
 

@@ -3,12 +3,23 @@ import { coalesced } from "../../lib/coalesce";
 
 /** A task whose runs end when the test says; each run answers its own index and records when it started. */
 function controlledTask() {
-	const runs: Array<{ startedAt: number; end(err?: Error): void }> = [];
+	const runs: Array<{ startedAt: number; ended: boolean; alongside: number; end(err?: Error): void }> = [];
 	let clock = 0;
 	const task = () =>
 		new Promise<number>((resolve, reject) => {
 			const index = runs.length;
-			runs.push({ startedAt: clock, end: err => (err ? reject(err) : resolve(index)) });
+			const run = {
+				startedAt: clock,
+				ended: false,
+				// How many earlier runs were still going when this one started.
+				alongside: runs.filter(r => !r.ended).length,
+				end: (err?: Error) => {
+					run.ended = true;
+					if (err) reject(err);
+					else resolve(index);
+				},
+			};
+			runs.push(run);
 		});
 	return { runs, task, tick: () => ++clock, now: () => clock };
 }
@@ -32,6 +43,20 @@ describe("coalesced runs (the cache clean of every write)", () => {
 		expect(runs).toHaveLength(2);
 	});
 
+	it("lets a caller that arrives between a run's end and the queued run's start join the queued run, not start one beside it", async () => {
+		const { runs, task } = controlledTask();
+		const clean = coalesced(task);
+		const first = clean();
+		const queued = clean();
+		runs[0].end();
+		await first; // the first run is over; the queued one has not started yet
+		const late = clean();
+		await settle();
+		expect(runs).toHaveLength(2);
+		runs[1].end();
+		expect(await Promise.all([queued, late])).toEqual([1, 1]);
+	});
+
 	it("hands a failed run's error to its callers, and the next caller gets a run of its own", async () => {
 		const { runs, task } = controlledTask();
 		const clean = coalesced(task);
@@ -44,7 +69,7 @@ describe("coalesced runs (the cache clean of every write)", () => {
 		await expect(next).resolves.toBe(1);
 	});
 
-	it("whatever the interleaving of calls and run ends, each caller is answered by a run that started after its call, and no more runs start than calls", async () => {
+	it("whatever the interleaving of calls and run ends, each caller is answered by a run that started after its call, runs never overlap, and no more runs start than calls", async () => {
 		await fc.assert(
 			fc.asyncProperty(fc.array(fc.constantFrom("call", "end", "fail"), { maxLength: 40 }), async steps => {
 				const { runs, task, tick, now } = controlledTask();
@@ -65,6 +90,7 @@ describe("coalesced runs (the cache clean of every write)", () => {
 					await settle();
 				}
 				expect(runs.length).toBeLessThanOrEqual(answers.length);
+				expect(runs.filter(r => r.alongside > 0)).toEqual([]);
 				for (const a of answers) {
 					expect(a.run !== undefined || a.failed).toBe(true);
 					if (a.run !== undefined) expect(runs[a.run].startedAt).toBeGreaterThanOrEqual(a.calledAt);
