@@ -128,24 +128,24 @@ export async function startCluster(label: string, services: string[]): Promise<S
 	};
 }
 
-/** A bare node:http server answering `productJson` to every request. */
-export async function startBare(productJson: string): Promise<System> {
+/** A one-process baseline from bench/baselines/ answering `productJson` on GET /api/products/:id. */
+async function startBaseline(label: string, script: string, productJson: string): Promise<System> {
 	const port = await freePort();
-	const child = spawnNode(`bare-${port}`, [path.join(BASELINES, "bare.js")], { PORT: String(port), PRODUCT_JSON: productJson }, ROOT);
-	const stop = onCleanUp("bare node:http", () => stopAll([child]));
+	const child = spawnNode(`${script.replace(/\.js$/, "")}-${port}`, [path.join(BASELINES, script)], { PORT: String(port), PRODUCT_JSON: productJson }, ROOT);
+	const stop = onCleanUp(label, () => stopAll([child]));
 	await waitForPort(port, 30_000, child);
 	const origin = `http://127.0.0.1:${port}`;
-	return { label: "bare node:http", origin, base: `${origin}/api`, children: [child], stop };
+	return { label, origin, base: `${origin}/api`, children: [child], stop };
 }
 
-/** Moleculer-web's floor: one local action answering the same JSON, with none of the shop's guards (bench/baselines/moleculer-web-floor.js). */
-export async function startFloor(productJson: string): Promise<System> {
-	const port = await freePort();
-	const child = spawnNode(`floor-${port}`, [path.join(BASELINES, "moleculer-web-floor.js")], { PORT: String(port), PRODUCT_JSON: productJson }, ROOT);
-	const stop = onCleanUp("moleculer-web floor", () => stopAll([child]));
-	await waitForPort(port, 30_000, child);
-	const origin = `http://127.0.0.1:${port}`;
-	return { label: "moleculer-web floor", origin, base: `${origin}/api`, children: [child], stop };
+/** A bare node:http server answering `productJson` to every request. */
+export function startBare(productJson: string): Promise<System> {
+	return startBaseline("bare node:http", "bare.js", productJson);
+}
+
+/** Moleculer-web's floor: one local action answering the same JSON, with none of the shop's guards. */
+export function startFloor(productJson: string): Promise<System> {
+	return startBaseline("moleculer-web floor", "moleculer-web-floor.js", productJson);
 }
 
 /** The seed's shape: an Express gateway proxying with axios to an Express products service. */

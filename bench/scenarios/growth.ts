@@ -101,6 +101,12 @@ async function fill(base: string, customers: Customer[], productIds: string[], a
 	);
 }
 
+/** A row of the node's resident size, with its heap after a GC in the notes. */
+function rssRow(figure: string, system: string, mem: Memory, before = "", after = ""): (typeof rows)[number] {
+	const heap = `heap used ${fmt(mem.heapUsed / MB, 1)} MB after GC (of ${fmt(mem.heapTotal / MB, 1)} MB committed)`;
+	return { scenario: "growth", figure, system, values: [mem.rss / MB], value: mem.rss / MB, decimals: 1, notes: `${before}${heap}${after}` };
+}
+
 async function totalOrders(base: string, admin: string): Promise<number> {
 	return (await json("GET", `${base}/orders?page=1&pageSize=1`, undefined, admin)).total;
 }
@@ -153,15 +159,7 @@ export async function growthScenario(): Promise<void> {
 			const mem = await node.memory();
 			afterFillBaseline ??= mem;
 			const judged = level >= TARGET_LEVEL;
-			rows.push({
-				scenario: "growth",
-				figure: "RSS MB after the fill",
-				system,
-				values: [mem.rss / MB],
-				value: mem.rss / MB,
-				decimals: 1,
-				notes: `${fillNote}heap used ${fmt(mem.heapUsed / MB, 1)} MB after GC (of ${fmt(mem.heapTotal / MB, 1)} MB committed); quiet after ${fmt(quietMs)} ms`,
-			});
+			rows.push(rssRow("RSS MB after the fill", system, mem, fillNote, `; quiet after ${fmt(quietMs)} ms`));
 			const totalPages = Math.max(1, Math.ceil(count / 100));
 			for (const page of [...new Set([1, 50, totalPages])]) {
 				const samples = await pageLatency(node.base, seeded.admin, page);
@@ -193,15 +191,7 @@ export async function growthScenario(): Promise<void> {
 			await waitUntilQuiet(node.child.proc.pid!);
 			const held = await node.memory();
 			heldBaseline ??= held;
-			rows.push({
-				scenario: "growth",
-				figure: "RSS MB holding them",
-				system,
-				values: [held.rss / MB],
-				value: held.rss / MB,
-				decimals: 1,
-				notes: `after the restart, at rest; heap used ${fmt(held.heapUsed / MB, 1)} MB after GC (of ${fmt(held.heapTotal / MB, 1)} MB committed)`,
-			});
+			rows.push(rssRow("RSS MB holding them", system, held, "after the restart, at rest; "));
 			if (count > 0 && level > 0) {
 				const perOrder = (held.rss - heldBaseline.rss) / count;
 				const afterFill = (mem.rss - afterFillBaseline.rss) / count;
