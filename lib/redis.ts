@@ -78,7 +78,7 @@ export class ShopRedisCacher extends withTypedKeys(Cachers.Redis as unknown as C
 	 * still the same.
 	 */
 	async readTag(service: string): Promise<string> {
-		const key = `${this.prefix}near-tag:${service}`;
+		const key = this.tagKey(service);
 		try {
 			const tag = await this.client.get(key);
 			if (tag !== null) return tag;
@@ -93,9 +93,13 @@ export class ShopRedisCacher extends withTypedKeys(Cachers.Redis as unknown as C
 
 	renewTag(service: string): Promise<void> {
 		return this.client
-			.set(`${this.prefix}near-tag:${service}`, crypto.randomUUID())
+			.set(this.tagKey(service), crypto.randomUUID())
 			.then(() => undefined)
 			.catch(unavailable);
+	}
+
+	private tagKey(service: string): string {
+		return `${this.prefix}near-tag:${service}`;
 	}
 
 	get(key: string): Promise<unknown> {

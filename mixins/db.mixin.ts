@@ -6,7 +6,7 @@ import { pageWindow, toPage, type Page } from "../lib/pagination";
 import { ShopRedisCacher } from "../lib/redis";
 import { settings, type StorageSettings } from "../lib/settings";
 import { defineMixin, type SecureSettings, type ServiceBase } from "../lib/types";
-import { cacheCleanEvents } from "./cache-cleaner.mixin";
+import { cacheCleanEvents, type DependencyCleaning } from "./cache-cleaner.mixin";
 
 export interface DbMixinOptions<P> {
 	collection: string;
@@ -36,7 +36,15 @@ export interface DbMethods<T extends Doc, P> {
 }
 
 type This<T extends Doc, P> = ServiceBase<DbSettings> &
-	DbMethods<T, P> & { extraAdapters: DbAdapter[]; cleanShared: () => Promise<void>; secondCleanTimer?: NodeJS.Timeout; schema: ServiceSchema; cleanNow(): Promise<void> };
+	DbMethods<T, P> &
+	DependencyCleaning & {
+		extraAdapters: DbAdapter[];
+		/** Tell the other nodes, then cleanKeys: shared between concurrent writers (lib/coalesce.ts). */
+		cleanAfterWrite: () => Promise<void>;
+		secondCleanTimer?: NodeJS.Timeout;
+		schema: ServiceSchema;
+		cleanKeys(): Promise<void>;
+	};
 
 const SECOND_CLEAN_DELAY_MS = 100;
 
@@ -92,16 +100,15 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): P
 				if (!this.secondCleanTimer) {
 					this.secondCleanTimer = setTimeout(() => {
 						this.secondCleanTimer = undefined;
-						this.cleanShared().catch(() => undefined);
+						this.cleanAfterWrite().catch(() => undefined);
 					}, SECOND_CLEAN_DELAY_MS);
 					this.secondCleanTimer.unref();
 				}
-				return this.cleanShared();
+				return this.cleanAfterWrite();
 			},
 
-			/** Tell the other nodes, clear this node's keys; with Redis, renew the tag the gateways' near caches compare (middlewares/near-cache.ts). */
-			async cleanNow(this: This<T, P>): Promise<void> {
-				void this.broker.broadcast(`cache.clean.${this.fullName}`);
+			/** Clear this node's keys of the service; with Redis, renew the tag the near caches compare (middlewares/near-cache.ts). */
+			async cleanKeys(this: This<T, P>): Promise<void> {
 				const cacher = this.broker.cacher;
 				if (!cacher) return;
 				await cacher.clean(`${this.fullName}.**`);
@@ -119,7 +126,11 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): P
 
 		created(this: This<T, P>) {
 			this.extraAdapters = [];
-			this.cleanShared = coalesced(() => this.cleanNow());
+			this.cleanAfterWrite = coalesced(async () => {
+				void this.broker.broadcast(`cache.clean.${this.fullName}`);
+				await this.cleanKeys();
+			});
+			this.cleanAfterDependency = coalesced(() => this.cleanKeys());
 		},
 
 		async stopped(this: This<T, P>) {
