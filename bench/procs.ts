@@ -9,6 +9,7 @@ import fs from "fs";
 import net from "net";
 import os from "os";
 import path from "path";
+import { procStat, tail } from "../bin/processes";
 
 const live = new Set<ChildProcess>();
 const steps: Array<{ name: string; run: () => Promise<void> }> = [];
@@ -112,14 +113,6 @@ export function assertRunning(children: Child[]): void {
 	}
 }
 
-export function tail(file: string, lines = 20): string {
-	try {
-		return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-	} catch {
-		return "(no log)";
-	}
-}
-
 /** Known and harmless (shared/STACK.md): @moleculer/channels' stale version check of amqplib. */
 const KNOWN_NOISE = [/amqplib library is not supported officially/];
 
@@ -151,6 +144,7 @@ export function problems(file: string): Array<{ message: string; count: number }
 }
 
 export { freePort } from "../bin/processes";
+export { tail };
 
 export function waitForPort(port: number, timeoutMs = 30_000, child?: Child): Promise<void> {
 	const deadline = Date.now() + timeoutMs;
@@ -177,11 +171,9 @@ export function rssBytes(pid: number): number {
 
 /** CPU seconds a process has used so far (user + system), from /proc/<pid>/stat. */
 export function cpuSeconds(pid: number): number {
-	const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-	// Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
-	const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-	const ticks = Number(fields[11]) + Number(fields[12]);
-	return ticks / 100;
+	const fields = procStat(pid);
+	if (!fields) throw new Error(`no /proc/${pid}/stat`);
+	return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /**

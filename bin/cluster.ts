@@ -17,10 +17,9 @@
 import { spawn } from "child_process";
 import crypto from "crypto";
 import fs from "fs";
-import net from "net";
 import path from "path";
-import { deleteNamespace, deleteTransporterTopology } from "./namespace-cleanup";
-import { isAlive, loadDotEnv, portInUse, processStartTime, stopProcesses, waitForHealthy, type OwnedProcess } from "./processes";
+import { deleteRedisKeys, deleteTransporterTopology } from "./namespace-cleanup";
+import { DEMO_ADMIN, START_RABBITMQ, START_REDIS, isAlive, loadDotEnv, portInUse, processStartTime, reachable, stopProcesses, tail, waitForHealthy, type OwnedProcess } from "./processes";
 
 const RUNNER = path.join(__dirname, "runner.js");
 const START_TIMEOUT_MS = 90_000;
@@ -29,7 +28,7 @@ const DEFAULTS = {
 	port: 5000,
 	transporter: "amqp://guest:guest@127.0.0.1:5672",
 	cacher: "redis://127.0.0.1:6379",
-	admin: { email: "admin@example.com", password: "admin-pass" },
+	admin: DEMO_ADMIN,
 };
 
 class ClusterError extends Error {
@@ -128,25 +127,14 @@ function jwtSecret(c: ClusterConfig): string {
 	return fs.readFileSync(file, "utf8").trim();
 }
 
-function reachable(url: string): Promise<boolean> {
-	const u = new URL(url);
-	const port = Number(u.port) || (u.protocol.startsWith("amqp") ? 5672 : 6379);
-	return new Promise(resolve => {
-		const socket = net.connect({ host: u.hostname, port, timeout: 2000 });
-		socket.once("connect", () => (socket.destroy(), resolve(true)));
-		socket.once("timeout", () => (socket.destroy(), resolve(false)));
-		socket.once("error", () => resolve(false));
-	});
-}
-
 async function checkCanStart(c: ClusterConfig): Promise<void> {
 	const previous = readPidFile(c);
 	const alive = previous?.nodes.filter(n => isAlive(n.pid, n.startTime)) ?? [];
 	if (alive.length) throw new ClusterError(`The cluster "${c.namespace}" is running (pids ${alive.map(n => n.pid).join(", ")}): npm run cluster:stop first.`);
 	for (const port of c.ports) if (await portInUse(port)) throw new ClusterError(`Port ${port} is in use: stop what listens there, or choose the gateways' ports with PORT and PORT2.`);
 	const missing = [
-		!(await reachable(c.transporter)) && `RabbitMQ at ${shown(c.transporter)} (start it: rabbitmq-server -detached)`,
-		!(await reachable(c.cacher)) && `Redis at ${shown(c.cacher)} (start it: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no)`,
+		!(await reachable(c.transporter)) && `RabbitMQ at ${shown(c.transporter)} (start it: ${START_RABBITMQ})`,
+		!(await reachable(c.cacher)) && `Redis at ${shown(c.cacher)} (start it: ${START_REDIS})`,
 	].filter(Boolean);
 	if (missing.length) throw new ClusterError(`The cluster needs ${missing.join(" and ")}.`);
 }
@@ -179,14 +167,6 @@ function spawnNode(c: ClusterConfig, spec: NodeSpec, secret: string): RunningNod
 	}
 }
 
-function tail(file: string, lines = 30): string {
-	try {
-		return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-	} catch {
-		return "(no log)";
-	}
-}
-
 async function start(c: ClusterConfig): Promise<void> {
 	await checkCanStart(c);
 	fs.mkdirSync(c.dataDir, { recursive: true });
@@ -201,7 +181,7 @@ async function start(c: ClusterConfig): Promise<void> {
 	}
 	const dead = () => {
 		const node = file.nodes.find(n => !isAlive(n.pid, n.startTime));
-		return node && `The node ${node.name} (pid ${node.pid}) exited. The end of ${node.log}:\n${tail(node.log)}`;
+		return node && `The node ${node.name} (pid ${node.pid}) exited. The end of ${node.log}:\n${tail(node.log, 30)}`;
 	};
 	try {
 		for (const port of c.ports) await waitForHealthy(`http://127.0.0.1:${port}`, START_TIMEOUT_MS, dead);
@@ -249,7 +229,7 @@ async function clean(c: ClusterConfig): Promise<void> {
 	const nodeIds = (readPidFile(c)?.nodes ?? []).map(n => n.nodeId);
 	await stop(c);
 	const ids = nodeIds.length ? nodeIds : nodeSpecs(c.ports).map(s => `${c.namespace}-${s.name}`);
-	const [{ listed }] = await Promise.all([deleteTransporterTopology(c.namespace, c.transporter, ids), deleteNamespace(c.namespace, c.transporter, c.cacher)]);
+	const [{ listed }] = await Promise.all([deleteTransporterTopology(c.namespace, c.transporter, ids), deleteRedisKeys(c.namespace, c.cacher)]);
 	fs.rmSync(c.dataDir, { recursive: true, force: true });
 	fs.rmSync(c.logDir, { recursive: true, force: true });
 	console.log(`Removed the namespace "${c.namespace}": its RabbitMQ queues and exchanges, Redis keys, data and logs.`);

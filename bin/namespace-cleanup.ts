@@ -53,7 +53,8 @@ async function deleteChannelTopology(namespace: string, amqpUrl: string): Promis
 	await deleteObjects(amqpUrl, channelTopology(namespace));
 }
 
-async function deleteRedisKeys(namespace: string, redisUrl: string): Promise<void> {
+/** The namespace's cache entries and rate-limit counters in Redis. */
+export async function deleteRedisKeys(namespace: string, redisUrl: string): Promise<void> {
 	const redis = new Redis(redisUrl);
 	try {
 		for (const pattern of [`MOL-${namespace}-*`, `${namespace}:ratelimit:*`]) {

@@ -9,6 +9,34 @@ import path from "path";
 
 export const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms));
 
+/** The demo admin the local cluster's customers node creates and the seed signs in as, unless ADMIN_EMAIL / ADMIN_PASSWORD say otherwise. */
+export const DEMO_ADMIN = { email: "admin@example.com", password: "admin-pass" };
+
+/** How to start what the shop's clusters need on this machine, when it is not there. */
+export const START_RABBITMQ = "rabbitmq-server -detached";
+export const START_REDIS = `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no`;
+
+/** Whether a RabbitMQ (`amqp://`) or Redis (`redis://`) URL's host accepts connections (default ports 5672 and 6379). */
+export function reachable(url: string): Promise<boolean> {
+	const u = new URL(url);
+	const port = Number(u.port) || (u.protocol.startsWith("amqp") ? 5672 : 6379);
+	return new Promise(resolve => {
+		const socket = net.connect({ host: u.hostname, port, timeout: 2000 });
+		socket.once("connect", () => (socket.destroy(), resolve(true)));
+		socket.once("timeout", () => (socket.destroy(), resolve(false)));
+		socket.once("error", () => resolve(false));
+	});
+}
+
+/** The last lines of a log file. */
+export function tail(file: string, lines = 20): string {
+	try {
+		return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+	} catch {
+		return "(no log)";
+	}
+}
+
 /** `/api/health`'s status, or undefined when nothing answers there. */
 export async function healthStatus(baseUrl: string, timeoutMs = 3000): Promise<number | undefined> {
 	try {
@@ -55,24 +83,23 @@ export function portInUse(port: number): Promise<boolean> {
 	});
 }
 
-/** The kernel's start time of a process (Linux), so a pid the system gave to another process since is not taken for ours. */
-export function processStartTime(pid: number): string | undefined {
+/**
+ * The fields of `/proc/<pid>/stat` after the command name (which may hold
+ * spaces), so `[0]` is field 3 (state), `[11]`/`[12]` utime/stime and
+ * `[19]` starttime; undefined when the process is gone (Linux).
+ */
+export function procStat(pid: number): string[] | undefined {
 	try {
 		const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-		// Fields after the command name (which may hold spaces), from field 3 on; starttime is field 22.
-		return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+		return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 	} catch {
 		return undefined;
 	}
 }
 
-function zombie(pid: number): boolean {
-	try {
-		const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-		return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-	} catch {
-		return false;
-	}
+/** The kernel's start time of a process, so a pid the system gave to another process since is not taken for ours. */
+export function processStartTime(pid: number): string | undefined {
+	return procStat(pid)?.[19];
 }
 
 /** Alive, and (where the system says when it started) the same process that started at `startTime`. A zombie is not alive. */
@@ -82,9 +109,10 @@ export function isAlive(pid: number, startTime?: string): boolean {
 	} catch (err) {
 		if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
 	}
-	if (zombie(pid)) return false;
+	const stat = procStat(pid);
+	if (stat?.[0] === "Z") return false;
 	if (startTime === undefined) return true;
-	const now = processStartTime(pid);
+	const now = stat?.[19];
 	return now === undefined || now === startTime;
 }
 

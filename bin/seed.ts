@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from "child_process";
 import path from "path";
 import { lockHolder } from "../lib/db/data-dir-lock";
 import type { Customer, Order, Product } from "../lib/types";
-import { freePort, healthStatus, loadDotEnv, stopProcesses, waitForHealthy } from "./processes";
+import { DEMO_ADMIN, freePort, healthStatus, loadDotEnv, stopProcesses, waitForHealthy } from "./processes";
 import { CUSTOMERS, DEMO_PASSWORD, ORDERS, PRODUCTS, type SeedOrder, type SeedStatus } from "./seed-data";
 import { ApiError, ShopClient } from "./shop-client";
 
@@ -22,7 +22,6 @@ const RUNNER = path.join(__dirname, "runner.js");
 const START_TIMEOUT_MS = 60_000;
 /** A node that holds the data directory may still be starting. */
 const LOCKED_WAIT_MS = 60_000;
-const DEFAULT_ADMIN = { email: "admin@example.com", password: "admin-pass" };
 
 class SeedError extends Error {
 	name = "SeedError";
@@ -46,7 +45,7 @@ type Log = (line: string) => void;
 function adminOf(env: NodeJS.ProcessEnv): Admin {
 	if (env.ADMIN_EMAIL && env.ADMIN_PASSWORD) return { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD, defaulted: false };
 	if (env.NODE_ENV === "production") throw new SeedError("Set ADMIN_EMAIL and ADMIN_PASSWORD: the seed signs in as that admin (no default admin when NODE_ENV=production).");
-	return { ...DEFAULT_ADMIN, email: env.ADMIN_EMAIL || DEFAULT_ADMIN.email, defaulted: true };
+	return { ...DEMO_ADMIN, email: env.ADMIN_EMAIL || DEMO_ADMIN.email, defaulted: true };
 }
 
 // ---------------------------------------------------------------------------

@@ -36,7 +36,8 @@ const HEALTH_TARGETS: Record<string, string> = {
 	"alert-service": "alerts",
 	"analytics-service": "analytics",
 };
-const HEALTH_CALL_TIMEOUT_MS = 1500;
+/** How long GET /api/health waits for each service (lib/health-report.ts's HEALTH_CALL_TIMEOUT_MS is the health file's, longer). */
+const GATEWAY_HEALTH_TIMEOUT_MS = 1500;
 /** The events pushed to Socket.IO clients. */
 const PUSHED_EVENTS = ["order.updated", "product.updated", "alert.sent", "analytics.updated"];
 
@@ -383,7 +384,7 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 		async isServiceUp(this: ApiThis, ctx: Context, service: string): Promise<boolean> {
 			if (!(this.broker.registry as unknown as { hasService(n: string): boolean }).hasService(service)) return false;
 			try {
-				await ctx.call(`${service}.health`, {}, { timeout: HEALTH_CALL_TIMEOUT_MS, retries: 0 });
+				await ctx.call(`${service}.health`, {}, { timeout: GATEWAY_HEALTH_TIMEOUT_MS, retries: 0 });
 				return true;
 			} catch {
 				return false;

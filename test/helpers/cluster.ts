@@ -1,30 +1,23 @@
 import { spawn, type ChildProcess } from "child_process";
 import crypto from "crypto";
 import fs from "fs";
-import net from "net";
 import os from "os";
 import path from "path";
 import { ServiceBroker } from "moleculer";
 import { deleteNamespace } from "../../bin/namespace-cleanup";
+import { START_RABBITMQ, START_REDIS, freePort, reachable } from "../../bin/processes";
 import { brokerOptions } from "../../moleculer.config";
 import { parseSettings } from "../../lib/settings";
 import { waitFor } from "./broker";
 import type { HttpClient } from "./http";
+
+export { freePort };
 
 const ROOT = path.resolve(__dirname, "../..");
 const RUNNER = path.join(ROOT, "dist/bin/runner.js");
 
 export const AMQP_URL = process.env.TEST_AMQP_URL || "amqp://guest:guest@127.0.0.1:5672";
 export const REDIS_URL = process.env.TEST_REDIS_URL || "redis://127.0.0.1:6379";
-
-function reachable(host: string, port: number): Promise<boolean> {
-	return new Promise(resolve => {
-		const socket = net.connect({ host, port, timeout: 2000 });
-		socket.once("connect", () => (socket.destroy(), resolve(true)));
-		socket.once("timeout", () => (socket.destroy(), resolve(false)));
-		socket.once("error", () => resolve(false));
-	});
-}
 
 /** The first admin every test cluster's customers node creates. */
 export const ADMIN = { email: "admin@shop.test", password: "admin-password" };
@@ -48,24 +41,10 @@ export async function waitForRunning(http: HttpClient, labels: string[], timeout
 
 /** Fails (never skips) when the real RabbitMQ or Redis is not there. */
 export async function requireInfrastructure(): Promise<void> {
-	const [amqp, redis] = await Promise.all([reachable("127.0.0.1", 5672), reachable("127.0.0.1", 6379)]);
-	const missing = [
-		!amqp && "RabbitMQ on 127.0.0.1:5672 (start: rabbitmq-server -detached)",
-		!redis && "Redis on 127.0.0.1:6379 (start: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no)",
-	].filter(Boolean);
+	const [amqp, redis] = await Promise.all([reachable("amqp://127.0.0.1:5672"), reachable("redis://127.0.0.1:6379")]);
+	const missing = [!amqp && `RabbitMQ on 127.0.0.1:5672 (start: ${START_RABBITMQ})`, !redis && `Redis on 127.0.0.1:6379 (start: ${START_REDIS})`].filter(Boolean);
 	if (missing.length) throw new Error(`Integration tests need ${missing.join(" and ")}`);
 	if (!fs.existsSync(RUNNER)) throw new Error("dist/ is missing: run `npm run build` (npm test does it)");
-}
-
-export function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const srv = net.createServer();
-		srv.listen(0, "127.0.0.1", () => {
-			const { port } = srv.address() as net.AddressInfo;
-			srv.close(() => resolve(port));
-		});
-		srv.once("error", reject);
-	});
 }
 
 /**
