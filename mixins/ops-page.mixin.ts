@@ -1,10 +1,10 @@
-import crypto from "crypto";
 import fs from "fs";
 import type { IncomingMessage, ServerResponse } from "http";
 import path from "path";
 import type { Context, Service, ServiceSchema } from "moleculer";
 import type { Server as SocketIOServer } from "socket.io";
 import { dependencyStates, type Dependencies } from "../lib/dependencies";
+import { sendStaticFile, staticFile, type StaticFile } from "../lib/static-files";
 
 /**
  * The live operations page for the gateway (api service): the static page
@@ -28,15 +28,7 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
 	".png": "image/png",
 	".ico": "image/x-icon",
 };
-/** Everything from this origin; Socket.IO's WebSocket is same-origin too. */
-const CONTENT_SECURITY_POLICY = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 const NODE_UPTIME_TIMEOUT_MS = 1000;
-
-interface StaticFile {
-	type: string;
-	body: Buffer;
-	etag: string;
-}
 
 interface RegistryNode {
 	id: string;
@@ -82,13 +74,8 @@ function findUp(relative: string): string {
 	}
 }
 
-function staticFile(file: string): StaticFile {
-	const body = fs.readFileSync(file);
-	return {
-		type: CONTENT_TYPES[path.extname(file)] ?? "application/octet-stream",
-		body,
-		etag: `"${crypto.createHash("sha1").update(body).digest("base64url")}"`,
-	};
+function fileOnDisk(file: string): StaticFile {
+	return staticFile(CONTENT_TYPES[path.extname(file)] ?? "application/octet-stream", fs.readFileSync(file));
 }
 
 /** Every file under `dir`, by its URL path below `prefix`. */
@@ -107,26 +94,10 @@ function filesUnder(dir: string, prefix: string): Array<[string, string]> {
 function loadPageFiles(): Map<string, StaticFile> {
 	const publicDir = path.dirname(findUp("public/index.html"));
 	const files = new Map<string, StaticFile>();
-	for (const [urlPath, file] of filesUnder(publicDir, "/")) files.set(urlPath, staticFile(file));
-	for (const [urlPath, module] of Object.entries(VENDOR_FILES)) files.set(urlPath, staticFile(require.resolve(module)));
+	for (const [urlPath, file] of filesUnder(publicDir, "/")) files.set(urlPath, fileOnDisk(file));
+	for (const [urlPath, module] of Object.entries(VENDOR_FILES)) files.set(urlPath, fileOnDisk(require.resolve(module)));
 	files.set("/", files.get("/index.html")!);
 	return files;
-}
-
-function sendStaticFile(req: IncomingMessage, res: ServerResponse, file: StaticFile): void {
-	res.setHeader("ETag", file.etag);
-	res.setHeader("Cache-Control", "no-cache");
-	res.setHeader("X-Content-Type-Options", "nosniff");
-	if (file.type.startsWith("text/html")) res.setHeader("Content-Security-Policy", CONTENT_SECURITY_POLICY);
-	if (req.headers["if-none-match"] === file.etag) {
-		res.writeHead(304);
-		res.end();
-		return;
-	}
-	res.setHeader("Content-Type", file.type);
-	res.setHeader("Content-Length", file.body.length);
-	res.writeHead(200);
-	res.end(req.method === "HEAD" ? undefined : file.body);
 }
 
 /**

@@ -1,0 +1,47 @@
+import crypto from "crypto";
+import type { IncomingMessage, ServerResponse } from "http";
+import zlib from "zlib";
+
+/**
+ * Files the gateway serves itself (the operations page, the API
+ * documentation): held in memory, read once, each with its ETag.
+ */
+export interface StaticFile {
+	type: string;
+	body: Buffer;
+	etag: string;
+	/** Compressed on first demand, when the file is served with `gzip`. */
+	gzipped?: Buffer;
+}
+
+/** Everything from this origin (Socket.IO's WebSocket included); icons may be data: URIs. */
+export const CONTENT_SECURITY_POLICY = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+export function staticFile(type: string, body: Buffer): StaticFile {
+	return { type, body, etag: `"${crypto.createHash("sha1").update(body).digest("base64url")}"` };
+}
+
+const acceptsGzip = (req: IncomingMessage) => /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""));
+
+/** Revalidated on each use (no-cache, 304 on a matching ETag); an HTML page gets the CSP; with `gzip`, compressed for clients that accept it. */
+export function sendStaticFile(req: IncomingMessage, res: ServerResponse, file: StaticFile, { gzip = false } = {}): void {
+	res.setHeader("ETag", file.etag);
+	res.setHeader("Cache-Control", "no-cache");
+	res.setHeader("X-Content-Type-Options", "nosniff");
+	if (gzip) res.setHeader("Vary", "Accept-Encoding");
+	if (file.type.startsWith("text/html")) res.setHeader("Content-Security-Policy", CONTENT_SECURITY_POLICY);
+	if (req.headers["if-none-match"] === file.etag) {
+		res.writeHead(304);
+		res.end();
+		return;
+	}
+	let body = file.body;
+	if (gzip && acceptsGzip(req)) {
+		body = file.gzipped ??= zlib.gzipSync(file.body);
+		res.setHeader("Content-Encoding", "gzip");
+	}
+	res.setHeader("Content-Type", file.type);
+	res.setHeader("Content-Length", body.length);
+	res.writeHead(200);
+	res.end(req.method === "HEAD" ? undefined : body);
+}
