@@ -53,7 +53,11 @@ describe("orders under concurrency and crashes", () => {
 		return ids;
 	};
 
-	const stockOf = async (id: string): Promise<number> => (await observer.call<any, object>("products.get", { id })).stock;
+	/** After a restart the observer may learn of the new products node a heartbeat late: wait for it rather than fail. */
+	const stockOf = async (id: string): Promise<number> => {
+		await observer.waitForServices("products", 20_000);
+		return (await observer.call<any, object>("products.get", { id })).stock;
+	};
 
 	/** Every order of every orders node, read from each node directly. */
 	const allOrders = async (nodes: readonly string[] = ORDERS_NODES): Promise<any[]> => {
