@@ -159,6 +159,17 @@ export class TestCluster {
 		}
 	}
 
+	/** waitForMesh through an observer of its own, for a test that needs no observer after. */
+	async waitForMeshAlone(timeoutMs?: number): Promise<void> {
+		const observer = observerBroker(this.namespace);
+		await observer.start();
+		try {
+			await this.waitForMesh(observer, timeoutMs);
+		} finally {
+			await observer.stop();
+		}
+	}
+
 	async stopAll(): Promise<void> {
 		await Promise.all(this.nodes.map(n => n.stop()));
 		await deleteNamespace(this.namespace, AMQP_URL, REDIS_URL);

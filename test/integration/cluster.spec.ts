@@ -26,6 +26,8 @@ describe("cluster over RabbitMQ and Redis", () => {
 		const http = client(gatewayA);
 		await waitForRunning(http, ["product-service", "customer-service", "order-service"]);
 		await waitForRunning(client(gatewayB), ["product-service", "customer-service", "order-service"]);
+		// Health is each gateway's view; orders must also know products and customers.
+		await cluster.waitForMeshAlone();
 		adminToken = await loginAdmin(http);
 	}, 90_000);
 

@@ -32,6 +32,8 @@ describe("durable events to alerts and analytics", () => {
 		observer = observerBroker(cluster.namespace);
 		await observer.start();
 		await waitFor(async () => (await http.get("/health")).status === 200, 30_000, "all five services to be healthy");
+		// Health is the gateway's view; the orders node must also know products and customers.
+		await cluster.waitForMesh(observer);
 		adminToken = await loginAdmin(http);
 		customerToken = (await http.post("/auth/register", { name: "Sink", email: "sink@shop.test", password: "password-1" })).body.token;
 	}, 120_000);

@@ -30,6 +30,8 @@ describe("orders under concurrency and crashes", () => {
 		observer = observerBroker(cluster.namespace);
 		await observer.start();
 		await observer.waitForServices(["orders", "products", "customers"], 20_000);
+		// Every node must know every other one: each orders node asks products and customers, and both must take orders.
+		await cluster.waitForMesh(observer);
 		await waitForRunning(http, ["order-service", "product-service", "customer-service"]);
 		await waitFor(async () => ORDERS_NODES.every(n => observer.registry.nodes.get(`${cluster.namespace}-${n}`)?.available), 20_000, "both orders nodes");
 		adminToken = await loginAdmin(http);
@@ -149,7 +151,10 @@ describe("orders under concurrency and crashes", () => {
 			await cluster.nodes.find(n => n.name === target)!.kill();
 			await new Promise(r => setTimeout(r, intBetween(rand, 200, 800)));
 			await cluster.start(target, target === "products" ? "products" : "orders");
-			await new Promise(r => setTimeout(r, 500));
+			// Past the restarted node's first heartbeat: until then a broker may still drop it as the dead node it replaced,
+			// and the next round's product writes through the gateway are not safe to retry.
+			await new Promise(r => setTimeout(r, 3000));
+			await waitForRunning(http, ["product-service", "order-service"]);
 		} finally {
 			await stream.stop();
 		}
@@ -179,6 +184,7 @@ describe("orders under concurrency and crashes", () => {
 	/** On a failure, print each order of the product beside products' view of its reservation. */
 	async function explainImbalance(productId: string, stock: number, expected: number, orders: any[]) {
 		const lines = [`product ${productId}: stock ${stock}, expected ${expected}`];
+		await observer.waitForServices("products", 20_000);
 		for (const o of orders.filter(o => o.items.some((l: any) => l.productId === productId) || !o.items.length)) {
 			const r = await observer.call<any, object>("products.reservation", { orderId: o.id });
 			const qty = r.lines.find((l: any) => l.productId === productId)?.quantity;

@@ -3,7 +3,7 @@ import { spawn } from "child_process";
 import path from "path";
 import type { Socket } from "socket.io-client";
 import { waitFor } from "../helpers/broker";
-import { AMQP_URL, REDIS_URL, TestCluster, loginAdmin, observerBroker, requireInfrastructure, waitForRunning, type ShopNode } from "../helpers/cluster";
+import { AMQP_URL, REDIS_URL, TestCluster, loginAdmin, requireInfrastructure, waitForRunning, type ShopNode } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
 import { connectSocket, recordEvents } from "../helpers/socket";
 
@@ -29,13 +29,7 @@ describe("real time across gateway nodes, and the REPL", () => {
 		httpA = new HttpClient(`http://127.0.0.1:${gatewayA.port}/api`);
 		const httpB = new HttpClient(`http://127.0.0.1:${gatewayB.port}/api`);
 		for (const http of [httpA, httpB]) await waitForRunning(http, ["order-service", "product-service", "customer-service"]);
-		const observer = observerBroker(cluster.namespace);
-		await observer.start();
-		try {
-			await cluster.waitForMesh(observer);
-		} finally {
-			await observer.stop();
-		}
+		await cluster.waitForMeshAlone();
 		adminToken = await loginAdmin(httpA);
 		const reg = await httpA.post("/auth/register", { name: "Live", email: "live@shop.test", password: "password-1" });
 		customer = { token: reg.body.token, id: reg.body.customer.id };
@@ -73,9 +67,16 @@ describe("real time across gateway nodes, and the REPL", () => {
 		const exited = new Promise<number | null>(resolve => repl.once("exit", code => resolve(code)));
 		try {
 			await waitFor(() => output.includes("mol $"), 60_000, "the REPL prompt");
-			// The console node must see the products service before it can call it.
-			repl.stdin.write("services\n");
-			await waitFor(() => output.includes("products"), 20_000, "products in the REPL's service list");
+			// The console node must see the products service before it can call it: asked again until it does.
+			await waitFor(
+				async () => {
+					repl.stdin.write("services\n");
+					await new Promise(r => setTimeout(r, 500));
+					return output.includes("products");
+				},
+				20_000,
+				"products in the REPL's service list",
+			);
 			repl.stdin.write("call products.list --pageSize 5\n");
 			await waitFor(() => stripVTControlCharacters(output).includes("LIVE-1"), 20_000, "the products.list answer");
 			const plain = stripVTControlCharacters(output);
