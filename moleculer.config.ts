@@ -10,6 +10,7 @@ import { ShopValidator } from "./lib/validation";
 import { HealthFileMiddleware } from "./middlewares/health-file";
 import { RemoteCallTimeoutMiddleware } from "./middlewares/remote-call-timeout";
 import { StartGateMiddleware } from "./middlewares/start-gate";
+import { RestartedNodeMiddleware } from "./middlewares/restarted-node";
 
 /**
  * The broker's options, from the settings (lib/settings.ts). Unset
@@ -140,6 +141,7 @@ export function brokerOptions(s: Settings): BrokerOptions {
 		get: () => [
 			RemoteCallTimeoutMiddleware(s.requestTimeoutMs),
 			StartGateMiddleware(s.requestTimeoutMs),
+			RestartedNodeMiddleware(),
 			channels(s),
 			// The report a container's HEALTHCHECK reads (bin/healthcheck.ts).
 			...(s.healthFile ? [HealthFileMiddleware(s.healthFile)] : []),

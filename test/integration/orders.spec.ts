@@ -151,9 +151,8 @@ describe("orders under concurrency and crashes", () => {
 			await cluster.nodes.find(n => n.name === target)!.kill();
 			await new Promise(r => setTimeout(r, intBetween(rand, 200, 800)));
 			await cluster.start(target, target === "products" ? "products" : "orders");
-			// Past the restarted node's first heartbeat: until then a broker may still drop it as the dead node it replaced,
-			// and the next round's product writes through the gateway are not safe to retry.
-			await new Promise(r => setTimeout(r, 3000));
+			await new Promise(r => setTimeout(r, 500));
+			// The next round's product writes through the gateway are not safe to retry: the gateway must know the new node.
 			await waitForRunning(http, ["product-service", "order-service"]);
 		} finally {
 			await stream.stop();

@@ -1,0 +1,25 @@
+import type { Middleware, ServiceBroker } from "moleculer";
+
+interface NodeUpdated {
+	node: { lastHeartbeatTime: number };
+}
+
+/**
+ * A node killed without a word (SIGKILL, a crashed container) and started
+ * again under the same node ID before the others noticed announces its new
+ * instance with an INFO. Moleculer registers the new instance's services
+ * but keeps the dead instance's last heartbeat time, so the next heartbeat
+ * check can drop the new instance as the dead one, until its next
+ * heartbeat: calls meant for it answer 503 meanwhile. An INFO is a sign of
+ * life, so it counts as a heartbeat.
+ */
+export function RestartedNodeMiddleware(): Middleware {
+	return {
+		name: "RestartedNode",
+		created(broker: ServiceBroker) {
+			broker.localBus.on("$node.updated", ({ node }: NodeUpdated) => {
+				node.lastHeartbeatTime = Math.round(process.uptime());
+			});
+		},
+	} as unknown as Middleware;
+}
