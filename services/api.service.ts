@@ -1,16 +1,12 @@
-import { STATUS_CODES, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "http";
-import type { Duplex } from "stream";
-import type { Context, LoggerInstance, ServiceSchema } from "moleculer";
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from "http";
+import type { Context, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
 import ApiGateway from "moleculer-web";
 import SocketIOService from "moleculer-io";
-import { createAdapter as createRedisAdapter } from "@socket.io/redis-adapter";
-import Redis, { type RedisOptions } from "ioredis";
 import type { Server, Socket } from "socket.io";
 import { Tokens, type AuthUser } from "../lib/auth";
-import { ForbiddenError, UnauthorizedError, UnprocessableError } from "../lib/errors";
+import { ForbiddenError, UnauthorizedError } from "../lib/errors";
 import { RedisRateLimitStore } from "../lib/rate-limit-store";
-import { redisOptions } from "../lib/redis";
 import { EXPOSED_ACTIONS, ROUTES, checkAccess, restAliases } from "../lib/routes";
 import { settings, type AuthSettings, type GatewaySettings } from "../lib/settings";
 import { type Meta, type SecureSettings, type ServiceBase, defineService } from "../lib/types";
@@ -20,7 +16,9 @@ import { assertShallow, jsonBody } from "./api/body";
 import { dependencyStates } from "../lib/dependencies";
 import { RateBudget, callAction, callParams, type RateLimitStore } from "./api/doors";
 import { clientAddress } from "./api/client-address";
-import { RETRY_AFTER_S, errorBody, isUnexpected, statusOf } from "./api/errors";
+import { RETRY_AFTER_S, answerClientError, errorBody, isUnexpected, statusOf } from "./api/errors";
+import { idempotencyKey } from "./api/idempotency-key";
+import { closeAtExpiry, ioCall, keepMissingParamsApart, socketUser, useRedisAdapter, type IoCall, type SocketHandlers, type SocketRedis } from "./api/socket-io";
 import { docFiles, docsAliases } from "./api/docs";
 import { buildOpenApi } from "./api/openapi";
 import { ROUTED_SERVICES } from "./api/routed-services";
@@ -58,22 +56,6 @@ interface RateLimitedRoute {
 	rateLimit?: { limit: number; store: RateLimitStore & { close?(): Promise<void> } };
 }
 
-/** What moleculer-io's `call` action receives. */
-interface IoCall {
-	socket: Socket;
-	action: unknown;
-	params: unknown;
-}
-
-type IoCallHandler = (this: unknown, ctx: Context<IoCall>) => Promise<unknown>;
-/** moleculer-io's own `call`, run once the door has let the call through. */
-const ioCall = (SocketIOService as unknown as { actions: { call: { handler: IoCallHandler } } }).actions.call.handler;
-
-/** A token's expiry can be further off than a timer can wait (2^31 ms): such a socket is looked at again then. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-const socketUser = (socket: Socket) => (socket.client as unknown as { user?: AuthUser }).user;
-
 /** What `this` is inside the gateway. */
 interface ApiThis extends ServiceBase<ApiSettings> {
 	io: Server | null;
@@ -81,12 +63,10 @@ interface ApiThis extends ServiceBase<ApiSettings> {
 	routes?: RateLimitedRoute[];
 	server?: HttpServer;
 	budget: RateBudget;
-	ioPub?: QuietPublisher;
-	ioSub?: Redis;
+	socketRedis?: SocketRedis;
 	assertAccess(action: string, user: AuthUser | null | undefined): void;
 	isBlocked(customerId: string): Promise<boolean>;
 	clientOf(socket: Socket): string;
-	closeAtExpiry(socket: Socket, user: AuthUser): void;
 	isServiceUp(ctx: Context, service: string): Promise<boolean>;
 	sendApiError(req: Req, res: ServerResponse, err: Error): void;
 }
@@ -123,62 +103,6 @@ function apiRoutes(gateway: GatewaySettings, docs: ReturnType<typeof docsAliases
 
 /** The documentation's files (./api/docs.ts) are the aliases that call no action: public, whatever token comes along, and they take no params. */
 const isDocsFile = (req: Req) => !req.$alias?.action;
-
-/**
- * A request Node's HTTP parser refuses (headers over 16 kB, a malformed
- * request line) is answered in the contract's error shape, not Node's bare
- * status line.
- */
-function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-	if (!socket.writable || err.code === "ECONNRESET") {
-		socket.destroy();
-		return;
-	}
-	const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
-	const body = JSON.stringify({
-		name: "BadRequest",
-		message: status === 431 ? "The request's headers (the URL included) are larger than 16 kB" : "Malformed HTTP request",
-		code: status,
-		type: status === 431 ? "HEADERS_TOO_LARGE" : "BAD_REQUEST",
-	});
-	socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-}
-
-/** The Idempotency-Key header, if any: 1 to 100 characters. */
-function idempotencyKey(req: Req): string | undefined {
-	const key = req.headers["idempotency-key"];
-	if (key === undefined) return undefined;
-	if (typeof key !== "string" || key.length < 1 || key.length > 100) {
-		throw new UnprocessableError(
-			"Idempotency-Key must be 1 to 100 characters",
-			[{ field: "Idempotency-Key", type: "stringLength", message: "The 'Idempotency-Key' header must be 1 to 100 characters." }],
-			"VALIDATION_ERROR",
-		);
-	}
-	return key;
-}
-
-/**
- * The Socket.IO Redis adapter's publishing client. The adapter publishes
- * without waiting for the answer, so a publish that fails while Redis is
- * away would be an unhandled rejection, which ends the process: it is
- * logged instead (that push is lost; pushes are not durable anyway).
- */
-class QuietPublisher extends Redis {
-	constructor(
-		options: RedisOptions,
-		private readonly log: LoggerInstance,
-	) {
-		super(options);
-	}
-
-	publish(channel: string | Buffer, message: string | Buffer): Promise<number> {
-		return super.publish(channel, message).catch((err: Error) => {
-			this.log.warn("A Socket.IO push to the other gateways was lost while Redis is away:", err.message);
-			return 0;
-		});
-	}
-}
 
 const ApiService = defineService<ApiSettings, ApiThis>({
 	name: "api",
@@ -346,22 +270,13 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 			if (!user || (await this.isBlocked(user.id))) throw new Error("unauthorized");
 			await socket.join(`customer:${user.id}`);
 			if (user.role === "admin") await socket.join("admins");
-			this.closeAtExpiry(socket, user);
+			closeAtExpiry(socket, user);
 			return user;
 		},
 
 		/** The client a socket counts against, as for REST: its handshake request's address. */
 		clientOf(this: ApiThis, socket: Socket): string {
 			return clientAddress(socket.request, this.settings.gateway.trustProxyHops);
-		},
-
-		/** A socket lives no longer than its token: closed (pushes stopped) when the token expires. */
-		closeAtExpiry(this: ApiThis, socket: Socket, user: AuthUser) {
-			if (user.expiresAt === undefined) return;
-			const wait = user.expiresAt - Date.now();
-			const timer = setTimeout(() => (wait > MAX_TIMER_MS ? this.closeAtExpiry(socket, user) : socket.disconnect(true)), Math.min(Math.max(wait, 0), MAX_TIMER_MS));
-			timer.unref();
-			socket.once("disconnect", () => clearTimeout(timer));
 		},
 
 		/** moleculer-io answers a failed call with this: the contract's error shape, as REST's. */
@@ -419,13 +334,7 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 		this.budget = new RateBudget(rest.store, rest.limit);
 		const redisUrl = this.settings.gateway.redisUrl;
 		if (!redisUrl || !this.io) return;
-		// Subscriptions made before the connection is up wait for it: the offline queue stays on here.
-		// The subscriber waits for Redis (its subscriptions come back with it); a push published while Redis is away is lost, not fatal.
-		// Auto-pipelining: the pushes of one turn (an order reaches its owner's room and the admins') leave in one write.
-		this.ioPub = new QuietPublisher({ ...redisOptions(redisUrl), enableAutoPipelining: true }, this.logger);
-		this.ioSub = new Redis({ ...redisOptions(redisUrl), enableOfflineQueue: true, maxRetriesPerRequest: null });
-		for (const client of [this.ioPub, this.ioSub]) client.on("error", (err: Error) => this.logger.warn("Socket.IO Redis adapter:", err.message));
-		this.io.adapter(createRedisAdapter(this.ioPub, this.ioSub, { key: `${this.broker.namespace || "MOL"}#socket.io` }));
+		this.socketRedis = useRedisAdapter(this.io, redisUrl, this.broker.namespace || "MOL", this.logger);
 	},
 
 	async stopped(this: ApiThis) {
@@ -436,24 +345,8 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 			this.io = null;
 		}
 		for (const route of this.routes ?? []) await route.rateLimit?.store?.close?.();
-		await Promise.all([this.ioPub?.quit(), this.ioSub?.quit()]);
+		await Promise.all([this.socketRedis?.pub.quit(), this.socketRedis?.sub.quit()]);
 	},
 });
 
 export default ApiService;
-
-type SocketHandler = (this: Socket, action: unknown, ...rest: unknown[]) => Promise<void>;
-type SocketHandlers = Record<string, Record<string, SocketHandler>>;
-
-/**
- * moleculer-io hands a `call` without params on as params `null`, which is
- * a value the contract refuses; a call without params is `{}`. The params
- * go on as absent instead (the callback comes first when there are none).
- */
-function keepMissingParamsApart(handlers: SocketHandlers): void {
-	const call = handlers["/"]?.call;
-	if (!call) return;
-	handlers["/"].call = function (this: Socket, action: unknown, ...rest: unknown[]) {
-		return rest.length === 1 && typeof rest[0] === "function" ? call.call(this, action, undefined, rest[0]) : call.call(this, action, ...rest);
-	};
-}

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from "http";
+import type { Duplex } from "stream";
 import { Errors } from "moleculer";
 
 /** The contract's error body: moleculer-web's shape, never a stack. */
@@ -82,4 +84,24 @@ function validationItem(item: ValidationItem): ValidationItem {
  */
 export function isUnexpected(err: ErrorLike): boolean {
 	return statusOf(err) >= 500 && !(err instanceof Errors.MoleculerError && typeof err.type === "string");
+}
+
+/**
+ * A request Node's HTTP parser refuses (headers over 16 kB, a malformed
+ * request line) is answered in the contract's error shape, not Node's bare
+ * status line.
+ */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+	if (!socket.writable || err.code === "ECONNRESET") {
+		socket.destroy();
+		return;
+	}
+	const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
+	const body = JSON.stringify({
+		name: "BadRequest",
+		message: status === 431 ? "The request's headers (the URL included) are larger than 16 kB" : "Malformed HTTP request",
+		code: status,
+		type: status === 431 ? "HEADERS_TOO_LARGE" : "BAD_REQUEST",
+	});
+	socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }

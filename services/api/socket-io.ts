@@ -1,0 +1,89 @@
+import type { Context, LoggerInstance } from "moleculer";
+import SocketIOService from "moleculer-io";
+import { createAdapter } from "@socket.io/redis-adapter";
+import Redis, { type RedisOptions } from "ioredis";
+import type { Server, Socket } from "socket.io";
+import type { AuthUser } from "../../lib/auth";
+import { redisOptions } from "../../lib/redis";
+
+/** What moleculer-io's `call` action receives. */
+export interface IoCall {
+	socket: Socket;
+	action: unknown;
+	params: unknown;
+}
+
+type IoCallHandler = (this: unknown, ctx: Context<IoCall>) => Promise<unknown>;
+/** moleculer-io's own `call`, run once the door has let the call through. */
+export const ioCall = (SocketIOService as unknown as { actions: { call: { handler: IoCallHandler } } }).actions.call.handler;
+
+/** Who the handshake let in, if anyone. */
+export const socketUser = (socket: Socket) => (socket.client as unknown as { user?: AuthUser }).user;
+
+/** A token's expiry can be further off than a timer can wait (2^31 ms): such a socket is looked at again then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A socket lives no longer than its token: closed (pushes stopped) when the token expires. */
+export function closeAtExpiry(socket: Socket, user: AuthUser): void {
+	if (user.expiresAt === undefined) return;
+	const wait = user.expiresAt - Date.now();
+	const timer = setTimeout(() => (wait > MAX_TIMER_MS ? closeAtExpiry(socket, user) : socket.disconnect(true)), Math.min(Math.max(wait, 0), MAX_TIMER_MS));
+	timer.unref();
+	socket.once("disconnect", () => clearTimeout(timer));
+}
+
+type SocketHandler = (this: Socket, action: unknown, ...rest: unknown[]) => Promise<void>;
+export type SocketHandlers = Record<string, Record<string, SocketHandler>>;
+
+/**
+ * moleculer-io hands a `call` without params on as params `null`, which is
+ * a value the contract refuses; a call without params is `{}`. The params
+ * go on as absent instead (the callback comes first when there are none).
+ */
+export function keepMissingParamsApart(handlers: SocketHandlers): void {
+	const call = handlers["/"]?.call;
+	if (!call) return;
+	handlers["/"].call = function (this: Socket, action: unknown, ...rest: unknown[]) {
+		return rest.length === 1 && typeof rest[0] === "function" ? call.call(this, action, undefined, rest[0]) : call.call(this, action, ...rest);
+	};
+}
+
+/**
+ * The Socket.IO Redis adapter's publishing client. The adapter publishes
+ * without waiting for the answer, so a publish that fails while Redis is
+ * away would be an unhandled rejection, which ends the process: it is
+ * logged instead (that push is lost; pushes are not durable anyway).
+ */
+class QuietPublisher extends Redis {
+	constructor(
+		options: RedisOptions,
+		private readonly log: LoggerInstance,
+	) {
+		super(options);
+	}
+
+	publish(channel: string | Buffer, message: string | Buffer): Promise<number> {
+		return super.publish(channel, message).catch((err: Error) => {
+			this.log.warn("A Socket.IO push to the other gateways was lost while Redis is away:", err.message);
+			return 0;
+		});
+	}
+}
+
+/** The two Redis connections through which every gateway reaches every socket. */
+export interface SocketRedis {
+	pub: Redis;
+	sub: Redis;
+}
+
+/** Puts the Socket.IO server on the Redis adapter (one key per namespace); the caller quits the connections after Socket.IO closed. */
+export function useRedisAdapter(io: Server, redisUrl: string, namespace: string, logger: LoggerInstance): SocketRedis {
+	// Subscriptions made before the connection is up wait for it: the offline queue stays on here.
+	// The subscriber waits for Redis (its subscriptions come back with it); a push published while Redis is away is lost, not fatal.
+	// Auto-pipelining: the pushes of one turn (an order reaches its owner's room and the admins') leave in one write.
+	const pub = new QuietPublisher({ ...redisOptions(redisUrl), enableAutoPipelining: true }, logger);
+	const sub = new Redis({ ...redisOptions(redisUrl), enableOfflineQueue: true, maxRetriesPerRequest: null });
+	for (const client of [pub, sub]) client.on("error", (err: Error) => logger.warn("Socket.IO Redis adapter:", err.message));
+	io.adapter(createAdapter(pub, sub, { key: `${namespace}#socket.io` }));
+	return { pub, sub };
+}
