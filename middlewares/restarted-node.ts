@@ -1,7 +1,7 @@
 import type { Middleware, ServiceBroker } from "moleculer";
 
 interface NodeUpdated {
-	node: { lastHeartbeatTime: number };
+	node?: { local: boolean; lastHeartbeatTime: number };
 }
 
 /**
@@ -17,8 +17,8 @@ export function RestartedNodeMiddleware(): Middleware {
 	return {
 		name: "RestartedNode",
 		created(broker: ServiceBroker) {
-			broker.localBus.on("$node.updated", ({ node }: NodeUpdated) => {
-				node.lastHeartbeatTime = Math.round(process.uptime());
+			broker.localBus.on("$node.updated", (payload?: NodeUpdated) => {
+				if (payload?.node && !payload.node.local) payload.node.lastHeartbeatTime = Math.round(process.uptime());
 			});
 		},
 	} as unknown as Middleware;

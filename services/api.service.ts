@@ -18,7 +18,7 @@ import { RateBudget, callAction, callParams, type RateLimitStore } from "./api/d
 import { clientAddress } from "./api/client-address";
 import { RETRY_AFTER_S, answerClientError, errorBody, isUnexpected, statusOf } from "./api/errors";
 import { idempotencyKey } from "./api/idempotency-key";
-import { closeAtExpiry, ioCall, keepMissingParamsApart, socketUser, useRedisAdapter, type IoCall, type SocketHandlers, type SocketRedis } from "./api/socket-io";
+import { closeAtExpiry, ioCall, keepMissingParamsApart, socketRedisClients, socketUser, useRedisAdapter, type IoCall, type SocketHandlers, type SocketRedis } from "./api/socket-io";
 import { docFiles, docsAliases } from "./api/docs";
 import { buildOpenApi } from "./api/openapi";
 import { ROUTED_SERVICES } from "./api/routed-services";
@@ -334,7 +334,8 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 		this.budget = new RateBudget(rest.store, rest.limit);
 		const redisUrl = this.settings.gateway.redisUrl;
 		if (!redisUrl || !this.io) return;
-		this.socketRedis = useRedisAdapter(this.io, redisUrl, this.broker.namespace || "MOL", this.logger);
+		this.socketRedis = socketRedisClients(redisUrl, this.logger);
+		useRedisAdapter(this.io, this.socketRedis, this.broker.namespace || "MOL");
 	},
 
 	async stopped(this: ApiThis) {

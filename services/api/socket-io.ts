@@ -76,14 +76,18 @@ export interface SocketRedis {
 	sub: Redis;
 }
 
-/** Puts the Socket.IO server on the Redis adapter (one key per namespace); the caller quits the connections after Socket.IO closed. */
-export function useRedisAdapter(io: Server, redisUrl: string, namespace: string, logger: LoggerInstance): SocketRedis {
+/** The adapter's connections; their owner quits them after Socket.IO closed. */
+export function socketRedisClients(redisUrl: string, logger: LoggerInstance): SocketRedis {
 	// Subscriptions made before the connection is up wait for it: the offline queue stays on here.
 	// The subscriber waits for Redis (its subscriptions come back with it); a push published while Redis is away is lost, not fatal.
 	// Auto-pipelining: the pushes of one turn (an order reaches its owner's room and the admins') leave in one write.
 	const pub = new QuietPublisher({ ...redisOptions(redisUrl), enableAutoPipelining: true }, logger);
 	const sub = new Redis({ ...redisOptions(redisUrl), enableOfflineQueue: true, maxRetriesPerRequest: null });
 	for (const client of [pub, sub]) client.on("error", (err: Error) => logger.warn("Socket.IO Redis adapter:", err.message));
-	io.adapter(createAdapter(pub, sub, { key: `${namespace}#socket.io` }));
 	return { pub, sub };
+}
+
+/** Puts the Socket.IO server on the Redis adapter, one key per namespace. */
+export function useRedisAdapter(io: Server, { pub, sub }: SocketRedis, namespace: string): void {
+	io.adapter(createAdapter(pub, sub, { key: `${namespace}#socket.io` }));
 }

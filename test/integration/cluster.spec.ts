@@ -29,7 +29,7 @@ describe("cluster over RabbitMQ and Redis", () => {
 		// Health is each gateway's view; orders must also know products and customers.
 		await cluster.waitForMeshAlone();
 		adminToken = await loginAdmin(http);
-	}, 90_000);
+	}, 120_000);
 
 	afterAll(() => cluster.stopAll(), 30_000);
 

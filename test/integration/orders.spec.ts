@@ -152,7 +152,7 @@ describe("orders under concurrency and crashes", () => {
 			await new Promise(r => setTimeout(r, intBetween(rand, 200, 800)));
 			await cluster.start(target, target === "products" ? "products" : "orders");
 			await new Promise(r => setTimeout(r, 500));
-			// The next round's product writes through the gateway are not safe to retry: the gateway must know the new node.
+			// The next round's product writes through the gateway are not safe to retry: the services must answer through it again.
 			await waitForRunning(http, ["product-service", "order-service"]);
 		} finally {
 			await stream.stop();

@@ -64,6 +64,8 @@ describe("real time across gateway nodes, and the REPL", () => {
 		let output = "";
 		repl.stdout.on("data", chunk => (output += chunk.toString()));
 		repl.stderr.on("data", chunk => (output += chunk.toString()));
+		// A REPL that died is reported by the waits below, not as an unhandled EPIPE.
+		repl.stdin.on("error", () => undefined);
 		const exited = new Promise<number | null>(resolve => repl.once("exit", code => resolve(code)));
 		try {
 			await waitFor(() => output.includes("mol $"), 60_000, "the REPL prompt");

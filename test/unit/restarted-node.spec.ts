@@ -34,18 +34,23 @@ describe("a node restarted under the same node ID", () => {
 	const HEARTBEAT_TIMEOUT_S = 8;
 	let broker: ServiceBroker;
 	let registry: RegistryView;
-	const uptime = () => Math.round(process.uptime());
+	// Moleculer keeps heartbeat times in whole seconds of process.uptime(), and 0 means "none yet": a fixed clock keeps the test off that edge.
+	const NOW_S = 1000;
 
 	beforeEach(() => {
+		jest.spyOn(process, "uptime").mockReturnValue(NOW_S);
 		broker = new ServiceBroker({ ...brokerOptions(parseSettings({ LOG_LEVEL: "silent" })), nodeID: "shop-gateway", heartbeatTimeout: HEARTBEAT_TIMEOUT_S });
 		registry = broker.registry as unknown as RegistryView;
 	});
-	afterEach(() => broker.stop());
+	afterEach(async () => {
+		await broker.stop();
+		jest.restoreAllMocks();
+	});
 
 	it("stays in the registry at the next heartbeat check: its INFO is a sign of life", () => {
 		registry.nodes.processNodeInfo(productsInfo("first"));
 		// The first instance's last heartbeat is older than the timeout: it died, and the check has not run yet.
-		registry.nodes.get("shop-products")!.lastHeartbeatTime = uptime() - HEARTBEAT_TIMEOUT_S - 2;
+		registry.nodes.get("shop-products")!.lastHeartbeatTime = NOW_S - HEARTBEAT_TIMEOUT_S - 2;
 		registry.nodes.processNodeInfo(productsInfo("second"));
 		registry.discoverer.checkRemoteNodes();
 		expect(registry.nodes.get("shop-products")!.available).toBe(true);
@@ -55,7 +60,7 @@ describe("a node restarted under the same node ID", () => {
 	it("is dropped once its new instance misses its own heartbeats", () => {
 		registry.nodes.processNodeInfo(productsInfo("first"));
 		registry.nodes.processNodeInfo(productsInfo("second"));
-		registry.nodes.get("shop-products")!.lastHeartbeatTime = uptime() - HEARTBEAT_TIMEOUT_S - 2;
+		registry.nodes.get("shop-products")!.lastHeartbeatTime = NOW_S - HEARTBEAT_TIMEOUT_S - 2;
 		registry.discoverer.checkRemoteNodes();
 		expect(registry.nodes.get("shop-products")!.available).toBe(false);
 		expect(registry.hasService("products")).toBe(false);
