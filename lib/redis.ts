@@ -84,7 +84,8 @@ export class ShopRedisCacher extends withTypedKeys(Cachers.Redis as unknown as C
 			if (tag !== null) return tag;
 			// Never absent: answers kept while there was none would match again once a clean of the namespace deleted the tag.
 			const fresh = crypto.randomUUID();
-			await this.client.set(key, fresh, "NX");
+			if ((await this.client.set(key, fresh, "NX")) === "OK") return fresh;
+			// Another reader set it first: theirs is the tag.
 			return (await this.client.get(key)) ?? fresh;
 		} catch (err) {
 			return unavailable(err as Error);

@@ -39,14 +39,15 @@ type This<T extends Doc, P> = ServiceBase<DbSettings> &
 	DbMethods<T, P> &
 	DependencyCleaning & {
 		extraAdapters: DbAdapter[];
-		/** Tell the other nodes, then cleanKeys: shared between concurrent writers (lib/coalesce.ts). */
+		/** Tell the other nodes, then clear this node's keys: shared between concurrent writers (lib/coalesce.ts). */
 		cleanAfterWrite: () => Promise<void>;
 		secondCleanTimer?: NodeJS.Timeout;
 		schema: ServiceSchema;
 		cleanKeys(): Promise<void>;
 	};
 
-const SECOND_CLEAN_DELAY_MS = 100;
+/** How long after a write its second clean runs (see clearCache). */
+export const SECOND_CLEAN_DELAY_MS = 100;
 
 /**
  * moleculer-db for one collection, owned by the service that mixes it in,
@@ -89,18 +90,18 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): P
 
 			/**
 			 * moleculer-db's clean (keys gone before the answer, other nodes told),
-			 * plus a second clean shortly after: a read that loaded the old
-			 * document just before the write cannot leave it cached. Concurrent
-			 * writes share cleans (lib/coalesce.ts): each still answers after a
-			 * clean that started after it wrote, but a burst of orders costs a
-			 * few cleans (a Redis SCAN each, and a broadcast) instead of one per
-			 * order.
+			 * plus a second clean of this node's keys shortly after: a read that
+			 * loaded the old document just before the write cannot leave it
+			 * cached. Concurrent writes share cleans (lib/coalesce.ts): each
+			 * still answers after a clean that started after it wrote, but a
+			 * burst of orders costs a few cleans (a Redis SCAN each, and a
+			 * broadcast) instead of one per order.
 			 */
 			clearCache(this: This<T, P>): Promise<void> {
 				if (!this.secondCleanTimer) {
 					this.secondCleanTimer = setTimeout(() => {
 						this.secondCleanTimer = undefined;
-						this.cleanAfterWrite().catch(() => undefined);
+						this.cleanAfterDependency().catch(() => undefined);
 					}, SECOND_CLEAN_DELAY_MS);
 					this.secondCleanTimer.unref();
 				}
@@ -126,11 +127,12 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): P
 
 		created(this: This<T, P>) {
 			this.extraAdapters = [];
+			// One coalescer guards the keys' clean, whoever asks for it: a write (which also tells the other nodes), its second clean, or another service's write.
+			this.cleanAfterDependency = coalesced(() => this.cleanKeys());
 			this.cleanAfterWrite = coalesced(async () => {
 				void this.broker.broadcast(`cache.clean.${this.fullName}`);
-				await this.cleanKeys();
+				await this.cleanAfterDependency();
 			});
-			this.cleanAfterDependency = coalesced(() => this.cleanKeys());
 		},
 
 		async stopped(this: This<T, P>) {

@@ -1,4 +1,5 @@
 import _ from "lodash";
+import { LRUCache } from "lru-cache";
 import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import { CHANNELS, type StockAlertMessage } from "../lib/channels";
@@ -17,6 +18,8 @@ const DESCRIPTION = { type: "string", trim: true, max: 5000 } as const;
 const MARKER_FLUSH_INTERVAL_MS = 250;
 /** A busy product's stock changes are pushed at most this often, the latest state last (see pushProduct). */
 const PRODUCT_PUSH_INTERVAL_MS = 50;
+/** Throttles kept for the products changed last; one pushed out sends its pending push at once (no newer push can precede it). */
+const PRODUCT_PUSH_THROTTLES = 1_000;
 /** Called by other services only, and safe to retry: the ledger keys every step by order id. */
 const INTERNAL_IDEMPOTENT = { visibility: "public", retryPolicy: { enabled: true } } as const;
 
@@ -31,7 +34,7 @@ interface ProductsThis extends ServiceBase<ProductsSettings>, DbMethods<ProductD
 	stockAlerts: StockAlerts;
 	recoveryTimer?: NodeJS.Timeout;
 	flushTimer?: NodeJS.Timeout;
-	productPushes: Map<string, _.DebouncedFunc<(product: Product) => void>>;
+	productPushes: LRUCache<string, _.DebouncedFunc<(product: Product) => void>>;
 	pushProduct(product: Product): void;
 	productsChanged(products: Product[], ctx?: Ctx, crossings?: StockAlertMessage[]): Promise<void>;
 	afterStockChange(ids: string[], ctx?: Ctx): Promise<Product[]>;
@@ -225,7 +228,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 
 	created(this: ProductsThis) {
 		this.catalog = new Catalog(this.adapter);
-		this.productPushes = new Map();
+		this.productPushes = new LRUCache({ max: PRODUCT_PUSH_THROTTLES, dispose: push => push.flush() });
 	},
 
 	async started(this: ProductsThis) {

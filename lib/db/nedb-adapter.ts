@@ -39,6 +39,8 @@ const COMPACT_MIN_DEAD_LINES = 1_000;
 const COMPACT_BUSY_DEAD_PER_DOC = 4;
 /** How long a file must go unwritten before a compaction that can wait for a quiet moment. */
 const COMPACT_QUIET_MS = 500;
+/** After failed compactions in a row, the next waits for this many lines times 2^failures (at most 2^COMPACT_MAX_BACKOFF_STEPS). */
+const COMPACT_MAX_BACKOFF_STEPS = 10;
 
 /**
  * NeDB reads each line of a datafile through JSON.parse with a reviver (for
@@ -92,6 +94,9 @@ class AppendingPersistence extends Persistence {
 	private fileLines = 0;
 	private lastAppendAt = 0;
 	private quietTimer: NodeJS.Timeout | undefined;
+	/** A failing compaction (a full disk) is not tried again on every check: only past this line count. */
+	private retryAtLines = 0;
+	private failuresInARow = 0;
 	private compaction: Promise<void> | undefined;
 
 	constructor(private readonly options: PersistenceOptions) {
@@ -171,7 +176,7 @@ class AppendingPersistence extends Persistence {
 		this.lastAppendAt = Date.now();
 		const before = this.fileLines;
 		this.fileLines += lines;
-		if (Math.floor(before / COMPACT_CHECK_EVERY_LINES) === Math.floor(this.fileLines / COMPACT_CHECK_EVERY_LINES)) return;
+		if (Math.floor(before / COMPACT_CHECK_EVERY_LINES) === Math.floor(this.fileLines / COMPACT_CHECK_EVERY_LINES) || this.fileLines < this.retryAtLines) return;
 		const docs = this.options.db.getAllData().length;
 		const dead = this.fileLines - docs;
 		if (dead >= COMPACT_BUSY_DEAD_PER_DOC * docs + COMPACT_MIN_DEAD_LINES) this.compact();
@@ -198,7 +203,16 @@ class AppendingPersistence extends Persistence {
 		// on a file that is gone.
 		this.compaction ??= this.options.db
 			.compactDatafileAsync()
-			.catch((err: Error) => this.onCompactionError?.(err))
+			.then(
+				() => {
+					this.failuresInARow = 0;
+				},
+				(err: Error) => {
+					this.failuresInARow++;
+					this.retryAtLines = this.fileLines + COMPACT_MIN_DEAD_LINES * 2 ** Math.min(this.failuresInARow, COMPACT_MAX_BACKOFF_STEPS);
+					this.onCompactionError?.(err);
+				},
+			)
 			.finally(() => {
 				this.close();
 				this.compaction = undefined;
@@ -363,6 +377,11 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 
 	async updateMany(query: Query, update: Update): Promise<number> {
 		return (await this.db!.updateAsync(query, update, { multi: true })).numAffected;
+	}
+
+	/** moleculer-db's NeDB wrapper answers undefined when nothing matched; MongoDB, and the contract of DbAdapter, null. */
+	updateById(id: string, update: Update): Promise<Doc | null> {
+		return this.updateOne({ _id: id }, update);
 	}
 
 	/** NeDB answers the updated document of a single update itself (a copy, as every answer). */

@@ -91,8 +91,7 @@ export class Catalog {
 	/** Out of the catalog; its sku free again. The document stays for the reservations still held. */
 	async remove(id: string): Promise<ProductDoc> {
 		const at = new Date().toISOString();
-		await this.applyOrNotFound(id, { $set: { deleted: true, deletedAt: at, updatedAt: at }, $unset: { activeSku: true } });
-		return (await this.products.findById(id))!;
+		return this.applyOrNotFound(id, { $set: { deleted: true, deletedAt: at, updatedAt: at }, $unset: { activeSku: true } });
 	}
 
 	async categories(): Promise<Array<{ name: string; productCount: number }>> {
@@ -102,7 +101,10 @@ export class Catalog {
 			.map(name => ({ name, productCount: counts[name] }));
 	}
 
-	private async applyOrNotFound(id: string, update: Parameters<DbAdapter["updateMany"]>[1]): Promise<void> {
-		if ((await this.products.updateMany({ _id: id, ...LIVE }, update)) === 0) throw new NotFoundError("Product", id);
+	/** The product after the update, in one step; 404 when it is not in the catalog. */
+	private async applyOrNotFound(id: string, update: Parameters<DbAdapter["updateOne"]>[1]): Promise<ProductDoc> {
+		const doc = await this.products.updateOne({ _id: id, ...LIVE }, update);
+		if (!doc) throw new NotFoundError("Product", id);
+		return doc;
 	}
 }
