@@ -9,7 +9,7 @@ import fs from "fs";
 import net from "net";
 import os from "os";
 import path from "path";
-import { procStat, tail } from "../bin/processes";
+import { procStat, sleep, tail } from "../bin/processes";
 
 const live = new Set<ChildProcess>();
 const steps: Array<{ name: string; run: () => Promise<void> }> = [];
@@ -144,7 +144,7 @@ export function problems(file: string): Array<{ message: string; count: number }
 }
 
 export { freePort } from "../bin/processes";
-export { tail };
+export { sleep, tail };
 
 export function waitForPort(port: number, timeoutMs = 30_000, child?: Child): Promise<void> {
 	const deadline = Date.now() + timeoutMs;
@@ -159,8 +159,6 @@ export function waitForPort(port: number, timeoutMs = 30_000, child?: Child): Pr
 	});
 }
 
-export const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms));
-
 /** Resident memory of a process in bytes, from /proc/<pid>/status (VmRSS). */
 export function rssBytes(pid: number): number {
 	const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
@@ -169,11 +167,28 @@ export function rssBytes(pid: number): number {
 	return Number(match[1]) * 1024;
 }
 
-/** CPU seconds a process has used so far (user + system), from /proc/<pid>/stat. */
+/** CPU seconds a process has used so far (user + system), from /proc/<pid>/stat; 0 once it is gone. */
 export function cpuSeconds(pid: number): number {
 	const fields = procStat(pid);
-	if (!fields) throw new Error(`no /proc/${pid}/stat`);
-	return (Number(fields[11]) + Number(fields[12])) / 100;
+	return fields ? (Number(fields[11]) + Number(fields[12])) / 100 : 0;
+}
+
+interface QuietOptions {
+	busyFraction: number;
+	windowMs: number;
+	timeoutMs: number;
+}
+
+/** Waits until `cpu` (seconds used so far) grows by under `busyFraction` of a core over a window; resolves with the ms it waited. */
+async function waitForQuiet(cpu: () => number, { busyFraction, windowMs, timeoutMs }: QuietOptions): Promise<number> {
+	const start = Date.now();
+	let before = cpu();
+	for (;;) {
+		await sleep(windowMs);
+		const after = cpu();
+		if ((after - before) / (windowMs / 1000) < busyFraction || Date.now() - start > timeoutMs) return Date.now() - start;
+		before = after;
+	}
 }
 
 /**
@@ -182,34 +197,12 @@ export function cpuSeconds(pid: number): number {
  * so that it does not run into the next contender's measurement.
  * Resolves with the ms it waited.
  */
-export async function waitUntilAllQuiet(children: Child[], { busyFraction = 0.15, windowMs = 300, timeoutMs = 15_000 } = {}): Promise<number> {
-	const start = Date.now();
-	const total = () => children.reduce((sum, c) => sum + (c.exited || !c.proc.pid ? 0 : safeCpu(c.proc.pid)), 0);
-	let before = total();
-	for (;;) {
-		await sleep(windowMs);
-		const after = total();
-		if ((after - before) / (windowMs / 1000) < busyFraction || Date.now() - start > timeoutMs) return Date.now() - start;
-		before = after;
-	}
-}
-
-function safeCpu(pid: number): number {
-	try {
-		return cpuSeconds(pid);
-	} catch {
-		return 0;
-	}
+export function waitUntilAllQuiet(children: Child[], { busyFraction = 0.15, windowMs = 300, timeoutMs = 15_000 } = {}): Promise<number> {
+	const total = () => children.reduce((sum, c) => sum + (c.exited || !c.proc.pid ? 0 : cpuSeconds(c.proc.pid)), 0);
+	return waitForQuiet(total, { busyFraction, windowMs, timeoutMs });
 }
 
 /** Waits until a process uses under `busyFraction` of a core for a while (its background work after a load is done). */
-export async function waitUntilQuiet(pid: number, { busyFraction = 0.1, windowMs = 500, timeoutMs = 30_000 } = {}): Promise<number> {
-	const start = Date.now();
-	let before = cpuSeconds(pid);
-	for (;;) {
-		await sleep(windowMs);
-		const after = cpuSeconds(pid);
-		if ((after - before) / (windowMs / 1000) < busyFraction || Date.now() - start > timeoutMs) return Date.now() - start;
-		before = after;
-	}
+export function waitUntilQuiet(pid: number, { busyFraction = 0.1, windowMs = 500, timeoutMs = 30_000 } = {}): Promise<number> {
+	return waitForQuiet(() => cpuSeconds(pid), { busyFraction, windowMs, timeoutMs });
 }

@@ -6,7 +6,7 @@ import crypto from "crypto";
 import fs from "fs";
 import os from "os";
 import path from "path";
-import { deleteRedisKeys, deleteTransporterTopology } from "../bin/namespace-cleanup";
+import { deleteNamespaceWithTransport } from "../bin/namespace-cleanup";
 import { json, pool, request } from "./client";
 import { ADMIN, AMQP_URL, BASELINES, NODE_ENV, REDIS_URL, ROOT, RUNNER, settings } from "./config";
 import { freePort, onCleanUp, sleep, spawnNode, stopChild, tail, waitForPort, type Child } from "./procs";
@@ -104,7 +104,7 @@ export async function startCluster(label: string, services: string[]): Promise<S
 	const nodeIds = [...services, "api"].map(s => `${namespace}-${s}`);
 	// Registered first, so it runs last: after the nodes are gone.
 	const removeNamespace = onCleanUp(`namespace ${namespace}`, async () => {
-		await Promise.all([deleteRedisKeys(namespace, REDIS_URL), deleteTransporterTopology(namespace, AMQP_URL, nodeIds)]);
+		await deleteNamespaceWithTransport(namespace, AMQP_URL, REDIS_URL, nodeIds);
 		data.remove();
 	});
 	const children: Child[] = [];

@@ -18,7 +18,7 @@ import { spawn } from "child_process";
 import crypto from "crypto";
 import fs from "fs";
 import path from "path";
-import { deleteRedisKeys, deleteTransporterTopology } from "./namespace-cleanup";
+import { deleteNamespaceWithTransport } from "./namespace-cleanup";
 import { DEMO_ADMIN, START_RABBITMQ, START_REDIS, isAlive, loadDotEnv, portInUse, processStartTime, reachable, stopProcesses, tail, waitForHealthy, type OwnedProcess } from "./processes";
 
 const RUNNER = path.join(__dirname, "runner.js");
@@ -229,7 +229,7 @@ async function clean(c: ClusterConfig): Promise<void> {
 	const nodeIds = (readPidFile(c)?.nodes ?? []).map(n => n.nodeId);
 	await stop(c);
 	const ids = nodeIds.length ? nodeIds : nodeSpecs(c.ports).map(s => `${c.namespace}-${s.name}`);
-	const [{ listed }] = await Promise.all([deleteTransporterTopology(c.namespace, c.transporter, ids), deleteRedisKeys(c.namespace, c.cacher)]);
+	const { listed } = await deleteNamespaceWithTransport(c.namespace, c.transporter, c.cacher, ids);
 	fs.rmSync(c.dataDir, { recursive: true, force: true });
 	fs.rmSync(c.logDir, { recursive: true, force: true });
 	console.log(`Removed the namespace "${c.namespace}": its RabbitMQ queues and exchanges, Redis keys, data and logs.`);

@@ -6,14 +6,19 @@ import { CONSUMER_GROUPS, DEAD_LETTER } from "../lib/channels";
 /**
  * Removes what a cluster namespace leaves in RabbitMQ and Redis once its
  * nodes are gone: the durable channel queues and exchanges, the dead-letter
- * queue, cache entries and rate-limit counters; with
- * deleteTransporterTopology, also the transporter's own queues and
- * exchanges (`MOL-<namespace>.*`).
+ * queue, cache entries and rate-limit counters; deleteNamespaceWithTransport
+ * also the transporter's own queues and exchanges (`MOL-<namespace>.*`).
  * For test, benchmark and local clusters (`npm run cluster:clean`); a
  * shop's own namespace keeps them.
  */
 export async function deleteNamespace(namespace: string, amqpUrl: string, redisUrl: string): Promise<void> {
 	await Promise.all([deleteChannelTopology(namespace, amqpUrl), deleteRedisKeys(namespace, redisUrl)]);
+}
+
+/** All of it, the transporter's topology included (see deleteTransporterTopology); answers whether RabbitMQ's objects could be listed. */
+export async function deleteNamespaceWithTransport(namespace: string, amqpUrl: string, redisUrl: string, nodeIds: string[]): Promise<{ listed: boolean }> {
+	const [{ listed }] = await Promise.all([deleteTransporterTopology(namespace, amqpUrl, nodeIds), deleteRedisKeys(namespace, redisUrl)]);
+	return { listed };
 }
 
 interface BrokerObjects {

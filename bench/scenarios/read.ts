@@ -34,19 +34,15 @@ export async function readScenario({ read, peer }: ReadOptions): Promise<void> {
 		const reference = await request("GET", `${shop[0].base}/products/${productIds.get(shop[0])}`);
 		if (reference.status !== 200) throw new Error(`the seeded product does not read: ${reference.status}`);
 		const productJson = JSON.stringify(reference.body);
-		const bare = await startBare(productJson);
-		systems.push(bare);
-		productIds.set(bare, reference.body.id);
-		const floor = read ? await startFloor(productJson) : undefined;
-		if (floor) {
-			systems.push(floor);
-			productIds.set(floor, reference.body.id);
-		}
-		const seedShape = peer ? await startPeer(productJson) : undefined;
-		if (seedShape) {
-			systems.push(seedShape);
-			productIds.set(seedShape, reference.body.id);
-		}
+		/** A baseline answers the reference product's JSON under its id. */
+		const baseline = (s: System): System => {
+			systems.push(s);
+			productIds.set(s, reference.body.id);
+			return s;
+		};
+		const bare = baseline(await startBare(productJson));
+		const floor = read ? baseline(await startFloor(productJson)) : undefined;
+		const seedShape = peer ? baseline(await startPeer(productJson)) : undefined;
 
 		const order = [bare, floor, embedded, cluster, seedShape].filter((s): s is System => !!s);
 		for (const s of order) {

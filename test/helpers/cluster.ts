@@ -41,8 +41,8 @@ export async function waitForRunning(http: HttpClient, labels: string[], timeout
 
 /** Fails (never skips) when the real RabbitMQ or Redis is not there. */
 export async function requireInfrastructure(): Promise<void> {
-	const [amqp, redis] = await Promise.all([reachable("amqp://127.0.0.1:5672"), reachable("redis://127.0.0.1:6379")]);
-	const missing = [!amqp && `RabbitMQ on 127.0.0.1:5672 (start: ${START_RABBITMQ})`, !redis && `Redis on 127.0.0.1:6379 (start: ${START_REDIS})`].filter(Boolean);
+	const [amqp, redis] = await Promise.all([reachable(AMQP_URL), reachable(REDIS_URL)]);
+	const missing = [!amqp && `RabbitMQ on ${new URL(AMQP_URL).host} (start: ${START_RABBITMQ})`, !redis && `Redis on ${new URL(REDIS_URL).host} (start: ${START_REDIS})`].filter(Boolean);
 	if (missing.length) throw new Error(`Integration tests need ${missing.join(" and ")}`);
 	if (!fs.existsSync(RUNNER)) throw new Error("dist/ is missing: run `npm run build` (npm test does it)");
 }

@@ -2,6 +2,7 @@ import fs from "fs";
 import path from "path";
 import Redis from "ioredis";
 import { REDIS_URL, TestCluster, loginAdmin, requireInfrastructure, waitForRunning, type ShopNode } from "../helpers/cluster";
+import { SECOND_CLEAN_DELAY_MS } from "../../mixins/db.mixin";
 import { HttpClient } from "../helpers/http";
 
 /**
@@ -74,8 +75,8 @@ describe("cluster over RabbitMQ and Redis", () => {
 	it("answers a cached read from the gateway's near cache while the products tag in Redis is unchanged, and asks again once it changes", async () => {
 		const a = client(gatewayA);
 		const p = (await a.post("/products", { sku: "NEAR-1", name: "Near", category: "c", priceCents: 700, stock: 5 }, adminToken)).body;
-		// The write's second clean (100 ms after it, mixins/db.mixin.ts) must not fall between the steps below: it would clear the rewritten entry.
-		await new Promise(resolve => setTimeout(resolve, 400));
+		// The write's second clean (mixins/db.mixin.ts) must not fall between the steps below: it would clear the rewritten entry.
+		await new Promise(resolve => setTimeout(resolve, 4 * SECOND_CLEAN_DELAY_MS));
 		expect((await a.get(`/products/${p.id}`)).body.priceCents).toBe(700);
 		// The products node's cached answer, rewritten behind everyone's back: only a read that reaches the products node sees it.
 		const redis = new Redis(REDIS_URL);

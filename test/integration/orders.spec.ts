@@ -183,7 +183,6 @@ describe("orders under concurrency and crashes", () => {
 	/** On a failure, print each order of the product beside products' view of its reservation. */
 	async function explainImbalance(productId: string, stock: number, expected: number, orders: any[]) {
 		const lines = [`product ${productId}: stock ${stock}, expected ${expected}`];
-		await observer.waitForServices("products", 20_000);
 		for (const o of orders.filter(o => o.items.some((l: any) => l.productId === productId) || !o.items.length)) {
 			const r = await observer.call<any, object>("products.reservation", { orderId: o.id });
 			const qty = r.lines.find((l: any) => l.productId === productId)?.quantity;

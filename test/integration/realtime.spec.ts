@@ -60,6 +60,8 @@ describe("real time across gateway nodes, and the REPL", () => {
 			cwd: path.resolve(__dirname, "../.."),
 			env: { ...process.env, NAMESPACE: cluster.namespace, TRANSPORTER: AMQP_URL, CACHER: REDIS_URL, LOG_LEVEL: "warn", NODE_ID: `${cluster.namespace}-repl`, NO_COLOR: "1", FORCE_COLOR: "0" },
 			stdio: ["pipe", "pipe", "pipe"],
+			// Its own process group: npm runs the REPL node as a child, and a kill must reach both.
+			detached: true,
 		});
 		let output = "";
 		repl.stdout.on("data", chunk => (output += chunk.toString()));
@@ -86,7 +88,7 @@ describe("real time across gateway nodes, and the REPL", () => {
 			repl.stdin.write("quit\n");
 			expect(await exited).toBe(0);
 		} finally {
-			if (repl.exitCode === null) repl.kill("SIGKILL");
+			if (repl.exitCode === null) process.kill(-repl.pid!, "SIGKILL");
 		}
 	}, 120_000);
 });

@@ -1,9 +1,8 @@
-import { ServiceBroker } from "moleculer";
+import type { ServiceBroker } from "moleculer";
 import { brokerOptions } from "../../moleculer.config";
-import { ShopMemoryCacher, ShopRedisCacher, redisOptions } from "../../lib/redis";
+import { ShopMemoryCacher, ShopRedisCacher } from "../../lib/redis";
 import { parseSettings } from "../../lib/settings";
-import { createTestBroker, waitFor } from "../helpers/broker";
-import { REDIS_URL, requireInfrastructure } from "../helpers/cluster";
+import { createTestBroker } from "../helpers/broker";
 
 describe("caching is bounded", () => {
 	let broker: ServiceBroker;
@@ -38,28 +37,6 @@ describe("caching is bounded", () => {
 			expect(k({ page: 2 })).not.toBe(k({ page: "2" }));
 			expect(k({ page: 2 })).toBe(k({ page: 2 }));
 			expect(k({})).not.toBe(k({ page: "undefined" }));
-		}
-	});
-});
-
-describe("the near cache's tag", () => {
-	it("is never absent: after a clean of the namespace deleted it, it reads as a new tag, so no answer kept before matches", async () => {
-		await requireInfrastructure();
-		const broker = new ServiceBroker({ namespace: `tag-${process.pid}`, logger: false, cacher: new ShopRedisCacher({ prefix: `MOL-tag-${process.pid}`, redis: redisOptions(REDIS_URL) }) });
-		await broker.start();
-		const cacher = broker.cacher as unknown as ShopRedisCacher & { client: { status: string } };
-		try {
-			await waitFor(async () => cacher.client.status === "ready", 10_000, "the Redis connection");
-			const first = await cacher.readTag("products");
-			expect(first).toEqual(expect.any(String));
-			expect(await cacher.readTag("products")).toBe(first);
-			await cacher.clean();
-			const afterClean = await cacher.readTag("products");
-			expect(afterClean).not.toBe(first);
-			expect(await cacher.readTag("products")).toBe(afterClean);
-			await cacher.clean();
-		} finally {
-			await broker.stop();
 		}
 	});
 });

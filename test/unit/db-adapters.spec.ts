@@ -49,12 +49,19 @@ describe("storage adapters", () => {
 	describe("NeDB (the embedded default), for real", () => {
 		let dir: string;
 		let adapter: DbAdapter<Widget>;
+		/** The widgets store in `dir`, opened on what its file holds. */
+		const openWidgets = async () => {
+			const a = createAdapter<Widget>({ dataDir: dir }, "widgets", [{ field: "sku", unique: true }]).adapter;
+			a.init({} as ServiceBroker, fakeService);
+			await a.connect();
+			return a;
+		};
+		const widgetsFile = () => path.join(dir, "widgets.db");
+		const fileText = () => fs.readFileSync(widgetsFile(), "utf8");
 
 		beforeEach(async () => {
 			dir = fs.mkdtempSync(path.join(os.tmpdir(), "adapters-"));
-			adapter = createAdapter<Widget>({ dataDir: dir }, "widgets", [{ field: "sku", unique: true }]).adapter;
-			adapter.init({} as ServiceBroker, fakeService);
-			await adapter.connect();
+			adapter = await openWidgets();
 			await adapter.insert({ _id: "W1", sku: "W-1", stock: 5, holds: {}, history: [] });
 		});
 		afterEach(async () => {
@@ -87,9 +94,7 @@ describe("storage adapters", () => {
 			await adapter.insert({ _id: "W2", sku: "W-2", stock: 1 });
 			await adapter.updateMany({ _id: "W2" }, { $set: { stock: 7 } });
 			await adapter.disconnect();
-			const reopened = createAdapter<Widget>({ dataDir: dir }, "widgets", [{ field: "sku", unique: true }]).adapter;
-			reopened.init({} as ServiceBroker, fakeService);
-			await reopened.connect();
+			const reopened = await openWidgets();
 			expect((await reopened.find({ query: {}, sort: ["sku"] })).map(w => [w._id, w.stock])).toEqual([
 				["W1", 15],
 				["W2", 7],
@@ -97,12 +102,10 @@ describe("storage adapters", () => {
 			adapter = reopened;
 		});
 
-		const fileLines = () => fs.readFileSync(path.join(dir, "widgets.db"), "utf8").trim().split("\n").length;
+		const fileLines = () => fileText().trim().split("\n").length;
 		const reopen = async () => {
 			await adapter.disconnect();
-			adapter = createAdapter<Widget>({ dataDir: dir }, "widgets", [{ field: "sku", unique: true }]).adapter;
-			adapter.init({} as ServiceBroker, fakeService);
-			await adapter.connect();
+			adapter = await openWidgets();
 		};
 
 		it("compacts a file whose few documents were rewritten many times, losing no write (a catalog's takes)", async () => {
@@ -137,7 +140,7 @@ describe("storage adapters", () => {
 			const at = new Date("2026-11-25T10:00:00.000Z");
 			await adapter.insert({ _id: "D1", sku: "D-1", stock: 1, history: ["2026-11-25T10:00:00.000Z"], when: at } as Widget);
 			await adapter.updateMany({ _id: "W1" }, { $set: { "holds.r_x": { q: 1 } } });
-			const lines = fs.readFileSync(path.join(dir, "widgets.db"), "utf8").trim().split("\n");
+			const lines = fileText().trim().split("\n");
 			expect(lines.find(l => l.includes('"D1"'))).toContain(`"when":{"$$date":${at.getTime()}}`);
 			expect(JSON.parse(lines.at(-1)!)).toEqual({ _id: "W1", sku: "W-1", stock: 5, holds: { r_x: { q: 1 } }, history: [] });
 			await reopen();
@@ -151,18 +154,11 @@ describe("storage adapters", () => {
 			// NeDB refuses a file with more than 10% of bad lines: one among many.
 			for (let i = 10; i < 30; i++) await adapter.insert({ _id: `X${i}`, sku: `X-${i}`, stock: i });
 			await adapter.disconnect();
-			const file = path.join(dir, "widgets.db");
-			fs.appendFileSync(file, `${JSON.stringify({ _id: "W7", sku: "W-7", stock: 7, at: { $$date: 1_700_000_000_000 } })}\n{"_id":"W8","sku":"W-`);
-			const open = async () => {
-				const a = createAdapter<Widget>({ dataDir: dir }, "widgets", [{ field: "sku", unique: true }]).adapter;
-				a.init({} as ServiceBroker, fakeService);
-				await a.connect();
-				return a;
-			};
-			adapter = await open();
+			fs.appendFileSync(widgetsFile(), `${JSON.stringify({ _id: "W7", sku: "W-7", stock: 7, at: { $$date: 1_700_000_000_000 } })}\n{"_id":"W8","sku":"W-`);
+			adapter = await openWidgets();
 			await adapter.insert({ _id: "W9", sku: "W-9", stock: 9 });
 			await adapter.disconnect();
-			adapter = await open();
+			adapter = await openWidgets();
 			expect((await adapter.find({ query: { sku: { $regex: /^W/ } }, sort: ["sku"] })).map(w => w._id)).toEqual(["W1", "W7", "W9"]);
 			expect(await adapter.count({ query: {} })).toBe(23);
 			expect(((await adapter.findById("W7")) as unknown as { at: unknown }).at).toEqual(new Date(1_700_000_000_000));
