@@ -11,6 +11,7 @@ import { HealthFileMiddleware } from "./middlewares/health-file";
 import { RemoteCallTimeoutMiddleware } from "./middlewares/remote-call-timeout";
 import { StartGateMiddleware } from "./middlewares/start-gate";
 import { RestartedNodeMiddleware } from "./middlewares/restarted-node";
+import { SettledCallsMiddleware } from "./middlewares/settled-calls";
 
 /**
  * The broker's options, from the settings (lib/settings.ts). Unset
@@ -26,11 +27,15 @@ function transporter(s: Settings): BrokerOptions["transporter"] {
 	});
 }
 
+/** A cache key's params part longer than this is hashed (Moleculer's cacher): keys are bounded in bytes whatever a request holds. */
+const MAX_KEY_PARAMS_LENGTH = 256;
+
 function cacher(s: Settings): BrokerOptions["cacher"] {
 	// Bounded: at most cacheMaxEntries answers, each for cacheTtlS (writes clear what they change anyway).
-	if (!s.cacher) return new ShopMemoryCacher({ clone: false, max: s.cacheMaxEntries, ttl: s.cacheTtlS });
+	if (!s.cacher) return new ShopMemoryCacher({ clone: false, max: s.cacheMaxEntries, maxBytes: s.cacheMaxBytes, ttl: s.cacheTtlS, maxParamsLength: MAX_KEY_PARAMS_LENGTH });
 	return new ShopRedisCacher({
 		prefix: s.namespace ? `MOL-${s.namespace}` : "MOL",
+		maxParamsLength: MAX_KEY_PARAMS_LENGTH,
 		// Auto-pipelining: the near cache's tag reads of concurrent requests leave in one write.
 		redis: { ...redisOptions(s.cacher), enableAutoPipelining: true },
 		// Writes clear what they change; the TTL only keeps keys of things nobody reads any more from piling up.
@@ -84,6 +89,34 @@ function tracing(s: Settings): BrokerOptions["tracing"] {
 	return chosen ? { enabled: true, sampling: { rate: 1 }, exporter: chosen } : { enabled: false };
 }
 
+/**
+ * Moleculer's own middlewares, innermost first, as Moleculer registers them
+ * but for two places: validation wraps the cacher, so that no cached answer
+ * reaches a request that validation refuses and keys are built from
+ * validated params (Moleculer looks the cache up first); and a throw inside
+ * becomes a rejection before the context tracker (middlewares/settled-calls.ts).
+ */
+function internalMiddlewares(hotReload: boolean): Array<string | Middleware> {
+	return [
+		"ActionHook",
+		"Bulkhead",
+		"Cacher",
+		"Validator",
+		SettledCallsMiddleware(),
+		"ContextTracker",
+		"CircuitBreaker",
+		"Timeout",
+		"Retry",
+		"Fallback",
+		"ErrorHandler",
+		"Tracing",
+		"Metrics",
+		"Debounce",
+		"Throttle",
+		...(hotReload ? ["HotReload"] : []),
+	];
+}
+
 export function brokerOptions(s: Settings): BrokerOptions {
 	const options: BrokerOptions = {
 		namespace: s.namespace,
@@ -116,6 +149,8 @@ export function brokerOptions(s: Settings): BrokerOptions {
 		disableBalancer: false,
 		registry: { strategy: "RoundRobin", preferLocal: true },
 		circuitBreaker: { enabled: false },
+		// Listed in internalMiddlewares(), in the order the contract needs.
+		internalMiddlewares: false,
 		bulkhead: { enabled: false },
 
 		// fastest-validator with the contract's null and depth rules. Unknown body fields are dropped, never stored.
@@ -145,7 +180,8 @@ export function brokerOptions(s: Settings): BrokerOptions {
 			channels(s),
 			// The report a container's HEALTHCHECK reads (bin/healthcheck.ts).
 			...(s.healthFile ? [HealthFileMiddleware(s.healthFile)] : []),
-			...(s.cacher ? [NearCacheMiddleware(s.cacheMaxEntries)] : []),
+			...(s.cacher ? [NearCacheMiddleware({ maxEntries: s.cacheMaxEntries, maxBytes: s.cacheMaxBytes })] : []),
+			...internalMiddlewares(options.hotReload === true),
 		],
 	});
 	return options;

@@ -140,5 +140,29 @@ function withTypedKeys(Base: CacherBase): CacherBase {
 	};
 }
 
-/** The embedded default's cacher: Moleculer's MemoryLRU, with typed keys. */
-export class ShopMemoryCacher extends withTypedKeys(Cachers.MemoryLRU as unknown as CacherBase) {}
+/** The size an answer is counted at in a byte-bounded cache: its JSON's length. */
+export function answerSize(value: unknown): number {
+	return JSON.stringify(value)?.length ?? 0;
+}
+
+type LruV6 = new (opts: { max: number; length(value: unknown, key: string): number; maxAge: number | null; updateAgeOnGet: boolean }) => unknown;
+
+/**
+ * The embedded default's cacher: Moleculer's MemoryLRU, with typed keys,
+ * bounded in bytes as well as in entries. Its LRU (lru-cache 6, Moleculer's
+ * own) counts each entry at its answer's size, and at least a share of the
+ * byte cap that keeps the entry count within `max`.
+ */
+export class ShopMemoryCacher extends withTypedKeys(Cachers.MemoryLRU as unknown as CacherBase) {
+	constructor(opts: { max: number; maxBytes: number; ttl?: number } & Record<string, unknown>) {
+		super(opts);
+		const self = this as unknown as { cache: { constructor: LruV6 } };
+		const minCost = Math.ceil(opts.maxBytes / opts.max);
+		self.cache = new self.cache.constructor({
+			max: opts.maxBytes,
+			length: (value, key) => Math.max(minCost, key.length + answerSize(value)),
+			maxAge: opts.ttl ? opts.ttl * 1000 : null,
+			updateAgeOnGet: !!opts.ttl,
+		}) as { constructor: LruV6 };
+	}
+}

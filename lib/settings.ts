@@ -69,6 +69,8 @@ export interface Settings {
 	cacher?: string;
 	cacheTtlS: number;
 	cacheMaxEntries: number;
+	/** The memory cache's and a near cache's cap in bytes (of their answers' JSON), beside the entry count. */
+	cacheMaxBytes: number;
 	metricsPort?: number;
 	/** Where the node writes its health report for a container's HEALTHCHECK (bin/healthcheck.ts); none when unset. */
 	healthFile?: string;
@@ -116,6 +118,7 @@ const ENV_SCHEMA = {
 	CACHER: url("redis", "rediss"),
 	CACHE_TTL_S: int(1, 86_400 * 30, 3600),
 	CACHE_MAX_ENTRIES: int(100, 10_000_000, 10_000),
+	CACHE_MAX_MB: int(1, 100_000, 64),
 	MONGO_URI: url("mongodb", "mongodb\\+srv"),
 	DATA_DIR: { type: "string", min: 1, default: "./data" },
 	PORT: int(0, 65_535, 5000),
@@ -193,6 +196,7 @@ export function parseSettings(env: Env): Settings {
 		cacher,
 		cacheTtlS: v.CACHE_TTL_S,
 		cacheMaxEntries: v.CACHE_MAX_ENTRIES,
+		cacheMaxBytes: v.CACHE_MAX_MB * 1024 * 1024,
 		metricsPort: v.METRICS_PORT,
 		healthFile: v.HEALTH_FILE,
 		tracing: { exporter: v.TRACING, endpoint: v.TRACING_ENDPOINT },

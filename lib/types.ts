@@ -32,6 +32,8 @@ export interface ServiceBase<S> {
 	broker: ServiceBroker;
 	logger: LoggerInstance;
 	settings: S;
+	/** The service's final schema, its mixins merged. */
+	schema: ServiceSchema;
 }
 
 /**

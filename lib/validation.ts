@@ -1,4 +1,5 @@
-import { Validators } from "moleculer";
+import { Errors, Validators, type ServiceBroker } from "moleculer";
+import sjson from "secure-json-parse";
 
 /**
  * The project's validator: fastest-validator, with two rules of the
@@ -7,7 +8,13 @@ import { Validators } from "moleculer";
  * - `null` is a value, not an absence: a field sent as `null` is refused
  *   unless its rule says `nullable: true` (fastest-validator lets `null`
  *   through every `optional` field, and replaces it with the `default`);
- * - params nested deeper than MAX_DEPTH levels are refused;
+ * - params nested deeper than MAX_DEPTH levels are refused, and so are
+ *   keys that would reach an object's prototype (`__proto__`, or
+ *   `constructor` holding `prototype`) at any depth, and params whose own
+ *   prototype is not a plain object's: handlers and cache keys see only a
+ *   request's own fields;
+ * - a refusal lists at most MAX_LISTED_ISSUES problems and says how many
+ *   there were;
  * - JSON is taken as typed: a rule that converts (`convert: true`, for
  *   query strings) converts only the params a REST request took from its
  *   query string (`ctx.meta.$queryFields`, set by the gateway); in a body,
@@ -16,6 +23,8 @@ import { Validators } from "moleculer";
  */
 
 export const MAX_DEPTH = 32;
+/** A refusal lists this many problems at most (a 99 kB body of 33,000 empty items made a 7.3 MB answer). */
+export const MAX_LISTED_ISSUES = 20;
 
 export interface ValidationIssue {
 	type: string;
@@ -34,6 +43,45 @@ export function exceedsDepth(value: unknown, limit = MAX_DEPTH): boolean {
 		for (const child of Object.values(node)) if (child !== null && typeof child === "object") stack.push([child as object, depth + 1]);
 	}
 	return false;
+}
+
+const DEPTH_ISSUE: ValidationIssue = { type: "objectMaxDepth", field: "", message: `The request may nest at most ${MAX_DEPTH} levels.`, expected: MAX_DEPTH };
+export const PROTOTYPE_ISSUE: ValidationIssue = {
+	type: "prototypeKey",
+	field: "",
+	message: "The request may not hold a key that reaches an object's prototype (__proto__, or constructor holding prototype).",
+};
+
+/** True when `value` holds a key that would reach an object's prototype, at any depth (secure-json-parse's scan), or is not a plain object itself. */
+export function reachesPrototype(value: unknown): boolean {
+	if (value === null || typeof value !== "object") return false;
+	const proto = Object.getPrototypeOf(value) as unknown;
+	if (proto !== Object.prototype && proto !== null && proto !== Array.prototype) return true;
+	try {
+		sjson.scan(value, { protoAction: "error", constructorAction: "error" });
+		return false;
+	} catch {
+		return true;
+	}
+}
+
+/** What makes params unsafe to walk at all, before any rule: too deep, or reaching a prototype. Depth first: the scan walks everything. */
+export function shapeIssue(params: unknown): ValidationIssue | undefined {
+	if (exceedsDepth(params)) return DEPTH_ISSUE;
+	if (reachesPrototype(params)) return PROTOTYPE_ISSUE;
+	return undefined;
+}
+
+/** The contract's 422: at most MAX_LISTED_ISSUES problems listed, and how many there were. */
+export function validationError(issues: readonly ValidationIssue[]): Errors.ValidationError {
+	const message = issues.length > MAX_LISTED_ISSUES ? `Parameters validation error! ${issues.length} problems; the first ${MAX_LISTED_ISSUES} are listed.` : "Parameters validation error!";
+	return new Errors.ValidationError(message, "VALIDATION_ERROR", issues.slice(0, MAX_LISTED_ISSUES));
+}
+
+/** Params unsafe to walk are refused with the contract's 422. */
+export function assertSafeShape(params: unknown): void {
+	const issue = shapeIssue(params);
+	if (issue) throw validationError([issue]);
 }
 
 type Rule = string | Record<string, unknown> | Rule[];
@@ -84,7 +132,8 @@ function innerCheck(rule: Rule): NullCheck | undefined {
 const JSON_TYPES: Record<string, { is: (v: unknown) => boolean; message: string }> = {
 	number: { is: v => typeof v === "number", message: "a number" },
 	boolean: { is: v => typeof v === "boolean", message: "a boolean" },
-	date: { is: v => typeof v === "string", message: "a date (an ISO-8601 string)" },
+	// A Date arrives only from a check that converted already (the gateway's, in the same process): JSON has none.
+	date: { is: v => typeof v === "string" || v instanceof Date, message: "a date (an ISO-8601 string)" },
 };
 
 type TypedCheck = (value: unknown, fromQuery: readonly string[], issues: ValidationIssue[]) => void;
@@ -111,7 +160,12 @@ function queryFields(opts: unknown): readonly string[] {
 	return Array.isArray(fields) ? (fields as string[]) : [];
 }
 
-type Check = ((params: unknown, opts?: unknown) => true | ValidationIssue[] | Promise<true | ValidationIssue[]>) & { async?: boolean };
+export type Check = ((params: unknown, opts?: unknown) => true | ValidationIssue[] | Promise<true | ValidationIssue[]>) & { async?: boolean };
+
+type Handler = (ctx: { params: unknown }) => Promise<unknown>;
+interface Checked {
+	params?: unknown;
+}
 
 export class ShopValidator extends (Validators.Fastest as unknown as new (opts?: object) => { compile(schema: object): Check }) {
 	compile(schema: Record<string, Rule>): Check {
@@ -119,7 +173,8 @@ export class ShopValidator extends (Validators.Fastest as unknown as new (opts?:
 		const nulls = propsCheck(schema);
 		const typed = typedCheck(schema);
 		const guarded: Check = (params, opts) => {
-			if (exceedsDepth(params)) return refuse(check, [{ type: "objectMaxDepth", field: "", message: `The request may nest at most ${MAX_DEPTH} levels.`, expected: MAX_DEPTH }]);
+			const shape = shapeIssue(params);
+			if (shape) return refuse(check, [shape]);
 			const issues: ValidationIssue[] = [];
 			nulls(params, "", issues);
 			typed(params, queryFields(opts), issues);
@@ -127,6 +182,27 @@ export class ShopValidator extends (Validators.Fastest as unknown as new (opts?:
 		};
 		guarded.async = check.async;
 		return guarded;
+	}
+
+	/**
+	 * Moleculer's Validator middleware, with the contract's refusal
+	 * (validationError: bounded, counted); it wraps the cacher
+	 * (moleculer.config.ts orders the middlewares), so no cached answer is
+	 * served to a request that validation refuses, and cache keys are built
+	 * from validated, converted params.
+	 */
+	middleware(_broker: ServiceBroker) {
+		const wrap = (handler: Handler, schema: Checked) => {
+			if (!schema.params || typeof schema.params !== "object") return handler;
+			const check = this.compile(schema.params as Record<string, Rule>);
+			return function validated(ctx: { params: unknown }): Promise<unknown> {
+				const res = check(ctx.params ?? {}, { meta: ctx });
+				if (res === true) return handler(ctx);
+				if (Array.isArray(res)) return Promise.reject(validationError(res));
+				return res.then(r => (r === true ? handler(ctx) : Promise.reject(validationError(r))));
+			};
+		};
+		return { name: "Validator", localAction: wrap, localEvent: wrap };
 	}
 }
 

@@ -1,6 +1,6 @@
 import type { ActionSchema, Context, Middleware, ServiceBroker } from "moleculer";
 import { LRUCache } from "lru-cache";
-import { ShopRedisCacher } from "../lib/redis";
+import { ShopRedisCacher, answerSize } from "../lib/redis";
 
 type Handler = (ctx: Context) => Promise<unknown>;
 
@@ -15,6 +15,7 @@ interface CacheOptions {
 interface Entry {
 	tag: string | null;
 	value: unknown;
+	size: number;
 }
 
 /**
@@ -29,7 +30,7 @@ interface Entry {
  * asks the owner. An entry is tagged with the value read *before* asking,
  * so an answer that raced a write is never kept under the newer tag.
  */
-export function NearCacheMiddleware(max: number): Middleware {
+export function NearCacheMiddleware(bounds: { maxEntries: number; maxBytes: number }): Middleware {
 	let broker: ServiceBroker;
 	let entries: LRUCache<string, Entry> | undefined;
 	return {
@@ -41,7 +42,8 @@ export function NearCacheMiddleware(max: number): Middleware {
 			const cacher = broker.cacher;
 			const opts = typeof action.cache === "object" ? action.cache : undefined;
 			if (!(cacher instanceof ShopRedisCacher) || !opts?.near) return handler;
-			const cache = (entries ??= new LRUCache<string, Entry>({ max }));
+			// Bounded in entries and in bytes: keys by the cacher's maxParamsLength, answers by their JSON's length.
+			const cache = (entries ??= new LRUCache<string, Entry>({ max: bounds.maxEntries, maxSize: bounds.maxBytes, sizeCalculation: (entry, key) => Math.max(1, key.length + entry.size) }));
 			const service = action.name.slice(0, action.name.lastIndexOf("."));
 			const ttlMs = (opts.ttl ?? (cacher as unknown as { opts: { ttl?: number } }).opts.ttl ?? 0) * 1000;
 			return async function nearCache(ctx: Context): Promise<unknown> {
@@ -54,7 +56,7 @@ export function NearCacheMiddleware(max: number): Middleware {
 					return hit.value;
 				}
 				const value = await handler(ctx);
-				if (value != null) cache.set(key, { tag, value }, ttlMs > 0 ? { ttl: ttlMs } : undefined);
+				if (value != null) cache.set(key, { tag, value, size: answerSize(value) }, ttlMs > 0 ? { ttl: ttlMs } : undefined);
 				return value;
 			};
 		},

@@ -12,7 +12,8 @@ import { settings, type AuthSettings, type GatewaySettings } from "../lib/settin
 import { type Meta, type SecureSettings, type ServiceBase, defineService } from "../lib/types";
 import OpsPageMixin from "../mixins/ops-page.mixin";
 import { adminPlacement } from "./api/admin-placement";
-import { assertShallow, jsonBody } from "./api/body";
+import { jsonBody } from "./api/body";
+import { DoorValidation } from "./api/door-validation";
 import { dependencyStates } from "../lib/dependencies";
 import { RateBudget, callAction, callParams, type RateLimitStore } from "./api/doors";
 import { clientAddress } from "./api/client-address";
@@ -63,6 +64,7 @@ interface ApiThis extends ServiceBase<ApiSettings> {
 	routes?: RateLimitedRoute[];
 	server?: HttpServer;
 	budget: RateBudget;
+	doors: DoorValidation;
 	socketRedis?: SocketRedis;
 	assertAccess(action: string, user: AuthUser | null | undefined): void;
 	isBlocked(customerId: string): Promise<boolean>;
@@ -169,8 +171,10 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 				const action = callAction(ctx.params.action);
 				// The route table decides, as for REST: an unknown action is 404 here, before Moleculer could call it missing.
 				this.assertAccess(action, user);
+				const params = callParams(ctx.params.params);
+				await this.doors.assert(action, params, {});
 				ctx.params.action = action;
-				ctx.params.params = callParams(ctx.params.params);
+				ctx.params.params = params;
 				return ioCall.call(this, ctx);
 			},
 		},
@@ -229,15 +233,15 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 			return user;
 		},
 
-		/** After authentication (moleculer-web's order): who may call, then the request's own shape. */
-		authorize(this: ApiThis, ctx: Context<unknown, Meta>, _route: unknown, req: Req) {
+		/** After authentication (moleculer-web's order): who may call, then the request's own shape and the action's rules. */
+		async authorize(this: ApiThis, ctx: Context<unknown, Meta>, _route: unknown, req: Req) {
 			if (isDocsFile(req)) return;
 			const action = req.$action?.name ?? req.$alias?.action ?? "";
 			this.assertAccess(action, ctx.meta.user);
-			assertShallow(req.$params);
 			ctx.meta.idempotencyKey = idempotencyKey(req);
 			const fromQuery = Object.keys(req.query ?? {});
 			if (fromQuery.length) ctx.meta.$queryFields = fromQuery;
+			await this.doors.assert(action, req.$params as object, ctx.meta);
 			if (action === "orders.create") Object.assign(ctx.meta, adminPlacement(req, ctx.meta.user));
 		},
 
@@ -325,6 +329,7 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 
 	created(this: ApiThis) {
 		this.tokens = new Tokens(this.settings.auth);
+		this.doors = new DoorValidation(this.broker.validator as unknown as ConstructorParameters<typeof DoorValidation>[0], [this.schema, ...ROUTED_SERVICES]);
 		keepMissingParamsApart((this.settings.io as { handlers?: SocketHandlers } | undefined)?.handlers ?? {});
 	},
 

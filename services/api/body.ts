@@ -1,13 +1,15 @@
 import type { IncomingMessage, ServerResponse } from "http";
 import bodyParser from "body-parser";
 import { Errors } from "moleculer";
-import { exceedsDepth, MAX_DEPTH } from "../../lib/validation";
+import sjson from "secure-json-parse";
+import { PROTOTYPE_ISSUE, validationError } from "../../lib/validation";
 
 const { MoleculerClientError } = Errors;
 
 export const BODY_LIMIT = "100kb";
 
-const parseJson = bodyParser.json({ strict: true, limit: BODY_LIMIT });
+/** The body as text: body-parser inflates gzip and deflate, decodes the charset and applies the limit after decoding. */
+const readText = bodyParser.text({ type: () => true, limit: BODY_LIMIT, defaultCharset: "utf-8" });
 
 interface BodyParserError {
 	status?: number;
@@ -28,22 +30,55 @@ function bodyError(err: BodyParserError): Error {
 }
 
 /**
- * The REST route's body parser: JSON (body-parser, which inflates gzip and
- * deflate and applies the limit after decoding), its errors in the
- * contract's words. moleculer-web's own parsers turn a decoding error into
- * a 500.
+ * The REST route's body parser: JSON read by body-parser, parsed by
+ * secure-json-parse, its errors in the contract's words. A key that would
+ * reach an object's prototype is a 422 at any depth, before moleculer-web
+ * merges the body into the params (its Object.assign would make a
+ * `__proto__` key the params' prototype). moleculer-web's own parsers turn
+ * a decoding error into a 500.
  */
 export function jsonBody(req: IncomingMessage & { body?: unknown }, res: ServerResponse, next: (err?: Error) => void): void {
-	if (hasBody(req) && !isJson(req)) {
-		next(new MoleculerClientError("A request body must be JSON (Content-Type: application/json)", 415, "UNSUPPORTED_MEDIA_TYPE"));
-		return;
-	}
-	parseJson(req, res, (err?: BodyParserError) => {
+	if (!hasBody(req)) return next();
+	if (!isJson(req)) return next(new MoleculerClientError("A request body must be JSON (Content-Type: application/json)", 415, "UNSUPPORTED_MEDIA_TYPE"));
+	if (!isUtfCharset(req)) return next(bodyError({ status: 415 }));
+	readText(req, res, (err?: BodyParserError) => {
 		if (err) return next(bodyError(err));
-		const body = req.body;
-		if (body !== undefined && (body === null || typeof body !== "object" || Array.isArray(body))) return next(new MoleculerClientError("A JSON body must be an object", 400, "INVALID_BODY"));
-		next();
+		try {
+			req.body = parseObject(req.body as string);
+			next();
+		} catch (parseErr) {
+			next(parseErr as Error);
+		}
 	});
+}
+
+/** A JSON object: malformed JSON or another value is a 400, a prototype key a 422. */
+function parseObject(text: string): object {
+	if (!/^[\s\uFEFF]*[{[]/.test(text)) throw bodyError({ type: "entity.parse.failed" });
+	let body: unknown;
+	try {
+		body = sjson.parse(text, undefined, { protoAction: "error", constructorAction: "error" });
+	} catch {
+		// Only on the way out: was it the JSON, or a key secure-json-parse refused?
+		throw isJsonText(text) ? validationError([PROTOTYPE_ISSUE]) : bodyError({ type: "entity.parse.failed" });
+	}
+	if (body === null || typeof body !== "object" || Array.isArray(body)) throw new MoleculerClientError("A JSON body must be an object", 400, "INVALID_BODY");
+	return body;
+}
+
+function isJsonText(text: string): boolean {
+	try {
+		JSON.parse(text);
+		return true;
+	} catch {
+		return false;
+	}
+}
+
+/** body-parser's JSON rule: a charset, when given, is one of UTF's. */
+function isUtfCharset(req: IncomingMessage): boolean {
+	const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers["content-type"] ?? "")?.[1];
+	return charset === undefined || charset.toLowerCase().startsWith("utf-");
 }
 
 /** A body is coming: a length above zero, or chunks. */
@@ -53,15 +88,4 @@ function hasBody(req: IncomingMessage): boolean {
 
 function isJson(req: IncomingMessage): boolean {
 	return /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(req.headers["content-type"] ?? "");
-}
-
-/**
- * Params nested deeper than the contract allows are refused at the door,
- * before anything walks them (the cacher's key builder recurses).
- */
-export function assertShallow(params: unknown): void {
-	if (exceedsDepth(params))
-		throw new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [
-			{ type: "objectMaxDepth", field: "", message: `The request may nest at most ${MAX_DEPTH} levels.`, expected: MAX_DEPTH },
-		]);
 }

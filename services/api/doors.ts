@@ -1,5 +1,5 @@
 import { Errors } from "moleculer";
-import { assertShallow } from "./body";
+import { assertSafeShape } from "../../lib/validation";
 
 const { MoleculerClientError, ValidationError } = Errors;
 
@@ -38,7 +38,7 @@ export function callParams(params: unknown): object {
 	if (params === null || typeof params !== "object" || Array.isArray(params)) {
 		throw new ValidationError("Parameters validation error!", "VALIDATION_ERROR", [{ type: "object", field: "params", message: "The params of a call must be an object." }]);
 	}
-	assertShallow(params);
+	assertSafeShape(params);
 	return params;
 }
 

@@ -146,6 +146,33 @@ describe("api gateway over Socket.IO (embedded default)", () => {
 			expectContractError((await rawCall(socket, "customers.updateMe", { name: null })).err, 422);
 			expectContractError((await rawCall(socket, 42, {})).err, 400);
 		});
+
+		it("refuses params holding a key that would reach a prototype (422), at any depth", async () => {
+			const socket = await connect(owner.token);
+			for (const text of ['{"__proto__":{"category":"NoSuch"}}', '{"page":1,"sort":"name","__proto__":{"search":[[[[1]]]]}}', '{"ids":"a","constructor":{"prototype":{"category":"x"}}}']) {
+				const { err } = await rawCall(socket, "products.list", JSON.parse(text));
+				expectContractError(err, 422);
+				expect([text, err.data]).toEqual([text, [expect.objectContaining({ type: "prototypeKey" })]]);
+			}
+			const nested = await rawCall(socket, "orders.create", JSON.parse('{"items":[{"productId":"p","quantity":1,"__proto__":{"quantity":5}}]}'));
+			expectContractError(nested.err, 422);
+		});
+
+		it("refuses an invalid call even when REST has cached the answer to a valid request with the same values", async () => {
+			expect((await http.get("/products?pageSize=7")).status).toBe(200);
+			const socket = await connect(owner.token);
+			const typed = await rawCall(socket, "products.list", { pageSize: "7" });
+			expectContractError(typed.err, 422);
+			expect(typed.err.data).toEqual([expect.objectContaining({ field: "pageSize" })]);
+		});
+
+		it("lists at most the first 20 problems of a refused call and says how many there were", async () => {
+			const socket = await connect(owner.token);
+			const { err } = await rawCall(socket, "orders.create", { items: Array.from({ length: 30_000 }, () => ({})) });
+			expectContractError(err, 422);
+			expect(err.data).toHaveLength(20);
+			expect(err.message).toMatch(/\b\d{5,} problems; the first 20 are listed/);
+		});
 	});
 
 	describe("one budget per client for REST, the handshake and each call (finding 4)", () => {

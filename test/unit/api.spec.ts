@@ -27,6 +27,8 @@ describe("api gateway over HTTP (embedded default)", () => {
 		}
 	});
 
+	const json422 = (path: string, body: string, token: string) => http.raw("POST", path, body, { "content-type": "application/json", authorization: `Bearer ${token}` });
+
 	const newProduct = (over: Record<string, unknown> = {}) =>
 		http.post("/products", { sku: `SKU-${Math.random().toString(36).slice(2, 10)}`, name: "Lamp", category: "lamps", priceCents: 1999, stock: 10, ...over }, adminToken);
 
@@ -366,6 +368,67 @@ describe("api gateway over HTTP (embedded default)", () => {
 			for (const item of res.body.data) expect(Object.keys(item).sort()).toEqual(expect.arrayContaining(["field", "message", "type"]));
 			expect(res.text).not.toContain(broker.nodeID);
 			expect(res.text).not.toContain("nodeID");
+		});
+
+		describe("keys that would reach a prototype", () => {
+			const deepArrays = (levels: number) => `${"[".repeat(levels)}${"]".repeat(levels)}`;
+			const json = (path: string, body: string, method = "GET", token?: string) =>
+				http.raw(method, path, body, { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) });
+			const trackedContexts = () => [broker, ...broker.services].reduce((n, owner) => n + (owner as unknown as { _trackedContexts: unknown[] })._trackedContexts.length, 0);
+			const expectPrototypeRefusal = (res: { status: number; body: any }) => {
+				expect(res.status).toBe(422);
+				expect(res.body).toMatchObject({ code: 422, type: "VALIDATION_ERROR", data: [expect.objectContaining({ type: "prototypeKey" })] });
+			};
+
+			it("answers 422 for __proto__ or constructor.prototype in a JSON body, at any depth and on any method, and releases every request's context", async () => {
+				const product = (await newProduct({ stock: 5 })).body;
+				const orders = async () => (await http.get("/orders?pageSize=1", adminToken)).body.total;
+				const before = { orders: await orders(), customers: (await http.get("/customers?pageSize=1", adminToken)).body.total };
+				const item = { productId: product.id, quantity: 1 };
+				const bodies: Array<[string, string, string]> = [
+					["GET", "/products", `{"__proto__":{"search":${deepArrays(20_000)}}}`],
+					["GET", "/products", '{"__proto__":{"category":"NoSuch"}}'],
+					["GET", "/products", '{"\\u005f_proto__":{"category":"NoSuch"}}'],
+					["POST", "/orders", `{"__proto__":{"search":${deepArrays(20_000)}},"items":[${JSON.stringify(item)}]}`],
+					["POST", "/orders", `{"items":[{"productId":"${product.id}","quantity":1,"__proto__":{"quantity":1000}}]}`],
+					["POST", "/orders", `{"items":[${JSON.stringify(item)}],"constructor":{"prototype":{"totalCents":0}}}`],
+					["POST", "/auth/register", '{"name":"Proto","email":"proto@shop.test","password":"password-1","constructor":{"prototype":{"role":"admin"}}}'],
+				];
+				for (const [method, path, body] of bodies) expectPrototypeRefusal(await json(path, body, method, customerToken));
+				expect(await orders()).toBe(before.orders);
+				expect((await http.get(`/products/${product.id}`)).body.stock).toBe(5);
+				expect((await http.get("/customers?pageSize=1", adminToken)).body.total).toBe(before.customers);
+				await waitFor(() => trackedContexts() === 0, 5000, "every request's context released");
+				// A constructor without a prototype in it is a field like any other (unknown here: removed).
+				expect((await json("/categories", '{"constructor":{"name":"x"}}')).status).toBe(200);
+			});
+
+			it("drops prototype keys from a query string, as its parser always did", async () => {
+				const all = (await http.get("/products?pageSize=100")).body.total;
+				for (const query of ["__proto__[category]=NoSuch", "constructor[prototype][category]=NoSuch", "__proto__.category=NoSuch"]) {
+					const res = await http.get(`/products?pageSize=100&${query}`);
+					expect([query, res.status, res.body.total]).toEqual([query, 200, all]);
+				}
+				expect((await http.get("/products?pageSize=100&category=NoSuch")).body.total).toBe(0);
+			});
+		});
+
+		it("refuses an invalid request whether or not a cache holds an answer to a valid one with the same values", async () => {
+			expect((await http.get("/products?pageSize=9")).status).toBe(200);
+			const typed = await http.raw("GET", "/products", JSON.stringify({ pageSize: "9" }), { "content-type": "application/json" });
+			expect(typed.status).toBe(422);
+			expect(typed.body.data).toEqual([expect.objectContaining({ field: "pageSize" })]);
+			expect((await http.raw("GET", "/products", JSON.stringify({ pageSize: 9 }), { "content-type": "application/json" })).status).toBe(200);
+		});
+
+		it("lists at most the first 20 problems of a 422 and says how many there were", async () => {
+			const body = `{"items":[${Array(33_000).fill("{}").join(",")}]}`;
+			expect(body.length).toBeLessThan(100 * 1024);
+			const res = await json422("/orders", body, customerToken);
+			expect(res.status).toBe(422);
+			expect(res.body.data).toHaveLength(20);
+			expect(res.body.message).toMatch(/\b\d{5,} problems; the first 20 are listed/);
+			expect(res.text.length).toBeLessThan(10_000);
 		});
 	});
 

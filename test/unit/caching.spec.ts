@@ -32,11 +32,36 @@ describe("caching is bounded", () => {
 
 	it('keys keep the JSON type of a param: a cached answer of page 2 never answers page "2", which validation refuses', () => {
 		const key = (cacher: { getCacheKey(action: string, params: object, meta: object, keys: string[]): string }, params: object) => cacher.getCacheKey("products.list", params, {}, ["page"]);
-		for (const cacher of [new ShopMemoryCacher({}), new ShopRedisCacher({})]) {
+		for (const cacher of [new ShopMemoryCacher({ max: 100, maxBytes: 1_000_000 }), new ShopRedisCacher({})]) {
 			const k = (p: object) => key(cacher as never, p);
 			expect(k({ page: 2 })).not.toBe(k({ page: "2" }));
 			expect(k({ page: 2 })).toBe(k({ page: 2 }));
 			expect(k({})).not.toBe(k({ page: "undefined" }));
 		}
+	});
+
+	it("bounds a key in bytes whatever a request holds: a long value is hashed", () => {
+		for (const cacher of [brokerOptions(parseSettings({})).cacher, brokerOptions(parseSettings({ CACHER: "redis://127.0.0.1:6379" })).cacher]) {
+			const c = cacher as unknown as { getCacheKey(action: string, params: object, meta: object, keys: string[]): string };
+			const long = c.getCacheKey("products.list", { search: "x".repeat(90_000), page: 1 }, {}, ["search", "page"]);
+			const other = c.getCacheKey("products.list", { search: `${"x".repeat(89_999)}y`, page: 1 }, {}, ["search", "page"]);
+			expect(long.length).toBeLessThan(400);
+			expect(long).not.toBe(other);
+		}
+	});
+
+	it("keeps the memory cache within its megabytes as well as its entries", async () => {
+		const cacher = new ShopMemoryCacher({ max: 1000, maxBytes: 50_000 });
+		cacher.init(broker);
+		const answer = { rows: "x".repeat(10_000) };
+		for (let i = 0; i < 20; i++) await cacher.set(`big-${i}`, answer);
+		const kept = (await Promise.all(Array.from({ length: 20 }, (_, i) => cacher.get(`big-${i}`)))).filter(v => v !== null);
+		expect(kept.length).toBeGreaterThan(0);
+		expect(kept.length).toBeLessThanOrEqual(5);
+		// Small answers: the entry count is the bound.
+		for (let i = 0; i < 1500; i++) await cacher.set(`small-${i}`, i);
+		const small = (await Promise.all(Array.from({ length: 1500 }, (_, i) => cacher.get(`small-${i}`)))).filter(v => v !== null);
+		expect(small.length).toBeLessThanOrEqual(1000);
+		expect(await cacher.get("small-1499")).toBe(1499);
 	});
 });
