@@ -15,7 +15,7 @@ export function SettledCallsMiddleware(): Middleware {
 			try {
 				return handler(ctx);
 			} catch (err) {
-				return Promise.reject(err);
+				return Promise.reject(err instanceof Error ? err : new Error(String(err)));
 			}
 		};
 	return { name: "SettledCalls", localAction: settle, localEvent: settle } as unknown as Middleware;
