@@ -14,6 +14,7 @@ import OpsPageMixin from "../mixins/ops-page.mixin";
 import { adminPlacement } from "./api/admin-placement";
 import { jsonBody } from "./api/body";
 import { DoorValidation } from "./api/door-validation";
+import { parseQuery } from "./api/query";
 import { dependencyStates } from "../lib/dependencies";
 import { RateBudget, callAction, callParams, type RateLimitStore } from "./api/doors";
 import { clientAddress } from "./api/client-address";
@@ -224,6 +225,11 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 	},
 
 	methods: {
+		/** moleculer-web's own, with the contract's rule for prototype keys (./api/query.ts). */
+		parseQueryString(this: ApiThis, req: Req) {
+			return parseQuery(req);
+		},
+
 		authenticate(this: ApiThis, _ctx: Context, _route: unknown, req: Req): AuthUser | null {
 			const header = req.headers.authorization;
 			if (!header || isDocsFile(req)) return null;
