@@ -269,8 +269,8 @@ export function setAt(params: Record<string, unknown>, field: FieldSpec, value: 
 // ---------------------------------------------------------------------------
 // Violations, by family
 
-export type Family = "null" | "type" | "operator" | "range" | "deep";
-export const FAMILIES: Family[] = ["null", "type", "operator", "range", "deep"];
+export type Family = "null" | "type" | "operator" | "range" | "deep" | "prototype";
+export const FAMILIES: Family[] = ["null", "type", "operator", "range", "deep", "prototype"];
 
 /** Operator-shaped values (MongoDB / NeDB query operators). */
 export const OPERATORS: Desc[] = [{ $gt: "" }, { $ne: null }, { $in: ["a"] }, { $regex: ".*" }, { $where: "return true" }, { $exists: true }, { $gt: 0 }, { $nin: [] }, { $or: [{}] }];
@@ -397,6 +397,23 @@ export const deepValue: fc.Arbitrary<Desc> = fc
 /** The same over Socket.IO, where the client library walks the params recursively: deep, but not 20,000 levels (1,000 at most). */
 export const socketDeepValue: fc.Arbitrary<Desc> = deepValue.map(d => ({ ...(d as object), $$deep: Math.min((d as { $$deep: number }).$$deep, 1000) }));
 
+/** What a prototype key may hide: values that would matter to a handler or a cache key, were they inherited. */
+const HIDDEN: Desc[] = [{ role: "admin", priceCents: 0 }, { category: "NoSuch", search: "x" }, { quantity: 1000, totalCents: 0 }, { pageSize: "9" }, { id: "someone-else", customerId: "x" }];
+
+/**
+ * A key that would reach an object's prototype: an own `__proto__` (as
+ * JSON.parse makes it) or `constructor` holding `prototype`, hiding values
+ * that would matter; over HTTP also one hiding a value nested 20,000 deep
+ * (which the cache key builder once recursed into).
+ */
+export function prototypeValue(opts: { socket?: boolean } = {}): fc.Arbitrary<Desc> {
+	const hidden = opts.socket ? HIDDEN : [...HIDDEN, { search: { $$deep: 20_000, of: "array" } }];
+	return fc.oneof(
+		fc.constantFrom(...hidden).map(h => ({ $$ownProto: h })),
+		fc.constantFrom(...hidden).map(h => ({ constructor: { prototype: h } })),
+	);
+}
+
 /** Violations of one family for one field as a JSON value (a body, or Socket.IO params); null when the family has none for it. */
 export function jsonViolation(f: FieldSpec, family: Family, opts: { socket?: boolean } = {}): fc.Arbitrary<Desc> | null {
 	switch (family) {
@@ -420,6 +437,13 @@ export function jsonViolation(f: FieldSpec, family: Family, opts: { socket?: boo
 		}
 		case "deep":
 			return opts.socket ? socketDeepValue : deepValue;
+		case "prototype":
+			return f.rule.type === "array"
+				? fc.oneof(
+						prototypeValue(opts),
+						prototypeValue(opts).map(v => [v]),
+					)
+				: prototypeValue(opts);
 	}
 }
 
@@ -431,6 +455,8 @@ export function queryViolation(f: FieldSpec, family: Family): fc.Arbitrary<Desc>
 		case "null":
 		case "deep":
 			return null; // a query string has no null, and qs stops at 5 levels
+		case "prototype":
+			return fc.constantFrom<Desc>({ $$ownProto: { category: "NoSuch" } }, { constructor: { prototype: { role: "admin" } } });
 		case "type": {
 			const common: Desc[] = [["a", "b"], { a: "b" }, { a: { b: "c" } }];
 			if (r.type === "number") return fc.constantFrom<Desc>("abc", "1e", "0x1g", "one", "NaN", "--1", "1,5", ...common);
@@ -469,8 +495,6 @@ export const EXTRA_FIELDS: Record<string, Desc> = {
 	passwordHash: "$2a$04$abcdefghijklmnopqrstuv",
 	_id: "forced-id",
 	createdAt: "1970-01-01T00:00:00.000Z",
-	["__proto__"]: { role: "admin", priceCents: 0 },
-	constructor: { prototype: { role: "admin" } },
 	$where: "return true",
 	"a.b": 1,
 };

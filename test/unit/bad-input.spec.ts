@@ -29,6 +29,7 @@ import {
 	deepValue,
 	errorShapeProblems,
 	extrasArb,
+	prototypeValue,
 	fieldsOf,
 	jsonViolation,
 	materialize,
@@ -52,13 +53,13 @@ console.log(`bad-input seed ${SEED} (replay: TEST_SEED=${SEED} npx jest test/uni
 
 /** Generated cases per property; the sum is asserted (at least 2,000) at the end. */
 const RUNS = {
-	rest: { null: 10, type: 12, operator: 8, range: 14, deep: 8 } as Record<Family, number>,
+	rest: { null: 10, type: 12, operator: 8, range: 14, deep: 8, prototype: 8 } as Record<Family, number>,
 	path: 10,
 	structure: 10,
 	headers: 14,
 	semantic: 3,
 	deepKnown: 4,
-	socket: { null: 8, type: 10, operator: 6, range: 10, deep: 4 } as Record<Family, number>,
+	socket: { null: 8, type: 10, operator: 6, range: 10, deep: 4, prototype: 6 } as Record<Family, number>,
 	socketShape: 8,
 };
 const MAX_SHRINKS = 20;
@@ -342,7 +343,8 @@ function brokenParams(shape: Shape, fieldLabel: string, value: Desc, extras: str
 	const absent = value !== null && typeof value === "object" && "$$absent" in value;
 	const v = absent ? undefined : materialize(value, materializeEnv(shape, forSocket));
 	if (field) setAt(params, field, v, env, absent);
-	else params[fieldLabel] = v; // an unknown field (deep nesting outside the schema)
+	// An unknown field (deep nesting outside the schema, a prototype key): an own key, whatever its name.
+	else Object.defineProperty(params, fieldLabel, { value: v, enumerable: true, configurable: true, writable: true });
 	for (const name of extras) {
 		// An extra is unknown to the action: a field the action knows (made absent by this case, say) is not one.
 		if (Object.prototype.hasOwnProperty.call(params, name) || shape.fields.some(f => f.path[0] === name)) continue;
@@ -378,6 +380,7 @@ const FAMILY_TITLES: Record<Family, string> = {
 	operator: "operator-shaped values -> 422",
 	range: "out of range, too long, malformed, not in the enum, passwords over 72 bytes -> 422",
 	deep: "nesting deeper than 32 levels -> 422",
+	prototype: "a key that would reach a prototype (__proto__, constructor.prototype), at any depth -> 422",
 };
 
 interface FieldCase {
@@ -399,6 +402,17 @@ function fieldCaseArb(route: Route | undefined, shape: Shape, family: Family, so
 	}
 	// Depth is broken anywhere in a body, known field or not.
 	if (family === "deep") options.push((socket ? socketDeepValue : deepValue).map(value => ({ field: "nested", channel: "body" as const, value })));
+	// A prototype key at the top, hiding a known field's value: in the body, and in a GET's query string.
+	if (family === "prototype") {
+		// No value nested 20,000 deep in a URL: qs stops at 5 levels anyway.
+		const top = (channel: "body" | "query") =>
+			prototypeValue({ socket: socket || channel === "query" }).map(v => {
+				const [field, value] = Object.entries(v as Record<string, Desc>)[0];
+				return { field: field === "$$ownProto" ? "__proto__" : field, channel, value };
+			});
+		options.push(top("body"));
+		if (!socket && route?.method === "GET") options.push(top("query"));
+	}
 	return options.length ? fc.oneof(...options) : null;
 }
 
@@ -446,10 +460,11 @@ for (const route of ROUTES) {
 						const params = brokenParams(shape, c.field, c.value, extras, false);
 						const token = tokenFor(route.access, caller);
 						const res = c.channel === "query" ? await send(route, { token, query: qs.stringify(params) }) : await send(route, { token, body: toJsonText(params) });
-						const expected = expectedForField(route, caller, family, c.field);
+						// The body and query parsers refuse a prototype key before anything reads the request, the token included.
+						const expected = family === "prototype" ? [422] : expectedForField(route, caller, family, c.field);
 						await check(
 							`${label(route)} as ${caller}, ${c.channel} ${c.field}=${short(c.value)}${extras.length ? ` +${extras.join(",")}` : ""} -> ${res.status} ${res.text.slice(0, 400)}`,
-							restProblems(res, expected, family === "deep" || caller !== "proper" ? undefined : c.field),
+							restProblems(res, expected, family === "deep" || family === "prototype" || caller !== "proper" ? undefined : c.field),
 						);
 					});
 				},
@@ -846,7 +861,7 @@ for (const action of EXPOSED_ACTIONS) {
 						const expected = expectedForField({ action }, caller, family, c.field);
 						await check(
 							`call ${action} as ${socketRole(shape.access, caller)}, ${c.field}=${short(c.value)}${extras.length ? ` +${extras.join(",")}` : ""} -> ${short(answer.err ?? { ok: answer.res })}`,
-							socketProblems(answer, expected, family === "deep" || caller !== "proper" ? undefined : c.field),
+							socketProblems(answer, expected, family === "deep" || family === "prototype" || caller !== "proper" ? undefined : c.field),
 						);
 					});
 				},
