@@ -72,6 +72,22 @@ describe("cluster over RabbitMQ and Redis", () => {
 		}
 	});
 
+	it("keeps a gateway's near cache clean of hostile bodies: a hidden category is refused, and the real filter still filters for every client", async () => {
+		const a = client(gatewayA);
+		const b = client(gatewayB);
+		await a.post("/products", { sku: "POISON-1", name: "Poison", category: "c", priceCents: 100, stock: 5 }, adminToken);
+		const hostile = await a.raw("GET", "/products", '{"__proto__":{"category":"NoSuchCategory"}}', { "content-type": "application/json" });
+		expect(hostile.status).toBe(422);
+		expect(hostile.body).toMatchObject({ type: "VALIDATION_ERROR", data: [expect.objectContaining({ type: "prototypeKey" })] });
+		const typed = await a.raw("GET", "/products", '{"pageSize":"3"}', { "content-type": "application/json" });
+		expect(typed.status).toBe(422);
+		for (const gw of [a, b, client(gatewayA)]) {
+			const filtered = await gw.get("/products?category=NoSuchCategory");
+			expect([filtered.status, filtered.body.total, filtered.body.rows]).toEqual([200, 0, []]);
+		}
+		expect((await a.get("/products?pageSize=3")).body.rows.length).toBeGreaterThan(0);
+	});
+
 	it("answers a cached read from the gateway's near cache while the products tag in Redis is unchanged, and asks again once it changes", async () => {
 		const a = client(gatewayA);
 		const p = (await a.post("/products", { sku: "NEAR-1", name: "Near", category: "c", priceCents: 700, stock: 5 }, adminToken)).body;
