@@ -20,6 +20,7 @@ import { sum } from "./load";
 import { cleanUp, LOG_DIR, problems } from "./procs";
 import { appendResults, failures, fmt, summary } from "./report";
 import { growthScenario } from "./scenarios/growth";
+import { hostileScenario } from "./scenarios/hostile";
 import { ordersScenario } from "./scenarios/orders";
 import { readScenario } from "./scenarios/read";
 import fs from "fs";
@@ -30,6 +31,7 @@ const SCENARIOS: Record<string, string> = {
 	peer: "P1-peer: the same read through an Express gateway proxying with axios to an Express service",
 	orders: "P2: POST /api/orders, 50 connections, embedded and one process per service; with P3",
 	growth: "orders stored 0 / 10,000 / 50,000: memory, order list pages, restart time",
+	hostile: "RSS of the embedded default before and after 1,000 bodies hiding a deep value behind __proto__",
 };
 /** Other names accepted for a scenario. */
 const ALIASES: Record<string, string> = { p1: "read", "p1-peer": "peer", p2: "orders", p3: "orders", realtime: "orders" };
@@ -65,6 +67,7 @@ async function main(): Promise<number> {
 	if (wanted.has("read") || wanted.has("peer")) plan.push([["read", "peer"].filter(s => wanted.has(s)).join(" + "), () => readScenario({ read: wanted.has("read"), peer: wanted.has("peer") })]);
 	if (wanted.has("orders")) plan.push(["orders", ordersScenario]);
 	if (wanted.has("growth")) plan.push(["growth", growthScenario]);
+	if (wanted.has("hostile")) plan.push(["hostile", hostileScenario]);
 
 	for (const [name, run] of plan) {
 		if (interrupted) break;
