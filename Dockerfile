@@ -1,5 +1,5 @@
 # Build: install every dependency, compile the TypeScript, then keep only the production dependencies.
-FROM node:20-alpine AS build
+FROM node:24-alpine AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -7,7 +7,7 @@ COPY . .
 RUN npm run build && npm prune --omit=dev
 
 # Run: the compiled code, its production dependencies and the operations page, as the unprivileged `node` user.
-FROM node:20-alpine
+FROM node:24-alpine
 # HEALTH_FILE: where the node writes the health report the HEALTHCHECK below reads.
 ENV NODE_ENV=production \
 	HEALTH_FILE=/tmp/moleculer-shop-health.json
