@@ -21,6 +21,7 @@ import { cleanUp, LOG_DIR, problems } from "./procs";
 import { appendResults, failures, fmt, summary } from "./report";
 import { growthScenario } from "./scenarios/growth";
 import { hostileScenario } from "./scenarios/hostile";
+import { syncScenario } from "./scenarios/sync";
 import { ordersScenario } from "./scenarios/orders";
 import { readScenario } from "./scenarios/read";
 import fs from "fs";
@@ -32,6 +33,7 @@ const SCENARIOS: Record<string, string> = {
 	orders: "P2: POST /api/orders, 50 connections, embedded and one process per service; with P3",
 	growth: "orders stored 0 / 10,000 / 50,000: memory, order list pages, restart time",
 	hostile: "RSS of the embedded default before and after 1,000 bodies hiding a deep value behind __proto__",
+	sync: "P2 on the embedded default with writes answered once synced (STORE_SYNC=on) and before (off)",
 };
 /** Other names accepted for a scenario. */
 const ALIASES: Record<string, string> = { p1: "read", "p1-peer": "peer", p2: "orders", p3: "orders", realtime: "orders" };
@@ -68,6 +70,7 @@ async function main(): Promise<number> {
 	if (wanted.has("orders")) plan.push(["orders", ordersScenario]);
 	if (wanted.has("growth")) plan.push(["growth", growthScenario]);
 	if (wanted.has("hostile")) plan.push(["hostile", hostileScenario]);
+	if (wanted.has("sync")) plan.push(["sync", syncScenario]);
 
 	for (const [name, run] of plan) {
 		if (interrupted) break;

@@ -78,11 +78,11 @@ export async function waitForHealth(base: string, services: string[], children: 
 }
 
 /** Everything in one process, NeDB files in a temporary DATA_DIR: the embedded default. */
-export async function startEmbedded(label = "embedded"): Promise<System> {
+export async function startEmbedded(label = "embedded", env: Record<string, string> = {}): Promise<System> {
 	const port = await freePort();
 	const data = tempDir("bench-embedded-");
 	const removeData = onCleanUp(`data of ${label}`, data.remove);
-	const node = startShopNode(`${label}-${port}`, { PORT: String(port), DATA_DIR: data.dir });
+	const node = startShopNode(`${label}-${port}`, { PORT: String(port), DATA_DIR: data.dir, ...env });
 	const stopNode = onCleanUp(label, () => stopAll([node]));
 	const origin = `http://127.0.0.1:${port}`;
 	await waitForPort(port, 60_000, node);

@@ -24,6 +24,8 @@ export interface StorageSettings {
 	mongoUri?: string;
 	/** NeDB files otherwise; `:memory:` keeps nothing. */
 	dataDir: string;
+	/** A NeDB write is answered once it is on disk (fdatasync, group commit); STORE_SYNC=off answers before, and a power cut loses what was answered. */
+	sync: boolean;
 }
 
 export interface AuthSettings {
@@ -121,6 +123,7 @@ const ENV_SCHEMA = {
 	CACHE_MAX_MB: int(1, 100_000, 64),
 	MONGO_URI: url("mongodb", "mongodb\\+srv"),
 	DATA_DIR: { type: "string", min: 1, default: "./data" },
+	STORE_SYNC: { type: "enum", values: ["on", "off"], default: "on" },
 	PORT: int(0, 65_535, 5000),
 	HOST: { type: "string", min: 1, default: "0.0.0.0" },
 	JWT_SECRET: { type: "string", optional: true, min: 16, messages: { stringMin: "must be at least 16 characters" } },
@@ -202,7 +205,7 @@ export function parseSettings(env: Env): Settings {
 		tracing: { exporter: v.TRACING, endpoint: v.TRACING_ENDPOINT },
 		requestTimeoutMs: v.REQUEST_TIMEOUT_MS,
 		channelMaxRetries: v.CHANNEL_MAX_RETRIES,
-		storage: { mongoUri: v.MONGO_URI, dataDir: v.DATA_DIR },
+		storage: { mongoUri: v.MONGO_URI, dataDir: v.DATA_DIR, sync: v.STORE_SYNC === "on" },
 		auth: {
 			jwtSecret: v.JWT_SECRET ?? crypto.randomBytes(32).toString("hex"),
 			jwtSecretGenerated: !v.JWT_SECRET,

@@ -85,5 +85,5 @@ export interface CreatedAdapter<T extends Doc> {
  */
 export function createAdapter<T extends Doc>(storage: StorageSettings, collection: string, indexes: IndexSpec[] = []): CreatedAdapter<T> {
 	if (storage.mongoUri) return createMongoAdapter<T>(storage.mongoUri, collection, indexes);
-	return { adapter: createNedbAdapter<T>(storage.dataDir, collection, indexes) };
+	return { adapter: createNedbAdapter<T>(storage.dataDir, collection, indexes, { sync: storage.sync }) };
 }

@@ -1,6 +1,6 @@
 import type { AddressInfo } from "net";
 import type { ServiceBroker, ServiceSchema } from "moleculer";
-import type { AdminSettings, AuthSettings, GatewaySettings, SettlementSettings } from "../../lib/settings";
+import type { AdminSettings, AuthSettings, GatewaySettings, SettlementSettings, StorageSettings } from "../../lib/settings";
 import { createTestBroker } from "./broker";
 
 /** Settings a test gives the services, over those of the test process (see setup-env.ts). */
@@ -9,6 +9,7 @@ export interface ShopSettings {
 	admin?: Partial<AdminSettings>;
 	auth?: Partial<AuthSettings>;
 	settlement?: Partial<SettlementSettings>;
+	storage?: Partial<StorageSettings>;
 }
 
 /** A service schema with other settings mixed in: the way a test changes a setting. */

@@ -1,3 +1,4 @@
+import { execFileSync } from "child_process";
 import fs from "fs";
 import os from "os";
 import path from "path";
@@ -51,7 +52,7 @@ describe("storage adapters", () => {
 		let adapter: DbAdapter<Widget>;
 		/** The widgets store in `dir`, opened on what its file holds. */
 		const openWidgets = async () => {
-			const a = createAdapter<Widget>({ dataDir: dir }, "widgets", [{ field: "sku", unique: true }]).adapter;
+			const a = createAdapter<Widget>({ dataDir: dir, sync: true }, "widgets", [{ field: "sku", unique: true }]).adapter;
 			a.init({} as ServiceBroker, fakeService);
 			await a.connect();
 			return a;
@@ -67,6 +68,25 @@ describe("storage adapters", () => {
 		afterEach(async () => {
 			await adapter.disconnect();
 			fs.rmSync(dir, { recursive: true, force: true });
+		});
+
+		it("stops the node when a sync fails, and never answers the write as done", async () => {
+			const fatal = jest.fn();
+			const failing = createAdapter<Widget>({ dataDir: fs.mkdtempSync(path.join(os.tmpdir(), "adapters-eio-")), sync: true }, "widgets").adapter;
+			failing.init({} as ServiceBroker, { ...fakeService, broker: { fatal } } as unknown as Service);
+			await failing.connect();
+			const spy = jest
+				.spyOn(fs, "fdatasync")
+				.mockImplementation(((_fd: number, cb: (err: Error) => void) => cb(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" }))) as unknown as typeof fs.fdatasync);
+			try {
+				await expect(failing.insert({ _id: "W9", sku: "W-9", stock: 1, holds: {}, history: [] })).rejects.toMatchObject({ code: "EIO" });
+				expect(fatal).toHaveBeenCalledTimes(1);
+				expect(fatal.mock.calls[0][0]).toMatch(/fdatasync of .*widgets\.db failed: the node stops/);
+				expect(fatal.mock.calls[0][2]).toBe(true);
+			} finally {
+				spy.mockRestore();
+				await failing.disconnect();
+			}
 		});
 
 		it("counts each conditional update as applied exactly when it matched", async () => {
@@ -171,6 +191,67 @@ describe("storage adapters", () => {
 		});
 	});
 
+	describe("NeDB's syscalls, under strace", () => {
+		/**
+		 * A child process writes and compacts a store (dist/, as a node runs it) under strace; the
+		 * syscalls that make a write durable must come in this order.
+		 */
+		const traced = (script: string) => {
+			const dir = fs.mkdtempSync(path.join(os.tmpdir(), "adapters-strace-"));
+			const log = path.join(dir, "strace.log");
+			const adapterModule = path.resolve(__dirname, "../../dist/lib/db/nedb-adapter.js");
+			const program = `const { createNedbAdapter } = require(${JSON.stringify(adapterModule)});
+				(async () => {
+					const a = createNedbAdapter(${JSON.stringify(path.join(dir, "data"))}, "things", [], { sync: true });
+					a.init({}, { logger: console, broker: {} });
+					await a.connect();
+					${script}
+					await a.disconnect();
+				})().catch(err => { console.error(err); process.exit(1); });`;
+			execFileSync("strace", ["-f", "-qq", "-e", "trace=openat,write,pwrite64,writev,fsync,fdatasync,rename,renameat,renameat2", "-o", log, process.execPath, "-e", program], { stdio: "pipe" });
+			const lines = fs.readFileSync(log, "utf8").split("\n");
+			fs.rmSync(dir, { recursive: true, force: true });
+			return { lines, file: path.join(dir, "data", "things.db") };
+		};
+		/** The index of the first line at or after `from` matching `re`, or -1. */
+		const find = (lines: string[], re: RegExp, from = 0) => lines.findIndex((l, i) => i >= from && re.test(l));
+		const fdOf = (line: string) => Number(/= (\d+)$/.exec(line)?.[1]);
+		const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+		it("answers a write only after an fdatasync of its file that began after the write", () => {
+			const { lines, file } = traced(
+				`await a.insert({ _id: "T1", n: 1 }); process.stdout.write("ACK-1\\n"); await Promise.all([a.insert({ _id: "T2", n: 2 }), a.insert({ _id: "T3", n: 3 })]); process.stdout.write("ACK-2\\n");`,
+			);
+			const open = find(lines, new RegExp(`openat\\(.*"${esc(file)}", O_WRONLY\\|O_CREAT\\|O_APPEND`));
+			expect(open).toBeGreaterThanOrEqual(0);
+			const fd = fdOf(lines[open]);
+			const write1 = find(lines, new RegExp(`^\\d+ +write\\(${fd}, .*T1`), open);
+			const ack1 = find(lines, /write\(1, "ACK-1/);
+			const sync1 = find(lines, new RegExp(`fdatasync\\(${fd}\\)`), write1);
+			expect(write1).toBeGreaterThan(open);
+			expect(sync1).toBeGreaterThan(write1);
+			expect(ack1).toBeGreaterThan(sync1);
+			// Two writes of one turn: one sync after both, before their answer.
+			const write3 = find(lines, new RegExp(`write\\(${fd}, .*T3`), ack1);
+			const sync2 = find(lines, new RegExp(`fdatasync\\(${fd}\\)`), write3);
+			const ack2 = find(lines, /write\(1, "ACK-2/);
+			expect(find(lines, new RegExp(`write\\(${fd}, .*T2`), ack1)).toBeLessThan(write3);
+			expect([sync2 > write3, ack2 > sync2]).toEqual([true, true]);
+			expect(lines.slice(write3, ack2).filter(l => l.includes(`fdatasync(${fd})`))).toHaveLength(1);
+		});
+
+		it("compacts crash-safely: the new file is synced before it replaces the old one, and the directory after", () => {
+			const { lines, file } = traced(`await a.insert({ _id: "X", n: 0 }); for (let i = 0; i < 20; i++) await a.updateMany({ _id: "X" }, { $set: { n: i } }); await a.db.compactDatafileAsync();`);
+			const openTemp = find(lines, new RegExp(`openat\\(.*"${esc(file)}~", O_RDWR`));
+			expect(openTemp).toBeGreaterThanOrEqual(0);
+			const syncTemp = find(lines, new RegExp(`fsync\\(${fdOf(lines[openTemp])}\\)`), openTemp);
+			const rename = find(lines, new RegExp(`rename(at2?)?\\(.*"${esc(file)}~".*"${esc(file)}"`), openTemp);
+			const openDir = find(lines, new RegExp(`openat\\(.*"${esc(path.dirname(file))}", O_RDONLY`), rename);
+			const syncDir = openDir >= 0 ? find(lines, new RegExp(`fsync\\(${fdOf(lines[openDir])}\\)`), openDir) : -1;
+			expect([syncTemp > openTemp, rename > syncTemp, openDir > rename, syncDir > openDir]).toEqual([true, true, true, true]);
+		});
+	});
+
 	describe("NeDB pages sorted on an indexed field (read in the index's order)", () => {
 		interface Entry extends Doc {
 			owner: string;
@@ -184,7 +265,7 @@ describe("storage adapters", () => {
 
 		beforeAll(async () => {
 			dir = fs.mkdtempSync(path.join(os.tmpdir(), "adapters-pages-"));
-			adapter = createAdapter<Entry>({ dataDir: dir }, "entries", [{ field: "owner" }, { field: "createdAt", sorted: true }]).adapter;
+			adapter = createAdapter<Entry>({ dataDir: dir, sync: true }, "entries", [{ field: "owner" }, { field: "createdAt", sorted: true }]).adapter;
 			adapter.init({} as ServiceBroker, fakeService);
 			await adapter.connect();
 			// Inserted out of time order, with two entries sharing a time.
@@ -237,7 +318,7 @@ describe("storage adapters", () => {
 			expect(await adapter.updateMany({ owner: "c4" }, { $set: { status: "shipped" } })).toBe(entries.filter(e => e.owner === "c4").length);
 			for (const e of entries) if (e.owner === "c4") e.status = "shipped";
 			await adapter.disconnect();
-			adapter = createAdapter<Entry>({ dataDir: dir }, "entries", [{ field: "owner" }, { field: "createdAt", sorted: true }]).adapter;
+			adapter = createAdapter<Entry>({ dataDir: dir, sync: true }, "entries", [{ field: "owner" }, { field: "createdAt", sorted: true }]).adapter;
 			adapter.init({} as ServiceBroker, fakeService);
 			await adapter.connect();
 			const shipped = (e: Entry) => e.status === "shipped";
@@ -262,7 +343,7 @@ describe("storage adapters", () => {
 		let model: Record<string, jest.Mock> & { schema: { indexes(): unknown[] } };
 
 		beforeAll(() => {
-			const created = createAdapter<Widget>({ dataDir: ":memory:", mongoUri: "mongodb://127.0.0.1:1/never-connected" }, "widgets", [
+			const created = createAdapter<Widget>({ dataDir: ":memory:", mongoUri: "mongodb://127.0.0.1:1/never-connected", sync: true }, "widgets", [
 				{ field: "sku", unique: true },
 				{ field: "flag", sparse: true },
 			]);
