@@ -15,14 +15,14 @@ type Fdatasync = (fd: number, callback: (err: NodeJS.ErrnoException | null) => v
 function syncedLengths() {
 	const synced = new Map<string, number>();
 	const real = fs.fdatasync.bind(fs) as Fdatasync;
-	const spy = jest.spyOn(fs, "fdatasync").mockImplementation(((fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => {
+	const spy = jest.spyOn(fs, "fdatasync").mockImplementation((fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => {
 		const file = fs.readlinkSync(`/proc/self/fd/${fd}`);
 		const length = fs.fstatSync(fd).size;
 		real(fd, err => {
 			if (!err) synced.set(file, Math.max(synced.get(file) ?? 0, length));
 			callback(err);
 		});
-	}) as unknown as typeof fs.fdatasync);
+	});
 	return {
 		powerCut(dataDir: string): Map<string, [number, number]> {
 			const cut = new Map<string, [number, number]>();

@@ -75,9 +75,7 @@ describe("storage adapters", () => {
 			const failing = createAdapter<Widget>({ dataDir: fs.mkdtempSync(path.join(os.tmpdir(), "adapters-eio-")), sync: true }, "widgets").adapter;
 			failing.init({} as ServiceBroker, { ...fakeService, broker: { fatal } } as unknown as Service);
 			await failing.connect();
-			const spy = jest
-				.spyOn(fs, "fdatasync")
-				.mockImplementation(((_fd: number, cb: (err: Error) => void) => cb(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" }))) as unknown as typeof fs.fdatasync);
+			const spy = jest.spyOn(fs, "fdatasync").mockImplementation((_fd: number, cb: (err: Error) => void) => cb(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" })));
 			try {
 				await expect(failing.insert({ _id: "W9", sku: "W-9", stock: 1, holds: {}, history: [] })).rejects.toMatchObject({ code: "EIO" });
 				expect(fatal).toHaveBeenCalledTimes(1);
