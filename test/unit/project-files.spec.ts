@@ -1,0 +1,28 @@
+import fs from "fs";
+import path from "path";
+
+const root = path.resolve(__dirname, "../..");
+const read = (file: string) => fs.readFileSync(path.join(root, file), "utf8");
+const pkg = JSON.parse(read("package.json")) as { license?: string; scripts: Record<string, string>; engines: { node: string } };
+
+describe("what a newcomer reads first", () => {
+	it("is licensed MIT, in the LICENSE file and in package.json alike", () => {
+		expect(read("LICENSE")).toMatch(/^MIT License\n/);
+		expect(pkg.license).toBe("MIT");
+	});
+
+	it("names only npm scripts that exist, in the README and CONTRIBUTING", () => {
+		for (const file of ["README.md", "CONTRIBUTING.md", "bench/README.md"]) {
+			const named = [...read(file).matchAll(/npm run ([\w:-]+)/g)].map(m => m[1]);
+			expect(named.length).toBeGreaterThan(0);
+			for (const script of named) expect([file, script, script in pkg.scripts]).toEqual([file, script, true]);
+		}
+	});
+
+	it("says one runtime everywhere: Node 24 in engines, .nvmrc, the image and .ci/run", () => {
+		expect(pkg.engines.node).toBe(">=24");
+		expect(read(".nvmrc").trim()).toBe("24");
+		expect(read("Dockerfile").match(/^FROM node:(\d+)/gm)).toEqual(["FROM node:24", "FROM node:24"]);
+		expect(read(".ci/run")).toMatch(/NODE_VERSION=24\./);
+	});
+});
