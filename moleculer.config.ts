@@ -6,7 +6,7 @@ import { CONSUMER_GROUPS, DEAD_LETTER } from "./lib/channels";
 import { NearCacheMiddleware } from "./middlewares/near-cache";
 import { ShopMemoryCacher, ShopRedisCacher, redisOptions } from "./lib/redis";
 import { settings, type Settings } from "./lib/settings";
-import { ShopValidator } from "./lib/validation";
+import { MESSAGES, ShopValidator } from "./lib/validation";
 import { HealthFileMiddleware } from "./middlewares/health-file";
 import { RemoteCallTimeoutMiddleware } from "./middlewares/remote-call-timeout";
 import { StartGateMiddleware } from "./middlewares/start-gate";
@@ -154,7 +154,7 @@ export function brokerOptions(s: Settings): BrokerOptions {
 		bulkhead: { enabled: false },
 
 		// fastest-validator with the contract's null and depth rules. Unknown body fields are dropped, never stored.
-		validator: new ShopValidator({ useNewCustomCheckerFunction: true, defaults: { object: { strict: "remove" } } }) as unknown as BrokerOptions["validator"],
+		validator: new ShopValidator({ useNewCustomCheckerFunction: true, defaults: { object: { strict: "remove" } }, messages: MESSAGES }) as unknown as BrokerOptions["validator"],
 
 		metrics: {
 			enabled: s.metricsPort !== undefined,

@@ -1,6 +1,7 @@
 import crypto from "crypto";
 import os from "os";
 import Validator from "fastest-validator";
+import { MESSAGES } from "./validation";
 
 /**
  * The environment, parsed once: the only place that reads `process.env`
@@ -154,7 +155,7 @@ export const ENV_VARIABLES = Object.keys(ENV_SCHEMA) as ReadonlyArray<keyof type
 
 type Parsed = Record<keyof typeof ENV_SCHEMA, never> & Record<string, unknown>;
 
-const check = new Validator({ useNewCustomCheckerFunction: true }).compile({ $$strict: false, ...ENV_SCHEMA });
+const check = new Validator({ useNewCustomCheckerFunction: true, messages: MESSAGES }).compile({ $$strict: false, ...ENV_SCHEMA });
 
 function trustProxyHops(value: string | undefined): number {
 	if (value === undefined || value === "" || value === "false") return 0;

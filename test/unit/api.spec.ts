@@ -250,6 +250,13 @@ describe("api gateway over HTTP (embedded default)", () => {
 			expect((await http.post("/alerts/x/ack", {}, adminToken)).status).toBe(404);
 		});
 
+		it("names the value sent and the values allowed in an enum's 422, each in its place", async () => {
+			const res = await http.get("/products?sort=bogus");
+			expect(res.status).toBe(422);
+			expect(res.body.data).toEqual([expect.objectContaining({ field: "sort", type: "enumValue", actual: "bogus" })]);
+			expect(res.body.data[0].message).toMatch(/^The 'sort' field must be one of priceCents, -priceCents, .* \(not 'bogus'\)\.$/);
+		});
+
 		it("validates their query strings (422)", async () => {
 			expect((await http.get("/alerts?acknowledged=maybe", adminToken)).status).toBe(422);
 			expect((await http.get("/alerts?type=other", adminToken)).status).toBe(422);

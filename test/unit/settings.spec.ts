@@ -57,6 +57,11 @@ describe("settings: the environment, parsed once", () => {
 		expect(attempt).toThrow(new RegExp(`${name}=`));
 	});
 
+	it("says which value was sent and which are allowed, each in its place", () => {
+		expect(() => parseSettings({ LOG_FORMAT: "text" })).toThrow(`LOG_FORMAT="text": must be one of short, json (not 'text')`);
+		expect(() => parseSettings({ STORE_SYNC: "maybe" })).toThrow(`STORE_SYNC="maybe": must be one of on, off (not 'maybe')`);
+	});
+
 	it("never repeats a secret in its message", () => {
 		expect(() => parseSettings({ JWT_SECRET: "hunter2" })).toThrow("JWT_SECRET=(hidden): must be at least 16 characters");
 	});
