@@ -72,6 +72,7 @@ interface ApiThis extends ServiceBase<ApiSettings> {
 	clientOf(socket: Socket): string;
 	isServiceUp(ctx: Context, service: string): Promise<boolean>;
 	sendApiError(req: Req, res: ServerResponse, err: Error): void;
+	failToListen(err: NodeJS.ErrnoException): void;
 }
 
 /** The REST routes: every alias from the route table, guarded by the gateway's settings, and the documentation's files; health outside the rate limit. */
@@ -316,6 +317,13 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 			}
 		},
 
+		/** moleculer-web only logs a failed listen and runs on without a gateway: the node stops instead, naming the port. */
+		failToListen(this: ApiThis, err: NodeJS.ErrnoException) {
+			const { port, host } = this.settings.gateway;
+			const why = err.code === "EADDRINUSE" ? "is in use" : err.code === "EACCES" ? "may not be opened by this user" : `cannot be opened (${err.code ?? err.message})`;
+			this.broker.fatal(`The gateway cannot listen: port ${port} on ${host} ${why}. Stop what holds it, or set PORT (and HOST).`, err, true);
+		},
+
 		/** moleculer-web logs every 5xx with its stack; only the unexpected ones are worth it (sendApiError logs those). */
 		errorHandler(this: ApiThis, req: Req, res: ServerResponse, err: Error) {
 			this.sendApiError(req, res, err);
@@ -334,6 +342,7 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 	},
 
 	created(this: ApiThis) {
+		this.server?.once("error", (err: NodeJS.ErrnoException) => this.failToListen(err));
 		this.tokens = new Tokens(this.settings.auth);
 		this.doors = new DoorValidation(this.broker.validator as unknown as ConstructorParameters<typeof DoorValidation>[0], [this.schema, ...ROUTED_SERVICES]);
 		keepMissingParamsApart((this.settings.io as { handlers?: SocketHandlers } | undefined)?.handlers ?? {});

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "child_process";
 import fs from "fs";
+import net from "net";
 import os from "os";
 import path from "path";
 import { stripVTControlCharacters } from "util";
@@ -45,6 +46,21 @@ describe("the runner: settings, .env, MOL_* overrides, the REPL, dev mode", () =
 		expect(await n.exited).toBe(1);
 		expect(n.text()).toMatch(/Invalid environment: PORT="not-a-port"/);
 		expect(n.text()).not.toMatch(/\n\s+at /);
+	});
+
+	it("stops a node whose port is taken, with a message naming the port", async () => {
+		const port = await freePort();
+		const taken = net.createServer().listen(port, "127.0.0.1");
+		await new Promise(resolve => taken.once("listening", resolve));
+		try {
+			const n = node([], { PORT: String(port), HOST: "127.0.0.1", DATA_DIR: ":memory:" });
+			const code = await Promise.race([n.exited, new Promise(resolve => setTimeout(() => resolve("still running"), 30_000))]);
+			if (code === "still running") await n.stop();
+			expect(code).toBe(1);
+			expect(n.text()).toMatch(new RegExp(`port ${port} on 127\\.0\\.0\\.1 is in use`));
+		} finally {
+			taken.close();
+		}
 	});
 
 	it("loads .env from the working directory, the environment winning over it, and MOL_* overrides but never the transporter", async () => {
