@@ -19,6 +19,9 @@ interface MongooseAdapterInstance {
 	updateById(id: string, update: Update): Promise<unknown>;
 }
 
+/** Every write of every collection: orders, reservations and stock among them. */
+export const WRITE_CONCERN = { w: "majority", j: true } as const;
+
 /** A mongoose document as a plain object: with `strict: false`, fields outside the schema are not properties of the document. */
 function toPlain<T>(doc: unknown): T {
 	const d = doc as { toObject?: (o: object) => T } | null;
@@ -31,9 +34,11 @@ function modelFor(collection: string, indexes: IndexSpec[]): Model {
 	if (mongoose.models[collection]) return mongoose.models[collection] as Model;
 	const definition: Record<string, unknown> = { _id: { type: String, default: newId } };
 	for (const idx of indexes) definition[idx.field] = { type: mongoose.Schema.Types.Mixed };
-	const schema = new mongoose.Schema(definition, { strict: false, versionKey: false, minimize: false });
+	// Acknowledged means on disk, on a majority of the replica set: a write is answered once it is in the journal of most members.
+	const schema = new mongoose.Schema(definition, { strict: false, versionKey: false, minimize: false, writeConcern: WRITE_CONCERN });
 	for (const idx of indexes) schema.index({ [idx.field]: 1 }, { unique: !!idx.unique, sparse: !!idx.sparse });
-	return mongoose.model(collection, schema, collection);
+	// The schema options shape mongoose's generic types; the adapter needs only the plain model.
+	return mongoose.model(collection, schema, collection) as unknown as Model;
 }
 
 let AdapterClass: (new (uri: string, model: Model) => DbAdapter) | undefined;

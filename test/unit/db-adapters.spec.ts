@@ -362,6 +362,10 @@ describe("storage adapters", () => {
 			expect(typeof new Model({}).get("_id")).toBe("string");
 		});
 
+		it("writes with write concern majority and the journal: acknowledged means on disk on most members", () => {
+			expect((model.schema as unknown as { options: { writeConcern?: unknown } }).options.writeConcern).toEqual({ w: "majority", j: true });
+		});
+
 		it("hands the same update documents to the driver and counts what matched, not what changed", async () => {
 			for (const step of CONDITIONAL_UPDATES) {
 				const updateMany = jest.spyOn(model as never, "updateMany" as never).mockResolvedValue({ matchedCount: step.matched, modifiedCount: 0 } as never);
