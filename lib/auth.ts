@@ -35,8 +35,7 @@ export class Tokens {
 	}
 
 	sign(user: AuthUser): string {
-		const expiresIn = this.settings.jwtExpiresIn as jwt.SignOptions["expiresIn"];
-		return jwt.sign({ email: user.email, role: user.role }, this.key, { subject: user.id, expiresIn, algorithm: "HS256" });
+		return jwt.sign({ email: user.email, role: user.role }, this.key, { subject: user.id, expiresIn: this.settings.jwtExpiresInS, algorithm: "HS256" });
 	}
 
 	/** The user a token stands for, or null when it is missing, forged or expired. */

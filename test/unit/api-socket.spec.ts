@@ -181,7 +181,7 @@ describe("api gateway over Socket.IO (embedded default)", () => {
 		});
 
 		it("is closed when its token expires, and cannot connect again with it", async () => {
-			const short = await startInProcessShop(["api", "customers", "products"], { auth: { jwtExpiresIn: "2s" } });
+			const short = await startInProcessShop(["api", "customers", "products"], { auth: { jwtExpiresInS: 2 } });
 			try {
 				const shortHttp = new HttpClient(`${short.url}/api`);
 				const reg = await shortHttp.post("/auth/register", { name: "Brief", email: "brief@shop.test", password: "password-1" });
