@@ -42,6 +42,8 @@ export const settings = {
 	rounds: Math.max(1, Math.round(num("BENCH_ROUNDS", 3))),
 	/** autocannon connections for P1 and P2. */
 	connections: Math.max(1, Math.round(num("BENCH_CONNECTIONS", 50))),
+	/** P1 sends a signed-in customer's bearer token (to every system alike; the baselines ignore it): the cost of checking a token on a read. */
+	readToken: env.BENCH_READ_TOKEN === "1",
 	/** P2: customers placing the load's orders, products they order from. */
 	buyers: Math.max(1, Math.round(num("BENCH_BUYERS", 200))),
 	products: Math.max(2, Math.round(num("BENCH_PRODUCTS", 20))),

@@ -3,12 +3,20 @@ import jwt from "jsonwebtoken";
 import { LRUCache } from "lru-cache";
 import type { AuthSettings } from "./settings";
 
-export type Role = "customer" | "admin";
+export const ROLES = ["customer", "admin"] as const;
+export type Role = (typeof ROLES)[number];
 
 export interface AuthUser {
 	id: string;
 	email: string;
 	role: Role;
+	/**
+	 * The account's token version the token was signed with (claim `ver`; 0
+	 * in tokens made before there were versions). A token is valid only while
+	 * it is the account's current one: a block, a password or role change and
+	 * a sign-out everywhere raise it (customers.tokenVersion).
+	 */
+	version: number;
 	/** Milliseconds since the epoch when the token stops being valid. */
 	expiresAt?: number;
 }
@@ -35,8 +43,7 @@ export class Tokens {
 	}
 
 	sign(user: AuthUser): string {
-		const expiresIn = this.settings.jwtExpiresIn as jwt.SignOptions["expiresIn"];
-		return jwt.sign({ email: user.email, role: user.role }, this.key, { subject: user.id, expiresIn, algorithm: "HS256" });
+		return jwt.sign({ email: user.email, role: user.role, ver: user.version }, this.key, { subject: user.id, expiresIn: this.settings.jwtExpiresInS, algorithm: "HS256" });
 	}
 
 	/** The user a token stands for, or null when it is missing, forged or expired. */
@@ -50,9 +57,11 @@ export class Tokens {
 
 	private verifyNow(token: string): AuthUser | null {
 		try {
-			const { sub, email, role, exp } = jwt.verify(token, this.key, { algorithms: ["HS256"] }) as { sub?: unknown; email?: unknown; role?: unknown; exp?: unknown };
+			const { sub, email, role, ver, exp } = jwt.verify(token, this.key, { algorithms: ["HS256"] }) as { sub?: unknown; email?: unknown; role?: unknown; ver?: unknown; exp?: unknown };
 			if (typeof sub !== "string" || (role !== "customer" && role !== "admin")) return null;
-			return { id: sub, email: String(email), role, expiresAt: typeof exp === "number" ? exp * 1000 : undefined };
+			const version = ver === undefined ? 0 : ver;
+			if (!Number.isSafeInteger(version)) return null;
+			return { id: sub, email: String(email), role, version: version as number, expiresAt: typeof exp === "number" ? exp * 1000 : undefined };
 		} catch {
 			return null;
 		}

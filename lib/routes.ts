@@ -43,11 +43,19 @@ export const ROUTES: readonly Route[] = [
 
 	{ method: "POST", path: "/auth/register", action: "customers.register", access: "public", tag: "Customers", summary: "Register a customer" },
 	{ method: "POST", path: "/auth/login", action: "customers.login", access: "public", tag: "Customers", summary: "Sign in" },
+	{ method: "POST", path: "/auth/logout-all", action: "customers.logoutAll", access: "customer", tag: "Customers", summary: "Sign out everywhere: every earlier token of this account ends" },
 	{ method: "GET", path: "/customers/me", action: "customers.me", access: "customer", tag: "Customers", summary: "The signed-in customer" },
-	{ method: "PATCH", path: "/customers/me", action: "customers.updateMe", access: "customer", tag: "Customers", summary: "Change the signed-in customer's name or password" },
+	{ method: "PATCH", path: "/customers/me", action: "customers.updateMe", access: "customer", tag: "Customers", summary: "Change the signed-in customer's name, phone or password" },
 	{ method: "GET", path: "/customers", action: "customers.list", access: "admin", tag: "Customers", summary: "Customers, paged" },
 	{ method: "GET", path: "/customers/:id", action: "customers.get", access: "admin", tag: "Customers", summary: "A customer" },
-	{ method: "PATCH", path: "/customers/:id", action: "customers.setBlocked", access: "admin", tag: "Customers", summary: "Block or unblock a customer" },
+	{
+		method: "PATCH",
+		path: "/customers/:id",
+		action: "customers.setAccess",
+		access: "admin",
+		tag: "Customers",
+		summary: "Block or unblock a customer, or change its role (a block or a new role ends its tokens)",
+	},
 
 	{ method: "GET", path: "/alerts", action: "alerts.list", access: "admin", tag: "Alerts", summary: "Alerts, newest first" },
 	{ method: "POST", path: "/alerts/:id/ack", action: "alerts.ack", access: "admin", tag: "Alerts", summary: "Acknowledge an alert" },
@@ -60,6 +68,7 @@ export const ROUTES: readonly Route[] = [
 ];
 
 const ACCESS: ReadonlyMap<string, Access> = new Map(ROUTES.map(r => [r.action, r.access]));
+const READS: ReadonlySet<string> = new Set(ROUTES.filter(r => r.method === "GET").map(r => r.action));
 
 /** Every action a client may call, over REST or Socket.IO. */
 export const EXPOSED_ACTIONS: readonly string[] = [...ACCESS.keys()];
@@ -68,6 +77,9 @@ export const EXPOSED_ACTIONS: readonly string[] = [...ACCESS.keys()];
 export function restAliases(limited: boolean): Record<string, string> {
 	return Object.fromEntries(ROUTES.filter(r => !r.unlimited === limited).map(r => [`${r.method} ${r.path}`, r.action]));
 }
+
+/** Whether a client's action only reads (a GET route): over REST and Socket.IO alike. */
+export const isRead = (action: string) => READS.has(action);
 
 export type AccessDecision = "allow" | "unauthenticated" | "forbidden" | "unknown";
 

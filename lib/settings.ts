@@ -33,7 +33,8 @@ export interface AuthSettings {
 	jwtSecret: string;
 	/** No JWT_SECRET was given: a secret was generated for this process (said at start). */
 	jwtSecretGenerated: boolean;
-	jwtExpiresIn: string;
+	/** A token's lifetime, in seconds (jsonwebtoken would read a numeric string as milliseconds). */
+	jwtExpiresInS: number;
 }
 
 export interface AdminSettings {
@@ -128,7 +129,7 @@ const ENV_SCHEMA = {
 	PORT: int(0, 65_535, 5000),
 	HOST: { type: "string", min: 1, default: "0.0.0.0" },
 	JWT_SECRET: { type: "string", optional: true, min: 16, messages: { stringMin: "must be at least 16 characters" } },
-	JWT_EXPIRES_IN: { type: "string", pattern: /^\d+[smhd]?$/, default: "1d", messages: { stringPattern: "must be a number of seconds or a span such as 15m, 12h, 1d" } },
+	JWT_EXPIRES_IN: { type: "string", pattern: /^\d{1,9}[smhd]?$/, default: "1d", messages: { stringPattern: "must be a number of seconds or a span such as 15m, 12h, 1d" } },
 	ADMIN_EMAIL: { type: "email", optional: true, normalize: true },
 	ADMIN_PASSWORD: { type: "string", optional: true, min: 8, max: 72 },
 	BCRYPT_ROUNDS: int(4, 15, 10),
@@ -156,6 +157,18 @@ export const ENV_VARIABLES = Object.keys(ENV_SCHEMA) as ReadonlyArray<keyof type
 type Parsed = Record<keyof typeof ENV_SCHEMA, never> & Record<string, unknown>;
 
 const check = new Validator({ useNewCustomCheckerFunction: true, messages: MESSAGES }).compile({ $$strict: false, ...ENV_SCHEMA });
+
+const SPAN_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+/** The longest token lifetime: a year. */
+const MAX_TOKEN_LIFETIME_S = 365 * 86_400;
+
+/** JWT_EXPIRES_IN in seconds: a plain number is seconds, or a number of s, m, h or d; from a second to a year. */
+function tokenLifetimeS(value: string): number {
+	const unit = /[smhd]$/.test(value) ? value.slice(-1) : "s";
+	const seconds = parseInt(value, 10) * SPAN_S[unit];
+	if (seconds < 1 || seconds > MAX_TOKEN_LIFETIME_S) throw new SettingsError(`Invalid environment: JWT_EXPIRES_IN=${JSON.stringify(value)}: must be from 1 second to 365 days`);
+	return seconds;
+}
 
 function trustProxyHops(value: string | undefined): number {
 	if (value === undefined || value === "" || value === "false") return 0;
@@ -210,7 +223,7 @@ export function parseSettings(env: Env): Settings {
 		auth: {
 			jwtSecret: v.JWT_SECRET ?? crypto.randomBytes(32).toString("hex"),
 			jwtSecretGenerated: !v.JWT_SECRET,
-			jwtExpiresIn: v.JWT_EXPIRES_IN,
+			jwtExpiresInS: tokenLifetimeS(v.JWT_EXPIRES_IN),
 		},
 		admin: { email: v.ADMIN_EMAIL, password: v.ADMIN_PASSWORD, bcryptRounds: v.BCRYPT_ROUNDS },
 		gateway: {

@@ -7,7 +7,7 @@ import type { Server, Socket } from "socket.io";
 import { Tokens, type AuthUser } from "../lib/auth";
 import { ForbiddenError, UnauthorizedError } from "../lib/errors";
 import { RedisRateLimitStore } from "../lib/rate-limit-store";
-import { EXPOSED_ACTIONS, ROUTES, checkAccess, restAliases } from "../lib/routes";
+import { EXPOSED_ACTIONS, ROUTES, checkAccess, isRead, restAliases } from "../lib/routes";
 import { settings, type AuthSettings, type GatewaySettings } from "../lib/settings";
 import { type Meta, type SecureSettings, type ServiceBase, defineService } from "../lib/types";
 import OpsPageMixin from "../mixins/ops-page.mixin";
@@ -68,7 +68,7 @@ interface ApiThis extends ServiceBase<ApiSettings> {
 	doors: DoorValidation;
 	socketRedis?: SocketRedis;
 	assertAccess(action: string, user: AuthUser | null | undefined): void;
-	isBlocked(customerId: string): Promise<boolean>;
+	assertCurrent(user: AuthUser, read: boolean): Promise<void>;
 	clientOf(socket: Socket): string;
 	isServiceUp(ctx: Context, service: string): Promise<boolean>;
 	sendApiError(req: Req, res: ServerResponse, err: Error): void;
@@ -103,6 +103,30 @@ function apiRoutes(gateway: GatewaySettings, docs: ReturnType<typeof docsAliases
 		aliases: { ...restAliases(true), ...docs },
 	};
 	return [{ ...common, name: "health", aliases: restAliases(false) }, limited];
+}
+
+/** The room of a customer's sockets opened with tokens of one version: those of a newer token stay open when earlier ones are revoked. */
+const tokenRoom = (customerId: string, version: number) => `tokens:${customerId}:${version}`;
+
+/** Whether a token is still current cannot be checked now (customers unreachable): a write is refused, nothing done. */
+class TokenCheckUnavailableError extends Errors.MoleculerRetryableError {
+	constructor() {
+		super("Whether this token is still valid cannot be checked right now; try again shortly", 503, "TOKEN_CHECK_UNAVAILABLE");
+	}
+}
+
+/** Closes a socket once the refused call has its answer: closed first, the client would never hear why. */
+const closeAfterAnswer = (socket: Socket) => setImmediate(() => socket.disconnect(true));
+
+/** A socket call's check: a revoked token's socket closes, and the call is refused as an expired token's is. */
+async function assertSocketCurrent(gateway: ApiThis, socket: Socket, user: AuthUser, read: boolean): Promise<void> {
+	try {
+		await gateway.assertCurrent(user, read);
+	} catch (err) {
+		if ((err as { type?: string }).type !== "TOKEN_REVOKED") throw err;
+		closeAfterAnswer(socket);
+		throw new UnauthorizedError("unauthorized", "TOKEN_REVOKED");
+	}
 }
 
 /** The documentation's files (./api/docs.ts) are the aliases that call no action: public, whatever token comes along, and they take no params. */
@@ -167,10 +191,11 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 				await this.budget.spend(this.clientOf(socket));
 				const user = socketUser(socket);
 				if (user?.expiresAt !== undefined && user.expiresAt <= Date.now()) {
-					socket.disconnect(true);
+					closeAfterAnswer(socket);
 					throw new UnauthorizedError("unauthorized", "TOKEN_EXPIRED");
 				}
 				const action = callAction(ctx.params.action);
+				if (user) await assertSocketCurrent(this, socket, user, isRead(action));
 				// The route table decides, as for REST: an unknown action is 404 here, before Moleculer could call it missing.
 				this.assertAccess(action, user);
 				const params = callParams(ctx.params.params);
@@ -212,10 +237,12 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 				this.io?.to("admins").emit("alert", ctx.params);
 			},
 		},
-		/** A blocked customer's open sockets close, on every gateway (the Socket.IO adapter reaches them all). */
-		"customer.blocked": {
-			handler(this: ApiThis, ctx: Context<{ customerId: string }>) {
-				this.io?.in(`customer:${ctx.params.customerId}`).disconnectSockets(true);
+		/** The open sockets of a customer's earlier tokens close (a block, a password or role change, a sign-out everywhere), on every gateway (the Socket.IO adapter reaches them all). */
+		"customer.tokensRevoked": {
+			handler(this: ApiThis, ctx: Context<{ customerId: string; version: number }>) {
+				const { customerId, version } = ctx.params;
+				// In the next turn: a revocation asked through a socket gets its answer before that socket closes (a local event arrives before the answer).
+				setImmediate(() => this.io?.in(`customer:${customerId}`).except(tokenRoom(customerId, version)).disconnectSockets(true));
 			},
 		},
 		"analytics.updated": {
@@ -231,13 +258,35 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 			return parseQuery(req);
 		},
 
-		authenticate(this: ApiThis, _ctx: Context, _route: unknown, req: Req): AuthUser | null {
+		async authenticate(this: ApiThis, _ctx: Context, _route: unknown, req: Req): Promise<AuthUser | null> {
 			const header = req.headers.authorization;
 			if (!header || isDocsFile(req)) return null;
 			const match = /^Bearer\s+(\S+)$/i.exec(header);
 			const user = match ? this.tokens.verify(match[1]) : null;
 			if (!user) throw new UnauthorizedError("Invalid or expired token", "INVALID_TOKEN");
+			await this.assertCurrent(user, isRead(req.$action?.name ?? req.$alias?.action ?? ""));
 			return user;
+		},
+
+		/**
+		 * Every door's check that a verified token is still its account's
+		 * current one (a block, a password or role change and a sign-out
+		 * everywhere end the earlier ones). The version comes from
+		 * customers.tokenVersion: on a cluster the gateway's near cache
+		 * serves it, checked against the customers tag in Redis, which each
+		 * of those writes renews before it answers. When customers cannot
+		 * say, a read goes on the token alone; anything else is refused (503,
+		 * nothing done).
+		 */
+		async assertCurrent(this: ApiThis, user: AuthUser, read: boolean): Promise<void> {
+			let current: { version: number | null };
+			try {
+				current = await this.broker.call<{ version: number | null }, { id: string }>("customers.tokenVersion", { id: user.id });
+			} catch {
+				if (read) return;
+				throw new TokenCheckUnavailableError();
+			}
+			if (current.version !== user.version) throw new UnauthorizedError("This token was revoked; sign in again", "TOKEN_REVOKED");
 		},
 
 		/** After authentication (moleculer-web's order): who may call, then the request's own shape and the action's rules. */
@@ -278,8 +327,12 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 			}
 			const token = (socket.handshake.auth as { token?: unknown })?.token;
 			const user = typeof token === "string" ? this.tokens.verify(token) : null;
-			if (!user || (await this.isBlocked(user.id))) throw new Error("unauthorized");
-			await socket.join(`customer:${user.id}`);
+			if (!user) throw new Error("unauthorized");
+			// A handshake only opens pushes: like a read, it goes on the token alone while customers cannot say.
+			await this.assertCurrent(user, true).catch(() => {
+				throw new Error("unauthorized");
+			});
+			await socket.join([`customer:${user.id}`, tokenRoom(user.id, user.version)]);
 			if (user.role === "admin") await socket.join("admins");
 			closeAtExpiry(socket, user);
 			return user;
@@ -294,17 +347,6 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 		socketOnError(this: ApiThis, err: Error, respond: (body: unknown) => void) {
 			if (isUnexpected(err)) this.logger.error("Socket call failed", err);
 			respond(errorBody(err));
-		},
-
-		async isBlocked(this: ApiThis, customerId: string): Promise<boolean> {
-			try {
-				const res = await this.broker.call<{ allowed: boolean }, { id: string }>("customers.canOrder", { id: customerId });
-				return !res.allowed;
-			} catch (err) {
-				// Customers unreachable: the token alone decides.
-				this.logger.warn("Could not check the customer at the socket handshake", (err as Error).message);
-				return false;
-			}
 		},
 
 		async isServiceUp(this: ApiThis, ctx: Context, service: string): Promise<boolean> {

@@ -1,8 +1,9 @@
 import bcrypt from "bcryptjs";
-import type { Context } from "moleculer";
+import { Errors, type Context } from "moleculer";
 import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
-import { Tokens, type AuthUser } from "../lib/auth";
+import { ROLES, Tokens, type AuthUser } from "../lib/auth";
+import { LoginThrottle, type LoginThrottleSettings } from "../lib/login-throttle";
 import { isDuplicateKeyError, type Doc } from "../lib/db/adapter";
 import { newId } from "../lib/db/ids";
 import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from "../lib/errors";
@@ -22,13 +23,22 @@ interface CustomerDoc extends Doc {
 	role: Customer["role"];
 	blocked: boolean;
 	passwordHash: string;
+	/** Raised by a block, a password or role change and a sign-out everywhere: tokens of an earlier version end. Absent in accounts made before versions (0). */
+	tokenVersion?: number;
 	createdAt: string;
 	updatedAt: string;
 }
 
+/** What may be done to an account that ends its earlier tokens: one atomic write, raising its version. */
+const REVOKE = { $inc: { tokenVersion: 1 } } as const;
+
+/** Sign-in attempts per account: 10 per 15 minutes. */
+const LOGIN_THROTTLE = { max: 10, windowMs: 15 * 60_000 };
+
 interface CustomersSettings extends DbSettings, SecureSettings {
 	admin: AdminSettings;
 	auth: AuthSettings;
+	loginThrottle: LoginThrottleSettings;
 }
 
 interface NewCustomer {
@@ -42,13 +52,15 @@ interface NewCustomer {
 /** What `this` is inside the customers service. */
 interface CustomersThis extends ServiceBase<CustomersSettings>, DbMethods<CustomerDoc, Customer> {
 	tokens: Tokens;
+	loginThrottle: LoginThrottle;
 	/** Hashed in bcryptjs's asynchronous chunks, so the start does not wait ~70 ms (10 rounds) for it; awaited by a login of an unknown email. */
 	dummyHash: Promise<string>;
-	authUser(customer: Customer): AuthUser;
+	session(doc: CustomerDoc): { token: string; customer: Customer };
 	currentUserId(ctx: Ctx): string;
 	findCustomer(id: string): Promise<Customer>;
-	insertCustomer(fields: NewCustomer): Promise<Customer>;
-	updateCustomer(ctx: Context, id: string, changes: Partial<CustomerDoc>): Promise<Customer>;
+	insertCustomer(fields: NewCustomer): Promise<CustomerDoc>;
+	updateCustomer(ctx: Context, id: string, changes: Partial<CustomerDoc>, revoke?: boolean): Promise<CustomerDoc>;
+	assertPassword(doc: CustomerDoc, password: string): Promise<void>;
 	ensureAdmin(): Promise<void>;
 }
 
@@ -57,9 +69,10 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 	mixins: [DbMixin<CustomerDoc, Customer>({ collection: "customers", indexes: [{ field: "email", unique: true }], publicFields: PUBLIC_FIELDS }), HealthMixin],
 
 	settings: {
-		$secureSettings: ["admin", "auth"],
+		$secureSettings: ["admin", "auth", "loginThrottle"],
 		admin: settings.admin,
 		auth: settings.auth,
+		loginThrottle: { ...LOGIN_THROTTLE, redisUrl: settings.gateway.redisUrl },
 	},
 
 	actions: {
@@ -72,10 +85,10 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 			},
 			async handler(this: CustomersThis, ctx: Ctx<{ name: string; email: string; password: string; phone?: string }>) {
 				const { name, email, password, phone } = ctx.params;
-				const customer = await this.insertCustomer({ name, email, password, phone, role: "customer" });
+				const doc = await this.insertCustomer({ name, email, password, phone, role: "customer" });
 				ctx.meta.$statusCode = 201;
 				ctx.meta.$location = "/api/customers/me";
-				return { token: this.tokens.sign(this.authUser(customer)), customer };
+				return this.session(doc);
 			},
 		},
 
@@ -85,13 +98,13 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 				password: PASSWORD_GIVEN,
 			},
 			async handler(this: CustomersThis, ctx: Ctx<{ email: string; password: string }>) {
+				await this.loginThrottle.attempt(ctx.params.email);
 				const doc = await this.adapter.findOne({ email: ctx.params.email });
 				// Compare against a dummy hash when the email is unknown, so both failures take as long.
 				const ok = await bcrypt.compare(ctx.params.password, doc?.passwordHash ?? (await this.dummyHash));
 				if (!doc || !ok) throw new UnauthorizedError(LOGIN_FAILED, "INVALID_CREDENTIALS");
 				if (doc.blocked) throw new ForbiddenError("This account is blocked", "ACCOUNT_BLOCKED");
-				const customer = this.toPublic(doc);
-				return { token: this.tokens.sign(this.authUser(customer)), customer };
+				return this.session(doc);
 			},
 		},
 
@@ -101,19 +114,44 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 			},
 		},
 
+		/** A new password needs the current one, ends every earlier token and answers a fresh one. */
 		updateMe: {
 			params: {
 				name: { type: "string", trim: true, min: 1, max: 100, optional: true },
 				password: { ...PASSWORD, optional: true },
+				currentPassword: { ...PASSWORD_GIVEN, optional: true },
 				phone: { ...PHONE, optional: true },
 			},
-			async handler(this: CustomersThis, ctx: Ctx<{ name?: string; password?: string; phone?: string | null }>): Promise<Customer> {
+			async handler(
+				this: CustomersThis,
+				ctx: Ctx<{ name?: string; password?: string; currentPassword?: string; phone?: string | null }>,
+			): Promise<Customer | { customer: Customer; token: string }> {
 				const id = this.currentUserId(ctx);
+				const { name, phone, password, currentPassword } = ctx.params;
 				const changes: Partial<CustomerDoc> = {};
-				if (ctx.params.name !== undefined) changes.name = ctx.params.name;
-				if (ctx.params.phone !== undefined) changes.phone = ctx.params.phone;
-				if (ctx.params.password !== undefined) changes.passwordHash = await bcrypt.hash(ctx.params.password, this.settings.admin.bcryptRounds);
-				return this.updateCustomer(ctx, id, changes);
+				if (name !== undefined) changes.name = name;
+				if (phone !== undefined) changes.phone = phone;
+				if (password === undefined) return this.toPublic(await this.updateCustomer(ctx, id, changes));
+				if (currentPassword === undefined) {
+					throw new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [
+						{ type: "required", field: "currentPassword", message: "The 'currentPassword' field is required to change the password." },
+					]);
+				}
+				const doc = await this.adapter.findById(id);
+				if (!doc) throw new NotFoundError("Customer", id);
+				await this.assertPassword(doc, currentPassword);
+				changes.passwordHash = await bcrypt.hash(password, this.settings.admin.bcryptRounds);
+				return this.session(await this.updateCustomer(ctx, id, changes, true));
+			},
+		},
+
+		/** Every earlier token of the signed-in account ends (204). */
+		logoutAll: {
+			params: {},
+			async handler(this: CustomersThis, ctx: Ctx): Promise<null> {
+				await this.updateCustomer(ctx, this.currentUserId(ctx), {}, true);
+				ctx.meta.$statusCode = 204;
+				return null;
 			},
 		},
 
@@ -132,16 +170,20 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 			},
 		},
 
-		setBlocked: {
+		/** An admin blocks or unblocks an account, and may change its role: a block or a new role ends its earlier tokens. */
+		setAccess: {
 			params: {
 				id: ID,
 				blocked: { type: "boolean" },
+				role: { type: "enum", values: ROLES, optional: true },
 			},
-			async handler(this: CustomersThis, ctx: Ctx<{ id: string; blocked: boolean }>): Promise<Customer> {
-				const customer = await this.updateCustomer(ctx, ctx.params.id, { blocked: ctx.params.blocked });
-				// Open sockets of a blocked customer close (the gateway listens).
-				if (customer.blocked) void ctx.emit("customer.blocked", { customerId: customer.id });
-				return customer;
+			async handler(this: CustomersThis, ctx: Ctx<{ id: string; blocked: boolean; role?: Customer["role"] }>): Promise<Customer> {
+				const { id, blocked, role } = ctx.params;
+				const current = await this.adapter.findById(id);
+				if (!current) throw new NotFoundError("Customer", id);
+				const newRole = role !== undefined && role !== current.role;
+				const changes: Partial<CustomerDoc> = newRole ? { blocked, role } : { blocked };
+				return this.toPublic(await this.updateCustomer(ctx, id, changes, blocked || newRole));
 			},
 		},
 
@@ -151,6 +193,23 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 			cache: { keys: [] },
 			async handler(this: CustomersThis): Promise<{ total: number }> {
 				return { total: await this.adapter.count({ query: {} }) };
+			},
+		},
+
+		/**
+		 * The token version an account's tokens must carry to be valid now;
+		 * none (null) for an unknown or blocked account. Internal: every
+		 * door of the gateway asks it of each signed-in request.
+		 */
+		tokenVersion: {
+			visibility: "public",
+			// `near`: each gateway keeps the answer, checked against this service's tag, which every write renews before it answers (middlewares/near-cache.ts).
+			cache: { keys: ["id"], near: true },
+			retryPolicy: { enabled: true },
+			params: { id: ID },
+			async handler(this: CustomersThis, ctx: Ctx<{ id: string }>): Promise<{ version: number | null }> {
+				const doc = await this.adapter.findById(ctx.params.id);
+				return { version: doc && !doc.blocked ? (doc.tokenVersion ?? 0) : null };
 			},
 		},
 
@@ -171,8 +230,17 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 	},
 
 	methods: {
-		authUser(customer: Customer): AuthUser {
-			return { id: customer.id, email: customer.email, role: customer.role };
+		/** A token of the account as it is now, and the account. */
+		session(this: CustomersThis, doc: CustomerDoc): { token: string; customer: Customer } {
+			const customer = this.toPublic(doc);
+			const user: AuthUser = { id: customer.id, email: customer.email, role: customer.role, version: doc.tokenVersion ?? 0 };
+			return { token: this.tokens.sign(user), customer };
+		},
+
+		/** The account's password, or 403; an attempt counts against the account's sign-in budget (a stolen token cannot guess it faster). */
+		async assertPassword(this: CustomersThis, doc: CustomerDoc, password: string): Promise<void> {
+			await this.loginThrottle.attempt(doc.email);
+			if (!(await bcrypt.compare(password, doc.passwordHash))) throw new ForbiddenError("The current password is wrong", "WRONG_PASSWORD");
 		},
 
 		currentUserId(ctx: Ctx): string {
@@ -186,7 +254,7 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 			return this.toPublic(doc);
 		},
 
-		async insertCustomer(this: CustomersThis, fields: NewCustomer): Promise<Customer> {
+		async insertCustomer(this: CustomersThis, fields: NewCustomer): Promise<CustomerDoc> {
 			const at = new Date().toISOString();
 			const doc: CustomerDoc = {
 				_id: newId(),
@@ -196,25 +264,32 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 				role: fields.role,
 				blocked: false,
 				passwordHash: await bcrypt.hash(fields.password, this.settings.admin.bcryptRounds),
+				tokenVersion: 0,
 				createdAt: at,
 				updatedAt: at,
 			};
 			try {
-				const customer = this.toPublic(await this.adapter.insert(doc));
-				await this.entityChanged("created", customer, null);
-				return customer;
+				const inserted = await this.adapter.insert(doc);
+				await this.entityChanged("created", this.toPublic(inserted), null);
+				return inserted;
 			} catch (err) {
 				if (isDuplicateKeyError(err)) throw new ConflictError("Email is already registered", "EMAIL_TAKEN");
 				throw err;
 			}
 		},
 
-		async updateCustomer(this: CustomersThis, ctx: Context, id: string, changes: Partial<CustomerDoc>): Promise<Customer> {
-			const doc = await this.adapter.updateById(id, { $set: { ...changes, updatedAt: new Date().toISOString() } });
+		/**
+		 * One write; with `revoke`, the same write raises the token version.
+		 * The caches are clean before it answers, so the next request with an
+		 * earlier token is refused by any gateway; open sockets of earlier
+		 * tokens close on the event (the gateways listen).
+		 */
+		async updateCustomer(this: CustomersThis, ctx: Context, id: string, changes: Partial<CustomerDoc>, revoke = false): Promise<CustomerDoc> {
+			const doc = await this.adapter.updateById(id, { $set: { ...changes, updatedAt: new Date().toISOString() }, ...(revoke ? REVOKE : {}) });
 			if (!doc) throw new NotFoundError("Customer", id);
-			const customer = this.toPublic(doc);
-			await this.entityChanged("updated", customer, ctx);
-			return customer;
+			await this.entityChanged("updated", this.toPublic(doc), ctx);
+			if (revoke) void ctx.emit("customer.tokensRevoked", { customerId: String(doc._id), version: doc.tokenVersion ?? 0 });
+			return doc;
 		},
 
 		/**
@@ -250,11 +325,16 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 
 	created(this: CustomersThis) {
 		this.tokens = new Tokens(this.settings.auth);
+		this.loginThrottle = new LoginThrottle(this.settings.loginThrottle, this.broker);
 		this.dummyHash = bcrypt.hash("not-a-password", this.settings.admin.bcryptRounds);
 	},
 
 	async started(this: CustomersThis) {
 		await this.ensureAdmin();
+	},
+
+	async stopped(this: CustomersThis) {
+		await this.loginThrottle.close();
 	},
 });
 

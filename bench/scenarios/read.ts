@@ -29,7 +29,17 @@ export async function readScenario({ read, peer }: ReadOptions): Promise<void> {
 		systems.push(cluster);
 		const shop = [embedded, cluster].filter((s): s is System => !!s);
 		const productIds = new Map<System, string>();
-		for (const s of shop) productIds.set(s, (await seed(s.base, { products: 1, customers: 0 })).productIds[0]);
+		const tokens = new Map<System, string>();
+		for (const s of shop) {
+			const seeded = await seed(s.base, { products: 1, customers: settings.readToken ? 1 : 0 });
+			productIds.set(s, seeded.productIds[0]);
+			if (settings.readToken) tokens.set(s, seeded.customers[0].token);
+		}
+		/** With BENCH_READ_TOKEN=1, the bearer sent to a system: its own customer's for the shop's, the first one's for the baselines (which ignore it), so every request has the same size. */
+		const headers = (s: System) => {
+			const token = tokens.get(s) ?? [...tokens.values()][0];
+			return token ? { authorization: `Bearer ${token}` } : undefined;
+		};
 
 		const reference = await request("GET", `${shop[0].base}/products/${productIds.get(shop[0])}`);
 		if (reference.status !== 200) throw new Error(`the seeded product does not read: ${reference.status}`);
@@ -47,16 +57,16 @@ export async function readScenario({ read, peer }: ReadOptions): Promise<void> {
 		const order = [bare, floor, embedded, cluster, seedShape].filter((s): s is System => !!s);
 		for (const s of order) {
 			// The first read fills the cache; every measured read is a hit.
-			const res = await request("GET", `${s.base}/products/${productIds.get(s)}`);
+			const res = await request("GET", `${s.base}/products/${productIds.get(s)}`, undefined, tokens.get(s));
 			if (res.status !== 200) throw new Error(`${s.label}: GET product answered ${res.status}`);
 		}
 		const contenders: Contender<Run>[] = order.map(s => {
-			const url = `${s.base}/products/${productIds.get(s)}`;
+			const load = { url: `${s.base}/products/${productIds.get(s)}`, headers: headers(s) };
 			return {
 				key: s.label,
-				warmup: () => cannon({ url }, settings.warmup),
+				warmup: () => cannon(load, settings.warmup),
 				measure: async () => {
-					const run = await cannon({ url }, settings.duration);
+					const run = await cannon(load, settings.duration);
 					assertRunning(s.children);
 					return run;
 				},

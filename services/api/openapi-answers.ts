@@ -151,9 +151,10 @@ export interface HeaderParameter {
 }
 
 export interface Answer {
-	status: 200 | 201;
+	status: 200 | 201 | 204;
 	description: string;
-	schema: JsonSchema;
+	/** The body's; none for a 204. */
+	schema?: JsonSchema;
 	headers?: HeaderParameter[];
 	/** A second success: the first answer given again (an idempotent replay). */
 	replayed?: string;
@@ -230,14 +231,30 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 		status: 200,
 		description: "The customer and a token",
 		schema: ref("Session"),
-		errors: { 401: "Wrong email or password (one message for both)", 403: "The account is blocked (`ACCOUNT_BLOCKED`)" },
+		errors: {
+			401: "Wrong email or password (one message for both)",
+			403: "The account is blocked (`ACCOUNT_BLOCKED`)",
+			429: "Over the account's sign-in attempts (`TOO_MANY_LOGIN_ATTEMPTS`), whatever the addresses, or the client's rate limit",
+		},
 		example: { email: "ada@example.com", password: "correct-horse-battery" },
 	},
 	"customers.me": { status: 200, description: "The signed-in customer", schema: customer },
-	"customers.updateMe": { status: 200, description: "The customer changed", schema: customer, example: { name: "Ada King" } },
+	"customers.updateMe": {
+		status: 200,
+		description: "The customer changed; after a password change, the customer and a fresh token (every earlier token of the account ends)",
+		schema: { anyOf: [customer, ref("Session")] },
+		errors: { 403: "The current password is wrong (`WRONG_PASSWORD`)", 429: "Over the account's sign-in attempts (`TOO_MANY_LOGIN_ATTEMPTS`), or the client's rate limit" },
+		example: { name: "Ada King", password: "a-new-long-password", currentPassword: "correct-horse-battery" },
+	},
+	"customers.logoutAll": { status: 204, description: "Signed out everywhere: every earlier token of the account ends, on every route and socket" },
 	"customers.list": { status: 200, description: "A page of customers", schema: ref("CustomerPage") },
 	"customers.get": { status: 200, description: "The customer", schema: customer },
-	"customers.setBlocked": { status: 200, description: "The customer; a blocked one's open sockets close", schema: customer, example: { blocked: true } },
+	"customers.setAccess": {
+		status: 200,
+		description: "The customer; a block or a new role ends its earlier tokens (its open sockets close)",
+		schema: customer,
+		example: { blocked: false, role: "admin" },
+	},
 
 	"alerts.list": { status: 200, description: "A page of alerts, newest first", schema: ref("AlertPage") },
 	"alerts.ack": { status: 200, description: "The alert, acknowledged", schema: ref("Alert") },

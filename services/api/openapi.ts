@@ -170,11 +170,16 @@ function errorResponse(status: ErrorStatus, own: ErrorAnswer | undefined): Respo
 }
 
 function responses(route: Route, fields: Array<[string, Rule]>, answer: Answer): Operation["responses"] {
-	const success = (description: string): Response => ({ description, ...(route.unlimited ? {} : { headers: rateHeaders() }), content: { [JSON_TYPE]: { schema: answer.schema } } });
+	const success = (description: string): Response => ({
+		description,
+		...(route.unlimited ? {} : { headers: rateHeaders() }),
+		...(answer.schema ? { content: { [JSON_TYPE]: { schema: answer.schema } } } : {}),
+	});
 	const out: Operation["responses"] = { [answer.status]: success(answer.description) };
 	if (answer.replayed) out[200] = success(answer.replayed);
 	const statuses = new Set<ErrorStatus>(Object.keys(answer.errors ?? {}).map(Number) as ErrorStatus[]);
-	if (takesBody(route)) for (const s of [400, 413, 415] as const) statuses.add(s);
+	// A body nested too deep is 422 on any route that takes one, fields or none.
+	if (takesBody(route)) for (const s of [400, 413, 415, 422] as const) statuses.add(s);
 	if (route.access !== "public") statuses.add(401);
 	if (route.access === "admin") statuses.add(403);
 	if (pathNames(route).length) statuses.add(404);

@@ -4,6 +4,7 @@ import Redis from "ioredis";
 import { REDIS_URL, TestCluster, loginAdmin, requireInfrastructure, waitForRunning, type ShopNode } from "../helpers/cluster";
 import { SECOND_CLEAN_DELAY_MS } from "../../mixins/db.mixin";
 import { HttpClient } from "../helpers/http";
+import { connectSocket } from "../helpers/socket";
 
 /**
  * The gateway, customers and products in separate processes over the real
@@ -108,20 +109,54 @@ describe("cluster over RabbitMQ and Redis", () => {
 		}
 	});
 
-	it("refuses the order of a customer blocked through gateway A at once through gateway B, and takes it again once unblocked (the orders node's near cache of customers.canOrder)", async () => {
+	it("refuses the orders of a customer blocked through gateway A at once through gateway B, and takes them again from a new sign-in once unblocked", async () => {
 		const a = client(gatewayA);
 		const b = client(gatewayB);
 		const p = (await a.post("/products", { sku: "BLOCK-1", name: "Blocked lamp", category: "c", priceCents: 100, stock: 50 }, adminToken)).body;
 		const customer = (await a.post("/auth/register", { name: "Soon blocked", email: "soon-blocked@shop.test", password: "password-1" })).body;
-		const order = (gw: HttpClient) => gw.post("/orders", { items: [{ productId: p.id, quantity: 1 }] }, customer.token);
+		let token = customer.token as string;
+		const order = (gw: HttpClient) => gw.post("/orders", { items: [{ productId: p.id, quantity: 1 }] }, token);
 		for (let round = 0; round < 3; round++) {
-			// Allowed, twice through each gateway: the orders node holds canOrder's answer.
+			// Allowed, twice through each gateway: each holds the token's version in its near cache.
 			for (const gw of [a, b, a, b]) expect((await order(gw)).status).toBe(201);
 			expect((await a.patch(`/customers/${customer.customer.id}`, { blocked: true }, adminToken)).status).toBe(200);
-			for (const gw of [b, a]) expect((await order(gw)).body).toMatchObject({ code: 403, type: "ACCOUNT_BLOCKED" });
+			for (const gw of [b, a]) expect((await order(gw)).body).toMatchObject({ code: 401, type: "TOKEN_REVOKED" });
 			expect((await b.patch(`/customers/${customer.customer.id}`, { blocked: false }, adminToken)).status).toBe(200);
+			expect((await order(a)).body).toMatchObject({ code: 401, type: "TOKEN_REVOKED" });
+			token = (await b.post("/auth/login", { email: "soon-blocked@shop.test", password: "password-1" })).body.token;
 		}
 		expect((await a.get(`/products/${p.id}`)).body.stock).toBe(50 - 12);
+	});
+
+	it("ends tokens revoked through one gateway at once through the other, and closes their open sockets there (sign-out everywhere, a password change, a role change)", async () => {
+		const a = client(gatewayA);
+		const b = client(gatewayB);
+		const revoked = { code: 401, type: "TOKEN_REVOKED" };
+		const reg = (await a.post("/auth/register", { name: "Revoked", email: "revoked@shop.test", password: "password-1" })).body;
+		const meWith = (gw: HttpClient, token: string) => gw.get("/customers/me", token);
+		// Each gateway holds the token's version in its near cache.
+		for (const gw of [a, b, a, b]) expect((await meWith(gw, reg.token)).status).toBe(200);
+		const socket = await connectSocket(`http://127.0.0.1:${gatewayB.port}`, reg.token);
+		try {
+			const closed = new Promise<string>(resolve => socket.once("disconnect", reason => resolve(reason)));
+			expect((await a.post("/auth/logout-all", undefined, reg.token)).status).toBe(204);
+			for (const gw of [b, a]) expect((await meWith(gw, reg.token)).body).toMatchObject(revoked);
+			expect(await closed).toBe("io server disconnect");
+		} finally {
+			socket.close();
+		}
+
+		const token = (await a.post("/auth/login", { email: "revoked@shop.test", password: "password-1" })).body.token as string;
+		for (const gw of [a, b, a, b]) expect((await meWith(gw, token)).status).toBe(200);
+		const changed = await b.patch("/customers/me", { password: "password-2", currentPassword: "password-1" }, token);
+		expect(changed.status).toBe(200);
+		for (const gw of [a, b]) expect((await meWith(gw, token)).body).toMatchObject(revoked);
+		for (const gw of [a, b]) expect((await meWith(gw, changed.body.token)).status).toBe(200);
+
+		expect((await b.patch(`/customers/${reg.customer.id}`, { blocked: false, role: "admin" }, adminToken)).status).toBe(200);
+		for (const gw of [a, b]) expect((await meWith(gw, changed.body.token)).body).toMatchObject(revoked);
+		const admin = (await b.post("/auth/login", { email: "revoked@shop.test", password: "password-2" })).body.token as string;
+		for (const gw of [a, b]) expect((await gw.get("/customers", admin)).status).toBe(200);
 	});
 
 	it("holds the rate limit across two gateway nodes sharing Redis", async () => {

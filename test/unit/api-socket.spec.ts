@@ -207,8 +207,50 @@ describe("api gateway over Socket.IO (embedded default)", () => {
 			expect(socket.connected).toBe(false);
 		});
 
+		it("is closed when its customer signs out everywhere, and cannot connect again with that token", async () => {
+			const res = await http.post("/auth/register", { name: "Leaver", email: "leaver@shop.test", password: "password-1" });
+			const socket = await connect(res.body.token);
+			const closed = new Promise<string>(resolve => socket.once("disconnect", reason => resolve(reason)));
+			expect((await http.post("/auth/logout-all", undefined, res.body.token)).status).toBe(204);
+			expect(await closed).toBe("io server disconnect");
+			await expect(connectSocket(url, res.body.token)).rejects.toMatchObject({ message: "unauthorized" });
+		});
+
+		it("answers a sign-out everywhere asked through the socket itself, then closes it", async () => {
+			const res = await http.post("/auth/register", { name: "Caller", email: "caller@shop.test", password: "password-1" });
+			const socket = await connect(res.body.token);
+			const closed = new Promise<string>(resolve => socket.once("disconnect", reason => resolve(reason)));
+			await expect(socketCall(socket, "customers.logoutAll")).resolves.toBeNull();
+			expect(await closed).toBe("io server disconnect");
+		});
+
+		it("is closed when its customer's password changes, while a socket of the fresh token stays open", async () => {
+			const res = await http.post("/auth/register", { name: "Mover", email: "mover@shop.test", password: "password-1" });
+			const old = await connect(res.body.token);
+			const closed = new Promise<string>(resolve => old.once("disconnect", reason => resolve(reason)));
+			const changed = await http.patch("/customers/me", { password: "password-2", currentPassword: "password-1" }, res.body.token);
+			expect(changed.status).toBe(200);
+			const fresh = await connect(changed.body.token);
+			expect(await closed).toBe("io server disconnect");
+			expect(await socketCall(fresh, "customers.me")).toMatchObject({ id: res.body.customer.id });
+			expect(fresh.connected).toBe(true);
+		});
+
+		it("refuses a call with a revoked token, and closes its socket, even when no revocation event reached the gateway", async () => {
+			const res = await http.post("/auth/register", { name: "Quiet", email: "quiet@shop.test", password: "password-1" });
+			const socket = await connect(res.body.token);
+			expect(await socketCall(socket, "customers.me")).toMatchObject({ id: res.body.customer.id });
+			// The revocation as the store sees it, without its event (events are not durable).
+			const customers = shop.broker.getLocalService("customers") as any;
+			await customers.adapter.updateById(res.body.customer.id, { $inc: { tokenVersion: 1 } });
+			await customers.entityChanged("updated", { id: res.body.customer.id }, null);
+			const closed = new Promise<string>(resolve => socket.once("disconnect", reason => resolve(reason)));
+			await expect(socketCall(socket, "customers.me")).rejects.toMatchObject({ code: 401, message: "unauthorized" });
+			expect(await closed).toBe("io server disconnect");
+		});
+
 		it("is closed when its token expires, and cannot connect again with it", async () => {
-			const short = await startInProcessShop(["api", "customers", "products"], { auth: { jwtExpiresIn: "2s" } });
+			const short = await startInProcessShop(["api", "customers", "products"], { auth: { jwtExpiresInS: 2 } });
 			try {
 				const shortHttp = new HttpClient(`${short.url}/api`);
 				const reg = await shortHttp.post("/auth/register", { name: "Brief", email: "brief@shop.test", password: "password-1" });

@@ -118,7 +118,7 @@ describe("api gateway over HTTP (embedded default)", () => {
 		});
 
 		it("updates the own profile; fields the client may not set are dropped", async () => {
-			const res = await http.patch("/customers/me", { name: "Cus Two", role: "admin", blocked: true, email: "x@y.z" }, customerToken);
+			const res = await http.patch("/customers/me", { name: "Cus Two", role: "admin", blocked: true, email: "x@y.z", tokenVersion: 99 }, customerToken);
 			expect(res.status).toBe(200);
 			expect(res.body).toMatchObject({ name: "Cus Two", role: "customer", blocked: false, email: "cus@shop.test" });
 		});
@@ -139,6 +139,96 @@ describe("api gateway over HTTP (embedded default)", () => {
 			expect(blocked.body.blocked).toBe(true);
 			expect((await http.post("/auth/login", { email: "blk@shop.test", password: "password-1" })).status).toBe(403);
 			expect((await http.get("/customers/nope", adminToken)).status).toBe(404);
+		});
+	});
+
+	describe("revoked tokens: every earlier token of an account ends", () => {
+		let seq = 0;
+		const register = async () => {
+			const email = `revoked-${++seq}@shop.test`;
+			const res = await http.post("/auth/register", { name: "Rev", email, password: "password-1" });
+			return { email, id: res.body.customer.id as string, token: res.body.token as string };
+		};
+		const login = async (email: string, password = "password-1") => (await http.post("/auth/login", { email, password })).body.token as string;
+		/** An admin of its own, made through the role route. */
+		const newAdmin = async () => {
+			const account = await register();
+			expect((await http.patch(`/customers/${account.id}`, { blocked: false, role: "admin" }, adminToken)).body.role).toBe("admin");
+			return { ...account, token: await login(account.email) };
+		};
+		const refused = { code: 401, type: "TOKEN_REVOKED" };
+
+		it("ends an admin's token when it blocks its own account: it cannot unblock itself", async () => {
+			const rogue = await newAdmin();
+			expect((await http.get("/customers", rogue.token)).status).toBe(200);
+			expect((await http.patch(`/customers/${rogue.id}`, { blocked: true }, rogue.token)).status).toBe(200);
+			expect((await http.patch(`/customers/${rogue.id}`, { blocked: false }, rogue.token)).body).toMatchObject(refused);
+			expect((await http.get("/customers", rogue.token)).body).toMatchObject(refused);
+			expect((await http.get(`/customers/${rogue.id}`, adminToken)).body.blocked).toBe(true);
+		});
+
+		it("ends the tokens of a blocked customer on every route, public ones too, and unblocking does not bring them back", async () => {
+			const victim = await register();
+			expect((await http.patch(`/customers/${victim.id}`, { blocked: true }, adminToken)).status).toBe(200);
+			for (const res of [await http.get("/customers/me", victim.token), await http.get("/orders", victim.token), await http.get("/categories", victim.token)])
+				expect(res.body).toMatchObject(refused);
+			expect((await http.patch(`/customers/${victim.id}`, { blocked: false }, adminToken)).status).toBe(200);
+			expect((await http.get("/customers/me", victim.token)).body).toMatchObject(refused);
+			expect((await http.get("/customers/me", await login(victim.email))).status).toBe(200);
+		});
+
+		it("ends the tokens of a role change: a demoted admin's token no longer reaches admin routes, nor does a promoted customer's old one", async () => {
+			const customer = await register();
+			const demoted = await newAdmin();
+			expect((await http.get("/customers/me", customer.token)).status).toBe(200);
+			expect((await http.patch(`/customers/${customer.id}`, { blocked: false, role: "admin" }, adminToken)).status).toBe(200);
+			expect((await http.get("/customers/me", customer.token)).body).toMatchObject(refused);
+			expect((await http.patch(`/customers/${demoted.id}`, { blocked: false, role: "customer" }, adminToken)).body.role).toBe("customer");
+			expect((await http.get("/customers", demoted.token)).body).toMatchObject(refused);
+			expect((await http.get("/customers", await login(demoted.email))).status).toBe(403);
+			expect((await http.patch(`/customers/${customer.id}`, { blocked: false, role: "root" }, adminToken)).status).toBe(422);
+		});
+
+		it("ends the earlier tokens on a password change, which needs the current password and answers a fresh token", async () => {
+			const account = await register();
+			const other = await login(account.email);
+			expect((await http.patch("/customers/me", { password: "password-2" }, account.token)).status).toBe(422);
+			expect((await http.patch("/customers/me", { password: "password-2", currentPassword: "wrong-one" }, account.token)).status).toBe(403);
+			expect((await http.get("/customers/me", account.token)).status).toBe(200);
+			const changed = await http.patch("/customers/me", { password: "password-2", currentPassword: "password-1" }, account.token);
+			expect(changed.status).toBe(200);
+			expect(changed.body).toEqual({ customer: expect.objectContaining({ id: account.id }), token: expect.any(String) });
+			for (const old of [account.token, other]) expect((await http.get("/customers/me", old)).body).toMatchObject(refused);
+			expect((await http.get("/customers/me", changed.body.token)).status).toBe(200);
+			expect((await http.post("/auth/login", { email: account.email, password: "password-2" })).status).toBe(200);
+		});
+
+		it("ends every earlier token with POST /auth/logout-all (204), and a new sign-in works", async () => {
+			const account = await register();
+			const second = await login(account.email);
+			const out = await http.post("/auth/logout-all", undefined, account.token);
+			expect(out.status).toBe(204);
+			expect(out.text).toBe("");
+			for (const old of [account.token, second]) expect((await http.get("/customers/me", old)).body).toMatchObject(refused);
+			expect((await http.post("/auth/logout-all", undefined, account.token)).status).toBe(401);
+			expect((await http.post("/auth/logout-all")).status).toBe(401);
+			expect((await http.get("/customers/me", await login(account.email))).status).toBe(200);
+		});
+
+		it("refuses writes (503, nothing stored) while the customers service cannot say whether a token is current; reads go on the token alone", async () => {
+			const alone = await startInProcessShop(["api", "customers", "products", "orders"], { admin: { email: "boss@shop.test", password: "boss-password" } });
+			try {
+				const web = new HttpClient(`${alone.url}/api`);
+				const boss = (await web.post("/auth/login", { email: "boss@shop.test", password: "boss-password" })).body.token as string;
+				const product = (await web.post("/products", { sku: "UP-1", name: "Lamp", category: "lamps", priceCents: 100, stock: 5 }, boss)).body;
+				await alone.broker.destroyService(alone.broker.getLocalService("customers"));
+				expect((await web.post("/products", { sku: "DOWN-1", name: "Lamp", category: "lamps", priceCents: 100, stock: 1 }, boss)).status).toBe(503);
+				expect((await web.get(`/products/${product.id}`, boss)).body.stock).toBe(5);
+				expect((await web.get("/orders", boss)).status).toBe(200);
+				expect((await web.get("/products?search=DOWN-1")).body.total).toBe(0);
+			} finally {
+				await alone.stop();
+			}
 		});
 	});
 

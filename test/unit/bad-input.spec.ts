@@ -293,7 +293,7 @@ const ACTION_OVERRIDES: Record<string, () => Record<string, () => unknown>> = {
 	"customers.register": () => ({ name: () => "Bad Input", password: () => "password-1" }),
 	"products.create": () => ({ name: () => "Lamp", category: () => "bad-input", priceCents: () => 100, stock: () => 10 }),
 	"orders.setStatus": () => ({ status: () => "shipped" }),
-	"customers.setBlocked": () => ({ blocked: () => true }),
+	"customers.setAccess": () => ({ blocked: () => true }),
 };
 
 function envFor(action: string): ValidEnv {

@@ -4,7 +4,7 @@ import path from "path";
 import type { ServiceBroker } from "moleculer";
 import jwt from "jsonwebtoken";
 import CustomersService from "../../services/customers.service";
-import { createTestBroker } from "../helpers/broker";
+import { createTestBroker, waitFor } from "../helpers/broker";
 import { withSettings } from "../helpers/gateway";
 
 describe("customers service", () => {
@@ -90,8 +90,12 @@ describe("customers service", () => {
 		const { customer } = await fresh();
 		const user = { id: customer.id, email: customer.email, role: "customer" };
 		expect(await broker.call("customers.me", {}, { meta: { user } })).toEqual(customer);
-		const updated = await broker.call<any, any>("customers.updateMe", { name: "Annie", password: "new-password", role: "admin", email: "x@y.z" }, { meta: { user } });
-		expect(updated).toMatchObject({ id: customer.id, name: "Annie", role: "customer", email: customer.email });
+		const updated = await broker.call<any, any>(
+			"customers.updateMe",
+			{ name: "Annie", password: "new-password", currentPassword: "password-1", role: "admin", email: "x@y.z" },
+			{ meta: { user } },
+		);
+		expect(updated.customer).toMatchObject({ id: customer.id, name: "Annie", role: "customer", email: customer.email });
 		await expect(broker.call("customers.login", { email: customer.email, password: "new-password" })).resolves.toBeTruthy();
 		await expect(broker.call("customers.login", { email: customer.email, password: "password-1" })).rejects.toMatchObject({ code: 401 });
 	});
@@ -121,20 +125,117 @@ describe("customers service", () => {
 		const { customer } = await fresh();
 		expect(await broker.call("customers.canOrder", { id: customer.id })).toEqual({ allowed: true });
 		await broker.call("customers.get", { id: customer.id });
-		const blocked = await broker.call<any, any>("customers.setBlocked", { id: customer.id, blocked: true }, { meta: { user: admin } });
+		const blocked = await broker.call<any, any>("customers.setAccess", { id: customer.id, blocked: true }, { meta: { user: admin } });
 		expect(blocked.blocked).toBe(true);
 		expect(await broker.call<any, any>("customers.get", { id: customer.id })).toMatchObject({ blocked: true });
 		await expect(broker.call("customers.login", { email: customer.email, password: "password-1" })).rejects.toMatchObject({ code: 403, type: "ACCOUNT_BLOCKED" });
 		expect(await broker.call("customers.canOrder", { id: customer.id })).toEqual({ allowed: false, reason: "ACCOUNT_BLOCKED" });
-		await broker.call("customers.setBlocked", { id: customer.id, blocked: false });
+		await broker.call("customers.setAccess", { id: customer.id, blocked: false });
 		await expect(broker.call("customers.login", { email: customer.email, password: "password-1" })).resolves.toBeTruthy();
 	});
 
 	it("answers 422 for a non-boolean blocked and 404 for an unknown customer", async () => {
 		const { customer } = await fresh();
-		await expect(broker.call("customers.setBlocked", { id: customer.id, blocked: "true" })).rejects.toMatchObject({ code: 422 });
-		await expect(broker.call("customers.setBlocked", { id: "missing", blocked: true })).rejects.toMatchObject({ code: 404 });
+		await expect(broker.call("customers.setAccess", { id: customer.id, blocked: "true" })).rejects.toMatchObject({ code: 422 });
+		await expect(broker.call("customers.setAccess", { id: customer.id, blocked: false, role: "root" })).rejects.toMatchObject({ code: 422 });
+		await expect(broker.call("customers.setAccess", { id: "missing", blocked: true })).rejects.toMatchObject({ code: 404 });
 		expect(await broker.call<any, any>("customers.get", { id: customer.id })).toMatchObject({ blocked: false });
+	});
+
+	describe("token versions: what ends every earlier token of an account", () => {
+		const versionOf = (id: string) => broker.call<any, any>("customers.tokenVersion", { id });
+		const claimedVersion = (token: string) => (jwt.decode(token) as jwt.JwtPayload).ver;
+		const userOf = (customer: { id: string; email: string; role: string }) => ({ id: customer.id, email: customer.email, role: customer.role });
+
+		it("signs each token with the account's current version, which a password change, a role change, a block and logoutAll each raise", async () => {
+			const { customer, token } = await fresh();
+			const start = (await versionOf(customer.id)).version;
+			expect(claimedVersion(token)).toBe(start);
+			const user = userOf(customer);
+
+			const changed = await broker.call<any, any>("customers.updateMe", { password: "password-2", currentPassword: "password-1" }, { meta: { user } });
+			expect((await versionOf(customer.id)).version).toBe(start + 1);
+			expect(claimedVersion(changed.token)).toBe(start + 1);
+
+			await broker.call("customers.updateMe", { name: "Renamed" }, { meta: { user } });
+			expect((await versionOf(customer.id)).version).toBe(start + 1);
+
+			await broker.call("customers.logoutAll", {}, { meta: { user } });
+			expect((await versionOf(customer.id)).version).toBe(start + 2);
+
+			await broker.call("customers.setAccess", { id: customer.id, blocked: false, role: "admin" }, { meta: { user: admin } });
+			expect((await versionOf(customer.id)).version).toBe(start + 3);
+			await broker.call("customers.setAccess", { id: customer.id, blocked: false, role: "admin" }, { meta: { user: admin } });
+			expect((await versionOf(customer.id)).version).toBe(start + 3);
+
+			await broker.call("customers.setAccess", { id: customer.id, blocked: true }, { meta: { user: admin } });
+			expect(await versionOf(customer.id)).toEqual({ version: null });
+			await broker.call("customers.setAccess", { id: customer.id, blocked: false }, { meta: { user: admin } });
+			const relogged = await broker.call<any, any>("customers.login", { email: customer.email, password: "password-2" });
+			expect(relogged.customer.role).toBe("admin");
+			expect(claimedVersion(relogged.token)).toBe((await versionOf(customer.id)).version);
+			expect((await versionOf(customer.id)).version).toBeGreaterThan(start + 3);
+		});
+
+		it("has no valid version for an unknown customer", async () => {
+			expect(await versionOf("no-such-customer")).toEqual({ version: null });
+		});
+
+		it("changes a password only with the current one (422 without it, 403 when wrong), changing nothing otherwise, and answers a fresh token", async () => {
+			const { customer } = await fresh();
+			const user = userOf(customer);
+			const without: any = await broker.call("customers.updateMe", { password: "password-2" }, { meta: { user } }).catch((e: any) => e);
+			expect(without).toMatchObject({ code: 422, type: "VALIDATION_ERROR" });
+			expect(without.data.map((d: any) => d.field)).toContain("currentPassword");
+			await expect(broker.call("customers.updateMe", { name: "Mallory", password: "password-2", currentPassword: "password-9" }, { meta: { user } })).rejects.toMatchObject({
+				code: 403,
+				type: "WRONG_PASSWORD",
+			});
+			expect(await broker.call("customers.me", {}, { meta: { user } })).toEqual(customer);
+			await expect(broker.call("customers.login", { email: customer.email, password: "password-1" })).resolves.toBeTruthy();
+
+			const res = await broker.call<any, any>("customers.updateMe", { password: "password-2", currentPassword: "password-1" }, { meta: { user } });
+			expect(res).toEqual({ customer: expect.objectContaining({ id: customer.id }), token: expect.any(String) });
+			expect(jwt.verify(res.token, "unit-test-secret")).toMatchObject({ sub: customer.id });
+			expect(JSON.stringify(res)).not.toMatch(/password|\$2[aby]\$/i);
+		});
+
+		it("emits customer.tokensRevoked with the new version, after each revocation", async () => {
+			const { customer } = await fresh();
+			const seen: unknown[] = [];
+			const listener = broker.createService({ name: "revocation-listener", events: { "customer.tokensRevoked": (ctx: any) => void seen.push(ctx.params) } });
+			await broker.waitForServices(["revocation-listener"]);
+			try {
+				await broker.call("customers.logoutAll", {}, { meta: { user: userOf(customer) } });
+				const { version } = await versionOf(customer.id);
+				await waitFor(() => seen.length > 0);
+				expect(seen).toEqual([{ customerId: customer.id, version }]);
+			} finally {
+				await broker.destroyService(listener);
+			}
+		});
+	});
+
+	describe("login throttled per account", () => {
+		let node: ServiceBroker;
+		beforeAll(async () => {
+			node = createTestBroker();
+			node.createService(withSettings(CustomersService, { loginThrottle: { max: 3, windowMs: 60_000 } }));
+			await node.start();
+		});
+		afterAll(() => node.stop());
+
+		it("refuses (429) every attempt on an account past its limit, the right password too, while other accounts still sign in", async () => {
+			const victim = await node.call<any, any>("customers.register", { name: "Vic", email: "vic@example.com", password: "password-1" });
+			const bystander = await node.call<any, any>("customers.register", { name: "By", email: "by@example.com", password: "password-1" });
+			for (let i = 0; i < 3; i++) await expect(node.call("customers.login", { email: "VIC@example.com ", password: `guess-${i}` })).rejects.toMatchObject({ code: 401 });
+			await expect(node.call("customers.login", { email: "vic@example.com", password: "password-1" })).rejects.toMatchObject({ code: 429, type: "TOO_MANY_LOGIN_ATTEMPTS" });
+			await expect(node.call("customers.login", { email: "by@example.com", password: "password-1" })).resolves.toMatchObject({ customer: { id: bystander.customer.id } });
+			// Guessing the current password through a stolen token counts against the same budget.
+			await expect(
+				node.call("customers.updateMe", { password: "password-2", currentPassword: "password-1" }, { meta: { user: { id: victim.customer.id, email: "vic@example.com", role: "customer" } } }),
+			).rejects.toMatchObject({ code: 429 });
+		});
 	});
 
 	describe("the first admin from ADMIN_EMAIL (finding 8)", () => {

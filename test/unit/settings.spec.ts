@@ -1,3 +1,5 @@
+import jwt from "jsonwebtoken";
+import { Tokens } from "../../lib/auth";
 import { ENV_VARIABLES, parseSettings, SettingsError } from "../../lib/settings";
 
 describe("settings: the environment, parsed once", () => {
@@ -49,6 +51,11 @@ describe("settings: the environment, parsed once", () => {
 		["CACHER", "memcached://x"],
 		["LOG_LEVEL", "loud"],
 		["JWT_SECRET", "short"],
+		["JWT_EXPIRES_IN", "1 day"],
+		["JWT_EXPIRES_IN", "1w"],
+		["JWT_EXPIRES_IN", "-60"],
+		["JWT_EXPIRES_IN", "0"],
+		["JWT_EXPIRES_IN", "400d"],
 		["ADMIN_EMAIL", "not-an-email"],
 		["TRACING", "carrier-pigeon"],
 	])("refuses %s=%j with a message naming the variable", (name, value) => {
@@ -60,6 +67,20 @@ describe("settings: the environment, parsed once", () => {
 	it("says which value was sent and which are allowed, each in its place", () => {
 		expect(() => parseSettings({ LOG_FORMAT: "text" })).toThrow(`LOG_FORMAT="text": must be one of short, json (not 'text')`);
 		expect(() => parseSettings({ STORE_SYNC: "maybe" })).toThrow(`STORE_SYNC="maybe": must be one of on, off (not 'maybe')`);
+	});
+
+	it.each([
+		["3600", 3600],
+		["86400", 86_400],
+		["90s", 90],
+		["15m", 900],
+		["12h", 43_200],
+		["1d", 86_400],
+		[undefined, 86_400],
+	])("makes tokens that live JWT_EXPIRES_IN=%j as that many seconds (a plain number is seconds)", (value, seconds) => {
+		const tokens = new Tokens(parseSettings({ JWT_EXPIRES_IN: value }).auth);
+		const { iat, exp } = jwt.decode(tokens.sign({ id: "c1", email: "a@b.test", role: "customer", version: 0 })) as { iat: number; exp: number };
+		expect(exp - iat).toBe(seconds);
 	});
 
 	it("never repeats a secret in its message", () => {

@@ -1,0 +1,51 @@
+import type { ServiceBroker } from "moleculer";
+import { Errors } from "moleculer";
+import ApiGateway from "moleculer-web";
+import { RedisRateLimitStore } from "./rate-limit-store";
+
+export interface LoginThrottleSettings {
+	/** Sign-in attempts one account takes per window, whatever addresses they come from. */
+	max: number;
+	windowMs: number;
+	/** The counters in Redis, shared by every customers node; in the node's memory when unset. */
+	redisUrl?: string;
+}
+
+/** What both stores do: moleculer-web's MemoryStore, and ours in Redis. */
+interface CountingStore {
+	inc(key: string): number | Promise<number>;
+	close?(): Promise<void>;
+}
+
+export class TooManyLoginAttemptsError extends Errors.MoleculerClientError {
+	constructor() {
+		super("Too many sign-in attempts on this account; try again later", 429, "TOO_MANY_LOGIN_ATTEMPTS");
+	}
+}
+
+/**
+ * Sign-in attempts counted per account (the rate limit counts per address):
+ * guesses spread over many addresses still stop. Every attempt counts, the
+ * right password too: past the limit no answer tells whether a guess was
+ * right. The same fixed windows as the rate limit, in the same stores.
+ */
+export class LoginThrottle {
+	private readonly store: CountingStore;
+
+	constructor(
+		private readonly settings: LoginThrottleSettings,
+		broker: ServiceBroker,
+	) {
+		const { MemoryStore } = (ApiGateway as unknown as { RateLimitStores: { MemoryStore: new (windowMs: number) => CountingStore } }).RateLimitStores;
+		this.store = settings.redisUrl ? new RedisRateLimitStore(settings.windowMs, { redisUrl: settings.redisUrl }, broker) : new MemoryStore(settings.windowMs);
+	}
+
+	/** Counts one attempt on this account (an email as validation normalised it); throws 429 past the limit. */
+	async attempt(account: string): Promise<void> {
+		if ((await this.store.inc(`login:${account}`)) > this.settings.max) throw new TooManyLoginAttemptsError();
+	}
+
+	async close(): Promise<void> {
+		await this.store.close?.();
+	}
+}
