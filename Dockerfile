@@ -8,8 +8,10 @@ RUN npm run build && npm prune --omit=dev
 
 # Run: the compiled code, its production dependencies and the operations page, as the unprivileged `node` user.
 FROM node:24-alpine
+# HOST: the gateway listens on every address of the container (the code's default is 127.0.0.1).
 # HEALTH_FILE: where the node writes the health report the HEALTHCHECK below reads.
 ENV NODE_ENV=production \
+	HOST=0.0.0.0 \
 	HEALTH_FILE=/tmp/moleculer-shop-health.json
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules

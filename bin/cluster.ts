@@ -18,40 +18,39 @@ import { spawn } from "child_process";
 import crypto from "crypto";
 import fs from "fs";
 import path from "path";
+import { GENERATED_ADMIN_FILE, generateAdmin, readAdminFile, writeAdminFile, type AdminCredentials } from "../lib/generated-admin";
 import { deleteNamespaceWithTransport } from "./namespace-cleanup";
-import { DEMO_ADMIN, START_RABBITMQ, START_REDIS, isAlive, loadDotEnv, portInUse, processStartTime, reachable, stopProcesses, tail, waitForHealthy, type OwnedProcess } from "./processes";
+import {
+	DEFAULT_CLUSTER_NAMESPACE,
+	START_RABBITMQ,
+	START_REDIS,
+	clusterFolder,
+	isAlive,
+	loadDotEnv,
+	portInUse,
+	processStartTime,
+	reachable,
+	readClusterPidFile,
+	stopProcesses,
+	tail,
+	waitForHealthy,
+	type ClusterNode,
+	type ClusterPidFile,
+} from "./processes";
 
 const RUNNER = path.join(__dirname, "runner.js");
 const START_TIMEOUT_MS = 90_000;
 const DEFAULTS = {
-	namespace: "shop-cluster",
 	port: 5000,
 	transporter: "amqp://guest:guest@127.0.0.1:5672",
 	cacher: "redis://127.0.0.1:6379",
-	admin: DEMO_ADMIN,
 };
 
 class ClusterError extends Error {
 	name = "ClusterError";
 }
 
-interface NodeSpec {
-	name: string;
-	services: string;
-	port?: number;
-}
-
-interface RunningNode extends NodeSpec, OwnedProcess {
-	nodeId: string;
-	log: string;
-}
-
-interface PidFile {
-	namespace: string;
-	startedAt: string;
-	gateways: string[];
-	nodes: RunningNode[];
-}
+type NodeSpec = Pick<ClusterNode, "name" | "services" | "port">;
 
 interface ClusterConfig {
 	namespace: string;
@@ -60,7 +59,8 @@ interface ClusterConfig {
 	cacher: string;
 	dataDir: string;
 	logDir: string;
-	admin: { email: string; password: string };
+	/** ADMIN_EMAIL / ADMIN_PASSWORD; without them, the cluster's own generated admin. */
+	admin?: AdminCredentials;
 }
 
 function portOf(value: string | undefined, fallback: number, name: string): number {
@@ -72,7 +72,7 @@ function portOf(value: string | undefined, fallback: number, name: string): numb
 
 /** The cluster's settings from the environment (and .env): NAMESPACE, PORT and PORT2, TRANSPORTER, CACHER, CLUSTER_DIR, CLUSTER_LOG_DIR, ADMIN_*. */
 function configOf(env: NodeJS.ProcessEnv): ClusterConfig {
-	const namespace = env.NAMESPACE || DEFAULTS.namespace;
+	const { namespace, dir } = clusterFolder(env);
 	if (!/^[A-Za-z0-9_-]+$/.test(namespace)) throw new ClusterError(`NAMESPACE=${namespace}: letters, digits, - and _ only`);
 	const first = portOf(env.PORT, DEFAULTS.port, "PORT");
 	const second = portOf(env.PORT2, first + 1, "PORT2");
@@ -82,9 +82,9 @@ function configOf(env: NodeJS.ProcessEnv): ClusterConfig {
 		ports: [first, second],
 		transporter: env.TRANSPORTER || DEFAULTS.transporter,
 		cacher: env.CACHER || DEFAULTS.cacher,
-		dataDir: path.resolve(env.CLUSTER_DIR || "data/cluster", namespace),
+		dataDir: dir,
 		logDir: path.resolve(env.CLUSTER_LOG_DIR || "logs/cluster", namespace),
-		admin: env.ADMIN_EMAIL && env.ADMIN_PASSWORD ? { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD } : DEFAULTS.admin,
+		admin: env.ADMIN_EMAIL && env.ADMIN_PASSWORD ? { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD } : undefined,
 	};
 }
 
@@ -107,15 +107,9 @@ function shown(url: string): string {
 
 const pidFilePath = (c: ClusterConfig) => path.join(c.dataDir, "pids.json");
 
-function readPidFile(c: ClusterConfig): PidFile | undefined {
-	try {
-		return JSON.parse(fs.readFileSync(pidFilePath(c), "utf8")) as PidFile;
-	} catch {
-		return undefined;
-	}
-}
+const readPidFile = (c: ClusterConfig) => readClusterPidFile(c.dataDir);
 
-function writePidFile(c: ClusterConfig, file: PidFile): void {
+function writePidFile(c: ClusterConfig, file: ClusterPidFile): void {
 	fs.writeFileSync(pidFilePath(c), `${JSON.stringify(file, null, "\t")}\n`);
 }
 
@@ -125,6 +119,17 @@ function jwtSecret(c: ClusterConfig): string {
 	const file = path.join(c.dataDir, "jwt-secret");
 	if (!fs.existsSync(file)) fs.writeFileSync(file, crypto.randomBytes(32).toString("hex"), { mode: 0o600 });
 	return fs.readFileSync(file, "utf8").trim();
+}
+
+/** No well-known password: without ADMIN_*, an admin with a generated one, made on the first start and kept beside the data (0600), where the seed finds it. */
+function clusterAdmin(c: ClusterConfig): AdminCredentials {
+	if (c.admin) return c.admin;
+	const file = path.join(c.dataDir, GENERATED_ADMIN_FILE);
+	const kept = readAdminFile(file);
+	if (kept) return kept;
+	const admin = generateAdmin();
+	writeAdminFile(file, admin);
+	return admin;
 }
 
 async function checkCanStart(c: ClusterConfig): Promise<void> {
@@ -140,7 +145,7 @@ async function checkCanStart(c: ClusterConfig): Promise<void> {
 }
 
 /** A node in its own process group, on after this script exits, its output in its log file. */
-function spawnNode(c: ClusterConfig, spec: NodeSpec, secret: string): RunningNode {
+function spawnNode(c: ClusterConfig, spec: NodeSpec, secret: string, admin: AdminCredentials): ClusterNode {
 	const nodeId = `${c.namespace}-${spec.name}`;
 	const log = path.join(c.logDir, `${spec.name}.log`);
 	const out = fs.openSync(log, "a");
@@ -156,7 +161,7 @@ function spawnNode(c: ClusterConfig, spec: NodeSpec, secret: string): RunningNod
 		PORT: spec.port === undefined ? "" : String(spec.port),
 		// One port per machine: seven nodes cannot share it.
 		METRICS_PORT: "",
-		...(spec.services === "customers" ? { ADMIN_EMAIL: c.admin.email, ADMIN_PASSWORD: c.admin.password } : {}),
+		...(spec.services === "customers" ? { ADMIN_EMAIL: admin.email, ADMIN_PASSWORD: admin.password } : {}),
 	};
 	try {
 		const child = spawn(process.execPath, [RUNNER], { cwd: process.cwd(), env, detached: true, stdio: ["ignore", out, out] });
@@ -172,10 +177,11 @@ async function start(c: ClusterConfig): Promise<void> {
 	fs.mkdirSync(c.dataDir, { recursive: true });
 	fs.mkdirSync(c.logDir, { recursive: true });
 	const secret = jwtSecret(c);
+	const admin = clusterAdmin(c);
 	const gateways = c.ports.map(port => `http://localhost:${port}`);
-	const file: PidFile = { namespace: c.namespace, startedAt: new Date().toISOString(), gateways, nodes: [] };
+	const file: ClusterPidFile = { namespace: c.namespace, startedAt: new Date().toISOString(), gateways, nodes: [] };
 	for (const spec of nodeSpecs(c.ports)) {
-		file.nodes.push(spawnNode(c, spec, secret));
+		file.nodes.push(spawnNode(c, spec, secret, admin));
 		// Kept after each start: a stop finds every node even if this script dies half-way.
 		writePidFile(c, file);
 	}
@@ -193,12 +199,12 @@ async function start(c: ClusterConfig): Promise<void> {
 	console.log(`Cluster "${c.namespace}" is up: ${file.nodes.length} nodes over ${shown(c.transporter)} and ${shown(c.cacher)}.`);
 	console.log(`  gateway 1:  ${gateways[0]}/api   (operations page ${gateways[0]}/)`);
 	console.log(`  gateway 2:  ${gateways[1]}/api`);
-	console.log(`  admin:      ${c.admin.email}${c.admin === DEFAULTS.admin ? ` / ${DEFAULTS.admin.password} (set ADMIN_EMAIL and ADMIN_PASSWORD for another)` : ""}`);
+	console.log(`  admin:      ${admin.email}${c.admin ? "" : `, its generated password in ${rel(path.join(c.dataDir, GENERATED_ADMIN_FILE))} (or set ADMIN_EMAIL and ADMIN_PASSWORD)`}`);
 	console.log(`  nodes:      ${file.nodes.map(n => `${n.name} (${n.pid})`).join(", ")}`);
 	console.log(`  logs:       ${rel(c.logDir)}/<node>.log`);
 	console.log(`  data:       ${rel(c.dataDir)}/`);
-	console.log(`Seed it: BASE_URL=${gateways[0]} ADMIN_EMAIL=${c.admin.email} ADMIN_PASSWORD=… npm run seed`);
-	console.log(`Stop it: ${c.namespace === DEFAULTS.namespace ? "" : `NAMESPACE=${c.namespace} `}npm run cluster:stop (cluster:clean also removes its queues, Redis keys, data and logs)`);
+	console.log(`Seed it: ${c.namespace === DEFAULT_CLUSTER_NAMESPACE ? "" : `NAMESPACE=${c.namespace} `}npm run seed (it finds this cluster's gateway 1 and admin)`);
+	console.log(`Stop it: ${c.namespace === DEFAULT_CLUSTER_NAMESPACE ? "" : `NAMESPACE=${c.namespace} `}npm run cluster:stop (cluster:clean also removes its queues, Redis keys, data and logs)`);
 }
 
 /** A path as short as it can be said from here. */

@@ -9,8 +9,38 @@ import path from "path";
 
 export const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms));
 
-/** The demo admin the local cluster's customers node creates and the seed signs in as, unless ADMIN_EMAIL / ADMIN_PASSWORD say otherwise. */
-export const DEMO_ADMIN = { email: "admin@example.com", password: "admin-pass" };
+/** The namespace of `npm run cluster` when NAMESPACE is unset. */
+export const DEFAULT_CLUSTER_NAMESPACE = "shop-cluster";
+
+export interface ClusterNode extends OwnedProcess {
+	name: string;
+	services: string;
+	port?: number;
+	nodeId: string;
+	log: string;
+}
+
+/** `pids.json` of a local cluster: the processes `npm run cluster` started. */
+export interface ClusterPidFile {
+	namespace: string;
+	startedAt: string;
+	gateways: string[];
+	nodes: ClusterNode[];
+}
+
+/** The folder of the local cluster of NAMESPACE (default shop-cluster): `<CLUSTER_DIR, default data/cluster>/<namespace>`. */
+export function clusterFolder(env: NodeJS.ProcessEnv): { namespace: string; dir: string } {
+	const namespace = env.NAMESPACE || DEFAULT_CLUSTER_NAMESPACE;
+	return { namespace, dir: path.resolve(env.CLUSTER_DIR || "data/cluster", namespace) };
+}
+
+export function readClusterPidFile(dir: string): ClusterPidFile | undefined {
+	try {
+		return JSON.parse(fs.readFileSync(path.join(dir, "pids.json"), "utf8")) as ClusterPidFile;
+	} catch {
+		return undefined;
+	}
+}
 
 /** How to start what the shop's clusters need on this machine, when it is not there. */
 export const START_RABBITMQ = "rabbitmq-server -detached";

@@ -9,12 +9,13 @@
  * - SERVICES names services (`products,orders`), not folders: the service
  *   files sit beside folders of the same name (services/products/).
  */
+import type { AddressInfo } from "net";
 import os from "os";
 import path from "path";
 import _ from "lodash";
-import { Runner as MoleculerRunner } from "moleculer";
+import { Runner as MoleculerRunner, type ServiceBroker } from "moleculer";
 import type * as SettingsModule from "../lib/settings";
-import { lockHolder } from "../lib/db/data-dir-lock";
+import { lockHolder, recordApi } from "../lib/db/data-dir-lock";
 import { loadDotEnv } from "./processes";
 
 type Options = Record<string, unknown>;
@@ -77,4 +78,17 @@ const consoleNode = args.includes("--repl") && !!settings.transporter && !proces
 process.env.SERVICES = consoleNode ? "" : settings.services.map(name => path.join(codeRoot, "services", `${name}.service${ext}`)).join(",");
 if (!args.includes("--config") && !args.includes("-c")) args.push("--config", path.join(codeRoot, `moleculer.config${ext}`));
 
-void new Runner().start(args);
+/**
+ * The node holding its data directory says in the lock where its gateway
+ * answers, once it listens: the seed sends the admin's credentials there,
+ * never to whatever answers on PORT.
+ */
+function recordGateway(broker: unknown, s: SettingsModule.Settings): void {
+	const api = (broker as ServiceBroker | undefined)?.getLocalService("api") as unknown as { server?: { address(): AddressInfo | string | null } } | undefined;
+	const address = api?.server?.address();
+	if (!address || typeof address === "string" || s.storage.mongoUri || s.storage.dataDir === ":memory:") return;
+	const host = ["0.0.0.0", "::"].includes(s.gateway.host) ? "127.0.0.1" : s.gateway.host;
+	recordApi(s.storage.dataDir, `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`);
+}
+
+void new Runner().start(args).then(broker => recordGateway(broker, settings));

@@ -1,20 +1,25 @@
 /**
  * `npm run seed`: the demo catalog, customers and six weeks of orders
- * (bin/seed-data.ts), put in through the shop's own REST API as its admin
- * (ADMIN_EMAIL / ADMIN_PASSWORD), so every rule of the services applies
- * (stock reservation, alerts, analytics). Idempotent: products are known by
- * sku, customers by email, and a customer who has any order gets none.
+ * (bin/seed-data.ts), put in through the shop's own REST API as its admin,
+ * so every rule of the services applies (stock reservation, alerts,
+ * analytics). Idempotent: products are known by sku, customers by email,
+ * and a customer who has any order gets none.
  *
- * Where: the shop at BASE_URL, else at http://127.0.0.1:$PORT. When nothing
- * answers there (and BASE_URL was not given), the embedded default is
- * started on DATA_DIR just for the seeding, unless a node holds that data
- * directory: then that node is the shop, and the seed waits for its API.
+ * The admin's credentials go only to a shop the seed knows is the one it
+ * means, never to whatever answers on a port: the shop at BASE_URL (given
+ * explicitly); else the node holding DATA_DIR, at the address it recorded
+ * in the directory's lock; else the local cluster (`npm run cluster`) whose
+ * pid file names a live gateway; else the embedded default, started on
+ * DATA_DIR just for the seeding. It signs in as ADMIN_EMAIL /
+ * ADMIN_PASSWORD, or with the generated admin that shop wrote beside its
+ * data (generated-admin.json).
  */
 import { spawn, type ChildProcess } from "child_process";
 import path from "path";
-import { lockHolder } from "../lib/db/data-dir-lock";
+import { lockRecord, type LockRecord } from "../lib/db/data-dir-lock";
+import { GENERATED_ADMIN_FILE, readAdminFile } from "../lib/generated-admin";
 import type { Customer, Order, Product } from "../lib/types";
-import { DEMO_ADMIN, freePort, healthStatus, loadDotEnv, stopProcesses, waitForHealthy } from "./processes";
+import { clusterFolder, freePort, healthStatus, isAlive, loadDotEnv, readClusterPidFile, sleep, stopProcesses, waitForHealthy } from "./processes";
 import { CUSTOMERS, DEMO_PASSWORD, ORDERS, PRODUCTS, type SeedOrder, type SeedStatus } from "./seed-data";
 import { ApiError, ShopClient } from "./shop-client";
 
@@ -30,8 +35,8 @@ class SeedError extends Error {
 interface Admin {
 	email: string;
 	password: string;
-	/** Taken from the defaults, not the environment: said when signing in fails. */
-	defaulted: boolean;
+	/** The file it was read from (the shop's generated admin), not the environment: said when signing in fails. */
+	file?: string;
 }
 
 export interface SeedCounts {
@@ -42,10 +47,13 @@ export interface SeedCounts {
 
 type Log = (line: string) => void;
 
-function adminOf(env: NodeJS.ProcessEnv): Admin {
-	if (env.ADMIN_EMAIL && env.ADMIN_PASSWORD) return { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD, defaulted: false };
-	if (env.NODE_ENV === "production") throw new SeedError("Set ADMIN_EMAIL and ADMIN_PASSWORD: the seed signs in as that admin (no default admin when NODE_ENV=production).");
-	return { ...DEMO_ADMIN, email: env.ADMIN_EMAIL || DEMO_ADMIN.email, defaulted: true };
+/** ADMIN_EMAIL / ADMIN_PASSWORD, else the admin the shop generated and wrote beside its data. */
+function adminOf(env: NodeJS.ProcessEnv, shop: Shop): Admin {
+	if (env.ADMIN_EMAIL && env.ADMIN_PASSWORD) return { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD };
+	const generated = shop.adminFile === undefined ? undefined : readAdminFile(shop.adminFile);
+	if (generated) return { ...generated, file: shop.adminFile };
+	const where = shop.adminFile ? ` (and there is no generated admin in ${shop.adminFile})` : "";
+	throw new SeedError(`Set ADMIN_EMAIL and ADMIN_PASSWORD to the admin of the shop at ${shop.url}${where}: the seed signs in as that admin.`);
 }
 
 // ---------------------------------------------------------------------------
@@ -58,8 +66,8 @@ async function signIn(client: ShopClient, admin: Admin): Promise<void> {
 		client.token = res.token;
 	} catch (err) {
 		if (!(err instanceof ApiError)) throw err;
-		const hint = admin.defaulted
-			? `No ADMIN_EMAIL/ADMIN_PASSWORD were given, so the seed tried ${admin.email} with the default password. Set both to the admin the shop was started with (ADMIN_EMAIL/ADMIN_PASSWORD of the node running customers, e.g. in .env).`
+		const hint = admin.file
+			? `No ADMIN_EMAIL/ADMIN_PASSWORD were given, so the seed tried the generated admin in ${admin.file}. Set both to the shop's admin (e.g. in .env).`
 			: "Set ADMIN_EMAIL/ADMIN_PASSWORD to the admin the shop was started with.";
 		throw new SeedError(`Could not sign in as ${admin.email} at ${client.baseUrl}: ${err.body?.message ?? err.message}. ${hint}`);
 	}
@@ -187,20 +195,22 @@ export async function seedShop(baseUrl: string, admin: Admin, log: Log): Promise
 // ---------------------------------------------------------------------------
 // Which shop
 
-interface EmbeddedShop {
+interface Shop {
 	url: string;
+	/** Where that shop's generated admin is, when the seed knows which data it runs on. */
+	adminFile?: string;
 	stop(): Promise<void>;
 }
 
-/** The embedded default (every service, NeDB files in DATA_DIR), for the seeding only: loopback, a free port, the admin it needs. */
-async function startEmbedded(admin: Admin, log: Log): Promise<EmbeddedShop> {
+const nothingToStop = () => Promise.resolve();
+
+/** The embedded default (every service, NeDB files in DATA_DIR), for the seeding only: loopback, a free port, the admin of the environment or one it generates. */
+async function startEmbedded(dataDir: string, log: Log): Promise<Shop> {
 	const port = await freePort();
 	const env: NodeJS.ProcessEnv = {
 		...process.env,
 		PORT: String(port),
 		HOST: "127.0.0.1",
-		ADMIN_EMAIL: admin.email,
-		ADMIN_PASSWORD: admin.password,
 		// Empty counts as unset, and keeps a value in .env from coming back: the embedded default, all services.
 		TRANSPORTER: "",
 		CACHER: "",
@@ -221,49 +231,81 @@ async function startEmbedded(admin: Admin, log: Log): Promise<EmbeddedShop> {
 		await exited;
 	};
 	const url = `http://127.0.0.1:${port}`;
-	log(`No shop is running: starting the embedded default on ${process.env.DATA_DIR || "./data"} for the seeding (pid ${child.pid}).`);
+	log(`No shop is running: starting the embedded default on ${dataDir} for the seeding (pid ${child.pid}).`);
 	try {
 		await waitForHealthy(url, START_TIMEOUT_MS, () => (child.exitCode !== null || child.signalCode !== null ? `The embedded shop exited before it started:\n${output.join("")}` : undefined));
 	} catch (err) {
 		await stop();
 		throw new SeedError((err as Error).message);
 	}
-	return { url, stop };
+	return { url, adminFile: path.join(dataDir, GENERATED_ADMIN_FILE), stop };
 }
 
-/** BASE_URL, or this host's PORT. */
-function targetOf(env: NodeJS.ProcessEnv): { url: string; named: boolean } {
-	if (env.BASE_URL) return { url: env.BASE_URL.replace(/\/+$/, "").replace(/\/api$/, ""), named: true };
-	return { url: `http://127.0.0.1:${env.PORT || 5000}`, named: false };
+/** The node holding DATA_DIR, once it has recorded where its gateway answers and answers there; it must hold the directory all along. */
+async function holderShop(dataDir: string, holder: LockRecord, log: Log): Promise<Shop> {
+	const deadline = Date.now() + LOCKED_WAIT_MS;
+	const gone = () => (lockRecord(dataDir)?.pid === holder.pid ? undefined : `The node (pid ${holder.pid}) that held ${dataDir} stopped.`);
+	log(`A node (pid ${holder.pid}) holds ${dataDir}: seeding it${holder.api ? ` at ${holder.api}` : " once its gateway listens"}.`);
+	let api = holder.api;
+	while (!api) {
+		const why = gone();
+		if (why) throw new SeedError(why);
+		if (Date.now() > deadline)
+			throw new SeedError(
+				`A node (pid ${holder.pid}) holds DATA_DIR ${dataDir} but has not said where its gateway answers (it runs no api service, or has not started). Point the seed at it with BASE_URL and ADMIN_EMAIL/ADMIN_PASSWORD, or stop it.`,
+			);
+		await sleep(250);
+		api = lockRecord(dataDir)?.api;
+	}
+	try {
+		await waitForHealthy(api, Math.max(deadline - Date.now(), 1000), gone);
+	} catch (err) {
+		throw new SeedError((err as Error).message);
+	}
+	return { url: api, adminFile: path.join(dataDir, GENERATED_ADMIN_FILE), stop: nothingToStop };
 }
 
-/** The shop to seed: one answering at the target, one starting on the data directory, or the embedded default started here. */
-async function findShop(admin: Admin, log: Log): Promise<EmbeddedShop> {
-	const target = targetOf(process.env);
-	const running = { url: target.url, stop: () => Promise.resolve() };
-	const status = await healthStatus(target.url);
-	if (status !== undefined) {
+/** The local cluster of NAMESPACE (`npm run cluster`), when its pid file names a live first gateway. */
+function clusterShop(env: NodeJS.ProcessEnv): (Shop & { namespace: string }) | undefined {
+	const { namespace, dir } = clusterFolder(env);
+	const gateway = readClusterPidFile(dir)?.nodes.find(n => n.name === "api-1");
+	if (!gateway?.port || !isAlive(gateway.pid, gateway.startTime)) return undefined;
+	return { namespace, url: `http://127.0.0.1:${gateway.port}`, adminFile: path.join(dir, GENERATED_ADMIN_FILE), stop: nothingToStop };
+}
+
+/** BASE_URL without a trailing slash or /api. */
+function baseUrlOf(value: string): string {
+	return value.replace(/\/+$/, "").replace(/\/api$/, "");
+}
+
+/** The shop to seed (see the top of this file): one the seed can tell is the one it means, or the embedded default it starts. */
+async function findShop(env: NodeJS.ProcessEnv, log: Log): Promise<Shop> {
+	const dataDir = env.DATA_DIR || "./data";
+	const holder = env.MONGO_URI || dataDir === ":memory:" ? undefined : lockRecord(dataDir);
+	if (env.BASE_URL) {
+		const url = baseUrlOf(env.BASE_URL);
+		const status = await healthStatus(url);
+		if (status === undefined) throw new SeedError(`Nothing answers at BASE_URL ${url}. Start the shop there, or leave BASE_URL unset to seed the embedded default.`);
 		if (status !== 200) {
-			log(`The shop at ${target.url} answers /api/health ${status}: waiting until every service runs.`);
-			await waitForHealthy(target.url, LOCKED_WAIT_MS);
+			log(`The shop at ${url} answers /api/health ${status}: waiting until every service runs.`);
+			await waitForHealthy(url, LOCKED_WAIT_MS);
 		}
-		return running;
+		// The generated admin of DATA_DIR only for the node that holds it.
+		return { url, adminFile: holder?.api === url ? path.join(dataDir, GENERATED_ADMIN_FILE) : undefined, stop: nothingToStop };
 	}
-	if (target.named) throw new SeedError(`Nothing answers at BASE_URL ${target.url}. Start the shop there, or leave BASE_URL unset to seed the embedded default.`);
-	const dataDir = process.env.DATA_DIR || "./data";
-	if (dataDir === ":memory:" && !process.env.MONGO_URI)
+	if (holder) return holderShop(dataDir, holder, log);
+	const cluster = clusterShop(env);
+	if (cluster) {
+		log(`Seeding the cluster "${cluster.namespace}" through its gateway ${cluster.url}.`);
+		await waitForHealthy(cluster.url, LOCKED_WAIT_MS);
+		return cluster;
+	}
+	if (dataDir === ":memory:" && !env.MONGO_URI)
 		throw new SeedError("DATA_DIR=:memory: keeps nothing: a seed started here would vanish with its node. Start the shop first, or use a data directory.");
-	const holder = process.env.MONGO_URI ? undefined : lockHolder(dataDir);
-	if (holder !== undefined) {
-		log(`A node (pid ${holder}) holds ${dataDir}: waiting for its API at ${target.url}.`);
-		try {
-			await waitForHealthy(target.url, LOCKED_WAIT_MS);
-		} catch {
-			throw new SeedError(`A node (pid ${holder}) holds DATA_DIR ${dataDir}, but its API does not answer at ${target.url}. Point the seed at it with BASE_URL (or PORT), or stop it.`);
-		}
-		return running;
-	}
-	return startEmbedded(admin, log);
+	const onPort = `http://127.0.0.1:${env.PORT || 5000}`;
+	if ((await healthStatus(onPort)) !== undefined)
+		log(`Something answers at ${onPort}, but it is not the node holding ${dataDir}: the seed sends it nothing (to seed it, set BASE_URL and ADMIN_EMAIL/ADMIN_PASSWORD).`);
+	return startEmbedded(dataDir, log);
 }
 
 function report(c: SeedCounts, url: string, log: Log): void {
@@ -278,8 +320,7 @@ function report(c: SeedCounts, url: string, log: Log): void {
 async function main(): Promise<void> {
 	loadDotEnv();
 	const log: Log = line => console.log(line);
-	const admin = adminOf(process.env);
-	const shop = await findShop(admin, log);
+	const shop = await findShop(process.env, log);
 	let interrupted = false;
 	const onSignal = () => {
 		interrupted = true;
@@ -287,7 +328,7 @@ async function main(): Promise<void> {
 	};
 	process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
 	try {
-		report(await seedShop(shop.url, admin, log), shop.url, log);
+		report(await seedShop(shop.url, adminOf(process.env, shop), log), shop.url, log);
 	} finally {
 		if (!interrupted) await shop.stop();
 	}

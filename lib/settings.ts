@@ -1,6 +1,8 @@
 import crypto from "crypto";
 import os from "os";
+import path from "path";
 import Validator from "fastest-validator";
+import { GENERATED_ADMIN_FILE } from "./generated-admin";
 import { MESSAGES } from "./validation";
 
 /**
@@ -40,6 +42,8 @@ export interface AuthSettings {
 export interface AdminSettings {
 	email?: string;
 	password?: string;
+	/** The embedded default given no ADMIN_EMAIL / ADMIN_PASSWORD: where it writes the admin it makes with a generated password when there is none (DATA_DIR/generated-admin.json). */
+	generatedFile?: string;
 	bcryptRounds: number;
 }
 
@@ -127,7 +131,7 @@ const ENV_SCHEMA = {
 	DATA_DIR: { type: "string", min: 1, default: "./data" },
 	STORE_SYNC: { type: "enum", values: ["on", "off"], default: "on" },
 	PORT: int(0, 65_535, 5000),
-	HOST: { type: "string", min: 1, default: "0.0.0.0" },
+	HOST: { type: "string", min: 1, default: "127.0.0.1" },
 	JWT_SECRET: { type: "string", optional: true, min: 16, messages: { stringMin: "must be at least 16 characters" } },
 	JWT_EXPIRES_IN: { type: "string", pattern: /^\d{1,9}[smhd]?$/, default: "1d", messages: { stringPattern: "must be a number of seconds or a span such as 15m, 12h, 1d" } },
 	ADMIN_EMAIL: { type: "email", optional: true, normalize: true },
@@ -186,6 +190,12 @@ function defaultNodeId(services: ServiceName[]): string {
 	return `${os.hostname().toLowerCase()}-${what}-${process.pid}`;
 }
 
+/** Only the embedded default (no TRANSPORTER) on a data directory, given neither ADMIN_EMAIL nor ADMIN_PASSWORD, makes its own admin. */
+function generatedAdminFile(v: { TRANSPORTER?: string; ADMIN_EMAIL?: string; ADMIN_PASSWORD?: string; DATA_DIR: string }): string | undefined {
+	if (v.TRANSPORTER || v.ADMIN_EMAIL || v.ADMIN_PASSWORD || v.DATA_DIR === ":memory:") return undefined;
+	return path.join(v.DATA_DIR, GENERATED_ADMIN_FILE);
+}
+
 /** Parse an environment. Throws a SettingsError naming each bad variable. */
 export function parseSettings(env: Env): Settings {
 	// Empty values count as unset, as in most .env conventions.
@@ -225,7 +235,7 @@ export function parseSettings(env: Env): Settings {
 			jwtSecretGenerated: !v.JWT_SECRET,
 			jwtExpiresInS: tokenLifetimeS(v.JWT_EXPIRES_IN),
 		},
-		admin: { email: v.ADMIN_EMAIL, password: v.ADMIN_PASSWORD, bcryptRounds: v.BCRYPT_ROUNDS },
+		admin: { email: v.ADMIN_EMAIL, password: v.ADMIN_PASSWORD, generatedFile: generatedAdminFile(v), bcryptRounds: v.BCRYPT_ROUNDS },
 		gateway: {
 			port: v.PORT,
 			host: v.HOST,

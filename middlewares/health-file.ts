@@ -1,6 +1,7 @@
 import fs from "fs";
 import type { Middleware, ServiceBroker } from "moleculer";
 import { dependencyStates } from "../lib/dependencies";
+import { replaceFile } from "../lib/local-files";
 import { HEALTH_CALL_TIMEOUT_MS, HEALTH_REPORT_INTERVAL_MS, type HealthReport } from "../lib/health-report";
 
 /**
@@ -31,10 +32,8 @@ export function HealthFileMiddleware(file: string, intervalMs = HEALTH_REPORT_IN
 		const services: Record<string, string> = Object.fromEntries(await Promise.all(checked.map(async svc => [svc.name, await serviceState(broker, svc.name)] as const)));
 		if (!running) return;
 		const report: HealthReport = { at: Date.now(), nodeID: broker.nodeID, pid: process.pid, services, dependencies: dependencyStates(broker) };
-		// Written whole, then renamed: the check never reads half a report.
-		const tmp = `${file}.${process.pid}.tmp`;
-		fs.writeFileSync(tmp, JSON.stringify(report));
-		fs.renameSync(tmp, file);
+		// Written whole beside it, then renamed: the check never reads half a report.
+		replaceFile(file, JSON.stringify(report));
 	}
 
 	return {

@@ -1,3 +1,5 @@
+import fs from "fs";
+import path from "path";
 import bcrypt from "bcryptjs";
 import { Errors, type Context } from "moleculer";
 import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
@@ -7,6 +9,7 @@ import { LoginThrottle, type LoginThrottleSettings } from "../lib/login-throttle
 import { isDuplicateKeyError, type Doc } from "../lib/db/adapter";
 import { newId } from "../lib/db/ids";
 import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from "../lib/errors";
+import { generateAdmin, readAdminFile, writeAdminFile } from "../lib/generated-admin";
 import { ID, PAGE_PARAMS, PASSWORD, PASSWORD_GIVEN } from "../lib/params";
 import { settings, type AdminSettings, type AuthSettings } from "../lib/settings";
 import { type Ctx, type Customer, type SecureSettings, type ServiceBase, defineService } from "../lib/types";
@@ -62,6 +65,7 @@ interface CustomersThis extends ServiceBase<CustomersSettings>, DbMethods<Custom
 	updateCustomer(ctx: Context, id: string, changes: Partial<CustomerDoc>, revoke?: boolean): Promise<CustomerDoc>;
 	assertPassword(doc: CustomerDoc, password: string): Promise<void>;
 	ensureAdmin(): Promise<void>;
+	ensureGeneratedAdmin(file: string): Promise<void>;
 }
 
 const CustomersService = defineService<CustomersSettings, CustomersThis>({
@@ -298,7 +302,8 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 		 * who holds that email is never promoted (the node refuses to start).
 		 */
 		async ensureAdmin(this: CustomersThis): Promise<void> {
-			const { email, password } = this.settings.admin;
+			const { email, password, generatedFile } = this.settings.admin;
+			if (generatedFile) return this.ensureGeneratedAdmin(generatedFile);
 			if (!email || !password) return;
 			const existing = await this.adapter.findOne({ email });
 			if (existing?.role === "customer") {
@@ -320,6 +325,33 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 				// Another customers node created it first.
 				if (!(err instanceof ConflictError)) throw err;
 			}
+		},
+
+		/**
+		 * The embedded default given no ADMIN_*: when no admin exists, one with
+		 * a generated password, written to the data directory (0600) before the
+		 * admin is stored, so a crash between the two leaves no admin whose
+		 * password nobody has (the next start makes another). Says where it is.
+		 */
+		async ensureGeneratedAdmin(this: CustomersThis, file: string): Promise<void> {
+			const where = path.resolve(file);
+			if (await this.adapter.findOne({ role: "admin" })) {
+				if (readAdminFile(file)) this.logger.info(`The admin generated for this shop signs in with the email and password in ${where}.`);
+				return;
+			}
+			const admin = generateAdmin();
+			writeAdminFile(file, admin);
+			try {
+				await this.insertCustomer({ name: "Administrator", ...admin, role: "admin" });
+			} catch (err) {
+				if (!(err instanceof ConflictError)) throw err;
+				fs.rmSync(file, { force: true });
+				this.logger.warn(`No admin was created: a customer holds ${admin.email}. Set ADMIN_EMAIL and ADMIN_PASSWORD for the first admin.`);
+				return;
+			}
+			this.logger.warn(
+				`No ADMIN_EMAIL / ADMIN_PASSWORD: created the admin ${admin.email} with a generated password, in ${where} (readable by this user only). Sign in with it; npm run seed finds it there.`,
+			);
 		},
 	},
 

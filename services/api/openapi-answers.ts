@@ -199,7 +199,7 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 				schema: { type: "string", minLength: 1, maxLength: 100 },
 			},
 			{ name: "X-On-Behalf-Of", description: "Admins only: the id of the customer the order is placed for (a phone order, an import)", schema: toJsonSchema(ID) },
-			{ name: "X-Placed-At", description: "Admins only: when the order was really placed (ISO-8601, not in the future)", schema: { type: "string", format: "date-time" } },
+			{ name: "X-Placed-At", description: "Admins only: when the order was really placed (ISO-8601, 2000-01-01 to now)", schema: { type: "string", format: "date-time" } },
 		],
 		replayed: "The first order, when the same Idempotency-Key and body were sent before: nothing is reserved again",
 		errors: {

@@ -80,7 +80,7 @@ export class Placement {
 	 */
 	async open(customerId: string, key: string | undefined, items: ReserveItem[], shippingAddress: ShippingAddress | null, placedAt?: string): Promise<{ order: OrderDoc; created: boolean }> {
 		const idemKey = key === undefined ? undefined : `${customerId}:${key}`;
-		const requestHash = idemKey === undefined ? undefined : hashRequest(items, shippingAddress);
+		const requestHash = idemKey === undefined ? undefined : hashRequest(items, shippingAddress, placedAt);
 		for (;;) {
 			if (idemKey) {
 				const existing = await this.deps.orders.findOne({ idemKey });
@@ -317,9 +317,17 @@ function notPlaced(order: OrderDoc): Error {
 /** Refusals of the client's order itself: nothing is kept of it. */
 const REFUSALS = new Set<string | undefined>([REJECTION.insufficientStock, REJECTION.unknownProduct, REJECTION.duplicateProduct]);
 
-/** The same body gives the same hash: the items in any order, the address or none. */
-function hashRequest(items: ReserveItem[], shippingAddress: ShippingAddress | null): string {
-	const canonical = { items: [...items].sort((a, b) => a.productId.localeCompare(b.productId)).map(i => [i.productId, i.quantity]), shippingAddress };
+/**
+ * The same request gives the same hash: the items in any order, the address
+ * or none, and the admin's X-Placed-At (as an instant) when there is one; an
+ * undated request hashes as it always did, so stored keys keep replaying.
+ */
+function hashRequest(items: ReserveItem[], shippingAddress: ShippingAddress | null, placedAt: string | undefined): string {
+	const canonical = {
+		items: [...items].sort((a, b) => a.productId.localeCompare(b.productId)).map(i => [i.productId, i.quantity]),
+		shippingAddress,
+		...(placedAt === undefined ? {} : { placedAt }),
+	};
 	return crypto.createHash("sha256").update(JSON.stringify(canonical)).digest("base64url");
 }
 

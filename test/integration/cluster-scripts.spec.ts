@@ -11,7 +11,6 @@ import { waitFor } from "../helpers/broker";
 import { HttpClient } from "../helpers/http";
 
 const ROOT = path.resolve(__dirname, "../..");
-const ADMIN = { email: "ops@cluster.test", password: "cluster-password" };
 
 interface PidFile {
 	gateways: string[];
@@ -58,8 +57,6 @@ describe("npm run cluster, cluster:stop, cluster:clean", () => {
 		CLUSTER_LOG_DIR: path.join(base, "logs"),
 		TRANSPORTER: AMQP_URL,
 		CACHER: REDIS_URL,
-		ADMIN_EMAIL: ADMIN.email,
-		ADMIN_PASSWORD: ADMIN.password,
 		BCRYPT_ROUNDS: "4",
 		LOG_LEVEL: "info",
 	};
@@ -82,7 +79,7 @@ describe("npm run cluster, cluster:stop, cluster:clean", () => {
 		fs.rmSync(base, { recursive: true, force: true });
 	});
 
-	it("starts every service in its own process and two gateways, both healthy, and says where", async () => {
+	it("starts every service in its own process and two gateways, both healthy, and says where; with no ADMIN_*, its admin has a generated password kept beside the data (0600)", async () => {
 		const { code, output } = await npmRun("cluster", env);
 		expect({ code, output }).toMatchObject({ code: 0 });
 		expect(output).toContain(`Cluster "${namespace}" is up: 7 nodes`);
@@ -101,12 +98,26 @@ describe("npm run cluster, cluster:stop, cluster:clean", () => {
 		expect((await two.get("/health")).status).toBe(200);
 		// One JWT secret for the cluster, made once and kept: a token from one gateway works on the other.
 		expect(fs.readFileSync(path.join(dataDir, "jwt-secret"), "utf8")).toMatch(/^[0-9a-f]{64}$/);
-		const token = (await one.post("/auth/login", ADMIN)).body.token;
+		const adminFile = path.join(dataDir, "generated-admin.json");
+		expect(fs.statSync(adminFile).mode & 0o777).toBe(0o600);
+		const admin = JSON.parse(fs.readFileSync(adminFile, "utf8"));
+		expect(admin).toEqual({ email: "admin@shop.localhost", password: expect.stringMatching(/^[A-Za-z0-9_-]{24,}$/) });
+		expect(output).toContain(adminFile);
+		expect(output).not.toContain(admin.password);
+		const token = (await one.post("/auth/login", admin)).body.token;
+		expect(token).toEqual(expect.any(String));
 		// Each gateway learns of the other from its INFO packet, which may come just after both are healthy.
 		const clusterSeenByTwo = async () => JSON.stringify((await two.get("/cluster", token)).body);
 		await waitFor(async () => (await clusterSeenByTwo()).includes(`${namespace}-api-1`), 20_000, "gateway 2 to list gateway 1").catch(async err => {
 			throw new Error(`${(err as Error).message}: ${await clusterSeenByTwo()}`);
 		});
+	});
+
+	it("is seeded by npm run seed with no address and no admin given: it finds the cluster's first gateway and generated admin", async () => {
+		const { code, output } = await npmRun("seed", { ...env, DATA_DIR: path.join(base, "seed-data-dir") });
+		expect({ code, output }).toMatchObject({ code: 0 });
+		expect(output).toContain(`Seeding the cluster "${namespace}" through its gateway http://127.0.0.1:${env.PORT}`);
+		expect(output).toMatch(/products: +\d+ created/);
 	});
 
 	it("refuses to start the namespace again while it runs", async () => {

@@ -186,6 +186,14 @@ describe("docker-compose.yml, read against the code", () => {
 		expect(settingsOf(customers[1]).admin).toMatchObject({ email: expect.any(String), password: COMPOSE_ENV.ADMIN_PASSWORD });
 	});
 
+	it("has the gateways listen on every address of their container (HOST=0.0.0.0, the image's too), as nginx reaches them from outside; the code's own default is this machine only", () => {
+		expect(parseSettings({}).gateway.host).toBe("127.0.0.1");
+		expect(imageEnv().HOST).toBe("0.0.0.0");
+		const gateways = nodes.filter(([, svc]) => settingsOf(svc).services.includes("api"));
+		expect(gateways.length).toBeGreaterThan(0);
+		for (const [name, svc] of gateways) expect({ name, host: settingsOf(svc).gateway.host }).toEqual({ name, host: "0.0.0.0" });
+	});
+
 	it("lets every node service scale: no container name, hostname, NODE_ID or fixed host port, so each replica is named by its own host", () => {
 		for (const [name, svc] of nodes) {
 			expect({ name, container_name: svc.container_name, hostname: svc.hostname, NODE_ID: envOf(svc).NODE_ID, ports: svc.ports ?? [] }).toEqual({

@@ -1,9 +1,11 @@
 import { spawn } from "child_process";
 import fs from "fs";
+import http from "http";
+import type { AddressInfo } from "net";
 import os from "os";
 import path from "path";
 import { CUSTOMERS, ORDERS, PRODUCTS } from "../../bin/seed-data";
-import { lockHolder } from "../../lib/db/data-dir-lock";
+import { lockDataDir, lockHolder, recordApi, releaseDataDir } from "../../lib/db/data-dir-lock";
 import { waitFor } from "../helpers/broker";
 import { ADMIN, ADMIN_ENV, freePort } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
@@ -36,10 +38,35 @@ async function seeded(cwd: string, env: Record<string, string>): Promise<SeedRun
 	return run;
 }
 
+/**
+ * A stand-in on a port, answering `/api/health` 200 as a shop would: what a
+ * seed sends it is recorded, and it must never get the admin's credentials.
+ */
+async function standIn(): Promise<{ port: number; requests: string[]; close(): Promise<void> }> {
+	const requests: string[] = [];
+	const server = http.createServer((req, res) => {
+		let body = "";
+		req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+		req.on("end", () => {
+			requests.push(`${req.method} ${req.url} ${body}`.trim());
+			res.writeHead(200, { "content-type": "application/json" }).end(req.url === "/api/health" ? '{"status":"ok"}' : '{"token":"t","customer":{"role":"admin"}}');
+		});
+	});
+	await new Promise<void>(resolve => server.listen(0, "127.0.0.1", resolve));
+	return { port: (server.address() as AddressInfo).port, requests, close: () => new Promise(resolve => server.close(() => resolve())) };
+}
+
+/** The admin the shop on `dataDir` generated (no ADMIN_* given), as it wrote it. */
+function generatedAdmin(dataDir: string): { email: string; password: string } {
+	const file = path.join(dataDir, "generated-admin.json");
+	expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+	return JSON.parse(fs.readFileSync(file, "utf8"));
+}
+
 /** What an admin sees of the shop: everything the seed could add or change. */
-async function shopState(url: string) {
+async function shopState(url: string, admin = ADMIN) {
 	const http = new HttpClient(`${url}/api`);
-	const token = (await http.post("/auth/login", ADMIN)).body.token;
+	const token = (await http.post("/auth/login", admin)).body.token;
 	const products = (await http.get("/products?pageSize=100&sort=sku")).body;
 	const byStatus: Record<string, number> = {};
 	for (const status of SETTLED_STATUSES) byStatus[status] = (await http.get(`/orders?status=${status}&pageSize=1`, token)).body.total;
@@ -59,8 +86,8 @@ const expectedByStatus = Object.fromEntries(SETTLED_STATUSES.map(s => [s, ORDERS
 describe("npm run seed", () => {
 	const base = fs.mkdtempSync(path.join(os.tmpdir(), "shop-seed-"));
 	const shops: ShopProcess[] = [];
-	const start = async (dataDir: string, port?: number) => {
-		const shop = await startShopProcess({ port: port ?? (await freePort()), dataDir, env: { ...ADMIN_ENV, BCRYPT_ROUNDS: "4" } });
+	const start = async (dataDir: string, port?: number, env: Record<string, string> = ADMIN_ENV) => {
+		const shop = await startShopProcess({ port: port ?? (await freePort()), dataDir, env: { ...env, BCRYPT_ROUNDS: "4" } });
 		shops.push(shop);
 		return shop;
 	};
@@ -134,17 +161,61 @@ describe("npm run seed", () => {
 		expect((await seeded(base, { BASE_URL: shop.url, ...ADMIN_ENV })).stdout).toMatch(/orders: +0 created/);
 	});
 
-	it("never starts a node on a data directory another process holds: it waits for that node's API", async () => {
+	it("the quick start: `npm start` and the seed with no variables; the seed finds the node holding DATA_DIR and its generated admin, and sends nothing to a stand-in on PORT", async () => {
+		const dataDir = path.join(base, "quick-start");
+		const shop = await start(dataDir, undefined, {});
+		const admin = generatedAdmin(dataDir);
+		expect(admin.email).toBe("admin@shop.localhost");
+		expect(shop.output.join("")).toContain(path.join(dataDir, "generated-admin.json"));
+		const fake = await standIn();
+		try {
+			const run = await seeded(base, { DATA_DIR: dataDir, PORT: String(fake.port) });
+			expect(run.stdout).toContain(`A node (pid `);
+			expect(run.stdout).toContain(`Seeded ${shop.url}:`);
+			expect(fake.requests).toEqual([]);
+		} finally {
+			await fake.close();
+		}
+		expect((await shopState(shop.url, admin)).productTotal).toBe(PRODUCTS.length);
+	});
+
+	it("never sends the admin's credentials to a stand-in answering on PORT: with no node on DATA_DIR it seeds its own embedded node, as that node's generated admin", async () => {
+		const dataDir = path.join(base, "stand-in");
+		const fake = await standIn();
+		try {
+			const run = await seeded(base, { DATA_DIR: dataDir, PORT: String(fake.port) });
+			expect(run.stdout).toContain(`No shop is running: starting the embedded default on ${dataDir}`);
+			expect(run.stdout).toMatch(new RegExp(`orders: +${ORDERS.length} created`));
+			// At most asked whether it answers; no credentials, nothing else.
+			expect(fake.requests.filter(r => r !== "GET /api/health")).toEqual([]);
+		} finally {
+			await fake.close();
+		}
+		const admin = generatedAdmin(dataDir);
+		const shop = await start(dataDir, undefined, {});
+		expect((await shopState(shop.url, admin)).productTotal).toBe(PRODUCTS.length);
+	});
+
+	it("never starts a node on a data directory another process holds: it waits until that node says where its gateway answers", async () => {
 		const dataDir = path.join(base, "held");
-		fs.mkdirSync(dataDir);
 		// This test process holds the directory, as a node still starting would.
-		fs.writeFileSync(path.join(dataDir, ".lock"), String(process.pid));
-		const port = await freePort();
-		const run = runSeed(base, { PORT: String(port), DATA_DIR: dataDir, ...ADMIN_ENV });
-		await waitFor(() => run.stdout.includes(`A node (pid ${process.pid}) holds ${dataDir}`), 15_000, "the seed to see the lock");
-		const shop = await start(path.join(base, "held-shop"), port);
-		expect(await run.done).toBe(0);
-		expect(fs.readdirSync(dataDir)).toEqual([".lock"]);
-		expect((await shopState(shop.url)).productTotal).toBe(PRODUCTS.length);
+		lockDataDir(dataDir);
+		try {
+			const fake = await standIn();
+			const run = runSeed(base, { PORT: String(fake.port), DATA_DIR: dataDir, ...ADMIN_ENV });
+			try {
+				await waitFor(() => run.stdout.includes(`A node (pid ${process.pid}) holds ${dataDir}: seeding it once its gateway listens`), 15_000, "the seed to see the lock");
+				const shop = await start(path.join(base, "held-shop"));
+				recordApi(dataDir, shop.url);
+				expect(await run.done).toBe(0);
+				expect(fs.readdirSync(dataDir)).toEqual([".lock"]);
+				expect((await shopState(shop.url)).productTotal).toBe(PRODUCTS.length);
+				expect(fake.requests).toEqual([]);
+			} finally {
+				await fake.close();
+			}
+		} finally {
+			releaseDataDir(dataDir);
+		}
 	});
 });

@@ -65,6 +65,53 @@ describe("orders an admin places for a customer (X-On-Behalf-Of, X-Placed-At)", 
 		expect(await stock()).toBe(before);
 	});
 
+	it("refuses a date that is not a real calendar time or is outside 2000-01-01 to now (422), reserving nothing", async () => {
+		const before = await stock();
+		for (const placedAt of [
+			"0000-01-01T00:00:00Z", // year 0000: the sales series showed period -000001-12
+			"1999-12-31T23:59:59Z", // before the documented range
+			"2000-01-01T00:30:00+01:00", // 1999-12-31T23:30Z
+			"2024-02-31T10:00:00Z", // rolled into March
+			"2023-02-29T10:00:00Z", // not a leap year
+			"2024-04-31T10:00:00Z",
+			"2024-13-01T10:00:00Z",
+			"2024-00-10T10:00:00Z",
+			"2024-03-00T10:00:00Z",
+			"2024-03-05T24:00:00Z", // rolled into the next day
+			"2024-03-05T10:60:00Z",
+			"2024-03-05T10:00:60Z",
+			"2024-03-05T10:00:00+24:00",
+			"2024-03-05T10:00:00+05:60",
+			"+002024-03-05T10:00:00Z",
+		]) {
+			const res = await http.post("/orders", body(), adminToken, { "x-placed-at": placedAt });
+			expect([placedAt, res.status, res.body.data?.[0]?.field]).toEqual([placedAt, 422, "X-Placed-At"]);
+		}
+		expect(await stock()).toBe(before);
+	});
+
+	it("accepts the edges of the range and a leap day", async () => {
+		for (const [placedAt, createdAt] of [
+			["2000-01-01T00:00:00Z", "2000-01-01T00:00:00.000Z"],
+			["2024-02-29T23:59:59.5-01:00", "2024-03-01T00:59:59.500Z"],
+		]) {
+			const res = await http.post("/orders", body(), adminToken, { "x-on-behalf-of": customer.id, "x-placed-at": placedAt });
+			expect([res.status, res.body.createdAt]).toEqual([201, createdAt]);
+		}
+	});
+
+	it("counts X-Placed-At in the Idempotency-Key's request: the key again with another date is refused (422), the same instant replays", async () => {
+		const headers = { "x-on-behalf-of": customer.id, "idempotency-key": "import-7" };
+		const first = await http.post("/orders", body(), adminToken, { ...headers, "x-placed-at": "2024-03-05T10:00:00Z" });
+		expect(first.status).toBe(201);
+		const other = await http.post("/orders", body(), adminToken, { ...headers, "x-placed-at": "2024-03-06T10:00:00Z" });
+		expect([other.status, other.body.type]).toEqual([422, "IDEMPOTENCY_KEY_REUSED"]);
+		const undated = await http.post("/orders", body(), adminToken, headers);
+		expect([undated.status, undated.body.type]).toEqual([422, "IDEMPOTENCY_KEY_REUSED"]);
+		const same = await http.post("/orders", body(), adminToken, { ...headers, "x-placed-at": "2024-03-05T11:00:00+01:00" });
+		expect([same.status, same.body.id]).toEqual([200, first.body.id]);
+	});
+
 	it("keeps idempotency keys per customer: the admin's key for a customer replays that customer's order", async () => {
 		const headers = { "x-on-behalf-of": customer.id, "idempotency-key": "phone-1" };
 		const first = await http.post("/orders", body(), adminToken, headers);

@@ -250,6 +250,18 @@ describe("customers service", () => {
 			);
 			return { node, logs, error: await started };
 		};
+		/** A customers node on `dataDir` with these admin settings, and what it logged. */
+		const startWithLogs = async (admin: object) => {
+			const logs: string[] = [];
+			const node = createTestBroker();
+			const service = node.createService(withSettings(CustomersService, { admin, storage: { dataDir } }));
+			service.logger.info = service.logger.warn = (...args: unknown[]) => void logs.push(args.map(String).join(" "));
+			const error = await node.start().then(
+				() => null,
+				(err: Error) => err,
+			);
+			return { node, logs, error };
+		};
 		beforeEach(() => {
 			dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "admin-"));
 		});
@@ -267,6 +279,35 @@ describe("customers service", () => {
 			expect(login.customer.role).toBe("customer");
 			await expect(third.node.call("customers.login", { email: "taken@shop.test", password: "admin-password" })).rejects.toMatchObject({ code: 401 });
 			await third.node.stop();
+		});
+
+		it("on the embedded default with no ADMIN_*, creates an admin with a generated password written to DATA_DIR (0600), says where, and keeps both on the next start", async () => {
+			const generatedFile = path.join(dataDir, "generated-admin.json");
+			const first = await startWithLogs({ generatedFile });
+			expect(first.error).toBeNull();
+			expect(fs.statSync(generatedFile).mode & 0o777).toBe(0o600);
+			const written = JSON.parse(fs.readFileSync(generatedFile, "utf8"));
+			expect(written).toEqual({ email: "admin@shop.localhost", password: expect.stringMatching(/^[A-Za-z0-9_-]{24,}$/) });
+			await expect(first.node.call("customers.login", written)).resolves.toMatchObject({ customer: { role: "admin", email: written.email } });
+			expect(first.logs.join("\n")).toContain(generatedFile);
+			await first.node.stop();
+
+			const second = await startWithLogs({ generatedFile });
+			expect(JSON.parse(fs.readFileSync(generatedFile, "utf8"))).toEqual(written);
+			await expect(second.node.call("customers.login", written)).resolves.toMatchObject({ customer: { role: "admin" } });
+			expect(second.logs.join("\n")).toContain(generatedFile);
+			await second.node.stop();
+		});
+
+		it("generates no admin when one exists already", async () => {
+			const first = await startWith({ email: "boss3@shop.test", password: "first-password" });
+			await first.node.stop();
+			const generatedFile = path.join(dataDir, "generated-admin.json");
+			const second = await startWithLogs({ generatedFile });
+			expect(second.error).toBeNull();
+			expect(fs.existsSync(generatedFile)).toBe(false);
+			expect((await second.node.call<any, any>("customers.list", {})).rows.map((c: any) => c.email)).toEqual(["boss3@shop.test"]);
+			await second.node.stop();
 		});
 
 		it("leaves an existing admin as it is, its password too", async () => {

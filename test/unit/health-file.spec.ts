@@ -58,6 +58,27 @@ describe("the health report a container's HEALTHCHECK reads (HEALTH_FILE)", () =
 		expect(fs.existsSync(file)).toBe(false);
 	});
 
+	it("never writes through a file placed beside it: a symlink at a temporary file's name leaves its target as it was", async () => {
+		const file = path.join(dir, "health.json");
+		const victim = path.join(dir, "victim.txt");
+		fs.writeFileSync(victim, "untouched");
+		// The name the report used to be written to first, predictable from the pid.
+		fs.symlinkSync(victim, `${file}.${process.pid}.tmp`);
+		const broker = new ServiceBroker({ logger: false, middlewares: [HealthFileMiddleware(file, 20)] });
+		broker.createService({ name: "products", actions: { health: () => ({ status: "ok" }) } });
+		try {
+			await broker.start();
+			await waitFor(() => read(file), 10_000, "the first report");
+			// Several reports, each through its own temporary file.
+			const first = read(file)!.at;
+			await waitFor(() => (read(file)!.at > first ? true : undefined), 10_000, "a second report");
+		} finally {
+			await broker.stop();
+		}
+		expect(fs.readFileSync(victim, "utf8")).toBe("untouched");
+		expect(fs.readdirSync(dir).sort()).toEqual([path.basename(`${file}.${process.pid}.tmp`), "victim.txt"]);
+	});
+
 	it("judges a report: stale or with a disconnected transporter is unhealthy; Redis away only degrades", () => {
 		const report: HealthReport = { at: 1_000_000, nodeID: "n", pid: 1, services: { orders: "ok" }, dependencies: { transporter: "up", cache: "down" } };
 		expect(reportProblems(report, report.at + HEALTH_REPORT_MAX_AGE_MS)).toEqual([]);

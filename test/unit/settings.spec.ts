@@ -10,7 +10,7 @@ describe("settings: the environment, parsed once", () => {
 			transporter: undefined,
 			cacher: undefined,
 			storage: { dataDir: "./data", mongoUri: undefined },
-			gateway: { port: 5000, host: "0.0.0.0", trustProxyHops: 0, rateLimit: { max: 300, windowMs: 60_000 }, redisUrl: undefined },
+			gateway: { port: 5000, host: "127.0.0.1", trustProxyHops: 0, rateLimit: { max: 300, windowMs: 60_000 }, redisUrl: undefined },
 			settlement: { pendingTimeoutMs: 10_000, recoveryIntervalMs: 5_000 },
 			logLevel: "info",
 			logFormat: "short",
@@ -18,6 +18,24 @@ describe("settings: the environment, parsed once", () => {
 		expect(s.auth.jwtSecretGenerated).toBe(true);
 		expect(s.auth.jwtSecret).toHaveLength(64);
 		expect(s.nodeId).toMatch(/-all-\d+$/);
+	});
+
+	it("listens on this machine only unless HOST says otherwise", () => {
+		expect(parseSettings({}).gateway.host).toBe("127.0.0.1");
+		expect(parseSettings({ HOST: "0.0.0.0" }).gateway.host).toBe("0.0.0.0");
+	});
+
+	it("has the embedded default make an admin with a generated password, kept in DATA_DIR, only when no ADMIN_* are given", () => {
+		expect(parseSettings({}).admin).toMatchObject({ email: undefined, password: undefined, generatedFile: "data/generated-admin.json" });
+		expect(parseSettings({ DATA_DIR: "/srv/shop" }).admin.generatedFile).toBe("/srv/shop/generated-admin.json");
+		for (const env of [
+			{ ADMIN_EMAIL: "boss@shop.test", ADMIN_PASSWORD: "boss-password" },
+			{ ADMIN_EMAIL: "boss@shop.test" },
+			{ ADMIN_PASSWORD: "boss-password" },
+			{ TRANSPORTER: "amqp://127.0.0.1" },
+			{ DATA_DIR: ":memory:" },
+		])
+			expect({ env, generatedFile: parseSettings(env).admin.generatedFile }).toEqual({ env, generatedFile: undefined });
 	});
 
 	it("converts numbers, normalises the admin's email and names a node by what it runs", () => {
