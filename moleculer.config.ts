@@ -1,9 +1,12 @@
+import fs from "fs";
+import path from "path";
 import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
 import type { BrokerOptions, Middleware, ServiceBroker } from "moleculer";
 import { AmqpTransporter } from "./lib/amqp-transporter";
 import { ConfirmedAmqpAdapter, InProcessAdapter } from "./lib/channel-adapters";
 import { CONSUMER_GROUPS, DEAD_LETTER } from "./lib/channels";
 import { NearCacheMiddleware } from "./middlewares/near-cache";
+import { createFile } from "./lib/local-files";
 import { ShopMemoryCacher, ShopRedisCacher, redisOptions } from "./lib/redis";
 import { settings, type Settings } from "./lib/settings";
 import { MESSAGES, ShopValidator } from "./lib/validation";
@@ -117,6 +120,15 @@ function internalMiddlewares(hotReload: boolean): Array<string | Middleware> {
 	];
 }
 
+/** Keeps a generated JWT secret where the settings read it back on the next start; says what was done. */
+function keepJwtSecret(auth: Settings["auth"]): string {
+	const file = auth.jwtSecretFile;
+	if (!file) return "JWT_SECRET is not set: tokens are signed with a secret generated for this process; they die with it, and other nodes cannot verify them. Set JWT_SECRET (16+ characters).";
+	fs.mkdirSync(path.dirname(file), { recursive: true });
+	createFile(file, `${auth.jwtSecret}\n`, 0o600);
+	return `JWT_SECRET is not set: tokens are signed with a secret generated on this data directory's first start and kept in ${file} (readable by this user only), so a restart signs nobody out. Set JWT_SECRET (16+ characters) in production, and the same on every node of a cluster.`;
+}
+
 export function brokerOptions(s: Settings): BrokerOptions {
 	const options: BrokerOptions = {
 		namespace: s.namespace,
@@ -163,11 +175,7 @@ export function brokerOptions(s: Settings): BrokerOptions {
 		tracing: tracing(s),
 
 		started(broker: ServiceBroker) {
-			if (s.auth.jwtSecretGenerated && (broker.getLocalService("api") || broker.getLocalService("customers"))) {
-				broker.logger.warn(
-					"JWT_SECRET is not set: tokens are signed with a secret generated for this process; they die with it, and other nodes cannot verify them. Set JWT_SECRET (16+ characters).",
-				);
-			}
+			if (s.auth.jwtSecretGenerated && (broker.getLocalService("api") || broker.getLocalService("customers"))) broker.logger.warn(keepJwtSecret(s.auth));
 		},
 	};
 	// A getter: each broker built from these options (tests build several in one process) gets its own channel adapter.

@@ -1,4 +1,5 @@
 import crypto from "crypto";
+import fs from "fs";
 import os from "os";
 import path from "path";
 import Validator from "fastest-validator";
@@ -33,8 +34,10 @@ export interface StorageSettings {
 
 export interface AuthSettings {
 	jwtSecret: string;
-	/** No JWT_SECRET was given: a secret was generated for this process (said at start). */
+	/** No JWT_SECRET was given: a secret was generated (said at start). */
 	jwtSecretGenerated: boolean;
+	/** Outside production, on a data directory: where a generated secret is kept (mode 0600), so a restart signs nobody out. */
+	jwtSecretFile?: string;
 	/** A token's lifetime, in seconds (jsonwebtoken would read a numeric string as milliseconds). */
 	jwtExpiresInS: number;
 }
@@ -190,6 +193,29 @@ function defaultNodeId(services: ServiceName[]): string {
 	return `${os.hostname().toLowerCase()}-${what}-${process.pid}`;
 }
 
+export const JWT_SECRET_FILE = "jwt-secret";
+
+/**
+ * JWT_SECRET, or a generated one. Outside production a node on a data
+ * directory keeps it there (written at start, moleculer.config.ts), so a
+ * restart of `npm start` or `npm run dev` signs nobody out; this reads it
+ * back. In production JWT_SECRET is required.
+ */
+function jwtSecretOf(v: { JWT_SECRET?: string; DATA_DIR: string }, production: boolean): Pick<AuthSettings, "jwtSecret" | "jwtSecretGenerated" | "jwtSecretFile"> {
+	if (v.JWT_SECRET) return { jwtSecret: v.JWT_SECRET, jwtSecretGenerated: false };
+	const file = production || v.DATA_DIR === ":memory:" ? undefined : path.join(v.DATA_DIR, JWT_SECRET_FILE);
+	return { jwtSecret: (file && readKeptSecret(file)) || crypto.randomBytes(32).toString("hex"), jwtSecretGenerated: true, ...(file ? { jwtSecretFile: file } : {}) };
+}
+
+function readKeptSecret(file: string): string | undefined {
+	try {
+		const secret = fs.readFileSync(file, "utf8").trim();
+		return secret.length >= 16 ? secret : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
 /** Only the embedded default (no TRANSPORTER) on a data directory, given neither ADMIN_EMAIL nor ADMIN_PASSWORD, makes its own admin. */
 function generatedAdminFile(v: { TRANSPORTER?: string; ADMIN_EMAIL?: string; ADMIN_PASSWORD?: string; DATA_DIR: string }): string | undefined {
 	if (v.TRANSPORTER || v.ADMIN_EMAIL || v.ADMIN_PASSWORD || v.DATA_DIR === ":memory:") return undefined;
@@ -231,8 +257,7 @@ export function parseSettings(env: Env): Settings {
 		channelMaxRetries: v.CHANNEL_MAX_RETRIES,
 		storage: { mongoUri: v.MONGO_URI, dataDir: v.DATA_DIR, sync: v.STORE_SYNC === "on" },
 		auth: {
-			jwtSecret: v.JWT_SECRET ?? crypto.randomBytes(32).toString("hex"),
-			jwtSecretGenerated: !v.JWT_SECRET,
+			...jwtSecretOf(v, production),
 			jwtExpiresInS: tokenLifetimeS(v.JWT_EXPIRES_IN),
 		},
 		admin: { email: v.ADMIN_EMAIL, password: v.ADMIN_PASSWORD, generatedFile: generatedAdminFile(v), bcryptRounds: v.BCRYPT_ROUNDS },

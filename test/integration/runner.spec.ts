@@ -63,6 +63,34 @@ describe("the runner: settings, .env, MOL_* overrides, the REPL, dev mode", () =
 		}
 	});
 
+	it("keeps a generated JWT secret in DATA_DIR (0600) outside production, so a restart signs nobody out", async () => {
+		const dataDir = path.join(tempDir(), "data");
+		const port = await freePort();
+		const http = new HttpClient(`http://127.0.0.1:${port}/api`);
+		const healthy = () => waitFor(async () => (await http.get("/health").catch(() => null))?.status === 200, 30_000, "the node's health");
+		const first = node([], { PORT: String(port), DATA_DIR: dataDir, JWT_SECRET: "" });
+		let token: string;
+		try {
+			await healthy();
+			token = (await http.post("/auth/register", { name: "Kept", email: "kept@runner.test", password: "password-1" })).body.token as string;
+			expect((await http.get("/customers/me", token)).status).toBe(200);
+		} finally {
+			await first.stop();
+		}
+		expect(first.text()).toMatch(/JWT_SECRET is not set: .*kept in .*jwt-secret/);
+		expect(fs.statSync(path.join(dataDir, "jwt-secret")).mode & 0o777).toBe(0o600);
+		const second = node([], { PORT: String(port), DATA_DIR: dataDir, JWT_SECRET: "" });
+		try {
+			await healthy();
+			expect((await http.get("/customers/me", token)).status).toBe(200);
+		} finally {
+			await second.stop();
+		}
+		const production = node([], { PORT: String(port), DATA_DIR: dataDir, JWT_SECRET: "", NODE_ENV: "production" });
+		expect(await production.exited).toBe(1);
+		expect(production.text()).toMatch(/JWT_SECRET must be set when NODE_ENV=production/);
+	});
+
 	it("loads .env from the working directory, the environment winning over it, and MOL_* overrides but never the transporter", async () => {
 		const cwd = tempDir();
 		const [filePort, envPort] = [await freePort(), await freePort()];
