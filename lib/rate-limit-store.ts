@@ -38,6 +38,11 @@ export class RedisRateLimitStore {
 		return this.currentReset;
 	}
 
+	/** Whether Redis answers now: the gateway's health says the cache is down otherwise. */
+	get ready(): boolean {
+		return this.redis.status === "ready";
+	}
+
 	/** This client's count in the current window; 503 while Redis is away (the limit cannot be kept without it). */
 	async inc(key: string): Promise<number> {
 		const windowStart = Math.floor(Date.now() / this.windowMs) * this.windowMs;

@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from "http";
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context, ServiceBroker, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
 import ApiGateway from "moleculer-web";
 import SocketIOService from "moleculer-io";
@@ -15,12 +15,15 @@ import { adminPlacement } from "./api/admin-placement";
 import { jsonBody } from "./api/body";
 import { DoorValidation } from "./api/door-validation";
 import { parseQuery } from "./api/query";
-import { dependencyStates } from "../lib/dependencies";
+import { dependencyStates, type Dependencies } from "../lib/dependencies";
+import { keptFor } from "../lib/coalesce";
 import { RateBudget, callAction, callParams, type RateLimitStore } from "./api/doors";
+import { gateEveryRequest } from "./api/rate-gate";
 import { clientAddress } from "./api/client-address";
 import { RETRY_AFTER_S, answerClientError, errorBody, isUnexpected, statusOf } from "./api/errors";
 import { idempotencyKey } from "./api/idempotency-key";
 import { closeAtExpiry, ioCall, keepMissingParamsApart, socketRedisClients, socketUser, useRedisAdapter, type IoCall, type SocketHandlers, type SocketRedis } from "./api/socket-io";
+import { MESSAGE_LIMIT_BYTES, closeSocketRedis, roomForSocket } from "./api/socket-io";
 import { docFiles, docsAliases } from "./api/docs";
 import { buildOpenApi } from "./api/openapi";
 import { ROUTED_SERVICES } from "./api/routed-services";
@@ -38,6 +41,8 @@ const HEALTH_TARGETS: Record<string, string> = {
 };
 /** How long GET /api/health waits for each service (lib/health-report.ts's HEALTH_CALL_TIMEOUT_MS is the health file's, longer). */
 const GATEWAY_HEALTH_TIMEOUT_MS = 1500;
+/** How long the gateway answers health from its last report: monitors that ask often cost one fan-out a second. */
+const HEALTH_REPORT_TTL_MS = 1000;
 /** The events pushed to Socket.IO clients. */
 const PUSHED_EVENTS = ["order.updated", "product.updated", "alert.sent", "analytics.updated"];
 
@@ -54,30 +59,38 @@ interface ApiSettings extends SecureSettings {
 	io?: object;
 }
 
-interface RateLimitedRoute {
-	rateLimit?: { limit: number; store: RateLimitStore & { close?(): Promise<void> } };
+/** The rate-limit counters: moleculer-web's memory store, or ours in Redis (which says whether Redis answers). */
+type Counters = RateLimitStore & { ready?: boolean; close?(): Promise<void> };
+
+interface HealthReport {
+	status: "ok" | "degraded";
+	services: Record<string, string>;
+	dependencies: Dependencies;
 }
 
 /** What `this` is inside the gateway. */
 interface ApiThis extends ServiceBase<ApiSettings> {
 	io: Server | null;
 	tokens: Tokens;
-	routes?: RateLimitedRoute[];
 	server?: HttpServer;
+	counters: Counters;
 	budget: RateBudget;
 	doors: DoorValidation;
+	healthReport: () => Promise<HealthReport>;
 	socketRedis?: SocketRedis;
 	assertAccess(action: string, user: AuthUser | null | undefined): void;
 	assertCurrent(user: AuthUser, read: boolean): Promise<void>;
 	clientOf(socket: Socket): string;
-	isServiceUp(ctx: Context, service: string): Promise<boolean>;
+	checkHealth(): Promise<HealthReport>;
+	isServiceUp(service: string): Promise<boolean>;
 	sendApiError(req: Req, res: ServerResponse, err: Error): void;
 	failToListen(err: NodeJS.ErrnoException): void;
 }
 
-/** The REST routes: every alias from the route table, guarded by the gateway's settings, and the documentation's files; health outside the rate limit. */
+/** The REST route: every alias from the route table, guarded by the gateway's settings, and the documentation's files. The rate limit is kept before any route (./api/rate-gate.ts). */
 function apiRoutes(gateway: GatewaySettings, docs: ReturnType<typeof docsAliases>) {
-	const common = {
+	const route = {
+		name: "api",
 		path: "/api",
 		// Per-request logs cost ~10% of throughput even when their level is off: only with LOG_LEVEL=debug.
 		logging: gateway.logRequests,
@@ -89,20 +102,15 @@ function apiRoutes(gateway: GatewaySettings, docs: ReturnType<typeof docsAliases
 		mergeParams: true,
 		bodyParsers: false,
 		use: [jsonBody],
+		aliases: { ...restAliases(), ...docs },
 	};
-	const limited = {
-		...common,
-		name: "api",
-		rateLimit: {
-			window: gateway.rateLimit.windowMs,
-			limit: gateway.rateLimit.max,
-			headers: true,
-			key: (req: IncomingMessage) => clientAddress(req, gateway.trustProxyHops),
-			...(gateway.redisUrl ? { StoreFactory: RedisRateLimitStore, redisUrl: gateway.redisUrl } : {}),
-		},
-		aliases: { ...restAliases(true), ...docs },
-	};
-	return [{ ...common, name: "health", aliases: restAliases(false) }, limited];
+	return [route];
+}
+
+/** The counters, in Redis when the gateway has it, so that the limit holds across gateway nodes. */
+function rateLimitCounters(gateway: GatewaySettings, broker: ServiceBroker): Counters {
+	const { windowMs } = gateway.rateLimit;
+	return gateway.redisUrl ? new RedisRateLimitStore(windowMs, { redisUrl: gateway.redisUrl }, broker) : new ApiGateway.RateLimitStores.MemoryStore(windowMs);
 }
 
 /** The room of a customer's sockets opened with tokens of one version: those of a newer token stay open when earlier ones are revoked. */
@@ -150,8 +158,9 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 			this.sendApiError(req, res, err);
 		},
 
-		// Socket.IO on the gateway's own HTTP server and port.
+		// Socket.IO on the gateway's own HTTP server and port; a message has REST's body limit.
 		io: {
+			options: { maxHttpBufferSize: MESSAGE_LIMIT_BYTES },
 			namespaces: {
 				"/": {
 					authorization: true,
@@ -206,17 +215,15 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 			},
 		},
 
+		/** The cluster as this gateway saw it at most a second ago (HEALTH_REPORT_TTL_MS). */
 		health: {
 			async handler(this: ApiThis, ctx: Context<unknown, Meta>) {
-				const entries = await Promise.all(Object.entries(HEALTH_TARGETS).map(async ([label, service]) => [label, (await this.isServiceUp(ctx, service)) ? "running" : "down"]));
-				const services = Object.fromEntries(entries) as Record<string, string>;
-				const dependencies = dependencyStates(this.broker);
-				const healthy = entries.every(([, state]) => state === "running") && !Object.values(dependencies).includes("down");
-				if (!healthy) {
+				const report = await this.healthReport();
+				if (report.status !== "ok") {
 					ctx.meta.$statusCode = 503;
 					ctx.meta.$responseHeaders = { "Retry-After": String(RETRY_AFTER_S) };
 				}
-				return { status: healthy ? "ok" : "degraded", services, dependencies };
+				return report;
 			},
 		},
 	},
@@ -332,6 +339,7 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 			await this.assertCurrent(user, true).catch(() => {
 				throw new Error("unauthorized");
 			});
+			roomForSocket(socket, user);
 			await socket.join([`customer:${user.id}`, tokenRoom(user.id, user.version)]);
 			if (user.role === "admin") await socket.join("admins");
 			closeAtExpiry(socket, user);
@@ -349,10 +357,20 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 			respond(errorBody(err));
 		},
 
-		async isServiceUp(this: ApiThis, ctx: Context, service: string): Promise<boolean> {
+		/** Each service's `health` and the dependencies, this node's Redis connections included (the rate-limit counters' too). */
+		async checkHealth(this: ApiThis): Promise<HealthReport> {
+			const entries = await Promise.all(Object.entries(HEALTH_TARGETS).map(async ([label, service]) => [label, (await this.isServiceUp(service)) ? "running" : "down"]));
+			const services = Object.fromEntries(entries) as Record<string, string>;
+			const dependencies = dependencyStates(this.broker);
+			if (this.counters.ready === false) dependencies.cache = "down";
+			const healthy = entries.every(([, state]) => state === "running") && !Object.values(dependencies).includes("down");
+			return { status: healthy ? "ok" : "degraded", services, dependencies };
+		},
+
+		async isServiceUp(this: ApiThis, service: string): Promise<boolean> {
 			if (!(this.broker.registry as unknown as { hasService(n: string): boolean }).hasService(service)) return false;
 			try {
-				await ctx.call(`${service}.health`, {}, { timeout: GATEWAY_HEALTH_TIMEOUT_MS, retries: 0 });
+				await this.broker.call(`${service}.health`, {}, { timeout: GATEWAY_HEALTH_TIMEOUT_MS, retries: 0 });
 				return true;
 			} catch {
 				return false;
@@ -387,13 +405,21 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 		this.server?.once("error", (err: NodeJS.ErrnoException) => this.failToListen(err));
 		this.tokens = new Tokens(this.settings.auth);
 		this.doors = new DoorValidation(this.broker.validator as unknown as ConstructorParameters<typeof DoorValidation>[0], [this.schema, ...ROUTED_SERVICES]);
+		this.counters = rateLimitCounters(this.settings.gateway, this.broker);
+		this.budget = new RateBudget(this.counters, this.settings.gateway.rateLimit.max);
+		this.healthReport = keptFor(HEALTH_REPORT_TTL_MS, () => this.checkHealth());
 		keepMissingParamsApart((this.settings.io as { handlers?: SocketHandlers } | undefined)?.handlers ?? {});
 	},
 
 	started(this: ApiThis) {
 		this.server?.on("clientError", answerClientError);
-		const rest = this.routes!.find(route => route.rateLimit)!.rateLimit!;
-		this.budget = new RateBudget(rest.store, rest.limit);
+		// Last, once moleculer-web and Socket.IO have put their listeners on the server.
+		if (this.server)
+			gateEveryRequest(this.server, {
+				budget: this.budget,
+				clientOf: req => clientAddress(req, this.settings.gateway.trustProxyHops),
+				refuse: (req, res, err) => this.sendApiError(req, res, err),
+			});
 		const redisUrl = this.settings.gateway.redisUrl;
 		if (!redisUrl || !this.io) return;
 		this.socketRedis = socketRedisClients(redisUrl, this.logger);
@@ -407,8 +433,8 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 			await new Promise<void>(resolve => void io.close(() => resolve()));
 			this.io = null;
 		}
-		for (const route of this.routes ?? []) await route.rateLimit?.store?.close?.();
-		await Promise.all([this.socketRedis?.pub.quit(), this.socketRedis?.sub.quit()]);
+		await this.counters.close?.();
+		if (this.socketRedis) await closeSocketRedis(this.socketRedis);
 	},
 });
 

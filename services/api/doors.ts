@@ -28,8 +28,21 @@ export class RateBudget {
 
 	/** Count one request of this client; throws 429 past the limit. */
 	async spend(client: string): Promise<void> {
-		if ((await this.store.inc(client)) > this.limit) throw new RateLimitedError();
+		if ((await this.take(client)).remaining < 0) throw new RateLimitedError();
 	}
+
+	/** Count one request of this client and say where it stands (what the X-Rate-Limit headers tell); negative remaining is past the limit. */
+	async take(client: string): Promise<RateStanding> {
+		const count = await this.store.inc(client);
+		return { limit: this.limit, remaining: this.limit - count, resetTime: this.store.resetTime };
+	}
+}
+
+export interface RateStanding {
+	limit: number;
+	remaining: number;
+	/** The end of the current window, in ms since the epoch. */
+	resetTime: number;
 }
 
 /** A Socket.IO `call`'s params as an action takes them: none is `{}`; anything but an object (`null` too: a value, not an absence) is refused. */

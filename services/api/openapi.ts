@@ -172,7 +172,7 @@ function errorResponse(status: ErrorStatus, own: ErrorAnswer | undefined): Respo
 function responses(route: Route, fields: Array<[string, Rule]>, answer: Answer): Operation["responses"] {
 	const success = (description: string): Response => ({
 		description,
-		...(route.unlimited ? {} : { headers: rateHeaders() }),
+		headers: rateHeaders(),
 		...(answer.schema ? { content: { [JSON_TYPE]: { schema: answer.schema } } } : {}),
 	});
 	const out: Operation["responses"] = { [answer.status]: success(answer.description) };
@@ -184,7 +184,7 @@ function responses(route: Route, fields: Array<[string, Rule]>, answer: Answer):
 	if (route.access === "admin") statuses.add(403);
 	if (pathNames(route).length) statuses.add(404);
 	if (fields.length) statuses.add(422);
-	if (!route.unlimited) statuses.add(429);
+	statuses.add(429);
 	statuses.add(503);
 	for (const status of [...statuses].sort((a, b) => a - b)) out[status] = errorResponse(status, answer.errors?.[status]);
 	return out;
@@ -200,7 +200,7 @@ function operation(route: Route, services: readonly SchemaLike[]): Operation {
 		operationId: route.action,
 		tags: [route.tag],
 		summary: route.summary,
-		description: accessText(route) + (route.unlimited ? " Outside the rate limit." : ""),
+		description: accessText(route),
 		...(route.access === "public" ? {} : { security: [{ bearerAuth: [] }] }),
 		...(params.length ? { parameters: params } : {}),
 		...(bodyFields.length ? { requestBody: requestBody(bodyFields, answer) } : {}),

@@ -1,10 +1,11 @@
-import type { Context, LoggerInstance } from "moleculer";
+import { Errors, type Context, type LoggerInstance } from "moleculer";
 import SocketIOService from "moleculer-io";
 import { createAdapter } from "@socket.io/redis-adapter";
 import Redis, { type RedisOptions } from "ioredis";
 import type { Server, Socket } from "socket.io";
 import type { AuthUser } from "../../lib/auth";
 import { redisOptions } from "../../lib/redis";
+import { errorBody } from "./errors";
 
 /** What moleculer-io's `call` action receives. */
 export interface IoCall {
@@ -16,6 +17,29 @@ export interface IoCall {
 type IoCallHandler = (this: unknown, ctx: Context<IoCall>) => Promise<unknown>;
 /** moleculer-io's own `call`, run once the door has let the call through. */
 export const ioCall = (SocketIOService as unknown as { actions: { call: { handler: IoCallHandler } } }).actions.call.handler;
+
+/** A Socket.IO message's limit: REST's body limit (BODY_LIMIT, "100kb"). A larger one closes its connection (Engine.IO's maxHttpBufferSize). */
+export const MESSAGE_LIMIT_BYTES = 100 * 1024;
+
+/** The sockets one account may hold at once on one gateway node. */
+export const SOCKETS_PER_ACCOUNT = 20;
+
+export class TooManyConnectionsError extends Errors.MoleculerClientError {
+	constructor() {
+		super(`An account holds at most ${SOCKETS_PER_ACCOUNT} sockets at once on a gateway node; close one first`, 429, "TOO_MANY_CONNECTIONS");
+	}
+}
+
+/**
+ * Refuses a handshake that would give the account one socket too many on
+ * this node: its sockets here are its room's members on the local adapter
+ * (joined during the handshake, left however the socket ends), so nothing
+ * has to be counted back. Check and join happen in one turn.
+ */
+export function roomForSocket(socket: Socket, user: AuthUser): void {
+	if ((socket.nsp.adapter.rooms.get(`customer:${user.id}`)?.size ?? 0) < SOCKETS_PER_ACCOUNT) return;
+	throw Object.assign(new Error("too many connections"), { data: errorBody(new TooManyConnectionsError()) });
+}
 
 /** Who the handshake let in, if anyone. */
 export const socketUser = (socket: Socket) => (socket.client as unknown as { user?: AuthUser }).user;
@@ -85,6 +109,16 @@ export function socketRedisClients(redisUrl: string, logger: LoggerInstance): So
 	const sub = new Redis({ ...redisOptions(redisUrl), enableOfflineQueue: true, maxRetriesPerRequest: null });
 	for (const client of [pub, sub]) client.on("error", (err: Error) => logger.warn("Socket.IO Redis adapter:", err.message));
 	return { pub, sub };
+}
+
+/** Quits the adapter's connections; one that is not connected (Redis away) is dropped, since a QUIT would wait for Redis forever. */
+export async function closeSocketRedis({ pub, sub }: SocketRedis): Promise<void> {
+	await Promise.all(
+		[pub, sub].map(async client => {
+			if (client.status === "ready") await client.quit().catch(() => client.disconnect());
+			else client.disconnect();
+		}),
+	);
 }
 
 /** Puts the Socket.IO server on the Redis adapter, one key per namespace. */

@@ -20,7 +20,7 @@ export function eventRecorder(name: string, events: string[]): { schema: Service
 }
 
 /** Polls until `check` returns a truthy value (or throws after `timeoutMs`). */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = "condition"): Promise<NonNullable<T>> {
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = "condition", intervalMs = 25): Promise<NonNullable<T>> {
 	const deadline = Date.now() + timeoutMs;
 	let last: unknown;
 	for (;;) {
@@ -31,6 +31,6 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000
 			last = err;
 		}
 		if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-		await new Promise(r => setTimeout(r, 25));
+		await new Promise(r => setTimeout(r, intervalMs));
 	}
 }

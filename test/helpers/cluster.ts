@@ -27,15 +27,19 @@ export async function loginAdmin(http: HttpClient): Promise<string> {
 	return (await http.post("/auth/login", ADMIN)).body.token;
 }
 
-/** Resolves once the gateway reports each of these services (health labels) running. */
-export async function waitForRunning(http: HttpClient, labels: string[], timeoutMs = 30_000): Promise<void> {
+/** How often a test asks for health: every request counts against the rate limit, and the gateway renews its report once a second. */
+export const HEALTH_POLL_MS = 250;
+
+/** Resolves once the gateway reports each of these services (health labels) running; `http` may give a client per request. */
+export async function waitForRunning(http: HttpClient | (() => HttpClient), labels: string[], timeoutMs = 30_000): Promise<void> {
 	await waitFor(
 		async () => {
-			const services = (await http.get("/health")).body?.services ?? {};
+			const services = (await (typeof http === "function" ? http() : http).get("/health")).body?.services ?? {};
 			return labels.every(label => services[label] === "running");
 		},
 		timeoutMs,
 		`${labels.join(", ")} to be seen by the gateway`,
+		HEALTH_POLL_MS,
 	);
 }
 

@@ -1,7 +1,8 @@
 import fs from "fs";
 import path from "path";
 import Redis from "ioredis";
-import { REDIS_URL, TestCluster, loginAdmin, requireInfrastructure, waitForRunning, type ShopNode } from "../helpers/cluster";
+import { HEALTH_POLL_MS, REDIS_URL, TestCluster, loginAdmin, requireInfrastructure, waitForRunning, type ShopNode } from "../helpers/cluster";
+import { waitFor } from "../helpers/broker";
 import { SECOND_CLEAN_DELAY_MS } from "../../mixins/db.mixin";
 import { HttpClient } from "../helpers/http";
 import { connectSocket } from "../helpers/socket";
@@ -26,8 +27,9 @@ describe("cluster over RabbitMQ and Redis", () => {
 		[gatewayA, gatewayB] = await Promise.all([cluster.start("gateway-a", "api"), cluster.start("gateway-b", "api"), cluster.startCustomers()]);
 		[products] = await Promise.all([cluster.start("products", "products"), cluster.start("orders", "orders")]);
 		const http = client(gatewayA);
-		await waitForRunning(http, ["product-service", "customer-service", "order-service"]);
-		await waitForRunning(client(gatewayB), ["product-service", "customer-service", "order-service"]);
+		// A client per poll: health counts against the limit of 40.
+		await waitForRunning(() => client(gatewayA), ["product-service", "customer-service", "order-service"]);
+		await waitForRunning(() => client(gatewayB), ["product-service", "customer-service", "order-service"]);
 		// Health is each gateway's view; orders must also know products and customers.
 		await cluster.waitForMeshAlone();
 		adminToken = await loginAdmin(http);
@@ -185,7 +187,16 @@ describe("cluster over RabbitMQ and Redis", () => {
 
 	it("reports product-service down (503) once the products process is killed", async () => {
 		await products.kill();
-		const health = await client(gatewayA).get("/health");
+		// The gateway's report may be up to a second old.
+		const health = await waitFor(
+			async () => {
+				const answer = await client(gatewayA).get("/health");
+				return answer.status === 200 ? null : answer;
+			},
+			10_000,
+			"a degraded report",
+			HEALTH_POLL_MS,
+		);
 		expect(health.status).toBe(503);
 		expect(health.body.status).toBe("degraded");
 		expect(health.body.services["product-service"]).toBe("down");

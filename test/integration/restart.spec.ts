@@ -1,5 +1,5 @@
 import { waitFor } from "../helpers/broker";
-import { ADMIN_ENV, TestCluster, loginAdmin } from "../helpers/cluster";
+import { ADMIN_ENV, HEALTH_POLL_MS, TestCluster, loginAdmin } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
 
 /** The embedded default (`npm start`): one process, no outside servers, data on disk. */
@@ -7,7 +7,7 @@ describe("the embedded default across a restart", () => {
 	const cluster = new TestCluster({ TRANSPORTER: "", CACHER: "", ...ADMIN_ENV });
 	afterAll(() => cluster.stopAll(), 30_000);
 
-	const healthy = async (http: HttpClient) => waitFor(async () => (await http.get("/health")).status === 200, 20_000, "all services running");
+	const healthy = async (http: HttpClient) => waitFor(async () => (await http.get("/health")).status === 200, 20_000, "all services running", HEALTH_POLL_MS);
 
 	it("keeps customers, products, orders and stock after a restart", async () => {
 		const first = await cluster.start("shop", "api,customers,products,orders,alerts,analytics");

@@ -5,7 +5,7 @@ import os from "os";
 import path from "path";
 import { stripVTControlCharacters } from "util";
 import { waitFor } from "../helpers/broker";
-import { freePort } from "../helpers/cluster";
+import { HEALTH_POLL_MS, freePort } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -94,7 +94,7 @@ describe("the runner: settings, .env, MOL_* overrides, the REPL, dev mode", () =
 	it("loads .env from the working directory, the environment winning over it, and MOL_* overrides but never the transporter", async () => {
 		const cwd = tempDir();
 		const [filePort, envPort] = [await freePort(), await freePort()];
-		fs.writeFileSync(path.join(cwd, ".env"), `PORT=${filePort}\nRATE_LIMIT_MAX=7\nDATA_DIR=${path.join(cwd, "data")}\n`);
+		fs.writeFileSync(path.join(cwd, ".env"), `PORT=${filePort}\nRATE_LIMIT_MAX=70\nDATA_DIR=${path.join(cwd, "data")}\n`);
 		const n = node([], { PORT: String(envPort), MOL_LOG_LEVEL: "debug", MOL_TRANSPORTER: "nats://127.0.0.1:1" }, { cwd });
 		try {
 			const http = new HttpClient(`http://127.0.0.1:${envPort}/api`);
@@ -105,9 +105,10 @@ describe("the runner: settings, .env, MOL_* overrides, the REPL, dev mode", () =
 				},
 				30_000,
 				"the node on the environment's port",
+				HEALTH_POLL_MS,
 			);
 			expect(res.status).toBe(200);
-			expect((await http.get("/categories")).headers.get("x-rate-limit-limit")).toBe("7");
+			expect((await http.get("/categories")).headers.get("x-rate-limit-limit")).toBe("70");
 			expect(n.text()).toMatch(/DEBUG/);
 			expect(n.text()).not.toMatch(/Transporter: NatsTransporter/);
 		} finally {
@@ -145,7 +146,12 @@ describe("the runner: settings, .env, MOL_* overrides, the REPL, dev mode", () =
 		const port = await freePort();
 		const dev = node(["--hot", "--repl"], { PORT: String(port), DATA_DIR: tempDir(), NO_COLOR: "1" }, { tsx: true });
 		try {
-			await waitFor(async () => (await new HttpClient(`http://127.0.0.1:${port}/api`).get("/health").catch(() => ({ status: 0 }))).status === 200, 60_000, "the dev node's gateway");
+			await waitFor(
+				async () => (await new HttpClient(`http://127.0.0.1:${port}/api`).get("/health").catch(() => ({ status: 0 }))).status === 200,
+				60_000,
+				"the dev node's gateway",
+				HEALTH_POLL_MS,
+			);
 			await waitFor(() => dev.text().includes("mol $"), 10_000, "the REPL prompt");
 			const file = path.join(ROOT, "services/alerts.service.ts");
 			const now = new Date();

@@ -187,13 +187,60 @@ describe("api gateway over Socket.IO (embedded default)", () => {
 		afterAll(() => limited.stop());
 
 		it("counts every entry point against the same budget and refuses calls over it with 429", async () => {
-			const socket = await connectSocket(limited.url, token); // 2
+			const socket = await connectSocket(limited.url, token); // 2: its WebSocket upgrade, 3: its Socket.IO handshake
 			sockets.push(socket);
-			for (let i = 0; i < 5; i++) await socketCall(socket, "customers.login", { email: "guess@shop.test", password: `wrong-${i}` }).catch(() => undefined); // 3..7
-			expect((await limitedHttp.get("/categories")).status).toBe(200); // 8
+			for (let i = 0; i < 3; i++) await socketCall(socket, "customers.login", { email: "guess@shop.test", password: `wrong-${i}` }).catch(() => undefined); // 4..6
+			expect((await limitedHttp.get("/categories")).status).toBe(200); // 7
+			// 8: the upgrade is let through; 9: the handshake is over the limit.
+			await expect(connectSocket(limited.url, token)).rejects.toMatchObject({ message: "Rate limit exceeded", data: { code: 429 } });
 			await expect(socketCall(socket, "customers.login", { email: "guess@shop.test", password: "password-1" })).rejects.toMatchObject({ code: 429 });
 			expect((await limitedHttp.get("/categories")).status).toBe(429);
-			await expect(connectSocket(limited.url, token)).rejects.toMatchObject({ data: { code: 429 } });
+			// Over the limit the upgrade itself is refused (HTTP 429), before Socket.IO sees it.
+			await expect(connectSocket(limited.url, token)).rejects.toMatchObject({ message: "websocket error", description: expect.objectContaining({ message: expect.stringContaining("429") }) });
+		});
+	});
+
+	describe("what one customer may hold on a gateway node", () => {
+		let roomy: Awaited<ReturnType<typeof startInProcessShop>>;
+		let token: string;
+		const held: Socket[] = [];
+		beforeAll(async () => {
+			roomy = await startInProcessShop(["api", "customers", "products"], { gateway: { rateLimit: { max: 100_000, windowMs: 60_000 } } });
+			token = (await new HttpClient(`${roomy.url}/api`).post("/auth/register", { name: "Many", email: "many@shop.test", password: "password-1" })).body.token;
+		});
+		afterAll(async () => {
+			for (const s of held) s.close();
+			await roomy.stop();
+		});
+
+		it("refuses a 21st socket with `too many connections` (429), and takes one again once a socket closed", async () => {
+			for (let i = 0; i < 20; i++) held.push(await connectSocket(roomy.url, token));
+			await expect(connectSocket(roomy.url, token)).rejects.toMatchObject({ message: "too many connections", data: { code: 429, type: "TOO_MANY_CONNECTIONS" } });
+			held.pop()!.close();
+			await waitFor(
+				async () => {
+					const again = await connectSocket(roomy.url, token).catch(() => null);
+					if (again) held.push(again);
+					return again;
+				},
+				5000,
+				"a socket again once one closed",
+			);
+		});
+
+		it("closes a socket whose message is over REST's 100 kB body limit, and answers one just under it", async () => {
+			const socket = await connectSocket(
+				roomy.url,
+				(await new HttpClient(`${roomy.url}/api`).post("/auth/register", { name: "Big", email: "big@shop.test", password: "password-1" })).body.token,
+			);
+			held.push(socket);
+			const under = await new Promise<any>(resolve => socket.emit("call", "products.list", { search: "x".repeat(100 * 1024 - 200) }, (err: unknown) => resolve(err)));
+			expect(under).toMatchObject({ code: 422 });
+			const outcome = await new Promise<string>(resolve => {
+				socket.once("disconnect", reason => resolve(reason));
+				socket.emit("call", "products.list", { search: "x".repeat(100 * 1024 + 1) }, () => resolve("answered"));
+			});
+			expect(outcome).toMatch(/^transport (close|error)$/);
 		});
 	});
 
