@@ -1,0 +1,336 @@
+import type { DbAdapter } from "../../lib/db/adapter";
+import { REJECTION, type ReserveItem } from "../../lib/reservations";
+import type { ProductDoc, ReservationDoc } from "../../services/products/documents";
+import { StockLedger } from "../../services/products/stock-ledger";
+import { clock, Gate, memoryStore, NodeKilled, outcome, through } from "../helpers/stepped-store";
+
+/**
+ * The stock ledger driven directly, one write at a time. Each "node" is a
+ * StockLedger of its own over the same in-memory stores (as products
+ * nodes share one database), reaching them through its own gate: the test
+ * holds a node's writes, steps them through one by one and reads the
+ * stored products and reservations between steps. Killing a node stands
+ * for kill -9 at that write. Only Date is faked: the test moves the clock
+ * past the pending timeout.
+ */
+
+const TIMEOUT = 1_000;
+/** recover() removes failed outcomes and release markers this long after: ten pending timeouts. */
+const GRACE = 10 * TIMEOUT;
+
+let products: DbAdapter<ProductDoc>;
+let reservations: DbAdapter<ReservationDoc>;
+
+interface Node {
+	ledger: StockLedger;
+	gate: Gate;
+	/** The product ids of each stockMoved call, in order. */
+	moved: string[][];
+}
+
+function node(): Node {
+	const gate = new Gate();
+	const moved: string[][] = [];
+	const ledger = new StockLedger(through(products, gate, "products"), through(reservations, gate, "reservations"), { pendingTimeoutMs: TIMEOUT }, async ids => void moved.push(ids));
+	return { ledger, gate, moved };
+}
+
+async function addProduct(id: string, stock: number, priceCents = 250): Promise<void> {
+	const at = new Date().toISOString();
+	await products.insert({
+		_id: id,
+		sku: `SKU-${id}`,
+		activeSku: `SKU-${id}`,
+		name: `Product ${id}`,
+		description: "",
+		category: "ledger",
+		priceCents,
+		stock,
+		lowStockThreshold: 0,
+		lowStockNotified: false,
+		outOfStockNotified: false,
+		holds: {},
+		createdAt: at,
+		updatedAt: at,
+	});
+}
+
+const item = (productId: string, quantity: number): ReserveItem => ({ productId, quantity });
+const line = (productId: string, quantity: number, unitPriceCents = 250) => ({ productId, sku: `SKU-${productId}`, name: `Product ${productId}`, unitPriceCents, quantity });
+
+/** Each product's stock, by id: every read also checks it never went below zero. */
+async function stocks(...ids: string[]): Promise<Record<string, number>> {
+	const out: Record<string, number> = {};
+	for (const id of ids) {
+		const { stock } = (await products.findById(id))!;
+		expect(stock).toBeGreaterThanOrEqual(0);
+		out[id] = stock;
+	}
+	return out;
+}
+
+/** The markers a product carries (`r_<order>` for a take, `g_<order>` for a give-back). */
+async function markers(id: string): Promise<string[]> {
+	return Object.keys((await products.findById(id))!.holds).sort();
+}
+
+const reservation = (orderId: string) => reservations.findById(orderId);
+
+beforeEach(async () => {
+	clock.start();
+	products = await memoryStore<ProductDoc>("products", [{ field: "activeSku", unique: true, sparse: true }]);
+	reservations = await memoryStore<ReservationDoc>("reservations", [
+		{ field: "releasing", sparse: true },
+		{ field: "failed", sparse: true },
+	]);
+});
+afterEach(async () => {
+	clock.stop();
+	await products.disconnect();
+	await reservations.disconnect();
+});
+
+describe("reserve", () => {
+	it("lets exactly one of two reserves racing for the last units win; the loser gives back what it took, and stock never goes below zero", async () => {
+		await addProduct("A", 5);
+		await addProduct("B", 3);
+		const x = node();
+		const y = node();
+		x.gate.hold();
+		y.gate.hold();
+		const xs = outcome(x.ledger.reserve("X", [item("A", 1), item("B", 3)]));
+		const ys = outcome(y.ledger.reserve("Y", [item("A", 1), item("B", 3)]));
+
+		// Both have read enough of each product; neither has taken anything.
+		await Promise.all([x.gate.next(), y.gate.next()]);
+		expect(await stocks("A", "B")).toEqual({ A: 5, B: 3 });
+
+		expect(await x.gate.step()).toMatchObject({ op: "updateMany", id: "A", update: { $inc: { stock: -1 } } });
+		expect(await stocks("A", "B")).toEqual({ A: 4, B: 3 });
+		await y.gate.step();
+		expect(await stocks("A", "B")).toEqual({ A: 3, B: 3 });
+		expect(await markers("A")).toEqual(["r_X", "r_Y"]);
+
+		// X takes the last units of B; Y's take of B then matches nothing.
+		await x.gate.step();
+		expect(await stocks("A", "B")).toEqual({ A: 3, B: 0 });
+		expect(await y.gate.step()).toMatchObject({ op: "updateMany", id: "B", update: { $inc: { stock: -3 } } });
+		expect(await stocks("A", "B")).toEqual({ A: 3, B: 0 });
+		expect(await markers("B")).toEqual(["r_X"]);
+
+		// Y stores its failed outcome first (the crash window reserve.after-failed-outcome: its unit of A is still taken)...
+		expect(await y.gate.step()).toMatchObject({ collection: "reservations", op: "insert", id: "Y" });
+		expect(await reservation("Y")).toMatchObject({ state: "failed", failed: true, reason: REJECTION.insufficientStock, short: [{ productId: "B", requested: 3, available: 0 }] });
+		expect(await stocks("A", "B")).toEqual({ A: 3, B: 0 });
+		// ...then gives it back.
+		expect(await y.gate.step()).toMatchObject({ op: "updateMany", id: "A", update: { $inc: { stock: 1 } } });
+		expect(await stocks("A", "B")).toEqual({ A: 4, B: 0 });
+		expect(await markers("A")).toEqual(["r_X"]);
+		y.gate.open();
+		expect(await ys).toMatchObject({ error: { code: 409, type: REJECTION.insufficientStock, data: { items: [{ productId: "B", requested: 3, available: 0 }] } } });
+
+		expect(await x.gate.step()).toMatchObject({ collection: "reservations", op: "insert", id: "X" });
+		expect(await xs).toEqual({ value: { orderId: "X", state: "reserved", lines: [line("A", 1), line("B", 3)] } });
+		expect(await reservation("X")).toMatchObject({ state: "reserved", lines: [line("A", 1), line("B", 3)] });
+		expect(await stocks("A", "B")).toEqual({ A: 4, B: 0 });
+	});
+
+	it("takes once for two attempts of the same order interleaved write by write, and answers both with the same lines", async () => {
+		await addProduct("A", 10);
+		await addProduct("B", 10);
+		const first = node();
+		const retry = node();
+		first.gate.hold();
+		retry.gate.hold();
+		const items = [item("A", 2), item("B", 1)];
+		const firstDone = outcome(first.ledger.reserve("X", items));
+		const retryDone = outcome(retry.ledger.reserve("X", items));
+		await Promise.all([first.gate.next(), retry.gate.next()]);
+
+		await first.gate.step(); // takes A
+		await retry.gate.step(); // A carries X's marker: taken already, nothing moves
+		expect(await stocks("A", "B")).toEqual({ A: 8, B: 10 });
+		await retry.gate.step(); // takes B
+		await first.gate.step(); // B carries X's marker
+		expect(await stocks("A", "B")).toEqual({ A: 8, B: 9 });
+
+		expect(await first.gate.step()).toMatchObject({ collection: "reservations", op: "insert", id: "X" });
+		// The retry's outcome is refused by the unique id: it answers from the stored one.
+		expect(await retry.gate.step()).toMatchObject({ collection: "reservations", op: "insert", id: "X" });
+		const answer = { orderId: "X", state: "reserved", lines: [line("A", 2), line("B", 1)] };
+		expect(await firstDone).toEqual({ value: answer });
+		expect(await retryDone).toEqual({ value: answer });
+		expect(await stocks("A", "B")).toEqual({ A: 8, B: 9 });
+
+		// A repeat once the outcome is stored answers it and writes nothing.
+		const later = node();
+		expect(await later.ledger.reserve("X", items)).toEqual(answer);
+		expect(later.gate.passed).toEqual([]);
+		expect(await stocks("A", "B")).toEqual({ A: 8, B: 9 });
+	});
+});
+
+describe("release before reserve", () => {
+	it("leaves a tombstone that makes a reserve still on its way give back each take", async () => {
+		await addProduct("A", 10);
+		await addProduct("B", 10);
+		const x = node();
+		x.gate.hold();
+		const reserving = outcome(x.ledger.reserve("X", [item("A", 2), item("B", 1)]));
+		await x.gate.step(); // takes A
+		expect(await stocks("A", "B")).toEqual({ A: 8, B: 10 });
+
+		// The release comes first (say, the order gave up waiting): no reservation yet, so a tombstone.
+		const releaser = node();
+		expect(await releaser.ledger.release("X")).toEqual({ orderId: "X", state: "released", released: false });
+		expect(await reservation("X")).toMatchObject({ state: "released", items: [], reason: "RELEASED_BEFORE_RESERVE" });
+		expect(await stocks("A", "B")).toEqual({ A: 8, B: 10 });
+
+		await x.gate.step(); // takes B
+		expect(await stocks("A", "B")).toEqual({ A: 8, B: 9 });
+		expect(await x.gate.step()).toMatchObject({ collection: "reservations", op: "insert", id: "X" }); // refused: the tombstone is there
+		expect(await reservation("X")).toMatchObject({ state: "released", reason: "RELEASED_BEFORE_RESERVE" });
+		await x.gate.step(); // gives back A
+		expect(await stocks("A", "B")).toEqual({ A: 10, B: 9 });
+		await x.gate.step(); // gives back B
+		expect(await stocks("A", "B")).toEqual({ A: 10, B: 10 });
+		expect(await reserving).toMatchObject({ error: { code: 409, type: REJECTION.closed } });
+		expect([await markers("A"), await markers("B")]).toEqual([[], []]);
+		expect(x.moved).toEqual([["A", "B"]]);
+
+		// Another release and another attempt change nothing.
+		expect(await releaser.ledger.release("X")).toEqual({ orderId: "X", state: "released", released: false });
+		expect(await outcome(node().ledger.reserve("X", [item("A", 2), item("B", 1)]))).toMatchObject({ error: { code: 409, type: REJECTION.closed } });
+		expect(await stocks("A", "B")).toEqual({ A: 10, B: 10 });
+	});
+});
+
+describe("an attempt that dies after a take", () => {
+	it("is left alone until the pending timeout, then failed and given back once by recover, even when recover itself dies between its writes", async () => {
+		await addProduct("A", 10);
+		await addProduct("B", 10);
+		const x = node();
+		x.gate.hold();
+		const reserving = outcome(x.ledger.reserve("X", [item("A", 3), item("B", 2)]));
+		await x.gate.step(); // takes A
+		expect(await x.gate.next()).toMatchObject({ op: "updateMany", id: "B" });
+		x.gate.kill(); // kill -9 before the take of B (the crash point reserve.after-take)
+		expect(await reserving).toEqual({ error: expect.any(NodeKilled) });
+		expect(await stocks("A", "B")).toEqual({ A: 7, B: 10 });
+		expect(await reservation("X")).toBeNull();
+
+		// Before the timeout the attempt may still be running: recover leaves its take.
+		const settler = node();
+		await settler.ledger.recover();
+		clock.advance(TIMEOUT - 1);
+		await settler.ledger.recover();
+		expect(await stocks("A", "B")).toEqual({ A: 7, B: 10 });
+		expect(await markers("A")).toEqual(["r_X"]);
+		expect(await reservation("X")).toBeNull();
+
+		// Past it, a settler fails the attempt and dies before giving back (the crash point recover.after-expiring).
+		clock.advance(1);
+		const dying = node();
+		dying.gate.hold();
+		const recovering = outcome(dying.ledger.recover());
+		expect(await dying.gate.step()).toMatchObject({ collection: "reservations", op: "insert", id: "X" });
+		expect(await reservation("X")).toMatchObject({ state: "failed", reason: "EXPIRED", items: [item("A", 3)] });
+		await dying.gate.next();
+		dying.gate.kill();
+		expect(await recovering).toEqual({ error: expect.any(NodeKilled) });
+		expect(await stocks("A", "B")).toEqual({ A: 7, B: 10 });
+
+		// The next round gives A back, once.
+		await settler.ledger.recover();
+		expect(await stocks("A", "B")).toEqual({ A: 10, B: 10 });
+		expect(await markers("A")).toEqual([]);
+		expect(settler.moved).toEqual([["A"]]);
+		await settler.ledger.recover();
+		expect(settler.moved).toEqual([["A"]]);
+
+		// The order's next attempt finds it closed and takes nothing.
+		expect(await outcome(node().ledger.reserve("X", [item("A", 3), item("B", 2)]))).toMatchObject({ error: { code: 409, type: REJECTION.closed } });
+		expect(await stocks("A", "B")).toEqual({ A: 10, B: 10 });
+
+		// The failed outcome goes once no attempt of it can still run.
+		clock.advance(GRACE);
+		await settler.ledger.recover();
+		expect(await reservation("X")).toBeNull();
+		expect(await stocks("A", "B")).toEqual({ A: 10, B: 10 });
+	});
+});
+
+describe("release", () => {
+	it("gives back once when two releases of one order interleave write by write", async () => {
+		await addProduct("A", 10);
+		await addProduct("B", 10);
+		await node().ledger.reserve("X", [item("A", 3), item("B", 2)]);
+		expect(await stocks("A", "B")).toEqual({ A: 7, B: 8 });
+		const one = node();
+		const two = node();
+		one.gate.hold();
+		two.gate.hold();
+		const first = outcome(one.ledger.release("X"));
+		const second = outcome(two.ledger.release("X"));
+		await Promise.all([one.gate.next(), two.gate.next()]); // both read it reserved
+
+		expect(await one.gate.step()).toMatchObject({ collection: "reservations", op: "updateMany", id: "X", update: { $set: { state: "releasing" } } });
+		expect(await reservation("X")).toMatchObject({ state: "releasing", releasing: true });
+		await two.gate.step(); // its claim matches nothing: it reads releasing and helps finish
+		expect(await reservation("X")).toMatchObject({ state: "releasing" });
+		expect(await stocks("A", "B")).toEqual({ A: 7, B: 8 });
+
+		expect(await two.gate.step()).toMatchObject({ op: "updateMany", id: "A", update: { $inc: { stock: 3 } } });
+		expect(await stocks("A", "B")).toEqual({ A: 10, B: 8 });
+		expect(await markers("A")).toEqual(["g_X", "r_X"]);
+		await one.gate.step(); // A carries the give-back marker: nothing moves
+		expect(await stocks("A", "B")).toEqual({ A: 10, B: 8 });
+		await one.gate.step(); // gives back B
+		expect(await stocks("A", "B")).toEqual({ A: 10, B: 10 });
+		await two.gate.step(); // B carries the marker
+		expect(await stocks("A", "B")).toEqual({ A: 10, B: 10 });
+
+		await one.gate.step();
+		expect(await reservation("X")).toMatchObject({ state: "released", releasedAt: Date.now() });
+		expect((await reservation("X"))!.releasing).toBeUndefined();
+		await two.gate.step();
+		expect(await first).toEqual({ value: { orderId: "X", state: "released", released: true } });
+		expect(await second).toEqual({ value: { orderId: "X", state: "released", released: false } });
+
+		// A third release reads it released and writes nothing.
+		const third = node();
+		expect(await third.ledger.release("X")).toEqual({ orderId: "X", state: "released", released: false });
+		expect(third.gate.passed).toEqual([]);
+		expect(await stocks("A", "B")).toEqual({ A: 10, B: 10 });
+	});
+
+	it("stops a release that ran past the pending timeout before its next give-back; recover finishes it, each item once", async () => {
+		await addProduct("A", 10);
+		await addProduct("B", 10);
+		await node().ledger.reserve("X", [item("A", 3), item("B", 2)]);
+		const releaser = node();
+		releaser.gate.hold();
+		const releasing = outcome(releaser.ledger.release("X"));
+		await releaser.gate.step(); // claims: releasing
+		await releaser.gate.next(); // the give-back of A, checked in time, waits...
+		clock.advance(TIMEOUT + 1); // ...until the release has run too long
+		await releaser.gate.step();
+		expect(await releasing).toMatchObject({ error: { code: 503, type: "RELEASE_UNFINISHED" } });
+		expect(await stocks("A", "B")).toEqual({ A: 10, B: 8 });
+		expect(await reservation("X")).toMatchObject({ state: "releasing", releasing: true });
+
+		const settler = node();
+		await settler.ledger.recover();
+		expect(await stocks("A", "B")).toEqual({ A: 10, B: 10 });
+		expect(await reservation("X")).toMatchObject({ state: "released" });
+		await settler.ledger.recover();
+		expect(await stocks("A", "B")).toEqual({ A: 10, B: 10 });
+
+		// Its give-back markers stay for the grace period, then go.
+		expect([await markers("A"), await markers("B")]).toEqual([["g_X"], ["g_X"]]);
+		clock.advance(GRACE);
+		await settler.ledger.recover();
+		expect([await markers("A"), await markers("B")]).toEqual([[], []]);
+		expect(await stocks("A", "B")).toEqual({ A: 10, B: 10 });
+	});
+});
