@@ -9,7 +9,7 @@ import { ID, ORDER_ITEMS, PAGE_PARAMS } from "../lib/params";
 import type { ReserveItem } from "../lib/reservations";
 import { settings, type SettlementSettings } from "../lib/settings";
 import { type Ctx, type Order, type ServiceBase, type ShippingAddress, defineService } from "../lib/types";
-import { Placement, type OrderDoc } from "./orders/placement";
+import { ORDER_INDEXES, Placement, type OrderDoc } from "./orders/placement";
 
 const PUBLIC_FIELDS = ["id", "customerId", "items", "totalCents", "status", "statusHistory", "shippingAddress", "createdAt", "updatedAt"] as const;
 const ADDRESS_LINE = { type: "string", trim: true, min: 1, max: 200 } as const;
@@ -36,16 +36,7 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 	mixins: [
 		DbMixin<OrderDoc, Order>({
 			collection: "orders",
-			indexes: [
-				{ field: "idemKey", unique: true, sparse: true },
-				{ field: "customerId" },
-				// Pages of every order are read in this index's order, not sorted whole (lib/db/nedb-adapter.ts).
-				{ field: "createdAt", sorted: true },
-				// Sparse flags, set only while true: the settler finds its few orders without indexing every status.
-				{ field: "pending", sparse: true },
-				{ field: "cancelling", sparse: true },
-				{ field: "outbox", sparse: true },
-			],
+			indexes: ORDER_INDEXES,
 			publicFields: PUBLIC_FIELDS,
 		}),
 		HealthMixin,

@@ -8,7 +8,7 @@ import type { ReserveItem } from "../lib/reservations";
 import { settings, type SettlementSettings } from "../lib/settings";
 import { type Ctx, type Product, type ServiceBase, defineService } from "../lib/types";
 import { Catalog, listQuery, type ListParams, type NewProduct, type ProductChanges } from "./products/catalog";
-import type { ProductDoc, ReservationDoc } from "./products/documents";
+import { PRODUCT_INDEXES, RESERVATION_INDEXES, type ProductDoc, type ReservationDoc } from "./products/documents";
 import { StockAlerts, type LowStockProduct } from "./products/stock-alerts";
 import { StockLedger } from "./products/stock-ledger";
 
@@ -43,7 +43,7 @@ interface ProductsThis extends ServiceBase<ProductsSettings>, DbMethods<ProductD
 
 const ProductsService = defineService<ProductsSettings, ProductsThis>({
 	name: "products",
-	mixins: [DbMixin<ProductDoc, Product>({ collection: "products", indexes: [{ field: "activeSku", unique: true, sparse: true }], publicFields: PUBLIC_FIELDS }), HealthMixin],
+	mixins: [DbMixin<ProductDoc, Product>({ collection: "products", indexes: PRODUCT_INDEXES, publicFields: PUBLIC_FIELDS }), HealthMixin],
 
 	settings: {
 		settlement: settings.settlement,
@@ -232,10 +232,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 	},
 
 	async started(this: ProductsThis) {
-		const reservations = await this.openCollection<ReservationDoc>("reservations", [
-			{ field: "releasing", sparse: true },
-			{ field: "failed", sparse: true },
-		]);
+		const reservations = await this.openCollection<ReservationDoc>("reservations", RESERVATION_INDEXES);
 		this.stockAlerts = new StockAlerts(this.adapter, message => this.broker.sendToChannel(CHANNELS.stockAlerts, message), this.logger);
 		this.ledger = new StockLedger(this.adapter, reservations, this.settings.settlement, async ids => void (await this.afterStockChange(ids)));
 		this.flushTimer = setInterval(() => {

@@ -2,7 +2,7 @@ import crypto from "crypto";
 import type { CallingOptions, LoggerInstance } from "moleculer";
 import { Errors } from "moleculer";
 import type { OrderStatusMessage } from "../../lib/channels";
-import { isDuplicateKeyError, type DbAdapter, type Doc, type Query } from "../../lib/db/adapter";
+import { isDuplicateKeyError, type DbAdapter, type Doc, type IndexSpec, type Query } from "../../lib/db/adapter";
 import { newId } from "../../lib/db/ids";
 import { ConflictError, UnprocessableError } from "../../lib/errors";
 import { crashPoint, pause, pausesAt } from "../../lib/crash-points";
@@ -35,6 +35,18 @@ export interface OrderDoc extends Doc {
 	createdAt: string;
 	updatedAt: string;
 }
+
+/** The orders collection's indexes. */
+export const ORDER_INDEXES: IndexSpec[] = [
+	{ field: "idemKey", unique: true, sparse: true },
+	{ field: "customerId" },
+	// Pages of every order are read in this index's order, not sorted whole (lib/db/nedb-adapter.ts).
+	{ field: "createdAt", sorted: true },
+	// Sparse flags, set only while true: the settler finds its few orders without indexing every status.
+	{ field: "pending", sparse: true },
+	{ field: "cancelling", sparse: true },
+	{ field: "outbox", sparse: true },
+];
 
 /** Who placement speaks through: the request's context, or the broker for the settler. */
 export interface Via {

@@ -1,5 +1,5 @@
 import type { StockAlertMessage } from "../../lib/channels";
-import type { Doc } from "../../lib/db/adapter";
+import type { Doc, IndexSpec } from "../../lib/db/adapter";
 import type { ShortItem } from "../../lib/errors";
 import type { ReserveItem, ReservedLine, ReservationState } from "../../lib/reservations";
 import type { Product } from "../../lib/types";
@@ -51,3 +51,12 @@ export interface ReservationDoc extends Doc {
 export function reservedItems(r: ReservationDoc): ReserveItem[] {
 	return r.lines?.map(l => ({ productId: l.productId, quantity: l.quantity })) ?? r.items ?? [];
 }
+
+/** The catalog's indexes: a sku is unique among the products still listed. */
+export const PRODUCT_INDEXES: IndexSpec[] = [{ field: "activeSku", unique: true, sparse: true }];
+
+/** Reservations' sparse flags: recovery finds the few releasing or failed ones without indexing every state. */
+export const RESERVATION_INDEXES: IndexSpec[] = [
+	{ field: "releasing", sparse: true },
+	{ field: "failed", sparse: true },
+];

@@ -1,5 +1,6 @@
 import type { Service, ServiceBroker } from "moleculer";
 import { createAdapter, type DbAdapter, type Doc, type FindParams, type IndexSpec, type Query, type Update } from "../../lib/db/adapter";
+import type { ProductDoc } from "../../services/products/documents";
 
 /**
  * Stores for the specs that drive a domain module directly: in-memory NeDB
@@ -18,6 +19,27 @@ export async function memoryStore<T extends Doc>(collection: string, indexes: In
 	store.init({} as ServiceBroker, { logger: console, settings: {}, schema: {} } as unknown as Service);
 	await store.connect();
 	return store;
+}
+
+/** A listed product with `stock` units at `priceCents`, as the catalog stores one. */
+export function productDoc(id: string, stock: number, priceCents: number, category = "spec"): ProductDoc {
+	const at = new Date().toISOString();
+	return {
+		_id: id,
+		sku: `SKU-${id}`,
+		activeSku: `SKU-${id}`,
+		name: `Product ${id}`,
+		description: "",
+		category,
+		priceCents,
+		stock,
+		lowStockThreshold: 0,
+		lowStockNotified: false,
+		outOfStockNotified: false,
+		holds: {},
+		createdAt: at,
+		updatedAt: at,
+	};
 }
 
 /** One write as a node sent it; or a call or message leaving the node, which a gate holds the same way. */

@@ -3,10 +3,10 @@ import type { OrderStatusMessage } from "../../lib/channels";
 import type { DbAdapter } from "../../lib/db/adapter";
 import { REJECTION, type ReserveItem } from "../../lib/reservations";
 import type { Order } from "../../lib/types";
-import { Placement, type OrderDoc, type Via } from "../../services/orders/placement";
-import type { ProductDoc, ReservationDoc } from "../../services/products/documents";
+import { ORDER_INDEXES, Placement, type OrderDoc, type Via } from "../../services/orders/placement";
+import { PRODUCT_INDEXES, RESERVATION_INDEXES, type ProductDoc, type ReservationDoc } from "../../services/products/documents";
 import { StockLedger } from "../../services/products/stock-ledger";
-import { clock, Gate, memoryStore, NodeKilled, outcome, through, valueOf } from "../helpers/stepped-store";
+import { clock, Gate, memoryStore, NodeKilled, outcome, productDoc, through, valueOf } from "../helpers/stepped-store";
 
 /**
  * The placement saga and its settler driven directly, one step at a time.
@@ -106,26 +106,6 @@ function toPublic(doc: OrderDoc): Order {
 	return { id: _id, customerId, items, totalCents, status, statusHistory, shippingAddress, createdAt, updatedAt };
 }
 
-async function addProduct(id: string, stock: number, priceCents: number): Promise<void> {
-	const at = new Date().toISOString();
-	await productDocs.insert({
-		_id: id,
-		sku: `SKU-${id}`,
-		activeSku: `SKU-${id}`,
-		name: `Product ${id}`,
-		description: "",
-		category: "placement",
-		priceCents,
-		stock,
-		lowStockThreshold: 0,
-		lowStockNotified: false,
-		outOfStockNotified: false,
-		holds: {},
-		createdAt: at,
-		updatedAt: at,
-	});
-}
-
 const ITEMS: ReserveItem[] = [
 	{ productId: "A", quantity: 2 },
 	{ productId: "B", quantity: 1 },
@@ -164,22 +144,12 @@ async function confirmedOrder(): Promise<OrderDoc> {
 
 beforeEach(async () => {
 	clock.start();
-	orders = await memoryStore<OrderDoc>("orders", [
-		{ field: "idemKey", unique: true, sparse: true },
-		{ field: "customerId" },
-		{ field: "createdAt", sorted: true },
-		{ field: "pending", sparse: true },
-		{ field: "cancelling", sparse: true },
-		{ field: "outbox", sparse: true },
-	]);
-	productDocs = await memoryStore<ProductDoc>("products", [{ field: "activeSku", unique: true, sparse: true }]);
-	reservations = await memoryStore<ReservationDoc>("reservations", [
-		{ field: "releasing", sparse: true },
-		{ field: "failed", sparse: true },
-	]);
+	orders = await memoryStore<OrderDoc>("orders", ORDER_INDEXES);
+	productDocs = await memoryStore<ProductDoc>("products", PRODUCT_INDEXES);
+	reservations = await memoryStore<ReservationDoc>("reservations", RESERVATION_INDEXES);
 	products = productsNode();
-	await addProduct("A", 10, 250);
-	await addProduct("B", 10, 400);
+	await productDocs.insert(productDoc("A", 10, 250));
+	await productDocs.insert(productDoc("B", 10, 400));
 });
 afterEach(async () => {
 	clock.stop();

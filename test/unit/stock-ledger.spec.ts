@@ -1,8 +1,8 @@
 import type { DbAdapter } from "../../lib/db/adapter";
 import { REJECTION, type ReserveItem } from "../../lib/reservations";
-import type { ProductDoc, ReservationDoc } from "../../services/products/documents";
+import { PRODUCT_INDEXES, RESERVATION_INDEXES, type ProductDoc, type ReservationDoc } from "../../services/products/documents";
 import { StockLedger } from "../../services/products/stock-ledger";
-import { clock, Gate, memoryStore, NodeKilled, outcome, through } from "../helpers/stepped-store";
+import { clock, Gate, memoryStore, NodeKilled, outcome, productDoc, through } from "../helpers/stepped-store";
 
 /**
  * The stock ledger driven directly, one write at a time. Each "node" is a
@@ -35,26 +35,6 @@ function node(): Node {
 	return { ledger, gate, moved };
 }
 
-async function addProduct(id: string, stock: number, priceCents = 250): Promise<void> {
-	const at = new Date().toISOString();
-	await products.insert({
-		_id: id,
-		sku: `SKU-${id}`,
-		activeSku: `SKU-${id}`,
-		name: `Product ${id}`,
-		description: "",
-		category: "ledger",
-		priceCents,
-		stock,
-		lowStockThreshold: 0,
-		lowStockNotified: false,
-		outOfStockNotified: false,
-		holds: {},
-		createdAt: at,
-		updatedAt: at,
-	});
-}
-
 const item = (productId: string, quantity: number): ReserveItem => ({ productId, quantity });
 const line = (productId: string, quantity: number, unitPriceCents = 250) => ({ productId, sku: `SKU-${productId}`, name: `Product ${productId}`, unitPriceCents, quantity });
 
@@ -78,11 +58,8 @@ const reservation = (orderId: string) => reservations.findById(orderId);
 
 beforeEach(async () => {
 	clock.start();
-	products = await memoryStore<ProductDoc>("products", [{ field: "activeSku", unique: true, sparse: true }]);
-	reservations = await memoryStore<ReservationDoc>("reservations", [
-		{ field: "releasing", sparse: true },
-		{ field: "failed", sparse: true },
-	]);
+	products = await memoryStore<ProductDoc>("products", PRODUCT_INDEXES);
+	reservations = await memoryStore<ReservationDoc>("reservations", RESERVATION_INDEXES);
 });
 afterEach(async () => {
 	clock.stop();
@@ -92,8 +69,8 @@ afterEach(async () => {
 
 describe("reserve", () => {
 	it("lets exactly one of two reserves racing for the last units win; the loser gives back what it took, and stock never goes below zero", async () => {
-		await addProduct("A", 5);
-		await addProduct("B", 3);
+		await products.insert(productDoc("A", 5, 250));
+		await products.insert(productDoc("B", 3, 250));
 		const x = node();
 		const y = node();
 		x.gate.hold();
@@ -136,8 +113,8 @@ describe("reserve", () => {
 	});
 
 	it("takes once for two attempts of the same order interleaved write by write, and answers both with the same lines", async () => {
-		await addProduct("A", 10);
-		await addProduct("B", 10);
+		await products.insert(productDoc("A", 10, 250));
+		await products.insert(productDoc("B", 10, 250));
 		const first = node();
 		const retry = node();
 		first.gate.hold();
@@ -172,8 +149,8 @@ describe("reserve", () => {
 
 describe("release before reserve", () => {
 	it("leaves a tombstone that makes a reserve still on its way give back each take", async () => {
-		await addProduct("A", 10);
-		await addProduct("B", 10);
+		await products.insert(productDoc("A", 10, 250));
+		await products.insert(productDoc("B", 10, 250));
 		const x = node();
 		x.gate.hold();
 		const reserving = outcome(x.ledger.reserve("X", [item("A", 2), item("B", 1)]));
@@ -207,8 +184,8 @@ describe("release before reserve", () => {
 
 describe("an attempt that dies after a take", () => {
 	it("is left alone until the pending timeout, then failed and given back once by recover, even when recover itself dies between its writes", async () => {
-		await addProduct("A", 10);
-		await addProduct("B", 10);
+		await products.insert(productDoc("A", 10, 250));
+		await products.insert(productDoc("B", 10, 250));
 		const x = node();
 		x.gate.hold();
 		const reserving = outcome(x.ledger.reserve("X", [item("A", 3), item("B", 2)]));
@@ -262,8 +239,8 @@ describe("an attempt that dies after a take", () => {
 
 describe("release", () => {
 	it("gives back once when two releases of one order interleave write by write", async () => {
-		await addProduct("A", 10);
-		await addProduct("B", 10);
+		await products.insert(productDoc("A", 10, 250));
+		await products.insert(productDoc("B", 10, 250));
 		await node().ledger.reserve("X", [item("A", 3), item("B", 2)]);
 		expect(await stocks("A", "B")).toEqual({ A: 7, B: 8 });
 		const one = node();
@@ -305,8 +282,8 @@ describe("release", () => {
 	});
 
 	it("stops a release that ran past the pending timeout before its next give-back; recover finishes it, each item once", async () => {
-		await addProduct("A", 10);
-		await addProduct("B", 10);
+		await products.insert(productDoc("A", 10, 250));
+		await products.insert(productDoc("B", 10, 250));
 		await node().ledger.reserve("X", [item("A", 3), item("B", 2)]);
 		const releaser = node();
 		releaser.gate.hold();
