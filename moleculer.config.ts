@@ -15,6 +15,7 @@ import { RemoteCallTimeoutMiddleware } from "./middlewares/remote-call-timeout";
 import { StartGateMiddleware } from "./middlewares/start-gate";
 import { RestartedNodeMiddleware } from "./middlewares/restarted-node";
 import { SettledCallsMiddleware } from "./middlewares/settled-calls";
+import { applyPatches } from "./lib/infra/patches";
 
 /**
  * The broker's options, from the settings (lib/settings.ts). Unset
@@ -130,6 +131,7 @@ function keepJwtSecret(auth: Settings["auth"]): string {
 }
 
 export function brokerOptions(s: Settings): BrokerOptions {
+	applyPatches();
 	const options: BrokerOptions = {
 		namespace: s.namespace,
 		nodeID: s.nodeId,

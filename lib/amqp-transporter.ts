@@ -1,5 +1,4 @@
 import { Transporters } from "moleculer";
-import "./amqp-batching";
 
 interface AmqpTransporterState {
 	connection: { close(): Promise<void> } | null;

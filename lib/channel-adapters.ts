@@ -1,7 +1,6 @@
 import { Adapters } from "@moleculer/channels";
 import type { Channel, ChannelModel as Connection, ConfirmChannel } from "amqplib";
 import { Errors } from "moleculer";
-import "./amqp-batching";
 
 /**
  * The two channel adapters, each made to say "delivered" only when the

@@ -1,17 +1,18 @@
 import amqp from "amqplib";
-import "../../lib/amqp-batching";
+import { applyPatches } from "../../lib/infra/patches";
 import { AMQP_URL, requireInfrastructure } from "../helpers/cluster";
 
 /**
- * lib/amqp-batching.ts: a turn's frames leave in one socket write. What a
+ * lib/infra/patches.ts, amqplib's part: a turn's frames leave in one socket write. What a
  * user checks is that nothing changes for them: every message arrives,
  * whole and in order; the write count shows the batching is in place.
  */
-describe("AMQP frames written per event-loop turn (lib/amqp-batching.ts)", () => {
+describe("AMQP frames written per event-loop turn (lib/infra/patches.ts)", () => {
 	let connection: amqp.ChannelModel;
 
 	beforeAll(async () => {
 		await requireInfrastructure();
+		applyPatches();
 		connection = await amqp.connect(AMQP_URL, { noDelay: true });
 	});
 	afterAll(async () => {
