@@ -77,10 +77,10 @@ export function shapeIssue(params: unknown): ValidationIssue | undefined {
 	return undefined;
 }
 
-/** The contract's 422: at most MAX_LISTED_ISSUES problems listed, and how many there were. */
-export function validationError(issues: readonly ValidationIssue[]): Errors.ValidationError {
-	const message = issues.length > MAX_LISTED_ISSUES ? `Parameters validation error! ${issues.length} problems; the first ${MAX_LISTED_ISSUES} are listed.` : "Parameters validation error!";
-	return new Errors.ValidationError(message, "VALIDATION_ERROR", issues.slice(0, MAX_LISTED_ISSUES));
+/** The contract's 422, the one way every door and service builds it: at most MAX_LISTED_ISSUES problems listed, and how many there were. */
+export function validationError(issues: readonly ValidationIssue[], message = "Parameters validation error!"): Errors.ValidationError {
+	const counted = issues.length > MAX_LISTED_ISSUES ? `${message} ${issues.length} problems; the first ${MAX_LISTED_ISSUES} are listed.` : message;
+	return new Errors.ValidationError(counted, "VALIDATION_ERROR", issues.slice(0, MAX_LISTED_ISSUES));
 }
 
 /** Params unsafe to walk are refused with the contract's 422. */

@@ -1,7 +1,7 @@
 import fs from "fs";
 import path from "path";
 import bcrypt from "bcryptjs";
-import { Errors, type Context } from "moleculer";
+import type { Context } from "moleculer";
 import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import { ROLES, Tokens, type AuthUser } from "../lib/auth";
@@ -13,6 +13,7 @@ import { generateAdmin, readAdminFile, writeAdminFile } from "../lib/generated-a
 import { ID, PAGE_PARAMS, PASSWORD, PASSWORD_GIVEN } from "../lib/params";
 import { settings, type AdminSettings, type AuthSettings } from "../lib/settings";
 import { type Ctx, type Customer, type SecureSettings, type ServiceBase, defineService } from "../lib/types";
+import { validationError } from "../lib/validation";
 
 const PUBLIC_FIELDS = ["id", "name", "email", "phone", "role", "blocked", "createdAt", "updatedAt"] as const;
 const LOGIN_FAILED = "Invalid email or password";
@@ -137,9 +138,7 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 				if (phone !== undefined) changes.phone = phone;
 				if (password === undefined) return this.toPublic(await this.updateCustomer(ctx, id, changes));
 				if (currentPassword === undefined) {
-					throw new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [
-						{ type: "required", field: "currentPassword", message: "The 'currentPassword' field is required to change the password." },
-					]);
+					throw validationError([{ type: "required", field: "currentPassword", message: "The 'currentPassword' field is required to change the password." }]);
 				}
 				const doc = await this.adapter.findById(id);
 				if (!doc) throw new NotFoundError("Customer", id);

@@ -1,4 +1,3 @@
-import { Errors } from "moleculer";
 import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import type { AuthUser } from "../lib/auth";
@@ -10,6 +9,7 @@ import type { ReserveItem } from "../lib/reservations";
 import { settings, type SettlementSettings } from "../lib/settings";
 import { type Ctx, type Order, type ServiceBase, type ShippingAddress, defineService } from "../lib/types";
 import { ORDER_INDEXES, Placement, type OrderDoc } from "./orders/placement";
+import { validationError } from "../lib/validation";
 
 const PUBLIC_FIELDS = ["id", "customerId", "items", "totalCents", "status", "statusHistory", "shippingAddress", "createdAt", "updatedAt"] as const;
 const ADDRESS_LINE = { type: "string", trim: true, min: 1, max: 200 } as const;
@@ -66,7 +66,7 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 				const user = this.requireUser(ctx);
 				const items = ctx.params.items;
 				if (new Set(items.map(i => i.productId)).size !== items.length) {
-					throw new Errors.ValidationError("Each product may appear once", "VALIDATION_ERROR", [{ field: "items", type: "unique", message: "Each productId may appear once" }]);
+					throw validationError([{ field: "items", type: "unique", message: "Each productId may appear once" }], "Each product may appear once");
 				}
 				const customerId = this.orderingCustomer(ctx, user);
 				await this.assertMayOrder(ctx, customerId);

@@ -1,7 +1,8 @@
 import type { IncomingMessage } from "http";
 import type { AuthUser } from "../../lib/auth";
-import { ForbiddenError, UnprocessableError } from "../../lib/errors";
+import { ForbiddenError } from "../../lib/errors";
 import { ID } from "../../lib/params";
+import { validationError } from "../../lib/validation";
 
 /**
  * Two headers of `POST /api/orders` that only an admin may send: the order
@@ -41,8 +42,8 @@ function header(req: IncomingMessage, name: string): string | undefined {
 	return Array.isArray(value) ? value.join(", ") : value;
 }
 
-function invalid(field: string, type: string, message: string): UnprocessableError {
-	return new UnprocessableError(message, [{ field, type, message }], "VALIDATION_ERROR");
+function invalid(field: string, type: string, message: string): Error {
+	return validationError([{ field, type, message }], message);
 }
 
 /** The admin's placement headers as call meta; 403 when someone else sends them, 422 when malformed. */

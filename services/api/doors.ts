@@ -1,7 +1,7 @@
 import { Errors } from "moleculer";
-import { assertSafeShape } from "../../lib/validation";
+import { assertSafeShape, validationError } from "../../lib/validation";
 
-const { MoleculerClientError, ValidationError } = Errors;
+const { MoleculerClientError } = Errors;
 
 /** moleculer-web's rate-limit store: the Memory one, or ours in Redis. */
 export interface RateLimitStore {
@@ -49,7 +49,7 @@ export interface RateStanding {
 export function callParams(params: unknown): object {
 	if (params === undefined) return {};
 	if (params === null || typeof params !== "object" || Array.isArray(params)) {
-		throw new ValidationError("Parameters validation error!", "VALIDATION_ERROR", [{ type: "object", field: "params", message: "The params of a call must be an object." }]);
+		throw validationError([{ type: "object", field: "params", message: "The params of a call must be an object." }]);
 	}
 	assertSafeShape(params);
 	return params;
