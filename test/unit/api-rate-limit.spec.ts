@@ -32,7 +32,7 @@ describe("api gateway rate limit (memory store)", () => {
 		expect((await forged.get("/categories")).status).toBe(429);
 	});
 
-	describe("behind one trusted proxy (TRUST_PROXY=1), finding 7", () => {
+	describe("behind one trusted proxy (TRUST_PROXY=1)", () => {
 		let proxied: Awaited<ReturnType<typeof startInProcessShop>>;
 		beforeAll(async () => {
 			proxied = await startInProcessShop(["api", "products"], { gateway: { trustProxyHops: 1, rateLimit: { max: 3, windowMs: 60_000 } } });

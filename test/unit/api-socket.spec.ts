@@ -115,7 +115,7 @@ describe("api gateway over Socket.IO (embedded default)", () => {
 		});
 	});
 
-	describe("call has REST's validation and error shape (finding 6)", () => {
+	describe("call has REST's validation and error shape", () => {
 		const expectContractError = (err: any, code: number) => {
 			expect(err).toMatchObject({ name: expect.any(String), message: expect.any(String), code });
 			expect(Object.keys(err).sort()).toEqual(expect.arrayContaining(["code", "message", "name"]));
@@ -175,7 +175,7 @@ describe("api gateway over Socket.IO (embedded default)", () => {
 		});
 	});
 
-	describe("one budget per client for REST, the handshake and each call (finding 4)", () => {
+	describe("one budget per client for REST, the handshake and each call", () => {
 		let limited: Awaited<ReturnType<typeof startInProcessShop>>;
 		let limitedHttp: HttpClient;
 		let token: string;
@@ -244,7 +244,7 @@ describe("api gateway over Socket.IO (embedded default)", () => {
 		});
 	});
 
-	describe("a socket lives no longer than its right to be there (finding 5)", () => {
+	describe("a socket lives no longer than its right to be there", () => {
 		it("is closed (pushes stopped) when its customer is blocked", async () => {
 			const res = await http.post("/auth/register", { name: "Soon Blocked", email: "soon-blocked@shop.test", password: "password-1" });
 			const socket = await connect(res.body.token);

@@ -380,7 +380,7 @@ describe("api gateway over HTTP (embedded default)", () => {
 	describe("bad input leaves everything as it was", () => {
 		const deep = (levels: number) => `${'{"a":'.repeat(levels)}1${"}".repeat(levels)}`;
 
-		it("answers 422 for null where the contract does not say nullable, and stores nothing (finding 9)", async () => {
+		it("answers 422 for null where the contract does not say nullable, and stores nothing", async () => {
 			const p = (await newProduct({ stock: 3, description: "kept" })).body;
 			for (const field of ["priceCents", "name", "category", "description", "lowStockThreshold"]) {
 				const res = await http.patch(`/products/${p.id}`, { [field]: null }, adminToken);
@@ -419,7 +419,7 @@ describe("api gateway over HTTP (embedded default)", () => {
 			expect(order.body.shippingAddress).toBeNull();
 		});
 
-		it("answers 422 for a body nested deeper than 32 levels, on any route (finding 10)", async () => {
+		it("answers 422 for a body nested deeper than 32 levels, on any route", async () => {
 			const deepArrays = (levels: number) => `{"a":${"[".repeat(levels)}${"]".repeat(levels)}}`;
 			for (const body of [deep(33), deepArrays(20_000)]) {
 				const res = await http.raw("GET", "/categories", body, { "content-type": "application/json" });
@@ -430,7 +430,7 @@ describe("api gateway over HTTP (embedded default)", () => {
 			expect((await http.raw("GET", "/categories", deep(10), { "content-type": "application/json" })).status).toBe(200);
 		});
 
-		it("keys cached answers on the params they name, so unknown fields cannot fill the cache (finding 10)", async () => {
+		it("keys cached answers on the params they name, so unknown fields cannot fill the cache", async () => {
 			const cacher = broker.cacher as unknown as { getCacheKeys(): Promise<Array<{ key: string }>> };
 			const categoryKeys = async () => (await cacher.getCacheKeys()).filter(k => k.key.startsWith("products.categories")).length;
 			for (let i = 0; i < 20; i++) {
@@ -440,7 +440,7 @@ describe("api gateway over HTTP (embedded default)", () => {
 			expect(await categoryKeys()).toBe(1);
 		});
 
-		it("answers 415 for an unknown Content-Encoding and 400 for a body that does not decode (finding 11)", async () => {
+		it("answers 415 for an unknown Content-Encoding and 400 for a body that does not decode", async () => {
 			const json = JSON.stringify({ email: "cus@shop.test", password: "password-1" });
 			const unknown = await http.raw("POST", "/auth/login", json, { "content-type": "application/json", "content-encoding": "x-unknown" });
 			expect(unknown.status).toBe(415);
@@ -457,7 +457,7 @@ describe("api gateway over HTTP (embedded default)", () => {
 			expect(bomb.status).toBe(413);
 		});
 
-		it("answers 422 for a password over 72 bytes of UTF-8, which bcrypt would cut (finding 12)", async () => {
+		it("answers 422 for a password over 72 bytes of UTF-8, which bcrypt would cut", async () => {
 			const long = "é".repeat(37); // 37 characters, 74 bytes
 			expect((await http.post("/auth/register", { name: "Long", email: "long@shop.test", password: long })).status).toBe(422);
 			expect((await http.post("/auth/register", { name: "Long", email: "long@shop.test", password: "p".repeat(73) })).status).toBe(422);
@@ -466,7 +466,7 @@ describe("api gateway over HTTP (embedded default)", () => {
 			expect((await http.post("/auth/register", { name: "Edge", email: "edge@shop.test", password: "é".repeat(36) })).status).toBe(201);
 		});
 
-		it("names each bad field in validation errors, never a node id (finding 13)", async () => {
+		it("names each bad field in validation errors, never a node id", async () => {
 			const res = await http.post("/auth/register", { name: "", email: "nope", password: "short" });
 			expect(res.status).toBe(422);
 			for (const item of res.body.data) expect(Object.keys(item).sort()).toEqual(expect.arrayContaining(["field", "message", "type"]));

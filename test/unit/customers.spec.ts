@@ -238,7 +238,7 @@ describe("customers service", () => {
 		});
 	});
 
-	describe("the first admin from ADMIN_EMAIL (finding 8)", () => {
+	describe("the first admin from ADMIN_EMAIL", () => {
 		let dataDir: string;
 		const startWith = async (admin: { email: string; password: string }) => {
 			const node = createTestBroker();

@@ -188,7 +188,7 @@ describe("orders service", () => {
 			expect(await stockOf(p.id)).toBe(8);
 		});
 
-		it("lets a key whose request was refused be sent again: the refusal stored nothing (finding 15)", async () => {
+		it("lets a key whose request was refused be sent again: the refusal stored nothing", async () => {
 			const p = await product(1);
 			await expect(place(alice, { items: [{ productId: p.id, quantity: 2 }] }, "key-short")).rejects.toMatchObject({ code: 409 });
 			await broker.call("products.restock", { id: p.id, quantity: 5 });
@@ -199,7 +199,7 @@ describe("orders service", () => {
 			expect(await stockOf(p.id)).toBe(4);
 		});
 
-		it("answers 422 IDEMPOTENCY_KEY_REUSED for the same key with another body, reserving nothing (finding 15)", async () => {
+		it("answers 422 IDEMPOTENCY_KEY_REUSED for the same key with another body, reserving nothing", async () => {
 			const p = await product(10);
 			const first = await place(alice, { items: [{ productId: p.id, quantity: 1 }] }, "key-body");
 			await expect(place(alice, { items: [{ productId: p.id, quantity: 2 }] }, "key-body")).rejects.toMatchObject({ code: 422, type: "IDEMPOTENCY_KEY_REUSED" });
@@ -211,7 +211,7 @@ describe("orders service", () => {
 		});
 	});
 
-	describe("a refused order is not an order (finding 14)", () => {
+	describe("a refused order is not an order", () => {
 		it("stores, lists and announces nothing of an order refused for stock", async () => {
 			const p = await product(1);
 			const before = await orderCount();
@@ -359,7 +359,7 @@ describe("orders service", () => {
 	});
 
 	describe("the durable status message", () => {
-		it("stays in the order's outbox until every consumer has handled it, and the settler sends it again (finding 3)", async () => {
+		it("stays in the order's outbox until every consumer has handled it, and the settler sends it again", async () => {
 			const svc: any = broker.getLocalService("orders");
 			const p = await product(5);
 			statusProbe.failing = true;

@@ -360,7 +360,7 @@ describe("products service", () => {
 			expect(await stockOf(a.id)).toBe(10);
 		});
 
-		it("never gives a release back twice, whatever a crash between its writes left (finding 1)", async () => {
+		it("never gives a release back twice, whatever a crash between its writes left", async () => {
 			const a = await product({ stock: 10 });
 			const b = await product({ stock: 10 });
 			const svc: any = broker.getLocalService("products");
@@ -382,7 +382,7 @@ describe("products service", () => {
 			expect(await call("reservation", { orderId: "ord-twowrites" })).toMatchObject({ state: "released" });
 		});
 
-		it("makes a second finishRelease of one order a no-op, markers cleared or not (finding 1)", async () => {
+		it("makes a second finishRelease of one order a no-op, markers cleared or not", async () => {
 			const p = await product({ stock: 10 });
 			const svc: any = broker.getLocalService("products");
 			await call("reserve", { orderId: "ord-again", items: [{ productId: p.id, quantity: 4 }] });
@@ -471,7 +471,7 @@ describe("products service", () => {
 			expect(lowFor(p.id).map(e => e.payload.stock)).toEqual([3, 2]);
 		});
 
-		it("raises stock_low for a product created at or below its threshold, and out_of_stock at 0 (finding 16)", async () => {
+		it("raises stock_low for a product created at or below its threshold, and out_of_stock at 0", async () => {
 			const low = await product({ stock: 2, lowStockThreshold: 5 });
 			const none = await product({ stock: 0, lowStockThreshold: 5 });
 			await waitFor(() => lowFor(low.id).length === 1 && lowFor(none.id).length === 1, 5000, "stock_low at creation");
@@ -479,7 +479,7 @@ describe("products service", () => {
 			expect(listed).toEqual(expect.arrayContaining([low.id, none.id]));
 		});
 
-		it("raises stock_low when the threshold is raised to the stock or above, and arms again when it is lowered (finding 16)", async () => {
+		it("raises stock_low when the threshold is raised to the stock or above, and arms again when it is lowered", async () => {
 			const p = await product({ stock: 4, lowStockThreshold: 2 });
 			expect((await call<any[]>("lowStock")).map(l => l.productId)).not.toContain(p.id);
 			await call("update", { id: p.id, lowStockThreshold: 4 });
