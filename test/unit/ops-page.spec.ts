@@ -4,7 +4,7 @@ import { startInProcessShop } from "../helpers/gateway";
 import { HttpClient } from "../helpers/http";
 import { connectSocket, recordEvents } from "../helpers/socket";
 
-/** The gateway's part of the operations page (mixins/ops-page.mixin.ts), in process. */
+/** The gateway's part of the operations page (services/api/ops-page.ts), in process. */
 describe("api gateway: the operations page's files, api.cluster and cluster.changed", () => {
 	let shop: Awaited<ReturnType<typeof startInProcessShop>>;
 	let http: HttpClient;

@@ -3,8 +3,8 @@ import type { IncomingMessage, ServerResponse } from "http";
 import path from "path";
 import type { Context, Service, ServiceSchema } from "moleculer";
 import type { Server as SocketIOServer } from "socket.io";
-import { dependencyStates, type Dependencies } from "../lib/dependencies";
-import { sendStaticFile, staticFile, type StaticFile } from "../lib/static-files";
+import { dependencyStates, type Dependencies } from "../../lib/dependencies";
+import { sendStaticFile, staticFile, type StaticFile } from "../../lib/static-files";
 
 /**
  * The live operations page for the gateway (api service): the static page

@@ -1,5 +1,4 @@
 import { Errors } from "moleculer";
-import { assertSafeShape, validationError } from "../../lib/validation";
 
 const { MoleculerClientError } = Errors;
 
@@ -43,20 +42,4 @@ export interface RateStanding {
 	remaining: number;
 	/** The end of the current window, in ms since the epoch. */
 	resetTime: number;
-}
-
-/** A Socket.IO `call`'s params as an action takes them: none is `{}`; anything but an object (`null` too: a value, not an absence) is refused. */
-export function callParams(params: unknown): object {
-	if (params === undefined) return {};
-	if (params === null || typeof params !== "object" || Array.isArray(params)) {
-		throw validationError([{ type: "object", field: "params", message: "The params of a call must be an object." }]);
-	}
-	assertSafeShape(params);
-	return params;
-}
-
-/** The action a Socket.IO `call` names, which must be a string. */
-export function callAction(action: unknown): string {
-	if (typeof action !== "string") throw new MoleculerClientError("The action of a call must be a string", 400, "BAD_REQUEST");
-	return action;
 }
