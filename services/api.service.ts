@@ -1,28 +1,23 @@
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from "http";
+import type { Server as HttpServer, ServerResponse } from "http";
 import type { Context, ServiceBroker, ServiceSchema } from "moleculer";
-import { Errors } from "moleculer";
 import ApiGateway from "moleculer-web";
 import SocketIOService from "moleculer-io";
 import type { Server, Socket } from "socket.io";
-import { Tokens, type AuthUser } from "../lib/auth";
-import { ForbiddenError, UnauthorizedError } from "../lib/errors";
+import type { AuthUser } from "../lib/auth";
+import { UnauthorizedError } from "../lib/errors";
 import { RedisRateLimitStore } from "../lib/rate-limit-store";
-import { EXPOSED_ACTIONS, ROUTES, checkAccess, isRead, restAliases } from "../lib/routes";
+import { EXPOSED_ACTIONS, ROUTES, isRead, restAliases } from "../lib/routes";
 import { settings, type AuthSettings, type GatewaySettings } from "../lib/settings";
-import { type Meta, type SecureSettings, type ServiceBase, defineService } from "../lib/types";
+import { type SecureSettings, type ServiceBase, defineService } from "../lib/types";
+import GatewayAuthMixin, { assertSocketCurrent, closeAfterAnswer, tokenRoom, type AuthThis, type Req } from "./api/auth";
+import GatewayHealthMixin, { type HealthThis } from "./api/health";
 import OpsPageMixin from "./api/ops-page";
-import { adminPlacement } from "./api/admin-placement";
 import { jsonBody } from "./api/body";
-import { DoorValidation } from "./api/door-validation";
-import { parseQuery } from "./api/query";
-import { dependencyStates, type Dependencies } from "../lib/dependencies";
-import { keptFor } from "../lib/coalesce";
 import { callAction, callParams } from "./api/call-input";
 import { RateBudget, type RateLimitStore } from "./api/rate-budget";
 import { gateEveryRequest } from "./api/rate-gate";
 import { clientAddress } from "./api/client-address";
 import { RETRY_AFTER_S, answerClientError, errorBody, isUnexpected, statusOf } from "./api/errors";
-import { idempotencyKey } from "./api/idempotency-key";
 import { closeAtExpiry, ioCall, keepMissingParamsApart, socketRedisClients, socketUser, useRedisAdapter, type IoCall, type SocketHandlers, type SocketRedis } from "./api/socket-io";
 import { MESSAGE_LIMIT_BYTES, closeSocketRedis, roomForSocket } from "./api/socket-io";
 import { docFiles, docsAliases } from "./api/docs";
@@ -30,20 +25,6 @@ import { buildOpenApi } from "./api/openapi";
 import { ROUTED_SERVICES } from "./api/routed-services";
 import { version } from "../package.json";
 
-type Req = IncomingMessage & { $action?: { name: string }; $alias?: { action?: string | null }; $params?: unknown; query?: Record<string, unknown> };
-
-/** The services /api/health reports, by the name clients see. */
-const HEALTH_TARGETS: Record<string, string> = {
-	"order-service": "orders",
-	"product-service": "products",
-	"customer-service": "customers",
-	"alert-service": "alerts",
-	"analytics-service": "analytics",
-};
-/** How long GET /api/health waits for each service (lib/health-report.ts's HEALTH_CALL_TIMEOUT_MS is the health file's, longer). */
-const GATEWAY_HEALTH_TIMEOUT_MS = 1500;
-/** How long the gateway answers health from its last report: monitors that ask often cost one fan-out a second. */
-const HEALTH_REPORT_TTL_MS = 1000;
 /** The events pushed to Socket.IO clients. */
 const PUSHED_EVENTS = ["order.updated", "product.updated", "alert.sent", "analytics.updated"];
 
@@ -63,27 +44,14 @@ interface ApiSettings extends SecureSettings {
 /** The rate-limit counters: moleculer-web's memory store, or ours in Redis (which says whether Redis answers). */
 type Counters = RateLimitStore & { ready?: boolean; close?(): Promise<void> };
 
-interface HealthReport {
-	status: "ok" | "degraded";
-	services: Record<string, string>;
-	dependencies: Dependencies;
-}
-
 /** What `this` is inside the gateway. */
-interface ApiThis extends ServiceBase<ApiSettings> {
+interface ApiThis extends ServiceBase<ApiSettings>, Omit<AuthThis, keyof ServiceBase<unknown>>, Omit<HealthThis, keyof ServiceBase<unknown> | "counters"> {
 	io: Server | null;
-	tokens: Tokens;
 	server?: HttpServer;
 	counters: Counters;
 	budget: RateBudget;
-	doors: DoorValidation;
-	healthReport: () => Promise<HealthReport>;
 	socketRedis?: SocketRedis;
-	assertAccess(action: string, user: AuthUser | null | undefined): void;
-	assertCurrent(user: AuthUser, read: boolean): Promise<void>;
 	clientOf(socket: Socket): string;
-	checkHealth(): Promise<HealthReport>;
-	isServiceUp(service: string): Promise<boolean>;
 	sendApiError(req: Req, res: ServerResponse, err: Error): void;
 	failToListen(err: NodeJS.ErrnoException): void;
 }
@@ -114,36 +82,10 @@ function rateLimitCounters(gateway: GatewaySettings, broker: ServiceBroker): Cou
 	return gateway.redisUrl ? new RedisRateLimitStore(windowMs, { redisUrl: gateway.redisUrl }, broker) : new ApiGateway.RateLimitStores.MemoryStore(windowMs);
 }
 
-/** The room of a customer's sockets opened with tokens of one version: those of a newer token stay open when earlier ones are revoked. */
-const tokenRoom = (customerId: string, version: number) => `tokens:${customerId}:${version}`;
-
-/** Whether a token is still current cannot be checked now (customers unreachable): a write is refused, nothing done. */
-class TokenCheckUnavailableError extends Errors.MoleculerRetryableError {
-	constructor() {
-		super("Whether this token is still valid cannot be checked right now; try again shortly", 503, "TOKEN_CHECK_UNAVAILABLE");
-	}
-}
-
-/** Closes a socket once the refused call has its answer: closed first, the client would never hear why. */
-const closeAfterAnswer = (socket: Socket) => setImmediate(() => socket.disconnect(true));
-
-/** A socket call's check: a revoked token's socket closes, and the call is refused as an expired token's is. */
-async function assertSocketCurrent(gateway: ApiThis, socket: Socket, user: AuthUser, read: boolean): Promise<void> {
-	try {
-		await gateway.assertCurrent(user, read);
-	} catch (err) {
-		if ((err as { type?: string }).type !== "TOKEN_REVOKED") throw err;
-		closeAfterAnswer(socket);
-		throw new UnauthorizedError("unauthorized", "TOKEN_REVOKED");
-	}
-}
-
-/** The documentation's files (./api/docs.ts) are the aliases that call no action: public, whatever token comes along, and they take no params. */
-const isDocsFile = (req: Req) => !req.$alias?.action;
-
 const ApiService = defineService<ApiSettings, ApiThis>({
 	name: "api",
-	mixins: [ApiGateway, SocketIOService as unknown as ServiceSchema, OpsPageMixin],
+	// The first mixin wins where two define one method: the gateway's own doors over moleculer-web's parseQueryString.
+	mixins: [GatewayAuthMixin, ApiGateway, SocketIOService as unknown as ServiceSchema, GatewayHealthMixin, OpsPageMixin],
 
 	settings: {
 		$secureSettings: ["auth"],
@@ -217,16 +159,6 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 		},
 
 		/** The cluster as this gateway saw it at most a second ago (HEALTH_REPORT_TTL_MS). */
-		health: {
-			async handler(this: ApiThis, ctx: Context<unknown, Meta>) {
-				const report = await this.healthReport();
-				if (report.status !== "ok") {
-					ctx.meta.$statusCode = 503;
-					ctx.meta.$responseHeaders = { "Retry-After": String(RETRY_AFTER_S) };
-				}
-				return report;
-			},
-		},
 	},
 
 	events: {
@@ -261,68 +193,6 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 	},
 
 	methods: {
-		/** moleculer-web's own, with the contract's rule for prototype keys (./api/query.ts). */
-		parseQueryString(this: ApiThis, req: Req) {
-			return parseQuery(req);
-		},
-
-		async authenticate(this: ApiThis, _ctx: Context, _route: unknown, req: Req): Promise<AuthUser | null> {
-			const header = req.headers.authorization;
-			if (!header || isDocsFile(req)) return null;
-			const match = /^Bearer\s+(\S+)$/i.exec(header);
-			const user = match ? this.tokens.verify(match[1]) : null;
-			if (!user) throw new UnauthorizedError("Invalid or expired token", "INVALID_TOKEN");
-			await this.assertCurrent(user, isRead(req.$action?.name ?? req.$alias?.action ?? ""));
-			return user;
-		},
-
-		/**
-		 * Every door's check that a verified token is still its account's
-		 * current one (a block, a password or role change and a sign-out
-		 * everywhere end the earlier ones). The version comes from
-		 * customers.tokenVersion: on a cluster the gateway's near cache
-		 * serves it, checked against the customers tag in Redis, which each
-		 * of those writes renews before it answers. When customers cannot
-		 * say, a read goes on the token alone; anything else is refused (503,
-		 * nothing done).
-		 */
-		async assertCurrent(this: ApiThis, user: AuthUser, read: boolean): Promise<void> {
-			let current: { version: number | null };
-			try {
-				current = await this.broker.call<{ version: number | null }, { id: string }>("customers.tokenVersion", { id: user.id });
-			} catch {
-				if (read) return;
-				throw new TokenCheckUnavailableError();
-			}
-			if (current.version !== user.version) throw new UnauthorizedError("This token was revoked; sign in again", "TOKEN_REVOKED");
-		},
-
-		/** After authentication (moleculer-web's order): who may call, then the request's own shape and the action's rules. */
-		async authorize(this: ApiThis, ctx: Context<unknown, Meta>, _route: unknown, req: Req) {
-			if (isDocsFile(req)) return;
-			const action = req.$action?.name ?? req.$alias?.action ?? "";
-			this.assertAccess(action, ctx.meta.user);
-			ctx.meta.idempotencyKey = idempotencyKey(req);
-			const fromQuery = Object.keys(req.query ?? {});
-			if (fromQuery.length) ctx.meta.$queryFields = fromQuery;
-			await this.doors.assert(action, req.$params as object, ctx.meta);
-			if (action === "orders.create") Object.assign(ctx.meta, adminPlacement(req, ctx.meta.user));
-		},
-
-		/** The same rule for REST and Socket.IO calls, from the one route table. */
-		assertAccess(action: string, user: AuthUser | null | undefined) {
-			switch (checkAccess(action, user)) {
-				case "allow":
-					return;
-				case "unauthenticated":
-					throw new UnauthorizedError("Sign in to do this", "NO_TOKEN");
-				case "forbidden":
-					throw new ForbiddenError("Your role may not do this");
-				default:
-					throw new Errors.MoleculerClientError("Not found", 404, "NOT_FOUND");
-			}
-		},
-
 		/**
 		 * Socket.IO handshake: a valid JWT of a customer who is not blocked.
 		 * The socket joins `customer:<id>`, and admins also `admins`.
@@ -358,26 +228,6 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 			respond(errorBody(err));
 		},
 
-		/** Each service's `health` and the dependencies, this node's Redis connections included (the rate-limit counters' too). */
-		async checkHealth(this: ApiThis): Promise<HealthReport> {
-			const entries = await Promise.all(Object.entries(HEALTH_TARGETS).map(async ([label, service]) => [label, (await this.isServiceUp(service)) ? "running" : "down"]));
-			const services = Object.fromEntries(entries) as Record<string, string>;
-			const dependencies = dependencyStates(this.broker);
-			if (this.counters.ready === false) dependencies.cache = "down";
-			const healthy = entries.every(([, state]) => state === "running") && !Object.values(dependencies).includes("down");
-			return { status: healthy ? "ok" : "degraded", services, dependencies };
-		},
-
-		async isServiceUp(this: ApiThis, service: string): Promise<boolean> {
-			if (!(this.broker.registry as unknown as { hasService(n: string): boolean }).hasService(service)) return false;
-			try {
-				await this.broker.call(`${service}.health`, {}, { timeout: GATEWAY_HEALTH_TIMEOUT_MS, retries: 0 });
-				return true;
-			} catch {
-				return false;
-			}
-		},
-
 		/** moleculer-web only logs a failed listen and runs on without a gateway: the node stops instead, naming the port. */
 		failToListen(this: ApiThis, err: NodeJS.ErrnoException) {
 			const { port, host } = this.settings.gateway;
@@ -404,11 +254,8 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 
 	created(this: ApiThis) {
 		this.server?.once("error", (err: NodeJS.ErrnoException) => this.failToListen(err));
-		this.tokens = new Tokens(this.settings.auth);
-		this.doors = new DoorValidation(this.broker.validator as unknown as ConstructorParameters<typeof DoorValidation>[0], [this.schema, ...ROUTED_SERVICES]);
 		this.counters = rateLimitCounters(this.settings.gateway, this.broker);
 		this.budget = new RateBudget(this.counters, this.settings.gateway.rateLimit.max);
-		this.healthReport = keptFor(HEALTH_REPORT_TTL_MS, () => this.checkHealth());
 		keepMissingParamsApart((this.settings.io as { handlers?: SocketHandlers } | undefined)?.handlers ?? {});
 	},
 

@@ -809,6 +809,11 @@ describe("REST: well-formed requests that must be refused store nothing", () => 
 
 const MISSING = Symbol("no params");
 
+function forgetSocket(socket: Socket): void {
+	socket.close();
+	for (const role of ["admin", "customer"] as const) if (sockets[role] === socket) delete sockets[role];
+}
+
 async function socketFor(role: "admin" | "customer"): Promise<Socket> {
 	const s = sockets[role];
 	if (s?.connected) return s;
@@ -817,11 +822,15 @@ async function socketFor(role: "admin" | "customer"): Promise<Socket> {
 	return sockets[role];
 }
 
+/** Actions whose success ends the caller's session: the server closes its sockets, so the suite opens new ones (the restored store makes the token current again). */
+const ENDS_SESSION = new Set(["customers.logoutAll"]);
+
 function socketCall(socket: Socket, action: string, params: unknown): Promise<{ err: any; res: any }> {
 	return new Promise(resolve => {
 		const timer = setTimeout(() => resolve({ err: { timeout: `no answer to ${action} in 5 s` }, res: undefined }), 5_000);
 		const done = (err: unknown, res: unknown) => {
 			clearTimeout(timer);
+			if (!err && ENDS_SESSION.has(action)) forgetSocket(socket);
 			resolve({ err, res });
 		};
 		if (params === MISSING) socket.emit("call", action, done);
@@ -901,7 +910,7 @@ for (const action of EXPOSED_ACTIONS) {
 								await restore(stores, baseline);
 								await broker.cacher?.clean();
 							}
-							const answer = await socketCall(socket, action, MISSING);
+							const answer = await socketCall(await socketFor(socketRole(shape.access, caller)), action, MISSING);
 							await restore(stores, baseline);
 							await broker.cacher?.clean();
 							const problems: string[] = [];

@@ -1,0 +1,77 @@
+import type { Context } from "moleculer";
+import { keptFor } from "../../lib/coalesce";
+import { dependencyStates, type Dependencies } from "../../lib/dependencies";
+import { type Meta, type ServiceBase, defineMixin } from "../../lib/types";
+import { RETRY_AFTER_S } from "./errors";
+
+/** The services /api/health reports, by the name clients see. */
+const HEALTH_TARGETS: Record<string, string> = {
+	"order-service": "orders",
+	"product-service": "products",
+	"customer-service": "customers",
+	"alert-service": "alerts",
+	"analytics-service": "analytics",
+};
+/** How long GET /api/health waits for each service (lib/health-report.ts's HEALTH_CALL_TIMEOUT_MS is the health file's, longer). */
+const GATEWAY_HEALTH_TIMEOUT_MS = 1500;
+/** How long the gateway answers health from its last report: monitors that ask often cost one fan-out a second. */
+const HEALTH_REPORT_TTL_MS = 1000;
+
+export interface HealthReport {
+	status: "ok" | "degraded";
+	services: Record<string, string>;
+	dependencies: Dependencies;
+}
+
+/** What `this` is for the gateway's health. */
+export interface HealthThis extends ServiceBase<unknown> {
+	/** The rate-limit counters, which say whether their Redis answers. */
+	counters: { ready?: boolean };
+	healthReport: () => Promise<HealthReport>;
+	checkHealth(): Promise<HealthReport>;
+	isServiceUp(service: string): Promise<boolean>;
+}
+
+/** GET /api/health: every service and dependency, from a report at most a second old, shared by the requests that arrive while it is made. */
+const GatewayHealthMixin = defineMixin<unknown, HealthThis>({
+	actions: {
+		health: {
+			async handler(this: HealthThis, ctx: Context<unknown, Meta>) {
+				const report = await this.healthReport();
+				if (report.status !== "ok") {
+					ctx.meta.$statusCode = 503;
+					ctx.meta.$responseHeaders = { "Retry-After": String(RETRY_AFTER_S) };
+				}
+				return report;
+			},
+		},
+	},
+
+	methods: {
+		/** Each service's `health` and the dependencies, this node's Redis connections included (the rate-limit counters' too). */
+		async checkHealth(this: HealthThis): Promise<HealthReport> {
+			const entries = await Promise.all(Object.entries(HEALTH_TARGETS).map(async ([label, service]) => [label, (await this.isServiceUp(service)) ? "running" : "down"]));
+			const services = Object.fromEntries(entries) as Record<string, string>;
+			const dependencies = dependencyStates(this.broker);
+			if (this.counters.ready === false) dependencies.cache = "down";
+			const healthy = entries.every(([, state]) => state === "running") && !Object.values(dependencies).includes("down");
+			return { status: healthy ? "ok" : "degraded", services, dependencies };
+		},
+
+		async isServiceUp(this: HealthThis, service: string): Promise<boolean> {
+			if (!(this.broker.registry as unknown as { hasService(n: string): boolean }).hasService(service)) return false;
+			try {
+				await this.broker.call(`${service}.health`, {}, { timeout: GATEWAY_HEALTH_TIMEOUT_MS, retries: 0 });
+				return true;
+			} catch {
+				return false;
+			}
+		},
+	},
+
+	created(this: HealthThis) {
+		this.healthReport = keptFor(HEALTH_REPORT_TTL_MS, () => this.checkHealth());
+	},
+});
+
+export default GatewayHealthMixin;
