@@ -168,6 +168,33 @@ describe("reserve", () => {
 		expect(later.gate.passed).toEqual([]);
 		expect(await stocks("A", "B")).toEqual({ A: 8, B: 9 });
 	});
+
+	it("takes nothing for a retry that read before the first attempt stored its outcome, even once that attempt's markers are cleared", async () => {
+		await addProduct("A", 10);
+		const first = node();
+		const retry = node();
+		retry.gate.hold();
+		const retried = outcome(retry.ledger.reserve("X", [item("A", 2)]));
+		// The retry has read: no outcome yet, enough stock; its take waits.
+		await retry.gate.next();
+
+		await first.ledger.reserve("X", [item("A", 2)]);
+		expect(await stocks("A")).toEqual({ A: 8 });
+		// The reserved order's take marker goes (with the product's next take, or by the flush).
+		await first.ledger.flushMarkerClears();
+		expect(await markers("A")).toEqual([]);
+
+		retry.gate.open();
+		expect(await retried).toEqual({ value: { orderId: "X", state: "reserved", lines: [line("A", 2)] } });
+		expect(await stocks("A")).toEqual({ A: 8 });
+
+		// Released, the order holds nothing, and nothing stays held after the settler's rounds.
+		await first.ledger.release("X");
+		clock.advance(GRACE);
+		await first.ledger.recover();
+		expect(await stocks("A")).toEqual({ A: 10 });
+		expect(await markers("A")).toEqual([]);
+	});
 });
 
 describe("release before reserve", () => {
