@@ -19,6 +19,7 @@ export const CRASH_POINTS = {
 	// The stock ledger (services/products/stock-ledger.ts)
 	"reserve.after-take": "the first item is taken; the others and the outcome are not written",
 	"reserve.after-failed-outcome": "a failed outcome is stored (stock ran out between the read and the takes); what the attempt took is not given back",
+	"reserve.after-refused-outcome": "another attempt of the order stored its outcome first, not counting a take this attempt made after that outcome's marker was cleared; the take is not given back",
 	"release.after-claim": "the reservation is releasing; nothing is given back",
 	"release.after-give-back": "the first item is given back; the others are not",
 	"release.after-all-give-backs": "every item is given back; the reservation is still releasing",

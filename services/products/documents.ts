@@ -8,6 +8,8 @@ import type { Product } from "../../lib/types";
 export interface Hold {
 	q: number;
 	at: number;
+	/** On a take: the attempt that took (absent on takes stored before attempts were told apart). */
+	a?: string;
 }
 
 /** A product as products stores it: what clients see, and the ledger's and the alerts' state. */
@@ -34,6 +36,12 @@ export interface ReservationDoc extends Doc {
 	items?: ReserveItem[];
 	/** Only on reservations that were `reserved` at some point: their price snapshot. */
 	lines?: ReservedLine[];
+	/**
+	 * Beside lines: per product, the attempt whose take the outcome counted
+	 * (another attempt's take of it gives back). Absent on reservations
+	 * stored before attempts were told apart: every take counts.
+	 */
+	counted?: Record<string, string>;
 	short?: ShortItem[];
 	unknown?: string[];
 	reason?: string;

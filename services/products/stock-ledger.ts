@@ -1,6 +1,7 @@
+import crypto from "crypto";
 import { Errors } from "moleculer";
 import { crashPoint, pause, pausesAt } from "../../lib/crash-points";
-import type { DbAdapter } from "../../lib/db/adapter";
+import type { DbAdapter, Query } from "../../lib/db/adapter";
 import { isDuplicateKeyError } from "../../lib/db/adapter";
 import { ConflictError, InsufficientStockError, UnprocessableError, type ShortItem } from "../../lib/errors";
 import { REJECTION, type ReleaseAnswer, type ReservationState, type ReservationView, type ReserveAnswer, type ReserveItem, type ReservedLine } from "../../lib/reservations";
@@ -16,10 +17,28 @@ export interface LedgerOptions {
 
 /** Give-back markers outlive their release by this many pending timeouts. */
 const MARKER_GRACE_TIMEOUTS = 10;
+/**
+ * A queued take-marker clear is dropped once its outcome is older than this
+ * share of the pending timeout; recover clears a counted take only after
+ * the whole timeout: the unconditional queued clear must land before.
+ */
+const QUEUED_CLEAR_SHARE = 0.5;
 const TAKE = "r_";
 const GIVE = "g_";
 const holdKey = (kind: string, orderId: string) => `holds.${kind}${orderId}`;
 const now = () => new Date().toISOString();
+/** The attempt of a take stored before attempts were told apart. */
+const UNNAMED = "";
+const attemptOf = (hold: Hold) => hold.a ?? UNNAMED;
+const newAttemptId = () => crypto.randomUUID().slice(0, 13).replace("-", "");
+/** Whether a reservation's outcome counted this attempt's take of the product (an outcome stored before attempts were told apart counted every take). */
+const counts = (r: ReservationDoc, productId: string, attempt: string) => !r.counted || r.counted[productId] === attempt;
+
+/** One run of reserve: the id its take markers carry, and what it took itself. */
+interface Attempt {
+	id: string;
+	took: ReserveItem[];
+}
 
 /**
  * The stock ledger: every move of stock for an order.
@@ -38,6 +57,11 @@ const now = () => new Date().toISOString();
  * outcome stored gives back its takes unless that outcome is `reserved`.
  * An attempt refused at its first read (an unknown product, too little
  * stock) has taken nothing and stores nothing.
+ * Each take marker names the attempt that took (`a`), and a `reserved`
+ * outcome names, per product, the attempt whose take it counted: an attempt
+ * that read before the outcome was stored may take once the counted
+ * marker is cleared, and that extra take is given back (by the attempt, or
+ * by `recover` if it died), guarded on its attempt id so it goes back once.
  * Release moves `reserved -> releasing -> released`. Takes whose order has
  * no outcome after the pending timeout (the attempt died) are failed and
  * given back by `recover`, which also clears the markers of settled
@@ -46,8 +70,8 @@ const now = () => new Date().toISOString();
 export class StockLedger {
 	/** How long a released reservation's give-back markers stay: far longer than any finishRelease may run. */
 	private readonly markerGraceMs: number;
-	/** Take markers of settled reservations, per product, removed with the product's next take (or by the flush). */
-	private readonly markerClears = new Map<string, Set<string>>();
+	/** Take markers of settled reservations, per product (each with when its outcome was stored), removed with the product's next take (or by the flush). */
+	private readonly markerClears = new Map<string, Map<string, number>>();
 
 	constructor(
 		private readonly products: DbAdapter<ProductDoc>,
@@ -69,6 +93,7 @@ export class StockLedger {
 		}
 		const existing = await this.reservations.findById(orderId);
 		if (existing) return this.answerFrom(existing, items, false);
+		const attempt: Attempt = { id: newAttemptId(), took: [] };
 
 		const docs = await this.products.findByIds(items.map(i => i.productId));
 		const byId = new Map(docs.map(d => [String(d._id), d]));
@@ -81,20 +106,24 @@ export class StockLedger {
 		// Another buyer may take between the read and the takes: then what this attempt took is given back, under a stored failed outcome.
 		if (pausesAt("reserve.after-read")) await pause();
 		const short: ShortItem[] = [];
+		const counted: Record<string, string> = {};
 		for (const item of items) {
-			if (await this.takeStock(orderId, item)) {
+			const takenBy = await this.takeStock(orderId, item, attempt.id);
+			if (takenBy !== null) {
+				counted[item.productId] = takenBy;
+				if (takenBy === attempt.id) attempt.took.push(item);
 				crashPoint("reserve.after-take");
 				continue;
 			}
 			short.push(shortItem(item, await this.products.findById(item.productId)));
 		}
-		if (short.length) return this.storeOutcome(orderId, items, { state: "failed", failed: true, reason: REJECTION.insufficientStock, short });
+		if (short.length) return this.storeOutcome(orderId, items, { state: "failed", failed: true, reason: REJECTION.insufficientStock, short }, attempt);
 
 		const lines: ReservedLine[] = items.map(i => {
 			const d = byId.get(i.productId)!;
 			return { productId: i.productId, sku: d.sku, name: d.name, unitPriceCents: d.priceCents, quantity: i.quantity };
 		});
-		return this.storeOutcome(orderId, items, { state: "reserved", lines });
+		return this.storeOutcome(orderId, items, { state: "reserved", lines, counted }, attempt);
 	}
 
 	/** Give back what an order holds, exactly once. Idempotent; a later reserve for the id fails. */
@@ -165,13 +194,13 @@ export class StockLedger {
 	 * Store this attempt's outcome unless another is stored already, then
 	 * answer from the stored one.
 	 */
-	async storeOutcome(orderId: string, items: ReserveItem[], outcome: Partial<ReservationDoc> & { state: ReservationState }): Promise<ReserveAnswer> {
+	async storeOutcome(orderId: string, items: ReserveItem[], outcome: Partial<ReservationDoc> & { state: ReservationState }, attempt?: Attempt): Promise<ReserveAnswer> {
 		try {
 			const stored = await this.reservations.insert({ _id: orderId, ...(outcome.lines ? {} : { items }), ...outcome, ...stamps() });
 			return await this.answerFrom(stored, items, true);
 		} catch (err) {
 			if (!isDuplicateKeyError(err)) throw err;
-			return this.answerFrom((await this.reservations.findById(orderId))!, items, false);
+			return this.answerFrom((await this.reservations.findById(orderId))!, items, false, attempt);
 		}
 	}
 
@@ -182,6 +211,8 @@ export class StockLedger {
 	async recover(at = Date.now()): Promise<void> {
 		const timeout = this.options.pendingTimeoutMs;
 		const moved = new Set<string>();
+		// This node's own clears first: the markers of outcomes it stored go now, not a pending timeout later.
+		await this.flushMarkerClears();
 		// The catalog is small next to the orders: a scan finds the products that carry markers.
 		const marked = (await this.products.find({ query: {} })).filter(d => d.holds && Object.keys(d.holds).length);
 		for (const doc of marked) {
@@ -202,7 +233,7 @@ export class StockLedger {
 	async flushMarkerClears(): Promise<void> {
 		for (const productId of [...this.markerClears.keys()]) {
 			const clears = this.takeQueuedClears(productId);
-			await this.products.updateMany({ _id: productId }, { $unset: unsetAll(clears) });
+			if (clears.length) await this.products.updateMany({ _id: productId }, { $unset: unsetAll(clears) });
 		}
 	}
 
@@ -210,19 +241,22 @@ export class StockLedger {
 	 * One product's share: decrement and marker in one conditional update,
 	 * which also carries the removal of markers whose reservations have
 	 * settled since (see queueMarkerClears): no write of their own.
+	 * Answers the attempt whose take now stands for the order (this one's,
+	 * or another attempt's taken first), or null when too little is left.
 	 */
-	async takeStock(orderId: string, item: ReserveItem): Promise<boolean> {
+	async takeStock(orderId: string, item: ReserveItem, attempt = newAttemptId()): Promise<string | null> {
 		const key = holdKey(TAKE, orderId);
-		const hold: Hold = { q: item.quantity, at: Date.now() };
+		const hold: Hold = { q: item.quantity, at: Date.now(), a: attempt };
 		const clears = this.takeQueuedClears(item.productId);
 		const n = await this.products.updateMany(
 			{ _id: item.productId, deleted: { $ne: true }, stock: { $gte: item.quantity }, [key]: { $exists: false } },
 			{ $inc: { stock: -item.quantity }, $set: { [key]: hold, updatedAt: now() }, ...(clears.length ? { $unset: unsetAll(clears) } : {}) },
 		);
-		if (n === 1) return true;
+		if (n === 1) return attempt;
 		this.queueClears(item.productId, clears);
 		// Taken already by another attempt of this same order (a retry)?
-		return (await this.products.count({ query: { _id: item.productId, [key]: { $exists: true } } })) === 1;
+		const taken = (await this.products.findById(item.productId))?.holds?.[`${TAKE}${orderId}`];
+		return taken ? attemptOf(taken) : null;
 	}
 
 	/** Compare-and-set of a reservation's state; false when another step moved it first. */
@@ -234,9 +268,15 @@ export class StockLedger {
 	/**
 	 * Answer an attempt from the stored outcome: the lines when reserved;
 	 * otherwise give back what this attempt took (nothing, if it took
-	 * nothing) and throw why.
+	 * nothing) and throw why. An attempt whose outcome was refused first
+	 * gives back its own takes the stored outcome did not count.
 	 */
-	private async answerFrom(r: ReservationDoc, items: ReserveItem[], ours: boolean): Promise<ReserveAnswer> {
+	private async answerFrom(r: ReservationDoc, items: ReserveItem[], ours: boolean, attempt?: Attempt): Promise<ReserveAnswer> {
+		const uncounted = r.lines && attempt ? attempt.took.filter(i => !counts(r, i.productId, attempt.id)) : [];
+		if (uncounted.length) {
+			crashPoint("reserve.after-refused-outcome");
+			if (await this.giveBackAttempt(r._id, attempt!.id, uncounted)) await this.stockMoved(uncounted.map(i => i.productId));
+		}
 		if (r.state === "reserved") {
 			if (ours) {
 				await this.stockMoved(items.map(i => i.productId));
@@ -263,10 +303,25 @@ export class StockLedger {
 			r = await this.reservations.findById(orderId);
 		}
 		if (!r) return false;
-		if (kind === TAKE && !r.lines) return this.giveBackTaken(orderId, [{ productId, quantity: hold.q }]);
-		if (kind === TAKE || (r.state === "released" && (r.releasedAt ?? 0) <= at - this.markerGraceMs)) {
+		if (kind === TAKE) return this.restTake(r, productId, hold, at);
+		if (r.state === "released" && (r.releasedAt ?? 0) <= at - this.markerGraceMs) {
 			await this.products.updateMany({ _id: doc._id }, { $unset: { [holdKey(kind, orderId)]: true } });
 		}
+		return false;
+	}
+
+	/**
+	 * A take beside its order's outcome: given back unless the outcome holds
+	 * it; the marker of a take it holds goes once the outcome is older than
+	 * the pending timeout (before that, the storing node's queued clear may
+	 * still land, and only a counted marker may be there when it does).
+	 */
+	private async restTake(r: ReservationDoc, productId: string, hold: Hold, at: number): Promise<boolean> {
+		const item = { productId, quantity: hold.q };
+		if (!r.lines) return this.giveBackTaken(r._id, [item]);
+		const attempt = attemptOf(hold);
+		if (!counts(r, productId, attempt)) return this.giveBackAttempt(r._id, attempt, [item]);
+		if (Date.parse(r.createdAt) <= at - this.options.pendingTimeoutMs) await this.products.updateMany({ _id: productId, ...takenBy(r._id, attempt) }, { $unset: { [holdKey(TAKE, r._id)]: true } });
 		return false;
 	}
 
@@ -280,21 +335,42 @@ export class StockLedger {
 
 	/** A reserved order's take markers are removed with the next take of each product, or by the flush. */
 	private queueMarkerClears(r: ReservationDoc): void {
-		for (const item of reservedItems(r)) this.queueClears(item.productId, [holdKey(TAKE, r._id)]);
+		const storedAt = Date.parse(r.createdAt);
+		for (const item of reservedItems(r)) this.queueClears(item.productId, [[holdKey(TAKE, r._id), storedAt]]);
 	}
 
-	private queueClears(productId: string, keys: string[]): void {
-		if (!keys.length) return;
-		const queued = this.markerClears.get(productId) ?? new Set<string>();
-		keys.forEach(k => queued.add(k));
+	private queueClears(productId: string, clears: Array<[string, number]>): void {
+		if (!clears.length) return;
+		const queued = this.markerClears.get(productId) ?? new Map<string, number>();
+		clears.forEach(([key, at]) => queued.set(key, at));
 		this.markerClears.set(productId, queued);
 	}
 
-	private takeQueuedClears(productId: string): string[] {
+	/**
+	 * The clears queued for a product, taken off the queue. A clear whose
+	 * outcome is older than a share of the pending timeout is dropped
+	 * (recover removes its marker): landing after recover did, it could
+	 * remove a take the outcome did not count before that take is given back.
+	 */
+	private takeQueuedClears(productId: string): Array<[string, number]> {
 		const queued = this.markerClears.get(productId);
 		if (!queued) return [];
 		this.markerClears.delete(productId);
-		return [...queued];
+		const since = Date.now() - QUEUED_CLEAR_SHARE * this.options.pendingTimeoutMs;
+		return [...queued].filter(([, at]) => at >= since);
+	}
+
+	/** Undo one attempt's takes that its order's outcome did not count. Idempotent (guarded on the attempt); true when stock moved. */
+	private async giveBackAttempt(orderId: string, attempt: string, items: ReserveItem[]): Promise<boolean> {
+		let moved = false;
+		for (const item of items) {
+			const n = await this.products.updateMany(
+				{ _id: item.productId, ...takenBy(orderId, attempt) },
+				{ $inc: { stock: item.quantity }, $unset: { [holdKey(TAKE, orderId)]: true }, $set: { updatedAt: now() } },
+			);
+			moved ||= n === 1;
+		}
+		return moved;
 	}
 
 	/** Undo the takes of an order whose reservation never held. Idempotent; true when stock moved. */
@@ -323,8 +399,14 @@ function shortItem(item: ReserveItem, doc: ProductDoc | null | undefined): Short
 	return { productId: item.productId, requested: item.quantity, available: Math.max(0, doc?.stock ?? 0) };
 }
 
-function unsetAll(keys: string[]): Record<string, true> {
-	return Object.fromEntries(keys.map(k => [k, true as const]));
+function unsetAll(clears: Array<[string, number]>): Record<string, true> {
+	return Object.fromEntries(clears.map(([key]) => [key, true as const]));
+}
+
+/** A query part: the order's take marker on the product is this attempt's. */
+function takenBy(orderId: string, attempt: string): Query {
+	const key = holdKey(TAKE, orderId);
+	return attempt === UNNAMED ? { [key]: { $exists: true }, [`${key}.a`]: { $exists: false } } : { [`${key}.a`]: attempt };
 }
 
 function stamps(): { createdAt: string; updatedAt: string } {

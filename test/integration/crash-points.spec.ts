@@ -171,6 +171,26 @@ const shortOrder = (shop: Shop) => shop.order([1, 999]);
  * takes its unit of A, finds B short and stores its failed outcome.
  */
 const raceForTheLast = (shop: Shop) => Promise.all([shop.order([0, 8]), shop.order([1, 8])]);
+/**
+ * A client sends its order again with the same Idempotency-Key while the
+ * first request still runs, each reserve paused after its read: the second
+ * reads no outcome yet, and takes once the first has stored its outcome and
+ * its take marker is cleared (by the marker flush, every 250 ms); its own
+ * outcome is then refused. The gap between the two requests is tried over a
+ * few values until the process dies there.
+ */
+const resentWhileRunning = async (shop: Shop) => {
+	const wait = (ms: number) => new Promise(r => setTimeout(r, ms));
+	const died = () => Promise.race([shop.process.exited.then(() => true), wait(50).then(() => false)]);
+	const items = [{ productId: shop.products[0].id, quantity: 1 }];
+	for (const [i, gap] of [375, 325, 425, 300, 450, 350, 400].entries()) {
+		const again = () => shop.http.post("/orders", { items }, shop.customer, { "idempotency-key": `resent-${i}` });
+		const first = again();
+		await wait(gap);
+		await Promise.allSettled([first, again()]);
+		if (await died()) return;
+	}
+};
 /** An order that takes product B down to its threshold: a crossing. */
 const crossing = (shop: Shop) => shop.order([0, 8]);
 const oneStockLowAlert = async (shop: Shop) => {
@@ -191,6 +211,7 @@ const SCENARIOS: Record<CrashPoint, Scenario> = {
 	"cancel.after-release": { before: placed, trigger: cancel, check: cancelled },
 	"reserve.after-take": { trigger: placeOne },
 	"reserve.after-failed-outcome": { trigger: raceForTheLast, pause: "reserve.after-read" },
+	"reserve.after-refused-outcome": { trigger: resentWhileRunning, pause: "reserve.after-read" },
 	"release.after-claim": { before: placed, trigger: cancel, check: cancelled },
 	"release.after-give-back": { before: placed, trigger: cancel, check: cancelled },
 	"release.after-all-give-backs": { before: placed, trigger: cancel, check: cancelled },

@@ -145,6 +145,198 @@ describe("reserve", () => {
 		expect(later.gate.passed).toEqual([]);
 		expect(await stocks("A", "B")).toEqual({ A: 8, B: 9 });
 	});
+
+	it("takes nothing for a retry that read before the first attempt stored its outcome, even once that attempt's markers are cleared", async () => {
+		await addProduct("A", 10);
+		const first = node();
+		const retry = node();
+		retry.gate.hold();
+		const retried = outcome(retry.ledger.reserve("X", [item("A", 2)]));
+		// The retry has read: no outcome yet, enough stock; its take waits.
+		await retry.gate.next();
+
+		await first.ledger.reserve("X", [item("A", 2)]);
+		expect(await stocks("A")).toEqual({ A: 8 });
+		// The reserved order's take marker goes (with the product's next take, or by the flush).
+		await first.ledger.flushMarkerClears();
+		expect(await markers("A")).toEqual([]);
+
+		retry.gate.open();
+		expect(await retried).toEqual({ value: { orderId: "X", state: "reserved", lines: [line("A", 2)] } });
+		expect(await stocks("A")).toEqual({ A: 8 });
+
+		// Released, the order holds nothing, and nothing stays held after the settler's rounds.
+		await first.ledger.release("X");
+		clock.advance(GRACE);
+		await first.ledger.recover();
+		expect(await stocks("A")).toEqual({ A: 10 });
+		expect(await markers("A")).toEqual([]);
+	});
+});
+
+/**
+ * Order X reserved by a first attempt while a late attempt of it has read
+ * (no outcome yet) and waits at its first take; the first attempt's take
+ * markers are cleared, as its node clears them with the next take or the flush.
+ */
+async function lateAttempt(items: ReserveItem[]) {
+	const first = node();
+	const late = node();
+	late.gate.hold();
+	const ended = outcome(late.ledger.reserve("X", items));
+	await late.gate.next();
+	await first.ledger.reserve("X", items);
+	await first.ledger.flushMarkerClears();
+	return { first, late, ended };
+}
+
+describe("a late attempt's take once the counted takes' markers are cleared", () => {
+	it("is given back once by recover when the late attempt dies right after it, and the order's release gives back the rest", async () => {
+		await addProduct("A", 10);
+		const { first, late, ended } = await lateAttempt([item("A", 2)]);
+		expect(await stocks("A")).toEqual({ A: 8 });
+		expect(await late.gate.step()).toMatchObject({ op: "updateMany", id: "A", update: { $inc: { stock: -2 } } });
+		expect(await stocks("A")).toEqual({ A: 6 });
+		expect(await late.gate.next()).toMatchObject({ collection: "reservations", op: "insert", id: "X" });
+		late.gate.kill(); // kill -9 after its extra take (the crash point reserve.after-take)
+		expect(await ended).toEqual({ error: expect.any(NodeKilled) });
+
+		// The reservation counts the first attempt's take: the other marker is an extra take, given back at once.
+		const settler = node();
+		await settler.ledger.recover();
+		expect(await stocks("A")).toEqual({ A: 8 });
+		expect(await markers("A")).toEqual([]);
+		expect(settler.moved).toEqual([["A"]]);
+		await settler.ledger.recover();
+		clock.advance(GRACE);
+		await settler.ledger.recover();
+		expect(await stocks("A")).toEqual({ A: 8 });
+		expect(settler.moved).toEqual([["A"]]);
+
+		await first.ledger.release("X");
+		expect(await stocks("A")).toEqual({ A: 10 });
+	});
+
+	it("is given back once by recover when the late attempt dies between its give-backs, its outcome refused (the crash point reserve.after-refused-outcome and after)", async () => {
+		await addProduct("A", 10);
+		await addProduct("B", 10);
+		const { first, late, ended } = await lateAttempt([item("A", 2), item("B", 1)]);
+		await late.gate.step(); // takes A again
+		await late.gate.step(); // takes B again
+		expect(await stocks("A", "B")).toEqual({ A: 6, B: 8 });
+		expect(await late.gate.step()).toMatchObject({ collection: "reservations", op: "insert", id: "X" }); // refused: the first outcome is there
+		expect(await reservation("X")).toMatchObject({ state: "reserved", lines: [line("A", 2), line("B", 1)] });
+		expect(await late.gate.step()).toMatchObject({ op: "updateMany", id: "A", update: { $inc: { stock: 2 } } });
+		expect(await stocks("A", "B")).toEqual({ A: 8, B: 8 });
+		expect(await late.gate.next()).toMatchObject({ op: "updateMany", id: "B", update: { $inc: { stock: 1 } } });
+		late.gate.kill();
+		expect(await ended).toEqual({ error: expect.any(NodeKilled) });
+
+		const settler = node();
+		await settler.ledger.recover();
+		await settler.ledger.recover();
+		expect(await stocks("A", "B")).toEqual({ A: 8, B: 9 });
+		expect([await markers("A"), await markers("B")]).toEqual([[], []]);
+		expect(settler.moved).toEqual([["B"]]);
+
+		await first.ledger.release("X");
+		expect(await stocks("A", "B")).toEqual({ A: 10, B: 10 });
+	});
+
+	it("is given back once when recover and the late attempt both come to give it back", async () => {
+		await addProduct("A", 10);
+		const { late, ended } = await lateAttempt([item("A", 2)]);
+		await late.gate.step(); // takes A again
+		await late.gate.step(); // its outcome refused
+		expect(await stocks("A")).toEqual({ A: 6 });
+		await node().ledger.recover();
+		expect(await stocks("A")).toEqual({ A: 8 });
+
+		// Its own give-back, guarded on its attempt, finds the take gone.
+		expect(await late.gate.step()).toMatchObject({ op: "updateMany", id: "A", update: { $inc: { stock: 2 } } });
+		late.gate.open();
+		expect(await ended).toEqual({ value: { orderId: "X", state: "reserved", lines: [line("A", 2)] } });
+		expect(await stocks("A")).toEqual({ A: 8 });
+		expect(late.moved).toEqual([]);
+	});
+
+	it("is given back by a late attempt that finds the order released, which it answers closed", async () => {
+		await addProduct("A", 10);
+		const { first, late, ended } = await lateAttempt([item("A", 2)]);
+		await first.ledger.release("X");
+		expect(await stocks("A")).toEqual({ A: 10 });
+		late.gate.open();
+		expect(await ended).toMatchObject({ error: { code: 409, type: REJECTION.closed } });
+		expect(await stocks("A")).toEqual({ A: 10 });
+		expect(await markers("A")).toEqual(["g_X"]);
+		expect(late.moved).toEqual([["A"]]);
+	});
+
+	it("cannot happen while the storing node's queued clear may still land: recover leaves a counted marker to it until the pending timeout", async () => {
+		await addProduct("A", 10);
+		const first = node();
+		const late = node();
+		late.gate.hold();
+		const ended = outcome(late.ledger.reserve("X", [item("A", 2)]));
+		await late.gate.next();
+		await first.ledger.reserve("X", [item("A", 2)]); // its clear of r_X is queued, not yet sent
+
+		// Another node's recover leaves the counted marker: the late take finds it and takes nothing.
+		await node().ledger.recover();
+		expect(await markers("A")).toEqual(["r_X"]);
+		await late.gate.step();
+		expect(await stocks("A")).toEqual({ A: 8 });
+		// The queued clear lands (unconditional): only the counted marker was there to remove.
+		await first.ledger.flushMarkerClears();
+		late.gate.open();
+		expect(await ended).toEqual({ value: { orderId: "X", state: "reserved", lines: [line("A", 2)] } });
+		expect(await stocks("A")).toEqual({ A: 8 });
+		expect(await markers("A")).toEqual([]);
+	});
+
+	it("is not removed by a queued clear that waited too long: it is dropped once recover may have cleared the counted marker", async () => {
+		await addProduct("A", 10);
+		const first = node();
+		const late = node();
+		late.gate.hold();
+		const ended = outcome(late.ledger.reserve("X", [item("A", 2)]));
+		await late.gate.next();
+		await first.ledger.reserve("X", [item("A", 2)]); // its clear of r_X is queued, and waits (a stalled node)
+
+		clock.advance(TIMEOUT);
+		await node().ledger.recover(); // clears the counted marker
+		expect(await markers("A")).toEqual([]);
+		await late.gate.step(); // takes A again
+		expect(await stocks("A")).toEqual({ A: 6 });
+		await first.ledger.flushMarkerClears(); // dropped: the late take's marker stays
+		expect(await markers("A")).toEqual(["r_X"]);
+
+		late.gate.open();
+		expect(await ended).toEqual({ value: { orderId: "X", state: "reserved", lines: [line("A", 2)] } });
+		expect(await stocks("A")).toEqual({ A: 8 });
+		expect(await markers("A")).toEqual([]);
+	});
+
+	it("is told apart on documents stored before attempts were: a reservation without counted takes counts every take, a marker without an attempt counts when the reservation names none", async () => {
+		await addProduct("A", 6);
+		const at = new Date().toISOString();
+		const reserved = { state: "reserved" as const, lines: [line("A", 2)], createdAt: at, updatedAt: at };
+		await reservations.insert({ _id: "OLD", ...reserved });
+		await reservations.insert({ _id: "MIXED", ...reserved, counted: { A: "f00dfeed0001" } });
+		await reservations.insert({ _id: "NAMED", ...reserved, counted: { A: "" } });
+		await products.updateMany({ _id: "A" }, { $set: { "holds.r_OLD": { q: 2, at: Date.now() }, "holds.r_MIXED": { q: 2, at: Date.now() }, "holds.r_NAMED": { q: 2, at: Date.now() } } });
+		expect(await stocks("A")).toEqual({ A: 6 });
+
+		// MIXED counted another attempt's take: its unnamed marker is an extra take, given back.
+		const settler = node();
+		await settler.ledger.recover();
+		expect(await stocks("A")).toEqual({ A: 8 });
+		expect(await markers("A")).toEqual(["r_NAMED", "r_OLD"]);
+		clock.advance(TIMEOUT);
+		await settler.ledger.recover();
+		expect(await stocks("A")).toEqual({ A: 8 });
+		expect(await markers("A")).toEqual([]);
+	});
 });
 
 describe("release before reserve", () => {
