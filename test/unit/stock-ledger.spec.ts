@@ -147,7 +147,7 @@ describe("reserve", () => {
 	});
 
 	it("takes nothing for a retry that read before the first attempt stored its outcome, even once that attempt's markers are cleared", async () => {
-		await addProduct("A", 10);
+		await products.insert(productDoc("A", 10, 250));
 		const first = node();
 		const retry = node();
 		retry.gate.hold();
@@ -192,7 +192,7 @@ async function lateAttempt(items: ReserveItem[]) {
 
 describe("a late attempt's take once the counted takes' markers are cleared", () => {
 	it("is given back once by recover when the late attempt dies right after it, and the order's release gives back the rest", async () => {
-		await addProduct("A", 10);
+		await products.insert(productDoc("A", 10, 250));
 		const { first, late, ended } = await lateAttempt([item("A", 2)]);
 		expect(await stocks("A")).toEqual({ A: 8 });
 		expect(await late.gate.step()).toMatchObject({ op: "updateMany", id: "A", update: { $inc: { stock: -2 } } });
@@ -218,8 +218,8 @@ describe("a late attempt's take once the counted takes' markers are cleared", ()
 	});
 
 	it("is given back once by recover when the late attempt dies between its give-backs, its outcome refused (the crash point reserve.after-refused-outcome and after)", async () => {
-		await addProduct("A", 10);
-		await addProduct("B", 10);
+		await products.insert(productDoc("A", 10, 250));
+		await products.insert(productDoc("B", 10, 250));
 		const { first, late, ended } = await lateAttempt([item("A", 2), item("B", 1)]);
 		await late.gate.step(); // takes A again
 		await late.gate.step(); // takes B again
@@ -244,7 +244,7 @@ describe("a late attempt's take once the counted takes' markers are cleared", ()
 	});
 
 	it("is given back once when recover and the late attempt both come to give it back", async () => {
-		await addProduct("A", 10);
+		await products.insert(productDoc("A", 10, 250));
 		const { late, ended } = await lateAttempt([item("A", 2)]);
 		await late.gate.step(); // takes A again
 		await late.gate.step(); // its outcome refused
@@ -261,7 +261,7 @@ describe("a late attempt's take once the counted takes' markers are cleared", ()
 	});
 
 	it("is given back by a late attempt that finds the order released, which it answers closed", async () => {
-		await addProduct("A", 10);
+		await products.insert(productDoc("A", 10, 250));
 		const { first, late, ended } = await lateAttempt([item("A", 2)]);
 		await first.ledger.release("X");
 		expect(await stocks("A")).toEqual({ A: 10 });
@@ -273,7 +273,7 @@ describe("a late attempt's take once the counted takes' markers are cleared", ()
 	});
 
 	it("cannot happen while the storing node's queued clear may still land: recover leaves a counted marker to it until the pending timeout", async () => {
-		await addProduct("A", 10);
+		await products.insert(productDoc("A", 10, 250));
 		const first = node();
 		const late = node();
 		late.gate.hold();
@@ -295,7 +295,7 @@ describe("a late attempt's take once the counted takes' markers are cleared", ()
 	});
 
 	it("is not removed by a queued clear that waited too long: it is dropped once recover may have cleared the counted marker", async () => {
-		await addProduct("A", 10);
+		await products.insert(productDoc("A", 10, 250));
 		const first = node();
 		const late = node();
 		late.gate.hold();
@@ -318,7 +318,7 @@ describe("a late attempt's take once the counted takes' markers are cleared", ()
 	});
 
 	it("is told apart on documents stored before attempts were: a reservation without counted takes counts every take, a marker without an attempt counts when the reservation names none", async () => {
-		await addProduct("A", 6);
+		await products.insert(productDoc("A", 6, 250));
 		const at = new Date().toISOString();
 		const reserved = { state: "reserved" as const, lines: [line("A", 2)], createdAt: at, updatedAt: at };
 		await reservations.insert({ _id: "OLD", ...reserved });
