@@ -4,7 +4,8 @@ import { AmqpTransporter } from "./lib/amqp-transporter";
 import { ConfirmedAmqpAdapter, InProcessAdapter } from "./lib/channel-adapters";
 import { CONSUMER_GROUPS, DEAD_LETTER } from "./lib/channels";
 import { NearCacheMiddleware } from "./middlewares/near-cache";
-import { ShopMemoryCacher, ShopRedisCacher, redisOptions } from "./lib/redis";
+import { ShopErrorRegenerator } from "./lib/errors";
+import { ShopMemoryCacher, ShopRedisCacher, namespacePrefix, redisOptions } from "./lib/redis";
 import { settings, type Settings } from "./lib/settings";
 import { ShopValidator } from "./lib/validation";
 import { HealthFileMiddleware } from "./middlewares/health-file";
@@ -30,10 +31,11 @@ function cacher(s: Settings): BrokerOptions["cacher"] {
 	// Bounded: at most cacheMaxEntries answers, each for cacheTtlS (writes clear what they change anyway).
 	if (!s.cacher) return new ShopMemoryCacher({ clone: false, max: s.cacheMaxEntries, ttl: s.cacheTtlS });
 	return new ShopRedisCacher({
-		prefix: s.namespace ? `MOL-${s.namespace}` : "MOL",
+		// The namespace's own prefix: no other namespace's keys start with it.
+		prefix: namespacePrefix(s.namespace),
 		// Auto-pipelining: the near cache's tag reads of concurrent requests leave in one write.
 		redis: { ...redisOptions(s.cacher), enableAutoPipelining: true },
-		// Writes clear what they change; the TTL only keeps keys of things nobody reads any more from piling up.
+		// Writes change their service's version; the TTL ends the entries of old versions (and of things nobody reads any more).
 		ttl: s.cacheTtlS,
 	});
 }
@@ -95,6 +97,8 @@ export function brokerOptions(s: Settings): BrokerOptions {
 		transporter: transporter(s),
 		cacher: cacher(s),
 		serializer: "JSON",
+		// The project's errors keep their class and code across nodes.
+		errorRegenerator: new ShopErrorRegenerator(),
 
 		// Set per remote call by the RemoteCallTimeout middleware; see there.
 		requestTimeout: 0,

@@ -1,6 +1,7 @@
+import fc from "fast-check";
 import type { ServiceBroker } from "moleculer";
 import { brokerOptions } from "../../moleculer.config";
-import { ShopMemoryCacher, ShopRedisCacher } from "../../lib/redis";
+import { ShopMemoryCacher, ShopRedisCacher, namespacePrefix } from "../../lib/redis";
 import { parseSettings } from "../../lib/settings";
 import { createTestBroker } from "../helpers/broker";
 
@@ -38,5 +39,19 @@ describe("caching is bounded", () => {
 			expect(k({ page: 2 })).toBe(k({ page: 2 }));
 			expect(k({})).not.toBe(k({ page: "undefined" }));
 		}
+	});
+
+	it("no namespace's Redis prefix starts another's, and a namespace called MOL is not the same as none", () => {
+		const namespace = fc.stringMatching(/^[A-Za-z0-9_-]{0,12}$/);
+		fc.assert(
+			fc.property(namespace, namespace, (a, b) => {
+				if (a !== b) expect(namespacePrefix(b).startsWith(namespacePrefix(a))).toBe(false);
+			}),
+		);
+		expect(namespacePrefix("MOL")).not.toBe(namespacePrefix(""));
+		const cacherPrefix = (ns: string) => (brokerOptions(parseSettings({ CACHER: "redis://127.0.0.1:6379", NAMESPACE: ns })).cacher as unknown as { opts: { prefix: string } }).opts.prefix;
+		expect(cacherPrefix("shop")).toBe(namespacePrefix("shop"));
+		expect(cacherPrefix("shop-cluster").startsWith(cacherPrefix("shop"))).toBe(false);
+		expect(cacherPrefix("MOL")).not.toBe(cacherPrefix(""));
 	});
 });
