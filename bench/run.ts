@@ -4,7 +4,7 @@
  * interleaved rounds beside what it is compared with, the medians, ratios
  * and targets printed in one table, which is appended to bench/RESULTS.md.
  *
- *   npm run bench                     # read, peer, orders, growth
+ *   npm run bench                     # read, peer, orders, growth, foreign-keys
  *   npm run bench -- read peer        # some of them (see SCENARIOS)
  *   BENCH_DURATION=10 BENCH_ROUNDS=5 npm run bench -- orders
  *
@@ -19,6 +19,7 @@ import { settings } from "./config";
 import { sum } from "./load";
 import { cleanUp, LOG_DIR, problems } from "./procs";
 import { appendResults, failures, fmt, summary } from "./report";
+import { foreignKeysScenario } from "./scenarios/foreign-keys";
 import { growthScenario } from "./scenarios/growth";
 import { ordersScenario } from "./scenarios/orders";
 import { readScenario } from "./scenarios/read";
@@ -30,6 +31,7 @@ const SCENARIOS: Record<string, string> = {
 	peer: "P1-peer: the same read through an Express gateway proxying with axios to an Express service",
 	orders: "P2: POST /api/orders, 50 connections, embedded and one process per service; with P3",
 	growth: "orders stored 0 / 10,000 / 50,000: memory, order list pages, restart time",
+	"foreign-keys": "POST /api/orders on the cluster with and without 500,000 foreign keys in its Redis database",
 };
 /** Other names accepted for a scenario. */
 const ALIASES: Record<string, string> = { p1: "read", "p1-peer": "peer", p2: "orders", p3: "orders", realtime: "orders" };
@@ -65,6 +67,7 @@ async function main(): Promise<number> {
 	if (wanted.has("read") || wanted.has("peer")) plan.push([["read", "peer"].filter(s => wanted.has(s)).join(" + "), () => readScenario({ read: wanted.has("read"), peer: wanted.has("peer") })]);
 	if (wanted.has("orders")) plan.push(["orders", ordersScenario]);
 	if (wanted.has("growth")) plan.push(["growth", growthScenario]);
+	if (wanted.has("foreign-keys")) plan.push(["foreign-keys", foreignKeysScenario]);
 
 	for (const [name, run] of plan) {
 		if (interrupted) break;

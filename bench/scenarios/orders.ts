@@ -65,7 +65,7 @@ class Probe {
 }
 
 /** The load: two-item orders, customers and products in turn. */
-function orderLoad(base: string, tokens: string[], productIds: string[]) {
+export function orderLoad(base: string, tokens: string[], productIds: string[]) {
 	let n = 0;
 	return {
 		url: `${base}/orders`,
