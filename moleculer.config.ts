@@ -6,8 +6,9 @@ import { AmqpTransporter } from "./lib/amqp-transporter";
 import { ConfirmedAmqpAdapter, InProcessAdapter } from "./lib/channel-adapters";
 import { CONSUMER_GROUPS, DEAD_LETTER } from "./lib/channels";
 import { NearCacheMiddleware } from "./middlewares/near-cache";
+import { ShopErrorRegenerator } from "./lib/errors";
 import { createFile } from "./lib/local-files";
-import { ShopMemoryCacher, ShopRedisCacher, redisOptions } from "./lib/redis";
+import { ShopMemoryCacher, ShopRedisCacher, namespacePrefix, redisOptions } from "./lib/redis";
 import { settings, type Settings } from "./lib/settings";
 import { MESSAGES, ShopValidator } from "./lib/validation";
 import { HealthFileMiddleware } from "./middlewares/health-file";
@@ -38,11 +39,12 @@ function cacher(s: Settings): BrokerOptions["cacher"] {
 	// Bounded: at most cacheMaxEntries answers, each for cacheTtlS (writes clear what they change anyway).
 	if (!s.cacher) return new ShopMemoryCacher({ clone: false, max: s.cacheMaxEntries, maxBytes: s.cacheMaxBytes, ttl: s.cacheTtlS, maxParamsLength: MAX_KEY_PARAMS_LENGTH });
 	return new ShopRedisCacher({
-		prefix: s.namespace ? `MOL-${s.namespace}` : "MOL",
+		// The namespace's own prefix: no other namespace's keys start with it.
+		prefix: namespacePrefix(s.namespace),
 		maxParamsLength: MAX_KEY_PARAMS_LENGTH,
 		// Auto-pipelining: the near cache's tag reads of concurrent requests leave in one write.
 		redis: { ...redisOptions(s.cacher), enableAutoPipelining: true },
-		// Writes clear what they change; the TTL only keeps keys of things nobody reads any more from piling up.
+		// Writes change their service's version; the TTL ends the entries of old versions (and of things nobody reads any more).
 		ttl: s.cacheTtlS,
 	});
 }
@@ -142,6 +144,8 @@ export function brokerOptions(s: Settings): BrokerOptions {
 		transporter: transporter(s),
 		cacher: cacher(s),
 		serializer: "JSON",
+		// The project's errors keep their class and code across nodes.
+		errorRegenerator: new ShopErrorRegenerator(),
 
 		// Set per remote call by the RemoteCallTimeout middleware; see there.
 		requestTimeout: 0,

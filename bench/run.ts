@@ -4,7 +4,7 @@
  * interleaved rounds beside what it is compared with, the medians, ratios
  * and targets printed in one table, which is appended to bench/RESULTS.md.
  *
- *   npm run bench                     # read, peer, orders, growth
+ *   npm run bench                     # read, peer, orders, growth, foreign-keys
  *   npm run bench -- read peer        # some of them (see SCENARIOS)
  *   BENCH_DURATION=10 BENCH_ROUNDS=5 npm run bench -- orders
  *
@@ -19,6 +19,7 @@ import { settings } from "./config";
 import { sum } from "./load";
 import { cleanUp, LOG_DIR, problems } from "./procs";
 import { appendResults, failures, fmt, summary } from "./report";
+import { foreignKeysScenario } from "./scenarios/foreign-keys";
 import { growthScenario } from "./scenarios/growth";
 import { hostileScenario } from "./scenarios/hostile";
 import { syncScenario } from "./scenarios/sync";
@@ -34,6 +35,7 @@ const SCENARIOS: Record<string, string> = {
 	growth: "orders stored 0 / 10,000 / 50,000: memory, order list pages, restart time",
 	hostile: "RSS of the embedded default before and after 1,000 bodies hiding a deep value behind __proto__",
 	sync: "P2 on the embedded default with writes answered once synced (STORE_SYNC=on) and before (off)",
+	"foreign-keys": "POST /api/orders on the cluster with and without 500,000 foreign keys in its Redis database",
 };
 /** Other names accepted for a scenario. */
 const ALIASES: Record<string, string> = { p1: "read", "p1-peer": "peer", p2: "orders", p3: "orders", realtime: "orders" };
@@ -71,6 +73,7 @@ async function main(): Promise<number> {
 	if (wanted.has("growth")) plan.push(["growth", growthScenario]);
 	if (wanted.has("hostile")) plan.push(["hostile", hostileScenario]);
 	if (wanted.has("sync")) plan.push(["sync", syncScenario]);
+	if (wanted.has("foreign-keys")) plan.push(["foreign-keys", foreignKeysScenario]);
 
 	for (const [name, run] of plan) {
 		if (interrupted) break;

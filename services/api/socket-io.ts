@@ -4,7 +4,7 @@ import { createAdapter } from "@socket.io/redis-adapter";
 import Redis, { type RedisOptions } from "ioredis";
 import type { Server, Socket } from "socket.io";
 import type { AuthUser } from "../../lib/auth";
-import { redisOptions } from "../../lib/redis";
+import { namespacePrefix, redisOptions } from "../../lib/redis";
 import { errorBody } from "./errors";
 
 /** What moleculer-io's `call` action receives. */
@@ -121,7 +121,7 @@ export async function closeSocketRedis({ pub, sub }: SocketRedis): Promise<void>
 	);
 }
 
-/** Puts the Socket.IO server on the Redis adapter, one key per namespace. */
+/** Puts the Socket.IO server on the Redis adapter, one channel prefix per namespace (none shared with another, or with no namespace). */
 export function useRedisAdapter(io: Server, { pub, sub }: SocketRedis, namespace: string): void {
-	io.adapter(createAdapter(pub, sub, { key: `${namespace}#socket.io` }));
+	io.adapter(createAdapter(pub, sub, { key: `${namespacePrefix(namespace)}socket.io` }));
 }

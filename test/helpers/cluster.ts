@@ -4,7 +4,7 @@ import fs from "fs";
 import os from "os";
 import path from "path";
 import { ServiceBroker } from "moleculer";
-import { deleteNamespace } from "../../bin/namespace-cleanup";
+import { deleteNamespaceWithTransport } from "../../bin/namespace-cleanup";
 import { START_RABBITMQ, START_REDIS, freePort, reachable } from "../../bin/processes";
 import { brokerOptions } from "../../moleculer.config";
 import { parseSettings } from "../../lib/settings";
@@ -57,8 +57,12 @@ export async function requireInfrastructure(): Promise<void> {
  * (`{ nodeID }` calls) and publish to the durable channels.
  */
 export function observerBroker(namespace: string): ServiceBroker {
-	const options = brokerOptions(parseSettings({ TRANSPORTER: AMQP_URL, NAMESPACE: namespace, NODE_ID: `${namespace}-observer-${process.pid}`, LOG_LEVEL: "silent" }));
+	const options = brokerOptions(parseSettings({ TRANSPORTER: AMQP_URL, NAMESPACE: namespace, NODE_ID: observerNodeId(namespace), LOG_LEVEL: "silent" }));
 	return new ServiceBroker({ ...options, cacher: undefined, requestTimeout: 5000 });
+}
+
+function observerNodeId(namespace: string): string {
+	return `${namespace}-observer-${process.pid}`;
 }
 
 export interface ShopNode {
@@ -176,7 +180,7 @@ export class TestCluster {
 
 	async stopAll(): Promise<void> {
 		await Promise.all(this.nodes.map(n => n.stop()));
-		await deleteNamespace(this.namespace, AMQP_URL, REDIS_URL);
+		await deleteNamespaceWithTransport(this.namespace, AMQP_URL, REDIS_URL, [...this.nodes.map(n => `${this.namespace}-${n.name}`), observerNodeId(this.namespace)]);
 		fs.rmSync(this.baseDir, { recursive: true, force: true });
 	}
 }

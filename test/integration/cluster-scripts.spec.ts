@@ -3,8 +3,10 @@ import crypto from "crypto";
 import fs from "fs";
 import os from "os";
 import path from "path";
+import amqplib from "amqplib";
 import Redis from "ioredis";
 import { deleteNamespace } from "../../bin/namespace-cleanup";
+import { namespacePrefix } from "../../lib/redis";
 import { isAlive, processStartTime, stopProcesses } from "../../bin/processes";
 import { AMQP_URL, REDIS_URL, freePort, requireInfrastructure } from "../helpers/cluster";
 import { waitFor } from "../helpers/broker";
@@ -47,8 +49,36 @@ async function redisKeys(namespace: string): Promise<string[]> {
 	}
 }
 
+/** Whether RabbitMQ has this queue or exchange (a failed check closes its channel: one each). */
+async function brokerHas(kind: "queue" | "exchange", name: string): Promise<boolean> {
+	const connection = await amqplib.connect(AMQP_URL);
+	try {
+		const channel = await connection.createChannel();
+		const found = await (kind === "queue" ? channel.checkQueue(name) : channel.checkExchange(name)).then(
+			() => true,
+			() => false,
+		);
+		await channel.close().catch(() => undefined);
+		return found;
+	} finally {
+		await connection.close();
+	}
+}
+
 describe("npm run cluster, cluster:stop, cluster:clean", () => {
 	const namespace = `cs${process.pid}${crypto.randomBytes(3).toString("hex")}`;
+	/**
+	 * What neighbouring namespaces own, with names that start like this one's:
+	 * the queue of a consumer group named like it in another namespace (with a
+	 * message waiting), an exchange of a namespace it is the start of, the
+	 * cache keys of such a namespace.
+	 */
+	const decoys = {
+		queue: `${namespace}.victim.orders.status`,
+		exchange: `${namespace}.status`,
+		keys: [`MOL-${namespace}-cluster-products.get:x`, `${namespacePrefix(`${namespace}-cluster`)}cache:v:products.get:x`, `${namespacePrefix(`${namespace}x`)}ratelimit:1:x`],
+	};
+	const isDecoy = (name: string) => name === `queues: ${decoys.queue}` || name === `exchanges: ${decoys.exchange}` || decoys.keys.includes(name);
 	const base = fs.mkdtempSync(path.join(os.tmpdir(), "shop-cluster-scripts-"));
 	const dataDir = path.join(base, "data", namespace);
 	const env: Record<string, string> = {
@@ -69,6 +99,20 @@ describe("npm run cluster, cluster:stop, cluster:clean", () => {
 		env.PORT = String(await freePort());
 		env.PORT2 = String(await freePort());
 		bystander = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+		const connection = await amqplib.connect(AMQP_URL);
+		try {
+			const channel = await connection.createConfirmChannel();
+			await channel.assertQueue(decoys.queue, { durable: true });
+			await channel.assertExchange(decoys.exchange, "fanout", { durable: true });
+			channel.sendToQueue(decoys.queue, Buffer.from("{}"), { persistent: true });
+			await channel.waitForConfirms();
+			await channel.close();
+		} finally {
+			await connection.close();
+		}
+		const redis = new Redis(REDIS_URL);
+		for (const key of decoys.keys) await redis.set(key, "decoy", "EX", 600);
+		redis.disconnect();
 	});
 
 	afterAll(async () => {
@@ -76,6 +120,14 @@ describe("npm run cluster, cluster:stop, cluster:clean", () => {
 		if (fs.existsSync(path.join(dataDir, "pids.json"))) await stopProcesses(pidFile().nodes);
 		bystander.kill("SIGKILL");
 		await deleteNamespace(namespace, AMQP_URL, REDIS_URL);
+		const connection = await amqplib.connect(AMQP_URL);
+		const channel = await connection.createChannel();
+		await channel.deleteQueue(decoys.queue);
+		await channel.deleteExchange(decoys.exchange);
+		await connection.close();
+		const redis = new Redis(REDIS_URL);
+		await redis.del(...decoys.keys);
+		redis.disconnect();
 		fs.rmSync(base, { recursive: true, force: true });
 	});
 
@@ -149,9 +201,28 @@ describe("npm run cluster, cluster:stop, cluster:clean", () => {
 		expect((await redisKeys(namespace)).length).toBeGreaterThan(0);
 		const { code, output } = await npmRun("cluster:clean", env);
 		expect({ code, output }).toMatchObject({ code: 0 });
-		expect(brokerObjects(namespace)).toEqual([]);
-		expect(await redisKeys(namespace)).toEqual([]);
+		expect(brokerObjects(namespace).filter(name => !isDecoy(name))).toEqual([]);
+		expect((await redisKeys(namespace)).filter(key => !isDecoy(key))).toEqual([]);
 		expect(fs.existsSync(dataDir)).toBe(false);
 		expect(fs.existsSync(path.join(base, "logs", namespace))).toBe(false);
+	});
+
+	it("cluster:clean left what neighbouring namespaces own: their queue with its message, their exchange, their keys", async () => {
+		expect(await brokerHas("queue", decoys.queue)).toBe(true);
+		expect(await brokerHas("exchange", decoys.exchange)).toBe(true);
+		const connection = await amqplib.connect(AMQP_URL);
+		try {
+			const channel = await connection.createChannel();
+			expect((await channel.checkQueue(decoys.queue)).messageCount).toBe(1);
+			await channel.close();
+		} finally {
+			await connection.close();
+		}
+		const redis = new Redis(REDIS_URL);
+		try {
+			expect(await redis.exists(...decoys.keys)).toBe(decoys.keys.length);
+		} finally {
+			redis.disconnect();
+		}
 	});
 });

@@ -31,6 +31,7 @@ interface ComposeService {
 	depends_on?: Record<string, { condition?: string }> | string[];
 	volumes?: string[];
 	profiles?: string[];
+	command?: string | string[];
 }
 
 interface ComposeFile {
@@ -153,6 +154,14 @@ describe("docker-compose.yml, read against the code", () => {
 			expect({ name, published: (resolved.services[name].ports ?? []).length }).toEqual({ name, published: (svc.ports ?? []).length });
 			expect({ name, healthcheck: !!resolved.services[name].healthcheck }).toEqual({ name, healthcheck: !!svc.healthcheck });
 		}
+	});
+
+	it("caps Redis' memory and evicts only keys with a TTL (volatile-lru): old cache versions go, versions and write leases stay", () => {
+		const redis = services.find(([, svc]) => svc.image?.startsWith("redis"));
+		expect(redis).toBeDefined();
+		const command = [redis![1].command ?? []].flat().join(" ");
+		expect(command).toMatch(/--maxmemory \d+[kmg]b\b/);
+		expect(command).toMatch(/--maxmemory-policy volatile-lru\b/);
 	});
 
 	it("runs every service of the code, each SERVICES value naming a service file", () => {

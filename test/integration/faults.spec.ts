@@ -1,40 +1,13 @@
 import { execFile } from "child_process";
-import net from "net";
 import { promisify } from "util";
 import { waitFor } from "../helpers/broker";
 import { ADMIN_ENV, TestCluster, freePort, loginAdmin, requireInfrastructure, waitForRunning } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
+import { RedisProxy } from "../helpers/redis-proxy";
 
 const run = promisify(execFile);
 const SERVICES = ["customer-service", "product-service", "order-service", "alert-service", "analytics-service"];
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
-
-/** A TCP proxy in front of the real Redis that the test can take away and bring back. */
-class RedisProxy {
-	private server: net.Server | null = null;
-	private readonly sockets = new Set<net.Socket>();
-	constructor(readonly port: number) {}
-
-	start(): Promise<void> {
-		this.server = net.createServer(client => {
-			const upstream = net.connect(6379, "127.0.0.1");
-			for (const s of [client, upstream]) {
-				this.sockets.add(s);
-				s.on("close", () => this.sockets.delete(s));
-				s.on("error", () => undefined);
-			}
-			client.pipe(upstream).pipe(client);
-		});
-		return new Promise(resolve => this.server!.listen(this.port, "127.0.0.1", () => resolve()));
-	}
-
-	/** Redis is unreachable: connections cut, new ones refused. */
-	async stop(): Promise<void> {
-		for (const s of this.sockets) s.destroy();
-		await new Promise<void>(resolve => (this.server ? this.server.close(() => resolve()) : resolve()));
-		this.server = null;
-	}
-}
 
 interface Answer {
 	status: number;

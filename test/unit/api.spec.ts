@@ -432,7 +432,8 @@ describe("api gateway over HTTP (embedded default)", () => {
 
 		it("keys cached answers on the params they name, so unknown fields cannot fill the cache", async () => {
 			const cacher = broker.cacher as unknown as { getCacheKeys(): Promise<Array<{ key: string }>> };
-			const categoryKeys = async () => (await cacher.getCacheKeys()).filter(k => k.key.startsWith("products.categories")).length;
+			// Keys of every version of products' answers, their version left out: one key, however the bodies differ.
+			const categoryKeys = async () => new Set((await cacher.getCacheKeys()).map(k => k.key.replace(/^cache:[^:]+:/, "")).filter(k => k.startsWith("products.categories"))).size;
 			for (let i = 0; i < 20; i++) {
 				const res = await http.raw("GET", "/categories", JSON.stringify({ [`junk${i}`]: "x".repeat(1000) }), { "content-type": "application/json" });
 				expect(res.status).toBe(200);

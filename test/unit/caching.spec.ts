@@ -1,6 +1,7 @@
+import fc from "fast-check";
 import type { ServiceBroker } from "moleculer";
 import { brokerOptions } from "../../moleculer.config";
-import { ShopMemoryCacher, ShopRedisCacher } from "../../lib/redis";
+import { ShopMemoryCacher, ShopRedisCacher, namespacePrefix } from "../../lib/redis";
 import { parseSettings } from "../../lib/settings";
 import { createTestBroker } from "../helpers/broker";
 
@@ -33,7 +34,7 @@ describe("caching is bounded", () => {
 	it('keys keep the JSON type of a param: a cached answer of page 2 never answers page "2", which validation refuses', () => {
 		const key = (cacher: { getCacheKey(action: string, params: object, meta: object, keys: string[]): string }, params: object) => cacher.getCacheKey("products.list", params, {}, ["page"]);
 		for (const cacher of [new ShopMemoryCacher({ max: 100, maxBytes: 1_000_000 }), new ShopRedisCacher({})]) {
-			const k = (p: object) => key(cacher as never, p);
+			const k = (p: object) => key(cacher, p);
 			expect(k({ page: 2 })).not.toBe(k({ page: "2" }));
 			expect(k({ page: 2 })).toBe(k({ page: 2 }));
 			expect(k({})).not.toBe(k({ page: "undefined" }));
@@ -63,5 +64,19 @@ describe("caching is bounded", () => {
 		const small = (await Promise.all(Array.from({ length: 1500 }, (_, i) => cacher.get(`small-${i}`)))).filter(v => v !== null);
 		expect(small.length).toBeLessThanOrEqual(1000);
 		expect(await cacher.get("small-1499")).toBe(1499);
+	});
+
+	it("no namespace's Redis prefix starts another's, and a namespace called MOL is not the same as none", () => {
+		const namespace = fc.stringMatching(/^[A-Za-z0-9_-]{0,12}$/);
+		fc.assert(
+			fc.property(namespace, namespace, (a, b) => {
+				if (a !== b) expect(namespacePrefix(b).startsWith(namespacePrefix(a))).toBe(false);
+			}),
+		);
+		expect(namespacePrefix("MOL")).not.toBe(namespacePrefix(""));
+		const cacherPrefix = (ns: string) => (brokerOptions(parseSettings({ CACHER: "redis://127.0.0.1:6379", NAMESPACE: ns })).cacher as unknown as { opts: { prefix: string } }).opts.prefix;
+		expect(cacherPrefix("shop")).toBe(namespacePrefix("shop"));
+		expect(cacherPrefix("shop-cluster").startsWith(cacherPrefix("shop"))).toBe(false);
+		expect(cacherPrefix("MOL")).not.toBe(cacherPrefix(""));
 	});
 });
