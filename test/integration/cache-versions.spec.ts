@@ -54,7 +54,9 @@ describe("cache versions in Redis", () => {
 
 	it("a write makes the cached answers unreachable without scanning Redis", async () => {
 		const broker = await productsNode(namespace, REDIS_URL, `${namespace}-scan`);
-		const monitor = await new Redis(REDIS_URL).monitor();
+		// monitor() answers a second connection in monitor mode; both are closed below.
+		const monitored = new Redis(REDIS_URL);
+		const monitor = await monitored.monitor();
 		const scans: string[] = [];
 		let seenEnd = false;
 		monitor.on("monitor", (_time: string, args: string[]) => {
@@ -74,6 +76,7 @@ describe("cache versions in Redis", () => {
 		} finally {
 			marker.disconnect();
 			monitor.disconnect();
+			monitored.disconnect();
 			await broker.stop();
 		}
 	});
