@@ -165,19 +165,6 @@ function queryFields(opts: unknown): readonly string[] {
 	return Array.isArray(fields) ? (fields as string[]) : [];
 }
 
-/**
- * Params objects the gateway's door has checked against an action's rules,
- * in this process, by the action they were checked for: that action's own
- * validation would find what the door found (the same rules, the same
- * validator) and is skipped. A remote node gets its own copy of the params,
- * never found here, and checks them itself.
- */
-const checkedAtDoor = new WeakMap<object, string>();
-
-export function markCheckedAtDoor(params: object, action: string): void {
-	checkedAtDoor.set(params, action);
-}
-
 export type Check = ((params: unknown, opts?: unknown) => true | ValidationIssue[] | Promise<true | ValidationIssue[]>) & { async?: boolean };
 
 type Handler = (ctx: { params: unknown }) => Promise<unknown>;
@@ -210,13 +197,10 @@ export class ShopValidator extends (Validators.Fastest as unknown as new (opts?:
 	 * from validated, converted params.
 	 */
 	middleware(_broker: ServiceBroker) {
-		const wrap = (handler: Handler, schema: Checked & { name?: string }) => {
+		const wrap = (handler: Handler, schema: Checked) => {
 			if (!schema.params || typeof schema.params !== "object") return handler;
 			const check = this.compile(schema.params as Record<string, Rule>);
-			const action = schema.name;
 			return function validated(ctx: { params: unknown }): Promise<unknown> {
-				// Checked already, in this process, by the gateway's door for this very action (services/api/door-validation.ts).
-				if (action !== undefined && checkedAtDoor.get(ctx.params as object) === action) return handler(ctx);
 				const res = check(ctx.params ?? {}, { meta: ctx });
 				if (res === true) return handler(ctx);
 				if (Array.isArray(res)) return Promise.reject(validationError(res));

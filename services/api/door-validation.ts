@@ -1,5 +1,5 @@
 import type { ServiceSchema } from "moleculer";
-import { assertSafeShape, markCheckedAtDoor, validationError, type Check } from "../../lib/validation";
+import { assertSafeShape, validationError, type Check } from "../../lib/validation";
 import { actionParams } from "./openapi";
 
 interface Validator {
@@ -30,7 +30,6 @@ export class DoorValidation {
 		if (!check) return;
 		const res = await check(params, { meta: { meta } });
 		if (res !== true) throw validationError(res);
-		markCheckedAtDoor(params, action);
 	}
 
 	private checkOf(action: string): Check | null {
