@@ -2,15 +2,15 @@ import fs from "fs";
 import path from "path";
 import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
 import type { BrokerOptions, Middleware, ServiceBroker } from "moleculer";
-import { AmqpTransporter } from "./lib/amqp-transporter";
-import { ConfirmedAmqpAdapter, InProcessAdapter } from "./lib/channel-adapters";
-import { CONSUMER_GROUPS, DEAD_LETTER } from "./lib/channels";
+import { AmqpTransporter } from "./lib/infra/amqp-transporter";
+import { ConfirmedAmqpAdapter, InProcessAdapter } from "./lib/infra/channel-adapters";
+import { CONSUMER_GROUPS, DEAD_LETTER } from "./lib/contracts/channels";
 import { NearCacheMiddleware } from "./middlewares/near-cache";
-import { ShopErrorRegenerator } from "./lib/errors";
-import { createFile } from "./lib/local-files";
-import { ShopMemoryCacher, ShopRedisCacher, namespacePrefix, redisOptions } from "./lib/redis";
-import { settings, type Settings } from "./lib/settings";
-import { MESSAGES, ShopValidator } from "./lib/validation";
+import { ShopErrorRegenerator } from "./lib/contracts/errors";
+import { createFile } from "./lib/infra/local-files";
+import { ShopMemoryCacher, ShopRedisCacher, namespacePrefix, redisOptions } from "./lib/infra/redis";
+import { settings, type Settings } from "./lib/infra/settings";
+import { MESSAGES, ShopValidator } from "./lib/infra/validation";
 import { HealthFileMiddleware } from "./middlewares/health-file";
 import { RemoteCallTimeoutMiddleware } from "./middlewares/remote-call-timeout";
 import { StartGateMiddleware } from "./middlewares/start-gate";
@@ -19,7 +19,7 @@ import { SettledCallsMiddleware } from "./middlewares/settled-calls";
 import { applyPatches } from "./lib/infra/patches";
 
 /**
- * The broker's options, from the settings (lib/settings.ts). Unset
+ * The broker's options, from the settings (lib/infra/settings.ts). Unset
  * TRANSPORTER / CACHER give the embedded default: one process, memory cache.
  */
 function transporter(s: Settings): BrokerOptions["transporter"] {
@@ -53,7 +53,7 @@ function cacher(s: Settings): BrokerOptions["cacher"] {
  * Durable channels over RabbitMQ when the transporter is AMQP (durable
  * exchanges and queues, persistent messages confirmed by RabbitMQ, limited
  * tries then the dead-letter queue); on the embedded default, in-process
- * delivery that a publisher awaits (lib/channel-adapters.ts).
+ * delivery that a publisher awaits (lib/infra/channel-adapters.ts).
  */
 function channels(s: Settings): Middleware {
 	if (!s.transporter?.startsWith("amqp"))

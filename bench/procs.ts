@@ -9,7 +9,7 @@ import fs from "fs";
 import net from "net";
 import os from "os";
 import path from "path";
-import { procStat, sleep, tail } from "../bin/processes";
+import { procStat, sleep, tail } from "../bin/lib/processes";
 
 const live = new Set<ChildProcess>();
 const steps: Array<{ name: string; run: () => Promise<void> }> = [];
@@ -143,7 +143,7 @@ export function problems(file: string): Array<{ message: string; count: number }
 	return [...counts].map(([message, count]) => ({ message, count })).sort((a, b) => b.count - a.count);
 }
 
-export { freePort } from "../bin/processes";
+export { freePort } from "../bin/lib/processes";
 export { sleep, tail };
 
 export function waitForPort(port: number, timeoutMs = 30_000, child?: Child): Promise<void> {

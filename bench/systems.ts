@@ -6,7 +6,7 @@ import crypto from "crypto";
 import fs from "fs";
 import os from "os";
 import path from "path";
-import { deleteNamespaceWithTransport } from "../bin/namespace-cleanup";
+import { deleteNamespaceWithTransport } from "../bin/lib/namespace-cleanup";
 import { json, pool, request } from "./client";
 import { ADMIN, AMQP_URL, BASELINES, NODE_ENV, REDIS_URL, ROOT, RUNNER, settings } from "./config";
 import { freePort, onCleanUp, sleep, spawnNode, stopChild, tail, waitForPort, type Child } from "./procs";

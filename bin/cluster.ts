@@ -18,8 +18,9 @@ import { spawn } from "child_process";
 import crypto from "crypto";
 import fs from "fs";
 import path from "path";
-import { GENERATED_ADMIN_FILE, generateAdmin, readAdminFile, writeAdminFile, type AdminCredentials } from "../lib/generated-admin";
-import { deleteNamespaceWithTransport } from "./namespace-cleanup";
+import { GENERATED_ADMIN_FILE, generateAdmin, readAdminFile, writeAdminFile, type AdminCredentials } from "../lib/infra/generated-admin";
+import { BACKEND_SERVICES } from "../lib/contracts/services";
+import { deleteNamespaceWithTransport } from "./lib/namespace-cleanup";
 import {
 	DEFAULT_CLUSTER_NAMESPACE,
 	START_RABBITMQ,
@@ -36,7 +37,7 @@ import {
 	waitForHealthy,
 	type ClusterNode,
 	type ClusterPidFile,
-} from "./processes";
+} from "./lib/processes";
 
 const RUNNER = path.join(__dirname, "runner.js");
 const START_TIMEOUT_MS = 90_000;
@@ -90,11 +91,7 @@ function configOf(env: NodeJS.ProcessEnv): ClusterConfig {
 
 /** One node per service, then the two gateways. */
 function nodeSpecs(ports: [number, number]): NodeSpec[] {
-	return [
-		...["customers", "products", "orders", "alerts", "analytics"].map(s => ({ name: s, services: s })),
-		{ name: "api-1", services: "api", port: ports[0] },
-		{ name: "api-2", services: "api", port: ports[1] },
-	];
+	return [...BACKEND_SERVICES.map(s => ({ name: s, services: s })), { name: "api-1", services: "api", port: ports[0] }, { name: "api-2", services: "api", port: ports[1] }];
 }
 
 /** A URL without its credentials, to print. */

@@ -13,9 +13,9 @@
  *   says what is missing.
  */
 import fs from "fs";
-import { reportProblems, type HealthReport } from "../lib/health-report";
-import { loadDotEnv } from "./processes";
-import type * as SettingsModule from "../lib/settings";
+import { reportProblems, type HealthReport } from "../lib/contracts/health-report";
+import { loadDotEnv } from "./lib/processes";
+import type * as SettingsModule from "../lib/infra/settings";
 
 const HTTP_TIMEOUT_MS = 4_000;
 
@@ -50,7 +50,7 @@ async function gatewayProblem(host: string, port: number, notes: string[]): Prom
 async function main(): Promise<{ problems: string[]; notes: string[] }> {
 	loadDotEnv();
 	// eslint-disable-next-line @typescript-eslint/no-require-imports
-	const { settings } = require("../lib/settings") as typeof SettingsModule;
+	const { settings } = require("../lib/infra/settings") as typeof SettingsModule;
 	const problems: string[] = [];
 	const notes: string[] = [];
 	if (!settings.healthFile) problems.push("HEALTH_FILE is not set: the node writes no health report");

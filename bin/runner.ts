@@ -1,5 +1,5 @@
 /**
- * moleculer-runner, with the node's settings from lib/settings.ts:
+ * moleculer-runner, with the node's settings from lib/infra/settings.ts:
  * - `.env` in the working directory is loaded first; the environment wins over it;
  * - the broker options come from moleculer.config.ts, and of the
  *   environment overrides moleculer-runner knows only `MOL_*` ones apply
@@ -14,9 +14,11 @@ import os from "os";
 import path from "path";
 import _ from "lodash";
 import { Runner as MoleculerRunner, type ServiceBroker } from "moleculer";
-import type * as SettingsModule from "../lib/settings";
+import type * as SettingsModule from "../lib/infra/settings";
 import { lockHolder, recordApi } from "../lib/db/data-dir-lock";
-import { loadDotEnv } from "./processes";
+import { loadDotEnv } from "./lib/processes";
+import { BACKEND_SERVICES } from "../lib/contracts/services";
+import { DEFAULT_DATA_DIR } from "../lib/infra/env-defaults";
 
 type Options = Record<string, unknown>;
 
@@ -33,7 +35,7 @@ class Runner extends (MoleculerRunner as unknown as new () => { start(args: stri
 function loadSettings(): typeof SettingsModule {
 	try {
 		// eslint-disable-next-line @typescript-eslint/no-require-imports
-		return require("../lib/settings") as typeof SettingsModule;
+		return require("../lib/infra/settings") as typeof SettingsModule;
 	} catch (err) {
 		if ((err as Error).name === "SettingsError") {
 			console.error((err as Error).message);
@@ -51,8 +53,8 @@ function loadSettings(): typeof SettingsModule {
  */
 function prepareEmbeddedRepl(): void {
 	if (!process.argv.includes("--repl") || process.argv.includes("--hot") || process.env.TRANSPORTER) return;
-	process.env.SERVICES ||= "customers,products,orders,alerts,analytics";
-	const dataDir = process.env.DATA_DIR || "./data";
+	process.env.SERVICES ||= BACKEND_SERVICES.join(",");
+	const dataDir = process.env.DATA_DIR || DEFAULT_DATA_DIR;
 	const holder = dataDir === ":memory:" ? undefined : lockHolder(dataDir);
 	if (holder === undefined) return;
 	console.warn(

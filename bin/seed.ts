@@ -1,6 +1,6 @@
 /**
  * `npm run seed`: the demo catalog, customers and six weeks of orders
- * (bin/seed-data.ts), put in through the shop's own REST API as its admin,
+ * (bin/lib/seed-data.ts), put in through the shop's own REST API as its admin,
  * so every rule of the services applies (stock reservation, alerts,
  * analytics). Idempotent: products are known by sku, customers by email,
  * and a customer who has any order gets none.
@@ -17,11 +17,12 @@
 import { spawn, type ChildProcess } from "child_process";
 import path from "path";
 import { lockRecord, type LockRecord } from "../lib/db/data-dir-lock";
-import { GENERATED_ADMIN_FILE, readAdminFile } from "../lib/generated-admin";
-import type { Customer, Order, Product } from "../lib/types";
-import { clusterFolder, freePort, healthStatus, isAlive, loadDotEnv, readClusterPidFile, sleep, stopProcesses, waitForHealthy } from "./processes";
-import { CUSTOMERS, DEMO_PASSWORD, ORDERS, PRODUCTS, type SeedOrder, type SeedStatus } from "./seed-data";
-import { ApiError, ShopClient } from "./shop-client";
+import { DEFAULT_DATA_DIR } from "../lib/infra/env-defaults";
+import { GENERATED_ADMIN_FILE, readAdminFile } from "../lib/infra/generated-admin";
+import type { Customer, Order, Product } from "../lib/contracts/types";
+import { clusterFolder, freePort, healthStatus, isAlive, loadDotEnv, readClusterPidFile, sleep, stopProcesses, waitForHealthy } from "./lib/processes";
+import { CUSTOMERS, DEMO_PASSWORD, ORDERS, PRODUCTS, type SeedOrder, type SeedStatus } from "./lib/seed-data";
+import { ApiError, ShopClient } from "./lib/shop-client";
 
 const RUNNER = path.join(__dirname, "runner.js");
 const START_TIMEOUT_MS = 60_000;
@@ -280,7 +281,7 @@ function baseUrlOf(value: string): string {
 
 /** The shop to seed (see the top of this file): one the seed can tell is the one it means, or the embedded default it starts. */
 async function findShop(env: NodeJS.ProcessEnv, log: Log): Promise<Shop> {
-	const dataDir = env.DATA_DIR || "./data";
+	const dataDir = env.DATA_DIR || DEFAULT_DATA_DIR;
 	const holder = env.MONGO_URI || dataDir === ":memory:" ? undefined : lockRecord(dataDir);
 	if (env.BASE_URL) {
 		const url = baseUrlOf(env.BASE_URL);

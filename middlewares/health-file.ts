@@ -1,8 +1,8 @@
 import fs from "fs";
 import type { Middleware, ServiceBroker } from "moleculer";
-import { dependencyStates } from "../lib/dependencies";
-import { replaceFile } from "../lib/local-files";
-import { HEALTH_CALL_TIMEOUT_MS, HEALTH_REPORT_INTERVAL_MS, type HealthReport } from "../lib/health-report";
+import { dependencyStates } from "../lib/infra/dependencies";
+import { replaceFile } from "../lib/infra/local-files";
+import { HEALTH_CALL_TIMEOUT_MS, HEALTH_REPORT_INTERVAL_MS, type HealthReport } from "../lib/contracts/health-report";
 
 /**
  * HEALTH_FILE: once the broker has started, the node calls each of its local

@@ -1,6 +1,6 @@
 import type { ActionSchema, Context, Middleware, ServiceBroker } from "moleculer";
 import { LRUCache } from "lru-cache";
-import { ShopRedisCacher, answerSize, serviceOf, type VersionedMeta } from "../lib/redis";
+import { ShopRedisCacher, answerSize, serviceOf, type VersionedMeta } from "../lib/infra/redis";
 
 type Handler = (ctx: Context) => Promise<unknown>;
 
@@ -8,7 +8,7 @@ type Handler = (ctx: Context) => Promise<unknown>;
 interface CacheOptions {
 	keys?: string[];
 	ttl?: number;
-	/** Opt in: the action's answers follow its service's version (lib/cache-versions.ts). */
+	/** Opt in: the action's answers follow its service's version (lib/infra/cache-versions.ts). */
 	near?: boolean;
 }
 
@@ -24,7 +24,7 @@ interface Entry {
  * the hop to the owning service (AMQP, the owner's Redis read, the way
  * back). It stays as fresh as the shared cache: before each read it reads
  * the owner's version in Redis (one script call, which every gateway sees
- * alike; lib/cache-versions.ts), and serves an entry only if it was stored
+ * alike; lib/infra/cache-versions.ts), and serves an entry only if it was stored
  * under that same version. A write changes the version before it commits,
  * and no answer is kept while a write holds its lease. An entry is kept
  * under the version read *before* asking, so an answer that raced a write is

@@ -1,10 +1,10 @@
 import type { Context, Service, ServiceSchema } from "moleculer";
 import DbService from "moleculer-db";
 import { createAdapter, type DbAdapter, type Doc, type IndexSpec, type Query } from "../lib/db/adapter";
-import { pageWindow, toPage, type Page } from "../lib/pagination";
-import type { CacheVersions, WriteHolds } from "../lib/cache-versions";
-import { settings, type StorageSettings } from "../lib/settings";
-import { defineMixin, type SecureSettings, type ServiceBase } from "../lib/types";
+import { pageWindow, toPage, type Page } from "../lib/contracts/pagination";
+import type { CacheVersions, WriteHolds } from "../lib/infra/cache-versions";
+import { settings, type StorageSettings } from "../lib/infra/settings";
+import { defineMixin, type SecureSettings, type ServiceBase } from "../lib/contracts/types";
 import { cacheCleanEvents, type DependencyCleaning } from "./cache-cleaner.mixin";
 
 export interface DbMixinOptions<P> {
@@ -41,7 +41,7 @@ type This<T extends Doc, P> = ServiceBase<DbSettings> &
 		schema: ServiceSchema;
 	};
 
-/** What the shop's cachers add (lib/redis.ts). */
+/** What the shop's cachers add (lib/infra/redis.ts). */
 interface VersionedCacher {
 	versions: CacheVersions;
 	holds: WriteHolds;
@@ -51,7 +51,7 @@ const WRITES = ["insert", "updateById", "updateMany", "updateOne", "removeMany"]
 
 /**
  * A store whose every write holds its service's write lease
- * (lib/cache-versions.ts): the service's cached answers change version
+ * (lib/infra/cache-versions.ts): the service's cached answers change version
  * before the write commits, and a write is refused, having changed
  * nothing, when the cache cannot be reached. By construction: whichever
  * code writes, through whichever collection of the service.

@@ -1,6 +1,6 @@
 import type { ServiceSchema } from "moleculer";
 import type { DbAdapter } from "../lib/db/adapter";
-import { defineMixin, type ServiceBase } from "../lib/types";
+import { defineMixin, type ServiceBase } from "../lib/contracts/types";
 
 /** `<service>.health`: answers when the service is up and its store is reachable. */
 const HealthMixin: Partial<ServiceSchema> = defineMixin<object, ServiceBase<object> & { adapter?: DbAdapter }>({

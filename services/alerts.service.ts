@@ -1,13 +1,13 @@
 import _ from "lodash";
 import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
-import { CHANNELS, type OrderStatusMessage, type StockAlertMessage } from "../lib/channels";
-import { crashPoint } from "../lib/crash-points";
+import { CHANNELS, type OrderStatusMessage, type StockAlertMessage } from "../lib/contracts/channels";
+import { crashPoint } from "../lib/infra/crash-points";
 import { isDuplicateKeyError, type Doc } from "../lib/db/adapter";
-import { NotFoundError } from "../lib/errors";
-import { PAGE_PARAMS } from "../lib/params";
-import { cancellationRaisesAlert } from "../lib/reservations";
-import { type Ctx, type ServiceBase, defineService } from "../lib/types";
+import { NotFoundError } from "../lib/contracts/errors";
+import { PAGE_PARAMS } from "../lib/contracts/params";
+import { cancellationRaisesAlert } from "../lib/contracts/reservations";
+import { type Ctx, type ServiceBase, defineService } from "../lib/contracts/types";
 
 export const ALERT_TYPES = ["stock_low", "out_of_stock", "order_cancelled"] as const;
 type AlertType = (typeof ALERT_TYPES)[number];

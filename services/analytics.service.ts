@@ -1,13 +1,12 @@
 import _ from "lodash";
 import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
-import { CHANNELS, type OrderStatusMessage } from "../lib/channels";
-import { crashPoint } from "../lib/crash-points";
+import { CHANNELS, type OrderStatusMessage } from "../lib/contracts/channels";
+import { crashPoint } from "../lib/infra/crash-points";
 import { isDuplicateKeyError, type Doc } from "../lib/db/adapter";
-import { ORDER_STATUSES, type OrderStatus } from "../lib/order-status";
-import type { Page } from "../lib/pagination";
-import { type Ctx, type Order, type ServiceBase, defineService } from "../lib/types";
-import type { LowStockProduct } from "./products/stock-alerts";
+import { ORDER_STATUSES, type OrderStatus } from "../lib/contracts/order-status";
+import type { Page } from "../lib/contracts/pagination";
+import { type Ctx, type LowStockProduct, type Order, type ServiceBase, defineService } from "../lib/contracts/types";
 
 const REVENUE_STATUSES: readonly OrderStatus[] = ["confirmed", "shipped", "delivered"];
 const TOP_PRODUCTS = 10;

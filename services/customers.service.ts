@@ -4,16 +4,17 @@ import bcrypt from "bcryptjs";
 import type { Context } from "moleculer";
 import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
-import { ROLES, Tokens, type AuthUser } from "../lib/auth";
-import { LoginThrottle, type LoginThrottleSettings } from "../lib/login-throttle";
+import { ROLES, type AuthUser } from "../lib/contracts/auth";
+import { Tokens } from "../lib/infra/auth";
+import { LoginThrottle, type LoginThrottleSettings } from "../lib/infra/login-throttle";
 import { isDuplicateKeyError, type Doc } from "../lib/db/adapter";
 import { newId } from "../lib/db/ids";
-import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from "../lib/errors";
-import { generateAdmin, readAdminFile, writeAdminFile } from "../lib/generated-admin";
-import { ID, PAGE_PARAMS, PASSWORD, PASSWORD_GIVEN } from "../lib/params";
-import { settings, type AdminSettings, type AuthSettings } from "../lib/settings";
-import { type Ctx, type Customer, type SecureSettings, type ServiceBase, defineService } from "../lib/types";
-import { validationError } from "../lib/validation";
+import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from "../lib/contracts/errors";
+import { generateAdmin, readAdminFile, writeAdminFile } from "../lib/infra/generated-admin";
+import { ID, PAGE_PARAMS, PASSWORD, PASSWORD_GIVEN } from "../lib/contracts/params";
+import { settings, type AdminSettings, type AuthSettings } from "../lib/infra/settings";
+import { ORDER_REFUSAL, type CanOrderAnswer, type Ctx, type Customer, type SecureSettings, type ServiceBase, defineService } from "../lib/contracts/types";
+import { validationError } from "../lib/infra/validation";
 
 const PUBLIC_FIELDS = ["id", "name", "email", "phone", "role", "blocked", "createdAt", "updatedAt"] as const;
 const LOGIN_FAILED = "Invalid email or password";
@@ -108,7 +109,7 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 				// Compare against a dummy hash when the email is unknown, so both failures take as long.
 				const ok = await bcrypt.compare(ctx.params.password, doc?.passwordHash ?? (await this.dummyHash));
 				if (!doc || !ok) throw new UnauthorizedError(LOGIN_FAILED, "INVALID_CREDENTIALS");
-				if (doc.blocked) throw new ForbiddenError("This account is blocked", "ACCOUNT_BLOCKED");
+				if (doc.blocked) throw new ForbiddenError("This account is blocked", ORDER_REFUSAL.accountBlocked);
 				return this.session(doc);
 			},
 		},
@@ -223,10 +224,10 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 			cache: { keys: ["id"], near: true },
 			retryPolicy: { enabled: true },
 			params: { id: ID },
-			async handler(this: CustomersThis, ctx: Ctx<{ id: string }>): Promise<{ allowed: boolean; reason?: string }> {
+			async handler(this: CustomersThis, ctx: Ctx<{ id: string }>): Promise<CanOrderAnswer> {
 				const doc = await this.adapter.findById(ctx.params.id);
-				if (!doc) return { allowed: false, reason: "CUSTOMER_NOT_FOUND" };
-				if (doc.blocked) return { allowed: false, reason: "ACCOUNT_BLOCKED" };
+				if (!doc) return { allowed: false, reason: ORDER_REFUSAL.customerNotFound };
+				if (doc.blocked) return { allowed: false, reason: ORDER_REFUSAL.accountBlocked };
 				return { allowed: true };
 			},
 		},

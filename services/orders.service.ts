@@ -1,15 +1,15 @@
 import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
-import type { AuthUser } from "../lib/auth";
-import { CHANNELS } from "../lib/channels";
-import { ForbiddenError, NotFoundError, UnauthorizedError, UnprocessableError } from "../lib/errors";
-import { ORDER_STATUSES, type OrderStatus } from "../lib/order-status";
-import { ID, ORDER_ITEMS, PAGE_PARAMS } from "../lib/params";
-import type { ReserveItem } from "../lib/reservations";
-import { settings, type SettlementSettings } from "../lib/settings";
-import { type Ctx, type Order, type ServiceBase, type ShippingAddress, defineService } from "../lib/types";
+import type { AuthUser } from "../lib/contracts/auth";
+import { CHANNELS } from "../lib/contracts/channels";
+import { ForbiddenError, NotFoundError, UnauthorizedError, UnprocessableError } from "../lib/contracts/errors";
+import { ORDER_STATUSES, type OrderStatus } from "../lib/contracts/order-status";
+import { ID, ORDER_ITEMS, PAGE_PARAMS } from "../lib/contracts/params";
+import type { ReserveItem } from "../lib/contracts/reservations";
+import { settings, type SettlementSettings } from "../lib/infra/settings";
+import { ORDER_REFUSAL, type CanOrderAnswer, type Ctx, type Order, type ServiceBase, type ShippingAddress, defineService } from "../lib/contracts/types";
 import { ORDER_INDEXES, Placement, type OrderDoc } from "./orders/placement";
-import { validationError } from "../lib/validation";
+import { validationError } from "../lib/infra/validation";
 
 const PUBLIC_FIELDS = ["id", "customerId", "items", "totalCents", "status", "statusHistory", "shippingAddress", "createdAt", "updatedAt"] as const;
 const ADDRESS_LINE = { type: "string", trim: true, min: 1, max: 200 } as const;
@@ -147,9 +147,9 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 		},
 
 		async assertMayOrder(ctx: Ctx, customerId: string): Promise<void> {
-			const res = await ctx.call<{ allowed: boolean; reason?: string }, { id: string }>("customers.canOrder", { id: customerId });
+			const res = await ctx.call<CanOrderAnswer, { id: string }>("customers.canOrder", { id: customerId });
 			if (res.allowed) return;
-			if (res.reason === "ACCOUNT_BLOCKED") throw new ForbiddenError("This account is blocked", "ACCOUNT_BLOCKED");
+			if (res.reason === ORDER_REFUSAL.accountBlocked) throw new ForbiddenError("This account is blocked", ORDER_REFUSAL.accountBlocked);
 			if (ctx.meta.onBehalfOf !== undefined)
 				throw new UnprocessableError("No customer has this id", [{ field: "X-On-Behalf-Of", type: "exists", message: "No customer has this id." }], "UNKNOWN_CUSTOMER");
 			throw new UnauthorizedError("Unknown customer", "UNKNOWN_CUSTOMER");

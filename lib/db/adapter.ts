@@ -1,5 +1,5 @@
 import type { Service, ServiceBroker } from "moleculer";
-import type { StorageSettings } from "../settings";
+import type { StorageSettings } from "../infra/settings";
 import { createMongoAdapter } from "./mongo-adapter";
 import { createNedbAdapter } from "./nedb-adapter";
 

@@ -1,7 +1,7 @@
 import crypto from "crypto";
 import fs from "fs";
 import path from "path";
-import { createFile, replaceFile } from "../local-files";
+import { createFile, replaceFile } from "../infra/local-files";
 
 /**
  * One process per data directory: NeDB keeps each file in memory and

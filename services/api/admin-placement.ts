@@ -1,8 +1,8 @@
 import type { IncomingMessage } from "http";
-import type { AuthUser } from "../../lib/auth";
-import { ForbiddenError } from "../../lib/errors";
-import { ID } from "../../lib/params";
-import { validationError } from "../../lib/validation";
+import type { AuthUser } from "../../lib/contracts/auth";
+import { ForbiddenError } from "../../lib/contracts/errors";
+import { ID } from "../../lib/contracts/params";
+import { validationError } from "../../lib/infra/validation";
 
 /**
  * Two headers of `POST /api/orders` that only an admin may send: the order

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "http";
 import bodyParser from "body-parser";
 import { Errors } from "moleculer";
 import sjson from "secure-json-parse";
-import { PROTOTYPE_ISSUE, validationError } from "../../lib/validation";
+import { PROTOTYPE_ISSUE, validationError } from "../../lib/infra/validation";
 
 const { MoleculerClientError } = Errors;
 

@@ -1,5 +1,5 @@
 import { Errors } from "moleculer";
-import { assertSafeShape, validationError } from "../../lib/validation";
+import { assertSafeShape, validationError } from "../../lib/infra/validation";
 
 /* What a Socket.IO `call` brings, checked before the route table and the action's own rules see it. */
 

@@ -1,6 +1,6 @@
 import fs from "fs";
 import type { IncomingMessage, ServerResponse } from "http";
-import { sendStaticFile, staticFile, type StaticFile } from "../../lib/static-files";
+import { sendStaticFile, staticFile, type StaticFile } from "../../lib/infra/static-files";
 import type { OpenApiDocument } from "./openapi";
 
 /**

@@ -1,5 +1,5 @@
 import type { ServiceSchema } from "moleculer";
-import { assertSafeShape, validationError, type Check } from "../../lib/validation";
+import { assertSafeShape, validationError, type Check } from "../../lib/infra/validation";
 import { actionParams } from "./openapi";
 
 interface Validator {

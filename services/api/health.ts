@@ -1,18 +1,12 @@
 import type { Context } from "moleculer";
-import { keptFor } from "../../lib/coalesce";
-import { dependencyStates, type Dependencies } from "../../lib/dependencies";
-import { type Meta, type ServiceBase, defineMixin } from "../../lib/types";
+import { keptFor } from "../../lib/infra/coalesce";
+import type { Dependencies } from "../../lib/contracts/health-report";
+import { dependencyStates } from "../../lib/infra/dependencies";
+import { type Meta, type ServiceBase, defineMixin } from "../../lib/contracts/types";
+import { BACKEND_SERVICES, HEALTH_NAMES } from "../../lib/contracts/services";
 import { RETRY_AFTER_S } from "./errors";
 
-/** The services /api/health reports, by the name clients see. */
-const HEALTH_TARGETS: Record<string, string> = {
-	"order-service": "orders",
-	"product-service": "products",
-	"customer-service": "customers",
-	"alert-service": "alerts",
-	"analytics-service": "analytics",
-};
-/** How long GET /api/health waits for each service (lib/health-report.ts's HEALTH_CALL_TIMEOUT_MS is the health file's, longer). */
+/** How long GET /api/health waits for each service (lib/contracts/health-report.ts's HEALTH_CALL_TIMEOUT_MS is the health file's, longer). */
 const GATEWAY_HEALTH_TIMEOUT_MS = 1500;
 /** How long the gateway answers health from its last report: monitors that ask often cost one fan-out a second. */
 const HEALTH_REPORT_TTL_MS = 1000;
@@ -50,7 +44,7 @@ const GatewayHealthMixin = defineMixin<unknown, HealthThis>({
 	methods: {
 		/** Each service's `health` and the dependencies, this node's Redis connections included (the rate-limit counters' too). */
 		async checkHealth(this: HealthThis): Promise<HealthReport> {
-			const entries = await Promise.all(Object.entries(HEALTH_TARGETS).map(async ([label, service]) => [label, (await this.isServiceUp(service)) ? "running" : "down"]));
+			const entries = await Promise.all(BACKEND_SERVICES.map(async service => [HEALTH_NAMES[service], (await this.isServiceUp(service)) ? "running" : "down"]));
 			const services = Object.fromEntries(entries) as Record<string, string>;
 			const dependencies = dependencyStates(this.broker);
 			if (this.counters.ready === false) dependencies.cache = "down";

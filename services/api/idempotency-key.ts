@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "http";
-import { validationError } from "../../lib/validation";
+import { validationError } from "../../lib/infra/validation";
 
 /** The Idempotency-Key header, if any: 1 to 100 characters. */
 export function idempotencyKey(req: IncomingMessage): string | undefined {

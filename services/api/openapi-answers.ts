@@ -1,5 +1,5 @@
-import { ORDER_STATUSES } from "../../lib/order-status";
-import { ID } from "../../lib/params";
+import { ORDER_STATUSES } from "../../lib/contracts/order-status";
+import { ID } from "../../lib/contracts/params";
 import { toJsonSchema, type JsonSchema } from "./json-schema";
 
 /**

@@ -1,12 +1,12 @@
 import type { ActionSchema } from "moleculer";
-import type { Route } from "../../lib/routes";
-import { MAX_DEPTH } from "../../lib/validation";
+import type { Route } from "../../lib/contracts/routes";
+import { MAX_DEPTH } from "../../lib/infra/validation";
 import { ANSWERS, ANSWER_SCHEMAS, type Answer, type ErrorAnswer, type ErrorStatus } from "./openapi-answers";
 import { fieldsOf, isRequired, objectSchema, toJsonSchema, type JsonSchema, type ParamsSchema, type Rule } from "./json-schema";
 
 /**
  * The OpenAPI 3.1 description of the REST API, generated at the gateway's
- * start from the route table (lib/routes.ts) and the `params` of the
+ * start from the route table (lib/contracts/routes.ts) and the `params` of the
  * actions it names, the very rules that validate each request: a route or
  * a rule changed is a description changed.
  */

@@ -3,8 +3,9 @@ import type { IncomingMessage, ServerResponse } from "http";
 import path from "path";
 import type { Context, Service, ServiceSchema } from "moleculer";
 import type { Server as SocketIOServer } from "socket.io";
-import { dependencyStates, type Dependencies } from "../../lib/dependencies";
-import { sendStaticFile, staticFile, type StaticFile } from "../../lib/static-files";
+import type { Dependencies } from "../../lib/contracts/health-report";
+import { dependencyStates } from "../../lib/infra/dependencies";
+import { sendStaticFile, staticFile, type StaticFile } from "../../lib/infra/static-files";
 
 /**
  * The live operations page for the gateway (api service): the static page
@@ -128,7 +129,7 @@ function pageRoute(files: Map<string, StaticFile>): object {
 
 const OpsPageMixin: Partial<ServiceSchema> = {
 	actions: {
-		/** Every available node, the services it runs and its uptime; admins only (lib/routes.ts). */
+		/** Every available node, the services it runs and its uptime; admins only (lib/contracts/routes.ts). */
 		cluster: {
 			async handler(this: OpsPageService, ctx: Context): Promise<ClusterView> {
 				const nodes = await ctx.call<RegistryNode[], object>("$node.list", { onlyAvailable: true, withServices: true });

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "http";
 import qs from "qs";
-import { PROTOTYPE_ISSUE, reachesPrototype, validationError } from "../../lib/validation";
+import { PROTOTYPE_ISSUE, reachesPrototype, validationError } from "../../lib/infra/validation";
 
 /** A query key that would reach a prototype: a `__proto__` segment (`__proto__[x]`, `a[__proto__]`), or `constructor` then `prototype`. */
 const PROTOTYPE_KEY = /(?:^|\[)(?:__proto__|constructor\]?\[prototype)(?:\]|\[|$)/;

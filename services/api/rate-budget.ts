@@ -1,17 +1,9 @@
-import { Errors } from "moleculer";
-
-const { MoleculerClientError } = Errors;
+import { RateLimitedError } from "../../lib/contracts/errors";
 
 /** moleculer-web's rate-limit store: the Memory one, or ours in Redis. */
 export interface RateLimitStore {
 	inc(key: string): number | Promise<number>;
 	resetTime: number;
-}
-
-export class RateLimitedError extends MoleculerClientError {
-	constructor() {
-		super("Rate limit exceeded", 429, "RATE_LIMIT_EXCEEDED");
-	}
 }
 
 /**

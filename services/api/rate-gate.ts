@@ -1,6 +1,7 @@
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from "http";
 import type { Duplex } from "stream";
-import { RateLimitedError, type RateBudget, type RateStanding } from "./rate-budget";
+import { RateLimitedError } from "../../lib/contracts/errors";
+import type { RateBudget, RateStanding } from "./rate-budget";
 import { RETRY_AFTER_S, errorBody, statusOf } from "./errors";
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;

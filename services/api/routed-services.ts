@@ -4,6 +4,7 @@ import AnalyticsService from "../analytics.service";
 import CustomersService from "../customers.service";
 import OrdersService from "../orders.service";
 import ProductsService from "../products.service";
+import { BACKEND_SERVICES, type BackendService } from "../../lib/contracts/services";
 
 /**
  * The schemas of the services whose actions the route table names (the
@@ -11,4 +12,11 @@ import ProductsService from "../products.service";
  * gateway alone on its node documents every route from its start, and
  * rules keep what the registry's JSON would lose (a RegExp `pattern`).
  */
-export const ROUTED_SERVICES: readonly ServiceSchema[] = [CustomersService, ProductsService, OrdersService, AlertsService, AnalyticsService];
+const SCHEMAS: Record<BackendService, ServiceSchema> = {
+	customers: CustomersService,
+	products: ProductsService,
+	orders: OrdersService,
+	alerts: AlertsService,
+	analytics: AnalyticsService,
+};
+export const ROUTED_SERVICES: readonly ServiceSchema[] = BACKEND_SERVICES.map(name => SCHEMAS[name]);

@@ -3,8 +3,8 @@ import SocketIOService from "moleculer-io";
 import { createAdapter } from "@socket.io/redis-adapter";
 import Redis, { type RedisOptions } from "ioredis";
 import type { Server, Socket } from "socket.io";
-import type { AuthUser } from "../../lib/auth";
-import { namespacePrefix, redisOptions } from "../../lib/redis";
+import type { AuthUser } from "../../lib/contracts/auth";
+import { namespacePrefix, redisOptions } from "../../lib/infra/redis";
 import { errorBody } from "./errors";
 
 /** What moleculer-io's `call` action receives. */

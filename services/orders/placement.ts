@@ -1,28 +1,22 @@
 import crypto from "crypto";
 import type { CallingOptions, LoggerInstance } from "moleculer";
 import { Errors } from "moleculer";
-import type { OrderStatusMessage } from "../../lib/channels";
+import type { OrderStatusMessage } from "../../lib/contracts/channels";
 import { isDuplicateKeyError, type DbAdapter, type Doc, type IndexSpec, type Query } from "../../lib/db/adapter";
 import { newId } from "../../lib/db/ids";
-import { ConflictError, UnprocessableError } from "../../lib/errors";
-import { crashPoint, pause, pausesAt } from "../../lib/crash-points";
-import { canMove, type OrderStatus } from "../../lib/order-status";
-import { REJECTION, type CancelReason, type ReleaseAnswer, type ReservationView, type ReserveAnswer, type ReserveItem, type ReservedLine } from "../../lib/reservations";
-import type { SettlementSettings } from "../../lib/settings";
-import type { Order, OrderLine, ShippingAddress } from "../../lib/types";
+import { ConflictError, UnprocessableError } from "../../lib/contracts/errors";
+import { crashPoint, pause, pausesAt } from "../../lib/infra/crash-points";
+import { canMove, type OrderStatus } from "../../lib/contracts/order-status";
+import { REJECTION, type CancelReason, type ReleaseAnswer, type ReservationView, type ReserveAnswer, type ReserveItem, type ReservedLine } from "../../lib/contracts/reservations";
+import type { SettlementSettings } from "../../lib/infra/settings";
+import type { Order, OrderLine, ShippingAddress } from "../../lib/contracts/types";
 
-/** An order as orders stores it. */
-export interface OrderDoc extends Doc {
-	customerId: string;
+/** An order as orders stores it: the public shape under `_id`, with the saga's own fields. */
+export interface OrderDoc extends Doc, Omit<Order, "id"> {
 	/** `<customerId>:<Idempotency-Key>`, unique. */
 	idemKey?: string;
 	/** The items as the client asked for them, while pending: products answers with the lines, which replace them. */
 	requested?: ReserveItem[];
-	items: OrderLine[];
-	totalCents: number;
-	status: OrderStatus;
-	statusHistory: Array<{ status: OrderStatus; at: string }>;
-	shippingAddress: ShippingAddress | null;
 	/** With an Idempotency-Key, what the client asked for (items and address): the key sent again with another body is refused. */
 	requestHash?: string;
 	cancelReason?: CancelReason;
@@ -32,8 +26,6 @@ export interface OrderDoc extends Doc {
 	pending?: true;
 	/** A status move not yet handed to the durable channel; the settler resends it. */
 	outbox?: true;
-	createdAt: string;
-	updatedAt: string;
 }
 
 /** The orders collection's indexes. */

@@ -1,8 +1,8 @@
 import _ from "lodash";
 import { isDuplicateKeyError, type DbAdapter, type Query } from "../../lib/db/adapter";
 import { newId } from "../../lib/db/ids";
-import { ConflictError, NotFoundError } from "../../lib/errors";
-import type { Product } from "../../lib/types";
+import { ConflictError, NotFoundError } from "../../lib/contracts/errors";
+import type { Product } from "../../lib/contracts/types";
 import type { ProductDoc } from "./documents";
 
 export const DEFAULT_LOW_STOCK_THRESHOLD = 5;

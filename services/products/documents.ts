@@ -1,8 +1,8 @@
-import type { StockAlertMessage } from "../../lib/channels";
+import type { StockAlertMessage } from "../../lib/contracts/channels";
 import type { Doc, IndexSpec } from "../../lib/db/adapter";
-import type { ShortItem } from "../../lib/errors";
-import type { ReserveItem, ReservedLine, ReservationState } from "../../lib/reservations";
-import type { Product } from "../../lib/types";
+import type { ShortItem } from "../../lib/contracts/errors";
+import type { ReserveItem, ReservedLine, ReservationState } from "../../lib/contracts/reservations";
+import type { Product } from "../../lib/contracts/types";
 
 /** A marker in a product: the quantity moved for an order, and when (a take with no outcome is abandoned after the timeout). */
 export interface Hold {

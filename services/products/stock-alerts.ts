@@ -1,17 +1,9 @@
 import type { LoggerInstance } from "moleculer";
-import type { StockAlertMessage } from "../../lib/channels";
-import { crashPoint } from "../../lib/crash-points";
+import type { StockAlertMessage } from "../../lib/contracts/channels";
+import type { LowStockProduct } from "../../lib/contracts/types";
+import { crashPoint } from "../../lib/infra/crash-points";
 import type { DbAdapter } from "../../lib/db/adapter";
 import type { ProductDoc } from "./documents";
-
-/** A product at or below its threshold, as the dashboard lists it. */
-export interface LowStockProduct {
-	productId: string;
-	sku: string;
-	name: string;
-	stock: number;
-	threshold: number;
-}
 
 const outboxKey = (m: StockAlertMessage) => `alertOutbox.${m.type}_${m.crossing}`;
 

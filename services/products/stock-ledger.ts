@@ -1,10 +1,10 @@
 import crypto from "crypto";
 import { Errors } from "moleculer";
-import { crashPoint, pause, pausesAt } from "../../lib/crash-points";
+import { crashPoint, pause, pausesAt } from "../../lib/infra/crash-points";
 import type { DbAdapter, Query } from "../../lib/db/adapter";
 import { isDuplicateKeyError } from "../../lib/db/adapter";
-import { ConflictError, InsufficientStockError, UnprocessableError, type ShortItem } from "../../lib/errors";
-import { REJECTION, type ReleaseAnswer, type ReservationState, type ReservationView, type ReserveAnswer, type ReserveItem, type ReservedLine } from "../../lib/reservations";
+import { ConflictError, InsufficientStockError, UnprocessableError, type ShortItem } from "../../lib/contracts/errors";
+import { REJECTION, type ReleaseAnswer, type ReservationState, type ReservationView, type ReserveAnswer, type ReserveItem, type ReservedLine } from "../../lib/contracts/reservations";
 import { reservedItems, type Hold, type ProductDoc, type ReservationDoc } from "./documents";
 
 /** Called after stock moved, before the answer: caches are cleared and crossings found there. */

@@ -1,6 +1,6 @@
 import { ServiceBroker, type ServiceSchema } from "moleculer";
 import { brokerOptions } from "../../moleculer.config";
-import { settings } from "../../lib/settings";
+import { settings } from "../../lib/infra/settings";
 
 /** An in-process broker with production's settings (the embedded default), without logs; its own cacher and middlewares, as a node has. */
 export function createTestBroker(): ServiceBroker {

@@ -4,10 +4,10 @@ import fs from "fs";
 import os from "os";
 import path from "path";
 import { ServiceBroker } from "moleculer";
-import { deleteNamespaceWithTransport } from "../../bin/namespace-cleanup";
-import { START_RABBITMQ, START_REDIS, freePort, reachable } from "../../bin/processes";
+import { deleteNamespaceWithTransport } from "../../bin/lib/namespace-cleanup";
+import { START_RABBITMQ, START_REDIS, freePort, reachable } from "../../bin/lib/processes";
 import { brokerOptions } from "../../moleculer.config";
-import { parseSettings } from "../../lib/settings";
+import { parseSettings } from "../../lib/infra/settings";
 import { waitFor } from "./broker";
 import type { HttpClient } from "./http";
 

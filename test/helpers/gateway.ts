@@ -1,6 +1,6 @@
 import type { AddressInfo } from "net";
 import type { ServiceBroker, ServiceSchema } from "moleculer";
-import type { AdminSettings, AuthSettings, GatewaySettings, SettlementSettings, StorageSettings } from "../../lib/settings";
+import type { AdminSettings, AuthSettings, GatewaySettings, SettlementSettings, StorageSettings } from "../../lib/infra/settings";
 import { createTestBroker } from "./broker";
 
 /** Settings a test gives the services, over those of the test process (see setup-env.ts). */

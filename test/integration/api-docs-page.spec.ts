@@ -1,4 +1,4 @@
-import { ROUTES } from "../../lib/routes";
+import { ROUTES } from "../../lib/contracts/routes";
 import { launchBrowser, saveScreenshot, type Browser } from "../helpers/browser";
 import { startInProcessShop } from "../helpers/gateway";
 

@@ -1,9 +1,9 @@
 import crypto from "crypto";
 import Redis from "ioredis";
 import { ServiceBroker } from "moleculer";
-import { RedisCacheVersions } from "../../lib/cache-versions";
-import { ShopRedisCacher, namespacePrefix, redisOptions } from "../../lib/redis";
-import { parseSettings } from "../../lib/settings";
+import { RedisCacheVersions } from "../../lib/infra/cache-versions";
+import { ShopRedisCacher, namespacePrefix, redisOptions } from "../../lib/infra/redis";
+import { parseSettings } from "../../lib/infra/settings";
 import { brokerOptions } from "../../moleculer.config";
 import ProductsService from "../../services/products.service";
 import { waitFor } from "../helpers/broker";

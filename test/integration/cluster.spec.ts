@@ -1,7 +1,7 @@
 import fs from "fs";
 import path from "path";
 import Redis from "ioredis";
-import { namespacePrefix } from "../../lib/redis";
+import { namespacePrefix } from "../../lib/infra/redis";
 import { waitFor } from "../helpers/broker";
 import { HEALTH_POLL_MS, REDIS_URL, TestCluster, loginAdmin, requireInfrastructure, waitForRunning, type ShopNode } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
@@ -96,7 +96,7 @@ describe("cluster over RabbitMQ and Redis", () => {
 		const p = (await a.post("/products", { sku: "NEAR-1", name: "Near", category: "c", priceCents: 700, stock: 5 }, adminToken)).body;
 		const redis = new Redis(REDIS_URL);
 		try {
-			// The products node's cached answer (stored once the create's write lease has ended: lib/cache-versions.ts).
+			// The products node's cached answer (stored once the create's write lease has ended: lib/infra/cache-versions.ts).
 			const [key] = await waitFor(async () => {
 				expect((await a.get(`/products/${p.id}`)).body.priceCents).toBe(700);
 				const keys = await redis.keys(`${namespacePrefix(cluster.namespace)}cache:*:products.get:*${p.id}*`);

@@ -3,7 +3,8 @@ import fs from "fs";
 import os from "os";
 import path from "path";
 import YAML from "yaml";
-import { ENV_VARIABLES, parseSettings, SERVICE_NAMES, type Settings } from "../../lib/settings";
+import { SERVICE_NAMES } from "../../lib/contracts/services";
+import { ENV_VARIABLES, parseSettings, type Settings } from "../../lib/infra/settings";
 
 /**
  * docker-compose.yml, the Dockerfile and deploy/ read against the code. No

@@ -1,14 +1,14 @@
 import fs from "fs";
 import os from "os";
 import path from "path";
-import { CRASH_POINTS, type CrashPoint, type PausePoint } from "../../lib/crash-points";
+import { CRASH_POINTS, type CrashPoint, type PausePoint } from "../../lib/infra/crash-points";
 import { waitFor } from "../helpers/broker";
 import { freePort } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
 import { startShopProcess, type ShopProcess } from "../helpers/shop-process";
 
 /**
- * One test per named crash point (lib/crash-points.ts): the whole system
+ * One test per named crash point (lib/infra/crash-points.ts): the whole system
  * runs as `npm start` runs it, with CRASH_POINT naming the point; the test
  * drives it through that point, the process kills itself there (SIGKILL,
  * as kill -9), the test starts it again on the same data without the crash
@@ -147,7 +147,7 @@ interface Scenario {
 	trigger(shop: Shop, state: unknown): Promise<unknown>;
 	/** Recovery's own boundaries: the test first dies at `first`, then recovery dies at the point. */
 	first?: CrashPoint;
-	/** Widens a race window while the point is armed (lib/crash-points.ts, PAUSE_POINTS). */
+	/** Widens a race window while the point is armed (lib/infra/crash-points.ts, PAUSE_POINTS). */
 	pause?: PausePoint;
 	/** The same for the restart into recovery's own crash point (`first`). */
 	recoveryPause?: PausePoint;

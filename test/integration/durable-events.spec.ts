@@ -1,6 +1,6 @@
 import amqplib from "amqplib";
 import type { ServiceBroker } from "moleculer";
-import { CHANNELS } from "../../lib/channels";
+import { CHANNELS } from "../../lib/contracts/channels";
 import { waitFor } from "../helpers/broker";
 import { AMQP_URL, TestCluster, loginAdmin, observerBroker, requireInfrastructure, type ShopNode } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from "child_process";
 import fs from "fs";
 import os from "os";
 import path from "path";
-import type { HealthReport } from "../../lib/health-report";
+import type { HealthReport } from "../../lib/contracts/health-report";
 import { waitFor } from "../helpers/broker";
 import { freePort } from "../helpers/cluster";
 

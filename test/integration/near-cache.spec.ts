@@ -1,6 +1,6 @@
 import Redis from "ioredis";
 import { ServiceBroker } from "moleculer";
-import { ShopRedisCacher, namespacePrefix, redisOptions } from "../../lib/redis";
+import { ShopRedisCacher, namespacePrefix, redisOptions } from "../../lib/infra/redis";
 import { NearCacheMiddleware } from "../../middlewares/near-cache";
 import { REDIS_URL, requireInfrastructure } from "../helpers/cluster";
 

@@ -4,7 +4,7 @@ import http from "http";
 import type { AddressInfo } from "net";
 import os from "os";
 import path from "path";
-import { CUSTOMERS, ORDERS, PRODUCTS } from "../../bin/seed-data";
+import { CUSTOMERS, ORDERS, PRODUCTS } from "../../bin/lib/seed-data";
 import { lockDataDir, lockHolder, recordApi, releaseDataDir } from "../../lib/db/data-dir-lock";
 import { waitFor } from "../helpers/broker";
 import { ADMIN, ADMIN_ENV, freePort } from "../helpers/cluster";

@@ -1,6 +1,6 @@
 import type { ServiceBroker, ServiceSchema } from "moleculer";
 import AnalyticsService from "../../services/analytics.service";
-import { CHANNELS } from "../../lib/channels";
+import { CHANNELS } from "../../lib/contracts/channels";
 import { createTestBroker, eventRecorder, waitFor } from "../helpers/broker";
 
 function order(id: string, statuses: string[], lines: Array<[string, number, number]>, createdAt = "2026-11-20T10:00:00.000Z") {

@@ -1,7 +1,7 @@
 import { validate as validateOpenApi } from "@readme/openapi-parser";
 import Ajv2020, { type ValidateFunction } from "ajv/dist/2020";
 import addFormats from "ajv-formats";
-import { ROUTES, type Route } from "../../lib/routes";
+import { ROUTES, type Route } from "../../lib/contracts/routes";
 import { ANSWERS } from "../../services/api/openapi-answers";
 import { actionParams, buildOpenApi, openApiPath, type OpenApiDocument, type Operation } from "../../services/api/openapi";
 import { toJsonSchema } from "../../services/api/json-schema";

@@ -1,4 +1,4 @@
-import { MemoryCacheVersions, WriteHolds } from "../../lib/cache-versions";
+import { MemoryCacheVersions, WriteHolds } from "../../lib/infra/cache-versions";
 import { waitFor } from "../helpers/broker";
 
 /** Versions in memory that can be made unreachable, as Redis can. */
@@ -15,7 +15,7 @@ class CuttableVersions extends MemoryCacheVersions {
 	}
 }
 
-describe("write leases (lib/cache-versions.ts)", () => {
+describe("write leases (lib/infra/cache-versions.ts)", () => {
 	const setup = () => {
 		const versions = new CuttableVersions();
 		const failedEnds: string[] = [];

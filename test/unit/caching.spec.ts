@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import type { ServiceBroker } from "moleculer";
 import { brokerOptions } from "../../moleculer.config";
-import { ShopMemoryCacher, ShopRedisCacher, namespacePrefix } from "../../lib/redis";
-import { parseSettings } from "../../lib/settings";
+import { ShopMemoryCacher, ShopRedisCacher, namespacePrefix } from "../../lib/infra/redis";
+import { parseSettings } from "../../lib/infra/settings";
 import { createTestBroker } from "../helpers/broker";
 
 describe("caching is bounded", () => {

@@ -1,4 +1,4 @@
-import { keptFor } from "../../lib/coalesce";
+import { keptFor } from "../../lib/infra/coalesce";
 
 /** A task whose runs end when the test says; each run answers its own index and records when it started. */
 function controlledTask() {

@@ -1,8 +1,8 @@
 import fs from "fs";
 import path from "path";
-import { ENV_VARIABLES, parseSettings, type Settings } from "../../lib/settings";
+import { ENV_VARIABLES, parseSettings, type Settings } from "../../lib/infra/settings";
 
-/** .env.example against lib/settings.ts: every variable the code reads, explained, with its default. */
+/** .env.example against lib/infra/settings.ts: every variable the code reads, explained, with its default. */
 
 const lines = fs.readFileSync(path.resolve(__dirname, "../../.env.example"), "utf8").split("\n");
 const VARIABLE = /^(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$/;

@@ -1,8 +1,7 @@
 import { ServiceBroker } from "moleculer";
-import { ConflictError, InsufficientStockError, NotFoundError } from "../../lib/errors";
-import { CacheUnavailableError } from "../../lib/redis";
+import { CacheUnavailableError, ConflictError, InsufficientStockError, NotFoundError } from "../../lib/contracts/errors";
 import { brokerOptions } from "../../moleculer.config";
-import { parseSettings } from "../../lib/settings";
+import { parseSettings } from "../../lib/infra/settings";
 
 /** Two nodes of one namespace over Moleculer's in-process transporter, with the project's broker options. */
 function node(nodeID: string, namespace: string): ServiceBroker {

@@ -2,7 +2,7 @@ import fs from "fs";
 import os from "os";
 import path from "path";
 import { ServiceBroker } from "moleculer";
-import { HEALTH_REPORT_MAX_AGE_MS, reportProblems, type HealthReport } from "../../lib/health-report";
+import { HEALTH_REPORT_MAX_AGE_MS, reportProblems, type HealthReport } from "../../lib/contracts/health-report";
 import { HealthFileMiddleware } from "../../middlewares/health-file";
 import { waitFor } from "../helpers/broker";
 

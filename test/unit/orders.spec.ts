@@ -1,7 +1,7 @@
 import type { ServiceBroker } from "moleculer";
 import OrdersService from "../../services/orders.service";
 import ProductsService from "../../services/products.service";
-import { CHANNELS } from "../../lib/channels";
+import { CHANNELS } from "../../lib/contracts/channels";
 import { createTestBroker, eventRecorder, waitFor } from "../helpers/broker";
 
 describe("orders service", () => {

@@ -1,8 +1,8 @@
 import { Errors, type LoggerInstance } from "moleculer";
-import type { OrderStatusMessage } from "../../lib/channels";
+import type { OrderStatusMessage } from "../../lib/contracts/channels";
 import type { DbAdapter } from "../../lib/db/adapter";
-import { REJECTION, type ReserveItem } from "../../lib/reservations";
-import type { Order } from "../../lib/types";
+import { REJECTION, type ReserveItem } from "../../lib/contracts/reservations";
+import type { Order } from "../../lib/contracts/types";
 import { ORDER_INDEXES, Placement, type OrderDoc, type Via } from "../../services/orders/placement";
 import { PRODUCT_INDEXES, RESERVATION_INDEXES, type ProductDoc, type ReservationDoc } from "../../services/products/documents";
 import { StockLedger } from "../../services/products/stock-ledger";

@@ -1,6 +1,6 @@
 import { ServiceBroker } from "moleculer";
 import { brokerOptions } from "../../moleculer.config";
-import { parseSettings } from "../../lib/settings";
+import { parseSettings } from "../../lib/infra/settings";
 
 interface RegistryView {
 	nodes: {

@@ -1,6 +1,6 @@
 import jwt from "jsonwebtoken";
-import { Tokens } from "../../lib/auth";
-import { ENV_VARIABLES, parseSettings, SettingsError } from "../../lib/settings";
+import { Tokens } from "../../lib/infra/auth";
+import { ENV_VARIABLES, parseSettings, SettingsError } from "../../lib/infra/settings";
 
 describe("settings: the environment, parsed once", () => {
 	it("gives the embedded default when nothing is set", () => {

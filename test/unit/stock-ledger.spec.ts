@@ -1,5 +1,5 @@
 import type { DbAdapter } from "../../lib/db/adapter";
-import { REJECTION, type ReserveItem } from "../../lib/reservations";
+import { REJECTION, type ReserveItem } from "../../lib/contracts/reservations";
 import { PRODUCT_INDEXES, RESERVATION_INDEXES, type ProductDoc, type ReservationDoc } from "../../services/products/documents";
 import { StockLedger } from "../../services/products/stock-ledger";
 import { clock, Gate, memoryStore, NodeKilled, outcome, productDoc, through } from "../helpers/stepped-store";

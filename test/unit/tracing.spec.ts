@@ -1,6 +1,6 @@
 import { ServiceBroker, type ServiceSchema } from "moleculer";
 import { brokerOptions } from "../../moleculer.config";
-import { parseSettings } from "../../lib/settings";
+import { parseSettings } from "../../lib/infra/settings";
 import { withSettings } from "../helpers/gateway";
 import { HttpClient } from "../helpers/http";
 import { waitFor } from "../helpers/broker";

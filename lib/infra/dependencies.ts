@@ -1,11 +1,5 @@
 import type { ServiceBroker } from "moleculer";
-
-export type DependencyState = "up" | "down" | "none";
-
-export interface Dependencies {
-	transporter: DependencyState;
-	cache: DependencyState;
-}
+import type { Dependencies } from "../contracts/health-report";
 
 /** RabbitMQ and Redis as this node sees them; `none` on the embedded default. */
 export function dependencyStates(broker: ServiceBroker): Dependencies {

@@ -1,4 +1,9 @@
-import type { Dependencies } from "./dependencies";
+export type DependencyState = "up" | "down" | "none";
+
+export interface Dependencies {
+	transporter: DependencyState;
+	cache: DependencyState;
+}
 
 /**
  * A node's health report: written to HEALTH_FILE by the node itself

@@ -10,7 +10,7 @@ export interface Meta {
 	$location?: string;
 	$responseHeaders?: Record<string, string>;
 	idempotencyKey?: string;
-	/** The params a REST request took from its query string: only these convert (lib/validation.ts). */
+	/** The params a REST request took from its query string: only these convert (lib/infra/validation.ts). */
 	$queryFields?: string[];
 	/** An admin places this order for that customer (`X-On-Behalf-Of`). */
 	onBehalfOf?: string;
@@ -98,3 +98,22 @@ export interface Order {
 	createdAt: string;
 	updatedAt: string;
 }
+
+/** A product at or below its threshold, as the dashboard lists it. */
+export interface LowStockProduct {
+	productId: string;
+	sku: string;
+	name: string;
+	stock: number;
+	threshold: number;
+}
+
+/** Why customers.canOrder refuses: each is the type of the error the caller throws. */
+export const ORDER_REFUSAL = {
+	customerNotFound: "CUSTOMER_NOT_FOUND",
+	accountBlocked: "ACCOUNT_BLOCKED",
+} as const;
+export type OrderRefusal = (typeof ORDER_REFUSAL)[keyof typeof ORDER_REFUSAL];
+
+/** customers.canOrder's answer. */
+export type CanOrderAnswer = { allowed: true } | { allowed: false; reason: OrderRefusal };

@@ -1,25 +1,8 @@
 import crypto from "crypto";
 import jwt from "jsonwebtoken";
 import { LRUCache } from "lru-cache";
+import type { AuthUser } from "../contracts/auth";
 import type { AuthSettings } from "./settings";
-
-export const ROLES = ["customer", "admin"] as const;
-export type Role = (typeof ROLES)[number];
-
-export interface AuthUser {
-	id: string;
-	email: string;
-	role: Role;
-	/**
-	 * The account's token version the token was signed with (claim `ver`; 0
-	 * in tokens made before there were versions). A token is valid only while
-	 * it is the account's current one: a block, a password or role change and
-	 * a sign-out everywhere raise it (customers.tokenVersion).
-	 */
-	version: number;
-	/** Milliseconds since the epoch when the token stops being valid. */
-	expiresAt?: number;
-}
 
 const VERIFIED_CACHE_SIZE = 10_000;
 

@@ -1,4 +1,4 @@
-import type { Product } from "../lib/types";
+import type { Product } from "../../lib/contracts/types";
 /**
  * The demo catalog, customers and order history that `npm run seed` puts
  * into a shop. Hand-made rather than generated: the same every run, small
@@ -6,8 +6,8 @@ import type { Product } from "../lib/types";
  * low or out of stock from the start, others that the orders pull low,
  * orders in each status a placed order can rest in, over six weeks).
  */
-import type { OrderStatus } from "../lib/order-status";
-import type { ShippingAddress } from "../lib/types";
+import type { OrderStatus } from "../../lib/contracts/order-status";
+import type { ShippingAddress } from "../../lib/contracts/types";
 
 /** A product as the admin creates it. */
 export type SeedProduct = Omit<Product, "id" | "createdAt" | "updatedAt">;

@@ -4,11 +4,11 @@
  * headers that break the contract get a 4xx in the contract's error shape,
  * and nothing stored changes.
  *
- * The routes come from lib/routes.ts and the fields from each action's
+ * The routes come from lib/contracts/routes.ts and the fields from each action's
  * `params` as the running broker registered them (test/helpers/bad-input.ts),
  * so a route or a field added later is covered without a change here.
  * Seeded: the seed is printed first; `TEST_SEED=<seed> npx jest
- * test/unit/bad-input.spec.ts` replays a run.
+ * test/http/bad-input.spec.ts` replays a run.
  */
 import os from "os";
 import zlib from "zlib";
@@ -16,7 +16,7 @@ import fc from "fast-check";
 import jwt from "jsonwebtoken";
 import type { ServiceBroker } from "moleculer";
 import type { Socket } from "socket.io-client";
-import { EXPOSED_ACTIONS, ROUTES, type Route } from "../../lib/routes";
+import { EXPOSED_ACTIONS, ROUTES, type Route } from "../../lib/contracts/routes";
 import { waitFor } from "../helpers/broker";
 import { startGuardedShop } from "../helpers/guarded-shop";
 import { connectSocket } from "../helpers/socket";
@@ -49,7 +49,7 @@ import {
 const qs: { stringify(o: unknown): string } = require("qs");
 
 const SEED = Number(process.env.TEST_SEED) || Math.floor(Math.random() * 2 ** 31);
-console.log(`bad-input seed ${SEED} (replay: TEST_SEED=${SEED} npx jest test/unit/bad-input.spec.ts)`);
+console.log(`bad-input seed ${SEED} (replay: TEST_SEED=${SEED} npx jest test/http/bad-input.spec.ts)`);
 
 /** Generated cases per property; the sum is asserted (at least 2,000) at the end. */
 const RUNS = {

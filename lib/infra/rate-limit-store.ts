@@ -1,6 +1,7 @@
 import Redis from "ioredis";
 import type { ServiceBroker } from "moleculer";
-import { CacheUnavailableError, namespacePrefix, redisOptions } from "./redis";
+import { CacheUnavailableError } from "../contracts/errors";
+import { namespacePrefix, redisOptions } from "./redis";
 
 /** INCR, and the key's expiry set with its first count: one atomic script. */
 const COUNT_SCRIPT = `local n = redis.call('INCR', KEYS[1])

@@ -1,7 +1,7 @@
 import amqplib from "amqplib";
 import Redis from "ioredis";
-import { CONSUMER_GROUPS, DEAD_LETTER } from "../lib/channels";
-import { namespacePrefix } from "../lib/redis";
+import { CONSUMER_GROUPS, DEAD_LETTER } from "../../lib/contracts/channels";
+import { namespacePrefix } from "../../lib/infra/redis";
 
 /**
  * Removes what a cluster namespace leaves in RabbitMQ and Redis once its
@@ -9,7 +9,7 @@ import { namespacePrefix } from "../lib/redis";
  * queue, cache entries and rate-limit counters; deleteNamespaceWithTransport
  * also the transporter's own queues and exchanges. Only what the namespace
  * provably owns: the exact names its topology declares, and the Redis keys
- * under its own prefix (lib/redis.ts namespacePrefix), which no other
+ * under its own prefix (lib/infra/redis.ts namespacePrefix), which no other
  * namespace's keys start with. Nothing is deleted because its name starts
  * like the namespace's. For test, benchmark and local clusters
  * (`npm run cluster:clean`); a shop's own namespace keeps them.

@@ -1,6 +1,6 @@
 import type { ServiceBroker } from "moleculer";
-import { Errors } from "moleculer";
 import ApiGateway from "moleculer-web";
+import { TooManyLoginAttemptsError } from "../contracts/errors";
 import { RedisRateLimitStore } from "./rate-limit-store";
 
 export interface LoginThrottleSettings {
@@ -15,12 +15,6 @@ export interface LoginThrottleSettings {
 interface CountingStore {
 	inc(key: string): number | Promise<number>;
 	close?(): Promise<void>;
-}
-
-export class TooManyLoginAttemptsError extends Errors.MoleculerClientError {
-	constructor() {
-		super("Too many sign-in attempts on this account; try again later", 429, "TOO_MANY_LOGIN_ATTEMPTS");
-	}
 }
 
 /**

@@ -1,5 +1,4 @@
 import { Errors } from "moleculer";
-import { CacheUnavailableError } from "./redis";
 
 const { MoleculerClientError } = Errors;
 
@@ -45,10 +44,23 @@ export class InsufficientStockError extends MoleculerClientError {
 	}
 }
 
-/** A duplicate-key error from either adapter (NeDB or MongoDB). */
-export function isDuplicateKeyError(err: unknown): boolean {
-	const e = err as { errorType?: string; code?: number };
-	return e?.errorType === "uniqueViolated" || e?.code === 11000;
+/** Redis is away: what every door answers (503, with Retry-After). */
+export class CacheUnavailableError extends Errors.MoleculerRetryableError {
+	constructor(cause?: Error) {
+		super("The cache (Redis) is unavailable; try again shortly", 503, "CACHE_UNAVAILABLE", cause ? { reason: cause.message } : undefined);
+	}
+}
+
+export class RateLimitedError extends MoleculerClientError {
+	constructor() {
+		super("Rate limit exceeded", 429, "RATE_LIMIT_EXCEEDED");
+	}
+}
+
+export class TooManyLoginAttemptsError extends MoleculerClientError {
+	constructor() {
+		super("Too many sign-in attempts on this account; try again later", 429, "TOO_MANY_LOGIN_ATTEMPTS");
+	}
 }
 
 /** The project's errors that cross nodes, by name. */

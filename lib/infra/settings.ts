@@ -5,6 +5,8 @@ import path from "path";
 import Validator from "fastest-validator";
 import { GENERATED_ADMIN_FILE } from "./generated-admin";
 import { MESSAGES } from "./validation";
+import { SERVICE_NAMES, type ServiceName } from "../contracts/services";
+import { DEFAULT_DATA_DIR } from "./env-defaults";
 
 /**
  * The environment, parsed once: the only place that reads `process.env`
@@ -13,9 +15,6 @@ import { MESSAGES } from "./validation";
  * their `settings`, so a test changes a setting by mixing in other settings,
  * without touching the environment or reloading modules.
  */
-
-export const SERVICE_NAMES = ["api", "customers", "products", "orders", "alerts", "analytics"] as const;
-export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -93,7 +92,7 @@ export interface Settings {
 	admin: AdminSettings;
 	gateway: GatewaySettings;
 	settlement: SettlementSettings;
-	/** Tests only: the named crash point where this process kills itself (lib/crash-points.ts). */
+	/** Tests only: the named crash point where this process kills itself (lib/infra/crash-points.ts). */
 	crashPoint?: string;
 	pausePoint?: string;
 }
@@ -131,7 +130,7 @@ const ENV_SCHEMA = {
 	CACHE_MAX_ENTRIES: int(100, 10_000_000, 10_000),
 	CACHE_MAX_MB: int(1, 100_000, 64),
 	MONGO_URI: url("mongodb", "mongodb\\+srv"),
-	DATA_DIR: { type: "string", min: 1, default: "./data" },
+	DATA_DIR: { type: "string", min: 1, default: DEFAULT_DATA_DIR },
 	STORE_SYNC: { type: "enum", values: ["on", "off"], default: "on" },
 	PORT: int(0, 65_535, 5000),
 	HOST: { type: "string", min: 1, default: "127.0.0.1" },

@@ -1,4 +1,4 @@
-import type { Page } from "../lib/pagination";
+import type { Page } from "../../lib/contracts/pagination";
 import { sleep } from "./processes";
 
 /** A refusal of the shop's API: its status and the contract's error body. */

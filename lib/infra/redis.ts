@@ -1,5 +1,6 @@
 import type { Redis, RedisOptions } from "ioredis";
-import { Cachers, Errors, type Context, type ServiceBroker } from "moleculer";
+import { Cachers, type Context, type ServiceBroker } from "moleculer";
+import { CacheUnavailableError } from "../contracts/errors";
 import { MemoryCacheVersions, RedisCacheVersions, WriteHolds, type CacheVersions, type VersionRead } from "./cache-versions";
 
 /**
@@ -23,17 +24,10 @@ export function redisOptions(url: string): RedisOptions {
 	};
 }
 
-/** Redis is away: what every door answers (503, with Retry-After). */
-export class CacheUnavailableError extends Errors.MoleculerRetryableError {
-	constructor(cause?: Error) {
-		super("The cache (Redis) is unavailable; try again shortly", 503, "CACHE_UNAVAILABLE", cause ? { reason: cause.message } : undefined);
-	}
-}
-
 /**
  * The Redis key prefix of a namespace (the cache's, the rate-limit
  * counters', the Socket.IO adapter's channels). A namespace is letters,
- * digits, `-` and `_` (lib/settings.ts), so `:` ends it: no namespace's
+ * digits, `-` and `_` (lib/infra/settings.ts), so `:` ends it: no namespace's
  * prefix starts another's, and none is the same as no namespace.
  */
 export function namespacePrefix(namespace: string): string {
@@ -79,7 +73,7 @@ export function serviceOf(action: { name: string; service?: { fullName: string }
 
 /**
  * A cacher whose entries are stored under their service's version (see
- * lib/cache-versions.ts), and which holds a write lease for each action that
+ * lib/infra/cache-versions.ts), and which holds a write lease for each action that
  * may write (every action that is not a cached read) and each store write
  * (mixins/db.mixin.ts). It replaces Moleculer's cacher middleware: an entry
  * is stored under the version read before the handler ran, and only when no
