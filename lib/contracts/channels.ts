@@ -7,7 +7,7 @@ import type { Order } from "./types";
  * real-time fan-out.
  */
 export const CHANNELS = {
-	/** An OrderStatusMessage on every status change of an order (creation included). */
+	/** An OrderStatusMessage on every status, payment or fulfilment change of an order (creation included). */
 	orderStatus: "orders.status",
 	/** A StockAlertMessage once per crossing. */
 	stockAlerts: "products.stock-alerts",
@@ -22,9 +22,14 @@ export const CONSUMER_GROUPS: Readonly<Record<(typeof CHANNELS)[keyof typeof CHA
 /** The dead-letter queue and exchange, under the namespace's prefix. */
 export const DEAD_LETTER = "DEAD_LETTER";
 
+/** What an OrderStatusMessage announces; absent in messages sent before payments existed, which are status changes. */
+export type OrderChange = "status" | "payment" | "fulfilment";
+
 export interface OrderStatusMessage {
 	order: Order;
 	cancelReason?: CancelReason;
+	/** What changed: the status (statusHistory's last entry), the payment (paymentStatus) or the fulfilment. */
+	change?: OrderChange;
 }
 
 export interface StockAlertMessage {
