@@ -12,6 +12,13 @@ import type { AuthUser } from "./auth";
 export type Access = "public" | "customer" | "admin";
 export type HttpMethod = "GET" | "POST" | "PATCH" | "DELETE";
 
+/**
+ * The request headers a route reads into its call's meta; the gateway parses
+ * each (services/api/route-headers.ts) and ignores any header its route does
+ * not list. Whether the caller may send one is the action's to decide.
+ */
+export type RouteHeader = "Idempotency-Key" | "X-On-Behalf-Of" | "X-Placed-At";
+
 export interface Route {
 	method: HttpMethod;
 	/** Under `/api`; `:name` segments become params of the action. */
@@ -21,13 +28,22 @@ export interface Route {
 	summary: string;
 	/** The OpenAPI tag. */
 	tag: string;
+	headers?: readonly RouteHeader[];
 }
 
 /** Matched in this order: the hottest routes first. */
 export const ROUTES: readonly Route[] = [
 	{ method: "GET", path: "/products/:id", action: "products.get", access: "public", tag: "Products", summary: "A product" },
 	{ method: "GET", path: "/products", action: "products.list", access: "public", tag: "Products", summary: "Products, paged, searched, filtered and sorted" },
-	{ method: "POST", path: "/orders", action: "orders.create", access: "customer", tag: "Orders", summary: "Place an order (optional Idempotency-Key header)" },
+	{
+		method: "POST",
+		path: "/orders",
+		action: "orders.create",
+		access: "customer",
+		tag: "Orders",
+		summary: "Place an order (optional Idempotency-Key header)",
+		headers: ["Idempotency-Key", "X-On-Behalf-Of", "X-Placed-At"],
+	},
 	{ method: "GET", path: "/orders/:id", action: "orders.get", access: "customer", tag: "Orders", summary: "An order of the caller's (any order for admins)" },
 	{ method: "GET", path: "/orders", action: "orders.list", access: "customer", tag: "Orders", summary: "The caller's orders (every order for admins)" },
 	{ method: "POST", path: "/orders/:id/cancel", action: "orders.cancel", access: "customer", tag: "Orders", summary: "Cancel an order; its stock is released exactly once" },
@@ -66,6 +82,7 @@ export const ROUTES: readonly Route[] = [
 ];
 
 const ACCESS: ReadonlyMap<string, Access> = new Map(ROUTES.map(r => [r.action, r.access]));
+const HEADERS: ReadonlyMap<string, readonly RouteHeader[]> = new Map(ROUTES.map(r => [r.action, r.headers ?? []]));
 const READS: ReadonlySet<string> = new Set(ROUTES.filter(r => r.method === "GET").map(r => r.action));
 
 /** Every action a client may call, over REST or Socket.IO. */
@@ -75,6 +92,9 @@ export const EXPOSED_ACTIONS: readonly string[] = [...ACCESS.keys()];
 export function restAliases(): Record<string, string> {
 	return Object.fromEntries(ROUTES.map(r => [`${r.method} ${r.path}`, r.action]));
 }
+
+/** The headers an action's route reads (none for an action no route names). */
+export const routeHeaders = (action: string): readonly RouteHeader[] => HEADERS.get(action) ?? [];
 
 /** Whether a client's action only reads (a GET route): over REST and Socket.IO alike. */
 export const isRead = (action: string) => READS.has(action);

@@ -1,20 +1,13 @@
-import type { IncomingMessage } from "http";
-import type { AuthUser } from "../../lib/contracts/auth";
-import { ForbiddenError } from "../../lib/contracts/errors";
-import { ID } from "../../lib/contracts/params";
-import { validationError } from "../../lib/infra/validation";
-
 /**
- * Two headers of `POST /api/orders` that only an admin may send: the order
+ * Two headers of `POST /api/orders` (the route table lists them) that only an admin may send: the order
  * is placed for a customer (`X-On-Behalf-Of: <customerId>`), and dated when
  * it was really placed (`X-Placed-At: <ISO-8601>`, from 2000-01-01 to now): a
  * phone order, an import, the demo seed's history. Headers, not body fields,
  * so the body stays exactly the contract's (a `customerId` in it is dropped).
  */
-export interface AdminPlacement {
-	onBehalfOf?: string;
-	placedAt?: string;
-}
+import type { IncomingMessage } from "http";
+import { ID } from "../../lib/contracts/params";
+import { validationError } from "../../lib/infra/validation";
 
 const ISO_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(?:Z|([+-])(\d{2}):(\d{2}))$/;
 
@@ -46,24 +39,21 @@ function invalid(field: string, type: string, message: string): Error {
 	return validationError([{ field, type, message }], message);
 }
 
-/** The admin's placement headers as call meta; 403 when someone else sends them, 422 when malformed. */
-export function adminPlacement(req: IncomingMessage, user: AuthUser | null | undefined): AdminPlacement {
-	const onBehalfOf = header(req, "x-on-behalf-of");
-	const placedAt = header(req, "x-placed-at");
-	if (onBehalfOf === undefined && placedAt === undefined) return {};
-	if (user?.role !== "admin") throw new ForbiddenError("Only an admin may place an order for a customer or date it (X-On-Behalf-Of, X-Placed-At)");
-	const out: AdminPlacement = {};
-	if (onBehalfOf !== undefined) {
-		if (onBehalfOf.length < ID.min || onBehalfOf.length > ID.max)
-			throw invalid("X-On-Behalf-Of", "stringLength", `The 'X-On-Behalf-Of' header must be a customer id of ${ID.min} to ${ID.max} characters.`);
-		out.onBehalfOf = onBehalfOf;
-	}
-	if (placedAt !== undefined) {
-		const time = strictInstant(placedAt);
-		if (Number.isNaN(time)) throw invalid("X-Placed-At", "date", "The 'X-Placed-At' header must be an ISO-8601 timestamp such as 2024-05-01T10:00:00Z.");
-		if (time < Date.parse(PLACED_AT_MIN)) throw invalid("X-Placed-At", "dateMin", `The 'X-Placed-At' header must not be before ${PLACED_AT_MIN}.`);
-		if (time > Date.now()) throw invalid("X-Placed-At", "dateMax", "The 'X-Placed-At' header must not be in the future.");
-		out.placedAt = new Date(time).toISOString();
-	}
-	return out;
+/** X-On-Behalf-Of: a customer id; 422 when malformed. Only an admin may send it: orders decides. */
+export function onBehalfOf(req: IncomingMessage): string | undefined {
+	const value = header(req, "x-on-behalf-of");
+	if (value !== undefined && (value.length < ID.min || value.length > ID.max))
+		throw invalid("X-On-Behalf-Of", "stringLength", `The 'X-On-Behalf-Of' header must be a customer id of ${ID.min} to ${ID.max} characters.`);
+	return value;
+}
+
+/** X-Placed-At: a strict ISO-8601 instant from PLACED_AT_MIN to now, normalised; 422 otherwise. Only an admin may send it: orders decides. */
+export function placedAt(req: IncomingMessage): string | undefined {
+	const value = header(req, "x-placed-at");
+	if (value === undefined) return undefined;
+	const time = strictInstant(value);
+	if (Number.isNaN(time)) throw invalid("X-Placed-At", "date", "The 'X-Placed-At' header must be an ISO-8601 timestamp such as 2024-05-01T10:00:00Z.");
+	if (time < Date.parse(PLACED_AT_MIN)) throw invalid("X-Placed-At", "dateMin", `The 'X-Placed-At' header must not be before ${PLACED_AT_MIN}.`);
+	if (time > Date.now()) throw invalid("X-Placed-At", "dateMax", "The 'X-Placed-At' header must not be in the future.");
+	return new Date(time).toISOString();
 }

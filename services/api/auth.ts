@@ -8,9 +8,8 @@ import { ForbiddenError, UnauthorizedError } from "../../lib/contracts/errors";
 import { checkAccess, isRead } from "../../lib/contracts/routes";
 import type { AuthSettings } from "../../lib/infra/settings";
 import { type Meta, type ServiceBase, defineMixin } from "../../lib/contracts/types";
-import { adminPlacement } from "./admin-placement";
 import { DoorValidation } from "./door-validation";
-import { idempotencyKey } from "./idempotency-key";
+import { readRouteHeaders } from "./route-headers";
 import { parseQuery } from "./query";
 import { ROUTED_SERVICES } from "./routed-services";
 
@@ -101,11 +100,10 @@ const GatewayAuthMixin = defineMixin<{ auth: AuthSettings }, AuthThis>({
 			if (isDocsFile(req)) return;
 			const action = req.$action?.name ?? req.$alias?.action ?? "";
 			this.assertAccess(action, ctx.meta.user);
-			ctx.meta.idempotencyKey = idempotencyKey(req);
 			const fromQuery = Object.keys(req.query ?? {});
 			if (fromQuery.length) ctx.meta.$queryFields = fromQuery;
 			await this.doors.assert(action, req.$params as object, ctx.meta);
-			if (action === "orders.create") Object.assign(ctx.meta, adminPlacement(req, ctx.meta.user));
+			Object.assign(ctx.meta, readRouteHeaders(action, req));
 		},
 
 		/** The same rule for REST and Socket.IO calls, from the one route table. */

@@ -1,5 +1,6 @@
 import { ORDER_STATUSES } from "../../lib/contracts/order-status";
 import { ID } from "../../lib/contracts/params";
+import type { RouteHeader } from "../../lib/contracts/routes";
 import { toJsonSchema, type JsonSchema } from "./json-schema";
 
 /**
@@ -143,19 +144,21 @@ export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 
 /** An error answer: its description, and a body other than the error shape when it has one. */
 export type ErrorAnswer = string | { description: string; schema: JsonSchema };
 
-/** A request header the action reads (through the gateway's meta, not its params). */
-export interface HeaderParameter {
-	name: string;
-	description: string;
-	schema: JsonSchema;
-}
+/** Each request header a route may read (through the gateway's meta, not its params): every route that lists it shows this. */
+export const HEADER_DOCS: Readonly<Record<RouteHeader, { description: string; schema: JsonSchema }>> = {
+	"Idempotency-Key": {
+		description: "The same key from the same customer with the same body returns the first order and reserves nothing again; with another body it is `422` (`IDEMPOTENCY_KEY_REUSED`)",
+		schema: { type: "string", minLength: 1, maxLength: 100 },
+	},
+	"X-On-Behalf-Of": { description: "Admins only: the id of the customer the order is placed for (a phone order, an import)", schema: toJsonSchema(ID) },
+	"X-Placed-At": { description: "Admins only: when the order was really placed (ISO-8601, 2000-01-01 to now)", schema: { type: "string", format: "date-time" } },
+};
 
 export interface Answer {
 	status: 200 | 201 | 204;
 	description: string;
 	/** The body's; none for a 204. */
 	schema?: JsonSchema;
-	headers?: HeaderParameter[];
 	/** A second success: the first answer given again (an idempotent replay). */
 	replayed?: string;
 	/** Errors of this action beyond those every route of its kind has, or said more precisely, by status. */
@@ -192,15 +195,6 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 		status: 201,
 		description: "The order, `confirmed`: every item's stock reserved at the product service's prices",
 		schema: order,
-		headers: [
-			{
-				name: "Idempotency-Key",
-				description: "The same key from the same customer with the same body returns the first order and reserves nothing again; with another body it is `422` (`IDEMPOTENCY_KEY_REUSED`)",
-				schema: { type: "string", minLength: 1, maxLength: 100 },
-			},
-			{ name: "X-On-Behalf-Of", description: "Admins only: the id of the customer the order is placed for (a phone order, an import)", schema: toJsonSchema(ID) },
-			{ name: "X-Placed-At", description: "Admins only: when the order was really placed (ISO-8601, 2000-01-01 to now)", schema: { type: "string", format: "date-time" } },
-		],
 		replayed: "The first order, when the same Idempotency-Key and body were sent before: nothing is reserved again",
 		errors: {
 			403: "X-On-Behalf-Of or X-Placed-At sent by a customer",

@@ -1,7 +1,7 @@
 import type { ActionSchema } from "moleculer";
 import type { Route } from "../../lib/contracts/routes";
 import { MAX_DEPTH } from "../../lib/infra/validation";
-import { ANSWERS, ANSWER_SCHEMAS, type Answer, type ErrorAnswer, type ErrorStatus } from "./openapi-answers";
+import { ANSWERS, ANSWER_SCHEMAS, HEADER_DOCS, type Answer, type ErrorAnswer, type ErrorStatus } from "./openapi-answers";
 import { fieldsOf, isRequired, objectSchema, toJsonSchema, type JsonSchema, type ParamsSchema, type Rule } from "./json-schema";
 
 /**
@@ -141,14 +141,14 @@ function accessText(route: Route): string {
 	}
 }
 
-function parameters(route: Route, fields: Array<[string, Rule]>, answer: Answer): Parameter[] {
+function parameters(route: Route, fields: Array<[string, Rule]>): Parameter[] {
 	const params = Object.fromEntries(fields);
 	const inPath = pathNames(route);
 	const out: Parameter[] = inPath.map(name => ({ name, in: "path", required: true, schema: params[name] ? toJsonSchema(params[name]) : { type: "string" } }));
 	if (!takesBody(route)) {
 		for (const [name, rule] of fields) if (!inPath.includes(name)) out.push({ name, in: "query", required: isRequired(rule), schema: toJsonSchema(rule) });
 	}
-	for (const header of answer.headers ?? []) out.push({ ...header, in: "header", required: false });
+	for (const name of route.headers ?? []) out.push({ name, ...HEADER_DOCS[name], in: "header", required: false });
 	return out;
 }
 
@@ -195,7 +195,7 @@ function operation(route: Route, services: readonly SchemaLike[]): Operation {
 	const answer = answerOf(route.action);
 	const inPath = pathNames(route);
 	const bodyFields = takesBody(route) ? fields.filter(([name]) => !inPath.includes(name)) : [];
-	const params = parameters(route, fields, answer);
+	const params = parameters(route, fields);
 	return {
 		operationId: route.action,
 		tags: [route.tag],

@@ -1,0 +1,23 @@
+import type { IncomingMessage } from "http";
+import { routeHeaders, type RouteHeader } from "../../lib/contracts/routes";
+import type { Meta } from "../../lib/contracts/types";
+import { onBehalfOf, placedAt } from "./admin-placement";
+import { idempotencyKey } from "./idempotency-key";
+
+type HeaderMeta = Pick<Meta, "idempotencyKey" | "onBehalfOf" | "placedAt">;
+
+/** Each header's parser: its value as call meta, or a 422 naming the header; absent, nothing. */
+const READERS: Readonly<Record<RouteHeader, (req: IncomingMessage) => HeaderMeta>> = {
+	"Idempotency-Key": req => ({ idempotencyKey: idempotencyKey(req) }),
+	"X-On-Behalf-Of": req => ({ onBehalfOf: onBehalfOf(req) }),
+	"X-Placed-At": req => ({ placedAt: placedAt(req) }),
+};
+
+/** The headers the action's route lists, parsed into meta; every other header is ignored. */
+export function readRouteHeaders(action: string, req: IncomingMessage): HeaderMeta {
+	const meta: HeaderMeta = {};
+	for (const name of routeHeaders(action)) {
+		for (const [key, value] of Object.entries(READERS[name](req))) if (value !== undefined) Object.assign(meta, { [key]: value });
+	}
+	return meta;
+}
