@@ -1,6 +1,6 @@
 import type { ActionSchema, Context, Middleware, ServiceBroker } from "moleculer";
-import { LRUCache } from "lru-cache";
 import { ShopRedisCacher, answerSize, serviceOf, type VersionedMeta } from "../lib/infra/redis";
+import { VersionedEntries, versionOf } from "../lib/infra/version-snapshot";
 
 type Handler = (ctx: Context) => Promise<unknown>;
 
@@ -10,12 +10,6 @@ interface CacheOptions {
 	ttl?: number;
 	/** Opt in: the action's answers follow its service's version (lib/infra/cache-versions.ts). */
 	near?: boolean;
-}
-
-interface Entry {
-	tag: string | null;
-	value: unknown;
-	size: number;
 }
 
 /**
@@ -33,7 +27,7 @@ interface Entry {
  */
 export function NearCacheMiddleware(bounds: { maxEntries: number; maxBytes: number }): Middleware {
 	let broker: ServiceBroker;
-	let entries: LRUCache<string, Entry> | undefined;
+	let entries: VersionedEntries<unknown> | undefined;
 	return {
 		name: "NearCache",
 		created(b: ServiceBroker) {
@@ -44,18 +38,18 @@ export function NearCacheMiddleware(bounds: { maxEntries: number; maxBytes: numb
 			const opts = typeof action.cache === "object" ? action.cache : undefined;
 			if (!(cacher instanceof ShopRedisCacher) || !opts?.near) return handler;
 			// Bounded in entries and in bytes: keys by the cacher's maxParamsLength, answers by their JSON's length.
-			const cache = (entries ??= new LRUCache<string, Entry>({ max: bounds.maxEntries, maxSize: bounds.maxBytes, sizeCalculation: (entry, key) => Math.max(1, key.length + entry.size) }));
+			const cache = (entries ??= new VersionedEntries(bounds));
 			const service = serviceOf(action);
 			const ttlMs = (opts.ttl ?? (cacher as unknown as { opts: { ttl?: number } }).opts.ttl ?? 0) * 1000;
 			return async function nearCache(ctx: Context): Promise<unknown> {
 				const meta = ctx.meta as VersionedMeta;
 				if (meta.$cache === false) return handler(ctx);
 				const key = cacher.getCacheKey(action.name, ctx.params as object, ctx.meta, opts.keys ?? []);
-				const read = await cacher.versions.read(service);
-				const hit = cache.get(key);
-				if (hit && hit.tag === read.version) {
+				const read = await versionOf(meta, cacher.versions, service);
+				const hit = cache.get(key, read);
+				if (hit !== undefined) {
 					ctx.cachedResult = true;
-					return hit.value;
+					return hit;
 				}
 				meta.$cacheVersion = { service, ...read };
 				let value: unknown;
@@ -65,7 +59,7 @@ export function NearCacheMiddleware(bounds: { maxEntries: number; maxBytes: numb
 					// Not for the caller's later calls: they read again.
 					delete meta.$cacheVersion;
 				}
-				if (value != null && !read.writing) cache.set(key, { tag: read.version, value, size: answerSize(value) }, ttlMs > 0 ? { ttl: ttlMs } : undefined);
+				if (value != null) cache.set(key, read, value, answerSize(value), ttlMs);
 				return value;
 			};
 		},

@@ -25,6 +25,8 @@ export interface VersionRead {
 
 export interface CacheVersions {
 	read(service: string): Promise<VersionRead>;
+	/** The versions of several services in one read (one round trip). */
+	readMany(services: readonly string[]): Promise<Map<string, VersionRead>>;
 	/** A new version and a lease of `leaseMs` for `holder`; rejects when the cache cannot be reached. */
 	begin(service: string, holder: string, leaseMs: number): Promise<void>;
 	/** Ends `holder`'s lease; a lease that had run out gets a new version too (a reader may have stored meanwhile). */
@@ -48,6 +50,19 @@ if not v then
 end
 return {v, redis.call('ZCOUNT', KEYS[2], '(' .. now, '+inf')}`;
 
+/** KEYS: version and writing of each service in turn. ARGV: a fresh version for each. */
+const READ_MANY = `${NOW}local out = {}
+for i = 1, #KEYS, 2 do
+	local v = redis.call('GET', KEYS[i])
+	if not v then
+		v = ARGV[(i + 1) / 2]
+		redis.call('SET', KEYS[i], v)
+	end
+	out[#out + 1] = v
+	out[#out + 1] = redis.call('ZCOUNT', KEYS[i + 1], '(' .. now, '+inf')
+end
+return out`;
+
 /** KEYS: version, writing. ARGV: holder, lease ms, fresh version. */
 const BEGIN = `${NOW}redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
@@ -62,6 +77,7 @@ return 1`;
 
 type VersionScripts = Redis & {
 	shopReadVersion(version: string, writing: string, fresh: string): Promise<[string, number]>;
+	shopReadVersions(keyCount: number, ...keysThenFresh: string[]): Promise<Array<string | number>>;
 	shopBeginWrite(version: string, writing: string, holder: string, leaseMs: number, fresh: string): Promise<unknown>;
 	shopEndWrite(version: string, writing: string, holder: string, fresh: string): Promise<unknown>;
 };
@@ -78,6 +94,7 @@ export class RedisCacheVersions implements CacheVersions {
 	) {
 		this.redis = redis as VersionScripts;
 		this.redis.defineCommand("shopReadVersion", { numberOfKeys: 2, lua: READ });
+		this.redis.defineCommand("shopReadVersions", { lua: READ_MANY });
 		this.redis.defineCommand("shopBeginWrite", { numberOfKeys: 2, lua: BEGIN });
 		this.redis.defineCommand("shopEndWrite", { numberOfKeys: 2, lua: END });
 	}
@@ -85,6 +102,12 @@ export class RedisCacheVersions implements CacheVersions {
 	async read(service: string): Promise<VersionRead> {
 		const [version, writing] = await this.redis.shopReadVersion(this.versionKey(service), this.writingKey(service), newVersion()).catch(this.unavailable);
 		return { version, writing: writing > 0 };
+	}
+
+	async readMany(services: readonly string[]): Promise<Map<string, VersionRead>> {
+		const keys = services.flatMap(s => [this.versionKey(s), this.writingKey(s)]);
+		const out = await this.redis.shopReadVersions(keys.length, ...keys, ...services.map(newVersion)).catch(this.unavailable);
+		return new Map(services.map((s, i) => [s, { version: String(out[2 * i]), writing: Number(out[2 * i + 1]) > 0 }]));
 	}
 
 	async begin(service: string, holder: string, leaseMs: number): Promise<void> {
@@ -119,6 +142,10 @@ export class MemoryCacheVersions implements CacheVersions {
 		const now = Date.now();
 		const writing = [...(this.leases.get(service)?.values() ?? [])].some(until => until > now);
 		return Promise.resolve({ version, writing });
+	}
+
+	async readMany(services: readonly string[]): Promise<Map<string, VersionRead>> {
+		return new Map(await Promise.all(services.map(async s => [s, await this.read(s)] as const)));
 	}
 
 	begin(service: string, holder: string, leaseMs: number): Promise<void> {

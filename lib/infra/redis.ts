@@ -1,6 +1,7 @@
 import type { Redis, RedisOptions } from "ioredis";
 import { Cachers, type Context, type ServiceBroker } from "moleculer";
 import { CacheUnavailableError } from "../contracts/errors";
+import { versionOf } from "./version-snapshot";
 import { MemoryCacheVersions, RedisCacheVersions, WriteHolds, type CacheVersions, type VersionRead } from "./cache-versions";
 
 /**
@@ -110,7 +111,7 @@ function withVersions(Base: CacherBase, makeVersions: (cacher: InstanceType<Cach
 				const meta = ctx.meta as VersionedMeta;
 				if (meta.$cache === false) return handler(ctx);
 				const caller = meta.$cacheVersion;
-				const read = caller?.service === service ? caller : await this.versions.read(service);
+				const read = caller?.service === service ? caller : await versionOf(meta, this.versions, service);
 				const key = `cache:${read.version}:${this.getCacheKey(action.name, ctx.params, ctx.meta, opts.keys)}`;
 				const hit = await this.get(key);
 				if (hit != null) {

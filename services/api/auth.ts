@@ -1,9 +1,13 @@
 import type { IncomingMessage } from "http";
-import type { Context } from "moleculer";
+import type { Context, ServiceBroker } from "moleculer";
 import { Errors } from "moleculer";
 import type { Socket } from "socket.io";
 import type { AuthUser } from "../../lib/contracts/auth";
 import { Tokens } from "../../lib/infra/auth";
+import type { CacheVersions } from "../../lib/infra/cache-versions";
+import { serviceOf } from "../../lib/infra/redis";
+import { VersionedEntries, takeSnapshot, versionOf } from "../../lib/infra/version-snapshot";
+import type { BackendService } from "../../lib/contracts/services";
 import { ForbiddenError, UnauthorizedError } from "../../lib/contracts/errors";
 import { checkAccess, isRead } from "../../lib/contracts/routes";
 import type { AuthSettings } from "../../lib/infra/settings";
@@ -21,8 +25,18 @@ export interface AuthThis extends ServiceBase<{ auth: AuthSettings }> {
 	tokens: Tokens;
 	doors: DoorValidation;
 	assertAccess(action: string, user: AuthUser | null | undefined): void;
-	assertCurrent(user: AuthUser, read: boolean): Promise<void>;
+	assertCurrent(user: AuthUser, read: boolean, meta?: object): Promise<void>;
+	currentTokenVersion(id: string, meta: object): Promise<number | null>;
+	/** Each account's current token version, kept under the customers version it was read at. */
+	tokenVersions: VersionedEntries<number | null>;
 }
+
+const CUSTOMERS: BackendService = "customers";
+/** Accounts whose token version a gateway keeps: a few bytes each. */
+export const TOKEN_VERSIONS_KEPT = { maxEntries: 100_000, maxBytes: 16 * 1024 * 1024 };
+
+/** The versions of the broker's cacher (none without a cacher). */
+const versionsOf = (broker: ServiceBroker): CacheVersions | undefined => (broker.cacher as { versions?: CacheVersions } | null)?.versions;
 
 /** Whether a token is still current cannot be checked now (customers unreachable): a write is refused, nothing done. */
 class TokenCheckUnavailableError extends Errors.MoleculerRetryableError {
@@ -64,13 +78,16 @@ const GatewayAuthMixin = defineMixin<{ auth: AuthSettings }, AuthThis>({
 			return parseQuery(req);
 		},
 
-		async authenticate(this: AuthThis, _ctx: Context, _route: unknown, req: Req): Promise<AuthUser | null> {
+		async authenticate(this: AuthThis, ctx: Context, _route: unknown, req: Req): Promise<AuthUser | null> {
 			const header = req.headers.authorization;
 			if (!header || isDocsFile(req)) return null;
 			const match = /^Bearer\s+(\S+)$/i.exec(header);
 			const user = match ? this.tokens.verify(match[1]) : null;
 			if (!user) throw new UnauthorizedError("Invalid or expired token", "INVALID_TOKEN");
-			await this.assertCurrent(user, isRead(req.$action?.name ?? req.$alias?.action ?? ""));
+			const action = req.$action?.name ?? req.$alias?.action ?? "";
+			const versions = versionsOf(this.broker);
+			if (isRead(action) && versions) takeSnapshot(ctx.meta, versions, [CUSTOMERS, serviceOf({ name: action })]);
+			await this.assertCurrent(user, isRead(action), ctx.meta);
 			return user;
 		},
 
@@ -84,15 +101,34 @@ const GatewayAuthMixin = defineMixin<{ auth: AuthSettings }, AuthThis>({
 		 * say, a read goes on the token alone; anything else is refused (503,
 		 * nothing done).
 		 */
-		async assertCurrent(this: AuthThis, user: AuthUser, read: boolean): Promise<void> {
-			let current: { version: number | null };
+		async assertCurrent(this: AuthThis, user: AuthUser, read: boolean, meta: object = {}): Promise<void> {
+			let current: number | null;
 			try {
-				current = await this.broker.call<{ version: number | null }, { id: string }>("customers.tokenVersion", { id: user.id });
+				current = await this.currentTokenVersion(user.id, meta);
 			} catch {
 				if (read) return;
 				throw new TokenCheckUnavailableError();
 			}
-			if (current.version !== user.version) throw new UnauthorizedError("This token was revoked; sign in again", "TOKEN_REVOKED");
+			if (current !== user.version) throw new UnauthorizedError("This token was revoked; sign in again", "TOKEN_REVOKED");
+		},
+
+		/**
+		 * customers.tokenVersion, kept by this gateway under the customers
+		 * version (which every customers write renews before it answers): a
+		 * check costs a version read, which a read request shares with its
+		 * action's cached answer (lib/infra/version-snapshot.ts), and no call.
+		 */
+		async currentTokenVersion(this: AuthThis, id: string, meta: object): Promise<number | null> {
+			const ask = async (opts?: object) => (await this.broker.call<{ version: number | null }, { id: string }>("customers.tokenVersion", { id }, opts)).version;
+			const versions = versionsOf(this.broker);
+			if (!versions) return ask();
+			const tag = await versionOf(meta, versions, CUSTOMERS);
+			const known = this.tokenVersions.get(id, tag);
+			if (known !== undefined) return known;
+			// Asked past the caches: the answer is kept here, under the version read before asking.
+			const version = await ask({ meta: { $cache: false } });
+			this.tokenVersions.set(id, tag, version, 8);
+			return version;
 		},
 
 		/** After authentication (moleculer-web's order): who may call, then the request's own shape and the action's rules. */
@@ -123,6 +159,7 @@ const GatewayAuthMixin = defineMixin<{ auth: AuthSettings }, AuthThis>({
 
 	created(this: AuthThis) {
 		this.tokens = new Tokens(this.settings.auth);
+		this.tokenVersions = new VersionedEntries(TOKEN_VERSIONS_KEPT);
 		this.doors = new DoorValidation(this.broker.validator as unknown as ConstructorParameters<typeof DoorValidation>[0], [this.schema, ...ROUTED_SERVICES]);
 	},
 });

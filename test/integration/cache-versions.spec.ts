@@ -157,6 +157,23 @@ describe("cache versions in Redis", () => {
 		}
 	});
 
+	it("reads several services' versions in one call, each as a read of its own says, a lease included", async () => {
+		const redis = new Redis(REDIS_URL);
+		const versions = new RedisCacheVersions(redis, namespacePrefix(ownNamespace()), unavailable);
+		try {
+			await versions.begin("many-b", "a-writer", 30_000);
+			const many = await versions.readMany(["many-a", "many-b", "many-c"]);
+			expect([...many.keys()]).toEqual(["many-a", "many-b", "many-c"]);
+			for (const service of ["many-a", "many-b", "many-c"]) expect(many.get(service)).toEqual(await versions.read(service));
+			expect(many.get("many-b")!.writing).toBe(true);
+			expect(many.get("many-a")!.writing).toBe(false);
+			await versions.end("many-b", "a-writer");
+			expect((await versions.readMany(["many-b"])).get("many-b")).toEqual({ version: many.get("many-b")!.version, writing: false });
+		} finally {
+			redis.disconnect();
+		}
+	});
+
 	it("a version never reads as absent: deleted, it reads as a new one", async () => {
 		const redis = new Redis(REDIS_URL);
 		const versions = new RedisCacheVersions(redis, namespacePrefix(namespace), unavailable);

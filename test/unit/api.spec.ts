@@ -222,17 +222,23 @@ describe("api gateway over HTTP (embedded default)", () => {
 			expect((await http.get("/customers/me", await login(account.email))).status).toBe(200);
 		});
 
-		it("refuses writes (503, nothing stored) while the customers service cannot say whether a token is current; reads go on the token alone", async () => {
+		it("refuses writes (503, nothing stored) while the customers service cannot say whether a token is current and the gateway does not hold its version; reads go on the token alone", async () => {
 			const alone = await startInProcessShop(["api", "customers", "products", "orders"], { admin: { email: "boss@shop.test", password: "boss-password" } });
 			try {
 				const web = new HttpClient(`${alone.url}/api`);
 				const boss = (await web.post("/auth/login", { email: "boss@shop.test", password: "boss-password" })).body.token as string;
 				const product = (await web.post("/products", { sku: "UP-1", name: "Lamp", category: "lamps", priceCents: 100, stock: 5 }, boss)).body;
+				// Registered, never used: the gateway holds no version for this account.
+				const fresh = (await web.post("/auth/register", { name: "New", email: "new@shop.test", password: "password-1" })).body.token as string;
+				expect((await web.get("/customers/me", boss)).status).toBe(200);
 				await alone.broker.destroyService(alone.broker.getLocalService("customers"));
-				expect((await web.post("/products", { sku: "DOWN-1", name: "Lamp", category: "lamps", priceCents: 100, stock: 1 }, boss)).status).toBe(503);
-				expect((await web.get(`/products/${product.id}`, boss)).body.stock).toBe(5);
-				expect((await web.get("/orders", boss)).status).toBe(200);
-				expect((await web.get("/products?search=DOWN-1")).body.total).toBe(0);
+				const refused = await web.post("/orders", { items: [{ productId: product.id, quantity: 1 }] }, fresh);
+				expect(refused.status).toBe(503);
+				expect(refused.body.type).toBe("TOKEN_CHECK_UNAVAILABLE");
+				expect((await web.get(`/products/${product.id}`, fresh)).body.stock).toBe(5);
+				expect((await web.get("/orders", boss)).body.total).toBe(0);
+				// The boss's version, read after the last customers write, is still the current one: the gateway goes on it.
+				expect((await web.post("/products", { sku: "DOWN-1", name: "Lamp", category: "lamps", priceCents: 100, stock: 1 }, boss)).status).toBe(201);
 			} finally {
 				await alone.stop();
 			}
