@@ -113,7 +113,7 @@ export function assertRunning(children: Child[]): void {
 	}
 }
 
-/** Known and harmless (shared/STACK.md): @moleculer/channels' stale version check of amqplib. */
+/** Known and harmless: @moleculer/channels' stale version check of amqplib. */
 const KNOWN_NOISE = [/amqplib library is not supported officially/];
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Load benchmarks of the shop against its performance budget
- * (shared/DESIGN.md, "Performance budget"): each figure measured in
+ * (docs/design.md, "Performance budget"): each figure measured in
  * interleaved rounds beside what it is compared with, the medians, ratios
  * and targets printed in one table, which is appended to bench/RESULTS.md.
  *

@@ -1,6 +1,6 @@
 /**
  * What orders, payments, notifications and the gateway agree on about an
- * order's money and its shipping (shared/API.md, "Checkout and payment").
+ * order's money and its shipping (docs/contract.md).
  * Payment and fulfilment are fields of their own beside the status: the
  * status machine does not multiply.
  */

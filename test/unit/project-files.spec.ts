@@ -25,4 +25,23 @@ describe("what a newcomer reads first", () => {
 		expect(read("Dockerfile").match(/^FROM node:(\d+)/gm)).toEqual(["FROM node:24", "FROM node:24"]);
 		expect(read(".ci/run")).toMatch(/NODE_VERSION=24\./);
 	});
+
+	it("stands alone: its documents link only files it holds, and nothing names a folder outside it", () => {
+		const tracked = (dir: string): string[] =>
+			fs.readdirSync(path.join(root, dir), { withFileTypes: true }).flatMap(e => {
+				const rel = path.join(dir, e.name);
+				if (["node_modules", "dist", ".git", "data", "logs", ".ci"].includes(e.name)) return [];
+				return e.isDirectory() ? tracked(rel) : /\.(md|ts|mjs)$/.test(e.name) ? [rel] : [];
+			});
+		for (const file of tracked(".")) {
+			const text = read(file);
+			expect([file, /\.\.\/shared\/|shared\/(API|DESIGN|STACK)\.md/.test(text)]).toEqual([file, false]);
+			if (!file.endsWith(".md")) continue;
+			for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+				if (/^[a-z]+:/.test(target)) continue;
+				expect([file, target, fs.existsSync(path.join(root, path.dirname(file), target))]).toEqual([file, target, true]);
+			}
+		}
+		expect(read("README.md")).toMatch(/\(docs\/contract\.md\)[\s\S]*\(docs\/design\.md\)/);
+	});
 });
