@@ -1,6 +1,7 @@
 import type { Context, Service, ServiceSchema } from "moleculer";
 import DbService from "moleculer-db";
 import { createAdapter, type DbAdapter, type Doc, type IndexSpec, type Query } from "../lib/db/adapter";
+import { bringToCurrentFormat, formatCollection, type Migration } from "../lib/db/formats";
 import { pageWindow, toPage, type Page } from "../lib/contracts/pagination";
 import type { CacheVersions, WriteHolds } from "../lib/infra/cache-versions";
 import { settings, type StorageSettings } from "../lib/infra/settings";
@@ -14,6 +15,8 @@ export interface DbMixinOptions<P> {
 	publicFields: ReadonlyArray<keyof P & string>;
 	/** Other services whose writes also clear this service's cached answers (its own always do). */
 	cacheScope?: string[];
+	/** The service's data-format migrations, from format 2 on (lib/db/formats.ts); its store is brought to the last at start, before the service runs. */
+	migrations?: readonly Migration[];
 }
 
 export interface DbSettings extends SecureSettings {
@@ -80,7 +83,7 @@ function heldWrites<T extends Doc>(adapter: DbAdapter<T>): DbAdapter<T> {
  * validation.
  */
 export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): Partial<ServiceSchema> {
-	const { collection, indexes = [], publicFields, cacheScope = [] } = options;
+	const { collection, indexes = [], publicFields, cacheScope = [], migrations = [] } = options;
 	return defineMixin<DbSettings, This<T, P>>({
 		mixins: [DbService],
 		settings: { idField: "id", $secureSettings: ["storage"], storage: settings.storage },
@@ -135,6 +138,17 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): P
 
 		created(this: This<T, P>) {
 			this.extraAdapters = [];
+		},
+
+		/** After moleculer-db's own started (the adapter is connected), before the service's: it runs on documents of its own format. */
+		async started(this: This<T, P>) {
+			await bringToCurrentFormat({
+				service: this.name,
+				formats: await this.openCollection(formatCollection(this.name)),
+				migrations,
+				store: { collection: this.adapter, open: name => this.openCollection(name) },
+				logger: this.logger,
+			});
 		},
 
 		async stopped(this: This<T, P>) {

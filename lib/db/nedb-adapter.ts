@@ -3,6 +3,7 @@ import type Datastore from "@seald-io/nedb";
 import { MemoryAdapter } from "moleculer-db";
 import type { DbAdapter, Doc, FindParams, IndexSpec, Query, Update } from "./adapter";
 import { AppendingDatastore } from "./appending-persistence";
+import { registerDatastore, unregisterDatastore } from "./backup";
 import { lockDataDir } from "./data-dir-lock";
 import { SortedIndexTree } from "./sorted-index";
 import { applyPatches } from "../infra/patches";
@@ -48,6 +49,7 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 		private readonly indexes: IndexSpec[],
 		/** Acknowledge a write only once it is on disk (STORE_SYNC); off, a power cut loses acknowledged writes. */
 		private readonly sync: boolean,
+		private readonly dataDir?: string,
 	) {
 		super(datastore);
 	}
@@ -77,6 +79,7 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 		// After the load: NeDB rebuilds an index's tree only when it loads the file again.
 		for (const idx of this.indexes) if (idx.sorted && !idx.unique && !idx.sparse) this.sortIndex(idx.field);
 		const logger = (this as unknown as { service?: { logger?: { warn(...args: unknown[]): void } } }).service?.logger;
+		if (this.datastore instanceof AppendingDatastore && this.dataDir) registerDatastore(this.dataDir, this.datastore);
 		if (this.datastore instanceof AppendingDatastore) this.datastore.onCompactionError(err => logger?.warn("Compacting a datafile failed; it is tried again later", err.message));
 	}
 
@@ -190,6 +193,7 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 	}
 
 	async disconnect(): Promise<void> {
+		if (this.datastore instanceof AppendingDatastore && this.dataDir) unregisterDatastore(this.dataDir, this.datastore);
 		if (this.datastore instanceof AppendingDatastore) await this.datastore.closeFile();
 		await super.disconnect();
 	}
@@ -200,5 +204,5 @@ export function createNedbAdapter<T extends Doc>(dataDir: string, collection: st
 	applyPatches();
 	if (dataDir === ":memory:") return new NedbAdapter(undefined, indexes, false) as unknown as DbAdapter<T>;
 	lockDataDir(dataDir);
-	return new NedbAdapter(new AppendingDatastore(path.join(dataDir, `${collection}.db`)), indexes, sync) as unknown as DbAdapter<T>;
+	return new NedbAdapter(new AppendingDatastore(path.join(dataDir, `${collection}.db`)), indexes, sync, dataDir) as unknown as DbAdapter<T>;
 }

@@ -150,12 +150,20 @@ const ENV_SCHEMA = {
 	CHANNEL_MAX_RETRIES: int(0, 100, 3),
 	PENDING_TIMEOUT_MS: int(100, 3_600_000, 10_000),
 	RECOVERY_INTERVAL_MS: int(50, 3_600_000, 5_000),
+	JWT_SECRET_FILE: { type: "string", optional: true },
+	ADMIN_PASSWORD_FILE: { type: "string", optional: true },
+	MONGO_URI_FILE: { type: "string", optional: true },
+	TRANSPORTER_FILE: { type: "string", optional: true },
+	CACHER_FILE: { type: "string", optional: true },
 	CRASH_POINT: { type: "string", optional: true, pattern: /^[a-z.-]+$/ },
 	PAUSE_POINT: { type: "string", optional: true, pattern: /^[a-z.-]+$/ },
 } as const;
 
-/** Variables whose values never appear in a message. */
-const SECRETS = new Set(["JWT_SECRET", "ADMIN_PASSWORD", "MONGO_URI", "TRANSPORTER", "CACHER"]);
+/** Variables whose values never appear in a message; each may instead be read from the file that X_FILE names (Docker secrets). */
+export const SECRET_VARIABLES = ["JWT_SECRET", "ADMIN_PASSWORD", "MONGO_URI", "TRANSPORTER", "CACHER"] as const;
+const SECRETS = new Set<string>(SECRET_VARIABLES);
+/** No secret is longer; a bigger file is a wrong path (a log, a device), not read whole. */
+const MAX_SECRET_FILE_BYTES = 64 * 1024;
 
 /** The variables the code reads. */
 export const ENV_VARIABLES = Object.keys(ENV_SCHEMA) as ReadonlyArray<keyof typeof ENV_SCHEMA>;
@@ -221,10 +229,38 @@ function generatedAdminFile(v: { TRANSPORTER?: string; ADMIN_EMAIL?: string; ADM
 	return path.join(v.DATA_DIR, GENERATED_ADMIN_FILE);
 }
 
+/** A secret file's content, without its final line break (what `echo secret > file` adds). */
+function readSecretFile(variable: string, file: string): string {
+	let content: Buffer;
+	try {
+		if (fs.statSync(file).size > MAX_SECRET_FILE_BYTES) throw new SettingsError(`Invalid environment: ${variable}=${JSON.stringify(file)}: larger than ${MAX_SECRET_FILE_BYTES} bytes`);
+		content = fs.readFileSync(file);
+	} catch (err) {
+		if (err instanceof SettingsError) throw err;
+		throw new SettingsError(`Invalid environment: ${variable}=${JSON.stringify(file)}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+	}
+	const value = content.toString("utf8").replace(/\r?\n$/, "");
+	if (value === "") throw new SettingsError(`Invalid environment: ${variable}=${JSON.stringify(file)}: the file is empty`);
+	return value;
+}
+
+/** The environment with each secret X given as X_FILE read into X; both set is refused (which one wins would be a guess). */
+function withSecretFiles(given: Record<string, string>): Record<string, string> {
+	const out = { ...given };
+	for (const name of SECRET_VARIABLES) {
+		const fileVar = `${name}_FILE`;
+		if (!Object.prototype.hasOwnProperty.call(given, fileVar)) continue;
+		if (Object.prototype.hasOwnProperty.call(given, name)) throw new SettingsError(`Invalid environment: ${name} and ${fileVar} are both set: set one`);
+		out[name] = readSecretFile(fileVar, given[fileVar]);
+		delete out[fileVar];
+	}
+	return out;
+}
+
 /** Parse an environment. Throws a SettingsError naming each bad variable. */
 export function parseSettings(env: Env): Settings {
 	// Empty values count as unset, as in most .env conventions.
-	const given = Object.fromEntries(Object.entries(env).filter(([k, v]) => k in ENV_SCHEMA && v !== undefined && v !== ""));
+	const given = withSecretFiles(Object.fromEntries(Object.entries(env).filter(([k, v]) => k in ENV_SCHEMA && v !== undefined && v !== "")) as Record<string, string>);
 	const result = check(given);
 	if (result !== true) {
 		const problems = (result as Array<{ field: string; message: string }>).map(

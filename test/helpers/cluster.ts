@@ -10,6 +10,7 @@ import { brokerOptions } from "../../moleculer.config";
 import { parseSettings } from "../../lib/infra/settings";
 import { waitFor } from "./broker";
 import type { HttpClient } from "./http";
+import { testStoreEnv } from "./mongo";
 
 export { freePort };
 
@@ -110,6 +111,7 @@ export class TestCluster {
 				LOG_LEVEL: "info",
 				BCRYPT_ROUNDS: "4",
 				...(port ? { PORT: String(port) } : {}),
+				...testStoreEnv(dataDir),
 				...this.commonEnv,
 				...env,
 			},

@@ -1,6 +1,7 @@
 import { spawn } from "child_process";
 import fs from "fs";
 import path from "path";
+import { testStoreEnv } from "./mongo";
 
 const ROOT = path.resolve(__dirname, "../..");
 const RUNNER = path.join(ROOT, "dist/bin/runner.js");
@@ -25,7 +26,7 @@ export async function startShopProcess(opts: { port: number; dataDir: string; en
 	if (!fs.existsSync(RUNNER)) throw new Error("dist/ is missing: run `npm run build` (npm test does it)");
 	const proc = spawn(process.execPath, [RUNNER], {
 		cwd: ROOT,
-		env: { PATH: process.env.PATH, PORT: String(opts.port), DATA_DIR: opts.dataDir, LOG_LEVEL: "info", ...opts.env },
+		env: { PATH: process.env.PATH, PORT: String(opts.port), DATA_DIR: opts.dataDir, LOG_LEVEL: "info", ...testStoreEnv(opts.dataDir), ...opts.env },
 		stdio: ["ignore", "pipe", "pipe"],
 	});
 	const output: string[] = [];

@@ -4,7 +4,7 @@ import os from "os";
 import path from "path";
 import YAML from "yaml";
 import { SERVICE_NAMES } from "../../lib/contracts/services";
-import { ENV_VARIABLES, parseSettings, type Settings } from "../../lib/infra/settings";
+import { ENV_VARIABLES, parseSettings, SECRET_VARIABLES, type Settings } from "../../lib/infra/settings";
 
 /**
  * docker-compose.yml, the Dockerfile and deploy/ read against the code. No
@@ -15,8 +15,12 @@ import { ENV_VARIABLES, parseSettings, type Settings } from "../../lib/infra/set
 
 const ROOT = path.resolve(__dirname, "../..");
 const COMPOSE_FILE = path.join(ROOT, "docker-compose.yml");
-/** What docker compose takes from the environment or `.env`: the file requires these two. */
-const COMPOSE_ENV = { JWT_SECRET: "compose-test-secret-0123456789", ADMIN_PASSWORD: "compose-test-password" };
+/** The secrets, made by the operator's script (deploy/make-secrets.sh) as an operator would, in a directory of this test's. */
+const SECRETS_DIR = fs.mkdtempSync(path.join(os.tmpdir(), "compose-secrets-"));
+const makeSecrets = () => spawnSync("sh", [path.join(ROOT, "deploy/make-secrets.sh"), SECRETS_DIR], { encoding: "utf8" });
+/** What docker compose takes from the environment or `.env`: where the secrets are. */
+const COMPOSE_ENV = { SECRETS_DIR };
+afterAll(() => fs.rmSync(SECRETS_DIR, { recursive: true, force: true }));
 
 type Env = Record<string, string>;
 
@@ -33,10 +37,16 @@ interface ComposeService {
 	volumes?: string[];
 	profiles?: string[];
 	command?: string | string[];
+	entrypoint?: string | string[];
+	restart?: string;
+	secrets?: Array<string | { source: string; target?: string }>;
+	deploy?: { resources?: { limits?: { cpus?: string; memory?: string } } };
 }
 
 interface ComposeFile {
 	services: Record<string, ComposeService>;
+	secrets?: Record<string, { file?: string }>;
+	volumes?: Record<string, unknown>;
 }
 
 /** Compose's interpolation: `$$`, `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `${VAR?error}`. */
@@ -72,6 +82,32 @@ function envOf(svc: ComposeService): Env {
 	const entries = Array.isArray(svc.environment) ? svc.environment.map(line => line.split(/=(.*)/s).slice(0, 2)) : Object.entries(svc.environment ?? {});
 	return Object.fromEntries(entries.filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => [k, String(v)]));
 }
+
+/** Where a service's container finds each secret it mounts (/run/secrets/<name> unless a target says otherwise), and the host file behind it. */
+function mountedSecrets(compose: ComposeFile, svc: ComposeService): Map<string, string> {
+	const out = new Map<string, string>();
+	for (const entry of svc.secrets ?? []) {
+		const { source, target } = typeof entry === "string" ? { source: entry, target: undefined } : entry;
+		const file = compose.secrets?.[source]?.file;
+		expect({ source, file }).toEqual({ source, file: expect.any(String) });
+		out.set(target?.startsWith("/") ? target : `/run/secrets/${target ?? source}`, path.resolve(ROOT, file!));
+	}
+	return out;
+}
+
+/** A node's environment with each X_FILE pointing at the host file of the secret the container would read there. */
+function withHostSecretFiles(compose: ComposeFile, svc: ComposeService, env: Env): Env {
+	const mounted = mountedSecrets(compose, svc);
+	return Object.fromEntries(
+		Object.entries(env).map(([k, v]) => {
+			if (!k.endsWith("_FILE") || !SECRET_VARIABLES.some(name => `${name}_FILE` === k)) return [k, v];
+			expect({ variable: k, mounted: mounted.has(v) }).toEqual({ variable: k, mounted: true });
+			return [k, mounted.get(v)!];
+		}),
+	);
+}
+
+const secretText = (name: string) => fs.readFileSync(path.join(SECRETS_DIR, name), "utf8").trim();
 
 function dependsOn(svc: ComposeService): Record<string, { condition?: string }> {
 	return Array.isArray(svc.depends_on) ? Object.fromEntries(svc.depends_on.map(name => [name, {}])) : (svc.depends_on ?? {});
@@ -127,26 +163,43 @@ function imageEnv(): Env {
 }
 
 describe("docker-compose.yml, read against the code", () => {
+	const made = makeSecrets();
 	const compose = readCompose();
 	const services = Object.entries(compose.services);
 	/** The shop's own nodes: the services built from this project's Dockerfile. All of them may be scaled. */
 	const nodes = services.filter(([, svc]) => svc.build !== undefined);
 	/** Each node's settings as the code parses them, in the image's environment overlaid by the compose file's. */
-	const settingsOf = (svc: ComposeService): Settings => parseSettings({ ...imageEnv(), ...envOf(svc) });
+	const settingsOf = (svc: ComposeService): Settings => parseSettings(withHostSecretFiles(compose, svc, { ...imageEnv(), ...envOf(svc) }));
 	const gateway = nodes.find(([, svc]) => settingsOf(svc).services.includes("api"));
 
-	it("is a valid compose file for docker-compose (config -q), which refuses it without JWT_SECRET", () => {
+	it("is a valid compose file for docker-compose (config -q)", () => {
 		const valid = dockerCompose(["config", "-q"]);
 		expect(valid.stderr).toBe("");
 		expect(valid.status).toBe(0);
+	});
 
-		const withoutSecret = dockerCompose(["config", "-q"], { ADMIN_PASSWORD: COMPOSE_ENV.ADMIN_PASSWORD });
-		expect(withoutSecret.status).not.toBe(0);
-		expect(withoutSecret.stderr).toMatch(/JWT_SECRET/);
+	it("keeps every secret out of every environment: each is a Docker secret (X_FILE) that deploy/make-secrets.sh makes, and a second run keeps", () => {
+		expect(made.status).toBe(0);
+		for (const [name, secret] of Object.entries(compose.secrets ?? {})) expect({ name, exists: fs.existsSync(path.resolve(ROOT, secret.file!)) }).toEqual({ name, exists: true });
+		for (const [name, svc] of services) {
+			const env = envOf(svc);
+			expect({ name, plain: SECRET_VARIABLES.filter(v => v in env) }).toEqual({ name, plain: [] });
+			expect({ name, inline: Object.entries(env).filter(([k, v]) => /PASS|SECRET|_URI$/.test(k) && !k.endsWith("_FILE") && !v.startsWith("/run/secrets/")) }).toEqual({ name, inline: [] });
+		}
+		const before = Object.fromEntries(fs.readdirSync(SECRETS_DIR).map(f => [f, secretText(f)]));
+		expect(makeSecrets().status).toBe(0);
+		expect(Object.fromEntries(fs.readdirSync(SECRETS_DIR).map(f => [f, secretText(f)]))).toEqual(before);
+		// Readable only by their owner on the host (the directory), by the containers' users inside (the files).
+		expect(fs.statSync(SECRETS_DIR).mode & 0o077).toBe(0);
+		// Never committed: the default directories are ignored, and no tracked file holds a private key.
+		const ignored = fs.readFileSync(path.join(ROOT, ".gitignore"), "utf8").split("\n");
+		expect(ignored).toEqual(expect.arrayContaining(["deploy/secrets/", "deploy/certs/", "backups/"]));
+		const keys = spawnSync("git", ["grep", "-l", "-E", "BEGIN ([A-Z]+ )?PRIVATE KEY"], { cwd: ROOT, encoding: "utf8" });
+		expect(keys.stdout).toBe("");
 	});
 
 	it("is read by docker-compose as this test reads it: the same services, environments and published ports", () => {
-		const res = dockerCompose(["--profile", "metrics", "config"]);
+		const res = dockerCompose(["--profile", "metrics", "--profile", "backup", "--profile", "dev", "config"]);
 		expect(res.status).toBe(0);
 		const resolved = YAML.parse(res.stdout) as ComposeFile;
 		expect(Object.keys(resolved.services).sort()).toEqual(Object.keys(compose.services).sort());
@@ -193,7 +246,7 @@ describe("docker-compose.yml, read against the code", () => {
 		}
 		// The first admin is created by the customers node.
 		const customers = nodes.find(([, svc]) => settingsOf(svc).services.includes("customers"))!;
-		expect(settingsOf(customers[1]).admin).toMatchObject({ email: expect.any(String), password: COMPOSE_ENV.ADMIN_PASSWORD });
+		expect(settingsOf(customers[1]).admin).toMatchObject({ email: expect.any(String), password: secretText("admin_password") });
 	});
 
 	it("has the gateways listen on every address of their container (HOST=0.0.0.0, the image's too), as nginx reaches them from outside; the code's own default is this machine only", () => {
@@ -218,26 +271,96 @@ describe("docker-compose.yml, read against the code", () => {
 		}
 	});
 
-	it("has a healthcheck for every service: its own, or the image's for the nodes", () => {
+	it("has a healthcheck for every service that keeps running: its own, or the image's for the nodes (one-shot jobs have none)", () => {
 		const healthcheck = dockerfileFinalStage().filter(i => i.instruction === "HEALTHCHECK");
 		const imageChecks = healthcheck.length === 1 && !/^NONE$/i.test(healthcheck[0].args);
-		for (const [name, svc] of services) {
+		for (const [name, svc] of services.filter(([, svc]) => svc.restart !== "no")) {
 			const own = !!svc.healthcheck?.test && !svc.healthcheck.disable;
 			expect({ name, healthcheck: own || (svc.build !== undefined && imageChecks) }).toEqual({ name, healthcheck: true });
 		}
 	});
 
-	it("gives each service with a store its own MongoDB, shared by its replicas and healthy before it starts", () => {
+	it("keeps each service's data in a database of its own, with a user of its own, on one MongoDB replica set with keyFile authentication", () => {
 		const withStore = nodes.filter(([, svc]) => !settingsOf(svc).services.every(s => s === "api"));
-		const mongoHosts = withStore.map(([name, svc]) => {
-			const uri = settingsOf(svc).storage.mongoUri;
-			expect({ name, uri }).toEqual({ name, uri: expect.stringMatching(/^mongodb:\/\//) });
-			const host = new URL(uri!).hostname;
-			expect({ name, mongo: host in compose.services, nodeService: nodes.some(([n]) => n === host) }).toEqual({ name, mongo: true, nodeService: false });
-			expect(dependsOn(svc)[host]).toEqual({ condition: "service_healthy" });
-			return host;
+		expect(withStore.length).toBeGreaterThan(0);
+		const mongods = services.filter(([, svc]) => svc.image?.startsWith("mongo") && !svc.profiles && svc.restart !== "no");
+		expect(mongods.map(([name]) => name)).toEqual(["mongo"]);
+		const [mongoName, mongo] = mongods[0];
+		const command = [mongo.command ?? []].flat().join(" ");
+		expect(command).toMatch(/--replSet rs0\b/);
+		expect(command).toMatch(/--keyFile \S+/);
+		expect(mongo.hostname).toBe(mongoName);
+		expect(envOf(mongo)).toMatchObject({ MONGO_INITDB_ROOT_USERNAME: expect.any(String), MONGO_INITDB_ROOT_PASSWORD_FILE: expect.stringMatching(/^\/run\/secrets\//) });
+		expect(mongo.volumes).toEqual(expect.arrayContaining([expect.stringMatching(/^mongo:\/data\/db$/)]));
+		// The one-shot init (rs.initiate, the users) runs once MongoDB answers, and holds every service's URI to make its user.
+		const init = compose.services["mongo-init"];
+		expect(dependsOn(init)[mongoName]).toEqual({ condition: "service_healthy" });
+		expect(init.restart).toBe("no");
+		const initSecrets = [...mountedSecrets(compose, init).values()];
+		const script = fs.readFileSync(path.join(ROOT, "deploy/mongo/init-replica-set.js"), "utf8");
+		expect(script).toMatch(/rs\.initiate\(\{ _id: "rs0", members: \[\{ _id: 0, host: "mongo:27017" \}\] \}\)/);
+
+		const seen = withStore.map(([name, svc]) => {
+			const uri = new URL(settingsOf(svc).storage.mongoUri!);
+			const database = uri.pathname.slice(1);
+			expect({ name, host: uri.host, replicaSet: uri.searchParams.get("replicaSet"), authSource: uri.searchParams.get("authSource"), user: !!uri.username, password: !!uri.password }).toEqual({
+				name,
+				host: `${mongoName}:27017`,
+				replicaSet: "rs0",
+				authSource: database,
+				user: true,
+				password: true,
+			});
+			expect(dependsOn(svc)["mongo-init"]).toEqual({ condition: "service_completed_successfully" });
+			expect({ name, initKnowsItsUser: initSecrets.includes(mountedSecrets(compose, svc).get(envOf(svc).MONGO_URI_FILE)!) }).toEqual({ name, initKnowsItsUser: true });
+			return { database, user: uri.username };
 		});
-		expect(new Set(mongoHosts).size).toBe(withStore.length);
+		expect(new Set(seen.map(s => s.database)).size).toBe(withStore.length);
+		expect(new Set(seen.map(s => s.user)).size).toBe(withStore.length);
+	});
+
+	it("gives RabbitMQ a fixed hostname (its node name names its data) and a volume, and the shop's own user, the one the nodes' TRANSPORTER names", () => {
+		const [, rabbit] = services.find(([, svc]) => svc.image?.startsWith("rabbitmq"))!;
+		expect(rabbit.hostname).toBe("rabbitmq");
+		expect(rabbit.volumes).toEqual(expect.arrayContaining(["rabbitmq:/var/lib/rabbitmq"]));
+		expect(compose.volumes).toHaveProperty("rabbitmq");
+		const conf = [...mountedSecrets(compose, rabbit).entries()].find(([target]) => target.startsWith("/etc/rabbitmq/conf.d/"));
+		expect(conf).toBeDefined();
+		const text = fs.readFileSync(conf![1], "utf8");
+		for (const [, svc] of nodes) {
+			const uri = new URL(settingsOf(svc).transporter!);
+			expect(uri.username).not.toBe("guest");
+			expect(text).toContain(`default_user = ${uri.username}\n`);
+			expect(text).toContain(`default_pass = ${uri.password}\n`);
+		}
+	});
+
+	it("has Redis refuse anyone without the shop's user and password (ACL file), the ones the nodes' CACHER names", () => {
+		const [, redis] = services.find(([, svc]) => svc.image?.startsWith("redis"))!;
+		const command = [redis.command ?? []].flat().join(" ");
+		const aclTarget = /--aclfile (\S+)/.exec(command)?.[1];
+		const acl = fs.readFileSync(mountedSecrets(compose, redis).get(aclTarget!)!, "utf8");
+		expect(acl).toMatch(/^user default off$/m);
+		for (const [, svc] of nodes) {
+			const uri = new URL(settingsOf(svc).cacher!);
+			expect(acl).toContain(`user ${uri.username} on >${uri.password} `);
+		}
+	});
+
+	it("limits the CPU and memory of every service", () => {
+		for (const [name, svc] of services) {
+			expect({ name, limits: svc.deploy?.resources?.limits }).toEqual({ name, limits: { cpus: expect.stringMatching(/^\d+(\.\d+)?$/), memory: expect.stringMatching(/^\d+[MG]$/) } });
+		}
+	});
+
+	it("backs up every database with a mongodump job (profile backup): one consistent archive (--oplog) into a mounted directory, old ones removed", () => {
+		const backup = compose.services["mongo-backup"];
+		expect(backup.profiles).toEqual(["backup"]);
+		expect(backup.volumes).toEqual(expect.arrayContaining([expect.stringMatching(/:\/backup$/)]));
+		const script = fs.readFileSync(path.join(ROOT, "deploy/mongo/backup.sh"), "utf8");
+		expect(script).toMatch(/^mongodump --config \/run\/secrets\/mongo_backup_config --oplog --gzip --archive=/m);
+		expect(mountedSecrets(compose, backup).has("/run/secrets/mongo_backup_config")).toBe(true);
+		expect(script).toMatch(/-mtime \+/);
 	});
 
 	it("exposes METRICS_PORT on every node (no host port) and has Prometheus scrape each node service there", () => {
@@ -284,9 +407,54 @@ describe("docker-compose.yml, read against the code", () => {
 		// nginx appends the address it saw: exactly one hop for the gateways to trust.
 		expect(conf).toMatch(/proxy_set_header\s+X-Forwarded-For\s+\$proxy_add_x_forwarded_for;/);
 		expect(gatewaySettings.gateway.trustProxyHops).toBe(1);
+		// It follows a scale: Docker's DNS asked again (resolver 127.0.0.11 and `resolve`, which needs a shared zone and nginx 1.27.3+).
+		expect(conf).toMatch(/^\s*resolver\s+127\.0\.0\.11\b[^;]*\bvalid=\d+s/m);
+		expect(body).toMatch(/^\s*zone\s+\S+\s+\d+k;/m);
+		expect(body).toMatch(/^\s*server\s+\S+\s+resolve;/m);
+		const [major, minor, patch] = /^nginx:(\d+)\.(\d+)(?:\.(\d+))?/
+			.exec(nginxSvc.image!)!
+			.slice(1)
+			.map(n => Number(n ?? 0));
+		expect(major * 1e6 + minor * 1e3 + patch).toBeGreaterThanOrEqual(1_027_003);
 		// Its own healthcheck answers from a location of its own.
 		expect(JSON.stringify(nginxSvc.healthcheck?.test)).toContain("/nginx-health");
 		expect(conf).toMatch(/location\s*=\s*\/nginx-health/);
+	});
+});
+
+describe("TLS at nginx", () => {
+	const compose = readCompose();
+	const nginx = compose.services.nginx;
+	const conf = fs.readFileSync(path.join(ROOT, "deploy/nginx.conf"), "utf8").replace(/#.*$/gm, "");
+	const certs = fs.mkdtempSync(path.join(os.tmpdir(), "compose-certs-"));
+	afterAll(() => fs.rmSync(certs, { recursive: true, force: true }));
+
+	it("serves HTTPS on 443 with the certificates mounted from TLS_CERT_DIR, and redirects plain HTTP", () => {
+		expect(nginx.ports).toEqual(expect.arrayContaining([expect.stringMatching(/:443$/), expect.stringMatching(/:80$/)]));
+		const mount = nginx.volumes!.find(v => v.endsWith(":/etc/nginx/certs:ro"));
+		expect(mount).toBe("./deploy/certs:/etc/nginx/certs:ro");
+		expect(readCompose({ ...COMPOSE_ENV, TLS_CERT_DIR: "/etc/letsencrypt/live/shop" }).services.nginx.volumes).toContain("/etc/letsencrypt/live/shop:/etc/nginx/certs:ro");
+		expect(conf).toMatch(/listen\s+443\s+ssl;/);
+		expect(conf).toMatch(/ssl_certificate\s+\/etc\/nginx\/certs\/fullchain\.pem;/);
+		expect(conf).toMatch(/ssl_certificate_key\s+\/etc\/nginx\/certs\/privkey\.pem;/);
+		expect(conf).toMatch(/return\s+301\s+https:\/\/\$host\$request_uri;/);
+	});
+
+	it("has a development profile whose script makes a self-signed pair for localhost, where nginx reads it, and keeps it on a second run", () => {
+		const dev = compose.services["dev-certs"];
+		expect(dev.profiles).toEqual(["dev"]);
+		expect(dev.volumes).toEqual(expect.arrayContaining(["./deploy/certs:/certs"]));
+		const run = spawnSync("sh", [path.join(ROOT, "deploy/dev-certs.sh"), certs], { encoding: "utf8" });
+		expect(run.status).toBe(0);
+		const cert = spawnSync("openssl", ["x509", "-in", path.join(certs, "fullchain.pem"), "-noout", "-subject", "-ext", "subjectAltName"], { encoding: "utf8" });
+		expect(cert.stdout).toMatch(/CN\s*=\s*localhost/);
+		expect(cert.stdout).toMatch(/DNS:localhost/);
+		// The key is the certificate's.
+		const pub = (args: string[]) => spawnSync("openssl", args, { encoding: "utf8" }).stdout;
+		expect(pub(["pkey", "-in", path.join(certs, "privkey.pem"), "-pubout"])).toBe(pub(["x509", "-in", path.join(certs, "fullchain.pem"), "-noout", "-pubkey"]));
+		const first = fs.readFileSync(path.join(certs, "fullchain.pem"), "utf8");
+		expect(spawnSync("sh", [path.join(ROOT, "deploy/dev-certs.sh"), certs]).status).toBe(0);
+		expect(fs.readFileSync(path.join(certs, "fullchain.pem"), "utf8")).toBe(first);
 	});
 });
 
@@ -297,19 +465,19 @@ describe("the image", () => {
 		const text = fs.readFileSync(path.join(ROOT, "Dockerfile"), "utf8");
 		expect((text.match(/^FROM\s/gm) ?? []).length).toBeGreaterThanOrEqual(2);
 
+		makeSecrets();
 		const compose = readCompose();
 		const nodes = Object.values(compose.services).filter(svc => svc.build !== undefined);
+		const parsed = (svc: ComposeService) => parseSettings(withHostSecretFiles(compose, svc, envOf(svc)));
 		const exposed = stage.filter(i => i.instruction === "EXPOSE").flatMap(i => i.args.split(/\s+/));
-		const wanted = new Set(
-			nodes.flatMap(svc => [String(parseSettings(envOf(svc)).metricsPort), ...(envOf(svc).SERVICES.split(",").includes("api") ? [String(parseSettings(envOf(svc)).gateway.port)] : [])]),
-		);
+		const wanted = new Set(nodes.flatMap(svc => [String(parsed(svc).metricsPort), ...(envOf(svc).SERVICES.split(",").includes("api") ? [String(parsed(svc).gateway.port)] : [])]));
 		expect(exposed).toEqual(expect.arrayContaining([...wanted]));
 
 		const healthcheck = stage.find(i => i.instruction === "HEALTHCHECK");
 		expect(healthcheck?.args).toMatch(/CMD \["node", "dist\/bin\/healthcheck\.js"\]/);
 		expect(fs.existsSync(path.join(ROOT, "bin/healthcheck.ts"))).toBe(true);
 		// Without a health file the check could only fail: the image names one, and every node keeps it.
-		for (const svc of nodes) expect(parseSettings({ ...imageEnv(), ...envOf(svc) }).healthFile).toBe(imageEnv().HEALTH_FILE);
+		for (const svc of nodes) expect(parseSettings(withHostSecretFiles(compose, svc, { ...imageEnv(), ...envOf(svc) })).healthFile).toBe(imageEnv().HEALTH_FILE);
 		expect(imageEnv().HEALTH_FILE).toMatch(/^\//);
 		expect(stage.find(i => i.instruction === "USER")?.args).toBe("node");
 	});

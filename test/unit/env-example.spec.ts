@@ -1,6 +1,6 @@
 import fs from "fs";
 import path from "path";
-import { ENV_VARIABLES, parseSettings, type Settings } from "../../lib/infra/settings";
+import { ENV_VARIABLES, parseSettings, SECRET_VARIABLES, type Settings } from "../../lib/infra/settings";
 
 /** .env.example against lib/infra/settings.ts: every variable the code reads, explained, with its default. */
 
@@ -33,8 +33,12 @@ describe(".env.example", () => {
 		for (const e of entries.filter(e => !e.commented)) expect({ name: e.name, settings: comparable(parseSettings({ [e.name]: e.value })) }).toEqual({ name: e.name, settings: defaults });
 	});
 
-	it("has examples the code accepts, all of them together", () => {
-		const env = Object.fromEntries(entries.map(e => [e.name, e.value]));
+	it("has examples the code accepts, all of them together (a secret given as itself, its X_FILE apart)", () => {
+		const env = Object.fromEntries(entries.filter(e => !e.name.endsWith("_FILE") || !SECRET_VARIABLES.some(s => `${s}_FILE` === e.name)).map(e => [e.name, e.value]));
 		expect(() => parseSettings(env)).not.toThrow();
+	});
+
+	it("gives each secret's X_FILE a path under /run/secrets, where Docker mounts secrets", () => {
+		for (const name of SECRET_VARIABLES) expect(entries.find(e => e.name === `${name}_FILE`)?.value).toMatch(/^\/run\/secrets\/[a-z_]+$/);
 	});
 });

@@ -1,6 +1,9 @@
+import fs from "fs";
+import os from "os";
+import path from "path";
 import jwt from "jsonwebtoken";
 import { Tokens } from "../../lib/infra/auth";
-import { ENV_VARIABLES, parseSettings, SettingsError } from "../../lib/infra/settings";
+import { ENV_VARIABLES, parseSettings, SECRET_VARIABLES, SettingsError } from "../../lib/infra/settings";
 
 describe("settings: the environment, parsed once", () => {
 	it("gives the embedded default when nothing is set", () => {
@@ -112,5 +115,64 @@ describe("settings: the environment, parsed once", () => {
 
 	it("lists each variable it reads", () => {
 		expect(ENV_VARIABLES).toEqual(expect.arrayContaining(["TRANSPORTER", "CACHER", "MONGO_URI", "PORT", "HOST", "JWT_SECRET", "TRUST_PROXY", "PENDING_TIMEOUT_MS"]));
+	});
+});
+
+describe("settings: secrets from files (X_FILE, as Docker secrets mount them)", () => {
+	let dir: string;
+	beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "settings-secrets-"))));
+	afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+	const secretFile = (name: string, content: string) => {
+		const file = path.join(dir, name);
+		fs.writeFileSync(file, content, { mode: 0o600 });
+		return file;
+	};
+
+	it("lists an X_FILE variable for each secret", () => {
+		expect([...SECRET_VARIABLES].sort()).toEqual(["ADMIN_PASSWORD", "CACHER", "JWT_SECRET", "MONGO_URI", "TRANSPORTER"]);
+		for (const name of SECRET_VARIABLES) expect(ENV_VARIABLES).toContain(`${name}_FILE`);
+	});
+
+	it("reads each secret from its X_FILE, without the file's final line break, as if X were set", () => {
+		const s = parseSettings({
+			NODE_ENV: "production",
+			JWT_SECRET_FILE: secretFile("jwt", "a-secret-from-a-file-0123456789\n"),
+			ADMIN_PASSWORD_FILE: secretFile("admin", "admin password from a file\r\n"),
+			MONGO_URI_FILE: secretFile("mongo", "mongodb://orders:p%40ss@mongo:27017/orders?replicaSet=rs0&authSource=admin"),
+			TRANSPORTER_FILE: secretFile("amqp", "amqp://shop:rabbit-pass@rabbitmq:5672\n"),
+			CACHER_FILE: secretFile("redis", "redis://shop:redis-pass@redis:6379\n"),
+		});
+		expect(s.auth).toMatchObject({ jwtSecret: "a-secret-from-a-file-0123456789", jwtSecretGenerated: false });
+		expect(s.admin.password).toBe("admin password from a file");
+		expect(s.storage.mongoUri).toBe("mongodb://orders:p%40ss@mongo:27017/orders?replicaSet=rs0&authSource=admin");
+		expect(s.transporter).toBe("amqp://shop:rabbit-pass@rabbitmq:5672");
+		expect(s.cacher).toBe("redis://shop:redis-pass@redis:6379");
+		expect(s.gateway.redisUrl).toBe("redis://shop:redis-pass@redis:6379");
+	});
+
+	it("checks a secret read from a file by the variable's own rule, never showing it", () => {
+		const attempt = () => parseSettings({ JWT_SECRET_FILE: secretFile("jwt", "hunter2\n") });
+		expect(attempt).toThrow("JWT_SECRET=(hidden): must be at least 16 characters");
+		expect(() => parseSettings({ CACHER_FILE: secretFile("redis", "memcached://secret@x\n") })).toThrow(/CACHER=\(hidden\)/);
+		expect(() => parseSettings({ CACHER_FILE: secretFile("redis", "memcached://secret@x\n") })).not.toThrow(/secret@x/);
+	});
+
+	it("refuses X and X_FILE both set, naming them", () => {
+		const attempt = () => parseSettings({ JWT_SECRET: "a-secret-of-enough-length", JWT_SECRET_FILE: secretFile("jwt", "another-secret-of-enough-length") });
+		expect(attempt).toThrow(SettingsError);
+		expect(attempt).toThrow("JWT_SECRET and JWT_SECRET_FILE are both set: set one");
+	});
+
+	it("refuses an X_FILE it cannot read, or an empty one, naming the variable and the path", () => {
+		const missing = path.join(dir, "nope");
+		expect(() => parseSettings({ ADMIN_PASSWORD_FILE: missing })).toThrow(SettingsError);
+		expect(() => parseSettings({ ADMIN_PASSWORD_FILE: missing })).toThrow(`ADMIN_PASSWORD_FILE=${JSON.stringify(missing)}: cannot be read (ENOENT)`);
+		const empty = secretFile("empty", "\n");
+		expect(() => parseSettings({ ADMIN_PASSWORD_FILE: empty })).toThrow(`ADMIN_PASSWORD_FILE=${JSON.stringify(empty)}: the file is empty`);
+	});
+
+	it("refuses a secret file larger than any secret (64 kB), without reading it whole", () => {
+		const big = secretFile("big", "x".repeat(65 * 1024));
+		expect(() => parseSettings({ JWT_SECRET_FILE: big })).toThrow(`JWT_SECRET_FILE=${JSON.stringify(big)}: larger than 65536 bytes`);
 	});
 });
