@@ -16,12 +16,12 @@ const ROOT = path.resolve(__dirname, "../..");
 
 interface PidFile {
 	gateways: string[];
-	nodes: Array<{ name: string; pid: number; startTime?: string; log: string }>;
+	nodes: Array<{ name: string; nodeId: string; pid: number; startTime?: string; log: string }>;
 }
 
 /** `npm run <script>` in the project, with the test's variables; resolves with its exit code and output. */
-function npmRun(script: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-	const child = spawn("npm", ["run", "--silent", script], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+function npmRun(script: string, env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; output: string }> {
+	const child = spawn("npm", ["run", "--silent", script, ...args], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ["ignore", "pipe", "pipe"] });
 	let output = "";
 	child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
 	child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -170,6 +170,44 @@ describe("npm run cluster, cluster:stop, cluster:clean", () => {
 		expect({ code, output }).toMatchObject({ code: 0 });
 		expect(output).toContain(`Seeding the cluster "${namespace}" through its gateway http://127.0.0.1:${env.PORT}`);
 		expect(output).toMatch(/products: +\d+ created/);
+	});
+
+	it("cluster:restart products restarts that node alone, under the same node id, and the shop answers from it again", async () => {
+		const before = pidFile().nodes;
+		const products = before.find(n => n.name === "products")!;
+		const { code, output } = await npmRun("cluster:restart", env, ["products"]);
+		expect({ code, output }).toMatchObject({ code: 0 });
+		expect(output).toContain(`Restarted products of the cluster "${namespace}" as ${namespace}-products`);
+
+		const after = pidFile().nodes;
+		const restarted = after.find(n => n.name === "products")!;
+		expect(isAlive(products.pid, products.startTime)).toBe(false);
+		expect(isAlive(restarted.pid, restarted.startTime)).toBe(true);
+		expect(restarted).toMatchObject({ name: "products", nodeId: `${namespace}-products`, log: products.log });
+		// The others are the very processes they were.
+		for (const node of before.filter(n => n.name !== "products")) {
+			expect(after.find(n => n.name === node.name)).toEqual(node);
+			expect(isAlive(node.pid, node.startTime)).toBe(true);
+		}
+		expect(fs.readFileSync(products.log, "utf8").match(/started successfully/g)?.length).toBe(2);
+
+		const one = new HttpClient(`http://127.0.0.1:${env.PORT}/api`);
+		const list = await one.get("/products");
+		expect(list.status).toBe(200);
+		expect(list.body.rows.length).toBeGreaterThan(0);
+		const admin = JSON.parse(fs.readFileSync(path.join(dataDir, "generated-admin.json"), "utf8"));
+		const token = (await one.post("/auth/login", admin)).body.token;
+		const nodes = (await one.get("/cluster", token)).body.nodes as Array<{ id: string; services: string[] }>;
+		expect(nodes.filter(n => n.services.includes("products")).map(n => n.id)).toEqual([`${namespace}-products`]);
+	});
+
+	it("cluster:restart names the nodes it knows when given another name, and changes nothing", async () => {
+		const before = pidFile().nodes;
+		const { code, output } = await npmRun("cluster:restart", env, ["product"]);
+		expect(code).toBe(1);
+		expect(output).toContain('No node or service "product" in the cluster');
+		expect(output).toContain(`its nodes: ${before.map(n => n.name).join(", ")} (api: both gateways, one after the other)`);
+		expect(pidFile().nodes).toEqual(before);
 	});
 
 	it("refuses to start the namespace again while it runs", async () => {
