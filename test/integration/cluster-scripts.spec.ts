@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from "child_process";
 import crypto from "crypto";
 import fs from "fs";
+import http from "http";
 import os from "os";
 import path from "path";
 import amqplib from "amqplib";
@@ -11,6 +12,7 @@ import { isAlive, processStartTime, stopProcesses } from "../../bin/lib/processe
 import { AMQP_URL, REDIS_URL, freePort, requireInfrastructure } from "../helpers/cluster";
 import { waitFor } from "../helpers/broker";
 import { HttpClient } from "../helpers/http";
+import { connectSocket } from "../helpers/socket";
 
 const ROOT = path.resolve(__dirname, "../..");
 
@@ -26,6 +28,17 @@ function npmRun(script: string, env: Record<string, string>, args: string[] = []
 	child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
 	child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
 	return new Promise(resolve => child.once("exit", code => resolve({ code, output })));
+}
+
+/** A GET's status over a kept-alive agent, 0 when the connection failed. */
+function getStatus(agent: http.Agent, url: string, token: string): Promise<number> {
+	return new Promise(resolve => {
+		const req = http.get(url, { agent, headers: { authorization: `Bearer ${token}` } }, res => {
+			res.resume();
+			res.once("end", () => resolve(res.statusCode ?? 0));
+		});
+		req.once("error", () => setTimeout(() => resolve(0), 20));
+	});
 }
 
 /** The names of RabbitMQ's queues and exchanges that belong to the namespace. */
@@ -224,11 +237,32 @@ describe("npm run cluster, cluster:stop, cluster:clean", () => {
 		fs.writeFileSync(path.join(dataDir, "pids.json"), JSON.stringify({ ...pidFile(), nodes: [...nodes, { name: "reused", pid: bystander.pid, startTime: "1", log: "" }] }));
 		expect(processStartTime(bystander.pid!)).not.toBe("1");
 
-		const { code, output } = await npmRun("cluster:stop", env);
+		// What an open operations page does: a signed-in socket, and requests over kept-alive connections all through the stop.
+		const admin = JSON.parse(fs.readFileSync(path.join(dataDir, "generated-admin.json"), "utf8"));
+		const gateway = `http://127.0.0.1:${env.PORT}`;
+		const token = (await new HttpClient(`${gateway}/api`).post("/auth/login", admin)).body.token;
+		const socket = await connectSocket(gateway, token);
+		const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+		const statuses: number[] = [];
+		let polling = true;
+		const poll = async (route: string) => {
+			while (polling) statuses.push(await getStatus(agent, `${gateway}/api${route}`, token));
+		};
+		const pollers = [poll("/health"), poll("/cluster"), poll("/products"), poll("/health")];
+		await waitFor(async () => statuses.includes(200), 10_000, "the pollers to be answered");
+
+		const { code, output } = await npmRun("cluster:stop", env).finally(() => (polling = false));
+		await Promise.all(pollers);
+		socket.close();
+		agent.destroy();
 		expect({ code, output }).toMatchObject({ code: 0 });
 		expect(output).toContain(`Stopped the cluster "${namespace}"`);
+		expect(output).not.toContain("needed SIGKILL");
 		for (const node of nodes) expect(isAlive(node.pid, node.startTime)).toBe(false);
 		expect(isAlive(bystander.pid!)).toBe(true);
+		// Each node stopped gracefully: nothing it had open outlived the stop's wait.
+		for (const node of nodes)
+			expect({ node: node.name, stopErrors: fs.readFileSync(node.log, "utf8").match(/.*(GracefulStopTimeout|needed SIGKILL).*/g) }).toEqual({ node: node.name, stopErrors: null });
 		expect(fs.existsSync(path.join(dataDir, "pids.json"))).toBe(false);
 		// The data stays for the next start.
 		expect(fs.existsSync(path.join(dataDir, "customers"))).toBe(true);
