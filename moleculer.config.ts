@@ -16,6 +16,7 @@ import { RemoteCallTimeoutMiddleware } from "./middlewares/remote-call-timeout";
 import { StartGateMiddleware } from "./middlewares/start-gate";
 import { RestartedNodeMiddleware } from "./middlewares/restarted-node";
 import { SettledCallsMiddleware } from "./middlewares/settled-calls";
+import { StoppingSignalMiddleware } from "./middlewares/stopping-signal";
 import { applyPatches } from "./lib/infra/patches";
 
 /**
@@ -196,6 +197,8 @@ export function brokerOptions(s: Settings): BrokerOptions {
 			...(s.healthFile ? [HealthFileMiddleware(s.healthFile)] : []),
 			...(s.cacher ? [NearCacheMiddleware({ maxEntries: s.cacheMaxEntries, maxBytes: s.cacheMaxBytes })] : []),
 			...internalMiddlewares(options.hotReload === true),
+			// Last: its stopping hook runs first.
+			StoppingSignalMiddleware(),
 		],
 	});
 	return options;

@@ -4,6 +4,7 @@
  *
  *   node dist/bin/cluster.js start   (npm run cluster)
  *   node dist/bin/cluster.js stop    (npm run cluster:stop)
+ *   node dist/bin/cluster.js restart <node or service>   (npm run cluster:restart products)
  *   node dist/bin/cluster.js clean   (npm run cluster:clean)
  *
  * Each namespace (NAMESPACE, default `shop-cluster`) has its own folder
@@ -11,6 +12,8 @@
  * all nodes share (made once, unless JWT_SECRET is set) and `pids.json`,
  * the processes `stop` ends (and no others: a pid is ours only while its
  * start time is the one recorded). Logs go to `logs/cluster/<namespace>/`.
+ * `restart` stops one node (or both gateways for `api`, one after the
+ * other) and starts it again under the same node id, the others untouched.
  * `clean` stops the cluster, then removes the namespace's queues,
  * exchanges and Redis keys, its data and its logs.
  */
@@ -32,6 +35,7 @@ import {
 	processStartTime,
 	reachable,
 	readClusterPidFile,
+	sleep,
 	stopProcesses,
 	tail,
 	waitForHealthy,
@@ -228,6 +232,60 @@ async function stop(c: ClusterConfig): Promise<boolean> {
 	return true;
 }
 
+/** How long the gateways may answer health from a report made before a node stopped (services/api/health.ts keeps it a second). */
+const HEALTH_REPORT_AGE_MS = 1500;
+
+/** Resolves once a restarted node's log says it started (after `logFrom`), and the cluster's first gateway reports every service running. */
+async function waitForRestarted(node: ClusterNode, logFrom: number, gateway: string, stoppedAt: number): Promise<void> {
+	const deadline = Date.now() + START_TIMEOUT_MS;
+	const started = () => {
+		try {
+			return fs.readFileSync(node.log, "utf8").slice(logFrom).includes("started successfully");
+		} catch {
+			return false;
+		}
+	};
+	while (!started()) {
+		if (!isAlive(node.pid, node.startTime)) throw new ClusterError(`The node ${node.name} (pid ${node.pid}) exited. The end of ${node.log}:\n${tail(node.log, 30)}`);
+		if (Date.now() > deadline) throw new ClusterError(`The node ${node.name} did not start within ${START_TIMEOUT_MS / 1000} s; see ${node.log}`);
+		await sleep(100);
+	}
+	await sleep(Math.max(0, stoppedAt + HEALTH_REPORT_AGE_MS - Date.now()));
+	const gone = () => (isAlive(node.pid, node.startTime) ? undefined : `The node ${node.name} (pid ${node.pid}) exited. The end of ${node.log}:\n${tail(node.log, 30)}`);
+	await waitForHealthy(node.port === undefined ? gateway : `http://127.0.0.1:${node.port}`, Math.max(1000, deadline - Date.now()), gone);
+}
+
+/**
+ * Stops the nodes named `name` (a node's name, or a service's: `api` is
+ * both gateways) and starts each again under its node id, one after the
+ * other, so that one gateway always answers. The id stays: the node said
+ * goodbye (DISCONNECT) when it stopped, so the others take the new process
+ * for the same node at once.
+ */
+async function restart(c: ClusterConfig, name: string | undefined): Promise<void> {
+	const file = readPidFile(c);
+	if (!file) throw new ClusterError(`No cluster "${c.namespace}" is running here (no ${rel(pidFilePath(c))}): npm run cluster first.`);
+	const targets = file.nodes.filter(n => n.name === name || n.services === name);
+	if (!name || !targets.length)
+		throw new ClusterError(
+			`No node or service "${name ?? ""}" in the cluster "${c.namespace}"; its nodes: ${file.nodes.map(n => n.name).join(", ")} (api: both gateways, one after the other). Usage: npm run cluster:restart <node>`,
+		);
+	const secret = jwtSecret(c);
+	const admin = clusterAdmin(c);
+	for (const old of targets) {
+		const killed = await stopProcesses([old]);
+		const stoppedAt = Date.now();
+		const logFrom = fs.existsSync(old.log) ? fs.statSync(old.log).size : 0;
+		const fresh = spawnNode(c, old, secret, admin);
+		file.nodes[file.nodes.indexOf(old)] = fresh;
+		writePidFile(c, file);
+		await waitForRestarted(fresh, logFrom, file.gateways[0].replace("localhost", "127.0.0.1"), stoppedAt);
+		console.log(
+			`Restarted ${old.name} of the cluster "${c.namespace}" as ${fresh.nodeId} (pid ${fresh.pid}, was ${old.pid}${killed.length ? ", which needed SIGKILL" : ""}); the other nodes were left running.`,
+		);
+	}
+}
+
 async function clean(c: ClusterConfig): Promise<void> {
 	const nodeIds = (readPidFile(c)?.nodes ?? []).map(n => n.nodeId);
 	await stop(c);
@@ -244,7 +302,8 @@ async function main(command: string | undefined): Promise<void> {
 	if (command === "start") await start(config);
 	else if (command === "stop") await stop(config);
 	else if (command === "clean") await clean(config);
-	else throw new ClusterError("Usage: node dist/bin/cluster.js start|stop|clean (npm run cluster, cluster:stop, cluster:clean)");
+	else if (command === "restart") await restart(config, process.argv[3]);
+	else throw new ClusterError("Usage: node dist/bin/cluster.js start|stop|restart <node>|clean (npm run cluster, cluster:stop, cluster:restart <node>, cluster:clean)");
 }
 
 main(process.argv[2]).then(

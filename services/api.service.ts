@@ -16,6 +16,7 @@ import { jsonBody } from "./api/body";
 import { callAction, callParams } from "./api/call-input";
 import { RateBudget, type RateLimitStore } from "./api/rate-budget";
 import { gateEveryRequest } from "./api/rate-gate";
+import { ClosingDoor } from "./api/closing-door";
 import { clientAddress } from "./api/client-address";
 import { RETRY_AFTER_S, answerClientError, errorBody, isUnexpected, statusOf } from "./api/errors";
 import { closeAtExpiry, ioCall, keepMissingParamsApart, socketRedisClients, socketUser, useRedisAdapter, type IoCall, type SocketHandlers, type SocketRedis } from "./api/socket-io";
@@ -51,6 +52,7 @@ interface ApiThis extends ServiceBase<ApiSettings>, Omit<AuthThis, keyof Service
 	counters: Counters;
 	budget: RateBudget;
 	socketRedis?: SocketRedis;
+	door?: ClosingDoor;
 	clientOf(socket: Socket): string;
 	sendApiError(req: Req, res: ServerResponse, err: Error): void;
 	failToListen(err: NodeJS.ErrnoException): void;
@@ -268,6 +270,13 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 				clientOf: req => clientAddress(req, this.settings.gateway.trustProxyHops),
 				refuse: (req, res, err) => this.sendApiError(req, res, err),
 			});
+		if (this.server)
+			this.door = ClosingDoor.install(
+				this.server,
+				this.broker,
+				() => this.io,
+				(req, res, err) => this.sendApiError(req, res, err),
+			);
 		const redisUrl = this.settings.gateway.redisUrl;
 		if (!redisUrl || !this.io) return;
 		this.socketRedis = socketRedisClients(redisUrl, this.logger);
@@ -277,10 +286,9 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 	async stopped(this: ApiThis) {
 		// Socket.IO (and its Redis adapter) first, while the Redis connections are still open; it closes the HTTP server too.
 		const io = this.io;
-		if (io) {
-			await new Promise<void>(resolve => void io.close(() => resolve()));
-			this.io = null;
-		}
+		if (this.door) await this.door.shut(io);
+		else if (io) await new Promise<void>(resolve => void io.close(() => resolve()));
+		this.io = null;
 		await this.counters.close?.();
 		if (this.socketRedis) await closeSocketRedis(this.socketRedis);
 	},

@@ -89,6 +89,13 @@ function objectRuleSchema(r: RuleObject): JsonSchema {
 	return { ...(props ? objectSchema(fieldsOf(props)) : { type: "object" }), ...keywords(r, { minProps: "minProperties", maxProps: "maxProperties" }) };
 }
 
+/** An enum with its values' type, when they share one: Swagger UI shows an untyped schema as `any`. */
+function enumSchema(values: unknown[]): JsonSchema {
+	const types = new Set(values.map(v => (Number.isInteger(v) ? "integer" : typeof v)));
+	const [type] = types;
+	return types.size === 1 && ["string", "integer", "number", "boolean"].includes(type) ? { type, enum: values } : { enum: values };
+}
+
 /** The schema of a value of the rule's type, before `nullable` and `default`. */
 function typeSchema(r: RuleObject): JsonSchema {
 	switch (r.type) {
@@ -107,7 +114,7 @@ function typeSchema(r: RuleObject): JsonSchema {
 		case "boolean":
 			return { type: "boolean" };
 		case "enum":
-			return { enum: r.values };
+			return enumSchema(r.values as unknown[]);
 		case "equal":
 			return { const: r.value };
 		case "date":
@@ -127,7 +134,7 @@ function typeSchema(r: RuleObject): JsonSchema {
 
 /** `null` added to what the schema accepts. */
 function withNull(schema: JsonSchema): JsonSchema {
-	if (Array.isArray(schema.enum)) return { ...schema, enum: [...(schema.enum as unknown[]), null] };
+	if (Array.isArray(schema.enum)) return { ...schema, ...(typeof schema.type === "string" ? { type: [schema.type, "null"] } : {}), enum: [...(schema.enum as unknown[]), null] };
 	if (typeof schema.type === "string") return { ...schema, type: [schema.type, "null"] };
 	return { anyOf: [schema, { type: "null" }] };
 }

@@ -142,7 +142,7 @@ export const ANSWER_SCHEMAS: Record<string, JsonSchema> = {
 export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503;
 
 /** An error answer: its description, and a body other than the error shape when it has one. */
-export type ErrorAnswer = string | { description: string; schema: JsonSchema };
+export type ErrorAnswer = string | { description: string; schema: JsonSchema; degradedHealth?: true };
 
 /** Each request header a route may read (through the gateway's meta, not its params): every route that lists it shows this. */
 export const HEADER_DOCS: Readonly<Record<RouteHeader, { description: string; schema: JsonSchema }>> = {
@@ -219,18 +219,20 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 		description: "The new customer and a token",
 		schema: ref("Session"),
 		errors: { 409: "The email is taken, in any case (`EMAIL_TAKEN`)" },
-		example: { name: "Ada Lovelace", email: "ada@example.com", password: "correct-horse-battery", phone: "+44 20 7946 0000" },
+		// Not one of the seed's customers (bin/lib/seed-data.ts): on a seeded shop, registering it works.
+		example: { name: "Barbara Liskov", email: "barbara@example.com", password: "correct-horse-battery", phone: "+1 617 555 0199" },
 	},
 	"customers.login": {
 		status: 200,
 		description: "The customer and a token",
 		schema: ref("Session"),
 		errors: {
-			401: "Wrong email or password (one message for both)",
+			401: "Wrong email or password, one message for both (`INVALID_CREDENTIALS`)",
 			403: "The account is blocked (`ACCOUNT_BLOCKED`)",
 			429: "Over the account's sign-in attempts (`TOO_MANY_LOGIN_ATTEMPTS`), whatever the addresses, or the client's rate limit",
 		},
-		example: { email: "ada@example.com", password: "correct-horse-battery" },
+		// One of the seed's customers with the seed's password (bin/lib/seed-data.ts): it signs in on a seeded shop.
+		example: { email: "ada@example.com", password: "demo-password" },
 	},
 	"customers.me": { status: 200, description: "The signed-in customer", schema: customer },
 	"customers.updateMe": {
@@ -238,7 +240,7 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 		description: "The customer changed; after a password change, the customer and a fresh token (every earlier token of the account ends)",
 		schema: { anyOf: [customer, ref("Session")] },
 		errors: { 403: "The current password is wrong (`WRONG_PASSWORD`)", 429: "Over the account's sign-in attempts (`TOO_MANY_LOGIN_ATTEMPTS`), or the client's rate limit" },
-		example: { name: "Ada King", password: "a-new-long-password", currentPassword: "correct-horse-battery" },
+		example: { name: "Barbara H. Liskov", password: "a-new-long-password", currentPassword: "correct-horse-battery" },
 	},
 	"customers.logoutAll": { status: 204, description: "Signed out everywhere: every earlier token of the account ends, on every route and socket" },
 	"customers.list": { status: 200, description: "A page of customers", schema: ref("CustomerPage") },
@@ -260,7 +262,7 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 		status: 200,
 		description: "Every service running and every dependency up",
 		schema: ref("Health"),
-		errors: { 503: { description: "A service or dependency is down: `status: degraded`, naming it", schema: ref("Health") } },
+		errors: { 503: { description: "A service or dependency is down: `status: degraded`, naming it", schema: ref("Health"), degradedHealth: true } },
 	},
 	"api.cluster": { status: 200, description: "Every node, its services and uptime, as this gateway sees them", schema: ref("Cluster") },
 };

@@ -2,6 +2,7 @@ import type { ActionSchema } from "moleculer";
 import type { Route } from "../../lib/contracts/routes";
 import { MAX_DEPTH } from "../../lib/infra/validation";
 import { ANSWERS, ANSWER_SCHEMAS, HEADER_DOCS, type Answer, type ErrorAnswer, type ErrorStatus } from "./openapi-answers";
+import { DEGRADED_HEALTH_EXAMPLE, ERROR_EXAMPLES, exampleOf, ownErrorExample } from "./openapi-examples";
 import { fieldsOf, isRequired, objectSchema, toJsonSchema, type JsonSchema, type ParamsSchema, type Rule } from "./json-schema";
 
 /**
@@ -22,7 +23,7 @@ export interface Parameter {
 export interface Response {
 	description: string;
 	headers?: Record<string, { $ref: string }>;
-	content?: Record<string, { schema: JsonSchema }>;
+	content?: Record<string, { schema: JsonSchema; example: unknown }>;
 }
 
 export interface Operation {
@@ -56,7 +57,7 @@ export interface DocumentOptions {
 }
 
 const JSON_TYPE = "application/json";
-const errorContent = (schema: JsonSchema = { $ref: "#/components/schemas/Error" }) => ({ [JSON_TYPE]: { schema } });
+const errorContent = (example: unknown, schema: JsonSchema = { $ref: "#/components/schemas/Error" }) => ({ [JSON_TYPE]: { schema, example } });
 const RATE_HEADERS = ["X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset"];
 const rateHeaders = () => Object.fromEntries(RATE_HEADERS.map(h => [h, { $ref: `#/components/headers/${h}` }]));
 
@@ -80,7 +81,7 @@ const SHARED_ERRORS: Readonly<Record<ErrorStatus, [name: string, description: st
 function sharedResponses(): Record<string, Response> {
 	const out: Record<string, Response> = {};
 	for (const [status, [name, description]] of Object.entries(SHARED_ERRORS)) {
-		const response: Response = { description, content: errorContent(status === "422" ? { $ref: "#/components/schemas/ValidationError" } : undefined) };
+		const response: Response = { description, content: errorContent(ERROR_EXAMPLES[Number(status)], status === "422" ? { $ref: "#/components/schemas/ValidationError" } : undefined) };
 		if (status === "429") response.headers = rateHeaders();
 		if (status === "503") response.headers = { "Retry-After": { $ref: "#/components/headers/Retry-After" } };
 		out[name] = response;
@@ -165,15 +166,18 @@ function errorResponse(status: ErrorStatus, own: ErrorAnswer | undefined): Respo
 	const [name] = SHARED_ERRORS[status];
 	if (own === undefined) return { $ref: `#/components/responses/${name}` };
 	if (typeof own === "string")
-		return { description: own, content: errorContent(status === 422 ? { anyOf: [{ $ref: "#/components/schemas/ValidationError" }, { $ref: "#/components/schemas/Error" }] } : undefined) };
-	return { description: own.description, content: errorContent(own.schema) };
+		return {
+			description: own,
+			content: errorContent(ownErrorExample(status, own), status === 422 ? { anyOf: [{ $ref: "#/components/schemas/ValidationError" }, { $ref: "#/components/schemas/Error" }] } : undefined),
+		};
+	return { description: own.description, content: errorContent(own.degradedHealth ? DEGRADED_HEALTH_EXAMPLE : exampleOf(own.schema), own.schema) };
 }
 
 function responses(route: Route, fields: Array<[string, Rule]>, answer: Answer): Operation["responses"] {
 	const success = (description: string): Response => ({
 		description,
 		headers: rateHeaders(),
-		...(answer.schema ? { content: { [JSON_TYPE]: { schema: answer.schema } } } : {}),
+		...(answer.schema ? { content: { [JSON_TYPE]: { schema: answer.schema, example: exampleOf(answer.schema) } } } : {}),
 	});
 	const out: Operation["responses"] = { [answer.status]: success(answer.description) };
 	if (answer.replayed) out[200] = success(answer.replayed);

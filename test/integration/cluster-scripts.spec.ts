@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from "child_process";
 import crypto from "crypto";
 import fs from "fs";
+import http from "http";
 import os from "os";
 import path from "path";
 import amqplib from "amqplib";
@@ -11,21 +12,33 @@ import { isAlive, processStartTime, stopProcesses } from "../../bin/lib/processe
 import { AMQP_URL, REDIS_URL, freePort, requireInfrastructure } from "../helpers/cluster";
 import { waitFor } from "../helpers/broker";
 import { HttpClient } from "../helpers/http";
+import { connectSocket } from "../helpers/socket";
 
 const ROOT = path.resolve(__dirname, "../..");
 
 interface PidFile {
 	gateways: string[];
-	nodes: Array<{ name: string; pid: number; startTime?: string; log: string }>;
+	nodes: Array<{ name: string; nodeId: string; pid: number; startTime?: string; log: string }>;
 }
 
 /** `npm run <script>` in the project, with the test's variables; resolves with its exit code and output. */
-function npmRun(script: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-	const child = spawn("npm", ["run", "--silent", script], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+function npmRun(script: string, env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; output: string }> {
+	const child = spawn("npm", ["run", "--silent", script, ...args], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ["ignore", "pipe", "pipe"] });
 	let output = "";
 	child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
 	child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
 	return new Promise(resolve => child.once("exit", code => resolve({ code, output })));
+}
+
+/** A GET's status over a kept-alive agent, 0 when the connection failed. */
+function getStatus(agent: http.Agent, url: string, token: string): Promise<number> {
+	return new Promise(resolve => {
+		const req = http.get(url, { agent, headers: { authorization: `Bearer ${token}` } }, res => {
+			res.resume();
+			res.once("end", () => resolve(res.statusCode ?? 0));
+		});
+		req.once("error", () => setTimeout(() => resolve(0), 20));
+	});
 }
 
 /** The names of RabbitMQ's queues and exchanges that belong to the namespace. */
@@ -172,6 +185,44 @@ describe("npm run cluster, cluster:stop, cluster:clean", () => {
 		expect(output).toMatch(/products: +\d+ created/);
 	});
 
+	it("cluster:restart products restarts that node alone, under the same node id, and the shop answers from it again", async () => {
+		const before = pidFile().nodes;
+		const products = before.find(n => n.name === "products")!;
+		const { code, output } = await npmRun("cluster:restart", env, ["products"]);
+		expect({ code, output }).toMatchObject({ code: 0 });
+		expect(output).toContain(`Restarted products of the cluster "${namespace}" as ${namespace}-products`);
+
+		const after = pidFile().nodes;
+		const restarted = after.find(n => n.name === "products")!;
+		expect(isAlive(products.pid, products.startTime)).toBe(false);
+		expect(isAlive(restarted.pid, restarted.startTime)).toBe(true);
+		expect(restarted).toMatchObject({ name: "products", nodeId: `${namespace}-products`, log: products.log });
+		// The others are the very processes they were.
+		for (const node of before.filter(n => n.name !== "products")) {
+			expect(after.find(n => n.name === node.name)).toEqual(node);
+			expect(isAlive(node.pid, node.startTime)).toBe(true);
+		}
+		expect(fs.readFileSync(products.log, "utf8").match(/started successfully/g)?.length).toBe(2);
+
+		const one = new HttpClient(`http://127.0.0.1:${env.PORT}/api`);
+		const list = await one.get("/products");
+		expect(list.status).toBe(200);
+		expect(list.body.rows.length).toBeGreaterThan(0);
+		const admin = JSON.parse(fs.readFileSync(path.join(dataDir, "generated-admin.json"), "utf8"));
+		const token = (await one.post("/auth/login", admin)).body.token;
+		const nodes = (await one.get("/cluster", token)).body.nodes as Array<{ id: string; services: string[] }>;
+		expect(nodes.filter(n => n.services.includes("products")).map(n => n.id)).toEqual([`${namespace}-products`]);
+	});
+
+	it("cluster:restart names the nodes it knows when given another name, and changes nothing", async () => {
+		const before = pidFile().nodes;
+		const { code, output } = await npmRun("cluster:restart", env, ["product"]);
+		expect(code).toBe(1);
+		expect(output).toContain('No node or service "product" in the cluster');
+		expect(output).toContain(`its nodes: ${before.map(n => n.name).join(", ")} (api: both gateways, one after the other)`);
+		expect(pidFile().nodes).toEqual(before);
+	});
+
 	it("refuses to start the namespace again while it runs", async () => {
 		const run = spawn(process.execPath, [path.join(ROOT, "dist/bin/cluster.js"), "start"], { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
 		let output = "";
@@ -186,11 +237,32 @@ describe("npm run cluster, cluster:stop, cluster:clean", () => {
 		fs.writeFileSync(path.join(dataDir, "pids.json"), JSON.stringify({ ...pidFile(), nodes: [...nodes, { name: "reused", pid: bystander.pid, startTime: "1", log: "" }] }));
 		expect(processStartTime(bystander.pid!)).not.toBe("1");
 
-		const { code, output } = await npmRun("cluster:stop", env);
+		// What an open operations page does: a signed-in socket, and requests over kept-alive connections all through the stop.
+		const admin = JSON.parse(fs.readFileSync(path.join(dataDir, "generated-admin.json"), "utf8"));
+		const gateway = `http://127.0.0.1:${env.PORT}`;
+		const token = (await new HttpClient(`${gateway}/api`).post("/auth/login", admin)).body.token;
+		const socket = await connectSocket(gateway, token);
+		const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+		const statuses: number[] = [];
+		let polling = true;
+		const poll = async (route: string) => {
+			while (polling) statuses.push(await getStatus(agent, `${gateway}/api${route}`, token));
+		};
+		const pollers = [poll("/health"), poll("/cluster"), poll("/products"), poll("/health")];
+		await waitFor(async () => statuses.includes(200), 10_000, "the pollers to be answered");
+
+		const { code, output } = await npmRun("cluster:stop", env).finally(() => (polling = false));
+		await Promise.all(pollers);
+		socket.close();
+		agent.destroy();
 		expect({ code, output }).toMatchObject({ code: 0 });
 		expect(output).toContain(`Stopped the cluster "${namespace}"`);
+		expect(output).not.toContain("needed SIGKILL");
 		for (const node of nodes) expect(isAlive(node.pid, node.startTime)).toBe(false);
 		expect(isAlive(bystander.pid!)).toBe(true);
+		// Each node stopped gracefully: nothing it had open outlived the stop's wait.
+		for (const node of nodes)
+			expect({ node: node.name, stopErrors: fs.readFileSync(node.log, "utf8").match(/.*(GracefulStopTimeout|needed SIGKILL).*/g) }).toEqual({ node: node.name, stopErrors: null });
 		expect(fs.existsSync(path.join(dataDir, "pids.json"))).toBe(false);
 		// The data stays for the next start.
 		expect(fs.existsSync(path.join(dataDir, "customers"))).toBe(true);

@@ -5,12 +5,16 @@ import { ROUTES, type Route } from "../../lib/contracts/routes";
 import { ANSWERS } from "../../services/api/openapi-answers";
 import { actionParams, buildOpenApi, openApiPath, type OpenApiDocument, type Operation } from "../../services/api/openapi";
 import { toJsonSchema } from "../../services/api/json-schema";
+import { exampleOf } from "../../services/api/openapi-examples";
 import { ROUTED_SERVICES } from "../../services/api/routed-services";
+import { CUSTOMERS as SEED_CUSTOMERS, DEMO_PASSWORD } from "../../bin/lib/seed-data";
 import { waitFor } from "../helpers/broker";
 import { startInProcessShop } from "../helpers/gateway";
 import { HttpClient, type HttpResult } from "../helpers/http";
 
 const ADMIN = { email: "admin@shop.test", password: "admin-password" };
+
+type JsonSchemaLike = { type?: unknown; const?: unknown; $ref?: string; anyOf?: JsonSchemaLike[] };
 
 /** Values of every JSON type and a few edges: each one the documented schema refuses must be refused by the API too. */
 const CANDIDATES: unknown[] = [null, 42, 1.5, -1, "12", "", "x".repeat(300), true, [], {}];
@@ -162,17 +166,81 @@ describe("API description: GET /api/openapi.json and GET /api/docs", () => {
 			}
 		});
 
+		/** Every answer an operation documents, shared ones resolved, with its media types. */
+		function documentedAnswers(route: Route): Array<{ where: string; content?: Record<string, { schema: object; example?: unknown }> }> {
+			return Object.entries(operationOf(doc, route)!.responses).map(([status, response]) => {
+				const ref = (response as { $ref?: string }).$ref;
+				const resolved = ref ? doc.components.responses[ref.split("/").pop()!] : response;
+				return { where: `${route.method} ${route.path} ${status}`, content: (resolved as { content?: Record<string, { schema: object; example?: unknown }> }).content };
+			});
+		}
+
+		/** Where a value holds what Swagger UI makes up for a schema without an example: "string", or only zeros. */
+		function placeholders(value: unknown, path = ""): string[] {
+			if (value === "string") return [path || "/"];
+			if (Array.isArray(value)) return value.flatMap((v, i) => placeholders(v, `${path}/${i}`));
+			if (value && typeof value === "object") return Object.entries(value).flatMap(([k, v]) => placeholders(v, `${path}/${k}`));
+			return [];
+		}
+		const numbers = (value: unknown): number[] => (typeof value === "number" ? [value] : value && typeof value === "object" ? Object.values(value).flatMap(numbers) : []);
+
+		it("shows a real example of every documented answer, errors included: one of its schema, no placeholder in it", () => {
+			let examples = 0;
+			for (const route of ROUTES)
+				for (const { where, content } of documentedAnswers(route))
+					for (const [type, media] of Object.entries(content ?? {})) {
+						expect({ where, type, example: media.example !== undefined }).toEqual({ where, type, example: true });
+						expect({ where, errors: schemaErrors(media.schema, media.example) }).toEqual({ where, errors: [] });
+						expect({ where, placeholders: placeholders(media.example) }).toEqual({ where, placeholders: [] });
+						const found = numbers(media.example);
+						if (found.length) expect({ where, allZero: found.every(n => n === 0) }).toEqual({ where, allZero: false });
+						examples++;
+					}
+			expect(examples).toBeGreaterThan(ROUTES.length * 3);
+		});
+
+		it("types every parameter and body property (no schema Swagger UI would show as `any`), sort included", () => {
+			const typed = (schema: JsonSchemaLike): boolean =>
+				schema.type !== undefined || schema.const !== undefined || schema.$ref !== undefined || (Array.isArray(schema.anyOf) && schema.anyOf.every(typed));
+			for (const route of ROUTES) {
+				const op = operationOf(doc, route)!;
+				for (const p of op.parameters ?? []) expect({ route: route.action, param: p.name, typed: typed(p.schema) }).toEqual({ route: route.action, param: p.name, typed: true });
+				const body = op.requestBody?.content["application/json"].schema as { properties?: Record<string, JsonSchemaLike> } | undefined;
+				for (const [name, schema] of Object.entries(body?.properties ?? {}))
+					expect({ route: route.action, field: name, typed: typed(schema) }).toEqual({ route: route.action, field: name, typed: true });
+			}
+			const sort = operationOf(
+				doc,
+				ROUTES.find(r => r.action === "products.list")!,
+			)!.parameters!.find(p => p.name === "sort")!;
+			expect(sort.schema).toMatchObject({ type: "string", enum: expect.arrayContaining(["priceCents", "-priceCents", "name", "-createdAt"]) });
+		});
+
+		it("signs in, in its example, as an account the seed makes, and registers one the seed does not", () => {
+			const body = (action: string) =>
+				operationOf(
+					doc,
+					ROUTES.find(r => r.action === action)!,
+				)!.requestBody!.content["application/json"].example as { email: string; password: string };
+			expect(SEED_CUSTOMERS.map(c => c.email)).toContain(body("customers.login").email);
+			expect(body("customers.login").password).toBe(DEMO_PASSWORD);
+			expect(SEED_CUSTOMERS.map(c => c.email)).not.toContain(body("customers.register").email);
+		});
+
 		it("fails the gateway's start rather than describe a route whose action or answer is unknown", () => {
 			const stray: Route = { method: "GET", path: "/stray", action: "products.stray", access: "public", tag: "Products", summary: "None" };
 			expect(() => buildOpenApi([stray], ROUTED_SERVICES, { version: "1", rateLimit: { max: 1, windowMs: 1 } })).toThrow("no service defines");
 			expect(() => toJsonSchema({ type: "luhn" })).toThrow("luhn");
+			expect(() => exampleOf({ type: "integer" })).toThrow("No example");
+			expect(() => exampleOf({ $ref: "#/components/schemas/Unnamed" })).toThrow("No example for the schema 'Unnamed'");
 		});
 	});
 
 	describe("the rules in fastest-validator's other forms", () => {
 		it("reads shorthands, nullable enums, multi rules, dates and defaults", () => {
 			expect(toJsonSchema("string|min:3|optional")).toEqual({ type: "string", minLength: 3 });
-			expect(toJsonSchema({ type: "enum", values: ["a", "b"], nullable: true })).toEqual({ enum: ["a", "b", null] });
+			expect(toJsonSchema({ type: "enum", values: ["a", "b"], nullable: true })).toEqual({ type: ["string", "null"], enum: ["a", "b", null] });
+			expect(toJsonSchema({ type: "enum", values: ["a", 1] })).toEqual({ enum: ["a", 1] });
 			expect(toJsonSchema([{ type: "string" }, { type: "number", positive: true }])).toEqual({ anyOf: [{ type: "string" }, { type: "number", exclusiveMinimum: 0 }] });
 			expect(toJsonSchema({ type: "date", convert: true })).toEqual({ type: "string", format: "date-time" });
 			expect(toJsonSchema({ type: "array", items: "number|integer", unique: true, default: [] })).toEqual({ type: "array", items: { type: "integer" }, uniqueItems: true, default: [] });
@@ -196,6 +264,9 @@ describe("API description: GET /api/openapi.json and GET /api/docs", () => {
 		it("accepts the documented examples, and answers every route as documented", async () => {
 			const session = await call("customers.register", { body: example("customers.register") });
 			expect(session.status).toBe(201);
+			// The login example is a seed account: the seed's customer, made as the seed makes it, signs in with it.
+			const seeded = SEED_CUSTOMERS.find(c => c.email === example("customers.login").email)!;
+			expect((await http.post("/api/auth/register", { name: seeded.name, email: seeded.email, password: DEMO_PASSWORD })).status).toBe(201);
 			expect((await call("customers.login", { body: example("customers.login") })).status).toBe(200);
 			const customerId = session.body.customer.id as string;
 			expect((await call("customers.me", { token: session.body.token })).status).toBe(200);
@@ -247,7 +318,7 @@ describe("API description: GET /api/openapi.json and GET /api/docs", () => {
 			expect((await call("customers.list", { token: adminToken, query: "pageSize=5" })).status).toBe(200);
 			expect((await call("customers.get", { token: adminToken, params: { id: customerId } })).status).toBe(200);
 			expect((await call("customers.setAccess", { token: adminToken, params: { id: customerId }, body: example("customers.setAccess") })).status).toBe(200);
-			const promoted = (await http.post("/api/auth/login", { email: "ada@example.com", password: "a-new-long-password" })).body.token as string;
+			const promoted = (await http.post("/api/auth/login", { email: example("customers.register").email, password: example("customers.updateMe").password })).body.token as string;
 			expect((await call("customers.logoutAll", { token: promoted })).status).toBe(204);
 			expect((await call("products.remove", { token: adminToken, params: { id: productId } })).status).toBe(200);
 
