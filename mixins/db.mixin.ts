@@ -5,7 +5,7 @@ import { bringToCurrentFormat, formatCollection, type Migration } from "../lib/d
 import { pageWindow, toPage, type Page } from "../lib/contracts/pagination";
 import type { CacheVersions, WriteHolds } from "../lib/infra/cache-versions";
 import { settings, type StorageSettings } from "../lib/infra/settings";
-import { defineMixin, type SecureSettings, type ServiceBase } from "../lib/contracts/types";
+import { defineMixin, state, type Mixin, type SecureSettings, type ServiceBase } from "../lib/contracts/types";
 import { cacheCleanEvents, type DependencyCleaning } from "./cache-cleaner.mixin";
 
 export interface DbMixinOptions<P> {
@@ -36,13 +36,6 @@ export interface DbMethods<T extends Doc, P> {
 	/** A second collection owned by the same service, connected; disconnected when the service stops. */
 	openCollection<U extends Doc>(collection: string, indexes?: IndexSpec[]): Promise<DbAdapter<U>>;
 }
-
-type This<T extends Doc, P> = ServiceBase<DbSettings> &
-	DbMethods<T, P> &
-	DependencyCleaning & {
-		extraAdapters: DbAdapter[];
-		schema: ServiceSchema;
-	};
 
 /** What the shop's cachers add (lib/infra/redis.ts). */
 interface VersionedCacher {
@@ -82,11 +75,13 @@ function heldWrites<T extends Doc>(adapter: DbAdapter<T>): DbAdapter<T> {
  * disabled: each service declares the actions it offers, with their
  * validation.
  */
-export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): Partial<ServiceSchema> {
+export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): Mixin<ServiceBase<DbSettings> & DbMethods<T, P> & DependencyCleaning> {
 	const { collection, indexes = [], publicFields, cacheScope = [], migrations = [] } = options;
-	return defineMixin<DbSettings, This<T, P>>({
+	return defineMixin({
 		mixins: [DbService],
 		settings: { idField: "id", $secureSettings: ["storage"], storage: settings.storage },
+		// moleculer-db sets the adapter and supplies entityChanged.
+		state: state<Pick<DbMethods<T, P>, "adapter" | "entityChanged"> & { extraAdapters: DbAdapter[] }>(),
 		actions: { find: false, count: false, insert: false, list: false, get: false, create: false, update: false, remove: false },
 
 		/** The store is picked from the final settings, so a test or a node may mix in other storage settings. */
@@ -98,14 +93,14 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): P
 		},
 
 		methods: {
-			toPublic(this: This<T, P>, doc: T): P {
+			toPublic(doc: T): P {
 				const out: Record<string, unknown> = {};
 				const source = doc as unknown as Record<string, unknown>;
 				for (const field of publicFields) out[field] = field === "id" ? String(doc._id) : (source[field] ?? null);
 				return out as P;
 			},
 
-			async findPage(this: This<T, P>, query: Query, sort: string, page: number, pageSize: number): Promise<Page<P>> {
+			async findPage(query: Query, sort: string, page: number, pageSize: number): Promise<Page<P>> {
 				const [docs, total] = await Promise.all([this.adapter.find({ query, sort: [sort], ...pageWindow(page, pageSize) }), this.adapter.count({ query })]);
 				return toPage(
 					docs.map(d => this.toPublic(d)),
@@ -116,17 +111,17 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): P
 			},
 
 			/** moleculer-db's clean, after a write: only the others are told; this service's answers changed version as the write began. */
-			clearCache(this: This<T, P>): Promise<void> {
+			clearCache(): Promise<void> {
 				void this.broker.broadcast(`cache.clean.${this.fullName}`);
 				return Promise.resolve();
 			},
 
 			/** A service this one's answers depend on changed (or this one, on another node with a memory cache of its own). */
-			async cleanAfterDependency(this: This<T, P>): Promise<void> {
+			async cleanAfterDependency(): Promise<void> {
 				await (this.broker.cacher as Partial<VersionedCacher> | undefined)?.versions?.renew(this.fullName);
 			},
 
-			async openCollection<U extends Doc>(this: This<T, P>, name: string, extraIndexes: IndexSpec[] = []): Promise<DbAdapter<U>> {
+			async openCollection<U extends Doc>(name: string, extraIndexes: IndexSpec[] = []): Promise<DbAdapter<U>> {
 				const { adapter: store, model } = createAdapter<U>(this.settings.storage, name, extraIndexes);
 				const adapter = heldWrites(store);
 				adapter.init(this.broker, { ...this, schema: { ...this.schema, model } } as unknown as Service);
@@ -136,12 +131,12 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): P
 			},
 		},
 
-		created(this: This<T, P>) {
+		created() {
 			this.extraAdapters = [];
 		},
 
 		/** After moleculer-db's own started (the adapter is connected), before the service's: it runs on documents of its own format. */
-		async started(this: This<T, P>) {
+		async started() {
 			await bringToCurrentFormat({
 				service: this.name,
 				formats: await this.openCollection(formatCollection(this.name)),
@@ -151,7 +146,7 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): P
 			});
 		},
 
-		async stopped(this: This<T, P>) {
+		async stopped() {
 			await Promise.all(this.extraAdapters.map(a => a.disconnect()));
 		},
 	});

@@ -1,5 +1,5 @@
 import _ from "lodash";
-import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
+import DbMixin from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import { CHANNELS, type OrderStatusMessage, type StockAlertMessage } from "../lib/contracts/channels";
 import { crashPoint } from "../lib/infra/crash-points";
@@ -7,7 +7,7 @@ import { isDuplicateKeyError, type Doc } from "../lib/db/adapter";
 import { NotFoundError } from "../lib/contracts/errors";
 import { PAGE_PARAMS } from "../lib/contracts/params";
 import { cancellationRaisesAlert } from "../lib/contracts/reservations";
-import { type Ctx, type ServiceBase, defineService } from "../lib/contracts/types";
+import { type Ctx, defineService } from "../lib/contracts/types";
 
 export const ALERT_TYPES = ["stock_low", "out_of_stock", "order_cancelled"] as const;
 type AlertType = (typeof ALERT_TYPES)[number];
@@ -28,12 +28,7 @@ interface AlertDoc extends Doc, Omit<Alert, "id"> {
 	acknowledgedAt?: string;
 }
 
-/** What `this` is inside the alerts service. */
-interface AlertsThis extends ServiceBase<DbSettings>, DbMethods<AlertDoc, Alert> {
-	raise(alert: Omit<AlertDoc, "acknowledged" | "createdAt">): Promise<void>;
-}
-
-const AlertsService = defineService<DbSettings, AlertsThis>({
+const AlertsService = defineService({
 	name: "alerts",
 	mixins: [DbMixin<AlertDoc, Alert>({ collection: "alerts", publicFields: PUBLIC_FIELDS }), HealthMixin],
 
@@ -44,7 +39,7 @@ const AlertsService = defineService<DbSettings, AlertsThis>({
 				acknowledged: { type: "boolean", convert: true, optional: true },
 				type: { type: "enum", values: ALERT_TYPES, optional: true },
 			},
-			handler(this: AlertsThis, ctx: Ctx<{ page: number; pageSize: number; acknowledged?: boolean; type?: AlertType }>) {
+			handler(ctx: Ctx<{ page: number; pageSize: number; acknowledged?: boolean; type?: AlertType }>) {
 				const { page, pageSize, acknowledged, type } = ctx.params;
 				const query: Record<string, unknown> = {};
 				if (acknowledged !== undefined) query.acknowledged = acknowledged;
@@ -55,7 +50,7 @@ const AlertsService = defineService<DbSettings, AlertsThis>({
 
 		ack: {
 			params: { id: { type: "string", min: 1, max: 200 } },
-			async handler(this: AlertsThis, ctx: Ctx<{ id: string }>): Promise<Alert> {
+			async handler(ctx: Ctx<{ id: string }>): Promise<Alert> {
 				const doc = await this.adapter.updateById(ctx.params.id, { $set: { acknowledged: true, acknowledgedAt: new Date().toISOString() } });
 				if (!doc) throw new NotFoundError("Alert", ctx.params.id);
 				const alert = this.toPublic(doc);
@@ -68,7 +63,7 @@ const AlertsService = defineService<DbSettings, AlertsThis>({
 	channels: {
 		[CHANNELS.orderStatus]: {
 			group: "alerts",
-			async handler(this: AlertsThis, msg: OrderStatusMessage) {
+			async handler(msg: OrderStatusMessage) {
 				const order = msg?.order;
 				if (!order?.id || !order.status) throw new Error("Malformed order status message");
 				if (order.status !== "cancelled" || !cancellationRaisesAlert(msg.cancelReason)) return;
@@ -83,7 +78,7 @@ const AlertsService = defineService<DbSettings, AlertsThis>({
 		},
 		[CHANNELS.stockAlerts]: {
 			group: "alerts",
-			async handler(this: AlertsThis, msg: StockAlertMessage) {
+			async handler(msg: StockAlertMessage) {
 				if (!msg?.productId || !ALERT_TYPES.includes(msg.type) || typeof msg.stock !== "number") throw new Error("Malformed stock alert message");
 				const out = msg.type === "out_of_stock";
 				await this.raise({
@@ -99,7 +94,7 @@ const AlertsService = defineService<DbSettings, AlertsThis>({
 
 	methods: {
 		/** Store the alert once, then announce it. */
-		async raise(this: AlertsThis, alert: Omit<AlertDoc, "acknowledged" | "createdAt">): Promise<void> {
+		async raise(alert: Omit<AlertDoc, "acknowledged" | "createdAt">): Promise<void> {
 			crashPoint("alerts.before-raise");
 			let doc: AlertDoc;
 			try {

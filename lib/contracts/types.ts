@@ -1,4 +1,4 @@
-import type { Context, LoggerInstance, ServiceBroker, ServiceSchema } from "moleculer";
+import type { Context } from "moleculer";
 import type { AuthUser } from "./auth";
 import type { OrderStatus } from "./order-status";
 import type { ReservedLine } from "./reservations";
@@ -25,31 +25,7 @@ export interface SecureSettings {
 	$secureSettings?: string[];
 }
 
-/** The part of Moleculer's Service that every service's `this` has. */
-export interface ServiceBase<S> {
-	name: string;
-	fullName: string;
-	broker: ServiceBroker;
-	logger: LoggerInstance;
-	settings: S;
-	/** The service's final schema, its mixins merged. */
-	schema: ServiceSchema;
-}
-
-/**
- * A service schema whose handlers and hooks are checked against `T`, the
- * service's `this` (its settings, methods and state), handed to Moleculer
- * as the plain schema it takes. Its settings may leave to its mixins what
- * they supply.
- */
-export function defineService<S, T>(schema: Omit<ServiceSchema<S, T>, "settings"> & { settings?: Partial<S> }): ServiceSchema {
-	return schema as unknown as ServiceSchema;
-}
-
-/** The same for a mixin. */
-export function defineMixin<S, T>(schema: Partial<Omit<ServiceSchema<S, T>, "settings">> & { settings?: Partial<S> }): Partial<ServiceSchema> {
-	return schema;
-}
+export { defineMiddleware, defineMixin, defineService, state, type Mixin, type ServiceBase } from "./schema";
 
 export interface Customer {
 	id: string;

@@ -55,6 +55,13 @@ export interface DbAdapter<T extends Doc = Doc> {
 	findById(id: string): Promise<T | null>;
 	findByIds(ids: string[]): Promise<T[]>;
 	count(params?: { query?: Query }): Promise<number>;
+	/**
+	 * Every document, for a reader that goes through them all (a dashboard's
+	 * figures). Read-only: NeDB answers the documents it holds, not copies
+	 * (a find copies each one), so a caller that changed one would change it
+	 * in memory but not on disk.
+	 */
+	readAll(): Promise<ReadonlyArray<Readonly<T>>>;
 	/** Throws an error that isDuplicateKeyError recognises when a unique index refuses it. */
 	insert(doc: T): Promise<T>;
 	/** The document after the update, or null when there is none with this id. */

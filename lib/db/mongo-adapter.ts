@@ -67,6 +67,10 @@ function adapterClass(): new (uri: string, model: Model) => DbAdapter {
 		async find(params: FindParams) {
 			return (await super.find(params)).map(toPlain);
 		}
+		/** MongoDB answers its own copies: one find of the whole collection. */
+		readAll() {
+			return this.find({ query: {} });
+		}
 		async findOne(query: Query) {
 			return toPlain(await super.findOne(query));
 		}

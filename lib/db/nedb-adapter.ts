@@ -192,6 +192,13 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 		});
 	}
 
+	/** NeDB's own documents, in the executor's turn so that no write is half applied. */
+	readAll(): Promise<readonly Doc[]> {
+		const db = this.db as unknown as DatastoreInternals | null;
+		if (!db) return Promise.resolve([]);
+		return db.executor.pushAsync(() => Promise.resolve(db.getAllData()));
+	}
+
 	async disconnect(): Promise<void> {
 		if (this.datastore instanceof AppendingDatastore && this.dataDir) unregisterDatastore(this.dataDir, this.datastore);
 		if (this.datastore instanceof AppendingDatastore) await this.datastore.closeFile();

@@ -173,6 +173,7 @@ export function through<T extends Doc>(store: DbAdapter<T>, gate: Gate, collecti
 		findById: read((id: string) => store.findById(id)),
 		findByIds: read((ids: string[]) => store.findByIds(ids)),
 		count: read((params?: { query?: Query }) => store.count(params)),
+		readAll: read(() => store.readAll()),
 		insert: doc => gate.write({ collection, op: "insert", id: doc._id, doc }, () => store.insert(doc)),
 		updateById: (id, update) => gate.write({ collection, op: "updateById", id, update }, () => store.updateById(id, update)),
 		updateMany: (query, update) => gate.write({ collection, op: "updateMany", id: idOf(query), query, update }, () => store.updateMany(query, update)),

@@ -100,6 +100,22 @@ describe("storage adapters", () => {
 			expect(await adapter.findById("W1")).toEqual({ _id: "W1", sku: "W-1", stock: 3, holds: {}, history: ["taken"] });
 		});
 
+		it("reads every document, a write that has answered included, and a reopened file's too", async () => {
+			await adapter.insert({ _id: "W2", sku: "W-2", stock: 1 });
+			await adapter.updateOne({ _id: "W1" }, { $inc: { stock: -1 } });
+			const byId = (docs: ReadonlyArray<Readonly<Widget>>) => [...docs].sort((a, b) => a._id.localeCompare(b._id));
+			expect(byId(await adapter.readAll())).toEqual([
+				{ _id: "W1", sku: "W-1", stock: 4, holds: {}, history: [] },
+				{ _id: "W2", sku: "W-2", stock: 1 },
+			]);
+			await adapter.disconnect();
+			adapter = await openWidgets();
+			expect(byId(await adapter.readAll()).map(d => [d._id, d.stock])).toEqual([
+				["W1", 4],
+				["W2", 1],
+			]);
+		});
+
 		it("refuses a duplicate of a unique field with an error isDuplicateKeyError knows", async () => {
 			const err = await adapter.insert({ _id: "W2", sku: "W-1", stock: 1 }).catch((e: unknown) => e);
 			expect(isDuplicateKeyError(err)).toBe(true);
@@ -420,6 +436,17 @@ describe("storage adapters", () => {
 					["limit", 100],
 				]),
 			);
+		});
+
+		it("reads every document with one find of the whole collection, as plain objects", async () => {
+			const Model = model as unknown as new (doc: object) => { _id: string };
+			const stored = [new Model({ sku: "R-1", stock: 2 }), new Model({ sku: "R-2", stock: 0 })];
+			const find = jest.spyOn(model as never, "find" as never).mockReturnValue({ exec: async () => stored } as never);
+			expect(await adapter.readAll()).toEqual([
+				{ _id: stored[0]._id, sku: "R-1", stock: 2 },
+				{ _id: stored[1]._id, sku: "R-2", stock: 0 },
+			]);
+			expect(find).toHaveBeenCalledWith({});
 		});
 
 		it("counts removed documents", async () => {

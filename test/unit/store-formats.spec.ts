@@ -58,6 +58,7 @@ function mingoAdapter<T extends Doc>(): DbAdapter<T> & { docs: T[] } {
 				.all()
 				.map(copy),
 		count: async (params?: { query?: Query }) => mingoFind<T>(docs, params?.query ?? {}).all().length,
+		readAll: async () => docs.map(copy),
 		async insert(doc: T) {
 			if (docs.some(d => d._id === doc._id)) throw Object.assign(new Error("E11000 duplicate key"), { code: 11000 });
 			docs.push(copy(doc));

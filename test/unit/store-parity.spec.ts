@@ -21,7 +21,8 @@ type Op =
 	| { kind: "count"; query: Query }
 	| { kind: "updateMany"; query: Query; update: Update }
 	| { kind: "updateOne"; query: Query; update: Update }
-	| { kind: "removeMany"; query: Query };
+	| { kind: "removeMany"; query: Query }
+	| { kind: "readAll" };
 
 interface Recorded {
 	collection: string;
@@ -60,6 +61,7 @@ function recordStores(recorded: Recorded[]): () => void {
 		wrap("updateOne", (query: Query, update: Update) => ({ kind: "updateOne", query, update }));
 		wrap("updateById", (id: string, update: Update) => ({ kind: "updateOne", query: { _id: id }, update }));
 		wrap("removeMany", (query: Query) => ({ kind: "removeMany", query }));
+		wrap("readAll", () => ({ kind: "readAll" }));
 		return created;
 	});
 	return () => spy.mockRestore();
@@ -183,6 +185,8 @@ function onMingo(op: Op, before: Doc[]): { answer: unknown; after: Doc[] } {
 			);
 			return { answer: gone.size, after: docs.filter(d => !gone.has(d._id)) };
 		}
+		case "readAll":
+			return { answer: byId(docs), after: docs };
 	}
 }
 
@@ -203,6 +207,9 @@ async function onNedb(op: Op, before: Doc[]): Promise<{ answer: unknown; after: 
 					return adapter.updateOne(copy(op.query), copy(op.update));
 				case "removeMany":
 					return adapter.removeMany(copy(op.query));
+				case "readAll":
+					// In no promised order on either store.
+					return byId([...(await adapter.readAll())]);
 			}
 		})();
 		return { answer, after: await adapter.find({}) };
@@ -225,7 +232,7 @@ describe("the embedded store speaks MongoDB's query and update language", () => 
 
 	it("records the documents of every kind of call the services make", () => {
 		const kinds = new Set(recorded.map(r => r.op.kind));
-		for (const kind of ["find", "findOne", "count", "updateMany", "updateOne"]) expect([kind, kinds.has(kind as Op["kind"])]).toEqual([kind, true]);
+		for (const kind of ["find", "findOne", "count", "updateMany", "updateOne", "readAll"]) expect([kind, kinds.has(kind as Op["kind"])]).toEqual([kind, true]);
 		const shapes = new Set(recorded.map(r => `${r.collection} ${r.op.kind} ${JSON.stringify(shape(r.op))}`));
 		expect(shapes.size).toBeGreaterThanOrEqual(40);
 		console.log(`store parity: ${recorded.length} calls of ${shapes.size} shapes over ${new Set(recorded.map(r => r.collection)).size} collections`);
