@@ -493,13 +493,13 @@ describe("the image", () => {
 		expect(stage.find(i => i.instruction === "USER")?.args).toBe("node");
 	});
 
-	it("leaves .env, node_modules, data, logs, dist and test-results out of the build context (.dockerignore)", () => {
+	it("leaves .env, node_modules, data, logs, dist, test-results, the secrets, certificates and backups out of the build context (.dockerignore)", () => {
 		const ignored = fs
 			.readFileSync(path.join(ROOT, ".dockerignore"), "utf8")
 			.split("\n")
 			.map(line => line.trim().replace(/\/$/, ""))
 			.filter(line => line && !line.startsWith("#"));
-		expect(ignored).toEqual(expect.arrayContaining([".env", "node_modules", "data", "logs", "dist", "test-results"]));
+		expect(ignored).toEqual(expect.arrayContaining([".env", "node_modules", "data", "logs", "dist", "test-results", "deploy/secrets", "deploy/certs", "backups"]));
 		// .env.example is documentation, not a secret; nothing re-includes .env itself.
 		expect(ignored).not.toContain("!.env");
 	});
