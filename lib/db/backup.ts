@@ -79,11 +79,12 @@ function fsyncPath(p: string): void {
 
 const sha256 = (file: string) => crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 
-/** Copies the files (the caller makes sure none changes meanwhile), then writes and syncs the manifest, last: a copy without one is unfinished. */
+/** Copies the files; the caller makes sure none changes meanwhile. */
 export function copyFiles(dataDir: string, dest: string, names: string[]): void {
 	for (const name of names) fs.copyFileSync(path.join(dataDir, name), path.join(dest, name));
 }
 
+/** Syncs the copies and writes the manifest (each file's size and SHA-256), last: a copy without one is unfinished. */
 export function finishCopy(dataDir: string, dest: string, names: string[]): BackupManifest {
 	const files = names.map(name => {
 		const file = path.join(dest, name);
