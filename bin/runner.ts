@@ -52,7 +52,7 @@ function loadSettings(): typeof SettingsModule {
  * empty in-memory store and says so.
  */
 function prepareEmbeddedRepl(): void {
-	if (!process.argv.includes("--repl") || process.argv.includes("--hot") || process.env.TRANSPORTER) return;
+	if (!process.argv.includes("--repl") || process.argv.includes("--hot") || process.env.TRANSPORTER || process.env.TRANSPORTER_FILE) return;
 	process.env.SERVICES ||= BACKEND_SERVICES.join(",");
 	const dataDir = process.env.DATA_DIR || DEFAULT_DATA_DIR;
 	const holder = dataDir === ":memory:" ? undefined : lockHolder(dataDir);
@@ -65,7 +65,8 @@ function prepareEmbeddedRepl(): void {
 
 /** A console node of a cluster runs no services: its name says so in `nodes`. */
 function nameConsoleNode(): void {
-	if (process.argv.includes("--repl") && process.env.TRANSPORTER && !process.env.SERVICES) process.env.NODE_ID ||= `${os.hostname().toLowerCase()}-repl-${process.pid}`;
+	if (process.argv.includes("--repl") && (process.env.TRANSPORTER || process.env.TRANSPORTER_FILE) && !process.env.SERVICES)
+		process.env.NODE_ID ||= `${os.hostname().toLowerCase()}-repl-${process.pid}`;
 }
 
 loadDotEnv();

@@ -35,6 +35,7 @@ keep redis-users.acl "$(printf 'user default off\nuser shop on >%s ~* &* +@all\n
 keep mongo_root_password "$(password)"
 [ -s "$DIR/mongo_keyfile" ] || openssl rand -base64 756 > "$DIR/mongo_keyfile"
 keep mongo_backup.yaml "uri: mongodb://backup:$(password)@mongo:27017/?replicaSet=rs0&authSource=admin"
+keep mongo_restore.yaml "uri: mongodb://restore:$(password)@mongo:27017/?replicaSet=rs0&authSource=admin"
 for service in $STORE_SERVICES; do
 	keep "mongo_uri_$service" "mongodb://$service:$(password)@mongo:27017/$service?replicaSet=rs0&authSource=$service"
 done

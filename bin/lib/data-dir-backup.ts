@@ -40,6 +40,7 @@ export async function backupDataDir(dataDir: string, dest: string): Promise<Back
 			releaseDataDir(dataDir);
 		}
 	}
+	if (!holder.backups) throw new BackupError(`the process holding ${dataDir} (pid ${holder.pid}) does not take backups now (a node still starting, or another script): try again once the node runs`);
 	const request = path.join(dataDir, `${REQUEST_PREFIX}${crypto.randomUUID()}.json`);
 	fs.writeFileSync(request, JSON.stringify({ dest }), { mode: 0o600 });
 	process.kill(holder.pid, "SIGUSR2");

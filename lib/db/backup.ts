@@ -2,6 +2,7 @@ import crypto from "crypto";
 import fs from "fs";
 import path from "path";
 import type { AppendingDatastore } from "./appending-persistence";
+import { recordServesBackups } from "./data-dir-lock";
 
 /**
  * A consistent copy of a data directory while its node runs (`npm run
@@ -26,7 +27,9 @@ import type { AppendingDatastore } from "./appending-persistence";
  * is a crash point with its test), so the stock invariant holds.
  *
  * The script asks through a request file in the directory and SIGUSR2 to
- * the pid in the directory's lock; the node answers by writing the copy's
+ * the pid in the directory's lock, once the lock says that process answers
+ * backups (SIGUSR2 would end any other: a node still starting, another
+ * script); the node answers by writing the copy's
  * manifest (`backup.json`) last, or `backup-error.txt`. With no node on the
  * directory, the script takes its lock and copies the files itself.
  */
@@ -53,6 +56,7 @@ export function registerDatastore(dataDir: string, db: AppendingDatastore): void
 	if (!open.has(dir)) open.set(dir, new Set());
 	open.get(dir)!.add(db);
 	serveBackupRequests();
+	recordServesBackups(dir);
 }
 
 export function unregisterDatastore(dataDir: string, db: AppendingDatastore): void {
@@ -79,11 +83,12 @@ function fsyncPath(p: string): void {
 
 const sha256 = (file: string) => crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 
-/** Copies the files (the caller makes sure none changes meanwhile), then writes and syncs the manifest, last: a copy without one is unfinished. */
+/** Copies the files; the caller makes sure none changes meanwhile. */
 export function copyFiles(dataDir: string, dest: string, names: string[]): void {
 	for (const name of names) fs.copyFileSync(path.join(dataDir, name), path.join(dest, name));
 }
 
+/** Syncs the copies and writes the manifest (each file's size and SHA-256), last: a copy without one is unfinished. */
 export function finishCopy(dataDir: string, dest: string, names: string[]): BackupManifest {
 	const files = names.map(name => {
 		const file = path.join(dest, name);

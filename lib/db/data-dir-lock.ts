@@ -33,6 +33,8 @@ export interface LockRecord {
 	/** Makes each taking of the lock unlike any other, even by a process that got a dead holder's pid. */
 	token?: string;
 	api?: string;
+	/** The holder answers backup requests (lib/db/backup.ts): only then may SIGUSR2 be sent to it, whose default action ends a process. */
+	backups?: boolean;
 }
 
 /** The directories this process holds, with what their lock says. */
@@ -160,9 +162,18 @@ export function releaseDataDir(dataDir: string): void {
 
 /** The holder adds where its gateway answers; nothing when this process does not hold the directory. */
 export function recordApi(dataDir: string, api: string): void {
+	record(dataDir, { api });
+}
+
+/** The holder says it answers backup requests; nothing when this process does not hold the directory. */
+export function recordServesBackups(dataDir: string): void {
+	record(dataDir, { backups: true });
+}
+
+function record(dataDir: string, fields: Partial<LockRecord>): void {
 	const dir = path.resolve(dataDir);
 	const mine = held.get(dir);
 	if (!mine) return;
-	mine.api = api;
+	Object.assign(mine, fields);
 	replaceFile(path.join(dir, LOCK), JSON.stringify(mine));
 }

@@ -2,6 +2,7 @@ import { spawn } from "child_process";
 import fs from "fs";
 import os from "os";
 import path from "path";
+import { lockDataDir, releaseDataDir } from "../../lib/db/data-dir-lock";
 import { freePort } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
 import { startShopProcess, type ShopProcess } from "../helpers/shop-process";
@@ -152,6 +153,18 @@ describe("backup and restore of the embedded default", () => {
 		expect(refused.code).not.toBe(0);
 		expect(refused.output).toContain("orders.db does not match the backup's manifest");
 		expect(fs.readFileSync(path.join(dataDir, "orders.db")).equals(before)).toBe(true);
+	});
+
+	it("never signals a process that holds DATA_DIR but takes no backups (SIGUSR2 would end it), and says so", async () => {
+		const dir = path.join(base, "held");
+		lockDataDir(dir);
+		try {
+			const res = await runScript("backup", [path.join(base, "held-copy")], dir);
+			expect(res.code).toBe(1);
+			expect(res.output).toContain(`the process holding ${dir} (pid ${process.pid}) does not take backups now`);
+		} finally {
+			releaseDataDir(dir);
+		}
 	});
 
 	it("has a node refuse a store whose data format is newer than its code knows, exiting non-zero with a message that says so", async () => {

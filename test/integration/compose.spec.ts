@@ -353,7 +353,7 @@ describe("docker-compose.yml, read against the code", () => {
 		}
 	});
 
-	it("backs up every database with a mongodump job (profile backup): one consistent archive (--oplog) into a mounted directory, old ones removed", () => {
+	it("backs up every database with a mongodump job (profile backup): one consistent archive (--oplog) into a mounted directory, old ones removed; a restore job replays one", () => {
 		const backup = compose.services["mongo-backup"];
 		expect(backup.profiles).toEqual(["backup"]);
 		expect(backup.volumes).toEqual(expect.arrayContaining([expect.stringMatching(/:\/backup$/)]));
@@ -361,6 +361,17 @@ describe("docker-compose.yml, read against the code", () => {
 		expect(script).toMatch(/^mongodump --config \/run\/secrets\/mongo_backup_config --oplog --gzip --archive=/m);
 		expect(mountedSecrets(compose, backup).has("/run/secrets/mongo_backup_config")).toBe(true);
 		expect(script).toMatch(/-mtime \+/);
+
+		// The restore replays the archive's oplog (the same point in time), from the same directory, as a user the init makes.
+		const restore = compose.services["mongo-restore"];
+		expect(restore.profiles).toEqual(["restore"]);
+		expect(restore.volumes).toEqual(expect.arrayContaining([expect.stringMatching(/:\/backup:ro$/)]));
+		expect(restore.volumes!.find(v => v.endsWith(":/backup:ro"))!.split(":")[0]).toBe(backup.volumes!.find(v => v.endsWith(":/backup"))!.split(":")[0]);
+		expect(fs.readFileSync(path.join(ROOT, "deploy/mongo/restore.sh"), "utf8")).toMatch(
+			/^mongorestore --config \/run\/secrets\/mongo_restore_config --archive="\$ARCHIVE" --gzip --oplogReplay --drop$/m,
+		);
+		const init = compose.services["mongo-init"];
+		for (const name of ["mongo_backup_config", "mongo_restore_config"]) expect(mountedSecrets(compose, init).has(`/run/secrets/${name}`)).toBe(true);
 	});
 
 	it("exposes METRICS_PORT on every node (no host port) and has Prometheus scrape each node service there", () => {
@@ -482,13 +493,13 @@ describe("the image", () => {
 		expect(stage.find(i => i.instruction === "USER")?.args).toBe("node");
 	});
 
-	it("leaves .env, node_modules, data, logs, dist and test-results out of the build context (.dockerignore)", () => {
+	it("leaves .env, node_modules, data, logs, dist, test-results, the secrets, certificates and backups out of the build context (.dockerignore)", () => {
 		const ignored = fs
 			.readFileSync(path.join(ROOT, ".dockerignore"), "utf8")
 			.split("\n")
 			.map(line => line.trim().replace(/\/$/, ""))
 			.filter(line => line && !line.startsWith("#"));
-		expect(ignored).toEqual(expect.arrayContaining([".env", "node_modules", "data", "logs", "dist", "test-results"]));
+		expect(ignored).toEqual(expect.arrayContaining([".env", "node_modules", "data", "logs", "dist", "test-results", "deploy/secrets", "deploy/certs", "backups"]));
 		// .env.example is documentation, not a secret; nothing re-includes .env itself.
 		expect(ignored).not.toContain("!.env");
 	});

@@ -231,3 +231,27 @@ describe("the db mixin checks the format as its service starts", () => {
 		await expect(start([])).rejects.toThrow(/The orders store holds format 2, newer than this code knows \(1\)/);
 	});
 });
+
+describe("store formats through mongoose, with the driver's calls recorded (no MongoDB server here)", () => {
+	const created = createAdapter({ dataDir: ":memory:", mongoUri: "mongodb://127.0.0.1:1/never-connected", sync: true }, formatCollection("orders"));
+	const formats = created.adapter;
+	const model = created.model as Record<string, (...args: unknown[]) => unknown>;
+	const Model = created.model as new (doc: object) => object;
+	formats.init({} as ServiceBroker, fakeService);
+	const store = { collection: mingoAdapter<Doc>(), open: () => Promise.reject(new Error("not used")) };
+	afterEach(() => jest.restoreAllMocks());
+
+	it("reads the record by the service's name and moves it forward with one guarded update, never back", async () => {
+		jest.spyOn(model, "findById").mockReturnValue({ exec: async () => new Model({ _id: "orders", version: 1 }) });
+		const update = jest.spyOn(model, "findOneAndUpdate").mockReturnValue({ exec: async () => new Model({ _id: "orders", version: 2 }) });
+		expect(await bringToCurrentFormat({ service: "orders", formats, migrations: [PAYMENT_STATUS], store, logger: quiet })).toEqual({ from: 1, to: 2, ran: [2] });
+		expect(update).toHaveBeenCalledWith({ _id: "orders", version: { $lt: 2 } }, { $set: { version: 2, updatedAt: expect.any(String) } }, { new: true });
+	});
+
+	it("refuses a newer format it reads there, writing nothing", async () => {
+		jest.spyOn(model, "findById").mockReturnValue({ exec: async () => new Model({ _id: "orders", version: 3 }) });
+		const update = jest.spyOn(model, "findOneAndUpdate");
+		await expect(bringToCurrentFormat({ service: "orders", formats, migrations: [PAYMENT_STATUS], store, logger: quiet })).rejects.toThrow(StoreFormatTooNewError);
+		expect(update).not.toHaveBeenCalled();
+	});
+});
