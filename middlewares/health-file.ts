@@ -1,4 +1,5 @@
 import fs from "fs";
+import { defineMiddleware } from "../lib/contracts/schema";
 import type { Middleware, ServiceBroker } from "moleculer";
 import { dependencyStates } from "../lib/infra/dependencies";
 import { replaceFile } from "../lib/infra/local-files";
@@ -36,7 +37,7 @@ export function HealthFileMiddleware(file: string, intervalMs = HEALTH_REPORT_IN
 		replaceFile(file, JSON.stringify(report));
 	}
 
-	return {
+	return defineMiddleware({
 		name: "HealthFile",
 		created() {
 			// A report left by an earlier run (a restarted container keeps /tmp) says nothing about this one.
@@ -58,5 +59,5 @@ export function HealthFileMiddleware(file: string, intervalMs = HEALTH_REPORT_IN
 			clearTimeout(timer);
 			remove();
 		},
-	} as unknown as Middleware;
+	});
 }

@@ -1,4 +1,5 @@
 import type { ActionSchema, Context, Middleware, ServiceBroker } from "moleculer";
+import { defineMiddleware } from "../lib/contracts/schema";
 import { LRUCache } from "lru-cache";
 import { ShopRedisCacher, answerSize, serviceOf, type VersionedMeta } from "../lib/infra/redis";
 
@@ -34,7 +35,7 @@ interface Entry {
 export function NearCacheMiddleware(bounds: { maxEntries: number; maxBytes: number }): Middleware {
 	let broker: ServiceBroker;
 	let entries: LRUCache<string, Entry> | undefined;
-	return {
+	return defineMiddleware({
 		name: "NearCache",
 		created(b: ServiceBroker) {
 			broker = b;
@@ -69,5 +70,5 @@ export function NearCacheMiddleware(bounds: { maxEntries: number; maxBytes: numb
 				return value;
 			};
 		},
-	} as unknown as Middleware;
+	});
 }
