@@ -129,7 +129,7 @@ export function defineService(schema: { name: string }): ServiceSchema {
  * `needs` names, as a type, what it expects of those services without adding it.
  */
 export function defineMixin<const Mx extends readonly Mixin[], S, M, St, N>(schema: Schema<S, M, St, Mx, N>): Mixin<ServiceBase<S> & MixinMembers<Mx> & M & St>;
-export function defineMixin<S = TypeArgumentsRequired, T = TypeArgumentsRequired>(schema: HandWritten<T, Partial<HandWrittenSchema<NoInfer<S>, NoInfer<T>>>>): Mixin;
+export function defineMixin<S = TypeArgumentsRequired, T = TypeArgumentsRequired>(schema: HandWritten<T, Partial<HandWrittenSchema<NoInfer<S>, NoInfer<T>>>>): Mixin<T>;
 export function defineMixin(schema: object): Mixin {
 	const { name: _name, ...mixin } = toMoleculer(schema);
 	return mixin;
