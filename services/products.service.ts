@@ -7,6 +7,7 @@ import { CENTS, COUNT, ID, ORDER_ID, ORDER_ITEMS, PAGE_PARAMS, text } from "../l
 import type { ReserveItem } from "../lib/contracts/reservations";
 import { settings } from "../lib/infra/settings";
 import { type Ctx, type LowStockProduct, type Product, defineService, state } from "../lib/contracts/types";
+import type { ActionDef } from "../lib/contracts/schema";
 import { Catalog, listQuery, type ListParams, type NewProduct, type ProductChanges } from "./products/catalog";
 import { PRODUCT_INDEXES, RESERVATION_INDEXES, type ProductDoc, type ReservationDoc } from "./products/documents";
 import { StockAlerts } from "./products/stock-alerts";
@@ -20,6 +21,9 @@ const MARKER_FLUSH_INTERVAL_MS = 250;
 const PRODUCT_PUSH_INTERVAL_MS = 50;
 /** Throttles kept for the products changed last; one pushed out sends its pending push at once (no newer push can precede it). */
 const PRODUCT_PUSH_THROTTLES = 1_000;
+
+/** Called by other services only, and safe to retry: the ledger keys every step by order id. Typed: an object left to inference here stops TypeScript inferring the schema's methods. */
+const INTERNAL_IDEMPOTENT: Pick<ActionDef, "visibility" | "retryPolicy"> = { visibility: "public", retryPolicy: { enabled: true } };
 
 const ProductsService = defineService({
 	name: "products",
@@ -128,9 +132,7 @@ const ProductsService = defineService({
 
 		/** Take every item's quantity, or nothing; idempotent per orderId. Internal: orders' placement. */
 		reserve: {
-			// Called by other services only, and safe to retry: the ledger keys every step by order id.
-			visibility: "public",
-			retryPolicy: { enabled: true },
+			...INTERNAL_IDEMPOTENT,
 			params: {
 				orderId: ORDER_ID,
 				items: ORDER_ITEMS,
@@ -142,9 +144,7 @@ const ProductsService = defineService({
 
 		/** Give back what an order holds, exactly once. Internal. */
 		release: {
-			// Called by other services only, and safe to retry: the ledger keys every step by order id.
-			visibility: "public",
-			retryPolicy: { enabled: true },
+			...INTERNAL_IDEMPOTENT,
 			params: { orderId: ORDER_ID },
 			handler(ctx: Ctx<{ orderId: string }>) {
 				return this.ledger.release(ctx.params.orderId);
@@ -153,9 +153,7 @@ const ProductsService = defineService({
 
 		/** The state of an order's reservation, for the orders settler. Internal. */
 		reservation: {
-			// Called by other services only, and safe to retry: the ledger keys every step by order id.
-			visibility: "public",
-			retryPolicy: { enabled: true },
+			...INTERNAL_IDEMPOTENT,
 			params: { orderId: ORDER_ID },
 			handler(ctx: Ctx<{ orderId: string }>) {
 				return this.ledger.view(ctx.params.orderId);
