@@ -8,6 +8,7 @@ interface Registry {
 function isLocalTarget(broker: ServiceBroker, target: CallTarget, opts: CallingOptions): boolean {
 	if (typeof target !== "string") return target.local;
 	if (opts.nodeID) return opts.nodeID === broker.nodeID;
+	// Moleculer's typings leave the registry's endpoint lookup out.
 	return !!(broker.registry as unknown as Registry).getActionEndpoints(target)?.hasLocal();
 }
 

@@ -73,6 +73,7 @@ function rateLimitCounters(gateway: GatewaySettings, broker: ServiceBroker): Cou
 const ApiService = defineService({
 	name: "api",
 	// The first mixin wins where two define one method: the gateway's own doors over moleculer-web's parseQueryString.
+	// moleculer-io ships no typings: its schema is Moleculer's.
 	mixins: [GatewayAuthMixin, ApiGateway, SocketIOService as unknown as ServiceSchema, GatewayHealthMixin, OpsPageMixin],
 
 	settings: {

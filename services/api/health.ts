@@ -48,6 +48,7 @@ const GatewayHealthMixin = defineMixin({
 		},
 
 		async isServiceUp(service: string): Promise<boolean> {
+			// Moleculer's typings leave the registry's hasService out.
 			if (!(this.broker.registry as unknown as { hasService(n: string): boolean }).hasService(service)) return false;
 			try {
 				await this.broker.call(`${service}.health`, {}, { timeout: GATEWAY_HEALTH_TIMEOUT_MS, retries: 0 });
