@@ -58,6 +58,7 @@ function cacher(s: Settings): BrokerOptions["cacher"] {
  */
 function channels(s: Settings): Middleware {
 	if (!s.transporter?.startsWith("amqp"))
+		// @moleculer/channels' typings want its own adapter classes and answer no Middleware.
 		return ChannelsMiddleware({ adapter: new InProcessAdapter({ maxRetries: s.channelMaxRetries, groups: CONSUMER_GROUPS }) } as never) as unknown as Middleware;
 	return ChannelsMiddleware({
 		adapter: new ConfirmedAmqpAdapter({
@@ -73,6 +74,7 @@ function channels(s: Settings): Middleware {
 			maxRetries: s.channelMaxRetries,
 			deadLettering: { enabled: true, queueName: DEAD_LETTER, exchangeName: DEAD_LETTER },
 		}),
+		// @moleculer/channels' typings want its own adapter classes and answer no Middleware.
 	} as never) as unknown as Middleware;
 }
 
@@ -173,6 +175,7 @@ export function brokerOptions(s: Settings): BrokerOptions {
 		bulkhead: { enabled: false },
 
 		// fastest-validator with the contract's null and depth rules. Unknown body fields are dropped, never stored.
+		// Moleculer's typings take only its own validator classes.
 		validator: new ShopValidator({ useNewCustomCheckerFunction: true, defaults: { object: { strict: "remove" } }, messages: MESSAGES }) as unknown as BrokerOptions["validator"],
 
 		metrics: {

@@ -22,6 +22,7 @@ import { DEFAULT_DATA_DIR } from "../lib/infra/env-defaults";
 
 type Options = Record<string, unknown>;
 
+// Moleculer's typings leave the runner's start and overwriteFromEnv out.
 class Runner extends (MoleculerRunner as unknown as new () => { start(args: string[]): Promise<unknown>; overwriteFromEnv(obj: Options, prefix?: string): Options }) {
 	overwriteFromEnv(obj: Options): Options {
 		// With no keys of its own to look at, moleculer-runner reads only the MOL_* variables.
@@ -87,6 +88,7 @@ if (!args.includes("--config") && !args.includes("-c")) args.push("--config", pa
  * never to whatever answers on PORT.
  */
 function recordGateway(broker: unknown, s: SettingsModule.Settings): void {
+	// Moleculer's typings leave moleculer-web's HTTP server off the service.
 	const api = (broker as ServiceBroker | undefined)?.getLocalService("api") as unknown as { server?: { address(): AddressInfo | string | null } } | undefined;
 	const address = api?.server?.address();
 	if (!address || typeof address === "string" || s.storage.mongoUri || s.storage.dataDir === ":memory:") return;

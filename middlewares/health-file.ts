@@ -1,4 +1,5 @@
 import fs from "fs";
+import { defineMiddleware } from "../lib/contracts/schema";
 import type { Middleware, ServiceBroker } from "moleculer";
 import { dependencyStates } from "../lib/infra/dependencies";
 import { replaceFile } from "../lib/infra/local-files";
@@ -28,6 +29,7 @@ export function HealthFileMiddleware(file: string, intervalMs = HEALTH_REPORT_IN
 	}
 
 	async function check(broker: ServiceBroker): Promise<void> {
+		// Moleculer's typings leave a service's own actions out.
 		const checked = broker.services.filter(svc => svc.name !== "api" && !svc.name.startsWith("$") && (svc as unknown as { actions?: Record<string, unknown> }).actions?.health);
 		const services: Record<string, string> = Object.fromEntries(await Promise.all(checked.map(async svc => [svc.name, await serviceState(broker, svc.name)] as const)));
 		if (!running) return;
@@ -36,7 +38,7 @@ export function HealthFileMiddleware(file: string, intervalMs = HEALTH_REPORT_IN
 		replaceFile(file, JSON.stringify(report));
 	}
 
-	return {
+	return defineMiddleware({
 		name: "HealthFile",
 		created() {
 			// A report left by an earlier run (a restarted container keeps /tmp) says nothing about this one.
@@ -58,5 +60,5 @@ export function HealthFileMiddleware(file: string, intervalMs = HEALTH_REPORT_IN
 			clearTimeout(timer);
 			remove();
 		},
-	} as unknown as Middleware;
+	});
 }

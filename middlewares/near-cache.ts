@@ -1,4 +1,5 @@
 import type { ActionSchema, Context, Middleware, ServiceBroker } from "moleculer";
+import { defineMiddleware } from "../lib/contracts/schema";
 import { ShopRedisCacher, answerSize, serviceOf, type VersionedMeta } from "../lib/infra/redis";
 import { VersionedEntries, versionOf } from "../lib/infra/version-snapshot";
 
@@ -28,7 +29,7 @@ interface CacheOptions {
 export function NearCacheMiddleware(bounds: { maxEntries: number; maxBytes: number }): Middleware {
 	let broker: ServiceBroker;
 	let entries: VersionedEntries<unknown> | undefined;
-	return {
+	return defineMiddleware({
 		name: "NearCache",
 		created(b: ServiceBroker) {
 			broker = b;
@@ -40,6 +41,7 @@ export function NearCacheMiddleware(bounds: { maxEntries: number; maxBytes: numb
 			// Bounded in entries and in bytes: keys by the cacher's maxParamsLength, answers by their JSON's length.
 			const cache = (entries ??= new VersionedEntries(bounds));
 			const service = serviceOf(action);
+			// Moleculer's typings leave a cacher's options out.
 			const ttlMs = (opts.ttl ?? (cacher as unknown as { opts: { ttl?: number } }).opts.ttl ?? 0) * 1000;
 			return async function nearCache(ctx: Context): Promise<unknown> {
 				const meta = ctx.meta as VersionedMeta;
@@ -63,5 +65,5 @@ export function NearCacheMiddleware(bounds: { maxEntries: number; maxBytes: numb
 				return value;
 			};
 		},
-	} as unknown as Middleware;
+	});
 }

@@ -1,8 +1,5 @@
 import type { CallingOptions, Middleware, ServiceBroker } from "moleculer";
-
-/** An action name, or the endpoint moleculer-web resolved already. */
-type CallTarget = string | { local: boolean };
-type Call = (target: CallTarget, params: unknown, opts?: CallingOptions) => Promise<unknown>;
+import { defineMiddleware, type CallNext, type CallTarget } from "../lib/contracts/schema";
 
 interface Registry {
 	getActionEndpoints(name: string): { hasLocal(): boolean } | undefined;
@@ -11,6 +8,7 @@ interface Registry {
 function isLocalTarget(broker: ServiceBroker, target: CallTarget, opts: CallingOptions): boolean {
 	if (typeof target !== "string") return target.local;
 	if (opts.nodeID) return opts.nodeID === broker.nodeID;
+	// Moleculer's typings leave the registry's endpoint lookup out.
 	return !!(broker.registry as unknown as Registry).getActionEndpoints(target)?.hasLocal();
 }
 
@@ -22,16 +20,16 @@ function isLocalTarget(broker: ServiceBroker, target: CallTarget, opts: CallingO
  */
 export function RemoteCallTimeoutMiddleware(timeoutMs: number): Middleware {
 	let broker: ServiceBroker;
-	return {
+	return defineMiddleware({
 		name: "RemoteCallTimeout",
 		created(b: ServiceBroker) {
 			broker = b;
 		},
-		call(next: Call): Call {
+		call(next: CallNext): CallNext {
 			return (target, params, opts = {}) => {
 				if (opts.timeout == null && !isLocalTarget(broker, target, opts)) opts = { ...opts, timeout: timeoutMs };
 				return next(target, params, opts);
 			};
 		},
-	} as unknown as Middleware;
+	});
 }

@@ -1,3 +1,4 @@
+import { defineMiddleware } from "../lib/contracts/schema";
 import type { Middleware, ServiceBroker } from "moleculer";
 
 interface NodeUpdated {
@@ -14,12 +15,12 @@ interface NodeUpdated {
  * life, so it counts as a heartbeat.
  */
 export function RestartedNodeMiddleware(): Middleware {
-	return {
+	return defineMiddleware({
 		name: "RestartedNode",
 		created(broker: ServiceBroker) {
 			broker.localBus.on("$node.updated", (payload?: NodeUpdated) => {
 				if (payload?.node && !payload.node.local) payload.node.lastHeartbeatTime = Math.round(process.uptime());
 			});
 		},
-	} as unknown as Middleware;
+	});
 }

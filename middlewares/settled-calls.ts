@@ -1,6 +1,5 @@
 import type { Middleware } from "moleculer";
-
-type Handler = (ctx: unknown) => Promise<unknown>;
+import { defineMiddleware, type Handler } from "../lib/contracts/schema";
 
 /**
  * A handler that throws instead of rejecting (a cache key builder, a hook)
@@ -18,5 +17,5 @@ export function SettledCallsMiddleware(): Middleware {
 				return Promise.reject(err instanceof Error ? err : new Error(String(err)));
 			}
 		};
-	return { name: "SettledCalls", localAction: settle, localEvent: settle } as unknown as Middleware;
+	return defineMiddleware({ name: "SettledCalls", localAction: settle, localEvent: settle });
 }

@@ -1,3 +1,4 @@
+import { defineMiddleware } from "../lib/contracts/schema";
 import type { Middleware, ServiceBroker } from "moleculer";
 
 type MessageHandler = (cmd: string, packet: unknown) => Promise<unknown>;
@@ -12,7 +13,7 @@ type MessageHandler = (cmd: string, packet: unknown) => Promise<unknown>;
 export function StartGateMiddleware(maxWaitMs: number): Middleware {
 	let broker: ServiceBroker;
 	let ready: Promise<void>;
-	return {
+	return defineMiddleware({
 		name: "StartGate",
 		created(b: ServiceBroker) {
 			broker = b;
@@ -22,7 +23,8 @@ export function StartGateMiddleware(maxWaitMs: number): Middleware {
 			});
 		},
 		transitMessageHandler(next: MessageHandler): MessageHandler {
+			// Moleculer's typings leave the broker's started flag out.
 			return (cmd, packet) => (cmd !== "REQ" || (broker as unknown as { started: boolean }).started ? next(cmd, packet) : ready.then(() => next(cmd, packet)));
 		},
-	} as unknown as Middleware;
+	});
 }

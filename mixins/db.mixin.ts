@@ -43,8 +43,6 @@ interface VersionedCacher {
 	holds: WriteHolds;
 }
 
-const WRITES = ["insert", "updateById", "updateMany", "updateOne", "removeMany"] as const;
-
 /**
  * A store whose every write holds its service's write lease
  * (lib/infra/cache-versions.ts): the service's cached answers change version
@@ -61,11 +59,15 @@ function heldWrites<T extends Doc>(adapter: DbAdapter<T>): DbAdapter<T> {
 		service = svc.fullName;
 		init(broker, svc);
 	};
-	const methods = adapter as unknown as Record<(typeof WRITES)[number], (...args: unknown[]) => Promise<unknown>>;
-	for (const name of WRITES) {
-		const write = methods[name].bind(adapter);
-		methods[name] = (...args) => (holds ? holds.write(service, () => write(...args)) : write(...args));
-	}
+	const held =
+		<A extends unknown[], R>(write: (...args: A) => Promise<R>) =>
+		(...args: A): Promise<R> =>
+			holds ? holds.write(service, () => write(...args)) : write(...args);
+	adapter.insert = held(adapter.insert.bind(adapter));
+	adapter.updateById = held(adapter.updateById.bind(adapter));
+	adapter.updateMany = held(adapter.updateMany.bind(adapter));
+	adapter.updateOne = held(adapter.updateOne.bind(adapter));
+	adapter.removeMany = held(adapter.removeMany.bind(adapter));
 	return adapter;
 }
 
@@ -95,8 +97,10 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): M
 		methods: {
 			toPublic(doc: T): P {
 				const out: Record<string, unknown> = {};
-				const source = doc as unknown as Record<string, unknown>;
-				for (const field of publicFields) out[field] = field === "id" ? String(doc._id) : (source[field] ?? null);
+				for (const field of publicFields) {
+					const value: unknown = Reflect.get(doc, field);
+					out[field] = field === "id" ? String(doc._id) : (value ?? null);
+				}
 				return out as P;
 			},
 
@@ -124,6 +128,7 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): M
 			async openCollection<U extends Doc>(name: string, extraIndexes: IndexSpec[] = []): Promise<DbAdapter<U>> {
 				const { adapter: store, model } = createAdapter<U>(this.settings.storage, name, extraIndexes);
 				const adapter = heldWrites(store);
+				// moleculer-db's adapters take a whole Service; they read its broker, logger and schema.model.
 				adapter.init(this.broker, { ...this, schema: { ...this.schema, model } } as unknown as Service);
 				await adapter.connect();
 				this.extraAdapters.push(adapter);

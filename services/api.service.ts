@@ -8,9 +8,9 @@ import { UnauthorizedError } from "../lib/contracts/errors";
 import { RedisRateLimitStore } from "../lib/infra/rate-limit-store";
 import { EXPOSED_ACTIONS, ROUTES, isRead, restAliases } from "../lib/contracts/routes";
 import { settings, type AuthSettings, type GatewaySettings } from "../lib/infra/settings";
-import { type SecureSettings, type ServiceBase, defineService } from "../lib/contracts/types";
-import GatewayAuthMixin, { assertSocketCurrent, closeAfterAnswer, tokenRoom, type AuthThis, type Req } from "./api/auth";
-import GatewayHealthMixin, { type HealthThis } from "./api/health";
+import { type SecureSettings, defineService, state } from "../lib/contracts/types";
+import GatewayAuthMixin, { assertSocketCurrent, closeAfterAnswer, tokenRoom, type Req } from "./api/auth";
+import GatewayHealthMixin from "./api/health";
 import OpsPageMixin from "./api/ops-page";
 import { jsonBody } from "./api/body";
 import { callAction, callParams } from "./api/call-input";
@@ -38,25 +38,12 @@ interface ApiSettings extends SecureSettings {
 	log4XXResponses?: boolean;
 	logRequestParams?: string | null;
 	logResponseData?: string | null;
-	onError?(this: ApiThis, req: Req, res: ServerResponse, err: Error): void;
+	onError?(req: Req, res: ServerResponse, err: Error): void;
 	io?: object;
 }
 
 /** The rate-limit counters: moleculer-web's memory store, or ours in Redis (which says whether Redis answers). */
 type Counters = RateLimitStore & { ready?: boolean; close?(): Promise<void> };
-
-/** What `this` is inside the gateway. */
-interface ApiThis extends ServiceBase<ApiSettings>, Omit<AuthThis, keyof ServiceBase<unknown>>, Omit<HealthThis, keyof ServiceBase<unknown> | "counters"> {
-	io: Server | null;
-	server?: HttpServer;
-	counters: Counters;
-	budget: RateBudget;
-	socketRedis?: SocketRedis;
-	door?: ClosingDoor;
-	clientOf(socket: Socket): string;
-	sendApiError(req: Req, res: ServerResponse, err: Error): void;
-	failToListen(err: NodeJS.ErrnoException): void;
-}
 
 /** The REST route: every alias from the route table, guarded by the gateway's settings, and the documentation's files. The rate limit is kept before any route (./api/rate-gate.ts). */
 function apiRoutes(gateway: GatewaySettings, docs: ReturnType<typeof docsAliases>) {
@@ -84,9 +71,10 @@ function rateLimitCounters(gateway: GatewaySettings, broker: ServiceBroker): Cou
 	return gateway.redisUrl ? new RedisRateLimitStore(windowMs, { redisUrl: gateway.redisUrl }, broker) : new ApiGateway.RateLimitStores.MemoryStore(windowMs);
 }
 
-const ApiService = defineService<ApiSettings, ApiThis>({
+const ApiService = defineService({
 	name: "api",
 	// The first mixin wins where two define one method: the gateway's own doors over moleculer-web's parseQueryString.
+	// moleculer-io ships no typings: its schema is Moleculer's.
 	mixins: [GatewayAuthMixin, ApiGateway, SocketIOService as unknown as ServiceSchema, GatewayHealthMixin, OpsPageMixin],
 
 	settings: {
@@ -99,7 +87,7 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 		logRequestParams: null,
 		logResponseData: null,
 
-		onError(this: ApiThis, req: Req, res: ServerResponse, err: Error) {
+		onError(req: Req, res: ServerResponse, err: Error) {
 			this.sendApiError(req, res, err);
 		},
 
@@ -123,13 +111,15 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 	 * Port, routes and push group from the final settings, so a test or a node may mix in other gateway settings;
 	 * the OpenAPI description from the route table and the final schemas, the gateway's own included.
 	 */
-	merged(schema: ServiceSchema<ApiSettings, ApiThis>) {
-		const s = schema.settings!;
+	merged(schema: ServiceSchema) {
+		const s = schema.settings as ApiSettings;
 		const openApi = buildOpenApi(ROUTES, [schema, ...ROUTED_SERVICES], { version, rateLimit: s.gateway.rateLimit });
 		Object.assign(s, { port: s.gateway.port, ip: s.gateway.host, routes: apiRoutes(s.gateway, docsAliases(docFiles(openApi))) });
 		// With Redis every gateway reaches every socket (the Socket.IO Redis adapter): the gateways share one event group, so each event is pushed once per cluster.
 		if (s.gateway.redisUrl) for (const event of PUSHED_EVENTS) (schema.events![event] as { group?: string }).group = "socket-push";
 	},
+
+	state: state<{ io: Server | null; server?: HttpServer; counters: Counters; budget: RateBudget; socketRedis?: SocketRedis; door?: ClosingDoor }>(),
 
 	actions: {
 		/**
@@ -140,7 +130,7 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 		 */
 		call: {
 			visibility: "private",
-			async handler(this: ApiThis, ctx: Context<IoCall>) {
+			async handler(ctx: Context<IoCall>) {
 				const { socket } = ctx.params;
 				await this.budget.spend(this.clientOf(socket));
 				const user = socketUser(socket);
@@ -165,30 +155,30 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 
 	events: {
 		"order.updated": {
-			handler(this: ApiThis, ctx: Context<{ order: { customerId: string } }>) {
+			handler(ctx: Context<{ order: { customerId: string } }>) {
 				this.io?.to(`customer:${ctx.params.order.customerId}`).to("admins").emit("order.updated", ctx.params);
 			},
 		},
 		"product.updated": {
-			handler(this: ApiThis, ctx: Context) {
+			handler(ctx: Context) {
 				this.io?.emit("product.updated", ctx.params);
 			},
 		},
 		"alert.sent": {
-			handler(this: ApiThis, ctx: Context) {
+			handler(ctx: Context) {
 				this.io?.to("admins").emit("alert", ctx.params);
 			},
 		},
 		/** The open sockets of a customer's earlier tokens close (a block, a password or role change, a sign-out everywhere), on every gateway (the Socket.IO adapter reaches them all). */
 		"customer.tokensRevoked": {
-			handler(this: ApiThis, ctx: Context<{ customerId: string; version: number }>) {
+			handler(ctx: Context<{ customerId: string; version: number }>) {
 				const { customerId, version } = ctx.params;
 				// In the next turn: a revocation asked through a socket gets its answer before that socket closes (a local event arrives before the answer).
 				setImmediate(() => this.io?.in(`customer:${customerId}`).except(tokenRoom(customerId, version)).disconnectSockets(true));
 			},
 		},
 		"analytics.updated": {
-			handler(this: ApiThis, ctx: Context) {
+			handler(ctx: Context) {
 				this.io?.to("admins").emit("analytics.updated", ctx.params);
 			},
 		},
@@ -199,7 +189,7 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 		 * Socket.IO handshake: a valid JWT of a customer who is not blocked.
 		 * The socket joins `customer:<id>`, and admins also `admins`.
 		 */
-		async socketAuthorize(this: ApiThis, socket: Socket): Promise<AuthUser> {
+		async socketAuthorize(socket: Socket): Promise<AuthUser> {
 			try {
 				await this.budget.spend(this.clientOf(socket));
 			} catch (err) {
@@ -220,29 +210,29 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 		},
 
 		/** The client a socket counts against, as for REST: its handshake request's address. */
-		clientOf(this: ApiThis, socket: Socket): string {
+		clientOf(socket: Socket): string {
 			return clientAddress(socket.request, this.settings.gateway.trustProxyHops);
 		},
 
 		/** moleculer-io answers a failed call with this: the contract's error shape, as REST's. */
-		socketOnError(this: ApiThis, err: Error, respond: (body: unknown) => void) {
+		socketOnError(err: Error, respond: (body: unknown) => void) {
 			if (isUnexpected(err)) this.logger.error("Socket call failed", err);
 			respond(errorBody(err));
 		},
 
 		/** moleculer-web only logs a failed listen and runs on without a gateway: the node stops instead, naming the port. */
-		failToListen(this: ApiThis, err: NodeJS.ErrnoException) {
+		failToListen(err: NodeJS.ErrnoException) {
 			const { port, host } = this.settings.gateway;
 			const why = err.code === "EADDRINUSE" ? "is in use" : err.code === "EACCES" ? "may not be opened by this user" : `cannot be opened (${err.code ?? err.message})`;
 			this.broker.fatal(`The gateway cannot listen: port ${port} on ${host} ${why}. Stop what holds it, or set PORT (and HOST).`, err, true);
 		},
 
 		/** moleculer-web logs every 5xx with its stack; only the unexpected ones are worth it (sendApiError logs those). */
-		errorHandler(this: ApiThis, req: Req, res: ServerResponse, err: Error) {
+		errorHandler(req: Req, res: ServerResponse, err: Error) {
 			this.sendApiError(req, res, err);
 		},
 
-		sendApiError(this: ApiThis, _req: Req, res: ServerResponse, err: Error) {
+		sendApiError(_req: Req, res: ServerResponse, err: Error) {
 			if (isUnexpected(err)) this.logger.error("Request failed", err);
 			if (!res.headersSent) {
 				const status = statusOf(err);
@@ -254,14 +244,14 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 		},
 	},
 
-	created(this: ApiThis) {
+	created() {
 		this.server?.once("error", (err: NodeJS.ErrnoException) => this.failToListen(err));
 		this.counters = rateLimitCounters(this.settings.gateway, this.broker);
 		this.budget = new RateBudget(this.counters, this.settings.gateway.rateLimit.max);
 		keepMissingParamsApart((this.settings.io as { handlers?: SocketHandlers } | undefined)?.handlers ?? {});
 	},
 
-	started(this: ApiThis) {
+	started() {
 		this.server?.on("clientError", answerClientError);
 		// Last, once moleculer-web and Socket.IO have put their listeners on the server.
 		if (this.server)
@@ -283,7 +273,7 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 		useRedisAdapter(this.io, this.socketRedis, this.broker.namespace ?? "");
 	},
 
-	async stopped(this: ApiThis) {
+	async stopped() {
 		// Socket.IO (and its Redis adapter) first, while the Redis connections are still open; it closes the HTTP server too.
 		const io = this.io;
 		if (this.door) await this.door.shut(io);

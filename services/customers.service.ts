@@ -1,76 +1,31 @@
-import fs from "fs";
-import path from "path";
-import bcrypt from "bcryptjs";
 import type { Context } from "moleculer";
-import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
+import DbMixin from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import { ROLES, type AuthUser } from "../lib/contracts/auth";
 import { Tokens } from "../lib/infra/auth";
-import { LoginThrottle, type LoginThrottleSettings } from "../lib/infra/login-throttle";
-import { isDuplicateKeyError, type Doc } from "../lib/db/adapter";
-import { newId } from "../lib/db/ids";
-import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from "../lib/contracts/errors";
-import { generateAdmin, readAdminFile, writeAdminFile } from "../lib/infra/generated-admin";
+import { LoginThrottle } from "../lib/infra/login-throttle";
+import { ForbiddenError, UnauthorizedError } from "../lib/contracts/errors";
 import { ID, PAGE_PARAMS, PASSWORD, PASSWORD_GIVEN } from "../lib/contracts/params";
-import { settings, type AdminSettings, type AuthSettings } from "../lib/infra/settings";
-import { ORDER_REFUSAL, type CanOrderAnswer, type Ctx, type Customer, type SecureSettings, type ServiceBase, defineService } from "../lib/contracts/types";
+import { settings } from "../lib/infra/settings";
+import { type CanOrderAnswer, type Ctx, type Customer, defineService, state } from "../lib/contracts/types";
 import { validationError } from "../lib/infra/validation";
+import { Accounts, type CustomerDoc } from "./customers/accounts";
+import { ensureAdmin } from "./customers/first-admin";
 
 const PUBLIC_FIELDS = ["id", "name", "email", "phone", "role", "blocked", "createdAt", "updatedAt"] as const;
-const LOGIN_FAILED = "Invalid email or password";
 /** Nullable: `null` clears it. */
 const PHONE = { type: "string", trim: true, min: 3, max: 30, nullable: true } as const;
 
-interface CustomerDoc extends Doc {
-	name: string;
-	email: string;
-	phone: string | null;
-	role: Customer["role"];
-	blocked: boolean;
-	passwordHash: string;
-	/** Raised by a block, a password or role change and a sign-out everywhere: tokens of an earlier version end. Absent in accounts made before versions (0). */
-	tokenVersion?: number;
-	createdAt: string;
-	updatedAt: string;
+/** A signed-in account: its token and what it is now. */
+interface Session {
+	token: string;
+	customer: Customer;
 }
-
-/** What may be done to an account that ends its earlier tokens: one atomic write, raising its version. */
-const REVOKE = { $inc: { tokenVersion: 1 } } as const;
 
 /** Sign-in attempts per account: 10 per 15 minutes. */
 const LOGIN_THROTTLE = { max: 10, windowMs: 15 * 60_000 };
 
-interface CustomersSettings extends DbSettings, SecureSettings {
-	admin: AdminSettings;
-	auth: AuthSettings;
-	loginThrottle: LoginThrottleSettings;
-}
-
-interface NewCustomer {
-	name: string;
-	email: string;
-	password: string;
-	phone?: string;
-	role: Customer["role"];
-}
-
-/** What `this` is inside the customers service. */
-interface CustomersThis extends ServiceBase<CustomersSettings>, DbMethods<CustomerDoc, Customer> {
-	tokens: Tokens;
-	loginThrottle: LoginThrottle;
-	/** Hashed in bcryptjs's asynchronous chunks, so the start does not wait ~70 ms (10 rounds) for it; awaited by a login of an unknown email. */
-	dummyHash: Promise<string>;
-	session(doc: CustomerDoc): { token: string; customer: Customer };
-	currentUserId(ctx: Ctx): string;
-	findCustomer(id: string): Promise<Customer>;
-	insertCustomer(fields: NewCustomer): Promise<CustomerDoc>;
-	updateCustomer(ctx: Context, id: string, changes: Partial<CustomerDoc>, revoke?: boolean): Promise<CustomerDoc>;
-	assertPassword(doc: CustomerDoc, password: string): Promise<void>;
-	ensureAdmin(): Promise<void>;
-	ensureGeneratedAdmin(file: string): Promise<void>;
-}
-
-const CustomersService = defineService<CustomersSettings, CustomersThis>({
+const CustomersService = defineService({
 	name: "customers",
 	mixins: [DbMixin<CustomerDoc, Customer>({ collection: "customers", indexes: [{ field: "email", unique: true }], publicFields: PUBLIC_FIELDS }), HealthMixin],
 
@@ -81,6 +36,8 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 		loginThrottle: { ...LOGIN_THROTTLE, redisUrl: settings.gateway.redisUrl },
 	},
 
+	state: state<{ accounts: Accounts; tokens: Tokens; loginThrottle: LoginThrottle }>(),
+
 	actions: {
 		register: {
 			params: {
@@ -89,9 +46,9 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 				password: PASSWORD,
 				phone: { ...PHONE, optional: true },
 			},
-			async handler(this: CustomersThis, ctx: Ctx<{ name: string; email: string; password: string; phone?: string }>) {
+			async handler(ctx: Ctx<{ name: string; email: string; password: string; phone?: string }>): Promise<Session> {
 				const { name, email, password, phone } = ctx.params;
-				const doc = await this.insertCustomer({ name, email, password, phone, role: "customer" });
+				const doc = await this.accounts.create({ name, email, password, phone, role: "customer" });
 				ctx.meta.$statusCode = 201;
 				ctx.meta.$location = "/api/customers/me";
 				return this.session(doc);
@@ -103,20 +60,15 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 				email: { type: "email", normalize: true, max: 254 },
 				password: PASSWORD_GIVEN,
 			},
-			async handler(this: CustomersThis, ctx: Ctx<{ email: string; password: string }>) {
+			async handler(ctx: Ctx<{ email: string; password: string }>): Promise<Session> {
 				await this.loginThrottle.attempt(ctx.params.email);
-				const doc = await this.adapter.findOne({ email: ctx.params.email });
-				// Compare against a dummy hash when the email is unknown, so both failures take as long.
-				const ok = await bcrypt.compare(ctx.params.password, doc?.passwordHash ?? (await this.dummyHash));
-				if (!doc || !ok) throw new UnauthorizedError(LOGIN_FAILED, "INVALID_CREDENTIALS");
-				if (doc.blocked) throw new ForbiddenError("This account is blocked", ORDER_REFUSAL.accountBlocked);
-				return this.session(doc);
+				return this.session(await this.accounts.signIn(ctx.params.email, ctx.params.password));
 			},
 		},
 
 		me: {
-			handler(this: CustomersThis, ctx: Ctx): Promise<Customer> {
-				return this.findCustomer(this.currentUserId(ctx));
+			async handler(ctx: Ctx): Promise<Customer> {
+				return this.toPublic(await this.accounts.get(this.currentUserId(ctx)));
 			},
 		},
 
@@ -128,10 +80,7 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 				currentPassword: { ...PASSWORD_GIVEN, optional: true },
 				phone: { ...PHONE, optional: true },
 			},
-			async handler(
-				this: CustomersThis,
-				ctx: Ctx<{ name?: string; password?: string; currentPassword?: string; phone?: string | null }>,
-			): Promise<Customer | { customer: Customer; token: string }> {
+			async handler(ctx: Ctx<{ name?: string; password?: string; currentPassword?: string; phone?: string | null }>): Promise<Customer | Session> {
 				const id = this.currentUserId(ctx);
 				const { name, phone, password, currentPassword } = ctx.params;
 				const changes: Partial<CustomerDoc> = {};
@@ -141,10 +90,8 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 				if (currentPassword === undefined) {
 					throw validationError([{ type: "required", field: "currentPassword", message: "The 'currentPassword' field is required to change the password." }]);
 				}
-				const doc = await this.adapter.findById(id);
-				if (!doc) throw new NotFoundError("Customer", id);
-				await this.assertPassword(doc, currentPassword);
-				changes.passwordHash = await bcrypt.hash(password, this.settings.admin.bcryptRounds);
+				await this.assertPassword(await this.accounts.get(id), currentPassword);
+				changes.passwordHash = await this.accounts.hashPassword(password);
 				return this.session(await this.updateCustomer(ctx, id, changes, true));
 			},
 		},
@@ -152,7 +99,7 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 		/** Every earlier token of the signed-in account ends (204). */
 		logoutAll: {
 			params: {},
-			async handler(this: CustomersThis, ctx: Ctx): Promise<null> {
+			async handler(ctx: Ctx): Promise<null> {
 				await this.updateCustomer(ctx, this.currentUserId(ctx), {}, true);
 				ctx.meta.$statusCode = 204;
 				return null;
@@ -161,7 +108,7 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 
 		list: {
 			params: { ...PAGE_PARAMS },
-			handler(this: CustomersThis, ctx: Ctx<{ page: number; pageSize: number }>) {
+			handler(ctx: Ctx<{ page: number; pageSize: number }>) {
 				return this.findPage({}, "createdAt", ctx.params.page, ctx.params.pageSize);
 			},
 		},
@@ -169,8 +116,8 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 		get: {
 			cache: { keys: ["id"] },
 			params: { id: ID },
-			handler(this: CustomersThis, ctx: Ctx<{ id: string }>): Promise<Customer> {
-				return this.findCustomer(ctx.params.id);
+			async handler(ctx: Ctx<{ id: string }>): Promise<Customer> {
+				return this.toPublic(await this.accounts.get(ctx.params.id));
 			},
 		},
 
@@ -181,10 +128,9 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 				blocked: { type: "boolean" },
 				role: { type: "enum", values: ROLES, optional: true },
 			},
-			async handler(this: CustomersThis, ctx: Ctx<{ id: string; blocked: boolean; role?: Customer["role"] }>): Promise<Customer> {
+			async handler(ctx: Ctx<{ id: string; blocked: boolean; role?: Customer["role"] }>): Promise<Customer> {
 				const { id, blocked, role } = ctx.params;
-				const current = await this.adapter.findById(id);
-				if (!current) throw new NotFoundError("Customer", id);
+				const current = await this.accounts.get(id);
 				const newRole = role !== undefined && role !== current.role;
 				const changes: Partial<CustomerDoc> = newRole ? { blocked, role } : { blocked };
 				return this.toPublic(await this.updateCustomer(ctx, id, changes, blocked || newRole));
@@ -195,8 +141,8 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 		count: {
 			visibility: "public",
 			cache: { keys: [] },
-			async handler(this: CustomersThis): Promise<{ total: number }> {
-				return { total: await this.adapter.count({ query: {} }) };
+			async handler(): Promise<{ total: number }> {
+				return { total: await this.accounts.count() };
 			},
 		},
 
@@ -211,9 +157,8 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 			cache: { keys: ["id"], near: true },
 			retryPolicy: { enabled: true },
 			params: { id: ID },
-			async handler(this: CustomersThis, ctx: Ctx<{ id: string }>): Promise<{ version: number | null }> {
-				const doc = await this.adapter.findById(ctx.params.id);
-				return { version: doc && !doc.blocked ? (doc.tokenVersion ?? 0) : null };
+			async handler(ctx: Ctx<{ id: string }>): Promise<{ version: number | null }> {
+				return { version: await this.accounts.tokenVersion(ctx.params.id) };
 			},
 		},
 
@@ -224,62 +169,29 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 			cache: { keys: ["id"], near: true },
 			retryPolicy: { enabled: true },
 			params: { id: ID },
-			async handler(this: CustomersThis, ctx: Ctx<{ id: string }>): Promise<CanOrderAnswer> {
-				const doc = await this.adapter.findById(ctx.params.id);
-				if (!doc) return { allowed: false, reason: ORDER_REFUSAL.customerNotFound };
-				if (doc.blocked) return { allowed: false, reason: ORDER_REFUSAL.accountBlocked };
-				return { allowed: true };
+			handler(ctx: Ctx<{ id: string }>): Promise<CanOrderAnswer> {
+				return this.accounts.canOrder(ctx.params.id);
 			},
 		},
 	},
 
 	methods: {
 		/** A token of the account as it is now, and the account. */
-		session(this: CustomersThis, doc: CustomerDoc): { token: string; customer: Customer } {
+		session(doc: CustomerDoc): Session {
 			const customer = this.toPublic(doc);
 			const user: AuthUser = { id: customer.id, email: customer.email, role: customer.role, version: doc.tokenVersion ?? 0 };
 			return { token: this.tokens.sign(user), customer };
 		},
 
 		/** The account's password, or 403; an attempt counts against the account's sign-in budget (a stolen token cannot guess it faster). */
-		async assertPassword(this: CustomersThis, doc: CustomerDoc, password: string): Promise<void> {
+		async assertPassword(doc: CustomerDoc, password: string): Promise<void> {
 			await this.loginThrottle.attempt(doc.email);
-			if (!(await bcrypt.compare(password, doc.passwordHash))) throw new ForbiddenError("The current password is wrong", "WRONG_PASSWORD");
+			if (!(await this.accounts.isPassword(doc, password))) throw new ForbiddenError("The current password is wrong", "WRONG_PASSWORD");
 		},
 
 		currentUserId(ctx: Ctx): string {
 			if (!ctx.meta.user) throw new UnauthorizedError();
 			return ctx.meta.user.id;
-		},
-
-		async findCustomer(this: CustomersThis, id: string): Promise<Customer> {
-			const doc = await this.adapter.findById(id);
-			if (!doc) throw new NotFoundError("Customer", id);
-			return this.toPublic(doc);
-		},
-
-		async insertCustomer(this: CustomersThis, fields: NewCustomer): Promise<CustomerDoc> {
-			const at = new Date().toISOString();
-			const doc: CustomerDoc = {
-				_id: newId(),
-				name: fields.name,
-				email: fields.email,
-				phone: fields.phone ?? null,
-				role: fields.role,
-				blocked: false,
-				passwordHash: await bcrypt.hash(fields.password, this.settings.admin.bcryptRounds),
-				tokenVersion: 0,
-				createdAt: at,
-				updatedAt: at,
-			};
-			try {
-				const inserted = await this.adapter.insert(doc);
-				await this.entityChanged("created", this.toPublic(inserted), null);
-				return inserted;
-			} catch (err) {
-				if (isDuplicateKeyError(err)) throw new ConflictError("Email is already registered", "EMAIL_TAKEN");
-				throw err;
-			}
 		},
 
 		/**
@@ -288,84 +200,25 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 		 * earlier token is refused by any gateway; open sockets of earlier
 		 * tokens close on the event (the gateways listen).
 		 */
-		async updateCustomer(this: CustomersThis, ctx: Context, id: string, changes: Partial<CustomerDoc>, revoke = false): Promise<CustomerDoc> {
-			const doc = await this.adapter.updateById(id, { $set: { ...changes, updatedAt: new Date().toISOString() }, ...(revoke ? REVOKE : {}) });
-			if (!doc) throw new NotFoundError("Customer", id);
+		async updateCustomer(ctx: Context, id: string, changes: Partial<CustomerDoc>, revoke = false): Promise<CustomerDoc> {
+			const doc = await this.accounts.update(id, changes, revoke);
 			await this.entityChanged("updated", this.toPublic(doc), ctx);
 			if (revoke) void ctx.emit("customer.tokensRevoked", { customerId: String(doc._id), version: doc.tokenVersion ?? 0 });
 			return doc;
 		},
-
-		/**
-		 * The first admin, from ADMIN_EMAIL / ADMIN_PASSWORD: created when no
-		 * account has that email; an existing admin is left as it is; a customer
-		 * who holds that email is never promoted (the node refuses to start).
-		 */
-		async ensureAdmin(this: CustomersThis): Promise<void> {
-			const { email, password, generatedFile } = this.settings.admin;
-			if (generatedFile) return this.ensureGeneratedAdmin(generatedFile);
-			if (!email || !password) return;
-			const existing = await this.adapter.findOne({ email });
-			if (existing?.role === "customer") {
-				throw new Error(`ADMIN_EMAIL ${email} is a customer's account: it is never made an admin. Choose another ADMIN_EMAIL, or promote nobody by leaving it unset.`);
-			}
-			if (existing) {
-				const same = await bcrypt.compare(password, existing.passwordHash);
-				if (same) this.logger.info(`Admin ${email} exists.`);
-				else
-					this.logger.warn(
-						`Admin ${email} exists; ADMIN_PASSWORD differs from its password and is not applied (only a new admin gets it). Change the password through PATCH /api/customers/me.`,
-					);
-				return;
-			}
-			try {
-				await this.insertCustomer({ name: "Administrator", email, password, role: "admin" });
-				this.logger.info(`Admin ${email} created.`);
-			} catch (err) {
-				// Another customers node created it first.
-				if (!(err instanceof ConflictError)) throw err;
-			}
-		},
-
-		/**
-		 * The embedded default given no ADMIN_*: when no admin exists, one with
-		 * a generated password, written to the data directory (0600) before the
-		 * admin is stored, so a crash between the two leaves no admin whose
-		 * password nobody has (the next start makes another). Says where it is.
-		 */
-		async ensureGeneratedAdmin(this: CustomersThis, file: string): Promise<void> {
-			const where = path.resolve(file);
-			if (await this.adapter.findOne({ role: "admin" })) {
-				if (readAdminFile(file)) this.logger.info(`The admin generated for this shop signs in with the email and password in ${where}.`);
-				return;
-			}
-			const admin = generateAdmin();
-			writeAdminFile(file, admin);
-			try {
-				await this.insertCustomer({ name: "Administrator", ...admin, role: "admin" });
-			} catch (err) {
-				if (!(err instanceof ConflictError)) throw err;
-				fs.rmSync(file, { force: true });
-				this.logger.warn(`No admin was created: a customer holds ${admin.email}. Set ADMIN_EMAIL and ADMIN_PASSWORD for the first admin.`);
-				return;
-			}
-			this.logger.warn(
-				`No ADMIN_EMAIL / ADMIN_PASSWORD: created the admin ${admin.email} with a generated password, in ${where} (readable by this user only). Sign in with it; npm run seed finds it there.`,
-			);
-		},
 	},
 
-	created(this: CustomersThis) {
+	created() {
+		this.accounts = new Accounts(this.adapter, this.settings.admin.bcryptRounds, doc => this.entityChanged("created", this.toPublic(doc), null));
 		this.tokens = new Tokens(this.settings.auth);
 		this.loginThrottle = new LoginThrottle(this.settings.loginThrottle, this.broker);
-		this.dummyHash = bcrypt.hash("not-a-password", this.settings.admin.bcryptRounds);
 	},
 
-	async started(this: CustomersThis) {
-		await this.ensureAdmin();
+	async started() {
+		await ensureAdmin(this.accounts, this.settings.admin, this.logger);
 	},
 
-	async stopped(this: CustomersThis) {
+	async stopped() {
 		await this.loginThrottle.close();
 	},
 });

@@ -1,4 +1,4 @@
-import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
+import DbMixin from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import type { AuthUser } from "../lib/contracts/auth";
 import { CHANNELS } from "../lib/contracts/channels";
@@ -6,32 +6,15 @@ import { ForbiddenError, NotFoundError, UnauthorizedError, UnprocessableError } 
 import { ORDER_STATUSES, type OrderStatus } from "../lib/contracts/order-status";
 import { ID, ORDER_ITEMS, PAGE_PARAMS } from "../lib/contracts/params";
 import type { ReserveItem } from "../lib/contracts/reservations";
-import { settings, type SettlementSettings } from "../lib/infra/settings";
-import { ORDER_REFUSAL, type CanOrderAnswer, type Ctx, type Order, type ServiceBase, type ShippingAddress, defineService } from "../lib/contracts/types";
+import { settings } from "../lib/infra/settings";
+import { ORDER_REFUSAL, type CanOrderAnswer, type Ctx, type Order, type ShippingAddress, defineService, state } from "../lib/contracts/types";
 import { ORDER_INDEXES, Placement, type OrderDoc } from "./orders/placement";
 import { validationError } from "../lib/infra/validation";
 
 const PUBLIC_FIELDS = ["id", "customerId", "items", "totalCents", "status", "statusHistory", "shippingAddress", "createdAt", "updatedAt"] as const;
 const ADDRESS_LINE = { type: "string", trim: true, min: 1, max: 200 } as const;
 
-interface OrdersSettings extends DbSettings {
-	settlement: SettlementSettings;
-}
-
-/** What `this` is inside the orders service. */
-interface OrdersThis extends ServiceBase<OrdersSettings>, DbMethods<OrderDoc, Order> {
-	placement: Placement;
-	recovering: boolean;
-	recoveryTimer?: NodeJS.Timeout;
-	requireUser(ctx: Ctx): AuthUser;
-	orderingCustomer(ctx: Ctx, user: AuthUser): string;
-	assertMayOrder(ctx: Ctx, customerId: string): Promise<void>;
-	findOrder(id: string): Promise<OrderDoc>;
-	findVisible(ctx: Ctx, id: string): Promise<OrderDoc>;
-	recover(): Promise<void>;
-}
-
-const OrdersService = defineService<OrdersSettings, OrdersThis>({
+const OrdersService = defineService({
 	name: "orders",
 	mixins: [
 		DbMixin<OrderDoc, Order>({
@@ -45,6 +28,8 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 	settings: {
 		settlement: settings.settlement,
 	},
+
+	state: state<{ placement: Placement; recovering: boolean; recoveryTimer?: NodeJS.Timeout }>(),
 
 	actions: {
 		create: {
@@ -62,7 +47,7 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 					},
 				},
 			},
-			async handler(this: OrdersThis, ctx: Ctx<{ items: ReserveItem[]; shippingAddress?: ShippingAddress }>): Promise<Order> {
+			async handler(ctx: Ctx<{ items: ReserveItem[]; shippingAddress?: ShippingAddress }>): Promise<Order> {
 				const user = this.requireUser(ctx);
 				const items = ctx.params.items;
 				if (new Set(items.map(i => i.productId)).size !== items.length) {
@@ -84,7 +69,7 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 				status: { type: "enum", values: ORDER_STATUSES, optional: true },
 				customerId: { ...ID, optional: true },
 			},
-			handler(this: OrdersThis, ctx: Ctx<{ page: number; pageSize: number; status?: OrderStatus; customerId?: string }>) {
+			handler(ctx: Ctx<{ page: number; pageSize: number; status?: OrderStatus; customerId?: string }>) {
 				const user = this.requireUser(ctx);
 				const { page, pageSize, status } = ctx.params;
 				const query: Record<string, unknown> = {};
@@ -97,14 +82,14 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 
 		get: {
 			params: { id: ID },
-			async handler(this: OrdersThis, ctx: Ctx<{ id: string }>): Promise<Order> {
+			async handler(ctx: Ctx<{ id: string }>): Promise<Order> {
 				return this.toPublic(await this.findVisible(ctx, ctx.params.id));
 			},
 		},
 
 		cancel: {
 			params: { id: ID },
-			async handler(this: OrdersThis, ctx: Ctx<{ id: string }>): Promise<Order> {
+			async handler(ctx: Ctx<{ id: string }>): Promise<Order> {
 				const order = await this.findVisible(ctx, ctx.params.id);
 				const reason = ctx.meta.user?.role === "admin" ? "CANCELLED_BY_ADMIN" : "CANCELLED_BY_CUSTOMER";
 				return this.toPublic(await this.placement.cancel(ctx, order, reason));
@@ -113,7 +98,7 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 
 		setStatus: {
 			params: { id: ID, status: { type: "enum", values: ORDER_STATUSES } },
-			async handler(this: OrdersThis, ctx: Ctx<{ id: string; status: OrderStatus }>): Promise<Order> {
+			async handler(ctx: Ctx<{ id: string; status: OrderStatus }>): Promise<Order> {
 				const order = await this.findOrder(ctx.params.id);
 				return this.toPublic(await this.placement.move(ctx, order, ctx.params.status));
 			},
@@ -127,7 +112,7 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 				page: { type: "number", integer: true, min: 1, convert: true, default: 1 },
 				pageSize: { type: "number", integer: true, min: 1, max: 1000, convert: true, default: 500 },
 			},
-			handler(this: OrdersThis, ctx: Ctx<{ page: number; pageSize: number }>) {
+			handler(ctx: Ctx<{ page: number; pageSize: number }>) {
 				return this.findPage({}, "createdAt", ctx.params.page, ctx.params.pageSize);
 			},
 		},
@@ -155,14 +140,14 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 			throw new UnauthorizedError("Unknown customer", "UNKNOWN_CUSTOMER");
 		},
 
-		async findOrder(this: OrdersThis, id: string): Promise<OrderDoc> {
+		async findOrder(id: string): Promise<OrderDoc> {
 			const doc = await this.adapter.findById(id);
 			if (!doc) throw new NotFoundError("Order", id);
 			return doc;
 		},
 
 		/** The order if this user may see it; another customer's order is 404, never 403. */
-		async findVisible(this: OrdersThis, ctx: Ctx, id: string): Promise<OrderDoc> {
+		async findVisible(ctx: Ctx, id: string): Promise<OrderDoc> {
 			const user = this.requireUser(ctx);
 			const doc = await this.findOrder(id);
 			if (user.role !== "admin" && doc.customerId !== user.id) throw new NotFoundError("Order", id);
@@ -170,7 +155,7 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 		},
 
 		/** One recovery round at a time; never throws. */
-		async recover(this: OrdersThis): Promise<void> {
+		async recover(): Promise<void> {
 			if (this.recovering) return;
 			this.recovering = true;
 			try {
@@ -183,11 +168,11 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 		},
 	},
 
-	created(this: OrdersThis) {
+	created() {
 		this.recovering = false;
 	},
 
-	started(this: OrdersThis) {
+	started() {
 		this.placement = new Placement({
 			orders: this.adapter,
 			settlement: this.settings.settlement,
@@ -203,7 +188,7 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 		);
 	},
 
-	stopped(this: OrdersThis) {
+	stopped() {
 		clearInterval(this.recoveryTimer);
 	},
 });

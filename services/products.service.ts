@@ -1,12 +1,13 @@
 import _ from "lodash";
 import { LRUCache } from "lru-cache";
-import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
+import DbMixin from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import { CHANNELS, type StockAlertMessage } from "../lib/contracts/channels";
 import { CENTS, COUNT, ID, ORDER_ID, ORDER_ITEMS, PAGE_PARAMS, text } from "../lib/contracts/params";
 import type { ReserveItem } from "../lib/contracts/reservations";
-import { settings, type SettlementSettings } from "../lib/infra/settings";
-import { type Ctx, type LowStockProduct, type Product, type ServiceBase, defineService } from "../lib/contracts/types";
+import { settings } from "../lib/infra/settings";
+import { type Ctx, type LowStockProduct, type Product, defineService, state } from "../lib/contracts/types";
+import type { ActionDef } from "../lib/contracts/schema";
 import { Catalog, listQuery, type ListParams, type NewProduct, type ProductChanges } from "./products/catalog";
 import { PRODUCT_INDEXES, RESERVATION_INDEXES, type ProductDoc, type ReservationDoc } from "./products/documents";
 import { StockAlerts } from "./products/stock-alerts";
@@ -20,34 +21,26 @@ const MARKER_FLUSH_INTERVAL_MS = 250;
 const PRODUCT_PUSH_INTERVAL_MS = 50;
 /** Throttles kept for the products changed last; one pushed out sends its pending push at once (no newer push can precede it). */
 const PRODUCT_PUSH_THROTTLES = 1_000;
-/** Called by other services only, and safe to retry: the ledger keys every step by order id. */
-const INTERNAL_IDEMPOTENT = { visibility: "public", retryPolicy: { enabled: true } } as const;
 
-interface ProductsSettings extends DbSettings {
-	settlement: SettlementSettings;
-}
+/** Called by other services only, and safe to retry: the ledger keys every step by order id. Typed: an object left to inference here stops TypeScript inferring the schema's methods. */
+const INTERNAL_IDEMPOTENT: Pick<ActionDef, "visibility" | "retryPolicy"> = { visibility: "public", retryPolicy: { enabled: true } };
 
-/** What `this` is inside the products service. */
-interface ProductsThis extends ServiceBase<ProductsSettings>, DbMethods<ProductDoc, Product> {
-	catalog: Catalog;
-	ledger: StockLedger;
-	stockAlerts: StockAlerts;
-	recoveryTimer?: NodeJS.Timeout;
-	flushTimer?: NodeJS.Timeout;
-	productPushes: LRUCache<string, _.DebouncedFunc<(product: Product) => void>>;
-	pushProduct(product: Product): void;
-	productsChanged(products: Product[], ctx?: Ctx, crossings?: StockAlertMessage[]): Promise<void>;
-	afterStockChange(ids: string[], ctx?: Ctx): Promise<Product[]>;
-	recover(): Promise<void>;
-}
-
-const ProductsService = defineService<ProductsSettings, ProductsThis>({
+const ProductsService = defineService({
 	name: "products",
 	mixins: [DbMixin<ProductDoc, Product>({ collection: "products", indexes: PRODUCT_INDEXES, publicFields: PUBLIC_FIELDS }), HealthMixin],
 
 	settings: {
 		settlement: settings.settlement,
 	},
+
+	state: state<{
+		catalog: Catalog;
+		ledger: StockLedger;
+		stockAlerts: StockAlerts;
+		recoveryTimer?: NodeJS.Timeout;
+		flushTimer?: NodeJS.Timeout;
+		productPushes: LRUCache<string, _.DebouncedFunc<(product: Product) => void>>;
+	}>(),
 
 	actions: {
 		create: {
@@ -60,7 +53,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 				stock: COUNT,
 				lowStockThreshold: { ...COUNT, optional: true },
 			},
-			async handler(this: ProductsThis, ctx: Ctx<NewProduct>): Promise<Product> {
+			async handler(ctx: Ctx<NewProduct>): Promise<Product> {
 				// A product created at or below its threshold is low from the start.
 				const [product] = await this.afterStockChange([(await this.catalog.create(ctx.params))._id], ctx);
 				ctx.meta.$statusCode = 201;
@@ -73,7 +66,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 			// `near`: gateways keep the answer too, checked against the service's tag (middlewares/near-cache.ts).
 			cache: { keys: ["id"], near: true },
 			params: { id: ID },
-			async handler(this: ProductsThis, ctx: Ctx<{ id: string }>): Promise<Product> {
+			async handler(ctx: Ctx<{ id: string }>): Promise<Product> {
 				return this.toPublic(await this.catalog.get(ctx.params.id));
 			},
 		},
@@ -88,7 +81,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 				ids: { type: "string", max: 6500, pattern: /^[A-Za-z0-9_,-]*$/, optional: true },
 				sort: { type: "enum", values: SORTS, optional: true, default: "-createdAt" },
 			},
-			async handler(this: ProductsThis, ctx: Ctx<ListParams>) {
+			async handler(ctx: Ctx<ListParams>) {
 				const { page, pageSize, sort } = ctx.params;
 				return this.findPage(listQuery(ctx.params), sort, page, pageSize);
 			},
@@ -96,7 +89,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 
 		categories: {
 			cache: { keys: [], near: true },
-			handler(this: ProductsThis) {
+			handler() {
 				return this.catalog.categories();
 			},
 		},
@@ -110,7 +103,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 				priceCents: { ...CENTS, optional: true },
 				lowStockThreshold: { ...COUNT, optional: true },
 			},
-			async handler(this: ProductsThis, ctx: Ctx<{ id: string } & ProductChanges>): Promise<Product> {
+			async handler(ctx: Ctx<{ id: string } & ProductChanges>): Promise<Product> {
 				const { id, ...changes } = ctx.params;
 				await this.catalog.update(id, changes);
 				// A threshold raised to the stock makes it low; lowered below, the alert is armed again.
@@ -121,7 +114,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 
 		restock: {
 			params: { id: ID, quantity: { type: "number", integer: true, min: 1, max: 1_000_000_000 } },
-			async handler(this: ProductsThis, ctx: Ctx<{ id: string; quantity: number }>): Promise<Product> {
+			async handler(ctx: Ctx<{ id: string; quantity: number }>): Promise<Product> {
 				await this.catalog.restock(ctx.params.id, ctx.params.quantity);
 				const [product] = await this.afterStockChange([ctx.params.id], ctx);
 				return product;
@@ -130,7 +123,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 
 		remove: {
 			params: { id: ID },
-			async handler(this: ProductsThis, ctx: Ctx<{ id: string }>): Promise<Product & { deleted: true }> {
+			async handler(ctx: Ctx<{ id: string }>): Promise<Product & { deleted: true }> {
 				const product = this.toPublic(await this.catalog.remove(ctx.params.id));
 				await this.productsChanged([product], ctx);
 				return { ...product, deleted: true };
@@ -144,7 +137,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 				orderId: ORDER_ID,
 				items: ORDER_ITEMS,
 			},
-			handler(this: ProductsThis, ctx: Ctx<{ orderId: string; items: ReserveItem[] }>) {
+			handler(ctx: Ctx<{ orderId: string; items: ReserveItem[] }>) {
 				return this.ledger.reserve(ctx.params.orderId, ctx.params.items);
 			},
 		},
@@ -153,7 +146,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 		release: {
 			...INTERNAL_IDEMPOTENT,
 			params: { orderId: ORDER_ID },
-			handler(this: ProductsThis, ctx: Ctx<{ orderId: string }>) {
+			handler(ctx: Ctx<{ orderId: string }>) {
 				return this.ledger.release(ctx.params.orderId);
 			},
 		},
@@ -162,7 +155,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 		reservation: {
 			...INTERNAL_IDEMPOTENT,
 			params: { orderId: ORDER_ID },
-			handler(this: ProductsThis, ctx: Ctx<{ orderId: string }>) {
+			handler(ctx: Ctx<{ orderId: string }>) {
 				return this.ledger.view(ctx.params.orderId);
 			},
 		},
@@ -171,7 +164,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 		lowStock: {
 			visibility: "public",
 			cache: { keys: [] },
-			handler(this: ProductsThis): Promise<LowStockProduct[]> {
+			handler(): Promise<LowStockProduct[]> {
 				return this.stockAlerts.lowStock();
 			},
 		},
@@ -179,7 +172,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 
 	methods: {
 		/** Clear the caches before the answer; tell the others after it. */
-		async productsChanged(this: ProductsThis, products: Product[], ctx?: Ctx, crossings: StockAlertMessage[] = []): Promise<void> {
+		async productsChanged(products: Product[], ctx?: Ctx, crossings: StockAlertMessage[] = []): Promise<void> {
 			await this.entityChanged("updated", products, ctx ?? null);
 			const emitter = ctx ?? this.broker;
 			setImmediate(() => {
@@ -196,7 +189,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 		 * second (each crossing every gateway and every socket) instead of
 		 * one per order, and always ends with the state that is stored.
 		 */
-		pushProduct(this: ProductsThis, product: Product): void {
+		pushProduct(product: Product): void {
 			let push = this.productPushes.get(product.id);
 			if (!push) {
 				push = _.throttle((latest: Product) => void this.broker.emit("product.updated", { product: latest }), PRODUCT_PUSH_INTERVAL_MS);
@@ -206,7 +199,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 		},
 
 		/** Re-read products whose stock or threshold moved and find their stock crossings, then productsChanged. */
-		async afterStockChange(this: ProductsThis, ids: string[], ctx?: Ctx): Promise<Product[]> {
+		async afterStockChange(ids: string[], ctx?: Ctx): Promise<Product[]> {
 			const docs = await this.adapter.findByIds(_.uniq(ids));
 			const crossings: StockAlertMessage[] = [];
 			for (const doc of docs) crossings.push(...(await this.stockAlerts.detect(doc)));
@@ -216,7 +209,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 		},
 
 		/** One recovery round: markers and releases left by a crash, and alerts not yet sent. Never throws. */
-		async recover(this: ProductsThis): Promise<void> {
+		async recover(): Promise<void> {
 			try {
 				await this.stockAlerts.resendUnsent();
 				await this.ledger.recover();
@@ -226,12 +219,12 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 		},
 	},
 
-	created(this: ProductsThis) {
+	created() {
 		this.catalog = new Catalog(this.adapter);
 		this.productPushes = new LRUCache({ max: PRODUCT_PUSH_THROTTLES, dispose: push => push.flush() });
 	},
 
-	async started(this: ProductsThis) {
+	async started() {
 		const reservations = await this.openCollection<ReservationDoc>("reservations", RESERVATION_INDEXES);
 		this.stockAlerts = new StockAlerts(this.adapter, message => this.broker.sendToChannel(CHANNELS.stockAlerts, message), this.logger);
 		this.ledger = new StockLedger(this.adapter, reservations, this.settings.settlement, async ids => void (await this.afterStockChange(ids)));
@@ -243,7 +236,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 		this.recoveryTimer = setInterval(() => void this.recover(), this.settings.settlement.recoveryIntervalMs);
 	},
 
-	async stopped(this: ProductsThis) {
+	async stopped() {
 		clearInterval(this.recoveryTimer);
 		clearInterval(this.flushTimer);
 		for (const push of this.productPushes.values()) push.flush();

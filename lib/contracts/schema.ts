@@ -1,4 +1,4 @@
-import type { ActionParams, ActionSchema, CallingOptions, Context, LoggerInstance, Middleware, ServiceBroker, ServiceSchema } from "moleculer";
+import type { ActionCacheOptions, ActionParams, ActionSchema, CallingOptions, Context, LoggerInstance, Middleware, ServiceBroker, ServiceSchema } from "moleculer";
 
 /** The part of Moleculer's Service that every service's `this` has. */
 export interface ServiceBase<S> {
@@ -39,7 +39,9 @@ export type This<S, M, St, Mx extends readonly unknown[]> = ServiceBase<S> & Mix
 type AnyCtx = Context<never, never>;
 
 /** An action as this project writes them: Moleculer's options, one handler whose `this` is the service's. */
-export type ActionDef = Pick<ActionSchema, "rest" | "visibility" | "cache" | "tracing" | "bulkhead" | "circuitBreaker" | "retryPolicy" | "fallback" | "hooks"> & {
+export type ActionDef = Pick<ActionSchema, "rest" | "visibility" | "tracing" | "bulkhead" | "circuitBreaker" | "retryPolicy" | "fallback" | "hooks"> & {
+	/** `near`: gateways keep the answer too, checked against the service's version (middlewares/near-cache.ts). */
+	cache?: boolean | (ActionCacheOptions & { near?: boolean });
 	params?: ActionParams;
 	timeout?: number;
 	handler(ctx: AnyCtx): unknown;
@@ -127,11 +129,14 @@ export function defineService(schema: { name: string }): ServiceSchema {
  * `needs` names, as a type, what it expects of those services without adding it.
  */
 export function defineMixin<const Mx extends readonly Mixin[], S, M, St, N>(schema: Schema<S, M, St, Mx, N>): Mixin<ServiceBase<S> & MixinMembers<Mx> & M & St>;
-export function defineMixin<S = TypeArgumentsRequired, T = TypeArgumentsRequired>(schema: HandWritten<T, Partial<HandWrittenSchema<NoInfer<S>, NoInfer<T>>>>): Mixin;
+export function defineMixin<S = TypeArgumentsRequired, T = TypeArgumentsRequired>(schema: HandWritten<T, Partial<HandWrittenSchema<NoInfer<S>, NoInfer<T>>>>): Mixin<T>;
 export function defineMixin(schema: object): Mixin {
 	const { name: _name, ...mixin } = toMoleculer(schema);
 	return mixin;
 }
+
+/** An action's or event's handler as a middleware wraps it. */
+export type Handler = (ctx: Context) => Promise<unknown>;
 
 /** What a middleware may hook, with the types Moleculer calls them with. */
 export interface MiddlewareDef {
@@ -140,9 +145,9 @@ export interface MiddlewareDef {
 	started?(broker: ServiceBroker): void | Promise<void>;
 	stopping?(broker: ServiceBroker): void | Promise<void>;
 	stopped?(broker: ServiceBroker): void | Promise<void>;
-	localAction?<H extends (ctx: Context) => Promise<unknown>>(handler: H, action: ActionSchema & { name: string }): H | ((ctx: Context) => Promise<unknown>);
-	remoteAction?<H extends (ctx: Context) => Promise<unknown>>(handler: H, action: ActionSchema & { name: string }): H | ((ctx: Context) => Promise<unknown>);
-	localEvent?<H extends (ctx: Context) => Promise<unknown>>(handler: H, event: { name: string }): H | ((ctx: Context) => Promise<unknown>);
+	localAction?(handler: Handler, action: ActionSchema & { name: string }): Handler;
+	remoteAction?(handler: Handler, action: ActionSchema & { name: string }): Handler;
+	localEvent?(handler: Handler, event: { name: string }): Handler;
 	call?(next: CallNext): CallNext;
 	transitMessageHandler?(next: (cmd: string, packet: unknown) => Promise<unknown>): (cmd: string, packet: unknown) => Promise<unknown>;
 }

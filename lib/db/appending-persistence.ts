@@ -231,6 +231,7 @@ class AppendingPersistence extends Persistence {
 export class AppendingDatastore extends Datastore {
 	constructor(readonly file: string) {
 		super({ filename: file });
+		// @seald-io/nedb's typings keep the datastore's persistence private.
 		(this as unknown as { persistence: PersistenceInstance }).persistence = new AppendingPersistence({ db: this });
 	}
 
@@ -248,6 +249,7 @@ export class AppendingDatastore extends Datastore {
 	}
 
 	private get appending(): AppendingPersistence {
+		// @seald-io/nedb's typings keep the datastore's persistence private.
 		return (this as unknown as { persistence: AppendingPersistence }).persistence;
 	}
 }

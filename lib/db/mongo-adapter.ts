@@ -95,11 +95,13 @@ function adapterClass(): new (uri: string, model: Model) => DbAdapter {
 		async removeMany(query: Query): Promise<number> {
 			return (await this.model.deleteMany(query)).deletedCount;
 		}
+		// The class extends an untyped require(): it is typed here as what it answers.
 	} as unknown as new (uri: string, model: Model) => DbAdapter;
 }
 
 export function createMongoAdapter<T extends Doc>(uri: string, collection: string, indexes: IndexSpec[]): CreatedAdapter<T> {
 	AdapterClass ??= adapterClass();
 	const model = modelFor(collection, indexes);
+	// The adapter answers any collection's documents as stored: typed here, for the collection asked for.
 	return { adapter: new AdapterClass(uri, model) as unknown as DbAdapter<T>, model };
 }

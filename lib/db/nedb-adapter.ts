@@ -32,6 +32,12 @@ interface DatastoreInternals {
 	getAllData(): Doc[];
 }
 
+/** What the adapter uses of the service it was initialised with. */
+interface OwnerService {
+	broker?: { fatal(message: string, err?: Error, needExit?: boolean): void };
+	logger?: { warn(...args: unknown[]): void };
+}
+
 /** A value NeDB's candidate lookup finds through an index (an equality or an `$in`). */
 function narrowsByIndex(value: unknown): boolean {
 	if (value === null || ["string", "number", "boolean"].includes(typeof value) || value instanceof Date) return true;
@@ -43,6 +49,7 @@ function narrowsByIndex(value: unknown): boolean {
  * allows), with the indexes the mongoose schema declares, compacted by
  * its persistence when dead lines pile up.
  */
+// moleculer-db's typings declare its adapters as interfaces, not classes to extend.
 class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) => MemoryAdapterInstance) {
 	constructor(
 		private readonly datastore: Datastore | undefined,
@@ -52,6 +59,18 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 		private readonly dataDir?: string,
 	) {
 		super(datastore);
+	}
+
+	/** NeDB's datastore as it is (3.1), past its typings: indexes, executor, candidates. */
+	private get internals(): DatastoreInternals | null {
+		// @seald-io/nedb's typings leave out the members a page read in index order uses.
+		return this.db as unknown as DatastoreInternals | null;
+	}
+
+	/** The service moleculer-db's adapter was initialised with. */
+	private get owner(): OwnerService | undefined {
+		// moleculer-db's typings do not declare the service its adapters keep.
+		return (this as unknown as { service?: OwnerService }).service;
 	}
 
 	/**
@@ -64,7 +83,7 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 		try {
 			await this.datastore.durable();
 		} catch (err) {
-			const service = (this as unknown as { service?: { broker?: { fatal(message: string, err?: Error, needExit?: boolean): void } } }).service;
+			const service = this.owner;
 			const message = `fdatasync of ${this.datastore.file} failed: the node stops, since the written data can no longer be trusted to reach the disk`;
 			if (service?.broker) service.broker.fatal(message, err as Error, true);
 			throw err;
@@ -78,16 +97,16 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 		for (const idx of this.indexes) await db.ensureIndexAsync({ fieldName: idx.field, unique: !!idx.unique, sparse: !!idx.sparse });
 		// After the load: NeDB rebuilds an index's tree only when it loads the file again.
 		for (const idx of this.indexes) if (idx.sorted && !idx.unique && !idx.sparse) this.sortIndex(idx.field);
-		const logger = (this as unknown as { service?: { logger?: { warn(...args: unknown[]): void } } }).service?.logger;
+		const logger = this.owner?.logger;
 		if (this.datastore instanceof AppendingDatastore && this.dataDir) registerDatastore(this.dataDir, this.datastore);
 		if (this.datastore instanceof AppendingDatastore) this.datastore.onCompactionError(err => logger?.warn("Compacting a datafile failed; it is tried again later", err.message));
 	}
 
 	/** Replaces an index's AVL tree by a sorted array holding the same documents (lib/db/sorted-index.ts). */
 	private sortIndex(field: string): void {
-		const index = (this.db as unknown as DatastoreInternals).indexes[field];
+		const index = this.internals!.indexes[field];
 		const tree = new SortedIndexTree<Doc>((a, b) => model.compareThings(a, b));
-		for (const doc of index.getAll()) tree.insert((doc as unknown as Record<string, unknown>)[field], doc);
+		for (const doc of index.getAll()) tree.insert(Reflect.get(doc, field) as unknown, doc);
 		index.tree = tree;
 	}
 
@@ -101,7 +120,7 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 	 * keeps NeDB's path, which sorts only those candidates.
 	 */
 	find(params: FindParams): Promise<Doc[]> {
-		const db = this.db as unknown as DatastoreInternals | null;
+		const db = this.internals;
 		const sort = params.sort?.length === 1 ? params.sort[0] : undefined;
 		if (!db || !sort) return super.find(params);
 		const descending = sort.startsWith("-");
@@ -177,7 +196,7 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 
 	/** Counts without copying: NeDB's count runs a cursor that deep-copies every matching document. */
 	count(params: { query?: Query } = {}): Promise<number> {
-		const db = this.db as unknown as DatastoreInternals | null;
+		const db = this.internals;
 		if (!db) return super.count(params);
 		const query = params.query ?? {};
 		return db.executor.pushAsync(async () => {
@@ -194,7 +213,7 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 
 	/** NeDB's own documents, in the executor's turn so that no write is half applied. */
 	readAll(): Promise<readonly Doc[]> {
-		const db = this.db as unknown as DatastoreInternals | null;
+		const db = this.internals;
 		if (!db) return Promise.resolve([]);
 		return db.executor.pushAsync(() => Promise.resolve(db.getAllData()));
 	}
@@ -209,7 +228,12 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 /** NeDB files under `dataDir` (`<collection>.db`); `:memory:` keeps nothing. */
 export function createNedbAdapter<T extends Doc>(dataDir: string, collection: string, indexes: IndexSpec[], { sync = true } = {}): DbAdapter<T> {
 	applyPatches();
-	if (dataDir === ":memory:") return new NedbAdapter(undefined, indexes, false) as unknown as DbAdapter<T>;
-	lockDataDir(dataDir);
-	return new NedbAdapter(new AppendingDatastore(path.join(dataDir, `${collection}.db`)), indexes, sync, dataDir) as unknown as DbAdapter<T>;
+	let adapter: NedbAdapter;
+	if (dataDir === ":memory:") adapter = new NedbAdapter(undefined, indexes, false);
+	else {
+		lockDataDir(dataDir);
+		adapter = new NedbAdapter(new AppendingDatastore(path.join(dataDir, `${collection}.db`)), indexes, sync, dataDir);
+	}
+	// The adapter answers any collection's documents as it stores them: typed here, for the collection asked for.
+	return adapter as unknown as DbAdapter<T>;
 }

@@ -18,6 +18,7 @@ interface AmqpTransporterState {
  * each stopping node (`quit` in the REPL included). A node's own queues go
  * with it (they expire), and their bindings with them.
  */
+// Moleculer's typings leave the AMQP transporter's send out.
 export class AmqpTransporter extends (Transporters.AMQP as unknown as new (opts: object) => { send(topic: string, data: Buffer, meta: object): Promise<void> }) {
 	private closing = false;
 
@@ -27,12 +28,14 @@ export class AmqpTransporter extends (Transporters.AMQP as unknown as new (opts:
 			return super.send(topic, data, meta);
 		} catch (err) {
 			if (!this.closing) throw err;
+			// Moleculer's typings leave the transporter's state out.
 			(this as unknown as AmqpTransporterState).logger.debug(`Not sent while closing: ${topic}`);
 			return Promise.resolve();
 		}
 	}
 
 	async disconnect(): Promise<void> {
+		// Moleculer's typings leave the transporter's state out.
 		const self = this as unknown as AmqpTransporterState;
 		this.closing = true;
 		self.connectionCount = 0;

@@ -42,6 +42,7 @@ type AdapterClass = new (opts?: object) => BaseAdapterLike;
 const DEFAULT_TRIES = 3;
 let nextMessageId = 0;
 
+// @moleculer/channels' typings declare no adapter classes to extend.
 export class InProcessAdapter extends (Adapters.Fake as unknown as AdapterClass) {
 	private readonly channels = new Map<string, ChannelDef>();
 
@@ -93,6 +94,7 @@ export class InProcessAdapter extends (Adapters.Fake as unknown as AdapterClass)
 	}
 }
 
+// @moleculer/channels' typings declare no adapter classes to extend.
 export class ConfirmedAmqpAdapter extends (Adapters.AMQP as unknown as AdapterClass) {
 	private confirmChannel: ConfirmChannel | null = null;
 	private confirmConnection: Connection | undefined;

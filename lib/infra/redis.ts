@@ -134,7 +134,9 @@ function withVersions(Base: CacherBase, makeVersions: (cacher: InstanceType<Cach
  * before it committed, or holds a lease that runs out.
  */
 export class ShopRedisCacher extends withVersions(
+	// Moleculer's typings declare its cachers as classes without the members the mixins below use.
 	withTypedKeys(Cachers.Redis as unknown as CacherBase),
+	// Moleculer's typings leave the Redis cacher's client out.
 	cacher => new RedisCacheVersions((cacher as unknown as { client: Redis }).client, cacher.prefix, unavailable),
 ) {
 	keyPrefix(broker: ServiceBroker): string {
@@ -147,6 +149,7 @@ export class ShopRedisCacher extends withVersions(
 
 	/** A QUIT that cannot be sent (Redis away) leaves the client reconnecting for ever: then it is dropped. */
 	async close(): Promise<void> {
+		// Moleculer's typings leave the Redis cacher's client out.
 		const client = (this as unknown as { client: Redis }).client;
 		await client.quit().catch(() => client.disconnect());
 	}
@@ -189,9 +192,11 @@ type LruV6 = new (opts: { max: number; length(value: unknown, key: string): numb
  * own) counts each entry at its answer's size, and at least a share of the
  * byte cap that keeps the entry count within `max`.
  */
+// Moleculer's typings declare its cachers as classes without the members the mixins use.
 export class ShopMemoryCacher extends withVersions(withTypedKeys(Cachers.MemoryLRU as unknown as CacherBase), () => new MemoryCacheVersions()) {
 	constructor(opts: { max: number; maxBytes: number; ttl?: number } & Record<string, unknown>) {
 		super(opts);
+		// Moleculer's typings leave the memory cacher's LRU out.
 		const self = this as unknown as { cache: { constructor: LruV6 } };
 		const minCost = Math.ceil(opts.maxBytes / opts.max);
 		self.cache = new self.cache.constructor({

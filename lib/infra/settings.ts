@@ -268,6 +268,7 @@ export function parseSettings(env: Env): Settings {
 		);
 		throw new SettingsError(`Invalid environment: ${problems.join("; ")}`);
 	}
+	// fastest-validator checked `given` against ENV_SCHEMA just above: it is the parsed shape now.
 	const v = given as unknown as Parsed & Record<string, never>;
 	const production = v.NODE_ENV === "production";
 	if (production && !v.JWT_SECRET) throw new SettingsError("Invalid environment: JWT_SECRET must be set when NODE_ENV=production");

@@ -172,6 +172,7 @@ interface Checked {
 	params?: unknown;
 }
 
+// Moleculer's typings leave the validator's compile out.
 export class ShopValidator extends (Validators.Fastest as unknown as new (opts?: object) => { compile(schema: object): Check }) {
 	compile(schema: Record<string, Rule>): Check {
 		const check = super.compile(schema);

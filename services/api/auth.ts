@@ -160,6 +160,7 @@ const GatewayAuthMixin = defineMixin<{ auth: AuthSettings }, AuthThis>({
 	created(this: AuthThis) {
 		this.tokens = new Tokens(this.settings.auth);
 		this.tokenVersions = new VersionedEntries(TOKEN_VERSIONS_KEPT);
+		// Moleculer types the broker's validator as its base class; ours is ShopValidator (moleculer.config.ts).
 		this.doors = new DoorValidation(this.broker.validator as unknown as ConstructorParameters<typeof DoorValidation>[0], [this.schema, ...ROUTED_SERVICES]);
 	},
 });

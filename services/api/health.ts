@@ -2,7 +2,7 @@ import type { Context } from "moleculer";
 import { keptFor } from "../../lib/infra/coalesce";
 import type { Dependencies } from "../../lib/contracts/health-report";
 import { dependencyStates } from "../../lib/infra/dependencies";
-import { type Meta, type ServiceBase, defineMixin } from "../../lib/contracts/types";
+import { type Meta, defineMixin, state } from "../../lib/contracts/types";
 import { BACKEND_SERVICES, HEALTH_NAMES } from "../../lib/contracts/services";
 import { RETRY_AFTER_S } from "./errors";
 
@@ -17,20 +17,15 @@ export interface HealthReport {
 	dependencies: Dependencies;
 }
 
-/** What `this` is for the gateway's health. */
-export interface HealthThis extends ServiceBase<unknown> {
-	/** The rate-limit counters, which say whether their Redis answers. */
-	counters: { ready?: boolean };
-	healthReport: () => Promise<HealthReport>;
-	checkHealth(): Promise<HealthReport>;
-	isServiceUp(service: string): Promise<boolean>;
-}
-
 /** GET /api/health: every service and dependency, from a report at most a second old, shared by the requests that arrive while it is made. */
-const GatewayHealthMixin = defineMixin<unknown, HealthThis>({
+const GatewayHealthMixin = defineMixin({
+	// The gateway's rate-limit counters, which say whether their Redis answers.
+	needs: state<{ counters: { ready?: boolean } }>(),
+	state: state<{ healthReport: () => Promise<HealthReport> }>(),
+
 	actions: {
 		health: {
-			async handler(this: HealthThis, ctx: Context<unknown, Meta>) {
+			async handler(ctx: Context<unknown, Meta>) {
 				const report = await this.healthReport();
 				if (report.status !== "ok") {
 					ctx.meta.$statusCode = 503;
@@ -43,7 +38,7 @@ const GatewayHealthMixin = defineMixin<unknown, HealthThis>({
 
 	methods: {
 		/** Each service's `health` and the dependencies, this node's Redis connections included (the rate-limit counters' too). */
-		async checkHealth(this: HealthThis): Promise<HealthReport> {
+		async checkHealth(): Promise<HealthReport> {
 			const entries = await Promise.all(BACKEND_SERVICES.map(async service => [HEALTH_NAMES[service], (await this.isServiceUp(service)) ? "running" : "down"]));
 			const services = Object.fromEntries(entries) as Record<string, string>;
 			const dependencies = dependencyStates(this.broker);
@@ -52,7 +47,8 @@ const GatewayHealthMixin = defineMixin<unknown, HealthThis>({
 			return { status: healthy ? "ok" : "degraded", services, dependencies };
 		},
 
-		async isServiceUp(this: HealthThis, service: string): Promise<boolean> {
+		async isServiceUp(service: string): Promise<boolean> {
+			// Moleculer's typings leave the registry's hasService out.
 			if (!(this.broker.registry as unknown as { hasService(n: string): boolean }).hasService(service)) return false;
 			try {
 				await this.broker.call(`${service}.health`, {}, { timeout: GATEWAY_HEALTH_TIMEOUT_MS, retries: 0 });
@@ -63,7 +59,7 @@ const GatewayHealthMixin = defineMixin<unknown, HealthThis>({
 		},
 	},
 
-	created(this: HealthThis) {
+	created() {
 		this.healthReport = keptFor(HEALTH_REPORT_TTL_MS, () => this.checkHealth());
 	},
 });

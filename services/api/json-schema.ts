@@ -23,6 +23,7 @@ export interface RuleObject {
 /** A `params` schema; its `$$` keys are options of the validator, not fields. */
 export type ParamsSchema = Record<string, Rule>;
 
+// fastest-validator's typings leave its shorthand parser out.
 const shorthand = new Validator() as unknown as { parseShortHand(rule: string): RuleObject };
 
 /** The rule in its object form: shorthands (`"string|min:3"`) as fastest-validator itself reads them. */

@@ -1,11 +1,12 @@
 import fs from "fs";
 import type { IncomingMessage, ServerResponse } from "http";
 import path from "path";
-import type { Context, Service, ServiceSchema } from "moleculer";
+import type { Context } from "moleculer";
 import type { Server as SocketIOServer } from "socket.io";
 import type { Dependencies } from "../../lib/contracts/health-report";
 import { dependencyStates } from "../../lib/infra/dependencies";
 import { sendStaticFile, staticFile, type StaticFile } from "../../lib/infra/static-files";
+import { defineMixin, state } from "../../lib/contracts/types";
 
 /**
  * The live operations page for the gateway (api service): the static page
@@ -54,15 +55,6 @@ export interface ClusterView {
 	dependencies: Dependencies;
 	checkedAt: string;
 }
-
-type OpsPageService = Service & {
-	io?: SocketIOServer | null;
-	addRoute(opts: object, toBottom?: boolean): unknown;
-	pageFiles: Map<string, StaticFile>;
-	describeNode(ctx: Context, node: RegistryNode): Promise<ClusterNode>;
-	nodeUptime(ctx: Context, nodeID: string): Promise<number | null>;
-	announceClusterChange(): void;
-};
 
 /**
  * The nearest folder above this file holding `relative`: the same answer from
@@ -127,11 +119,15 @@ function pageRoute(files: Map<string, StaticFile>): object {
 	};
 }
 
-const OpsPageMixin: Partial<ServiceSchema> = {
+const OpsPageMixin = defineMixin({
+	// moleculer-web supplies addRoute; moleculer-io the server.
+	needs: state<{ io?: SocketIOServer | null; addRoute(opts: object, toBottom?: boolean): unknown }>(),
+	state: state<{ pageFiles: Map<string, StaticFile> }>(),
+
 	actions: {
 		/** Every available node, the services it runs and its uptime; admins only (lib/contracts/routes.ts). */
 		cluster: {
-			async handler(this: OpsPageService, ctx: Context): Promise<ClusterView> {
+			async handler(ctx: Context): Promise<ClusterView> {
 				const nodes = await ctx.call<RegistryNode[], object>("$node.list", { onlyAvailable: true, withServices: true });
 				return {
 					nodes: await Promise.all(nodes.map(node => this.describeNode(ctx, node))),
@@ -143,20 +139,20 @@ const OpsPageMixin: Partial<ServiceSchema> = {
 	},
 
 	events: {
-		"$node.connected"(this: OpsPageService) {
+		"$node.connected"() {
 			this.announceClusterChange();
 		},
 		// A node whose services change (one started or stopped) sends a new INFO.
-		"$node.updated"(this: OpsPageService) {
+		"$node.updated"() {
 			this.announceClusterChange();
 		},
-		"$node.disconnected"(this: OpsPageService) {
+		"$node.disconnected"() {
 			this.announceClusterChange();
 		},
 	},
 
 	methods: {
-		async describeNode(this: OpsPageService, ctx: Context, node: RegistryNode): Promise<ClusterNode> {
+		async describeNode(ctx: Context, node: RegistryNode): Promise<ClusterNode> {
 			const services = (node.services ?? []).map(s => s.fullName ?? s.name).filter(name => !name.startsWith("$"));
 			return {
 				id: node.id,
@@ -183,20 +179,19 @@ const OpsPageMixin: Partial<ServiceSchema> = {
 		 * its own sockets (`local`): with the Redis adapter an admin would
 		 * otherwise get one copy per gateway.
 		 */
-		announceClusterChange(this: OpsPageService) {
+		announceClusterChange() {
 			this.io?.local.to("admins").emit("cluster.changed", { at: new Date().toISOString() });
 		},
 	},
 
-	created(this: Service) {
-		(this as OpsPageService).pageFiles = loadPageFiles();
+	created() {
+		this.pageFiles = loadPageFiles();
 	},
 
-	started(this: Service) {
-		const self = this as OpsPageService;
+	started() {
 		// Added here, not in settings.routes: mixins merge route arrays index by index.
-		self.addRoute(pageRoute(self.pageFiles));
+		this.addRoute(pageRoute(this.pageFiles));
 	},
-};
+});
 
 export default OpsPageMixin;

@@ -16,6 +16,7 @@ export interface IoCall {
 
 type IoCallHandler = (this: unknown, ctx: Context<IoCall>) => Promise<unknown>;
 /** moleculer-io's own `call`, run once the door has let the call through. */
+// moleculer-io ships no typings for its schema's actions.
 export const ioCall = (SocketIOService as unknown as { actions: { call: { handler: IoCallHandler } } }).actions.call.handler;
 
 /** A Socket.IO message's limit: REST's body limit (BODY_LIMIT, "100kb"). A larger one closes its connection (Engine.IO's maxHttpBufferSize). */
@@ -42,6 +43,7 @@ export function roomForSocket(socket: Socket, user: AuthUser): void {
 }
 
 /** Who the handshake let in, if anyone. */
+// moleculer-io keeps the handshake's user on the socket's client, which socket.io's typings do not declare.
 export const socketUser = (socket: Socket) => (socket.client as unknown as { user?: AuthUser }).user;
 
 /** A token's expiry can be further off than a timer can wait (2^31 ms): such a socket is looked at again then. */
