@@ -17,6 +17,7 @@ import { StartGateMiddleware } from "./middlewares/start-gate";
 import { RestartedNodeMiddleware } from "./middlewares/restarted-node";
 import { SettledCallsMiddleware } from "./middlewares/settled-calls";
 import { StoppingSignalMiddleware } from "./middlewares/stopping-signal";
+import { HotReloadMiddleware } from "./middlewares/hot-reload";
 import { applyPatches } from "./lib/infra/patches";
 
 /**
@@ -120,7 +121,8 @@ function internalMiddlewares(hotReload: boolean): Array<string | Middleware> {
 		"Metrics",
 		"Debounce",
 		"Throttle",
-		...(hotReload ? ["HotReload"] : []),
+		// `npm run dev` (--hot): ours, which brings back a service that failed to reload (middlewares/hot-reload.ts).
+		...(hotReload ? [HotReloadMiddleware()] : []),
 	];
 }
 
