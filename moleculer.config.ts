@@ -31,6 +31,7 @@ function transporter(s: Settings): BrokerOptions["transporter"] {
 		// The defaults (prefetch 1, Nagle on) cap remote calls at ~23/s.
 		prefetch: 100,
 		socketOptions: { noDelay: true },
+		deadNodeProbeMs: s.deadNodeProbeMs,
 	});
 }
 

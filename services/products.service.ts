@@ -22,6 +22,8 @@ const PRODUCT_PUSH_INTERVAL_MS = 50;
 const PRODUCT_PUSH_THROTTLES = 1_000;
 /** Called by other services only, and safe to retry: the ledger keys every step by order id. */
 const INTERNAL_IDEMPOTENT = { visibility: "public", retryPolicy: { enabled: true } } as const;
+/** A read: a call rejected because its node died (lib/infra/amqp-transporter.ts) is tried again on another. */
+const RETRIED_READ = { retryPolicy: { enabled: true } } as const;
 
 interface ProductsSettings extends DbSettings {
 	settlement: SettlementSettings;
@@ -72,6 +74,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 		get: {
 			// `near`: gateways keep the answer too, checked against the service's tag (middlewares/near-cache.ts).
 			cache: { keys: ["id"], near: true },
+			...RETRIED_READ,
 			params: { id: ID },
 			async handler(this: ProductsThis, ctx: Ctx<{ id: string }>): Promise<Product> {
 				return this.toPublic(await this.catalog.get(ctx.params.id));
@@ -81,6 +84,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 		list: {
 			// Searches are many and seldom repeated: their answers live a minute.
 			cache: { keys: ["page", "pageSize", "search", "category", "ids", "sort"], ttl: 60, near: true },
+			...RETRIED_READ,
 			params: {
 				...PAGE_PARAMS,
 				search: { type: "string", trim: true, max: 100, optional: true },
@@ -96,6 +100,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 
 		categories: {
 			cache: { keys: [], near: true },
+			...RETRIED_READ,
 			handler(this: ProductsThis) {
 				return this.catalog.categories();
 			},
