@@ -17,6 +17,7 @@ import { StartGateMiddleware } from "./middlewares/start-gate";
 import { RestartedNodeMiddleware } from "./middlewares/restarted-node";
 import { SettledCallsMiddleware } from "./middlewares/settled-calls";
 import { StoppingSignalMiddleware } from "./middlewares/stopping-signal";
+import { HotReloadMiddleware } from "./middlewares/hot-reload";
 import { applyPatches } from "./lib/infra/patches";
 
 /**
@@ -30,6 +31,7 @@ function transporter(s: Settings): BrokerOptions["transporter"] {
 		// The defaults (prefetch 1, Nagle on) cap remote calls at ~23/s.
 		prefetch: 100,
 		socketOptions: { noDelay: true },
+		deadNodeProbeMs: s.deadNodeProbeMs,
 	});
 }
 
@@ -122,7 +124,8 @@ function internalMiddlewares(hotReload: boolean): Array<string | Middleware> {
 		"Metrics",
 		"Debounce",
 		"Throttle",
-		...(hotReload ? ["HotReload"] : []),
+		// `npm run dev` (--hot): ours, which brings back a service that failed to reload (middlewares/hot-reload.ts).
+		...(hotReload ? [HotReloadMiddleware()] : []),
 	];
 }
 

@@ -24,6 +24,8 @@ const PRODUCT_PUSH_THROTTLES = 1_000;
 
 /** Called by other services only, and safe to retry: the ledger keys every step by order id. Typed: an object left to inference here stops TypeScript inferring the schema's methods. */
 const INTERNAL_IDEMPOTENT: Pick<ActionDef, "visibility" | "retryPolicy"> = { visibility: "public", retryPolicy: { enabled: true } };
+/** A read: a call rejected because its node died (lib/infra/amqp-transporter.ts) is tried again on another. */
+const RETRIED_READ: Pick<ActionDef, "retryPolicy"> = { retryPolicy: { enabled: true } };
 
 const ProductsService = defineService({
 	name: "products",
@@ -65,6 +67,7 @@ const ProductsService = defineService({
 		get: {
 			// `near`: gateways keep the answer too, checked against the service's tag (middlewares/near-cache.ts).
 			cache: { keys: ["id"], near: true },
+			...RETRIED_READ,
 			params: { id: ID },
 			async handler(ctx: Ctx<{ id: string }>): Promise<Product> {
 				return this.toPublic(await this.catalog.get(ctx.params.id));
@@ -74,6 +77,7 @@ const ProductsService = defineService({
 		list: {
 			// Searches are many and seldom repeated: their answers live a minute.
 			cache: { keys: ["page", "pageSize", "search", "category", "ids", "sort"], ttl: 60, near: true },
+			...RETRIED_READ,
 			params: {
 				...PAGE_PARAMS,
 				search: { type: "string", trim: true, max: 100, optional: true },
@@ -89,6 +93,7 @@ const ProductsService = defineService({
 
 		categories: {
 			cache: { keys: [], near: true },
+			...RETRIED_READ,
 			handler() {
 				return this.catalog.categories();
 			},

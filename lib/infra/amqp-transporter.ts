@@ -1,14 +1,29 @@
 import { Transporters } from "moleculer";
 
+interface ProbeChannel {
+	checkQueue(queue: string): Promise<unknown>;
+	close(): Promise<void>;
+	on(event: "error" | "close", listener: () => void): unknown;
+}
+
+interface RegistryNode {
+	id: string;
+	local: boolean;
+	available: boolean;
+}
+
 interface AmqpTransporterState {
-	connection: { close(): Promise<void> } | null;
+	connection: { close(): Promise<void>; createChannel(): Promise<ProbeChannel> } | null;
+	connected: boolean;
+	prefix: string;
+	broker: { registry: { nodes: { toArray(): RegistryNode[]; disconnected(nodeID: string, unexpected: boolean): void } } };
 	channel: { close(): Promise<void> } | null;
 	bindings: unknown[];
 	connectionCount: number;
 	channelDisconnecting: boolean;
 	connectionDisconnecting: boolean;
 	transit: { disconnecting: boolean };
-	logger: { debug(...args: unknown[]): void };
+	logger: { debug(...args: unknown[]): void; warn(...args: unknown[]): void };
 }
 
 /**
@@ -18,9 +33,80 @@ interface AmqpTransporterState {
  * each stopping node (`quit` in the REPL included). A node's own queues go
  * with it (they expire), and their bindings with them.
  */
-// Moleculer's typings leave the AMQP transporter's send out.
-export class AmqpTransporter extends (Transporters.AMQP as unknown as new (opts: object) => { send(topic: string, data: Buffer, meta: object): Promise<void> }) {
+// Moleculer's typings leave the AMQP transporter's send and onConnected out.
+export class AmqpTransporter extends (Transporters.AMQP as unknown as new (opts: object) => {
+	send(topic: string, data: Buffer, meta: object): Promise<void>;
+	onConnected(wasReconnect: boolean): Promise<void>;
+}) {
 	private closing = false;
+	private probeTimer?: NodeJS.Timeout;
+	private probeChannel?: Promise<ProbeChannel>;
+	private probing = false;
+
+	/**
+	 * A node killed without a word (kill -9, a crashed container) stays
+	 * registered until its heartbeats are missed (heartbeatTimeout), and
+	 * calls balanced to it wait in its queue until they time out: with a
+	 * restart under a new node id, the cluster answered 503 most of that
+	 * time. RabbitMQ knows at once: each node consumes a queue of its own
+	 * that is declared auto-delete (`<prefix>.PING.<nodeID>`, Moleculer's
+	 * own, unchanged), so it is gone as soon as the node's connection is.
+	 * Every `deadNodeProbeMs` (DEAD_NODE_PROBE_MS) this node checks that queue of each node
+	 * it knows; a node whose queue is gone is disconnected here, as a missed
+	 * heartbeat would: no call is balanced to it any more, and the calls
+	 * waiting for its answer are rejected (retryable), so that the callers
+	 * that may retry (idempotent actions) do, on another node. A new node's
+	 * announcement is not taken as a sign that another died (a scale-out
+	 * looks the same): only the dead node's own queue says so. A node that
+	 * was only cut off reconnects, redeclares its queues and announces
+	 * itself again.
+	 */
+	onConnected(wasReconnect: boolean): Promise<void> {
+		clearInterval(this.probeTimer);
+		const every = (this as unknown as { opts: { deadNodeProbeMs?: number } }).opts.deadNodeProbeMs ?? 0;
+		if (every > 0) this.probeTimer = setInterval(() => void this.probeNodes(), every).unref();
+		return super.onConnected(wasReconnect);
+	}
+
+	private async probeNodes(): Promise<void> {
+		const self = this as unknown as AmqpTransporterState;
+		if (this.probing || this.closing || !self.connected || !self.connection) return;
+		this.probing = true;
+		try {
+			for (const node of self.broker.registry.nodes.toArray()) {
+				if (node.local || !node.available || this.closing) continue;
+				if (await this.queueExists(`${self.prefix}.PING.${node.id}`)) continue;
+				// Asked again: the registry may have changed while RabbitMQ answered.
+				if (!node.available) continue;
+				self.logger.warn(`Node '${node.id}' is gone: its RabbitMQ connection closed without a goodbye (its queue ${self.prefix}.PING.${node.id} is deleted).`);
+				self.broker.registry.nodes.disconnected(node.id, true);
+			}
+		} catch (err) {
+			self.logger.debug("Node probe:", (err as Error).message);
+		} finally {
+			this.probing = false;
+		}
+	}
+
+	/** Whether RabbitMQ has the queue; a missing one closes the probe's channel, made again on the next check. */
+	private async queueExists(queue: string): Promise<boolean> {
+		const self = this as unknown as AmqpTransporterState;
+		this.probeChannel ??= self.connection!.createChannel().then(channel => {
+			const forget = () => (this.probeChannel = undefined);
+			channel.on("error", forget);
+			channel.on("close", forget);
+			return channel;
+		});
+		const channel = await this.probeChannel;
+		try {
+			await channel.checkQueue(queue);
+			return true;
+		} catch (err) {
+			this.probeChannel = undefined;
+			if ((err as { code?: number }).code === 404) return false;
+			throw err;
+		}
+	}
 
 	/** A packet sent while the node closes its connection (its last DISCONNECT) is dropped without an error. */
 	send(topic: string, data: Buffer, meta: object): Promise<void> {
@@ -38,6 +124,8 @@ export class AmqpTransporter extends (Transporters.AMQP as unknown as new (opts:
 		// Moleculer's typings leave the transporter's state out.
 		const self = this as unknown as AmqpTransporterState;
 		this.closing = true;
+		clearInterval(this.probeTimer);
+		this.probeChannel = undefined;
 		self.connectionCount = 0;
 		self.channelDisconnecting = self.transit.disconnecting;
 		self.connectionDisconnecting = self.transit.disconnecting;

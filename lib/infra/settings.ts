@@ -86,6 +86,8 @@ export interface Settings {
 	healthFile?: string;
 	tracing: { exporter: TracingExporter; endpoint?: string };
 	requestTimeoutMs: number;
+	/** How often a node on RabbitMQ checks that the nodes it knows are still connected; 0: only heartbeats find a dead node. */
+	deadNodeProbeMs: number;
 	channelMaxRetries: number;
 	storage: StorageSettings;
 	auth: AuthSettings;
@@ -147,6 +149,7 @@ const ENV_SCHEMA = {
 	TRACING: { type: "enum", values: TRACING_EXPORTERS, default: "none" },
 	TRACING_ENDPOINT: url("http", "https", "udp"),
 	REQUEST_TIMEOUT_MS: int(100, 600_000, 10_000),
+	DEAD_NODE_PROBE_MS: int(0, 60_000, 500),
 	CHANNEL_MAX_RETRIES: int(0, 100, 3),
 	PENDING_TIMEOUT_MS: int(100, 3_600_000, 10_000),
 	RECOVERY_INTERVAL_MS: int(50, 3_600_000, 5_000),
@@ -290,6 +293,7 @@ export function parseSettings(env: Env): Settings {
 		healthFile: v.HEALTH_FILE,
 		tracing: { exporter: v.TRACING, endpoint: v.TRACING_ENDPOINT },
 		requestTimeoutMs: v.REQUEST_TIMEOUT_MS,
+		deadNodeProbeMs: v.DEAD_NODE_PROBE_MS,
 		channelMaxRetries: v.CHANNEL_MAX_RETRIES,
 		storage: { mongoUri: v.MONGO_URI, dataDir: v.DATA_DIR, sync: v.STORE_SYNC === "on" },
 		auth: {
