@@ -191,12 +191,12 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 			},
 		},
 
-		/** How many customers there are. Internal (the dashboard). */
+		/** How many customers there are, admins not counted. Internal (the dashboard). */
 		count: {
 			visibility: "public",
 			cache: { keys: [] },
 			async handler(this: CustomersThis): Promise<{ total: number }> {
-				return { total: await this.adapter.count({ query: {} }) };
+				return { total: await this.adapter.count({ query: { role: "customer" } }) };
 			},
 		},
 

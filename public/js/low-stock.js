@@ -1,4 +1,5 @@
 import { byId, el } from "./format.js";
+import { markPanel } from "./service-notes.js";
 
 const DEFAULT_RESTOCK = 10;
 
@@ -85,7 +86,12 @@ export function createLowStockPanel(api) {
 
 	/** The dashboard's list is the whole truth when it comes. */
 	function show(lowStockProducts) {
-		if (!Array.isArray(lowStockProducts)) return;
+		// null: analytics could not ask products. What was shown stays, said to be possibly out of date.
+		if (!Array.isArray(lowStockProducts)) {
+			markPanel("low-stock-panel", true, "The product service is down: this list may be out of date.");
+			return;
+		}
+		markPanel("low-stock-panel", false);
 		products.clear();
 		for (const product of lowStockProducts.map(fromDashboard)) products.set(product.id, product);
 		render();

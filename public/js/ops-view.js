@@ -4,6 +4,7 @@ import { createDashboard } from "./dashboard.js";
 import { byId, debounce, el, showError } from "./format.js";
 import { createLowStockPanel } from "./low-stock.js";
 import { createOrderTable } from "./orders.js";
+import { showServiceStates } from "./service-notes.js";
 
 const ORDERS_SHOWN = 50;
 /** Node joins and leaves come in bursts (a node's services arrive in a second INFO). */
@@ -48,8 +49,13 @@ export function startOpsView(api, live) {
 		}
 	}
 
+	async function refreshCluster() {
+		const health = await cluster.refresh();
+		showServiceStates(health?.services);
+	}
+
 	async function loadAll() {
-		const [, , , dashboardNow] = await Promise.all([cluster.refresh(), loadOrders(), alerts.load(), dashboard.load()]);
+		const [, , , dashboardNow] = await Promise.all([refreshCluster(), loadOrders(), alerts.load(), dashboard.load()]);
 		if (dashboardNow) lowStock.show(dashboardNow.lowStockProducts);
 	}
 
@@ -59,10 +65,9 @@ export function startOpsView(api, live) {
 	live.on("analytics.updated", ({ dashboard: figures }) => {
 		dashboard.show(figures);
 		lowStock.show(figures.lowStockProducts);
-		dashboard.refreshSalesSoon();
 	});
-	live.on("cluster.changed", debounce(() => cluster.refresh(), CLUSTER_REFRESH_MS));
-	setInterval(() => cluster.refresh(), HEALTH_POLL_MS);
+	live.on("cluster.changed", debounce(refreshCluster, CLUSTER_REFRESH_MS));
+	setInterval(refreshCluster, HEALTH_POLL_MS);
 
 	loadAll();
 	return { reload: loadAll };

@@ -124,6 +124,8 @@ export const ANSWER_SCHEMAS: Record<string, JsonSchema> = {
 				id: str,
 				hostname: { type: ["string", "null"] },
 				local: { type: "boolean" },
+				available: { type: "boolean", description: "false once the node left or stopped answering: it stays listed, offline, for 10 minutes" },
+				offlineSince: { type: ["string", "null"], format: "date-time" },
 				cpu: { type: ["number", "null"] },
 				services: { type: "array", items: str },
 				uptimeSeconds: { type: ["integer", "null"] },

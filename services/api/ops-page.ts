@@ -35,6 +35,9 @@ interface RegistryNode {
 	id: string;
 	hostname?: string;
 	local: boolean;
+	available?: boolean;
+	/** Moleculer's: this process's uptime (s) when the node went offline. */
+	offlineSince?: number | null;
 	cpu?: number | null;
 	services?: Array<{ name: string; fullName?: string }>;
 }
@@ -43,6 +46,10 @@ export interface ClusterNode {
 	id: string;
 	hostname: string | null;
 	local: boolean;
+	/** False once the node left or stopped answering heartbeats: it stays listed, offline, until Moleculer forgets it (10 minutes). */
+	available: boolean;
+	/** When it went offline (ISO), or null. */
+	offlineSince: string | null;
 	cpu: number | null;
 	services: string[];
 	uptimeSeconds: number | null;
@@ -59,6 +66,9 @@ type OpsPageService = Service & {
 	io?: SocketIOServer | null;
 	addRoute(opts: object, toBottom?: boolean): unknown;
 	pageFiles: Map<string, StaticFile>;
+	/** What each node ran when last seen with services: a node that stops gracefully announces none before it leaves. */
+	lastServices: Map<string, string[]>;
+	rememberServices(node: RegistryNode | undefined): void;
 	describeNode(ctx: Context, node: RegistryNode): Promise<ClusterNode>;
 	nodeUptime(ctx: Context, nodeID: string): Promise<number | null>;
 	announceClusterChange(): void;
@@ -127,12 +137,25 @@ function pageRoute(files: Map<string, StaticFile>): object {
 	};
 }
 
+function serviceNames(node: RegistryNode): string[] {
+	const names = (node.services ?? []).map(s => s.fullName ?? s.name).filter(name => typeof name === "string" && !name.startsWith("$"));
+	return [...new Set(names)].sort();
+}
+
+/** Moleculer notes when a node went offline as this process's uptime then: as a time. */
+function offlineAt(uptimeThen: number | null | undefined): string | null {
+	if (typeof uptimeThen !== "number") return null;
+	return new Date(Date.now() - (process.uptime() - uptimeThen) * 1000).toISOString();
+}
+
 const OpsPageMixin: Partial<ServiceSchema> = {
 	actions: {
-		/** Every available node, the services it runs and its uptime; admins only (lib/contracts/routes.ts). */
+		/** Every node, offline ones too, the services it runs and its uptime; admins only (lib/contracts/routes.ts). */
 		cluster: {
 			async handler(this: OpsPageService, ctx: Context): Promise<ClusterView> {
-				const nodes = await ctx.call<RegistryNode[], object>("$node.list", { onlyAvailable: true, withServices: true });
+				const nodes = await ctx.call<RegistryNode[], object>("$node.list", { onlyAvailable: false, withServices: true });
+				// Moleculer forgets an offline node after a while: so does this list.
+				for (const id of this.lastServices.keys()) if (!nodes.some(n => n.id === id)) this.lastServices.delete(id);
 				return {
 					nodes: await Promise.all(nodes.map(node => this.describeNode(ctx, node))),
 					dependencies: dependencyStates(this.broker),
@@ -143,11 +166,13 @@ const OpsPageMixin: Partial<ServiceSchema> = {
 	},
 
 	events: {
-		"$node.connected"(this: OpsPageService) {
+		"$node.connected"(this: OpsPageService, ctx: Context<{ node?: RegistryNode }>) {
+			this.rememberServices(ctx.params?.node);
 			this.announceClusterChange();
 		},
 		// A node whose services change (one started or stopped) sends a new INFO.
-		"$node.updated"(this: OpsPageService) {
+		"$node.updated"(this: OpsPageService, ctx: Context<{ node?: RegistryNode }>) {
+			this.rememberServices(ctx.params?.node);
 			this.announceClusterChange();
 		},
 		"$node.disconnected"(this: OpsPageService) {
@@ -156,15 +181,24 @@ const OpsPageMixin: Partial<ServiceSchema> = {
 	},
 
 	methods: {
+		rememberServices(this: OpsPageService, node: RegistryNode | undefined) {
+			const names = node?.id ? serviceNames(node) : [];
+			if (names.length) this.lastServices.set(node!.id, names);
+		},
+
 		async describeNode(this: OpsPageService, ctx: Context, node: RegistryNode): Promise<ClusterNode> {
-			const services = (node.services ?? []).map(s => s.fullName ?? s.name).filter(name => !name.startsWith("$"));
+			const available = node.available !== false;
+			const known = serviceNames(node);
+			this.rememberServices(node);
 			return {
 				id: node.id,
 				hostname: node.hostname ?? null,
 				local: node.local,
-				cpu: typeof node.cpu === "number" ? node.cpu : null,
-				services: [...new Set(services)].sort(),
-				uptimeSeconds: await this.nodeUptime(ctx, node.id),
+				available,
+				offlineSince: available ? null : offlineAt(node.offlineSince),
+				cpu: available && typeof node.cpu === "number" ? node.cpu : null,
+				services: known.length || available ? known : (this.lastServices.get(node.id) ?? []),
+				uptimeSeconds: available ? await this.nodeUptime(ctx, node.id) : null,
 			};
 		},
 
@@ -190,6 +224,7 @@ const OpsPageMixin: Partial<ServiceSchema> = {
 
 	created(this: Service) {
 		(this as OpsPageService).pageFiles = loadPageFiles();
+		(this as OpsPageService).lastServices = new Map();
 	},
 
 	started(this: Service) {

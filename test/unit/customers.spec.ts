@@ -115,6 +115,17 @@ describe("customers service", () => {
 		await expect(broker.call("customers.list", { pageSize: 0 })).rejects.toMatchObject({ code: 422 });
 	});
 
+	it("counts customers for the dashboard, not admins", async () => {
+		const before = await broker.call<any, any>("customers.count", {});
+		const admins = (await broker.call<any, any>("customers.list", { pageSize: 100 })).rows.filter((c: { role: string }) => c.role === "admin");
+		expect(admins.length).toBeGreaterThan(0);
+		await fresh();
+		const after = await broker.call<any, any>("customers.count", {});
+		expect(after.total).toBe(before.total + 1);
+		const all = await broker.call<any, any>("customers.list", { pageSize: 1 });
+		expect(after.total).toBe(all.total - admins.length);
+	});
+
 	it("gets one customer, 404 for an unknown id", async () => {
 		const { customer } = await fresh();
 		expect(await broker.call("customers.get", { id: customer.id })).toEqual(customer);

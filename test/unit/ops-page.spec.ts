@@ -1,6 +1,10 @@
+import { ServiceBroker } from "moleculer";
 import type { Socket } from "socket.io-client";
+import { brokerOptions } from "../../moleculer.config";
+import { settings } from "../../lib/infra/settings";
+import ApiService from "../../services/api.service";
 import { waitFor } from "../helpers/broker";
-import { startInProcessShop } from "../helpers/gateway";
+import { startInProcessShop, withSettings } from "../helpers/gateway";
 import { HttpClient } from "../helpers/http";
 import { connectSocket, recordEvents } from "../helpers/socket";
 
@@ -79,6 +83,31 @@ describe("api gateway: the operations page's files, api.cluster and cluster.chan
 			expect(res.status).toBe(200);
 			expect(res.body.nodes).toEqual([expect.objectContaining({ id: shop.broker.nodeID, local: true, services: ["api", "customers"], uptimeSeconds: expect.any(Number) })]);
 			expect(res.body.dependencies).toEqual({ transporter: "none", cache: "none" });
+		});
+
+		it("keeps a node that left, marked offline with the time it left, instead of dropping it", async () => {
+			// Two brokers on Moleculer's in-process transporter: the second one joins, then leaves.
+			const namespace = `ops-offline-${process.pid}`;
+			const options = { ...brokerOptions(settings), logger: false, metrics: { enabled: false }, transporter: "Fake", namespace, cacher: undefined };
+			const gateway = new ServiceBroker({ ...options, nodeID: "gateway-node" });
+			gateway.createService(withSettings(ApiService, { gateway: { port: 0 } }));
+			const other = new ServiceBroker({ ...options, nodeID: "products-node" });
+			other.createService({ name: "products" });
+			try {
+				await gateway.start();
+				await other.start();
+				const nodes = () => gateway.call<any, any>("api.cluster", {}).then(view => view.nodes);
+				await waitFor(async () => (await nodes()).some((n: { id: string }) => n.id === "products-node"), 5000, "the second node to join");
+				expect((await nodes()).find((n: { id: string }) => n.id === "products-node")).toMatchObject({ available: true, offlineSince: null, services: ["products"] });
+				await other.stop();
+				const left = await waitFor(async () => (await nodes()).find((n: { id: string; available: boolean }) => n.id === "products-node" && !n.available), 5000, "the node to show offline");
+				expect(left).toMatchObject({ available: false, uptimeSeconds: null, services: ["products"] });
+				expect(Date.now() - Date.parse(left.offlineSince)).toBeLessThan(60_000);
+				expect((await nodes()).find((n: { id: string }) => n.id === "gateway-node")).toMatchObject({ available: true, local: true });
+			} finally {
+				await other.stop();
+				await gateway.stop();
+			}
 		});
 
 		it("is 401 without a token and 403 for a customer", async () => {
