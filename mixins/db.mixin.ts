@@ -12,6 +12,8 @@ export interface DbMixinOptions<P> {
 	indexes?: IndexSpec[];
 	/** What a client sees of a document (`id` for `_id`; a missing field shows as null). */
 	publicFields: ReadonlyArray<keyof P & string>;
+	/** What a client sees of a field that documents stored before it existed lack (instead of null). */
+	publicDefaults?: { [K in keyof P]?: () => P[K] };
 	/** Other services whose writes also clear this service's cached answers (its own always do). */
 	cacheScope?: string[];
 }
@@ -80,7 +82,8 @@ function heldWrites<T extends Doc>(adapter: DbAdapter<T>): DbAdapter<T> {
  * validation.
  */
 export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): Partial<ServiceSchema> {
-	const { collection, indexes = [], publicFields, cacheScope = [] } = options;
+	const { collection, indexes = [], publicFields, publicDefaults = {}, cacheScope = [] } = options;
+	const defaults = publicDefaults as Record<string, (() => unknown) | undefined>;
 	return defineMixin<DbSettings, This<T, P>>({
 		mixins: [DbService],
 		settings: { idField: "id", $secureSettings: ["storage"], storage: settings.storage },
@@ -98,7 +101,7 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): P
 			toPublic(this: This<T, P>, doc: T): P {
 				const out: Record<string, unknown> = {};
 				const source = doc as unknown as Record<string, unknown>;
-				for (const field of publicFields) out[field] = field === "id" ? String(doc._id) : (source[field] ?? null);
+				for (const field of publicFields) out[field] = field === "id" ? String(doc._id) : (source[field] ?? defaults[field]?.() ?? null);
 				return out as P;
 			},
 

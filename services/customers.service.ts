@@ -15,6 +15,7 @@ import { ID, PAGE_PARAMS, PASSWORD, PASSWORD_GIVEN } from "../lib/contracts/para
 import { settings, type AdminSettings, type AuthSettings } from "../lib/infra/settings";
 import { ORDER_REFUSAL, type CanOrderAnswer, type Ctx, type Customer, type SecureSettings, type ServiceBase, defineService } from "../lib/contracts/types";
 import { validationError } from "../lib/infra/validation";
+import { directoryQuery, type DirectoryParams } from "./customers/directory";
 
 const PUBLIC_FIELDS = ["id", "name", "email", "phone", "role", "blocked", "createdAt", "updatedAt"] as const;
 const LOGIN_FAILED = "Invalid email or password";
@@ -160,9 +161,28 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 		},
 
 		list: {
-			params: { ...PAGE_PARAMS },
-			handler(this: CustomersThis, ctx: Ctx<{ page: number; pageSize: number }>) {
-				return this.findPage({}, "createdAt", ctx.params.page, ctx.params.pageSize);
+			params: {
+				...PAGE_PARAMS,
+				search: { type: "string", trim: true, max: 100, optional: true },
+				role: { type: "enum", values: ROLES, optional: true },
+			},
+			handler(this: CustomersThis, ctx: Ctx<{ page: number; pageSize: number } & DirectoryParams>) {
+				return this.findPage(directoryQuery(ctx.params), "createdAt", ctx.params.page, ctx.params.pageSize);
+			},
+		},
+
+		/** An admin creates another admin (201); a role sent is not read. */
+		createAdmin: {
+			params: {
+				name: { type: "string", trim: true, min: 1, max: 100 },
+				email: { type: "email", normalize: true, max: 254 },
+				password: PASSWORD,
+			},
+			async handler(this: CustomersThis, ctx: Ctx<{ name: string; email: string; password: string }>): Promise<Customer> {
+				const doc = await this.insertCustomer({ ...ctx.params, role: "admin" });
+				ctx.meta.$statusCode = 201;
+				ctx.meta.$location = `/api/customers/${doc._id}`;
+				return this.toPublic(doc);
 			},
 		},
 

@@ -3,7 +3,7 @@ import { LRUCache } from "lru-cache";
 import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import { CHANNELS, type StockAlertMessage } from "../lib/contracts/channels";
-import { CENTS, COUNT, ID, ORDER_ID, ORDER_ITEMS, PAGE_PARAMS, text } from "../lib/contracts/params";
+import { CENTS, COUNT, ID, ORDER_ID, ORDER_ITEMS, PAGE_PARAMS, PRODUCT_IMAGES, text } from "../lib/contracts/params";
 import type { ReserveItem } from "../lib/contracts/reservations";
 import { settings, type SettlementSettings } from "../lib/infra/settings";
 import { type Ctx, type LowStockProduct, type Product, type ServiceBase, defineService } from "../lib/contracts/types";
@@ -12,7 +12,7 @@ import { PRODUCT_INDEXES, RESERVATION_INDEXES, type ProductDoc, type Reservation
 import { StockAlerts } from "./products/stock-alerts";
 import { StockLedger } from "./products/stock-ledger";
 
-const PUBLIC_FIELDS = ["id", "sku", "name", "description", "category", "priceCents", "stock", "lowStockThreshold", "createdAt", "updatedAt"] as const;
+const PUBLIC_FIELDS = ["id", "sku", "name", "description", "category", "priceCents", "stock", "lowStockThreshold", "images", "createdAt", "updatedAt"] as const;
 const SORTS = ["priceCents", "-priceCents", "name", "-name", "createdAt", "-createdAt", "stock", "-stock", "sku", "-sku"];
 const DESCRIPTION = { type: "string", trim: true, max: 5000 } as const;
 const MARKER_FLUSH_INTERVAL_MS = 250;
@@ -43,7 +43,7 @@ interface ProductsThis extends ServiceBase<ProductsSettings>, DbMethods<ProductD
 
 const ProductsService = defineService<ProductsSettings, ProductsThis>({
 	name: "products",
-	mixins: [DbMixin<ProductDoc, Product>({ collection: "products", indexes: PRODUCT_INDEXES, publicFields: PUBLIC_FIELDS }), HealthMixin],
+	mixins: [DbMixin<ProductDoc, Product>({ collection: "products", indexes: PRODUCT_INDEXES, publicFields: PUBLIC_FIELDS, publicDefaults: { images: () => [] } }), HealthMixin],
 
 	settings: {
 		settlement: settings.settlement,
@@ -59,6 +59,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 				priceCents: CENTS,
 				stock: COUNT,
 				lowStockThreshold: { ...COUNT, optional: true },
+				images: { ...PRODUCT_IMAGES, optional: true },
 			},
 			async handler(this: ProductsThis, ctx: Ctx<NewProduct>): Promise<Product> {
 				// A product created at or below its threshold is low from the start.
@@ -109,6 +110,7 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 				category: { ...text(100), optional: true },
 				priceCents: { ...CENTS, optional: true },
 				lowStockThreshold: { ...COUNT, optional: true },
+				images: { ...PRODUCT_IMAGES, optional: true },
 			},
 			async handler(this: ProductsThis, ctx: Ctx<{ id: string } & ProductChanges>): Promise<Product> {
 				const { id, ...changes } = ctx.params;

@@ -5,7 +5,8 @@ import type { Context, Service, ServiceSchema } from "moleculer";
 import type { Server as SocketIOServer } from "socket.io";
 import type { Dependencies } from "../../lib/contracts/health-report";
 import { dependencyStates } from "../../lib/infra/dependencies";
-import { sendStaticFile, staticFile, type StaticFile } from "../../lib/infra/static-files";
+import type { GatewaySettings } from "../../lib/infra/settings";
+import { contentSecurityPolicy, sendStaticFile, staticFile, type StaticFile } from "../../lib/infra/static-files";
 
 /**
  * The live operations page for the gateway (api service): the static page
@@ -118,7 +119,7 @@ function loadPageFiles(): Map<string, StaticFile> {
  * hands it requests that a restricted route such as /api left unmatched, with
  * the route's prefix cut off, so `/api/index.html` would have served the page.
  */
-function pageRoute(files: Map<string, StaticFile>): object {
+function pageRoute(files: Map<string, StaticFile>, csp: string): object {
 	return {
 		name: "ops-page",
 		path: "/",
@@ -130,7 +131,7 @@ function pageRoute(files: Map<string, StaticFile>): object {
 		use: [
 			(req: IncomingMessage & { originalUrl?: string }, res: ServerResponse, next: () => void) => {
 				const file = req.method === "GET" || req.method === "HEAD" ? files.get((req.originalUrl ?? req.url ?? "").split("?")[0]) : undefined;
-				if (file) sendStaticFile(req, res, file);
+				if (file) sendStaticFile(req, res, file, { csp });
 				else next();
 			},
 		],
@@ -230,7 +231,8 @@ const OpsPageMixin: Partial<ServiceSchema> = {
 	started(this: Service) {
 		const self = this as OpsPageService;
 		// Added here, not in settings.routes: mixins merge route arrays index by index.
-		self.addRoute(pageRoute(self.pageFiles));
+		const gateway = (self.settings as { gateway?: Partial<GatewaySettings> }).gateway;
+		self.addRoute(pageRoute(self.pageFiles, contentSecurityPolicy(gateway?.imageOrigins ?? [])));
 	},
 };
 

@@ -47,6 +47,19 @@ describe("api gateway: the operations page's files, api.cluster and cluster.chan
 			expect((await get("/")).headers.get("content-security-policy")).toContain("default-src 'self'");
 		});
 
+		it("allows images from this origin only, unless IMAGE_ORIGINS names more", async () => {
+			const csp = (await get("/")).headers.get("content-security-policy")!;
+			expect(csp).toMatch(/img-src 'self'( data:)?;/);
+			const other = await startInProcessShop(["api"], { gateway: { imageOrigins: ["https://cdn.example.com", "https://img.example.org"] } });
+			try {
+				const allowed = (await fetch(`${other.url}/`)).headers.get("content-security-policy")!;
+				expect(allowed).toMatch(/img-src 'self'( data:)? https:\/\/cdn\.example\.com https:\/\/img\.example\.org;/);
+				expect(allowed).toContain("default-src 'self'");
+			} finally {
+				await other.stop();
+			}
+		});
+
 		it("answers an unchanged file with 304", async () => {
 			const etag = (await get("/js/main.js")).headers.get("etag")!;
 			expect((await get("/js/main.js", { "if-none-match": etag })).status).toBe(304);
