@@ -41,8 +41,8 @@ describe("the operations page when a node dies", () => {
 		expect(product.status).toBe(201);
 		const { page, errors } = await browser!.newPage();
 		await page.goto(url);
-		await page.getByLabel("Email").fill(ADMIN.email);
-		await page.getByLabel("Password").fill(ADMIN.password);
+		await page.getByLabel("Email", { exact: true }).fill(ADMIN.email);
+		await page.getByLabel("Password", { exact: true }).fill(ADMIN.password);
 		await page.getByRole("button", { name: "Sign in" }).click();
 		const productsNode = page.locator(`#cluster-nodes tr[data-node-id="${cluster.namespace}-products"]`);
 		await productsNode.and(page.locator('[data-available="true"]')).waitFor({ timeout: PAGE_MS });

@@ -78,8 +78,8 @@ describe("the live operations page", () => {
 		const opened = await browser!.newPage(viewport);
 		const { page } = opened;
 		await page.goto(shop!.url);
-		await page.getByLabel("Email").fill(email);
-		await page.getByLabel("Password").fill(password);
+		await page.getByLabel("Email", { exact: true }).fill(email);
+		await page.getByLabel("Password", { exact: true }).fill(password);
 		await page.getByRole("button", { name: "Sign in" }).click();
 		await page.locator('#connection[data-state="live"]').waitFor({ timeout: PAGE_MS });
 		return opened;
