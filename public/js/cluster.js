@@ -49,7 +49,8 @@ export function createClusterPanel(api) {
 	function show(health, cluster) {
 		const services = health?.services ?? {};
 		const dependencies = health?.dependencies ?? cluster?.dependencies ?? {};
-		summary.textContent = summaryText(services, dependencies, !!health);
+		const offline = (cluster?.nodes ?? []).filter(node => node.available === false).length;
+		summary.textContent = `${summaryText(services, dependencies, !!health)}${offline ? ` ${offline} node${offline === 1 ? "" : "s"} offline.` : ""}`;
 		summary.dataset.state = !health ? "unknown" : /^Degraded/.test(summary.textContent) ? "down" : "up";
 		byId("service-states").replaceChildren(...Object.entries(services).map(([label, state]) => serviceItem(label, state)));
 		byId("dependency-states").replaceChildren(...Object.entries(dependencies).map(([name, state]) => dependencyItem(name, state)));

@@ -53,6 +53,7 @@ describe("the operations page when a node dies", () => {
 		expect(await productsNode.textContent()).toMatch(/offline since/);
 		expect(await productsNode.textContent()).toContain("products");
 		await page.locator('[data-service="product-service"][data-state="down"]').waitFor({ timeout: PAGE_MS });
+		await page.locator("#cluster-summary").filter({ hasText: "1 node offline" }).waitFor({ timeout: PAGE_MS });
 		const lowStockNote = page.locator("#low-stock-unavailable");
 		await lowStockNote.waitFor({ timeout: PAGE_MS });
 		expect(await lowStockNote.textContent()).toMatch(/product service is down/i);
