@@ -26,8 +26,7 @@ export function createCustomersAdmin(api) {
 		return el(
 			"tr",
 			{ "data-customer-id": customer.id, "data-blocked": String(blocked) },
-			el("th", { scope: "row" }, customer.name),
-			el("td", {}, customer.email),
+			el("th", { scope: "row" }, el("span", {}, customer.name), el("br"), el("small", { class: "muted" }, customer.email)),
 			el("td", {}, customer.role),
 			el("td", {}, el("span", { class: "badge", "data-state": blocked ? "down" : "up" }, blocked ? "blocked" : "active")),
 			el("td", { class: "optional" }, timeElement(customer.createdAt)),
