@@ -181,8 +181,16 @@ describe("running the shop from the operations page", () => {
 				.click();
 			await page.locator(`#product-rows tr[data-product-id="${created.id}"]`).waitFor({ state: "detached", timeout: PAGE_MS });
 			expect((await http.get(`/products/${created.id}`)).status).toBe(404);
-			// The browser logs each refusal it was answered (422); the page throws nothing and breaks no policy.
-			expect([...errors, ...watcher.errors].filter(e => !/status of 422/.test(e))).toEqual([]);
+			// The other browser still lists it: removing it there is refused, and the page says what the API said.
+			watcher.page.once("dialog", dialog => void dialog.accept());
+			await watched.getByRole("button", { name: `Remove ${name}` }).click();
+			await watcher.page
+				.locator("#products-error")
+				.filter({ hasText: /not found/i })
+				.waitFor({ timeout: PAGE_MS });
+			expect(await watcher.page.locator("#products-error").textContent()).toMatch(new RegExp(`^Could not remove ${name}: .*not found`, "i"));
+			// The browser logs each refusal it was answered (422, 404); the page throws nothing and breaks no policy.
+			expect([...errors, ...watcher.errors].filter(e => !/status of (404|422)/.test(e))).toEqual([]);
 			await Promise.all([page.close(), watcher.page.close()]);
 		});
 
