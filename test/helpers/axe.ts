@@ -25,8 +25,3 @@ export async function axeViolations(page: Page): Promise<AxeViolation[]> {
 			.then(r => r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map(n => n.target.join(" ")) })))`,
 	);
 }
-
-/** The violations that block a user: axe's `serious` and `critical`. */
-export async function seriousViolations(page: Page): Promise<AxeViolation[]> {
-	return (await axeViolations(page)).filter(v => v.impact === "serious" || v.impact === "critical");
-}

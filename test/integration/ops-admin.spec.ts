@@ -3,7 +3,7 @@ import fs from "fs";
 import os from "os";
 import path from "path";
 import type { Page } from "playwright-core";
-import { seriousViolations, type AxeViolation } from "../helpers/axe";
+import { axeViolations, type AxeViolation } from "../helpers/axe";
 import { SCREENSHOT_DIR, launchBrowser, saveScreenshot, type Browser } from "../helpers/browser";
 import { ADMIN, freePort, waitForRunning } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
@@ -333,6 +333,7 @@ describe("running the shop from the operations page", () => {
 	});
 
 	it("has no serious accessibility violation (axe-core) on any view, at 1280x800 and at a phone's width", async () => {
+		/** Every violation axe finds, by view; the test fails on the serious and critical ones. */
 		const found: Record<string, AxeViolation[]> = {};
 		const product = await createProduct();
 		const customer = await register("Axe Customer");
@@ -341,23 +342,23 @@ describe("running the shop from the operations page", () => {
 			const signIn = await browser!.newPage(viewport);
 			await signIn.page.goto(shop!.url);
 			await signIn.page.locator("#sign-in-form").waitFor({ timeout: PAGE_MS });
-			found[`sign-in ${label}`] = await seriousViolations(signIn.page);
+			found[`sign-in ${label}`] = await axeViolations(signIn.page);
 			await signIn.page.close();
 
 			const { page } = await adminPage(viewport, "#overview");
 			await page.locator('[data-service="order-service"][data-state="up"]').waitFor({ timeout: PAGE_MS });
 			await page.locator("#sales-chart canvas").waitFor({ timeout: PAGE_MS });
-			found[`overview ${label}`] = await seriousViolations(page);
+			found[`overview ${label}`] = await axeViolations(page);
 			await page.getByRole("link", { name: "Products" }).click();
 			await page.locator("#product-rows tr").first().waitFor({ timeout: PAGE_MS });
 			await page.getByRole("button", { name: "New product" }).click();
 			await page.getByRole("button", { name: "Add an image" }).click();
 			await page.getByRole("button", { name: "Create product" }).click();
 			await page.locator('[aria-invalid="true"]').first().waitFor({ timeout: PAGE_MS });
-			found[`products ${label}`] = await seriousViolations(page);
+			found[`products ${label}`] = await axeViolations(page);
 			await page.getByRole("link", { name: "Orders" }).click();
 			await page.locator("#order-rows tr").first().waitFor({ timeout: PAGE_MS });
-			found[`orders ${label}`] = await seriousViolations(page);
+			found[`orders ${label}`] = await axeViolations(page);
 			await page.getByRole("link", { name: "Customers" }).click();
 			await page.locator("#customer-rows tr").first().waitFor({ timeout: PAGE_MS });
 			await page
@@ -365,11 +366,12 @@ describe("running the shop from the operations page", () => {
 				.getByRole("button", { name: /^Orders of/ })
 				.click();
 			await page.locator("#customer-order-rows tr").first().waitFor({ timeout: PAGE_MS });
-			found[`customers ${label}`] = await seriousViolations(page);
+			found[`customers ${label}`] = await axeViolations(page);
 			await page.close();
 		}
 		fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
-		fs.writeFileSync(path.join(path.dirname(SCREENSHOT_DIR), "axe-serious.json"), JSON.stringify(found, null, 2));
-		expect(Object.fromEntries(Object.entries(found).filter(([, v]) => v.length))).toEqual({});
+		fs.writeFileSync(path.join(path.dirname(SCREENSHOT_DIR), "axe-results.json"), JSON.stringify(found, null, 2));
+		const serious = Object.entries(found).map(([view, v]) => [view, v.filter(x => x.impact === "serious" || x.impact === "critical")] as const);
+		expect(Object.fromEntries(serious.filter(([, v]) => v.length))).toEqual({});
 	});
 });
