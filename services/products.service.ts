@@ -133,9 +133,10 @@ const ProductsService = defineService<ProductsSettings, ProductsThis>({
 		remove: {
 			params: { id: ID },
 			async handler(this: ProductsThis, ctx: Ctx<{ id: string }>): Promise<Product & { deleted: true }> {
-				const product = this.toPublic(await this.catalog.remove(ctx.params.id));
+				const product = { ...this.toPublic(await this.catalog.remove(ctx.params.id)), deleted: true as const };
+				// Pushed with `deleted`, so open pages drop it.
 				await this.productsChanged([product], ctx);
-				return { ...product, deleted: true };
+				return product;
 			},
 		},
 

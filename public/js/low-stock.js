@@ -100,9 +100,10 @@ export function createLowStockPanel(api) {
 	/** A `product.updated` push: it joins or leaves the list as its stock crosses the threshold. */
 	function productChanged(product) {
 		const known = products.has(product.id);
-		if (isLow(product)) products.set(product.id, product);
+		if (product.deleted) products.delete(product.id);
+		else if (isLow(product)) products.set(product.id, product);
 		else products.delete(product.id);
-		if (known || isLow(product)) render();
+		if (known || (!product.deleted && isLow(product))) render();
 	}
 
 	return { show, productChanged };

@@ -237,11 +237,18 @@ export function createProductsAdmin(api) {
 		}
 	}
 
-	/** A `product.updated` push: a row on this page shows the product as it is now. */
+	/** A `product.updated` push: a row on this page shows the product as it is now, or goes when it was removed. */
 	function productChanged(product) {
 		if (!shown.has(product.id)) return;
-		shown.set(product.id, product);
 		const old = rows.querySelector(`tr[data-product-id="${CSS.escape(product.id)}"]`);
+		if (product.deleted) {
+			shown.delete(product.id);
+			old?.remove();
+			byId("products-empty").hidden = shown.size > 0;
+			status.textContent = `${product.name} was removed from the catalog.`;
+			return;
+		}
+		shown.set(product.id, product);
 		old?.replaceWith(row(product));
 	}
 

@@ -174,6 +174,8 @@ describe("running the shop from the operations page", () => {
 			await saveScreenshot(watcher.page, `admin-products-seen-live-${label}`);
 			expect(await noHorizontalScroll(page)).toBe(true);
 
+			// The other browser opens the product to edit it; meanwhile this one removes it.
+			await watched.getByRole("button", { name: `Edit ${name}` }).click();
 			page.once("dialog", dialog => void dialog.accept());
 			await page
 				.locator(`#product-rows tr[data-product-id="${created.id}"]`)
@@ -181,14 +183,14 @@ describe("running the shop from the operations page", () => {
 				.click();
 			await page.locator(`#product-rows tr[data-product-id="${created.id}"]`).waitFor({ state: "detached", timeout: PAGE_MS });
 			expect((await http.get(`/products/${created.id}`)).status).toBe(404);
-			// The other browser still lists it: removing it there is refused, and the page says what the API said.
-			watcher.page.once("dialog", dialog => void dialog.accept());
-			await watched.getByRole("button", { name: `Remove ${name}` }).click();
+			// The other browser's list drops it as it happens; saving its edit is refused, and the page says what the API said.
+			await watched.waitFor({ state: "detached", timeout: PAGE_MS });
+			await watcher.page.getByRole("button", { name: "Save changes" }).click();
 			await watcher.page
-				.locator("#products-error")
+				.locator("#product-form-error")
 				.filter({ hasText: /not found/i })
 				.waitFor({ timeout: PAGE_MS });
-			expect(await watcher.page.locator("#products-error").textContent()).toMatch(new RegExp(`^Could not remove ${name}: .*not found`, "i"));
+			expect(await watcher.page.locator("#product-form-error").textContent()).toMatch(/^Could not save: .*not found/i);
 			// The browser logs each refusal it was answered (422, 404); the page throws nothing and breaks no policy.
 			expect([...errors, ...watcher.errors].filter(e => !/status of (404|422)/.test(e))).toEqual([]);
 			await Promise.all([page.close(), watcher.page.close()]);

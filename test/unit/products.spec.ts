@@ -186,6 +186,14 @@ describe("products service", () => {
 			await call("update", { id: p.id, priceCents: 1 });
 			await waitFor(() => events.received.some(e => e.event === "product.updated" && e.payload.product.id === p.id && e.payload.product.priceCents === 1));
 		});
+
+		it("says in its last product.updated that a removed product left the catalog (deleted: true), so open pages drop it", async () => {
+			const p = await product();
+			await call("remove", { id: p.id });
+			await waitFor(() => events.received.some(e => e.event === "product.updated" && e.payload.product.id === p.id && e.payload.product.deleted === true), 5000, "the removal's push");
+			const pushes = events.received.filter(e => e.event === "product.updated" && e.payload.product.id === p.id);
+			expect(pushes[pushes.length - 1].payload.product).toMatchObject({ id: p.id, sku: p.sku, deleted: true });
+		});
 	});
 
 	describe("reservations", () => {
