@@ -13,6 +13,8 @@ export interface DbMixinOptions<P> {
 	indexes?: IndexSpec[];
 	/** What a client sees of a document (`id` for `_id`; a missing field shows as null). */
 	publicFields: ReadonlyArray<keyof P & string>;
+	/** What a client sees of a field that documents stored before it existed lack (instead of null). */
+	publicDefaults?: { [K in keyof P]?: () => P[K] };
 	/** Other services whose writes also clear this service's cached answers (its own always do). */
 	cacheScope?: string[];
 	/** The service's data-format migrations, from format 2 on (lib/db/formats.ts); its store is brought to the last at start, before the service runs. */
@@ -78,7 +80,8 @@ function heldWrites<T extends Doc>(adapter: DbAdapter<T>): DbAdapter<T> {
  * validation.
  */
 export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): Mixin<ServiceBase<DbSettings> & DbMethods<T, P> & DependencyCleaning> {
-	const { collection, indexes = [], publicFields, cacheScope = [], migrations = [] } = options;
+	const { collection, indexes = [], publicFields, publicDefaults = {}, cacheScope = [], migrations = [] } = options;
+	const defaults: Partial<Record<string, () => unknown>> = publicDefaults;
 	return defineMixin({
 		mixins: [DbService],
 		settings: { idField: "id", $secureSettings: ["storage"], storage: settings.storage },
@@ -99,7 +102,7 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): M
 				const out: Record<string, unknown> = {};
 				for (const field of publicFields) {
 					const value: unknown = Reflect.get(doc, field);
-					out[field] = field === "id" ? String(doc._id) : (value ?? null);
+					out[field] = field === "id" ? String(doc._id) : (value ?? defaults[field]?.() ?? null);
 				}
 				return out as P;
 			},

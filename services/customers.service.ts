@@ -10,6 +10,7 @@ import { settings } from "../lib/infra/settings";
 import { type CanOrderAnswer, type Ctx, type Customer, defineService, state } from "../lib/contracts/types";
 import { validationError } from "../lib/infra/validation";
 import { Accounts, type CustomerDoc } from "./customers/accounts";
+import { directoryQuery, type DirectoryParams } from "./customers/directory";
 import { ensureAdmin } from "./customers/first-admin";
 
 const PUBLIC_FIELDS = ["id", "name", "email", "phone", "role", "blocked", "createdAt", "updatedAt"] as const;
@@ -107,9 +108,28 @@ const CustomersService = defineService({
 		},
 
 		list: {
-			params: { ...PAGE_PARAMS },
-			handler(ctx: Ctx<{ page: number; pageSize: number }>) {
-				return this.findPage({}, "createdAt", ctx.params.page, ctx.params.pageSize);
+			params: {
+				...PAGE_PARAMS,
+				search: { type: "string", trim: true, max: 100, optional: true },
+				role: { type: "enum", values: ROLES, optional: true },
+			},
+			handler(ctx: Ctx<{ page: number; pageSize: number } & DirectoryParams>) {
+				return this.findPage(directoryQuery(ctx.params), "createdAt", ctx.params.page, ctx.params.pageSize);
+			},
+		},
+
+		/** An admin creates another admin (201); a role sent is not read. */
+		createAdmin: {
+			params: {
+				name: { type: "string", trim: true, min: 1, max: 100 },
+				email: { type: "email", normalize: true, max: 254 },
+				password: PASSWORD,
+			},
+			async handler(ctx: Ctx<{ name: string; email: string; password: string }>): Promise<Customer> {
+				const doc = await this.accounts.create({ ...ctx.params, role: "admin" });
+				ctx.meta.$statusCode = 201;
+				ctx.meta.$location = `/api/customers/${doc._id}`;
+				return this.toPublic(doc);
 			},
 		},
 
@@ -137,12 +157,12 @@ const CustomersService = defineService({
 			},
 		},
 
-		/** How many customers there are. Internal (the dashboard). */
+		/** How many customers there are, admins not counted. Internal (the dashboard). */
 		count: {
 			visibility: "public",
 			cache: { keys: [] },
 			async handler(): Promise<{ total: number }> {
-				return { total: await this.accounts.count() };
+				return { total: await this.accounts.countCustomers() };
 			},
 		},
 

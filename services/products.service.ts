@@ -3,7 +3,7 @@ import { LRUCache } from "lru-cache";
 import DbMixin from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import { CHANNELS, type StockAlertMessage } from "../lib/contracts/channels";
-import { CENTS, COUNT, ID, ORDER_ID, ORDER_ITEMS, PAGE_PARAMS, text } from "../lib/contracts/params";
+import { CENTS, COUNT, ID, ORDER_ID, ORDER_ITEMS, PAGE_PARAMS, PRODUCT_IMAGES, text } from "../lib/contracts/params";
 import type { ReserveItem } from "../lib/contracts/reservations";
 import { settings } from "../lib/infra/settings";
 import { type Ctx, type LowStockProduct, type Product, defineService, state } from "../lib/contracts/types";
@@ -13,7 +13,7 @@ import { PRODUCT_INDEXES, RESERVATION_INDEXES, type ProductDoc, type Reservation
 import { StockAlerts } from "./products/stock-alerts";
 import { StockLedger } from "./products/stock-ledger";
 
-const PUBLIC_FIELDS = ["id", "sku", "name", "description", "category", "priceCents", "stock", "lowStockThreshold", "createdAt", "updatedAt"] as const;
+const PUBLIC_FIELDS = ["id", "sku", "name", "description", "category", "priceCents", "stock", "lowStockThreshold", "images", "createdAt", "updatedAt"] as const;
 const SORTS = ["priceCents", "-priceCents", "name", "-name", "createdAt", "-createdAt", "stock", "-stock", "sku", "-sku"];
 const DESCRIPTION = { type: "string", trim: true, max: 5000 } as const;
 const MARKER_FLUSH_INTERVAL_MS = 250;
@@ -29,7 +29,7 @@ const RETRIED_READ: Pick<ActionDef, "retryPolicy"> = { retryPolicy: { enabled: t
 
 const ProductsService = defineService({
 	name: "products",
-	mixins: [DbMixin<ProductDoc, Product>({ collection: "products", indexes: PRODUCT_INDEXES, publicFields: PUBLIC_FIELDS }), HealthMixin],
+	mixins: [DbMixin<ProductDoc, Product>({ collection: "products", indexes: PRODUCT_INDEXES, publicFields: PUBLIC_FIELDS, publicDefaults: { images: () => [] } }), HealthMixin],
 
 	settings: {
 		settlement: settings.settlement,
@@ -54,6 +54,7 @@ const ProductsService = defineService({
 				priceCents: CENTS,
 				stock: COUNT,
 				lowStockThreshold: { ...COUNT, optional: true },
+				images: { ...PRODUCT_IMAGES, optional: true },
 			},
 			async handler(ctx: Ctx<NewProduct>): Promise<Product> {
 				// A product created at or below its threshold is low from the start.
@@ -107,6 +108,7 @@ const ProductsService = defineService({
 				category: { ...text(100), optional: true },
 				priceCents: { ...CENTS, optional: true },
 				lowStockThreshold: { ...COUNT, optional: true },
+				images: { ...PRODUCT_IMAGES, optional: true },
 			},
 			async handler(ctx: Ctx<{ id: string } & ProductChanges>): Promise<Product> {
 				const { id, ...changes } = ctx.params;
@@ -129,9 +131,10 @@ const ProductsService = defineService({
 		remove: {
 			params: { id: ID },
 			async handler(ctx: Ctx<{ id: string }>): Promise<Product & { deleted: true }> {
-				const product = this.toPublic(await this.catalog.remove(ctx.params.id));
+				const product = { ...this.toPublic(await this.catalog.remove(ctx.params.id)), deleted: true as const };
+				// Pushed with `deleted`, so open pages drop it.
 				await this.productsChanged([product], ctx);
-				return { ...product, deleted: true };
+				return product;
 			},
 		},
 

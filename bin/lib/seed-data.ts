@@ -10,7 +10,7 @@ import type { OrderStatus } from "../../lib/contracts/order-status";
 import type { ShippingAddress } from "../../lib/contracts/types";
 
 /** A product as the admin creates it. */
-export type SeedProduct = Omit<Product, "id" | "createdAt" | "updatedAt">;
+export type SeedProduct = Omit<Product, "id" | "createdAt" | "updatedAt" | "images"> & Partial<Pick<Product, "images">>;
 
 export interface SeedCustomer {
 	name: string;

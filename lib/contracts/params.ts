@@ -56,3 +56,34 @@ export const PAGE_PARAMS = {
 	page: { type: "number", integer: true, min: 1, max: 1_000_000, convert: true, optional: true, default: 1 },
 	pageSize: { type: "number", integer: true, min: 1, max: 100, convert: true, optional: true, default: 20 },
 } as const;
+
+/** At most this many images per product, each URL and alt text bounded. */
+export const IMAGES_MAX = 10;
+export const IMAGE_URL_MAX = 2048;
+export const IMAGE_ALT_MAX = 300;
+
+/**
+ * An image's URL: https with a host, or a path on this site (`/…`, never
+ * `//host` nor `/\host`, which browsers read as another host). No spaces,
+ * quotes, angle brackets or backslashes anywhere.
+ */
+export const IMAGE_URL_PATTERN = /^(?:https:\/\/[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?(?:[/?#][^\s\\"'<>]*)?|\/(?![/\\])[^\s\\"'<>]*)$/;
+
+/** A product's images, in the order they are shown: `{ url, alt }`. */
+export const PRODUCT_IMAGES = {
+	type: "array",
+	max: IMAGES_MAX,
+	items: {
+		type: "object",
+		props: {
+			url: {
+				type: "string",
+				min: 1,
+				max: IMAGE_URL_MAX,
+				pattern: IMAGE_URL_PATTERN,
+				messages: { stringPattern: "The '{field}' field must be an https URL or a path on this site (starting with a single /)." },
+			},
+			alt: text(IMAGE_ALT_MAX),
+		},
+	},
+} as const;

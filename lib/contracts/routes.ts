@@ -60,7 +60,15 @@ export const ROUTES: readonly Route[] = [
 	{ method: "POST", path: "/auth/logout-all", action: "customers.logoutAll", access: "customer", tag: "Customers", summary: "Sign out everywhere: every earlier token of this account ends" },
 	{ method: "GET", path: "/customers/me", action: "customers.me", access: "customer", tag: "Customers", summary: "The signed-in customer" },
 	{ method: "PATCH", path: "/customers/me", action: "customers.updateMe", access: "customer", tag: "Customers", summary: "Change the signed-in customer's name, phone or password" },
-	{ method: "GET", path: "/customers", action: "customers.list", access: "admin", tag: "Customers", summary: "Customers, paged" },
+	{
+		method: "GET",
+		path: "/customers",
+		action: "customers.list",
+		access: "admin",
+		tag: "Customers",
+		summary: "Customers, paged; found by a part of their name or email (`search`), filtered by `role`",
+	},
+	{ method: "POST", path: "/customers/admins", action: "customers.createAdmin", access: "admin", tag: "Customers", summary: "Create another admin" },
 	{ method: "GET", path: "/customers/:id", action: "customers.get", access: "admin", tag: "Customers", summary: "A customer" },
 	{
 		method: "PATCH",

@@ -47,8 +47,16 @@ export interface Product {
 	priceCents: number;
 	stock: number;
 	lowStockThreshold: number;
+	/** In the order they are shown. */
+	images: ProductImage[];
 	createdAt: string;
 	updatedAt: string;
+}
+
+export interface ProductImage {
+	/** https, or a path on this site. */
+	url: string;
+	alt: string;
 }
 
 export interface ShippingAddress {

@@ -58,6 +58,8 @@ export interface GatewaySettings {
 	/** Redis for the rate-limit counters and the Socket.IO adapter, when the cacher is Redis. */
 	redisUrl?: string;
 	logRequests: boolean;
+	/** Origins (https) product images may come from besides this one: the page's CSP `img-src`. */
+	imageOrigins: string[];
 }
 
 export interface SettlementSettings {
@@ -142,6 +144,13 @@ const ENV_SCHEMA = {
 	ADMIN_PASSWORD: { type: "string", optional: true, min: 8, max: 72 },
 	BCRYPT_ROUNDS: int(4, 15, 10),
 	RATE_LIMIT_MAX: int(1, 1_000_000_000, 300),
+	IMAGE_ORIGINS: {
+		type: "string",
+		optional: true,
+		max: 2000,
+		pattern: /^\s*https:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?\s*(,\s*https:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?\s*)*$/,
+		messages: { stringPattern: "must be https origins (https://host or https://host:port, no path), separated by commas" },
+	},
 	RATE_LIMIT_WINDOW_MS: int(100, 86_400_000, 60_000),
 	TRUST_PROXY: { type: "string", optional: true, pattern: /^(|0|1|true|false|[0-9]{1,2})$/, messages: { stringPattern: "must be true, false or a number of proxy hops" } },
 	METRICS_PORT: int(1, 65_535),
@@ -308,6 +317,10 @@ export function parseSettings(env: Env): Settings {
 			rateLimit: { max: v.RATE_LIMIT_MAX, windowMs: v.RATE_LIMIT_WINDOW_MS },
 			redisUrl: cacher?.startsWith("redis") ? cacher : undefined,
 			logRequests: v.LOG_LEVEL === "debug" || v.LOG_LEVEL === "trace",
+			imageOrigins: ((v.IMAGE_ORIGINS as string | undefined) ?? "")
+				.split(",")
+				.map(origin => origin.trim())
+				.filter(Boolean),
 		},
 		settlement: { pendingTimeoutMs: v.PENDING_TIMEOUT_MS, recoveryIntervalMs: v.RECOVERY_INTERVAL_MS },
 		crashPoint: v.CRASH_POINT,

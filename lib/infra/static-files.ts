@@ -14,8 +14,17 @@ export interface StaticFile {
 	gzipped?: Buffer;
 }
 
-/** Everything from this origin (Socket.IO's WebSocket included); icons may be data: URIs. */
-export const CONTENT_SECURITY_POLICY = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+/**
+ * Everything from this origin (Socket.IO's WebSocket included); icons may be
+ * data: URIs; images also from `imageOrigins` (IMAGE_ORIGINS: product images
+ * on a CDN).
+ */
+export function contentSecurityPolicy(imageOrigins: readonly string[] = []): string {
+	const images = ["'self'", "data:", ...imageOrigins].join(" ");
+	return `default-src 'self'; img-src ${images}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'`;
+}
+
+export const CONTENT_SECURITY_POLICY = contentSecurityPolicy();
 
 export function staticFile(type: string, body: Buffer): StaticFile {
 	return { type, body, etag: `"${crypto.createHash("sha1").update(body).digest("base64url")}"` };
@@ -24,12 +33,12 @@ export function staticFile(type: string, body: Buffer): StaticFile {
 const acceptsGzip = (req: IncomingMessage) => /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""));
 
 /** Revalidated on each use (no-cache, 304 on a matching ETag); an HTML page gets the CSP; with `gzip`, compressed for clients that accept it. */
-export function sendStaticFile(req: IncomingMessage, res: ServerResponse, file: StaticFile, { gzip = false } = {}): void {
+export function sendStaticFile(req: IncomingMessage, res: ServerResponse, file: StaticFile, { gzip = false, csp = CONTENT_SECURITY_POLICY } = {}): void {
 	res.setHeader("ETag", file.etag);
 	res.setHeader("Cache-Control", "no-cache");
 	res.setHeader("X-Content-Type-Options", "nosniff");
 	if (gzip) res.setHeader("Vary", "Accept-Encoding");
-	if (file.type.startsWith("text/html")) res.setHeader("Content-Security-Policy", CONTENT_SECURITY_POLICY);
+	if (file.type.startsWith("text/html")) res.setHeader("Content-Security-Policy", csp);
 	if (req.headers["if-none-match"] === file.etag) {
 		res.writeHead(304);
 		res.end();

@@ -6,6 +6,20 @@ export class ApiError extends Error {
 		this.status = status;
 		this.body = body;
 	}
+
+	/** A 422's problems by field (`images[0].url`), each the API's own message. */
+	get fieldErrors() {
+		const problems = this.status === 422 && Array.isArray(this.body?.data) ? this.body.data : [];
+		return problems.filter(p => typeof p?.field === "string").map(p => ({ field: p.field, message: p.message ?? this.message }));
+	}
+}
+
+/** A query string of the defined, non-empty values. */
+export function query(params) {
+	const search = new URLSearchParams();
+	for (const [name, value] of Object.entries(params)) if (value !== undefined && value !== null && value !== "") search.set(name, String(value));
+	const text = search.toString();
+	return text ? `?${text}` : "";
 }
 
 export class Api {
@@ -32,5 +46,13 @@ export class Api {
 
 	post(path, body = {}) {
 		return this.request("POST", path, body);
+	}
+
+	patch(path, body = {}) {
+		return this.request("PATCH", path, body);
+	}
+
+	delete(path) {
+		return this.request("DELETE", path);
 	}
 }

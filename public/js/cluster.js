@@ -1,4 +1,4 @@
-import { badge, byId, duration, el, fillRows, showError, timeOf } from "./format.js";
+import { badge, byId, dateTimeOf, duration, el, fillRows, showError, timeOf } from "./format.js";
 
 const DEPENDENCY_LABELS = { transporter: "Transporter (RabbitMQ)", cache: "Cache (Redis)" };
 const DEPENDENCY_NONE = "none (embedded)";
@@ -13,14 +13,21 @@ function dependencyItem(name, state) {
 	return el("li", { "data-dependency": name, "data-state": shown }, el("span", { class: "name" }, DEPENDENCY_LABELS[name] ?? name), badge(shown, shown === "none" ? DEPENDENCY_NONE : shown));
 }
 
+/** A node that left stays listed, offline, until the cluster forgets it (10 minutes). */
+function upFor(node) {
+	if (node.available !== false) return duration(node.uptimeSeconds);
+	return badge("down", node.offlineSince ? `offline since ${dateTimeOf(node.offlineSince)}` : "offline");
+}
+
 function nodeRow(node) {
+	const offline = node.available === false;
 	return el(
 		"tr",
-		{ "data-node-id": node.id },
+		{ "data-node-id": node.id, "data-available": String(!offline), class: offline ? "offline" : null },
 		el("th", { scope: "row" }, el("code", {}, node.id), node.local ? el("span", { class: "tag" }, "this gateway") : null),
 		el("td", { class: "optional" }, node.hostname ?? "–"),
 		el("td", {}, node.services.length ? node.services.join(", ") : el("span", { class: "muted" }, "none yet")),
-		el("td", {}, duration(node.uptimeSeconds)),
+		el("td", {}, upFor(node)),
 		el("td", { class: "optional num" }, typeof node.cpu === "number" ? `${Math.round(node.cpu)} %` : "–"),
 	);
 }
@@ -42,7 +49,8 @@ export function createClusterPanel(api) {
 	function show(health, cluster) {
 		const services = health?.services ?? {};
 		const dependencies = health?.dependencies ?? cluster?.dependencies ?? {};
-		summary.textContent = summaryText(services, dependencies, !!health);
+		const offline = (cluster?.nodes ?? []).filter(node => node.available === false).length;
+		summary.textContent = `${summaryText(services, dependencies, !!health)}${offline ? ` ${offline} node${offline === 1 ? "" : "s"} offline.` : ""}`;
 		summary.dataset.state = !health ? "unknown" : /^Degraded/.test(summary.textContent) ? "down" : "up";
 		byId("service-states").replaceChildren(...Object.entries(services).map(([label, state]) => serviceItem(label, state)));
 		byId("dependency-states").replaceChildren(...Object.entries(dependencies).map(([name, state]) => dependencyItem(name, state)));
@@ -56,6 +64,7 @@ export function createClusterPanel(api) {
 		show(health.value, cluster.value);
 		const failure = health.reason ?? cluster.reason;
 		showError(error, failure ? `Could not read the cluster: ${failure.message}` : "");
+		return health.value ?? null;
 	}
 
 	return { refresh };

@@ -1,10 +1,10 @@
 import uPlot from "/vendor/uPlot.esm.js";
-import { byId, el, fillRows, money, showError, throttle, timeOf } from "./format.js";
+import { byId, el, fillRows, money, showError, timeOf } from "./format.js";
 
 const CHART_HEIGHT = 220;
 const DAY_S = 86400;
-/** Analytics pushes up to every 500 ms under load; the sales series is read again at most this often. */
-const SALES_REFRESH_MS = 1000;
+/** Pushed dashboards are shown with their series at most this often. */
+const SALES_READ_MS = 1000;
 /** Up to this many days, a tick on each; beyond, ticks on whole days as far apart as uPlot's spacing asks. */
 const DAY_TICKS_MAX = 14;
 
@@ -102,30 +102,67 @@ export function createDashboard(api) {
 		if (!chart) chart = new uPlot(chartOptions(width), chartData(sales), container);
 		else chart.setData(chartData(sales));
 		showSalesTable(sales);
-		byId("sales-empty").hidden = sales.length > 0;
 	}
 
-	async function loadSales() {
-		try {
-			drawSales(await api.get("/analytics/sales?interval=day"));
-		} catch (err) {
-			showError(error, `Could not load the sales: ${err.message}`);
-		}
+	/**
+	 * The figures and the series they agree with, shown in one go: the
+	 * series counts sales (confirmed, shipped, delivered), the figures every
+	 * order, so a shop whose orders were all cancelled says so beside the chart.
+	 */
+	function showBoth(dashboard, sales) {
+		showFigures(dashboard);
+		if (sales) drawSales(sales);
+		const empty = byId("sales-empty");
+		const known = sales ?? [];
+		empty.hidden = known.length > 0 || !sales;
+		const placed = dashboard.totalOrders;
+		empty.textContent = placed ? `No sales yet: ${placed} order${placed === 1 ? "" : "s"} placed, none of them confirmed, shipped or delivered.` : "No sales yet.";
+	}
+
+	/** The latest call wins: an answer to an earlier push that comes late is dropped. */
+	let latest = 0;
+
+	async function withSales(dashboardPromise) {
+		const mine = ++latest;
+		const [dashboard, sales] = await Promise.allSettled([dashboardPromise, api.get("/analytics/sales?interval=day")]);
+		if (dashboard.status === "rejected") throw dashboard.reason;
+		if (mine !== latest) return dashboard.value;
+		showBoth(dashboard.value, sales.value ?? null);
+		showError(error, sales.status === "rejected" ? `Could not load the sales: ${sales.reason.message}` : "");
+		return dashboard.value;
 	}
 
 	async function load() {
 		try {
-			const [dashboard] = await Promise.all([api.get("/analytics/dashboard"), loadSales()]);
-			showFigures(dashboard);
-			showError(error, "");
-			return dashboard;
+			return await withSales(api.get("/analytics/dashboard"));
 		} catch (err) {
 			showError(error, `Could not load the figures: ${err.message}`);
 			return null;
 		}
 	}
 
+	/**
+	 * A pushed dashboard: shown once the series that goes with it is read.
+	 * Analytics pushes up to every 500 ms under load: one read at a time, at
+	 * most one per SALES_READ_MS, and only the latest push waiting is shown.
+	 */
+	let waiting = null;
+	let reading = false;
+	async function show(dashboard) {
+		waiting = dashboard;
+		if (reading) return;
+		reading = true;
+		while (waiting) {
+			const next = waiting;
+			waiting = null;
+			const started = Date.now();
+			await withSales(Promise.resolve(next)).catch(() => undefined);
+			if (waiting) await new Promise(resolve => setTimeout(resolve, Math.max(0, SALES_READ_MS - (Date.now() - started))));
+		}
+		reading = false;
+	}
+
 	new ResizeObserver(() => chart?.setSize({ width: Math.max(container.clientWidth, 240), height: CHART_HEIGHT })).observe(container);
 
-	return { load, show: showFigures, refreshSalesSoon: throttle(loadSales, SALES_REFRESH_MS) };
+	return { load, show };
 }

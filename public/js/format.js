@@ -35,12 +35,12 @@ export function timeOf(iso) {
 }
 
 export function dateTimeOf(iso) {
-	return new Date(iso).toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium" });
+	return new Date(iso).toLocaleString(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 }
 
-/** A `<time>` element showing the time of day, the full date on hover. */
+/** A `<time>` element showing the day and the time (weeks of orders read in order), to the second on hover. */
 export function timeElement(iso) {
-	return el("time", { datetime: iso, title: dateTimeOf(iso) }, timeOf(iso));
+	return el("time", { datetime: iso, title: new Date(iso).toLocaleString(undefined, { dateStyle: "full", timeStyle: "medium" }) }, dateTimeOf(iso));
 }
 
 export function duration(seconds) {
@@ -61,18 +61,6 @@ export function debounce(fn, ms) {
 	return (...args) => {
 		clearTimeout(timer);
 		timer = setTimeout(() => fn(...args), ms);
-	};
-}
-
-/** Calls `fn` once, `ms` after the first of the calls made meanwhile: at most once per `ms`, even under a steady stream. */
-export function throttle(fn, ms) {
-	let timer = null;
-	return () => {
-		if (timer) return;
-		timer = setTimeout(() => {
-			timer = null;
-			fn();
-		}, ms);
 	};
 }
 

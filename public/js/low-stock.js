@@ -1,4 +1,5 @@
 import { byId, el } from "./format.js";
+import { markPanel } from "./service-notes.js";
 
 const DEFAULT_RESTOCK = 10;
 
@@ -85,7 +86,12 @@ export function createLowStockPanel(api) {
 
 	/** The dashboard's list is the whole truth when it comes. */
 	function show(lowStockProducts) {
-		if (!Array.isArray(lowStockProducts)) return;
+		// null: analytics could not ask products. What was shown stays, said to be possibly out of date.
+		if (!Array.isArray(lowStockProducts)) {
+			markPanel("low-stock-panel", true, "The product service is down: this list may be out of date.");
+			return;
+		}
+		markPanel("low-stock-panel", false);
 		products.clear();
 		for (const product of lowStockProducts.map(fromDashboard)) products.set(product.id, product);
 		render();
@@ -94,9 +100,10 @@ export function createLowStockPanel(api) {
 	/** A `product.updated` push: it joins or leaves the list as its stock crosses the threshold. */
 	function productChanged(product) {
 		const known = products.has(product.id);
-		if (isLow(product)) products.set(product.id, product);
+		if (product.deleted) products.delete(product.id);
+		else if (isLow(product)) products.set(product.id, product);
 		else products.delete(product.id);
-		if (known || isLow(product)) render();
+		if (known || (!product.deleted && isLow(product))) render();
 	}
 
 	return { show, productChanged };

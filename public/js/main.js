@@ -73,6 +73,21 @@ async function resume(session) {
 	}
 }
 
+/**
+ * Tables that scroll sideways (on a phone) can be scrolled from the
+ * keyboard: each box is a named region in the tab order.
+ */
+function focusableScrollBoxes() {
+	for (const box of document.querySelectorAll(".table-scroll")) {
+		const panel = box.closest("section, .panel, figure");
+		const heading = box.previousElementSibling?.matches("h2, h3") ? box.previousElementSibling : panel?.querySelector("h2, h3, figcaption");
+		box.tabIndex = 0;
+		box.setAttribute("role", "region");
+		box.setAttribute("aria-label", `${heading?.textContent?.trim() || "Table"} (table)`);
+	}
+}
+
+focusableScrollBoxes();
 const session = savedSession();
 if (session?.token) resume(session);
 else showSignIn();

@@ -1,9 +1,14 @@
+import { startAdminNav } from "./admin-nav.js";
 import { createAlertsPanel } from "./alerts.js";
 import { createClusterPanel } from "./cluster.js";
 import { createDashboard } from "./dashboard.js";
 import { byId, debounce, el, showError } from "./format.js";
+import { createCustomersAdmin } from "./customers-admin.js";
 import { createLowStockPanel } from "./low-stock.js";
+import { createOrdersAdmin } from "./orders-admin.js";
 import { createOrderTable } from "./orders.js";
+import { createProductsAdmin } from "./products-admin.js";
+import { showServiceStates } from "./service-notes.js";
 
 const ORDERS_SHOWN = 50;
 /** Node joins and leaves come in bursts (a node's services arrive in a second INFO). */
@@ -32,12 +37,15 @@ function customerCell(lookup) {
 
 /** The admin's page: every panel loaded over REST, then kept current by the pushes. */
 export function startOpsView(api, live) {
-	byId("ops-view").hidden = false;
+	const lookup = customerNames(api);
 	const cluster = createClusterPanel(api);
 	const dashboard = createDashboard(api);
 	const alerts = createAlertsPanel(api);
 	const lowStock = createLowStockPanel(api);
-	const orders = createOrderTable(byId("order-feed"), byId("orders-empty"), customerCell(customerNames(api)));
+	const orders = createOrderTable(byId("order-feed"), byId("orders-empty"), customerCell(lookup));
+	const products = createProductsAdmin(api);
+	const ordersAdmin = createOrdersAdmin(api, customerCell(lookup));
+	const customers = createCustomersAdmin(api);
 
 	async function loadOrders() {
 		try {
@@ -48,22 +56,43 @@ export function startOpsView(api, live) {
 		}
 	}
 
+	async function refreshCluster() {
+		const health = await cluster.refresh();
+		showServiceStates(health?.services);
+	}
+
 	async function loadAll() {
-		const [, , , dashboardNow] = await Promise.all([cluster.refresh(), loadOrders(), alerts.load(), dashboard.load()]);
+		const [, , , dashboardNow] = await Promise.all([refreshCluster(), loadOrders(), alerts.load(), dashboard.load()]);
 		if (dashboardNow) lowStock.show(dashboardNow.lowStockProducts);
 	}
 
-	live.on("order.updated", ({ order }) => orders.upsert(order));
+	live.on("order.updated", ({ order }) => {
+		orders.upsert(order);
+		ordersAdmin.orderChanged(order);
+	});
 	live.on("alert", ({ alert }) => alerts.add(alert));
-	live.on("product.updated", ({ product }) => lowStock.productChanged(product));
+	live.on("product.updated", ({ product }) => {
+		lowStock.productChanged(product);
+		products.productChanged(product);
+	});
 	live.on("analytics.updated", ({ dashboard: figures }) => {
 		dashboard.show(figures);
 		lowStock.show(figures.lowStockProducts);
-		dashboard.refreshSalesSoon();
 	});
-	live.on("cluster.changed", debounce(() => cluster.refresh(), CLUSTER_REFRESH_MS));
-	setInterval(() => cluster.refresh(), HEALTH_POLL_MS);
+	live.on("cluster.changed", debounce(refreshCluster, CLUSTER_REFRESH_MS));
+	setInterval(refreshCluster, HEALTH_POLL_MS);
 
+	const nav = startAdminNav({
+		overview: { section: byId("ops-view") },
+		products: { section: byId("products-view"), open: products.load },
+		orders: { section: byId("orders-view"), open: ordersAdmin.load },
+		customers: { section: byId("customers-view"), open: customers.load },
+	});
 	loadAll();
-	return { reload: loadAll };
+	return {
+		reload: () => {
+			loadAll();
+			nav.reload();
+		},
+	};
 }

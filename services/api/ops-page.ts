@@ -5,7 +5,8 @@ import type { Context } from "moleculer";
 import type { Server as SocketIOServer } from "socket.io";
 import type { Dependencies } from "../../lib/contracts/health-report";
 import { dependencyStates } from "../../lib/infra/dependencies";
-import { sendStaticFile, staticFile, type StaticFile } from "../../lib/infra/static-files";
+import type { GatewaySettings } from "../../lib/infra/settings";
+import { contentSecurityPolicy, sendStaticFile, staticFile, type StaticFile } from "../../lib/infra/static-files";
 import { defineMixin, state } from "../../lib/contracts/types";
 
 /**
@@ -36,6 +37,9 @@ interface RegistryNode {
 	id: string;
 	hostname?: string;
 	local: boolean;
+	available?: boolean;
+	/** Moleculer's: this process's uptime (s) when the node went offline. */
+	offlineSince?: number | null;
 	cpu?: number | null;
 	services?: Array<{ name: string; fullName?: string }>;
 }
@@ -44,6 +48,10 @@ export interface ClusterNode {
 	id: string;
 	hostname: string | null;
 	local: boolean;
+	/** False once the node left or stopped answering heartbeats: it stays listed, offline, until Moleculer forgets it (10 minutes). */
+	available: boolean;
+	/** When it went offline (ISO), or null. */
+	offlineSince: string | null;
 	cpu: number | null;
 	services: string[];
 	uptimeSeconds: number | null;
@@ -100,7 +108,7 @@ function loadPageFiles(): Map<string, StaticFile> {
  * hands it requests that a restricted route such as /api left unmatched, with
  * the route's prefix cut off, so `/api/index.html` would have served the page.
  */
-function pageRoute(files: Map<string, StaticFile>): object {
+function pageRoute(files: Map<string, StaticFile>, csp: string): object {
 	return {
 		name: "ops-page",
 		path: "/",
@@ -112,23 +120,37 @@ function pageRoute(files: Map<string, StaticFile>): object {
 		use: [
 			(req: IncomingMessage & { originalUrl?: string }, res: ServerResponse, next: () => void) => {
 				const file = req.method === "GET" || req.method === "HEAD" ? files.get((req.originalUrl ?? req.url ?? "").split("?")[0]) : undefined;
-				if (file) sendStaticFile(req, res, file);
+				if (file) sendStaticFile(req, res, file, { csp });
 				else next();
 			},
 		],
 	};
 }
 
+function serviceNames(node: RegistryNode): string[] {
+	const names = (node.services ?? []).map(s => s.fullName ?? s.name).filter(name => typeof name === "string" && !name.startsWith("$"));
+	return [...new Set(names)].sort();
+}
+
+/** Moleculer notes when a node went offline as this process's uptime then: as a time. */
+function offlineAt(uptimeThen: number | null | undefined): string | null {
+	if (typeof uptimeThen !== "number") return null;
+	return new Date(Date.now() - (process.uptime() - uptimeThen) * 1000).toISOString();
+}
+
 const OpsPageMixin = defineMixin({
 	// moleculer-web supplies addRoute; moleculer-io the server.
 	needs: state<{ io?: SocketIOServer | null; addRoute(opts: object, toBottom?: boolean): unknown }>(),
-	state: state<{ pageFiles: Map<string, StaticFile> }>(),
+	/** lastServices: what each node ran when last seen with services (a node that stops gracefully announces none before it leaves). */
+	state: state<{ pageFiles: Map<string, StaticFile>; lastServices: Map<string, string[]> }>(),
 
 	actions: {
-		/** Every available node, the services it runs and its uptime; admins only (lib/contracts/routes.ts). */
+		/** Every node, offline ones too, the services it runs and its uptime; admins only (lib/contracts/routes.ts). */
 		cluster: {
 			async handler(ctx: Context): Promise<ClusterView> {
-				const nodes = await ctx.call<RegistryNode[], object>("$node.list", { onlyAvailable: true, withServices: true });
+				const nodes = await ctx.call<RegistryNode[], object>("$node.list", { onlyAvailable: false, withServices: true });
+				// Moleculer forgets an offline node after a while: so does this list.
+				for (const id of this.lastServices.keys()) if (!nodes.some(n => n.id === id)) this.lastServices.delete(id);
 				return {
 					nodes: await Promise.all(nodes.map(node => this.describeNode(ctx, node))),
 					dependencies: dependencyStates(this.broker),
@@ -139,11 +161,13 @@ const OpsPageMixin = defineMixin({
 	},
 
 	events: {
-		"$node.connected"() {
+		"$node.connected"(ctx: Context<{ node?: RegistryNode }>) {
+			this.rememberServices(ctx.params?.node);
 			this.announceClusterChange();
 		},
 		// A node whose services change (one started or stopped) sends a new INFO.
-		"$node.updated"() {
+		"$node.updated"(ctx: Context<{ node?: RegistryNode }>) {
+			this.rememberServices(ctx.params?.node);
 			this.announceClusterChange();
 		},
 		"$node.disconnected"() {
@@ -152,15 +176,24 @@ const OpsPageMixin = defineMixin({
 	},
 
 	methods: {
+		rememberServices(node: RegistryNode | undefined): void {
+			const names = node?.id ? serviceNames(node) : [];
+			if (names.length) this.lastServices.set(node!.id, names);
+		},
+
 		async describeNode(ctx: Context, node: RegistryNode): Promise<ClusterNode> {
-			const services = (node.services ?? []).map(s => s.fullName ?? s.name).filter(name => !name.startsWith("$"));
+			const available = node.available !== false;
+			const known = serviceNames(node);
+			this.rememberServices(node);
 			return {
 				id: node.id,
 				hostname: node.hostname ?? null,
 				local: node.local,
-				cpu: typeof node.cpu === "number" ? node.cpu : null,
-				services: [...new Set(services)].sort(),
-				uptimeSeconds: await this.nodeUptime(ctx, node.id),
+				available,
+				offlineSince: available ? null : offlineAt(node.offlineSince),
+				cpu: available && typeof node.cpu === "number" ? node.cpu : null,
+				services: known.length || available ? known : (this.lastServices.get(node.id) ?? []),
+				uptimeSeconds: available ? await this.nodeUptime(ctx, node.id) : null,
 			};
 		},
 
@@ -186,11 +219,13 @@ const OpsPageMixin = defineMixin({
 
 	created() {
 		this.pageFiles = loadPageFiles();
+		this.lastServices = new Map();
 	},
 
 	started() {
 		// Added here, not in settings.routes: mixins merge route arrays index by index.
-		this.addRoute(pageRoute(this.pageFiles));
+		const gateway = (this.settings as { gateway?: Partial<GatewaySettings> }).gateway;
+		this.addRoute(pageRoute(this.pageFiles, contentSecurityPolicy(gateway?.imageOrigins ?? [])));
 	},
 });
 

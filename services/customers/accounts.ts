@@ -122,8 +122,14 @@ export class Accounts {
 		return { allowed: true };
 	}
 
+	/** Every account, admins included. */
 	count(): Promise<number> {
 		return this.store.count({ query: {} });
+	}
+
+	/** Customers only: admins run the shop, they are not its customers. */
+	countCustomers(): Promise<number> {
+		return this.store.count({ query: { role: "customer" } });
 	}
 
 	hasAdmin(): Promise<boolean> {

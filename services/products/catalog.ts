@@ -10,8 +10,8 @@ export const DEFAULT_LOW_STOCK_THRESHOLD = 5;
 /** In the catalog: not removed. */
 const LIVE = { deleted: { $ne: true } };
 
-export type NewProduct = Pick<Product, "sku" | "name" | "category" | "priceCents" | "stock"> & Partial<Pick<Product, "description" | "lowStockThreshold">>;
-export type ProductChanges = Partial<Pick<Product, "name" | "description" | "category" | "priceCents" | "lowStockThreshold">>;
+export type NewProduct = Pick<Product, "sku" | "name" | "category" | "priceCents" | "stock"> & Partial<Pick<Product, "description" | "lowStockThreshold" | "images">>;
+export type ProductChanges = Partial<Pick<Product, "name" | "description" | "category" | "priceCents" | "lowStockThreshold" | "images">>;
 
 export interface ListParams {
 	page: number;
@@ -23,7 +23,7 @@ export interface ListParams {
 }
 
 /** The fields a product can be changed in (stock is not one of them). */
-export const CHANGEABLE_FIELDS = ["name", "description", "category", "priceCents", "lowStockThreshold"] as const;
+export const CHANGEABLE_FIELDS = ["name", "description", "category", "priceCents", "lowStockThreshold", "images"] as const;
 
 /** A new product as stored: in the catalog (its sku reserved), no markers, no crossings yet. */
 export function newProductDoc(p: NewProduct): ProductDoc {
@@ -38,6 +38,7 @@ export function newProductDoc(p: NewProduct): ProductDoc {
 		priceCents: p.priceCents,
 		stock: p.stock,
 		lowStockThreshold: p.lowStockThreshold ?? DEFAULT_LOW_STOCK_THRESHOLD,
+		images: p.images ?? [],
 		lowStockNotified: false,
 		outOfStockNotified: false,
 		holds: {},

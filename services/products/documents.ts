@@ -2,7 +2,7 @@ import type { StockAlertMessage } from "../../lib/contracts/channels";
 import type { Doc, IndexSpec } from "../../lib/db/adapter";
 import type { ShortItem } from "../../lib/contracts/errors";
 import type { ReserveItem, ReservedLine, ReservationState } from "../../lib/contracts/reservations";
-import type { Product } from "../../lib/contracts/types";
+import type { Product, ProductImage } from "../../lib/contracts/types";
 
 /** A marker in a product: the quantity moved for an order, and when (a take with no outcome is abandoned after the timeout). */
 export interface Hold {
@@ -13,7 +13,9 @@ export interface Hold {
 }
 
 /** A product as products stores it: what clients see, and the ledger's and the alerts' state. */
-export interface ProductDoc extends Doc, Omit<Product, "id"> {
+export interface ProductDoc extends Doc, Omit<Product, "id" | "images"> {
+	/** Absent in products stored before images: none. */
+	images?: ProductImage[];
 	/** The sku while the product is in the catalog: a unique sparse index keeps skus of live products apart. */
 	activeSku?: string;
 	/** Set while the product is at or below its threshold and its crossing was announced. */

@@ -291,7 +291,9 @@ const targetIds = (): Record<string, string> => ({ products: fx.p1, orders: fx.o
 const ACTION_OVERRIDES: Record<string, () => Record<string, () => unknown>> = {
 	"customers.login": () => ({ email: () => fx.alice.email, password: () => PASSWORD_72 }),
 	"customers.register": () => ({ name: () => "Bad Input", password: () => "password-1" }),
-	"products.create": () => ({ name: () => "Lamp", category: () => "bad-input", priceCents: () => 100, stock: () => 10 }),
+	"products.create": () => ({ name: () => "Lamp", category: () => "bad-input", priceCents: () => 100, stock: () => 10, url: () => "/images/lamp.jpg" }),
+	"products.update": () => ({ url: () => "https://cdn.example.com/lamp.jpg" }),
+	"customers.createAdmin": () => ({ name: () => "Bad Input Admin", password: () => "password-1" }),
 	"orders.setStatus": () => ({ status: () => "shipped" }),
 	"customers.setAccess": () => ({ blocked: () => true }),
 };

@@ -78,8 +78,8 @@ describe("the live operations page", () => {
 		const opened = await browser!.newPage(viewport);
 		const { page } = opened;
 		await page.goto(shop!.url);
-		await page.getByLabel("Email").fill(email);
-		await page.getByLabel("Password").fill(password);
+		await page.getByLabel("Email", { exact: true }).fill(email);
+		await page.getByLabel("Password", { exact: true }).fill(password);
 		await page.getByRole("button", { name: "Sign in" }).click();
 		await page.locator('#connection[data-state="live"]').waitFor({ timeout: PAGE_MS });
 		return opened;
@@ -106,6 +106,8 @@ describe("the live operations page", () => {
 		expect(await node.count()).toBe(1);
 		expect(await node.first().textContent()).toMatch(/this gateway.*alerts, analytics, api, customers, orders, products/);
 		await page.locator("#sales-chart canvas").waitFor({ timeout: PAGE_MS });
+		// Only the admin has an account yet: no customer.
+		await page.locator('[data-figure="customers"]').filter({ hasText: /^0$/ }).waitFor({ timeout: PAGE_MS });
 		await saveScreenshot(page, "admin-operations-1280");
 
 		const phone = await signedInPage(ADMIN.email, ADMIN.password, PHONE);
@@ -114,6 +116,30 @@ describe("the live operations page", () => {
 		await saveScreenshot(phone.page, "admin-operations-phone");
 		expect([...errors, ...phone.errors]).toEqual([]);
 		await Promise.all([page.close(), phone.page.close()]);
+	});
+
+	it("says the same in the figures and beside the sales chart: a cancelled order alone is no sale, and a sale shows in both at once", async () => {
+		const { page, errors } = await signedInPage(ADMIN.email, ADMIN.password);
+		const buyer = await register("Cancelled Only");
+		const product = await createProduct({ stock: 50 });
+		const cancelled = await placeOrder(buyer.token, product.id, 1);
+		expect((await http.post(`/orders/${cancelled.id}/cancel`, {}, buyer.token)).status).toBe(200);
+
+		await page.locator("#orders-by-status").filter({ hasText: "cancelled 1" }).waitFor({ timeout: PAGE_MS });
+		expect(await page.locator('[data-figure="totalOrders"]').textContent()).toBe("1");
+		expect(await page.locator('[data-figure="revenue"]').textContent()).toBe("0.00");
+		const empty = page.locator("#sales-empty");
+		expect(await empty.isVisible()).toBe(true);
+		expect(await empty.textContent()).toMatch(/No sales yet: 1 order placed, none of them confirmed, shipped or delivered/);
+		await saveScreenshot(page, "admin-cancelled-only");
+
+		await placeOrder(buyer.token, product.id, 2);
+		// The moment the figures count the sale, the chart's table shows it too.
+		await page.locator('[data-figure="totalOrders"]').filter({ hasText: /^2$/ }).waitFor({ timeout: FEED_MS });
+		const [salesRows, emptyShown] = await Promise.all([page.locator("#sales-table tr td:first-of-type").allTextContents(), empty.isVisible()]);
+		expect({ salesRows, emptyShown }).toEqual({ salesRows: ["1"], emptyShown: false });
+		expect(errors).toEqual([]);
+		await page.close();
 	});
 
 	it("puts an order placed through the REST API at the top of the feed within 2 s, and changes its row when it is cancelled", async () => {
@@ -126,6 +152,12 @@ describe("the live operations page", () => {
 		expect(await page.locator("#order-feed tr").first().getAttribute("data-order-id")).toBe(order.id);
 		await orderRow(page, order.id).filter({ hasText: buyer.name }).waitFor({ timeout: PAGE_MS });
 		expect(await orderRow(page, order.id).textContent()).toContain((order.totalCents / 100).toFixed(2));
+		// The day as well as the time: weeks of orders read in order.
+		const placed = new Date((await orderRow(page, order.id).locator("time").getAttribute("datetime"))!);
+		const placedText = (await orderRow(page, order.id).locator("time").textContent())!;
+		expect(placedText).toContain(String(placed.getFullYear()));
+		expect(placedText).toMatch(new RegExp(`\\b${placed.getDate()}\\b`));
+		expect(placedText).toMatch(/\d{1,2}:\d{2}/);
 		// The sales series is read again after the dashboard's push: today's row appears in the chart's table.
 		await page.locator("#sales-table tr").first().waitFor({ state: "attached", timeout: PAGE_MS });
 

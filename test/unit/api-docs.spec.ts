@@ -315,7 +315,8 @@ describe("API description: GET /api/openapi.json and GET /api/docs", () => {
 			expect((await call("api.health")).status).toBe(200);
 			expect((await call("api.cluster", { token: adminToken })).status).toBe(200);
 
-			expect((await call("customers.list", { token: adminToken, query: "pageSize=5" })).status).toBe(200);
+			expect((await call("customers.list", { token: adminToken, query: "pageSize=5&search=ada&role=customer" })).status).toBe(200);
+			expect((await call("customers.createAdmin", { token: adminToken, body: example("customers.createAdmin") })).status).toBe(201);
 			expect((await call("customers.get", { token: adminToken, params: { id: customerId } })).status).toBe(200);
 			expect((await call("customers.setAccess", { token: adminToken, params: { id: customerId }, body: example("customers.setAccess") })).status).toBe(200);
 			const promoted = (await http.post("/api/auth/login", { email: example("customers.register").email, password: example("customers.updateMe").password })).body.token as string;

@@ -249,7 +249,7 @@ describe("api gateway over HTTP (embedded default)", () => {
 		it("creates (201) as admin; 401 anonymous, 403 customer, 409 taken sku, 422 typed fields", async () => {
 			const res = await newProduct({ sku: "LAMP-1", stockLevel: 1, deleted: true });
 			expect(res.status).toBe(201);
-			expect(Object.keys(res.body).sort()).toEqual(["category", "createdAt", "description", "id", "lowStockThreshold", "name", "priceCents", "sku", "stock", "updatedAt"]);
+			expect(Object.keys(res.body).sort()).toEqual(["category", "createdAt", "description", "id", "images", "lowStockThreshold", "name", "priceCents", "sku", "stock", "updatedAt"]);
 			expect((await http.post("/products", { sku: "LAMP-2", name: "x", category: "c", priceCents: 1, stock: 1 })).status).toBe(401);
 			expect((await http.post("/products", { sku: "LAMP-2", name: "x", category: "c", priceCents: 1, stock: 1 }, customerToken)).status).toBe(403);
 			expect((await newProduct({ sku: "LAMP-1" })).status).toBe(409);

@@ -115,6 +115,54 @@ describe("customers service", () => {
 		await expect(broker.call("customers.list", { pageSize: 0 })).rejects.toMatchObject({ code: 422 });
 	});
 
+	it("counts customers for the dashboard, not admins", async () => {
+		const before = await broker.call<any, any>("customers.count", {});
+		const admins = (await broker.call<any, any>("customers.list", { pageSize: 100 })).rows.filter((c: { role: string }) => c.role === "admin");
+		expect(admins.length).toBeGreaterThan(0);
+		await fresh();
+		const after = await broker.call<any, any>("customers.count", {});
+		expect(after.total).toBe(before.total + 1);
+		const all = await broker.call<any, any>("customers.list", { pageSize: 1 });
+		expect(after.total).toBe(all.total - admins.length);
+	});
+
+	it("finds customers by a part of their name or email, whatever its case, and filters by role", async () => {
+		const { customer: grace } = await register({ name: "Grace Hopper", email: "grace.hopper@navy.test", password: "password-1" });
+		await register({ name: "Alan Turing", email: "alan@bletchley.test", password: "password-1" });
+		const byName = await broker.call<any, any>("customers.list", { search: "hopp" });
+		expect(byName.rows.map((c: { id: string }) => c.id)).toEqual([grace.id]);
+		const byEmail = await broker.call<any, any>("customers.list", { search: "NAVY.test" });
+		expect(byEmail.rows.map((c: { id: string }) => c.id)).toEqual([grace.id]);
+		// Typed as text, never as a pattern.
+		expect((await broker.call<any, any>("customers.list", { search: ".*" })).total).toBe(0);
+		const admins = await broker.call<any, any>("customers.list", { role: "admin" });
+		expect(admins.rows.length).toBeGreaterThan(0);
+		expect(admins.rows.every((c: { role: string }) => c.role === "admin")).toBe(true);
+		await expect(broker.call("customers.list", { role: "root" })).rejects.toMatchObject({ code: 422 });
+		await expect(broker.call("customers.list", { search: "x".repeat(101) })).rejects.toMatchObject({ code: 422 });
+	});
+
+	it("creates another admin (201), who signs in as an admin; a taken email is 409 and bad input 422, storing nothing", async () => {
+		const meta: any = {};
+		const created = await broker.call<any, any>("customers.createAdmin", { name: "Second Admin", email: " Second.Admin@Shop.test ", password: "admin-password-2", role: "customer" }, { meta });
+		expect(meta.$statusCode).toBe(201);
+		expect(created).toMatchObject({ name: "Second Admin", email: "second.admin@shop.test", role: "admin", blocked: false });
+		expect(JSON.stringify(created)).not.toMatch(/password|\$2[aby]\$/i);
+		const session = await broker.call<any, any>("customers.login", { email: "second.admin@shop.test", password: "admin-password-2" });
+		expect(session.customer.role).toBe("admin");
+		await expect(broker.call("customers.createAdmin", { name: "Again", email: "second.admin@shop.test", password: "admin-password-3" })).rejects.toMatchObject({ code: 409, type: "EMAIL_TAKEN" });
+		const before = (await broker.call<any, any>("customers.list", { role: "admin" })).total;
+		for (const bad of [
+			{ name: "", email: "a@b.test", password: "password-1" },
+			{ name: "A", email: "nope", password: "password-1" },
+			{ name: "A", email: "a2@b.test", password: "short" },
+			{ name: "A", email: "a3@b.test" },
+		]) {
+			await expect(broker.call("customers.createAdmin", bad)).rejects.toMatchObject({ code: 422 });
+		}
+		expect((await broker.call<any, any>("customers.list", { role: "admin" })).total).toBe(before);
+	});
+
 	it("gets one customer, 404 for an unknown id", async () => {
 		const { customer } = await fresh();
 		expect(await broker.call("customers.get", { id: customer.id })).toEqual(customer);

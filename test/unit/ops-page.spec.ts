@@ -1,6 +1,10 @@
+import { ServiceBroker } from "moleculer";
 import type { Socket } from "socket.io-client";
+import { brokerOptions } from "../../moleculer.config";
+import { settings } from "../../lib/infra/settings";
+import ApiService from "../../services/api.service";
 import { waitFor } from "../helpers/broker";
-import { startInProcessShop } from "../helpers/gateway";
+import { startInProcessShop, withSettings } from "../helpers/gateway";
 import { HttpClient } from "../helpers/http";
 import { connectSocket, recordEvents } from "../helpers/socket";
 
@@ -43,6 +47,19 @@ describe("api gateway: the operations page's files, api.cluster and cluster.chan
 			expect((await get("/")).headers.get("content-security-policy")).toContain("default-src 'self'");
 		});
 
+		it("allows images from this origin only, unless IMAGE_ORIGINS names more", async () => {
+			const csp = (await get("/")).headers.get("content-security-policy")!;
+			expect(csp).toMatch(/img-src 'self'( data:)?;/);
+			const other = await startInProcessShop(["api"], { gateway: { imageOrigins: ["https://cdn.example.com", "https://img.example.org"] } });
+			try {
+				const allowed = (await fetch(`${other.url}/`)).headers.get("content-security-policy")!;
+				expect(allowed).toMatch(/img-src 'self'( data:)? https:\/\/cdn\.example\.com https:\/\/img\.example\.org;/);
+				expect(allowed).toContain("default-src 'self'");
+			} finally {
+				await other.stop();
+			}
+		});
+
 		it("answers an unchanged file with 304", async () => {
 			const etag = (await get("/js/main.js")).headers.get("etag")!;
 			expect((await get("/js/main.js", { "if-none-match": etag })).status).toBe(304);
@@ -79,6 +96,31 @@ describe("api gateway: the operations page's files, api.cluster and cluster.chan
 			expect(res.status).toBe(200);
 			expect(res.body.nodes).toEqual([expect.objectContaining({ id: shop.broker.nodeID, local: true, services: ["api", "customers"], uptimeSeconds: expect.any(Number) })]);
 			expect(res.body.dependencies).toEqual({ transporter: "none", cache: "none" });
+		});
+
+		it("keeps a node that left, marked offline with the time it left, instead of dropping it", async () => {
+			// Two brokers on Moleculer's in-process transporter: the second one joins, then leaves.
+			const namespace = `ops-offline-${process.pid}`;
+			const options = { ...brokerOptions(settings), logger: false, metrics: { enabled: false }, transporter: "Fake", namespace, cacher: undefined };
+			const gateway = new ServiceBroker({ ...options, nodeID: "gateway-node" });
+			gateway.createService(withSettings(ApiService, { gateway: { port: 0 } }));
+			const other = new ServiceBroker({ ...options, nodeID: "products-node" });
+			other.createService({ name: "products" });
+			try {
+				await gateway.start();
+				await other.start();
+				const nodes = () => gateway.call<any, any>("api.cluster", {}).then(view => view.nodes);
+				await waitFor(async () => (await nodes()).some((n: { id: string }) => n.id === "products-node"), 5000, "the second node to join");
+				expect((await nodes()).find((n: { id: string }) => n.id === "products-node")).toMatchObject({ available: true, offlineSince: null, services: ["products"] });
+				await other.stop();
+				const left = await waitFor(async () => (await nodes()).find((n: { id: string; available: boolean }) => n.id === "products-node" && !n.available), 5000, "the node to show offline");
+				expect(left).toMatchObject({ available: false, uptimeSeconds: null, services: ["products"] });
+				expect(Date.now() - Date.parse(left.offlineSince)).toBeLessThan(60_000);
+				expect((await nodes()).find((n: { id: string }) => n.id === "gateway-node")).toMatchObject({ available: true, local: true });
+			} finally {
+				await other.stop();
+				await gateway.stop();
+			}
 		});
 
 		it("is 401 without a token and 403 for a customer", async () => {

@@ -33,10 +33,52 @@ describe("products service", () => {
 				priceCents: 0,
 				stock: 0,
 				lowStockThreshold: 5,
+				images: [],
 				createdAt: expect.any(String),
 				updatedAt: expect.any(String),
 			});
 			expect(p.id).not.toBe("mine");
+		});
+
+		it("keeps a product's images in their order, with their alt text, and replaces them on update", async () => {
+			const images = [
+				{ url: "https://cdn.example.com/lamp/front.jpg", alt: "The lamp from the front" },
+				{ url: "/images/lamp-side.png", alt: "The lamp from the side" },
+			];
+			const p = await product({ images });
+			expect(p.images).toEqual(images);
+			expect((await call("get", { id: p.id })).images).toEqual(images);
+			const reordered = await call("update", { id: p.id, images: [images[1], images[0]] });
+			expect(reordered.images).toEqual([images[1], images[0]]);
+			expect((await call("update", { id: p.id, images: [] })).images).toEqual([]);
+			// Unknown fields of an image are not stored.
+			const extra = await call("update", { id: p.id, images: [{ ...images[0], onerror: "x" }] });
+			expect(extra.images).toEqual([images[0]]);
+		});
+
+		it.each([
+			["an http URL", [{ url: "http://cdn.example.com/a.jpg", alt: "a" }]],
+			["a javascript: URL", [{ url: "javascript:alert(1)", alt: "a" }]],
+			["a data: URL", [{ url: "data:image/png;base64,AAAA", alt: "a" }]],
+			["a protocol-relative URL", [{ url: "//evil.example/a.jpg", alt: "a" }]],
+			["a backslash path", [{ url: "/\\evil.example/a.jpg", alt: "a" }]],
+			["a relative path without its slash", [{ url: "images/a.jpg", alt: "a" }]],
+			["a URL with a space", [{ url: "https://cdn.example.com/a b.jpg", alt: "a" }]],
+			["an https URL without a host", [{ url: "https:///a.jpg", alt: "a" }]],
+			["a URL over 2048 characters", [{ url: `https://cdn.example.com/${"a".repeat(2048)}`, alt: "a" }]],
+			["no alt text", [{ url: "/a.jpg" }]],
+			["an empty alt text", [{ url: "/a.jpg", alt: " " }]],
+			["an alt text over 300 characters", [{ url: "/a.jpg", alt: "a".repeat(301) }]],
+			["a null image", [null]],
+			["images that are not a list", { url: "/a.jpg", alt: "a" }],
+			["11 images", Array.from({ length: 11 }, (_, i) => ({ url: `/a${i}.jpg`, alt: "a" }))],
+		])("refuses %s with 422, storing nothing", async (_what, images) => {
+			const sku = `IMG-BAD-${++seq}`;
+			await expect(call("create", { sku, name: "Bad", category: "x", priceCents: 1, stock: 1, images })).rejects.toMatchObject({ code: 422 });
+			expect((await call("list", { search: sku })).total).toBe(0);
+			const p = await product({ images: [{ url: "/ok.jpg", alt: "ok" }] });
+			await expect(call("update", { id: p.id, images })).rejects.toMatchObject({ code: 422 });
+			expect((await call("get", { id: p.id })).images).toEqual([{ url: "/ok.jpg", alt: "ok" }]);
 		});
 
 		it("refuses a taken sku with 409", async () => {
@@ -143,6 +185,14 @@ describe("products service", () => {
 			const p = await product();
 			await call("update", { id: p.id, priceCents: 1 });
 			await waitFor(() => events.received.some(e => e.event === "product.updated" && e.payload.product.id === p.id && e.payload.product.priceCents === 1));
+		});
+
+		it("says in its last product.updated that a removed product left the catalog (deleted: true), so open pages drop it", async () => {
+			const p = await product();
+			await call("remove", { id: p.id });
+			await waitFor(() => events.received.some(e => e.event === "product.updated" && e.payload.product.id === p.id && e.payload.product.deleted === true), 5000, "the removal's push");
+			const pushes = events.received.filter(e => e.event === "product.updated" && e.payload.product.id === p.id);
+			expect(pushes[pushes.length - 1].payload.product).toMatchObject({ id: p.id, sku: p.sku, deleted: true });
 		});
 	});
 

@@ -113,6 +113,14 @@ describe("settings: the environment, parsed once", () => {
 		expect(parseSettings({ NODE_ENV: "production", JWT_SECRET: "a-secret-of-enough-length" }).auth.jwtSecretGenerated).toBe(false);
 	});
 
+	it("reads IMAGE_ORIGINS as the https origins product images may come from (none by default)", () => {
+		expect(parseSettings({}).gateway.imageOrigins).toEqual([]);
+		expect(parseSettings({ IMAGE_ORIGINS: "https://cdn.example.com, https://img.example.org:8443" }).gateway.imageOrigins).toEqual(["https://cdn.example.com", "https://img.example.org:8443"]);
+		for (const bad of ["http://cdn.example.com", "https://cdn.example.com/path", "*", "https://cdn.example.com;script-src *", "'unsafe-inline'"]) {
+			expect(() => parseSettings({ IMAGE_ORIGINS: bad })).toThrow(/IMAGE_ORIGINS/);
+		}
+	});
+
 	it("lists each variable it reads", () => {
 		expect(ENV_VARIABLES).toEqual(expect.arrayContaining(["TRANSPORTER", "CACHER", "MONGO_URI", "PORT", "HOST", "JWT_SECRET", "TRUST_PROXY", "PENDING_TIMEOUT_MS"]));
 	});
