@@ -36,6 +36,7 @@ const product = {
 	priceCents: 6900,
 	stock: 11,
 	lowStockThreshold: 3,
+	images: [{ url: "https://images.example.com/kettle-front.jpg", alt: "The kettle from the front, matte black" }],
 	createdAt: "2026-10-26T10:00:00.000Z",
 	updatedAt: at,
 };
@@ -111,8 +112,8 @@ export const SCHEMA_EXAMPLES: Readonly<Record<string, unknown>> = {
 	Health: { status: "ok", services: states("running"), dependencies: { transporter: "up", cache: "up" } },
 	Cluster: {
 		nodes: [
-			{ id: "shop-cluster-api-1", hostname: "shop-host", local: true, cpu: 12, services: ["api"], uptimeSeconds: 3605 },
-			{ id: "shop-cluster-products", hostname: "shop-host", local: false, cpu: 7, services: ["products"], uptimeSeconds: 3604 },
+			{ id: "shop-cluster-api-1", hostname: "shop-host", local: true, available: true, offlineSince: null, cpu: 12, services: ["api"], uptimeSeconds: 3605 },
+			{ id: "shop-cluster-products", hostname: "shop-host", local: false, available: false, offlineSince: "2026-10-26T11:02:00.000Z", cpu: null, services: ["products"], uptimeSeconds: null },
 		],
 		dependencies: { transporter: "up", cache: "up" },
 		checkedAt: at,
