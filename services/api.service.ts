@@ -12,6 +12,7 @@ import { type SecureSettings, type ServiceBase, defineService } from "../lib/con
 import GatewayAuthMixin, { assertSocketCurrent, closeAfterAnswer, tokenRoom, type AuthThis, type Req } from "./api/auth";
 import GatewayHealthMixin, { type HealthThis } from "./api/health";
 import OpsPageMixin from "./api/ops-page";
+import EndpointWaitMixin from "./api/endpoint-wait";
 import { jsonBody } from "./api/body";
 import { callAction, callParams } from "./api/call-input";
 import { RateBudget, type RateLimitStore } from "./api/rate-budget";
@@ -87,7 +88,7 @@ function rateLimitCounters(gateway: GatewaySettings, broker: ServiceBroker): Cou
 const ApiService = defineService<ApiSettings, ApiThis>({
 	name: "api",
 	// The first mixin wins where two define one method: the gateway's own doors over moleculer-web's parseQueryString.
-	mixins: [GatewayAuthMixin, ApiGateway, SocketIOService as unknown as ServiceSchema, GatewayHealthMixin, OpsPageMixin],
+	mixins: [EndpointWaitMixin, GatewayAuthMixin, ApiGateway, SocketIOService as unknown as ServiceSchema, GatewayHealthMixin, OpsPageMixin],
 
 	settings: {
 		$secureSettings: ["auth"],
