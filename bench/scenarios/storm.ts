@@ -16,7 +16,7 @@ import path from "path";
 import { deleteNamespaceWithTransport } from "../../bin/lib/namespace-cleanup";
 import { request } from "../client";
 import { AMQP_URL, REDIS_URL, settings } from "../config";
-import { interleave, median, type Contender } from "../load";
+import { interleave, median, percentile, type Contender } from "../load";
 import { freePort, onCleanUp, sleep, stopChild, waitForPort, type Child } from "../procs";
 import { below, fmt, rows } from "../report";
 import { seed, startShopNode, waitForHealth } from "../systems";
@@ -35,6 +35,10 @@ interface StormRun {
 	/** Requests of each kind and status. */
 	statuses: Record<string, number>;
 	restarts: number;
+	/** 2xx answers per second, and the slowest answers (ms): a call stuck on a dead node waits for its timeout. */
+	okPerSecond: number;
+	p99: number;
+	max: number;
 }
 
 /** A cluster whose products node can be killed and replaced under a new id. */
@@ -104,6 +108,7 @@ class StormCluster {
 async function storm(cluster: StormCluster, tokens: string[], productIds: string[], seconds: number): Promise<StormRun> {
 	const statuses: Record<string, number> = {};
 	const count = (key: string) => (statuses[key] = (statuses[key] ?? 0) + 1);
+	const latencies: number[] = [];
 	let running = true;
 	let n = 0;
 	const worker = async () => {
@@ -116,6 +121,7 @@ async function storm(cluster: StormCluster, tokens: string[], productIds: string
 						? await request("GET", `${cluster.base}/products/${productId}`)
 						: await request("POST", `${cluster.base}/orders`, { items: [{ productId, quantity: 1 }] }, tokens[i % tokens.length]);
 				count(`${i % 2 === 0 ? "read" : "order"} ${res.status}`);
+				latencies.push(res.ms);
 			} catch {
 				count("no answer");
 			}
@@ -136,7 +142,19 @@ async function storm(cluster: StormCluster, tokens: string[], productIds: string
 	const unavailable = Object.entries(statuses)
 		.filter(([k]) => k.endsWith(" 503") || k === "no answer")
 		.reduce((a, [, v]) => a + v, 0);
-	return { total, unavailable, share: total ? unavailable / total : 0, statuses, restarts };
+	const ok = Object.entries(statuses)
+		.filter(([k]) => / 2\d\d$/.test(k))
+		.reduce((a, [, v]) => a + v, 0);
+	return {
+		total,
+		unavailable,
+		share: total ? unavailable / total : 0,
+		statuses,
+		restarts,
+		okPerSecond: ok / seconds,
+		p99: Math.round(percentile(latencies, 99)),
+		max: Math.round(Math.max(0, ...latencies)),
+	};
 }
 
 export async function stormScenario(): Promise<void> {
@@ -182,7 +200,7 @@ export async function stormScenario(): Promise<void> {
 							target: below(share(cluster.label), share(clusters[0].label), "below before"),
 						}
 					: {}),
-				notes: `products killed every ${STORM_EVERY} s for ${STORM_SECONDS} s, restarted at once under a new id; ${fmt(median(runs.map(r => r.total)))} requests a run`,
+				notes: `products killed every ${STORM_EVERY} s for ${STORM_SECONDS} s, restarted at once under a new id; ${fmt(median(runs.map(r => r.total)))} requests a run, ${fmt(median(runs.map(r => r.okPerSecond)))} answered 2xx/s, p99 ${fmt(median(runs.map(r => r.p99)))} ms, max ${fmt(median(runs.map(r => r.max)))} ms`,
 			});
 		}
 	} finally {
