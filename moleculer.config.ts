@@ -17,6 +17,7 @@ import { StartGateMiddleware } from "./middlewares/start-gate";
 import { RestartedNodeMiddleware } from "./middlewares/restarted-node";
 import { SettledCallsMiddleware } from "./middlewares/settled-calls";
 import { StoppingSignalMiddleware } from "./middlewares/stopping-signal";
+import { ENDPOINT_WAIT_MS, EndpointWaitMiddleware } from "./middlewares/endpoint-wait";
 import { HotReloadMiddleware } from "./middlewares/hot-reload";
 import { applyPatches } from "./lib/infra/patches";
 
@@ -196,6 +197,7 @@ export function brokerOptions(s: Settings): BrokerOptions {
 		enumerable: true,
 		get: () => [
 			RemoteCallTimeoutMiddleware(s.requestTimeoutMs),
+			EndpointWaitMiddleware(Math.min(s.requestTimeoutMs, ENDPOINT_WAIT_MS)),
 			StartGateMiddleware(s.requestTimeoutMs),
 			RestartedNodeMiddleware(),
 			channels(s),

@@ -12,6 +12,7 @@ import { type SecureSettings, defineService, state } from "../lib/contracts/type
 import GatewayAuthMixin, { assertSocketCurrent, closeAfterAnswer, tokenRoom, type Req } from "./api/auth";
 import GatewayHealthMixin from "./api/health";
 import OpsPageMixin from "./api/ops-page";
+import EndpointWaitMixin from "./api/endpoint-wait";
 import { jsonBody } from "./api/body";
 import { callAction, callParams } from "./api/call-input";
 import { RateBudget, type RateLimitStore } from "./api/rate-budget";
@@ -75,7 +76,7 @@ const ApiService = defineService({
 	name: "api",
 	// The first mixin wins where two define one method: the gateway's own doors over moleculer-web's parseQueryString.
 	// moleculer-io ships no typings: its schema is Moleculer's.
-	mixins: [GatewayAuthMixin, ApiGateway, SocketIOService as unknown as ServiceSchema, GatewayHealthMixin, OpsPageMixin],
+	mixins: [EndpointWaitMixin, GatewayAuthMixin, ApiGateway, SocketIOService as unknown as ServiceSchema, GatewayHealthMixin, OpsPageMixin],
 
 	settings: {
 		$secureSettings: ["auth"],
