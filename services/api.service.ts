@@ -12,7 +12,7 @@ import { type SecureSettings, type ServiceBase, defineService } from "../lib/con
 import GatewayAuthMixin, { assertSocketCurrent, closeAfterAnswer, tokenRoom, type AuthThis, type Req } from "./api/auth";
 import GatewayHealthMixin, { type HealthThis } from "./api/health";
 import OpsPageMixin from "./api/ops-page";
-import { jsonBody } from "./api/body";
+import { jsonBody, rawBodyToMeta } from "./api/body";
 import { callAction, callParams } from "./api/call-input";
 import { RateBudget, type RateLimitStore } from "./api/rate-budget";
 import { gateEveryRequest } from "./api/rate-gate";
@@ -71,6 +71,7 @@ function apiRoutes(gateway: GatewaySettings, docs: ReturnType<typeof docsAliases
 		mergeParams: true,
 		bodyParsers: false,
 		use: [jsonBody],
+		onBeforeCall: rawBodyToMeta,
 		aliases: { ...restAliases(), ...docs },
 	};
 	return [route];

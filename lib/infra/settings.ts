@@ -67,6 +67,13 @@ export interface SettlementSettings {
 	recoveryIntervalMs: number;
 }
 
+export interface PaymentsSettings {
+	/** The shop's one currency, ISO 4217 with two decimals (money is counted in cents). */
+	currency: string;
+	/** Stripe, when a secret key is set; `apiUrl` points the SDK elsewhere than api.stripe.com (tests: a local stand-in). */
+	stripe?: { secretKey: string; webhookSecret: string; apiUrl?: string };
+}
+
 export interface Settings {
 	production: boolean;
 	/** The services this node runs (all when SERVICES is unset). */
@@ -92,6 +99,7 @@ export interface Settings {
 	admin: AdminSettings;
 	gateway: GatewaySettings;
 	settlement: SettlementSettings;
+	payments: PaymentsSettings;
 	/** Tests only: the named crash point where this process kills itself (lib/infra/crash-points.ts). */
 	crashPoint?: string;
 	pausePoint?: string;
@@ -150,12 +158,16 @@ const ENV_SCHEMA = {
 	CHANNEL_MAX_RETRIES: int(0, 100, 3),
 	PENDING_TIMEOUT_MS: int(100, 3_600_000, 10_000),
 	RECOVERY_INTERVAL_MS: int(50, 3_600_000, 5_000),
+	SHOP_CURRENCY: { type: "enum", values: ["EUR", "USD", "GBP", "CHF", "CAD", "AUD", "NZD", "SEK", "NOK", "DKK", "PLN", "CZK"], default: "EUR" },
+	STRIPE_SECRET_KEY: { type: "string", optional: true, min: 8, max: 200 },
+	STRIPE_WEBHOOK_SECRET: { type: "string", optional: true, min: 8, max: 200 },
+	STRIPE_API_URL: url("http", "https"),
 	CRASH_POINT: { type: "string", optional: true, pattern: /^[a-z.-]+$/ },
 	PAUSE_POINT: { type: "string", optional: true, pattern: /^[a-z.-]+$/ },
 } as const;
 
 /** Variables whose values never appear in a message. */
-const SECRETS = new Set(["JWT_SECRET", "ADMIN_PASSWORD", "MONGO_URI", "TRANSPORTER", "CACHER"]);
+const SECRETS = new Set(["JWT_SECRET", "ADMIN_PASSWORD", "MONGO_URI", "TRANSPORTER", "CACHER", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"]);
 
 /** The variables the code reads. */
 export const ENV_VARIABLES = Object.keys(ENV_SCHEMA) as ReadonlyArray<keyof typeof ENV_SCHEMA>;
@@ -269,9 +281,17 @@ export function parseSettings(env: Env): Settings {
 			logRequests: v.LOG_LEVEL === "debug" || v.LOG_LEVEL === "trace",
 		},
 		settlement: { pendingTimeoutMs: v.PENDING_TIMEOUT_MS, recoveryIntervalMs: v.RECOVERY_INTERVAL_MS },
+		payments: paymentsOf(v),
 		crashPoint: v.CRASH_POINT,
 		pausePoint: v.PAUSE_POINT,
 	};
+}
+
+/** Stripe needs both its secret key and its webhook secret, or neither. */
+function paymentsOf(v: Record<string, string | undefined>): PaymentsSettings {
+	const { STRIPE_SECRET_KEY: secretKey, STRIPE_WEBHOOK_SECRET: webhookSecret, STRIPE_API_URL: apiUrl } = v;
+	if (!secretKey !== !webhookSecret) throw new SettingsError("Invalid environment: STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are set together");
+	return { currency: v.SHOP_CURRENCY as string, ...(secretKey && webhookSecret ? { stripe: { secretKey, webhookSecret, apiUrl } } : {}) };
 }
 
 /** This process's settings. */

@@ -123,7 +123,7 @@ async function ok(res: Promise<RawResult>, what: string): Promise<any> {
 }
 
 beforeAll(async () => {
-	shop = await startGuardedShop(["api", "customers", "products", "orders", "alerts", "analytics"], {
+	shop = await startGuardedShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments"], {
 		admin: { email: ADMIN.email, password: ADMIN.password },
 		gateway: { rateLimit: { max: 100_000_000 } },
 	});
