@@ -1,12 +1,12 @@
 import type { Server as HttpServer, ServerResponse } from "http";
-import type { Context, ServiceBroker, ServiceSchema } from "moleculer";
+import { Errors, type Context, type ServiceBroker, type ServiceSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
 import SocketIOService from "moleculer-io";
 import type { Server, Socket } from "socket.io";
 import type { AuthUser } from "../lib/contracts/auth";
 import { UnauthorizedError } from "../lib/contracts/errors";
 import { RedisRateLimitStore } from "../lib/infra/rate-limit-store";
-import { EXPOSED_ACTIONS, ROUTES, isRead, restAliases } from "../lib/contracts/routes";
+import { EXPOSED_ACTIONS, ROUTES, SOCKET_ACTIONS, isRead, restAliases } from "../lib/contracts/routes";
 import { settings, type AuthSettings, type GatewaySettings } from "../lib/infra/settings";
 import { type SecureSettings, type ServiceBase, defineService } from "../lib/contracts/types";
 import GatewayAuthMixin, { assertSocketCurrent, closeAfterAnswer, tokenRoom, type AuthThis, type Req } from "./api/auth";
@@ -110,7 +110,7 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 					authorization: true,
 					events: {
 						call: {
-							whitelist: [...EXPOSED_ACTIONS],
+							whitelist: [...SOCKET_ACTIONS],
 						},
 					},
 				},
@@ -151,6 +151,7 @@ const ApiService = defineService<ApiSettings, ApiThis>({
 				if (user) await assertSocketCurrent(this, socket, user, isRead(action));
 				// The route table decides, as for REST: an unknown action is 404 here, before Moleculer could call it missing.
 				this.assertAccess(action, user);
+				if (!SOCKET_ACTIONS.includes(action)) throw new Errors.MoleculerClientError("Not found", 404, "NOT_FOUND");
 				const params = callParams(ctx.params.params);
 				await this.doors.assert(action, params, {});
 				ctx.params.action = action;

@@ -38,12 +38,12 @@ const PaymentsService = defineService<PaymentsServiceSettings, PaymentsThis>({
 	},
 
 	actions: {
-		/** An order's payment, as its customer or an admin sees it (made, manual, on first look: the bank-transfer reference to show). */
+		/** An order's payment, as its customer or an admin sees it (before anything is stored: manual, unpaid, with the bank-transfer reference to show). */
 		get: {
 			params: { id: ID },
 			async handler(this: PaymentsThis, ctx: Ctx<{ id: string }>): Promise<Payment> {
 				const order = await this.orderFor(ctx, ctx.params.id);
-				return this.book.toPublic(await this.book.ensure(order));
+				return this.book.toPublic((await this.book.find(order.id)) ?? this.book.draft(order));
 			},
 		},
 
@@ -76,7 +76,9 @@ const PaymentsService = defineService<PaymentsServiceSettings, PaymentsThis>({
 			},
 		},
 
+		/** Takes no params: the event is the raw body (ctx.meta.rawBody), its signature a header. */
 		stripeWebhook: {
+			params: {},
 			async handler(this: PaymentsThis, ctx: Ctx): Promise<WebhookAnswer> {
 				if (!this.stripe) throw new NotFoundError("Payment provider", "stripe");
 				const raw = { body: ctx.meta.rawBody, signature: ctx.meta.rawHeaders?.["stripe-signature"] };

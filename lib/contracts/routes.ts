@@ -109,6 +109,9 @@ const READS: ReadonlySet<string> = new Set(ROUTES.filter(r => r.method === "GET"
 /** Every action a client may call, over REST or Socket.IO. */
 export const EXPOSED_ACTIONS: readonly string[] = [...ACCESS.keys()];
 
+/** Every action a client may call over Socket.IO: raw-body routes (signed webhooks) are REST only. */
+export const SOCKET_ACTIONS: readonly string[] = ROUTES.filter(r => !r.rawBody).map(r => r.action);
+
 /** moleculer-web aliases: `"GET /products/:id": "products.get"`, in the table's order. */
 export function restAliases(): Record<string, string> {
 	return Object.fromEntries(ROUTES.map(r => [`${r.method} ${r.path}`, r.action]));

@@ -63,8 +63,8 @@ export interface BookDeps {
 }
 
 const now = () => new Date().toISOString();
-/** A bank-transfer reference a person can type: 10 characters without look-alikes. */
-const reference = () => `RF${Array.from(crypto.randomBytes(8), b => "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"[b % 32]).join("")}`;
+/** A bank-transfer reference a person can type (10 characters without look-alikes), the same for an order however often it is asked. */
+const reference = (orderId: string) => `RF${Array.from(crypto.createHash("sha256").update(orderId).digest().subarray(0, 8), b => "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"[b % 32]).join("")}`;
 const net = (p: PaymentDoc) => p.capturedCents - p.refundedCents;
 const issuingCents = (p: PaymentDoc) => p.refunds.filter(r => r.state === "issuing").reduce((s, r) => s + r.amountCents, 0);
 
@@ -88,12 +88,10 @@ export class PaymentBook {
 		return this.deps.payments.findOne({ orderId });
 	}
 
-	/** The order's payment, made on first need (manual unless asked otherwise). */
-	async ensure(order: Order, provider: PaymentProvider = "manual"): Promise<PaymentDoc> {
-		const existing = await this.find(order.id);
-		if (existing) return existing;
+	/** The order's payment as it would start: what a read answers before anything is stored. */
+	draft(order: Order, provider: PaymentProvider = "manual"): PaymentDoc {
 		const at = now();
-		const doc: PaymentDoc = {
+		return {
 			_id: newId(),
 			orderId: order.id,
 			customerId: order.customerId,
@@ -103,13 +101,20 @@ export class PaymentBook {
 			currency: this.deps.currency,
 			capturedCents: 0,
 			refundedCents: 0,
-			reference: reference(),
+			reference: reference(order.id),
 			refunds: [],
 			history: [],
 			rev: 0,
 			createdAt: at,
 			updatedAt: at,
 		};
+	}
+
+	/** The order's payment, stored on first need (manual unless asked otherwise). */
+	async ensure(order: Order, provider: PaymentProvider = "manual"): Promise<PaymentDoc> {
+		const existing = await this.find(order.id);
+		if (existing) return existing;
+		const doc = this.draft(order, provider);
 		try {
 			return await this.deps.payments.insert(doc);
 		} catch (err) {
