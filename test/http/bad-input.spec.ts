@@ -328,7 +328,6 @@ const ACTION_OVERRIDES: Record<string, () => Record<string, () => unknown>> = {
 };
 
 function envFor(action: string): ValidEnv {
-	const service = action.split(".")[0];
 	return {
 		overrides: {
 			productId: () => fx.p1,
