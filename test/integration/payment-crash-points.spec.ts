@@ -30,7 +30,7 @@ const ENV = {
 	RATE_LIMIT_MAX: "1000000",
 	PENDING_TIMEOUT_MS: "700",
 	RECOVERY_INTERVAL_MS: "250",
-	LOG_LEVEL: "warn",
+	LOG_LEVEL: "info",
 };
 const PRICE = 250;
 
