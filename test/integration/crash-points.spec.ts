@@ -6,6 +6,7 @@ import { waitFor } from "../helpers/broker";
 import { freePort } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
 import { startShopProcess, type ShopProcess } from "../helpers/shop-process";
+import { moneyImbalance } from "../helpers/invariants";
 import { PAYMENT_CRASH_POINTS, type PaymentCrashPoint } from "../helpers/payment-crash-points";
 
 /**
@@ -123,6 +124,9 @@ class Shop {
 			const stock = (await this.http.get(`/products/${p.id}`)).body.stock;
 			if (stock !== p.initial + p.restocked - held) return `product ${p.id}: stock ${stock}, expected ${p.initial} + ${p.restocked} - ${held}`;
 		}
+		// The money invariant (test/helpers/invariants.ts): nothing here pays, so every order nets 0 on both sides.
+		const money = await moneyImbalance(this.http, this.admin, orders as Parameters<typeof moneyImbalance>[2]);
+		if (money) return money;
 		const dashboard = (await this.http.get("/analytics/dashboard", this.admin)).body;
 		const byStatus = Object.fromEntries(["pending", "awaiting_payment", "confirmed", "shipped", "delivered", "cancelled"].map(s => [s, orders.filter(o => o.status === s).length]));
 		if (dashboard.totalOrders !== orders.length || JSON.stringify(dashboard.ordersByStatus) !== JSON.stringify(byStatus)) {

@@ -3,6 +3,7 @@ import { CHANNELS, type OrderStatusMessage } from "../../lib/contracts/channels"
 import { eventRecorder, waitFor } from "../helpers/broker";
 import { startInProcessShop } from "../helpers/gateway";
 import { HttpClient } from "../helpers/http";
+import { connectSocket, recordEvents } from "../helpers/socket";
 import { StripeStandIn } from "../helpers/stripe-stand-in";
 
 /**
@@ -163,6 +164,22 @@ describe("payments, fulfilment and returns", () => {
 			const delivered = await http.post(`/orders/${o.id}/deliver`, {}, admin);
 			expect(delivered.body).toMatchObject({ status: "delivered", fulfilment: { carrier: "DHL", deliveredAt: expect.any(String) } });
 			await waitFor(() => messages.filter(m => m.order.id === o.id && m.change === "fulfilment").length === 2, 5000, "two fulfilment messages");
+		});
+
+		it("the customer sees the payment and the shipping live over Socket.IO (order.updated)", async () => {
+			const socket = await connectSocket(shop.url, customer);
+			try {
+				const seen = recordEvents(socket);
+				const p = await product();
+				const o = await order([[p.id, 1]]);
+				await http.post(`/orders/${o.id}/mark-paid`, {}, admin);
+				await http.post(`/orders/${o.id}/ship`, { carrier: "UPS", trackingNumber: "1ZLIVE" }, admin);
+				const mine = () => seen.filter(e => e.event === "order.updated" && e.payload.order.id === o.id).map(e => e.payload.order);
+				await waitFor(() => mine().some(x => x.fulfilment?.trackingNumber === "1ZLIVE"), 5000, "the shipping pushed");
+				expect(mine().some(x => x.paymentStatus === "paid" && x.status === "confirmed")).toBe(true);
+			} finally {
+				socket.close();
+			}
 		});
 
 		it("the existing PATCH status still moves an order (no fulfilment record then)", async () => {
