@@ -27,11 +27,12 @@ describe("durable events to alerts and analytics", () => {
 			cluster.start("orders", "orders"),
 			cluster.start("alerts", "alerts"),
 			cluster.start("analytics", "analytics"),
+			cluster.start("payments", "payments"),
 		]);
 		http = new HttpClient(`http://127.0.0.1:${gateway.port}/api`);
 		observer = observerBroker(cluster.namespace);
 		await observer.start();
-		await waitFor(async () => (await http.get("/health")).status === 200, 30_000, "all five services to be healthy");
+		await waitFor(async () => (await http.get("/health")).status === 200, 30_000, "all six services to be healthy");
 		// Health is the gateway's view; the orders node must also know products and customers.
 		await cluster.waitForMesh(observer);
 		adminToken = await loginAdmin(http);
@@ -46,11 +47,18 @@ describe("durable events to alerts and analytics", () => {
 	const dashboard = async () => (await http.get("/analytics/dashboard", adminToken)).body;
 	const alerts = async (type: string) => (await http.get(`/alerts?type=${type}&pageSize=100`, adminToken)).body;
 
-	it("shows all five services running", async () => {
+	it("shows all six services running", async () => {
 		const health = await http.get("/health");
 		expect(health.body).toEqual({
 			status: "ok",
-			services: { "order-service": "running", "product-service": "running", "customer-service": "running", "alert-service": "running", "analytics-service": "running" },
+			services: {
+				"order-service": "running",
+				"product-service": "running",
+				"customer-service": "running",
+				"alert-service": "running",
+				"analytics-service": "running",
+				"payment-service": "running",
+			},
 			dependencies: { transporter: "up", cache: "up" },
 		});
 	});
