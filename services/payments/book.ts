@@ -1,55 +1,14 @@
-import crypto from "crypto";
 import type { CallingOptions, LoggerInstance } from "moleculer";
-import { isDuplicateKeyError, type DbAdapter, type Doc, type IndexSpec } from "../../lib/db/adapter";
+import { isDuplicateKeyError, type DbAdapter } from "../../lib/db/adapter";
 import { newId } from "../../lib/db/ids";
 import { ConflictError } from "../../lib/contracts/errors";
 import { crashPoint } from "../../lib/infra/crash-points";
-import type { Payment, PaymentChange, PaymentProvider, PaymentStatus, PaymentUpdate } from "../../lib/contracts/payments";
+import type { Payment, PaymentProvider, PaymentStatus, PaymentUpdate } from "../../lib/contracts/payments";
 import type { Order } from "../../lib/contracts/types";
 import type { Provider, ProviderPayment } from "./providers";
+import { MAX_REFUNDS, paymentView, reference, type PaymentDoc, type RefundRecord } from "./documents";
 
-export interface RefundRecord {
-	id: string;
-	amountCents: number;
-	state: "issuing" | "issued";
-	at: string;
-	providerRefundId?: string | null;
-}
-
-/** One payment per order: what was authorised, captured and refunded, and each change in order. */
-export interface PaymentDoc extends Doc {
-	orderId: string;
-	customerId: string;
-	provider: PaymentProvider;
-	status: PaymentStatus;
-	amountCents: number;
-	currency: string;
-	capturedCents: number;
-	refundedCents: number;
-	reference: string;
-	intentId?: string;
-	clientSecret?: string;
-	refunds: RefundRecord[];
-	history: PaymentChange[];
-	/** Bumped by every write: each write is a compare-and-set on it. */
-	rev: number;
-	/** A change not yet handed to orders; the settler hands it over. */
-	sync?: true;
-	/** A refund recorded and not yet confirmed issued; the settler issues it (the provider's idempotency key makes it once). */
-	issuing?: true;
-	createdAt: string;
-	updatedAt: string;
-}
-
-export const PAYMENT_INDEXES: IndexSpec[] = [
-	{ field: "orderId", unique: true },
-	{ field: "intentId", unique: true, sparse: true },
-	{ field: "sync", sparse: true },
-	{ field: "issuing", sparse: true },
-];
-
-/** At most this many refunds per payment: everything bounded. */
-export const MAX_REFUNDS = 20;
+export { PAYMENT_INDEXES, type PaymentDoc } from "./documents";
 
 export interface Caller {
 	call<T>(action: string, params?: object, opts?: CallingOptions): Promise<T>;
@@ -63,8 +22,6 @@ export interface BookDeps {
 }
 
 const now = () => new Date().toISOString();
-/** A bank-transfer reference a person can type (10 characters without look-alikes), the same for an order however often it is asked. */
-const reference = (orderId: string) => `RF${Array.from(crypto.createHash("sha256").update(orderId).digest().subarray(0, 8), b => "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"[b % 32]).join("")}`;
 const net = (p: PaymentDoc) => p.capturedCents - p.refundedCents;
 const issuingCents = (p: PaymentDoc) => p.refunds.filter(r => r.state === "issuing").reduce((s, r) => s + r.amountCents, 0);
 
@@ -143,22 +100,28 @@ export class PaymentBook {
 	}
 
 	/** Record an authorisation (stripe), then hand it to orders, which captures it unless the order is cancelled. */
-	async authorise(via: Caller, p: PaymentDoc, amountCents: number): Promise<PaymentDoc> {
-		if (p.status !== "unpaid" && p.status !== "failed") return p;
-		return this.syncToOrder(via, await this.change(p, "authorised", amountCents, {}));
+	authorise(via: Caller, p: PaymentDoc, amountCents: number): Promise<PaymentDoc> {
+		return this.onFresh(p, async p => {
+			if (p.status !== "unpaid" && p.status !== "failed") return p;
+			return this.syncToOrder(via, await this.change(p, "authorised", amountCents, {}));
+		});
 	}
 
 	/** Record a capture (once: only from unpaid, authorised or failed), then pay the order. */
-	async capture(via: Caller, p: PaymentDoc, amountCents: number): Promise<PaymentDoc> {
-		if (p.capturedCents > 0 || !["unpaid", "authorised", "failed"].includes(p.status)) return p;
-		const captured = await this.change(p, "paid", amountCents, { capturedCents: amountCents });
-		crashPoint("capture.after-record");
-		return this.syncToOrder(via, captured);
+	capture(via: Caller, p: PaymentDoc, amountCents: number): Promise<PaymentDoc> {
+		return this.onFresh(p, async p => {
+			if (p.capturedCents > 0 || !["unpaid", "authorised", "failed"].includes(p.status)) return p;
+			const captured = await this.change(p, "paid", amountCents, { capturedCents: amountCents });
+			crashPoint("capture.after-record");
+			return this.syncToOrder(via, captured);
+		});
 	}
 
-	async fail(via: Caller, p: PaymentDoc): Promise<PaymentDoc> {
-		if (p.status !== "unpaid" && p.status !== "authorised") return p;
-		return this.syncToOrder(via, await this.change(p, "failed", 0, {}));
+	fail(via: Caller, p: PaymentDoc): Promise<PaymentDoc> {
+		return this.onFresh(p, async p => {
+			if (p.status !== "unpaid" && p.status !== "authorised") return p;
+			return this.syncToOrder(via, await this.change(p, "failed", 0, {}));
+		});
 	}
 
 	/** Refund `amountCents` under `refundId` (idempotent: the same id refunds once). */
@@ -214,25 +177,12 @@ export class PaymentBook {
 		return p;
 	}
 
-	view(p: PaymentDoc): ProviderPayment {
-		return { id: p._id, orderId: p.orderId, amountCents: p.amountCents, currency: p.currency, intentId: p.intentId };
+	toPublic(p: PaymentDoc): Payment {
+		return paymentView(p);
 	}
 
-	toPublic(p: PaymentDoc): Payment {
-		return {
-			id: p._id,
-			orderId: p.orderId,
-			provider: p.provider,
-			status: p.status,
-			amountCents: p.amountCents,
-			capturedCents: p.capturedCents,
-			refundedCents: p.refundedCents,
-			reference: p.reference,
-			clientSecret: p.clientSecret ?? null,
-			refunds: p.refunds.map(r => ({ id: r.id, amountCents: r.amountCents, state: r.state, at: r.at })),
-			createdAt: p.createdAt,
-			updatedAt: p.updatedAt,
-		};
+	view(p: PaymentDoc): ProviderPayment {
+		return { id: p._id, orderId: p.orderId, amountCents: p.amountCents, currency: p.currency, intentId: p.intentId };
 	}
 
 	/** Checkout's order awaiting payment is confirmed once paid; false when it expired first (then it is refunded). */
@@ -259,6 +209,18 @@ export class PaymentBook {
 		const recorded = await this.change(p, status, record.amountCents, { refundedCents, refunds }, still ? {} : { issuing: true });
 		crashPoint("refund.after-record");
 		return this.syncToOrder(via, recorded);
+	}
+
+	/** A provider's event decided on the payment as it is now: a copy read before another write is read again (a repeat then changes nothing). */
+	private async onFresh(p: PaymentDoc, step: (p: PaymentDoc) => Promise<PaymentDoc>): Promise<PaymentDoc> {
+		for (let attempt = 1; ; attempt++) {
+			try {
+				return await step(p);
+			} catch (err) {
+				if ((err as { type?: string }).type !== "PAYMENT_CHANGED" || attempt >= 3) throw err;
+				p = (await this.deps.payments.findById(p._id)) ?? p;
+			}
+		}
 	}
 
 	/** A status change: recorded in the history, marked for orders. */

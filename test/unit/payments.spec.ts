@@ -88,8 +88,8 @@ describe("payments, fulfilment and returns", () => {
 			const now = await orderOf(o.id);
 			expect(now).toMatchObject({ status: "confirmed", paymentStatus: "paid", paidCents: 2500 });
 			expect(now.paymentHistory).toEqual([{ status: "paid", at: expect.any(String), amountCents: 2500 }]);
-			await waitFor(() => messages.some(m => m.order.id === o.id && m.change === "payment" && m.order.paymentStatus === "paid"), 5000, "the payment message");
-			await waitFor(() => pushes.received.some(e => e.payload.order.id === o.id && e.payload.order.paymentStatus === "paid"), 5000, "order.updated with paid");
+			await waitFor(() => messages.some(m => m.order.id === o.id && m.change === "payment" && m.order.paymentStatus === "paid"), 15_000, "the payment message");
+			await waitFor(() => pushes.received.some(e => e.payload.order.id === o.id && e.payload.order.paymentStatus === "paid"), 15_000, "order.updated with paid");
 		});
 
 		it("refuses to mark an order paid twice (409), changing nothing", async () => {
@@ -148,7 +148,7 @@ describe("payments, fulfilment and returns", () => {
 			expect(await stockOf(p.id)).toBe(8);
 			const res = await http.post(`/orders/${o.id}/cancel`, {}, customer);
 			expect(res.status).toBe(200);
-			await waitFor(async () => (await orderOf(o.id)).paymentStatus === "refunded", 5000, "the cancellation's refund");
+			await waitFor(async () => (await orderOf(o.id)).paymentStatus === "refunded", 15_000, "the cancellation's refund");
 			expect(await orderOf(o.id)).toMatchObject({ status: "cancelled", paidCents: 0 });
 			expect(await stockOf(p.id)).toBe(10);
 		});
@@ -163,7 +163,7 @@ describe("payments, fulfilment and returns", () => {
 			expect((await http.post(`/orders/${o.id}/ship`, { carrier: "DHL", trackingNumber: "X" }, admin)).status).toBe(409);
 			const delivered = await http.post(`/orders/${o.id}/deliver`, {}, admin);
 			expect(delivered.body).toMatchObject({ status: "delivered", fulfilment: { carrier: "DHL", deliveredAt: expect.any(String) } });
-			await waitFor(() => messages.filter(m => m.order.id === o.id && m.change === "fulfilment").length === 2, 5000, "two fulfilment messages");
+			await waitFor(() => messages.filter(m => m.order.id === o.id && m.change === "fulfilment").length === 2, 15_000, "two fulfilment messages");
 		});
 
 		it("the customer sees the payment and the shipping live over Socket.IO (order.updated)", async () => {
@@ -175,7 +175,7 @@ describe("payments, fulfilment and returns", () => {
 				await http.post(`/orders/${o.id}/mark-paid`, {}, admin);
 				await http.post(`/orders/${o.id}/ship`, { carrier: "UPS", trackingNumber: "1ZLIVE" }, admin);
 				const mine = () => seen.filter(e => e.event === "order.updated" && e.payload.order.id === o.id).map(e => e.payload.order);
-				await waitFor(() => mine().some(x => x.fulfilment?.trackingNumber === "1ZLIVE"), 5000, "the shipping pushed");
+				await waitFor(() => mine().some(x => x.fulfilment?.trackingNumber === "1ZLIVE"), 15_000, "the shipping pushed");
 				expect(mine().some(x => x.paymentStatus === "paid" && x.status === "confirmed")).toBe(true);
 			} finally {
 				socket.close();
@@ -312,10 +312,10 @@ describe("payments, fulfilment and returns", () => {
 			expect(stripe.calls.length).toBeGreaterThan(hold);
 			const res = await http.post(`/orders/${o.id}/cancel`, {}, customer);
 			expect(res.status).toBe(200);
-			await waitFor(() => stripe.calls.some(c => c.path === `/v1/payment_intents/${intentId}/cancel`), 5000, "the void");
+			await waitFor(() => stripe.calls.some(c => c.path === `/v1/payment_intents/${intentId}/cancel`), 15_000, "the void");
 			const voided = stripe.calls.find(c => c.path === `/v1/payment_intents/${intentId}/cancel`)!;
 			expect(voided.idempotencyKey).toMatch(/^void-/);
-			await waitFor(async () => (await orderOf(o.id)).paymentHistory.length === 2, 5000, "the void recorded");
+			await waitFor(async () => (await orderOf(o.id)).paymentHistory.length === 2, 15_000, "the void recorded");
 			expect((await orderOf(o.id)).paymentStatus).toBe("unpaid");
 		});
 
@@ -323,7 +323,7 @@ describe("payments, fulfilment and returns", () => {
 			const { order: o, intentId } = await started(1000);
 			expect((await http.post(`/orders/${o.id}/cancel`, {}, customer)).status).toBe(200);
 			await webhook(stripe.event("payment_intent.succeeded", { id: intentId, amount_received: 1000, status: "succeeded" }));
-			await waitFor(async () => (await orderOf(o.id)).paymentStatus === "refunded", 5000, "the automatic refund");
+			await waitFor(async () => (await orderOf(o.id)).paymentStatus === "refunded", 15_000, "the automatic refund");
 			const refund = stripe.calls.find(c => c.path === "/v1/refunds" && c.form.get("payment_intent") === intentId)!;
 			expect(refund.form.get("amount")).toBe("1000");
 			expect(refund.idempotencyKey).toMatch(/^refund-cancel-/);
