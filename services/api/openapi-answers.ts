@@ -276,14 +276,14 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 		status: 200,
 		description: "The payment with the provider chosen; stripe answers the PaymentIntent's client secret",
 		schema: ref("Payment"),
-		errors: { 409: "The payment is no longer open (`PAYMENT_NOT_OPEN`), or the provider is not configured (`PROVIDER_NOT_CONFIGURED`)" },
+		errors: { 409: "The payment is no longer open (`PAYMENT_NOT_OPEN`), the order is cancelled (`ORDER_CANCELLED`), or the provider is not configured (`PROVIDER_NOT_CONFIGURED`)" },
 		example: { provider: "stripe" },
 	},
 	"payments.markPaid": {
 		status: 200,
 		description: "The payment, `paid`; the order's paymentStatus follows",
 		schema: ref("Payment"),
-		errors: { 409: "Already paid (`ALREADY_PAID`), a reference that is not the payment's (`REFERENCE_MISMATCH`), or a stripe payment (`NOT_MANUAL`)" },
+		errors: { 409: "Already paid (`ALREADY_PAID`), a reference that is not the payment's (`REFERENCE_MISMATCH`), a stripe payment (`NOT_MANUAL`), a cancelled order (`ORDER_CANCELLED`)" },
 		example: { reference: "RFK7P2M9QX" },
 	},
 	"payments.refund": {

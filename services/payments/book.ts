@@ -83,6 +83,7 @@ export class PaymentBook {
 	/** A customer chooses how to pay an unpaid order; stripe opens its PaymentIntent (once: the key is the payment's). */
 	async start(order: Order, provider: PaymentProvider): Promise<PaymentDoc> {
 		this.provider(provider);
+		assertNotCancelled(order);
 		let p = await this.ensure(order, provider);
 		if (p.status !== "unpaid" && p.status !== "failed") throw new ConflictError(`This order's payment is ${p.status}`, "PAYMENT_NOT_OPEN", { status: p.status });
 		if (p.provider !== provider) p = await this.write(p, { provider });
@@ -92,6 +93,7 @@ export class PaymentBook {
 
 	/** An admin records a manual payment; the reference, when given, must be the payment's. */
 	async markPaid(via: Caller, order: Order, ref?: string): Promise<PaymentDoc> {
+		assertNotCancelled(order);
 		const p = await this.ensure(order);
 		if (p.provider !== "manual") throw new ConflictError("This order is paid through stripe: its payment is recorded from the provider's events", "NOT_MANUAL");
 		if (ref !== undefined && ref !== p.reference) throw new ConflictError("This reference is not the order's payment reference", "REFERENCE_MISMATCH", { reference: ref });
@@ -250,4 +252,9 @@ export class PaymentBook {
 			this.deps.logger.warn(`Could not ${what}`, (err as Error).message);
 		}
 	}
+}
+
+/** A cancelled order takes no new payment (one that arrives anyway, from a provider, is refunded). */
+function assertNotCancelled(order: Order): void {
+	if (order.status === "cancelled") throw new ConflictError("The order is cancelled", "ORDER_CANCELLED");
 }

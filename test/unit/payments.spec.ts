@@ -102,6 +102,16 @@ describe("payments, fulfilment and returns", () => {
 			expect(now.paymentHistory).toHaveLength(1);
 		});
 
+		it("refuses to mark a cancelled order paid (409), changing nothing", async () => {
+			const p = await product();
+			const o = await order([[p.id, 1]]);
+			await http.post(`/orders/${o.id}/cancel`, {}, customer);
+			const res = await http.post(`/orders/${o.id}/mark-paid`, {}, admin);
+			expect(res.status).toBe(409);
+			expect(res.body.type).toBe("ORDER_CANCELLED");
+			expect(await orderOf(o.id)).toMatchObject({ paymentStatus: "unpaid", paidCents: 0, paymentHistory: [] });
+		});
+
 		it("lets only admins mark paid, refund, ship, deliver and record returns", async () => {
 			const p = await product();
 			const o = await order([[p.id, 1]]);
