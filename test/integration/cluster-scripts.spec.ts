@@ -134,7 +134,7 @@ describe("npm run cluster, cluster:stop, cluster:clean", () => {
 	it("starts every service in its own process and two gateways, both healthy, and says where; with no ADMIN_*, its admin has a generated password kept beside the data (0600)", async () => {
 		const { code, output } = await npmRun("cluster", env);
 		expect({ code, output }).toMatchObject({ code: 0 });
-		expect(output).toContain(`Cluster "${namespace}" is up: 7 nodes`);
+		expect(output).toContain(`Cluster "${namespace}" is up: 8 nodes`);
 		expect(output).toContain(`http://localhost:${env.PORT}/api`);
 		expect(output).toContain(`http://localhost:${env.PORT2}/api`);
 
