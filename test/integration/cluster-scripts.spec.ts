@@ -140,7 +140,7 @@ describe("npm run cluster, cluster:stop, cluster:clean", () => {
 
 		const file = pidFile();
 		expect(file.nodes.map(n => n.name).sort()).toEqual(["alerts", "analytics", "api-1", "api-2", "customers", "orders", "payments", "products"]);
-		expect(new Set(file.nodes.map(n => n.pid)).size).toBe(7);
+		expect(new Set(file.nodes.map(n => n.pid)).size).toBe(8);
 		for (const node of file.nodes) {
 			expect(isAlive(node.pid, node.startTime)).toBe(true);
 			expect(fs.readFileSync(node.log, "utf8")).toMatch(/started successfully/);
