@@ -21,7 +21,7 @@ import { DEFAULT_DATA_DIR } from "../lib/infra/env-defaults";
 import { GENERATED_ADMIN_FILE, readAdminFile } from "../lib/infra/generated-admin";
 import type { Customer, Order, Product } from "../lib/contracts/types";
 import { clusterFolder, freePort, healthStatus, isAlive, loadDotEnv, readClusterPidFile, sleep, stopProcesses, waitForHealthy } from "./lib/processes";
-import { CUSTOMERS, DEMO_PASSWORD, ORDERS, PRODUCTS, type SeedOrder, type SeedStatus } from "./lib/seed-data";
+import { CUSTOMERS, DEMO_PASSWORD, ORDERS, PRODUCTS, paymentOf, trackingOf, type SeedOrder } from "./lib/seed-data";
 import { ApiError, ShopClient } from "./lib/shop-client";
 
 const RUNNER = path.join(__dirname, "runner.js");
@@ -132,19 +132,23 @@ function placedAt(order: SeedOrder, now: Date): string | undefined {
 	return new Date(day + order.hour * 3_600_000).toISOString();
 }
 
-/** The moves from confirmed (where placement leaves an order) to the seed's status. */
-const MOVES: Record<SeedStatus, Array<Exclude<SeedStatus, "confirmed">>> = {
-	confirmed: [],
-	shipped: ["shipped"],
-	delivered: ["shipped", "delivered"],
-	cancelled: ["cancelled"],
-};
-
-async function moveTo(client: ShopClient, order: Order, status: SeedStatus): Promise<void> {
-	for (const step of MOVES[status]) {
-		if (step === "cancelled") await client.post(`/orders/${order.id}/cancel`);
-		else await client.patch(`/orders/${order.id}/status`, { status: step });
+/**
+ * From confirmed (where placement leaves an order) to the seed's state:
+ * paid manually first when it is paid, shipped with a carrier and tracking
+ * number, delivered, then refunded or its lines returned.
+ */
+async function moveTo(client: ShopClient, order: Order, spec: SeedOrder, index: number, products: Map<string, Product>): Promise<void> {
+	const payment = paymentOf(spec);
+	if (spec.status === "cancelled") {
+		await client.post(`/orders/${order.id}/cancel`);
+		return;
 	}
+	if (payment !== "unpaid") await client.post(`/orders/${order.id}/mark-paid`, {});
+	if (spec.status === "shipped" || spec.status === "delivered") await client.post(`/orders/${order.id}/ship`, trackingOf(index));
+	if (spec.status === "delivered") await client.post(`/orders/${order.id}/deliver`, {});
+	if (payment === "refunded") await client.post(`/orders/${order.id}/refunds`, { amountCents: order.totalCents });
+	const returned = (spec.returned ?? []).filter(([sku]) => products.has(sku));
+	if (returned.length) await client.post(`/orders/${order.id}/returns`, { items: returned.map(([sku, quantity, restock]) => ({ productId: products.get(sku)!.id, quantity, restock })) });
 }
 
 /**
@@ -171,7 +175,7 @@ async function seedOrders(client: ShopClient, customers: Map<string, string>, pr
 		const headers: Record<string, string> = { "x-on-behalf-of": customers.get(spec.customer)!, "idempotency-key": `demo-seed-${index + 1}`, ...(when ? { "x-placed-at": when } : {}) };
 		try {
 			const order = await client.post<Order>("/orders", { items, shippingAddress: customer.address }, headers);
-			await moveTo(client, order, spec.status);
+			await moveTo(client, order, spec, index, products);
 			counts.orders.created++;
 		} catch (err) {
 			// A catalog that was there before the seed may lack the stock: that order is left out.

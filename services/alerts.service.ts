@@ -9,7 +9,7 @@ import { PAGE_PARAMS } from "../lib/contracts/params";
 import { cancellationRaisesAlert } from "../lib/contracts/reservations";
 import { type Ctx, defineService } from "../lib/contracts/types";
 
-export const ALERT_TYPES = ["stock_low", "out_of_stock", "order_cancelled"] as const;
+export const ALERT_TYPES = ["stock_low", "out_of_stock", "order_cancelled", "payment_mismatch"] as const;
 type AlertType = (typeof ALERT_TYPES)[number];
 const PUBLIC_FIELDS = ["id", "type", "severity", "message", "data", "acknowledged", "createdAt"] as const;
 
@@ -56,6 +56,22 @@ const AlertsService = defineService({
 				const alert = this.toPublic(doc);
 				await this.entityChanged("updated", alert, ctx);
 				return alert;
+			},
+		},
+
+		/** An alert another service raises itself (payments: a provider amount that does not match), once per `key`. Internal. */
+		raise: {
+			visibility: "public",
+			params: {
+				key: { type: "string", min: 1, max: 300 },
+				type: { type: "enum", values: ALERT_TYPES },
+				severity: { type: "enum", values: ["info", "warning", "critical"] },
+				message: { type: "string", min: 1, max: 1000 },
+				data: { type: "object" },
+			},
+			async handler(ctx: Ctx<{ key: string; type: AlertType; severity: Alert["severity"]; message: string; data: Record<string, unknown> }>): Promise<void> {
+				const { key, type, severity, message, data } = ctx.params;
+				await this.raise({ _id: `${type}:${key}`, type, severity, message, data });
 			},
 		},
 	},

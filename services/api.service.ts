@@ -1,19 +1,19 @@
 import type { Server as HttpServer, ServerResponse } from "http";
-import type { Context, ServiceBroker, ServiceSchema } from "moleculer";
+import { Errors, type Context, type ServiceBroker, type ServiceSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
 import SocketIOService from "moleculer-io";
 import type { Server, Socket } from "socket.io";
 import type { AuthUser } from "../lib/contracts/auth";
 import { UnauthorizedError } from "../lib/contracts/errors";
 import { RedisRateLimitStore } from "../lib/infra/rate-limit-store";
-import { EXPOSED_ACTIONS, ROUTES, isRead, restAliases } from "../lib/contracts/routes";
+import { EXPOSED_ACTIONS, ROUTES, SOCKET_ACTIONS, isRead, restAliases } from "../lib/contracts/routes";
 import { settings, type AuthSettings, type GatewaySettings } from "../lib/infra/settings";
 import { type SecureSettings, defineService, state } from "../lib/contracts/types";
 import GatewayAuthMixin, { assertSocketCurrent, closeAfterAnswer, tokenRoom, type Req } from "./api/auth";
 import GatewayHealthMixin from "./api/health";
 import OpsPageMixin from "./api/ops-page";
 import EndpointWaitMixin from "./api/endpoint-wait";
-import { jsonBody } from "./api/body";
+import { jsonBody, rawBodyToMeta } from "./api/body";
 import { callAction, callParams } from "./api/call-input";
 import { RateBudget, type RateLimitStore } from "./api/rate-budget";
 import { gateEveryRequest } from "./api/rate-gate";
@@ -61,6 +61,7 @@ function apiRoutes(gateway: GatewaySettings, docs: ReturnType<typeof docsAliases
 		mergeParams: true,
 		bodyParsers: false,
 		use: [jsonBody],
+		onBeforeCall: rawBodyToMeta,
 		aliases: { ...restAliases(), ...docs },
 	};
 	return [route];
@@ -100,7 +101,7 @@ const ApiService = defineService({
 					authorization: true,
 					events: {
 						call: {
-							whitelist: [...EXPOSED_ACTIONS],
+							whitelist: [...SOCKET_ACTIONS],
 						},
 					},
 				},
@@ -143,6 +144,7 @@ const ApiService = defineService({
 				if (user) await assertSocketCurrent(this, socket, user, isRead(action));
 				// The route table decides, as for REST: an unknown action is 404 here, before Moleculer could call it missing.
 				this.assertAccess(action, user);
+				if (!SOCKET_ACTIONS.includes(action)) throw new Errors.MoleculerClientError("Not found", 404, "NOT_FOUND");
 				const params = callParams(ctx.params.params);
 				await this.doors.assert(action, params, {});
 				ctx.params.action = action;

@@ -10,8 +10,11 @@ import { settings } from "../lib/infra/settings";
 import { ORDER_REFUSAL, type CanOrderAnswer, type Ctx, type Order, type ShippingAddress, defineService, state } from "../lib/contracts/types";
 import { ORDER_INDEXES, Placement, type OrderDoc } from "./orders/placement";
 import { validationError } from "../lib/infra/validation";
+import { AFTERCARE_INDEXES, Aftercare, withAftercareDefaults } from "./orders/aftercare";
+import { AFTERCARE_FIELDS, AFTERCARE_PARAMS } from "./orders/aftercare-params";
+import type { PaymentUpdate, ReturnLine } from "../lib/contracts/payments";
 
-const PUBLIC_FIELDS = ["id", "customerId", "items", "totalCents", "status", "statusHistory", "shippingAddress", "createdAt", "updatedAt"] as const;
+const PUBLIC_FIELDS = ["id", "customerId", "items", "totalCents", "status", "statusHistory", "shippingAddress", ...AFTERCARE_FIELDS, "createdAt", "updatedAt"] as const;
 const ADDRESS_LINE = { type: "string", trim: true, min: 1, max: 200 } as const;
 
 const OrdersService = defineService({
@@ -19,7 +22,7 @@ const OrdersService = defineService({
 	mixins: [
 		DbMixin<OrderDoc, Order>({
 			collection: "orders",
-			indexes: ORDER_INDEXES,
+			indexes: [...ORDER_INDEXES, ...AFTERCARE_INDEXES],
 			publicFields: PUBLIC_FIELDS,
 		}),
 		HealthMixin,
@@ -29,7 +32,7 @@ const OrdersService = defineService({
 		settlement: settings.settlement,
 	},
 
-	state: state<{ placement: Placement; recovering: boolean; recoveryTimer?: NodeJS.Timeout }>(),
+	state: state<{ placement: Placement; aftercare: Aftercare; recovering: boolean; recoveryTimer?: NodeJS.Timeout }>(),
 
 	actions: {
 		create: {
@@ -104,6 +107,49 @@ const OrdersService = defineService({
 			},
 		},
 
+		ship: {
+			params: AFTERCARE_PARAMS.ship,
+			handler(ctx: Ctx<{ id: string; carrier: string; trackingNumber: string }>): Promise<Order> {
+				return this.aftercare.ship(ctx.params.id, ctx.params.carrier, ctx.params.trackingNumber);
+			},
+		},
+
+		deliver: {
+			params: AFTERCARE_PARAMS.deliver,
+			handler(ctx: Ctx<{ id: string }>): Promise<Order> {
+				return this.aftercare.deliver(ctx.params.id);
+			},
+		},
+
+		recordReturn: {
+			params: AFTERCARE_PARAMS.recordReturn,
+			async handler(ctx: Ctx<{ id: string; items: ReturnLine[]; refundCents?: number }>): Promise<Order> {
+				await this.findOrder(ctx.params.id);
+				ctx.meta.$statusCode = 201;
+				return this.aftercare.recordReturn(ctx, ctx.params.id, ctx.params.items, ctx.params.refundCents);
+			},
+		},
+
+		/** Any order, for services acting on it without a caller (payments settling a return's refund). Internal. */
+		byId: {
+			visibility: "public",
+			params: { id: ID },
+			async handler(ctx: Ctx<{ id: string }>): Promise<Order> {
+				return this.toPublic(await this.findOrder(ctx.params.id));
+			},
+		},
+
+		/** Payments hands over each change of an order's payment; a version already applied changes nothing. Internal. */
+		applyPayment: {
+			visibility: "public",
+			retryPolicy: { enabled: true },
+			params: AFTERCARE_PARAMS.applyPayment,
+			async handler(ctx: Ctx<PaymentUpdate>): Promise<Order> {
+				await this.findOrder(ctx.params.orderId);
+				return this.aftercare.applyPayment(ctx.params);
+			},
+		},
+
 		/** Every order, page by page, for services that rebuild their view (analytics). Internal. */
 		all: {
 			visibility: "public",
@@ -119,6 +165,13 @@ const OrdersService = defineService({
 	},
 
 	methods: {
+		toPublic(doc: OrderDoc): Order {
+			const source = doc as unknown as Record<string, unknown>;
+			const out: Record<string, unknown> = { id: String(doc._id) };
+			for (const field of PUBLIC_FIELDS) if (field !== "id") out[field] = source[field] ?? null;
+			return withAftercareDefaults(out as unknown as Order);
+		},
+
 		requireUser(ctx: Ctx): AuthUser {
 			if (!ctx.meta.user) throw new UnauthorizedError();
 			return ctx.meta.user;
@@ -160,6 +213,7 @@ const OrdersService = defineService({
 			this.recovering = true;
 			try {
 				await this.placement.recoverStale(this.broker);
+				await this.aftercare.recover(this.broker, new Date(Date.now() - this.settings.settlement.pendingTimeoutMs).toISOString());
 			} catch (err) {
 				this.logger.warn("Recovering orders failed; the next round retries", (err as Error).message);
 			} finally {
@@ -178,6 +232,14 @@ const OrdersService = defineService({
 			settlement: this.settings.settlement,
 			toPublic: doc => this.toPublic(doc),
 			publish: message => this.broker.sendToChannel(CHANNELS.orderStatus, message),
+			logger: this.logger,
+		});
+		this.aftercare = new Aftercare({
+			orders: this.adapter,
+			toPublic: doc => this.toPublic(doc),
+			publish: message => this.broker.sendToChannel(CHANNELS.orderStatus, message),
+			publishStatus: doc => this.placement.publishStatus(doc),
+			emit: (event, payload) => void this.broker.emit(event, payload),
 			logger: this.logger,
 		});
 		this.recoveryTimer = setInterval(() => void this.recover(), this.settings.settlement.recoveryIntervalMs);

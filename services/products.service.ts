@@ -128,6 +128,19 @@ const ProductsService = defineService({
 			},
 		},
 
+		/** A return's lines back into stock, once per return and product (orders' settler may send it again). Internal. */
+		restockReturn: {
+			...INTERNAL_IDEMPOTENT,
+			params: {
+				returnId: ORDER_ID,
+				items: { type: "array", min: 1, max: 50, items: { type: "object", props: { productId: ID, quantity: { type: "number", integer: true, min: 1, max: 1000 } } } },
+			},
+			async handler(ctx: Ctx<{ returnId: string; items: Array<{ productId: string; quantity: number }> }>): Promise<void> {
+				const moved = await this.catalog.restockReturn(ctx.params.returnId, ctx.params.items);
+				if (moved.length) await this.afterStockChange(moved, ctx);
+			},
+		},
+
 		remove: {
 			params: { id: ID },
 			async handler(ctx: Ctx<{ id: string }>): Promise<Product & { deleted: true }> {

@@ -20,7 +20,7 @@ export interface SeedCustomer {
 }
 
 /** The statuses a placed order rests in; `pending` lasts only while a placement runs. */
-export type SeedStatus = Exclude<OrderStatus, "pending">;
+export type SeedStatus = Exclude<OrderStatus, "pending" | "awaiting_payment">;
 
 export interface SeedOrder {
 	customer: string;
@@ -29,6 +29,23 @@ export interface SeedOrder {
 	hour: number;
 	items: Array<[sku: string, quantity: number]>;
 	status: SeedStatus;
+	/** Paid manually (an admin marks it paid), refunded whole after, or unpaid: by default shipped and delivered orders are paid, others not. */
+	payment?: SeedPayment;
+	/** Lines that came back after delivery, and whether each went back into stock. */
+	returned?: Array<[sku: string, quantity: number, restock: boolean]>;
+}
+
+export type SeedPayment = "unpaid" | "paid" | "refunded";
+
+/** How a seed order is paid. */
+export function paymentOf(order: SeedOrder): SeedPayment {
+	return order.payment ?? (order.status === "shipped" || order.status === "delivered" ? "paid" : "unpaid");
+}
+
+/** The carrier and tracking number the seed ships its `index`-th order with. */
+export function trackingOf(index: number): { carrier: string; trackingNumber: string } {
+	const carriers = ["DHL", "UPS", "Royal Mail", "PostNL"];
+	return { carrier: carriers[index % carriers.length], trackingNumber: `DEMO${String(100_000 + index * 7919).padStart(8, "0")}` };
 }
 
 /** Every demo customer's password, to sign in as one of them. */
@@ -103,11 +120,17 @@ export const ORDERS: readonly SeedOrder[] = [
 	o("margaret@example.com", 34, 10, "delivered", ["TEA-SENCHA", 2], ["TW-MUG-WHT", 2]),
 	o("edsger@example.com", 32, 8, "delivered", ["COF-BRA-1K", 1], ["BRW-FP-1L", 1]),
 	o("ada@example.com", 30, 19, "delivered", ["TEA-CHAI", 1], ["TW-MUG-BLU", 1]),
-	o("grace@example.com", 28, 12, "delivered", ["BRW-KTL-GN", 1], ["BRW-SCALE", 1]),
+	{ ...o("grace@example.com", 28, 12, "delivered", ["BRW-KTL-GN", 1], ["BRW-SCALE", 1]), payment: "refunded" },
 	o("katherine@example.com", 27, 9, "delivered", ["BK-BREAD", 1], ["BK-FERMENT", 1]),
 	o("alan@example.com", 25, 15, "cancelled", ["TW-TRAY-OAK", 1], ["TW-CARAFE", 1]),
 	o("margaret@example.com", 23, 13, "delivered", ["TEA-MATCHA", 1], ["TW-CUP-ESP", 1]),
-	o("edsger@example.com", 21, 17, "delivered", ["COF-ETH-250", 3], ["BRW-FILT-100", 2]),
+	{
+		...o("edsger@example.com", 21, 17, "delivered", ["COF-ETH-250", 3], ["BRW-FILT-100", 2]),
+		returned: [
+			["COF-ETH-250", 1, true],
+			["BRW-FILT-100", 1, false],
+		],
+	},
 	o("ada@example.com", 20, 10, "delivered", ["BRW-GRND-M", 1], ["COF-COL-250", 2]),
 	o("grace@example.com", 18, 8, "delivered", ["TEA-EARL", 3], ["TW-MUG-WHT", 1]),
 	o("katherine@example.com", 16, 20, "delivered", ["COF-ESP-500", 1], ["TW-TUMBLER", 2]),
@@ -116,11 +139,12 @@ export const ORDERS: readonly SeedOrder[] = [
 	o("edsger@example.com", 11, 14, "delivered", ["TEA-CHAI", 2], ["TEA-SENCHA", 1]),
 	o("ada@example.com", 9, 16, "shipped", ["BRW-SCALE", 1], ["COF-ETH-250", 1]),
 	o("grace@example.com", 8, 10, "shipped", ["TW-CARAFE", 1], ["BRW-V60", 1], ["BRW-FILT-100", 1]),
-	o("katherine@example.com", 7, 12, "shipped", ["TEA-MATCHA", 2]),
+	// Cash on delivery: shipped, not yet paid.
+	{ ...o("katherine@example.com", 7, 12, "shipped", ["TEA-MATCHA", 2]), payment: "unpaid" },
 	o("alan@example.com", 6, 9, "shipped", ["COF-BRA-1K", 1], ["BRW-CLEAN", 2]),
 	o("margaret@example.com", 5, 18, "cancelled", ["BK-ATLAS", 1]),
 	o("edsger@example.com", 4, 11, "shipped", ["TW-MUG-BLU", 2], ["TEA-EARL", 1]),
-	o("ada@example.com", 3, 15, "confirmed", ["TEA-CHAI", 1], ["BK-TEA", 1]),
+	{ ...o("ada@example.com", 3, 15, "confirmed", ["TEA-CHAI", 1], ["BK-TEA", 1]), payment: "paid" },
 	o("grace@example.com", 2, 9, "confirmed", ["COF-ESP-500", 2], ["BRW-TRAVEL", 1]),
 	o("katherine@example.com", 2, 17, "confirmed", ["COF-COL-250", 1], ["TW-TUMBLER", 1]),
 	o("alan@example.com", 1, 10, "confirmed", ["BRW-FP-1L", 1], ["COF-BRA-1K", 1]),

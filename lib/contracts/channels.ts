@@ -15,7 +15,7 @@ export const CHANNELS = {
 
 /** The consumer groups of each channel: one durable queue each (`<group>.<namespace>.<channel>`). */
 export const CONSUMER_GROUPS: Readonly<Record<(typeof CHANNELS)[keyof typeof CHANNELS], readonly string[]>> = {
-	[CHANNELS.orderStatus]: ["alerts", "analytics"],
+	[CHANNELS.orderStatus]: ["alerts", "analytics", "payments"],
 	[CHANNELS.stockAlerts]: ["alerts"],
 };
 

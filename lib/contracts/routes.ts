@@ -29,6 +29,13 @@ export interface Route {
 	/** The OpenAPI tag. */
 	tag: string;
 	headers?: readonly RouteHeader[];
+	/**
+	 * The body reaches the action as it came, undecoded and unparsed (in
+	 * `ctx.meta.rawBody`), with these request headers (lower case) in
+	 * `ctx.meta.rawHeaders`: for senders that sign their bytes (provider
+	 * webhooks). Such a route's path has no `:params`.
+	 */
+	rawBody?: { headers: readonly string[] };
 }
 
 /** Matched in this order: the hottest routes first. */
@@ -48,6 +55,37 @@ export const ROUTES: readonly Route[] = [
 	{ method: "GET", path: "/orders", action: "orders.list", access: "customer", tag: "Orders", summary: "The caller's orders (every order for admins)" },
 	{ method: "POST", path: "/orders/:id/cancel", action: "orders.cancel", access: "customer", tag: "Orders", summary: "Cancel an order; its stock is released exactly once" },
 	{ method: "PATCH", path: "/orders/:id/status", action: "orders.setStatus", access: "admin", tag: "Orders", summary: "Move an order along the state machine" },
+	{ method: "POST", path: "/orders/:id/ship", action: "orders.ship", access: "admin", tag: "Orders", summary: "Ship a confirmed order with its carrier and tracking number" },
+	{ method: "POST", path: "/orders/:id/deliver", action: "orders.deliver", access: "admin", tag: "Orders", summary: "Record that a shipped order was delivered" },
+	{
+		method: "POST",
+		path: "/orders/:id/returns",
+		action: "orders.recordReturn",
+		access: "admin",
+		tag: "Orders",
+		summary: "Record a return of some lines of a delivered order: refunds them, restocks the lines asked",
+	},
+
+	{ method: "GET", path: "/orders/:id/payment", action: "payments.get", access: "customer", tag: "Payments", summary: "An order's payment: status, amounts, the bank-transfer reference" },
+	{
+		method: "POST",
+		path: "/orders/:id/payment",
+		action: "payments.start",
+		access: "customer",
+		tag: "Payments",
+		summary: "Choose how to pay an order (manual or stripe); stripe answers the PaymentIntent's client secret",
+	},
+	{ method: "POST", path: "/orders/:id/mark-paid", action: "payments.markPaid", access: "admin", tag: "Payments", summary: "Mark a manually paid order (bank transfer, cash on delivery) as paid" },
+	{ method: "POST", path: "/orders/:id/refunds", action: "payments.refund", access: "admin", tag: "Payments", summary: "Refund some or all of what an order's payment captured" },
+	{
+		method: "POST",
+		path: "/payments/webhooks/stripe",
+		action: "payments.stripeWebhook",
+		access: "public",
+		tag: "Payments",
+		summary: "Stripe's webhook: events verified against their signature over the raw body",
+		rawBody: { headers: ["stripe-signature"] },
+	},
 
 	{ method: "GET", path: "/categories", action: "products.categories", access: "public", tag: "Products", summary: "Categories with their product counts" },
 	{ method: "POST", path: "/products", action: "products.create", access: "admin", tag: "Products", summary: "Create a product" },
@@ -96,6 +134,9 @@ const READS: ReadonlySet<string> = new Set(ROUTES.filter(r => r.method === "GET"
 /** Every action a client may call, over REST or Socket.IO. */
 export const EXPOSED_ACTIONS: readonly string[] = [...ACCESS.keys()];
 
+/** Every action a client may call over Socket.IO: raw-body routes (signed webhooks) are REST only. */
+export const SOCKET_ACTIONS: readonly string[] = ROUTES.filter(r => !r.rawBody).map(r => r.action);
+
 /** moleculer-web aliases: `"GET /products/:id": "products.get"`, in the table's order. */
 export function restAliases(): Record<string, string> {
 	return Object.fromEntries(ROUTES.map(r => [`${r.method} ${r.path}`, r.action]));
@@ -103,6 +144,14 @@ export function restAliases(): Record<string, string> {
 
 /** The headers an action's route reads (none for an action no route names). */
 export const routeHeaders = (action: string): readonly RouteHeader[] => HEADERS.get(action) ?? [];
+
+/** The raw-body routes, by `METHOD /api/path`. */
+const RAW_BODY: ReadonlyMap<string, Route> = new Map(ROUTES.filter(r => r.rawBody).map(r => [`${r.method} /api${r.path}`, r]));
+
+/** The raw-body route this request is for, if any: matched exactly (such paths have no params). */
+export function rawBodyRoute(method: string | undefined, path: string): Route | undefined {
+	return RAW_BODY.get(`${method ?? ""} ${path}`);
+}
 
 /** Whether a client's action only reads (a GET route): over REST and Socket.IO alike. */
 export const isRead = (action: string) => READS.has(action);

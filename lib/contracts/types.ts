@@ -1,6 +1,7 @@
 import type { Context } from "moleculer";
 import type { AuthUser } from "./auth";
 import type { OrderStatus } from "./order-status";
+import type { Fulfilment, OrderReturn, PaymentChange, PaymentStatus } from "./payments";
 import type { ReservedLine } from "./reservations";
 
 /** What the gateway (or a caller) puts in a call's meta. */
@@ -16,6 +17,10 @@ export interface Meta {
 	onBehalfOf?: string;
 	/** An admin dates this order when it was really placed (`X-Placed-At`, ISO-8601, not in the future). */
 	placedAt?: string;
+	/** A raw-body route's body, as it came (lib/contracts/routes.ts, `rawBody`). */
+	rawBody?: string;
+	/** The headers a raw-body route names. */
+	rawHeaders?: Record<string, string>;
 }
 
 export type Ctx<P = Record<string, unknown>> = Context<P, Meta>;
@@ -79,9 +84,19 @@ export interface Order {
 	status: OrderStatus;
 	statusHistory: Array<{ status: OrderStatus; at: string }>;
 	shippingAddress: ShippingAddress | null;
+	/** `unpaid` on orders stored before payments existed. */
+	paymentStatus: PaymentStatus;
+	/** Captured minus refunded, as recorded on the order. */
+	paidCents: number;
+	paymentHistory: PaymentChange[];
+	fulfilment: Fulfilment | null;
+	returns: OrderReturn[];
 	createdAt: string;
 	updatedAt: string;
 }
+
+/** The order's fields for its life after placement: absent on orders stored before them (the public shape defaults them). */
+export type AftercareField = "paymentStatus" | "paidCents" | "paymentHistory" | "fulfilment" | "returns";
 
 /** A product at or below its threshold, as the dashboard lists it. */
 export interface LowStockProduct {

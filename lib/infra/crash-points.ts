@@ -16,6 +16,16 @@ export const CRASH_POINTS = {
 	"status.after-publish": "the status message is sent; the outbox mark is still set",
 	"cancel.after-flag": "the order is flagged cancelling; its stock is not released",
 	"cancel.after-release": "the stock is released; the order is not yet cancelled",
+	// Payments (services/payments/book.ts) and the order's side (services/orders/aftercare.ts)
+	"capture.after-record": "the payment records its capture; the order is not yet paid",
+	"refund.after-intent": "the payment records a refund being issued; the provider was not asked",
+	"refund.after-issue": "the provider refunded; the payment does not record it",
+	"refund.after-record": "the payment records the refund; the order is not yet updated",
+	"payment.after-apply": "the order records the payment's change; the payment still marks it unsynced",
+	"return.after-record": "the order records the return; nothing is refunded or restocked",
+	"return.after-refund": "the return is refunded; its stock is not given back",
+	"return.after-restock": "the return's stock is given back; the order still marks the return unfinished",
+	"aftercare.after-publish": "a payment or fulfilment message is sent; the order's outbox mark is still set",
 	// The stock ledger (services/products/stock-ledger.ts)
 	"reserve.after-take": "the first item is taken; the others and the outcome are not written",
 	"reserve.after-failed-outcome": "a failed outcome is stored (stock ran out between the read and the takes); what the attempt took is not given back",

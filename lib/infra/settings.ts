@@ -69,6 +69,13 @@ export interface SettlementSettings {
 	recoveryIntervalMs: number;
 }
 
+export interface PaymentsSettings {
+	/** The shop's one currency, ISO 4217 with two decimals (money is counted in cents). */
+	currency: string;
+	/** Stripe, when a secret key is set; `apiUrl` points the SDK elsewhere than api.stripe.com (tests: a local stand-in). */
+	stripe?: { secretKey: string; webhookSecret: string; apiUrl?: string };
+}
+
 export interface Settings {
 	production: boolean;
 	/** The services this node runs (all when SERVICES is unset). */
@@ -96,6 +103,7 @@ export interface Settings {
 	admin: AdminSettings;
 	gateway: GatewaySettings;
 	settlement: SettlementSettings;
+	payments: PaymentsSettings;
 	/** Tests only: the named crash point where this process kills itself (lib/infra/crash-points.ts). */
 	crashPoint?: string;
 	pausePoint?: string;
@@ -167,12 +175,18 @@ const ENV_SCHEMA = {
 	MONGO_URI_FILE: { type: "string", optional: true },
 	TRANSPORTER_FILE: { type: "string", optional: true },
 	CACHER_FILE: { type: "string", optional: true },
+	STRIPE_SECRET_KEY_FILE: { type: "string", optional: true },
+	STRIPE_WEBHOOK_SECRET_FILE: { type: "string", optional: true },
+	SHOP_CURRENCY: { type: "enum", values: ["EUR", "USD", "GBP", "CHF", "CAD", "AUD", "NZD", "SEK", "NOK", "DKK", "PLN", "CZK"], default: "EUR" },
+	STRIPE_SECRET_KEY: { type: "string", optional: true, min: 8, max: 200 },
+	STRIPE_WEBHOOK_SECRET: { type: "string", optional: true, min: 8, max: 200 },
+	STRIPE_API_URL: url("http", "https"),
 	CRASH_POINT: { type: "string", optional: true, pattern: /^[a-z.-]+$/ },
 	PAUSE_POINT: { type: "string", optional: true, pattern: /^[a-z.-]+$/ },
 } as const;
 
 /** Variables whose values never appear in a message; each may instead be read from the file that X_FILE names (Docker secrets). */
-export const SECRET_VARIABLES = ["JWT_SECRET", "ADMIN_PASSWORD", "MONGO_URI", "TRANSPORTER", "CACHER"] as const;
+export const SECRET_VARIABLES = ["JWT_SECRET", "ADMIN_PASSWORD", "MONGO_URI", "TRANSPORTER", "CACHER", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"] as const;
 const SECRETS = new Set<string>(SECRET_VARIABLES);
 /** No secret is longer; a bigger file is a wrong path (a log, a device), not read whole. */
 const MAX_SECRET_FILE_BYTES = 64 * 1024;
@@ -323,9 +337,17 @@ export function parseSettings(env: Env): Settings {
 				.filter(Boolean),
 		},
 		settlement: { pendingTimeoutMs: v.PENDING_TIMEOUT_MS, recoveryIntervalMs: v.RECOVERY_INTERVAL_MS },
+		payments: paymentsOf(v),
 		crashPoint: v.CRASH_POINT,
 		pausePoint: v.PAUSE_POINT,
 	};
+}
+
+/** Stripe needs both its secret key and its webhook secret, or neither. */
+function paymentsOf(v: Record<string, string | undefined>): PaymentsSettings {
+	const { STRIPE_SECRET_KEY: secretKey, STRIPE_WEBHOOK_SECRET: webhookSecret, STRIPE_API_URL: apiUrl } = v;
+	if (!secretKey !== !webhookSecret) throw new SettingsError("Invalid environment: STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are set together");
+	return { currency: v.SHOP_CURRENCY as string, ...(secretKey && webhookSecret ? { stripe: { secretKey, webhookSecret, apiUrl } } : {}) };
 }
 
 /** This process's settings. */

@@ -3,6 +3,8 @@ import bodyParser from "body-parser";
 import { Errors } from "moleculer";
 import sjson from "secure-json-parse";
 import { PROTOTYPE_ISSUE, validationError } from "../../lib/infra/validation";
+import { rawBodyRoute } from "../../lib/contracts/routes";
+import type { Meta } from "../../lib/contracts/types";
 
 const { MoleculerClientError } = Errors;
 
@@ -37,7 +39,8 @@ function bodyError(err: BodyParserError): Error {
  * `__proto__` key the params' prototype). moleculer-web's own parsers turn
  * a decoding error into a 500.
  */
-export function jsonBody(req: IncomingMessage & { body?: unknown }, res: ServerResponse, next: (err?: Error) => void): void {
+export function jsonBody(req: RawReq, res: ServerResponse, next: (err?: Error) => void): void {
+	if (rawBodyRoute(req.method, req.parsedUrl ?? "")) return rawBody(req, res, next);
 	if (!hasBody(req)) return next();
 	if (!isJson(req)) return next(new MoleculerClientError("A request body must be JSON (Content-Type: application/json)", 415, "UNSUPPORTED_MEDIA_TYPE"));
 	if (!isUtfCharset(req)) return next(bodyError({ status: 415 }));
@@ -50,6 +53,39 @@ export function jsonBody(req: IncomingMessage & { body?: unknown }, res: ServerR
 			next(parseErr as Error);
 		}
 	});
+}
+
+type RawReq = IncomingMessage & { body?: unknown; parsedUrl?: string; $rawBody?: string };
+
+/**
+ * A raw-body route's body (lib/contracts/routes.ts): read as text with the
+ * same limit and decoding, never parsed; the action gets it in its meta
+ * (rawBodyToMeta), the params nothing of it.
+ */
+function rawBody(req: RawReq, res: ServerResponse, next: (err?: Error) => void): void {
+	if (!hasBody(req)) {
+		req.$rawBody = "";
+		return next();
+	}
+	readText(req, res, (err?: BodyParserError) => {
+		if (err) return next(bodyError(err));
+		req.$rawBody = req.body as string;
+		req.body = {};
+		next();
+	});
+}
+
+/** moleculer-web's onBeforeCall: a raw-body route's body and the headers it names reach the action's meta. */
+export function rawBodyToMeta(ctx: { meta: Meta }, _route: unknown, req: RawReq): void {
+	const route = rawBodyRoute(req.method, req.parsedUrl ?? "");
+	if (!route?.rawBody) return;
+	ctx.meta.rawBody = req.$rawBody ?? "";
+	const headers: Record<string, string> = {};
+	for (const name of route.rawBody.headers) {
+		const value = req.headers[name];
+		if (typeof value === "string") headers[name] = value;
+	}
+	ctx.meta.rawHeaders = headers;
 }
 
 /** A JSON object: malformed JSON or another value is a 400, a prototype key a 422. */

@@ -1,5 +1,6 @@
 import { ORDER_STATUSES } from "../../lib/contracts/order-status";
 import { ID } from "../../lib/contracts/params";
+import { PAYMENT_PROVIDERS, PAYMENT_STATUSES } from "../../lib/contracts/payments";
 import type { RouteHeader } from "../../lib/contracts/routes";
 import { toJsonSchema, type JsonSchema } from "./json-schema";
 
@@ -91,9 +92,40 @@ export const ANSWER_SCHEMAS: Record<string, JsonSchema> = {
 		status: { enum: [...ORDER_STATUSES] },
 		statusHistory: { type: "array", items: record({ status: { enum: [...ORDER_STATUSES] }, at: timestamp }) },
 		shippingAddress: { anyOf: [ref("ShippingAddress"), { type: "null" }] },
+		paymentStatus: { enum: [...PAYMENT_STATUSES] },
+		paidCents: { ...cents, description: "Captured minus refunded, as recorded on the order" },
+		paymentHistory: {
+			type: "array",
+			description: "Every change of the payment, oldest first; (order id, index) identifies one",
+			items: record({ status: { enum: [...PAYMENT_STATUSES] }, at: timestamp, amountCents: cents }),
+		},
+		fulfilment: { anyOf: [ref("Fulfilment"), { type: "null" }] },
+		returns: { type: "array", items: ref("OrderReturn") },
 		createdAt: timestamp,
 		updatedAt: timestamp,
 	}),
+	Fulfilment: record({ carrier: str, trackingNumber: str, shippedAt: timestamp, deliveredAt: { anyOf: [timestamp, { type: "null" }] } }),
+	OrderReturn: record({
+		id: str,
+		items: { type: "array", items: record({ productId: str, quantity: { type: "integer", minimum: 1 }, restock: { type: "boolean" } }) },
+		refundCents: cents,
+		at: timestamp,
+	}),
+	Payment: record({
+		id: str,
+		orderId: str,
+		provider: { enum: [...PAYMENT_PROVIDERS] },
+		status: { enum: [...PAYMENT_STATUSES] },
+		amountCents: cents,
+		capturedCents: cents,
+		refundedCents: cents,
+		reference: { type: "string", description: "The bank-transfer reference the customer writes on the transfer" },
+		clientSecret: { anyOf: [str, { type: "null" }], description: "Stripe: the PaymentIntent's client secret for the customer's browser" },
+		refunds: { type: "array", items: record({ id: str, amountCents: cents, state: { enum: ["issuing", "issued"] }, at: timestamp }) },
+		createdAt: timestamp,
+		updatedAt: timestamp,
+	}),
+	WebhookAnswer: record({ received: { const: true }, payment: { anyOf: [ref("Payment"), { const: "ignored" }] } }),
 	Alert: record({
 		id: str,
 		type: { type: "string", description: "stock_low, out_of_stock, order_cancelled" },
@@ -225,6 +257,58 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 		schema: order,
 		errors: { 409: "A move the state machine forbids (`INVALID_STATUS_TRANSITION`): pending → confirmed | cancelled, confirmed → shipped | cancelled, shipped → delivered" },
 		example: { status: "shipped" },
+	},
+	"orders.ship": {
+		status: 200,
+		description: "The order, `shipped`, with its fulfilment record",
+		schema: order,
+		errors: { 409: "The order is not confirmed (`INVALID_STATUS_TRANSITION`)" },
+		example: { carrier: "DHL", trackingNumber: "JD014600003301234567" },
+	},
+	"orders.deliver": {
+		status: 200,
+		description: "The order, `delivered`; its fulfilment record gets `deliveredAt`",
+		schema: order,
+		errors: { 409: "The order is not shipped (`INVALID_STATUS_TRANSITION`)" },
+	},
+	"orders.recordReturn": {
+		status: 201,
+		description: "The order with the return recorded, refunded (the lines' worth by default, at most what was paid) and restocked where asked",
+		schema: order,
+		errors: { 409: "The order is not delivered (`INVALID_STATUS_TRANSITION`)", 422: "A product not in the order, or more than was delivered and not yet returned" },
+		example: { items: [{ productId: "a-product-id", quantity: 1, restock: true }], refundCents: 1999 },
+	},
+	"payments.get": { status: 200, description: "The order's payment (manual until the customer chooses stripe), with its bank-transfer reference", schema: ref("Payment") },
+	"payments.start": {
+		status: 200,
+		description: "The payment with the provider chosen; stripe answers the PaymentIntent's client secret",
+		schema: ref("Payment"),
+		errors: { 409: "The payment is no longer open (`PAYMENT_NOT_OPEN`), the order is cancelled (`ORDER_CANCELLED`), or the provider is not configured (`PROVIDER_NOT_CONFIGURED`)" },
+		example: { provider: "stripe" },
+	},
+	"payments.markPaid": {
+		status: 200,
+		description: "The payment, `paid`; the order's paymentStatus follows",
+		schema: ref("Payment"),
+		errors: { 409: "Already paid (`ALREADY_PAID`), a reference that is not the payment's (`REFERENCE_MISMATCH`), a stripe payment (`NOT_MANUAL`), a cancelled order (`ORDER_CANCELLED`)" },
+		example: { reference: "RFK7P2M9QX" },
+	},
+	"payments.refund": {
+		status: 201,
+		description: "The payment with the refund issued",
+		schema: ref("Payment"),
+		errors: { 404: "The order has no captured payment", 409: "More than captured minus refunded (`REFUND_EXCEEDS_CAPTURED`)" },
+		example: { amountCents: 500 },
+	},
+	"payments.stripeWebhook": {
+		status: 200,
+		description: "The event applied, or `ignored` (not of concern, sent twice, or late)",
+		schema: ref("WebhookAnswer"),
+		errors: {
+			400: "The Stripe-Signature does not verify over the raw body (`INVALID_SIGNATURE`)",
+			404: "This shop has no stripe keys (STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET)",
+			422: "An amount or currency that is not the payment's (`PAYMENT_AMOUNT_MISMATCH`); an alert is raised",
+		},
 	},
 
 	"customers.register": {

@@ -9,10 +9,10 @@ import { crashPoint, pause, pausesAt } from "../../lib/infra/crash-points";
 import { canMove, type OrderStatus } from "../../lib/contracts/order-status";
 import { REJECTION, type CancelReason, type ReleaseAnswer, type ReservationView, type ReserveAnswer, type ReserveItem, type ReservedLine } from "../../lib/contracts/reservations";
 import type { SettlementSettings } from "../../lib/infra/settings";
-import type { Order, OrderLine, ShippingAddress } from "../../lib/contracts/types";
+import type { AftercareField, Order, OrderLine, ShippingAddress } from "../../lib/contracts/types";
 
 /** An order as orders stores it: the public shape under `_id`, with the saga's own fields. */
-export interface OrderDoc extends Doc, Omit<Order, "id"> {
+export interface OrderDoc extends Doc, Omit<Order, "id" | AftercareField>, Partial<Pick<Order, AftercareField>> {
 	/** `<customerId>:<Idempotency-Key>`, unique. */
 	idemKey?: string;
 	/** The items as the client asked for them, while pending: products answers with the lines, which replace them. */

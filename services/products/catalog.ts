@@ -89,6 +89,24 @@ export class Catalog {
 		await this.applyOrNotFound(id, { $inc: { stock: quantity }, $set: { updatedAt: new Date().toISOString() } });
 	}
 
+	/**
+	 * A return's quantities back into stock: each product once per return
+	 * (a `returned.<returnId>` marker set in the same update). Answers the
+	 * products that moved now.
+	 */
+	async restockReturn(returnId: string, items: Array<{ productId: string; quantity: number }>): Promise<string[]> {
+		const moved: string[] = [];
+		for (const { productId, quantity } of items) {
+			const marker = `returned.${returnId}`;
+			const n = await this.products.updateMany(
+				{ _id: productId, [marker]: { $exists: false } },
+				{ $inc: { stock: quantity }, $set: { [marker]: quantity, updatedAt: new Date().toISOString() } },
+			);
+			if (n === 1) moved.push(productId);
+		}
+		return moved;
+	}
+
 	/** Out of the catalog; its sku free again. The document stays for the reservations still held. */
 	async remove(id: string): Promise<ProductDoc> {
 		const at = new Date().toISOString();

@@ -13,6 +13,8 @@ export interface ShopProcess {
 	output: string[];
 	/** SIGTERM, then SIGKILL if it has not exited in 15 s; resolves once it has exited. */
 	stop(): Promise<void>;
+	/** SIGKILL, as kill -9; resolves once it has exited. */
+	kill(): Promise<void>;
 	/** Resolves with how the process ended: its exit code, or the signal that ended it. */
 	exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -58,5 +60,9 @@ export async function startShopProcess(opts: { port: number; dataDir: string; en
 		await stop();
 		throw err;
 	});
-	return { url: `http://127.0.0.1:${opts.port}`, output, stop, exited };
+	const kill = async () => {
+		if (running()) proc.kill("SIGKILL");
+		await exited;
+	};
+	return { url: `http://127.0.0.1:${opts.port}`, output, stop, kill, exited };
 }

@@ -16,7 +16,8 @@ import fc from "fast-check";
 import jwt from "jsonwebtoken";
 import type { ServiceBroker } from "moleculer";
 import type { Socket } from "socket.io-client";
-import { EXPOSED_ACTIONS, ROUTES, type Route } from "../../lib/contracts/routes";
+import Stripe from "stripe";
+import { EXPOSED_ACTIONS, ROUTES, SOCKET_ACTIONS, type Route } from "../../lib/contracts/routes";
 import { waitFor } from "../helpers/broker";
 import { startGuardedShop } from "../helpers/guarded-shop";
 import { connectSocket } from "../helpers/socket";
@@ -99,6 +100,10 @@ const fx = {} as {
 	deleted: string;
 	low: string;
 	orderA: string;
+	/** Orders where the payment and fulfilment routes act: paid; shipped; paid, shipped and delivered. */
+	paid: string;
+	shipped: string;
+	delivered: string;
 	orderB: string;
 	cancelled: string;
 	alert: string;
@@ -123,8 +128,10 @@ async function ok(res: Promise<RawResult>, what: string): Promise<any> {
 }
 
 beforeAll(async () => {
-	shop = await startGuardedShop(["api", "customers", "products", "orders", "alerts", "analytics"], {
+	shop = await startGuardedShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments"], {
 		admin: { email: ADMIN.email, password: ADMIN.password },
+		// Stripe's webhook verifies signatures with this secret; nothing here calls Stripe's API (the URL leads nowhere).
+		payments: { currency: "EUR", stripe: { secretKey: "sk_test_bad_input", webhookSecret: WEBHOOK_SECRET, apiUrl: "http://127.0.0.1:9" } },
 		gateway: { rateLimit: { max: 100_000_000 } },
 	});
 	broker = shop.broker;
@@ -151,6 +158,16 @@ beforeAll(async () => {
 	await ok(json("POST", `/orders/${fx.cancelled}/cancel`, {}, fx.alice.token), "cancel it");
 	// BI-P4 falls to 4, under its threshold of 5: a stock_low alert.
 	await ok(json("POST", "/orders", { items: [{ productId: fx.low, quantity: 3 }] }, fx.alice.token), "Alice's order of BI-P4");
+	const orderOf = async (what: string) => (await ok(json("POST", "/orders", { items: [{ productId: fx.p1, quantity: 5 }] }, fx.alice.token), what)).id as string;
+	const adminPost = (path: string, body: object, what: string) => ok(json("POST", path, body, fx.adminToken), what);
+	fx.paid = await orderOf("an order to pay");
+	await adminPost(`/orders/${fx.paid}/mark-paid`, {}, "mark it paid");
+	fx.shipped = await orderOf("an order to ship");
+	await adminPost(`/orders/${fx.shipped}/ship`, { carrier: "DHL", trackingNumber: "BI-1" }, "ship it");
+	fx.delivered = await orderOf("an order to deliver");
+	await adminPost(`/orders/${fx.delivered}/mark-paid`, {}, "mark it paid");
+	await adminPost(`/orders/${fx.delivered}/ship`, { carrier: "DHL", trackingNumber: "BI-2" }, "ship it");
+	await adminPost(`/orders/${fx.delivered}/deliver`, {}, "deliver it");
 	fx.alert = await waitFor(async () => (await json("GET", "/alerts?type=stock_low", undefined, fx.adminToken)).body?.rows?.[0]?.id, 10_000, "the stock_low alert");
 
 	const secret = process.env.JWT_SECRET!;
@@ -286,7 +303,21 @@ async function check(what: string, answerProblems: string[]): Promise<void> {
 // ---------------------------------------------------------------------------
 // Building requests
 
-const targetIds = (): Record<string, string> => ({ products: fx.p1, orders: fx.orderA, customers: fx.bob.id, alerts: fx.alert });
+const targetIds = (): Record<string, string> => ({ products: fx.p1, orders: fx.orderA, customers: fx.bob.id, alerts: fx.alert, payments: fx.orderA });
+
+/** Where an action needs its target in a state of its own for a valid request. */
+const ACTION_TARGETS: Record<string, () => string> = {
+	"orders.deliver": () => fx.shipped,
+	"orders.recordReturn": () => fx.delivered,
+	"payments.refund": () => fx.paid,
+};
+const targetOf = (action: string) => ACTION_TARGETS[action]?.() ?? targetIds()[action.split(".")[0]];
+
+const WEBHOOK_SECRET = "whsec_bad_input_0123456789";
+const isRawBody = (action: string) => ROUTES.some(r => r.action === action && r.rawBody);
+/** A raw-body route's valid request is signed (an event the shop ignores); nothing else can be. */
+const signed = (route: Route, body: string | undefined): Record<string, string> | undefined =>
+	route.rawBody && body !== undefined ? { "stripe-signature": Stripe.webhooks.generateTestHeaderString({ payload: body, secret: WEBHOOK_SECRET }) } : undefined;
 
 const ACTION_OVERRIDES: Record<string, () => Record<string, () => unknown>> = {
 	"customers.login": () => ({ email: () => fx.alice.email, password: () => PASSWORD_72 }),
@@ -299,13 +330,12 @@ const ACTION_OVERRIDES: Record<string, () => Record<string, () => unknown>> = {
 };
 
 function envFor(action: string): ValidEnv {
-	const service = action.split(".")[0];
 	return {
 		overrides: {
 			productId: () => fx.p1,
 			email: () => `bi-${++counter}@bad-input.test`,
 			sku: () => `BI-GEN-${++counter}`,
-			id: () => targetIds()[service] ?? "no-target",
+			id: () => targetOf(action) ?? "no-target",
 			...(ACTION_OVERRIDES[action]?.() ?? {}),
 		},
 	};
@@ -356,8 +386,7 @@ function brokenParams(shape: Shape, fieldLabel: string, value: Desc, extras: str
 }
 
 function pathOf(route: Route, id?: string): string {
-	const service = route.action.split(".")[0];
-	return route.path.replace(/:(\w+)/g, () => id ?? targetIds()[service]);
+	return route.path.replace(/:(\w+)/g, () => id ?? targetOf(route.action));
 }
 
 function send(route: Route, opts: { token?: string; body?: string | Buffer; query?: string; id?: string; method?: string; headers?: Record<string, string> }): Promise<RawResult> {
@@ -421,6 +450,8 @@ function fieldCaseArb(route: Route | undefined, shape: Shape, family: Family, so
 function expectedForField(route: { action: string }, caller: Caller, family: Family, field: string): number[] {
 	const byAccess = accessStatus(caller);
 	if (byAccess) return byAccess;
+	// A signed route reads no field before its signature, which a changed body breaks.
+	if (isRawBody(route.action)) return [400];
 	// The contract lets login answer 401 for a password over 72 bytes (it must not log in).
 	if (route.action === "customers.login" && family === "range" && field === "password") return [401, 422];
 	return [422];
@@ -434,12 +465,12 @@ describe("control: the valid request each case breaks one part of", () => {
 		it(`is accepted over REST: ${label(route)}`, async () => {
 			const shape = shapes.get(route.action)!;
 			const body = route.method === "GET" ? undefined : toJsonText(filler(shape, false));
-			const res = await send(route, { token: tokenFor(route.access, "proper"), body });
+			const res = await send(route, { token: tokenFor(route.access, "proper"), body, headers: signed(route, body) });
 			await stateProblems(); // a valid request may change things: put them back
 			if (res.status < 200 || res.status > 299) throw new Error(`the valid ${label(route)} answered ${res.status} ${res.text.slice(0, 300)}: fix its filler in this suite`);
 		});
 	}
-	for (const action of EXPOSED_ACTIONS) {
+	for (const action of SOCKET_ACTIONS) {
 		it(`is accepted over Socket.IO: ${action}`, async () => {
 			const shape = shapes.get(action)!;
 			const answer = await socketCall(await socketFor(socketRole(shape.access, "proper")), action, filler(shape, true));
@@ -463,7 +494,7 @@ for (const route of ROUTES) {
 						const token = tokenFor(route.access, caller);
 						const res = c.channel === "query" ? await send(route, { token, query: qs.stringify(params) }) : await send(route, { token, body: toJsonText(params) });
 						// The body and query parsers refuse a prototype key before anything reads the request, the token included.
-						const expected = family === "prototype" ? [422] : expectedForField(route, caller, family, c.field);
+						const expected = family === "prototype" && !route.rawBody ? [422] : expectedForField(route, caller, family, c.field);
 						await check(
 							`${label(route)} as ${caller}, ${c.channel} ${c.field}=${short(c.value)}${extras.length ? ` +${extras.join(",")}` : ""} -> ${res.status} ${res.text.slice(0, 400)}`,
 							restProblems(res, expected, family === "deep" || family === "prototype" || caller !== "proper" ? undefined : c.field),
@@ -780,6 +811,28 @@ describe("REST: well-formed requests that must be refused store nothing", () => 
 			expected: [409],
 		},
 		{ name: "another customer's order, read -> 404", run: () => json("GET", `/orders/${fx.orderB}`, undefined, fx.alice.token), expected: [404] },
+		{
+			name: "a refund above what the payment captured -> 409",
+			run: n => json("POST", `/orders/${fx.paid}/refunds`, { amountCents: 7501 + n }, fx.adminToken),
+			expected: [409],
+			type: "REFUND_EXCEEDS_CAPTURED",
+		},
+		{
+			name: "a return of more than was delivered -> 422",
+			run: n => json("POST", `/orders/${fx.delivered}/returns`, { items: [{ productId: fx.p1, quantity: 6 + (n % 990), restock: true }] }, fx.adminToken),
+			expected: [422],
+		},
+		{ name: "an order marked paid twice -> 409", run: () => json("POST", `/orders/${fx.paid}/mark-paid`, {}, fx.adminToken), expected: [409], type: "ALREADY_PAID" },
+		{
+			name: "a webhook whose signature is not over its body -> 400",
+			run: n => {
+				const body = JSON.stringify({ id: `evt_${n}`, type: "payment_intent.succeeded", data: { object: { id: "pi_x", amount_received: 1, metadata: { orderId: fx.orderA } } } });
+				const signature = Stripe.webhooks.generateTestHeaderString({ payload: body.replace("1", "2"), secret: WEBHOOK_SECRET });
+				return http.request("POST", "/payments/webhooks/stripe", { headers: { "content-type": "application/json", "stripe-signature": signature }, body });
+			},
+			expected: [400],
+			type: "INVALID_SIGNATURE",
+		},
 		{ name: "another customer's order, cancelled -> 404", run: () => json("POST", `/orders/${fx.orderB}/cancel`, {}, fx.alice.token), expected: [404] },
 		{ name: "a cancelled order, cancelled again -> 409", run: () => json("POST", `/orders/${fx.cancelled}/cancel`, {}, fx.alice.token), expected: [409] },
 		{
@@ -858,7 +911,7 @@ function socketRole(access: Route["access"], caller: Caller): "admin" | "custome
 	return access === "admin" && caller === "proper" ? "admin" : "customer";
 }
 
-for (const action of EXPOSED_ACTIONS) {
+for (const action of SOCKET_ACTIONS) {
 	describe(`Socket.IO call ${action}`, () => {
 		for (const family of FAMILIES) {
 			it(

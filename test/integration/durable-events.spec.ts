@@ -1,6 +1,6 @@
 import amqplib from "amqplib";
 import type { ServiceBroker } from "moleculer";
-import { CHANNELS } from "../../lib/contracts/channels";
+import { CHANNELS, CONSUMER_GROUPS } from "../../lib/contracts/channels";
 import { waitFor } from "../helpers/broker";
 import { AMQP_URL, TestCluster, loginAdmin, observerBroker, requireInfrastructure, type ShopNode } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
@@ -27,11 +27,12 @@ describe("durable events to alerts and analytics", () => {
 			cluster.start("orders", "orders"),
 			cluster.start("alerts", "alerts"),
 			cluster.start("analytics", "analytics"),
+			cluster.start("payments", "payments"),
 		]);
 		http = new HttpClient(`http://127.0.0.1:${gateway.port}/api`);
 		observer = observerBroker(cluster.namespace);
 		await observer.start();
-		await waitFor(async () => (await http.get("/health")).status === 200, 30_000, "all five services to be healthy");
+		await waitFor(async () => (await http.get("/health")).status === 200, 30_000, "all six services to be healthy");
 		// Health is the gateway's view; the orders node must also know products and customers.
 		await cluster.waitForMesh(observer);
 		adminToken = await loginAdmin(http);
@@ -46,11 +47,18 @@ describe("durable events to alerts and analytics", () => {
 	const dashboard = async () => (await http.get("/analytics/dashboard", adminToken)).body;
 	const alerts = async (type: string) => (await http.get(`/alerts?type=${type}&pageSize=100`, adminToken)).body;
 
-	it("shows all five services running", async () => {
+	it("shows all six services running", async () => {
 		const health = await http.get("/health");
 		expect(health.body).toEqual({
 			status: "ok",
-			services: { "order-service": "running", "product-service": "running", "customer-service": "running", "alert-service": "running", "analytics-service": "running" },
+			services: {
+				"order-service": "running",
+				"product-service": "running",
+				"customer-service": "running",
+				"alert-service": "running",
+				"analytics-service": "running",
+				"payment-service": "running",
+			},
 			dependencies: { transporter: "up", cache: "up" },
 		});
 	});
@@ -143,8 +151,9 @@ describe("durable events to alerts and analytics", () => {
 			const before = (await channel.checkQueue(dlq)).messageCount;
 			await observer.sendToChannel(CHANNELS.orderStatus, { order: { poison: true } });
 			await observer.sendToChannel(CHANNELS.orderStatus, { order: { id: "after-poison", customerId: "x", status: "cancelled", statusHistory: [] }, cancelReason: "CANCELLED_BY_ADMIN" });
-			// Both consumer groups (alerts, analytics) give up on it after their retries.
-			await waitFor(async () => (await channel.checkQueue(dlq)).messageCount === before + 2, 10_000, "two dead letters");
+			// Every consumer group (alerts, analytics, payments) gives up on it after its retries.
+			const groups = CONSUMER_GROUPS[CHANNELS.orderStatus].length;
+			await waitFor(async () => (await channel.checkQueue(dlq)).messageCount === before + groups, 10_000, `${groups} dead letters`);
 			const dead = await channel.get(dlq, { noAck: false });
 			expect(dead && JSON.parse(dead.content.toString())).toEqual({ order: { poison: true } });
 			await waitFor(async () => (await alerts("order_cancelled")).rows.some((a: any) => a.data.orderId === "after-poison"), 5000, "the message after the poison one");

@@ -6,7 +6,7 @@ import { HttpClient } from "../helpers/http";
 import { RedisProxy } from "../helpers/redis-proxy";
 
 const run = promisify(execFile);
-const SERVICES = ["customer-service", "product-service", "order-service", "alert-service", "analytics-service"];
+const SERVICES = ["customer-service", "product-service", "order-service", "alert-service", "analytics-service", "payment-service"];
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
 interface Answer {
@@ -52,6 +52,7 @@ describe("faults of Redis and RabbitMQ under load", () => {
 			cluster.start("orders", "orders"),
 			cluster.start("alerts", "alerts"),
 			cluster.start("analytics", "analytics"),
+			cluster.start("payments", "payments"),
 		]);
 		for (const gw of [gw1, gw2]) gateways.push(new HttpClient(`http://127.0.0.1:${gw.port}/api`));
 		for (const http of gateways) await waitForRunning(http, SERVICES);

@@ -4,7 +4,7 @@ import http from "http";
 import type { AddressInfo } from "net";
 import os from "os";
 import path from "path";
-import { CUSTOMERS, ORDERS, PRODUCTS } from "../../bin/lib/seed-data";
+import { CUSTOMERS, ORDERS, PRODUCTS, paymentOf } from "../../bin/lib/seed-data";
 import { lockDataDir, lockHolder, recordApi, releaseDataDir } from "../../lib/db/data-dir-lock";
 import { waitFor } from "../helpers/broker";
 import { ADMIN, ADMIN_ENV, freePort } from "../helpers/cluster";
@@ -111,6 +111,21 @@ describe("npm run seed", () => {
 		expect(state.customers).toEqual(expect.arrayContaining(CUSTOMERS.map(c => c.email)));
 		expect(state.byStatus).toEqual(expectedByStatus);
 		for (const status of SETTLED_STATUSES) expect(state.byStatus[status]).toBeGreaterThan(0);
+
+		// Paid manually, one refunded, one returned, the shipped ones with their tracking.
+		const orders = (await state.http.get("/orders?pageSize=100", state.token)).body.rows as any[];
+		const byPayment = (status: string) => orders.filter(o => o.paymentStatus === status).length;
+		const returned = ORDERS.filter(o => o.returned).length;
+		expect(returned).toBe(1);
+		expect(byPayment("paid")).toBe(ORDERS.filter(o => paymentOf(o) === "paid").length - returned);
+		expect(byPayment("paid")).toBeGreaterThan(5);
+		expect(byPayment("refunded")).toBe(1);
+		expect(byPayment("partially_refunded")).toBe(1);
+		expect(orders.filter(o => o.returns.length > 0)).toEqual([expect.objectContaining({ status: "delivered", paymentStatus: "partially_refunded" })]);
+		for (const o of orders.filter(o => o.status === "shipped" || o.status === "delivered")) {
+			expect(o.fulfilment).toMatchObject({ carrier: expect.any(String), trackingNumber: expect.stringMatching(/^DEMO\d{8}$/) });
+			expect(o.fulfilment.deliveredAt === null).toBe(o.status === "shipped");
+		}
 
 		const dashboard = await waitFor(
 			async () => {

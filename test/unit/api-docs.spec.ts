@@ -35,7 +35,7 @@ describe("API description: GET /api/openapi.json and GET /api/docs", () => {
 	const validators = new Map<string, ValidateFunction>();
 
 	beforeAll(async () => {
-		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics"], { admin: ADMIN, gateway: { rateLimit: { max: 100_000 } } });
+		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments"], { admin: ADMIN, gateway: { rateLimit: { max: 100_000 } } });
 		http = new HttpClient(shop.url);
 		const res = await http.get("/api/openapi.json");
 		expect(res.status).toBe(200);
@@ -300,6 +300,21 @@ describe("API description: GET /api/openapi.json and GET /api/docs", () => {
 			expect((await call("orders.create", { token, body: orderBody, headers: { "x-placed-at": placedAt } })).status).toBe(403);
 			const second = await call("orders.create", { token, body: orderBody });
 			expect((await call("orders.cancel", { token: adminToken, params: { id: second.body.id } })).status).toBe(200);
+
+			// Payment, fulfilment and a return, on an order of their own.
+			const paying = (await call("orders.create", { token, body: orderBody })).body.id as string;
+			const payment = await call("payments.get", { token, params: { id: paying } });
+			const markPaid = { ...example("payments.markPaid"), reference: payment.body.reference };
+			expect((await call("payments.markPaid", { token: adminToken, params: { id: paying }, body: markPaid })).status).toBe(200);
+			expect((await call("payments.refund", { token: adminToken, params: { id: paying }, body: example("payments.refund") })).status).toBe(201);
+			expect((await call("orders.ship", { token: adminToken, params: { id: paying }, body: example("orders.ship") })).status).toBe(200);
+			expect((await call("orders.deliver", { token: adminToken, params: { id: paying } })).status).toBe(200);
+			const returned = example("orders.recordReturn");
+			returned.items[0].productId = productId;
+			expect((await call("orders.recordReturn", { token: adminToken, params: { id: paying }, body: returned })).status).toBe(201);
+			// This shop has no stripe keys: the provider is not configured.
+			expect((await call("payments.start", { token, params: { id: second.body.id }, body: example("payments.start") })).status).toBe(409);
+			expect((await call("payments.stripeWebhook")).status).toBe(404);
 
 			// A product created out of stock raises alerts.
 			await call("products.create", { token: adminToken, body: { ...example("products.create"), sku: "EMPTY-1", stock: 0 } });

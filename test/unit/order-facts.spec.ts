@@ -22,6 +22,11 @@ function order(id: string, statuses: OrderStatus[], lines: Array<[string, number
 		status: statuses.at(-1)!,
 		statusHistory: statuses.map(status => ({ status, at: createdAt })),
 		shippingAddress: null,
+		paymentStatus: "unpaid",
+		paidCents: 0,
+		paymentHistory: [],
+		fulfilment: null,
+		returns: [],
 		createdAt,
 		updatedAt: createdAt,
 	};

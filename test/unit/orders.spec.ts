@@ -84,7 +84,22 @@ describe("orders service", () => {
 				shippingAddress: { line1: "1 Main St", city: "Springfield", postalCode: "12345", country: "US" },
 			});
 			expect(order.statusHistory.map((h: any) => h.status)).toEqual(["pending", "confirmed"]);
-			expect(Object.keys(order).sort()).toEqual(["createdAt", "customerId", "id", "items", "shippingAddress", "status", "statusHistory", "totalCents", "updatedAt"]);
+			expect(Object.keys(order).sort()).toEqual([
+				"createdAt",
+				"customerId",
+				"fulfilment",
+				"id",
+				"items",
+				"paidCents",
+				"paymentHistory",
+				"paymentStatus",
+				"returns",
+				"shippingAddress",
+				"status",
+				"statusHistory",
+				"totalCents",
+				"updatedAt",
+			]);
 			expect(await stockOf(a.id)).toBe(8);
 			expect(await stockOf(b.id)).toBe(7);
 			await waitFor(() => events.received.some(e => e.event === "order.created" && e.payload.order.id === order.id));

@@ -103,7 +103,22 @@ function ordersNode(): OrdersNode {
 
 function toPublic(doc: OrderDoc): Order {
 	const { _id, customerId, items, totalCents, status, statusHistory, shippingAddress, createdAt, updatedAt } = doc;
-	return { id: _id, customerId, items, totalCents, status, statusHistory, shippingAddress, createdAt, updatedAt };
+	return {
+		id: _id,
+		customerId,
+		items,
+		totalCents,
+		status,
+		statusHistory,
+		shippingAddress,
+		paymentStatus: "unpaid",
+		paidCents: 0,
+		paymentHistory: [],
+		fulfilment: null,
+		returns: [],
+		createdAt,
+		updatedAt,
+	};
 }
 
 const ITEMS: ReserveItem[] = [

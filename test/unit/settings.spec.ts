@@ -9,7 +9,7 @@ describe("settings: the environment, parsed once", () => {
 	it("gives the embedded default when nothing is set", () => {
 		const s = parseSettings({});
 		expect(s).toMatchObject({
-			services: ["api", "customers", "products", "orders", "alerts", "analytics"],
+			services: ["api", "customers", "products", "orders", "alerts", "analytics", "payments"],
 			transporter: undefined,
 			cacher: undefined,
 			storage: { dataDir: "./data", mongoUri: undefined },
@@ -67,7 +67,7 @@ describe("settings: the environment, parsed once", () => {
 		["PORT", "70000"],
 		["TRUST_PROXY", "yes"],
 		["RATE_LIMIT_MAX", "-1"],
-		["SERVICES", "products,payments"],
+		["SERVICES", "products,shipping"],
 		["TRANSPORTER", "rabbit://x"],
 		["CACHER", "memcached://x"],
 		["LOG_LEVEL", "loud"],

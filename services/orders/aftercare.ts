@@ -1,0 +1,212 @@
+import type { CallingOptions, LoggerInstance } from "moleculer";
+import type { OrderStatusMessage } from "../../lib/contracts/channels";
+import type { DbAdapter, IndexSpec, Query } from "../../lib/db/adapter";
+import { newId } from "../../lib/db/ids";
+import { ConflictError, NotFoundError, UnprocessableError } from "../../lib/contracts/errors";
+import { crashPoint } from "../../lib/infra/crash-points";
+import type { Fulfilment, OrderReturn, PaymentUpdate, ReturnLine } from "../../lib/contracts/payments";
+import type { Order } from "../../lib/contracts/types";
+import type { OrderDoc } from "./placement";
+
+/** What the order keeps beside placement's fields for its payment, its shipping and its returns. */
+export interface AftercareDoc extends OrderDoc {
+	/** The payment's change count last applied (PaymentUpdate.version). */
+	paymentVersion?: number;
+	/** How many entries of paymentHistory were handed to the durable channel. */
+	paymentPublished?: number;
+	/** Payment changes or a fulfilment change not yet handed to the channel; the settler resends them. */
+	paymentOutbox?: true;
+	fulfilmentOutbox?: true;
+	/** A return recorded whose refund or restock may not be done; the settler finishes it. */
+	returnPending?: true;
+}
+
+export const AFTERCARE_INDEXES: IndexSpec[] = [
+	{ field: "paymentOutbox", sparse: true },
+	{ field: "fulfilmentOutbox", sparse: true },
+	{ field: "returnPending", sparse: true },
+];
+
+/** Who the order's side speaks through: the request's context, or the broker for the settler. */
+export interface Caller {
+	call<T>(action: string, params?: object, opts?: CallingOptions): Promise<T>;
+}
+
+export interface AftercareDeps {
+	orders: DbAdapter<AftercareDoc>;
+	toPublic(doc: OrderDoc): Order;
+	publish(message: OrderStatusMessage): Promise<void>;
+	/** placement's status message for a move this module made (ship, deliver). */
+	publishStatus(doc: OrderDoc): Promise<void>;
+	emit(event: string, payload: unknown): void;
+	logger: LoggerInstance;
+}
+
+const now = () => new Date().toISOString();
+const returnsGuard = (n: number): Query => (n === 0 ? { returns: { $exists: false } } : { returns: { $size: n } });
+
+/**
+ * The order's life after placement: the payment state that payments hands
+ * over (applied once per payment version), the fulfilment record (ship,
+ * deliver) and returns. Every change is one conditional update that also
+ * marks an outbox; the messages go to the durable channel after it, and
+ * the settler resends what a crash left unsent and finishes returns.
+ */
+export class Aftercare {
+	constructor(private readonly deps: AftercareDeps) {}
+
+	/** Record the payment's state; a version already applied changes nothing. Answers the order as it is. */
+	async applyPayment(update: PaymentUpdate): Promise<Order> {
+		const { orderId, status, paidCents, version, history } = update;
+		const applied = await this.deps.orders.updateOne(
+			{ _id: orderId, $or: [{ paymentVersion: { $exists: false } }, { paymentVersion: { $lte: version - 1 } }] },
+			{ $set: { paymentStatus: status, paidCents, paymentVersion: version, paymentHistory: history, paymentOutbox: true, updatedAt: now() } },
+		);
+		if (!applied) return this.deps.toPublic(await this.find(orderId));
+		this.announce(applied);
+		return this.deps.toPublic(applied);
+	}
+
+	async ship(id: string, carrier: string, trackingNumber: string): Promise<Order> {
+		const at = now();
+		const fulfilment: Fulfilment = { carrier, trackingNumber, shippedAt: at, deliveredAt: null };
+		const shipped = await this.deps.orders.updateOne(
+			{ _id: id, status: "confirmed", cancelling: { $exists: false } },
+			{ $set: { status: "shipped", fulfilment, outbox: true, fulfilmentOutbox: true, updatedAt: at }, $push: { statusHistory: { status: "shipped", at } } },
+		);
+		if (!shipped) throw cannot("ship", (await this.find(id)).status);
+		this.announce(shipped, true);
+		return this.deps.toPublic(shipped);
+	}
+
+	async deliver(id: string): Promise<Order> {
+		const order = await this.find(id);
+		if (order.status !== "shipped") throw cannot("deliver", order.status);
+		const at = now();
+		const fulfilment = order.fulfilment ? { ...order.fulfilment, deliveredAt: at } : null;
+		const delivered = await this.deps.orders.updateOne(
+			{ _id: id, status: "shipped" },
+			{ $set: { status: "delivered", fulfilment, outbox: true, ...(fulfilment ? { fulfilmentOutbox: true } : {}), updatedAt: at }, $push: { statusHistory: { status: "delivered", at } } },
+		);
+		if (!delivered) throw cannot("deliver", (await this.find(id)).status);
+		this.announce(delivered, true);
+		return this.deps.toPublic(delivered);
+	}
+
+	/**
+	 * A return of some lines of a delivered order: recorded first (with its
+	 * refund, at most what the order has paid, and which lines restock),
+	 * then refunded and restocked, each step idempotent per return id.
+	 */
+	async recordReturn(via: Caller, id: string, lines: ReturnLine[], refundCents?: number): Promise<Order> {
+		const order = await this.find(id);
+		if (order.status !== "delivered") throw cannot("record a return of", order.status);
+		const worth = this.checkReturnable(order, lines);
+		if (refundCents !== undefined && refundCents > worth) throw invalid("refundCents", "max", `The refund may not exceed the returned lines' worth (${worth} cents)`);
+		const ret: OrderReturn = { id: newId(), items: lines, refundCents: Math.min(refundCents ?? worth, order.paidCents ?? 0), at: now() };
+		const count = order.returns?.length ?? 0;
+		const recorded = await this.deps.orders.updateOne({ _id: id, status: "delivered", ...returnsGuard(count) }, { $push: { returns: ret }, $set: { returnPending: true, updatedAt: ret.at } });
+		if (!recorded) throw new ConflictError("The order changed meanwhile; send the return again", "ORDER_CHANGED");
+		crashPoint("return.after-record");
+		await this.finishReturns(via, recorded);
+		return this.deps.toPublic(await this.find(id));
+	}
+
+	/** Resend unsent messages; finish returns a crash left half done. */
+	async recover(via: Caller, cutoff: string): Promise<void> {
+		const stale = (query: Query) => this.deps.orders.find({ query: { ...query, updatedAt: { $lte: cutoff } } });
+		for (const order of await stale({ returnPending: true })) await this.attempt(`finish the returns of order ${order._id}`, () => this.finishReturns(via, order));
+		for (const order of await stale({ paymentOutbox: true })) await this.attempt(`publish the payment of order ${order._id}`, () => this.publishPayment(order));
+		for (const order of await stale({ fulfilmentOutbox: true })) await this.attempt(`publish the fulfilment of order ${order._id}`, () => this.publishFulfilment(order));
+	}
+
+	private async finishReturns(via: Caller, order: AftercareDoc): Promise<void> {
+		for (const ret of order.returns ?? []) {
+			if (ret.refundCents > 0) await via.call("payments.refund", { id: order._id, amountCents: ret.refundCents, refundId: `return-${ret.id}` });
+			crashPoint("return.after-refund");
+			const back = ret.items.filter(l => l.restock).map(l => ({ productId: l.productId, quantity: l.quantity }));
+			if (back.length) await via.call("products.restockReturn", { returnId: ret.id, items: back });
+			crashPoint("return.after-restock");
+		}
+		await this.deps.orders.updateMany({ _id: order._id, ...returnsGuard(order.returns?.length ?? 0) }, { $unset: { returnPending: true } });
+	}
+
+	/** The worth of the returned lines; refuses a product not in the order, or more than was delivered and not yet returned. */
+	private checkReturnable(order: AftercareDoc, lines: ReturnLine[]): number {
+		if (new Set(lines.map(l => l.productId)).size !== lines.length) throw invalid("items", "unique", "Each productId may appear once");
+		let worth = 0;
+		lines.forEach((line, i) => {
+			const bought = order.items.find(l => l.productId === line.productId);
+			if (!bought) throw invalid(`items[${i}].productId`, "exists", "This product is not in the order");
+			const returned = (order.returns ?? [])
+				.flatMap(r => r.items)
+				.filter(l => l.productId === line.productId)
+				.reduce((sum, l) => sum + l.quantity, 0);
+			if (line.quantity > bought.quantity - returned) throw invalid(`items[${i}].quantity`, "max", `At most ${bought.quantity - returned} of this product can still be returned`);
+			worth += line.quantity * bought.unitPriceCents;
+		});
+		return worth;
+	}
+
+	/** Each payment change not yet sent, one message each: the order as it was at that change (its paymentHistory ends with it). */
+	private async publishPayment(order: AftercareDoc): Promise<void> {
+		const history = order.paymentHistory ?? [];
+		const current = this.deps.toPublic(order);
+		for (let i = order.paymentPublished ?? 0; i < history.length; i++) {
+			await this.deps.publish({ order: { ...current, paymentStatus: history[i].status, paymentHistory: history.slice(0, i + 1) }, change: "payment" });
+		}
+		crashPoint("aftercare.after-publish");
+		await this.deps.orders.updateMany({ _id: order._id, paymentHistory: { $size: history.length } }, { $set: { paymentPublished: history.length }, $unset: { paymentOutbox: true } });
+	}
+
+	private async publishFulfilment(order: AftercareDoc): Promise<void> {
+		await this.deps.publish({ order: this.deps.toPublic(order), change: "fulfilment" });
+		crashPoint("aftercare.after-publish");
+		await this.deps.orders.updateMany({ _id: order._id, updatedAt: order.updatedAt }, { $unset: { fulfilmentOutbox: true } });
+	}
+
+	/** Clients see it live (order.updated); the durable messages after the answer. */
+	private announce(order: AftercareDoc, statusMoved = false): void {
+		setImmediate(() => {
+			this.deps.emit("order.updated", { order: this.deps.toPublic(order) });
+			const steps: Array<() => Promise<void>> = [];
+			if (statusMoved) steps.push(() => this.deps.publishStatus(order));
+			if (order.fulfilmentOutbox) steps.push(() => this.publishFulfilment(order));
+			if (order.paymentOutbox) steps.push(() => this.publishPayment(order));
+			void (async () => {
+				for (const step of steps) await this.attempt(`announce order ${order._id} now; the settler retries`, step);
+			})();
+		});
+	}
+
+	private async find(id: string): Promise<AftercareDoc> {
+		const doc = await this.deps.orders.findById(id);
+		if (!doc) throw new NotFoundError("Order", id);
+		return doc;
+	}
+
+	private async attempt(what: string, step: () => Promise<unknown>): Promise<void> {
+		try {
+			await step();
+		} catch (err) {
+			this.deps.logger.warn(`Could not ${what}`, (err as Error).message);
+		}
+	}
+}
+
+function cannot(what: string, status: string): ConflictError {
+	return new ConflictError(`Cannot ${what} an order that is ${status}`, "INVALID_STATUS_TRANSITION", { status });
+}
+
+function invalid(field: string, type: string, message: string): UnprocessableError {
+	return new UnprocessableError(message, [{ field, type, message }]);
+}
+
+/** An order as clients see it, whatever it was stored with: orders stored before payments read as unpaid, unshipped, unreturned. */
+export function withAftercareDefaults(order: Order): Order {
+	order.paymentStatus ??= "unpaid";
+	order.paidCents ??= 0;
+	order.paymentHistory ??= [];
+	order.returns ??= [];
+	return order;
+}

@@ -1,0 +1,67 @@
+import crypto from "crypto";
+import type { Doc, IndexSpec } from "../../lib/db/adapter";
+import type { Payment, PaymentChange, PaymentProvider, PaymentStatus } from "../../lib/contracts/payments";
+
+export interface RefundRecord {
+	id: string;
+	amountCents: number;
+	state: "issuing" | "issued";
+	at: string;
+	providerRefundId?: string | null;
+}
+
+/** One payment per order: what was authorised, captured and refunded, and each change in order. */
+export interface PaymentDoc extends Doc {
+	orderId: string;
+	customerId: string;
+	provider: PaymentProvider;
+	status: PaymentStatus;
+	amountCents: number;
+	currency: string;
+	capturedCents: number;
+	refundedCents: number;
+	reference: string;
+	intentId?: string;
+	clientSecret?: string;
+	refunds: RefundRecord[];
+	history: PaymentChange[];
+	/** Bumped by every write: each write is a compare-and-set on it. */
+	rev: number;
+	/** A change not yet handed to orders; the settler hands it over. */
+	sync?: true;
+	/** A refund recorded and not yet confirmed issued; the settler issues it (the provider's idempotency key makes it once). */
+	issuing?: true;
+	createdAt: string;
+	updatedAt: string;
+}
+
+export const PAYMENT_INDEXES: IndexSpec[] = [
+	{ field: "orderId", unique: true },
+	{ field: "intentId", unique: true, sparse: true },
+	{ field: "sync", sparse: true },
+	{ field: "issuing", sparse: true },
+];
+
+/** At most this many refunds per payment: everything bounded. */
+export const MAX_REFUNDS = 20;
+
+/** A bank-transfer reference a person can type (10 characters without look-alikes), the same for an order however often it is asked. */
+export const reference = (orderId: string) => `RF${Array.from(crypto.createHash("sha256").update(orderId).digest().subarray(0, 8), b => "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"[b % 32]).join("")}`;
+
+/** A payment as clients see it. */
+export function paymentView(p: PaymentDoc): Payment {
+	return {
+		id: p._id,
+		orderId: p.orderId,
+		provider: p.provider,
+		status: p.status,
+		amountCents: p.amountCents,
+		capturedCents: p.capturedCents,
+		refundedCents: p.refundedCents,
+		reference: p.reference,
+		clientSecret: p.clientSecret ?? null,
+		refunds: p.refunds.map(r => ({ id: r.id, amountCents: r.amountCents, state: r.state, at: r.at })),
+		createdAt: p.createdAt,
+		updatedAt: p.updatedAt,
+	};
+}
