@@ -137,7 +137,7 @@ describe("settings: secrets from files (X_FILE, as Docker secrets mount them)", 
 	};
 
 	it("lists an X_FILE variable for each secret", () => {
-		expect([...SECRET_VARIABLES].sort()).toEqual(["ADMIN_PASSWORD", "CACHER", "JWT_SECRET", "MONGO_URI", "TRANSPORTER"]);
+		expect([...SECRET_VARIABLES].sort()).toEqual(["ADMIN_PASSWORD", "CACHER", "JWT_SECRET", "MONGO_URI", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "TRANSPORTER"]);
 		for (const name of SECRET_VARIABLES) expect(ENV_VARIABLES).toContain(`${name}_FILE`);
 	});
 
