@@ -20,7 +20,7 @@ export interface SeedCustomer {
 }
 
 /** The statuses a placed order rests in; `pending` lasts only while a placement runs. */
-export type SeedStatus = Exclude<OrderStatus, "pending">;
+export type SeedStatus = Exclude<OrderStatus, "pending" | "awaiting_payment">;
 
 export interface SeedOrder {
 	customer: string;

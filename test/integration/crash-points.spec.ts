@@ -29,7 +29,7 @@ const BASE_ENV = {
 	RECOVERY_INTERVAL_MS: "250",
 	LOG_LEVEL: "info",
 };
-const HOLDING = ["pending", "confirmed", "shipped", "delivered"];
+const HOLDING = ["pending", "awaiting_payment", "confirmed", "shipped", "delivered"];
 
 interface Product {
 	id: string;
@@ -123,7 +123,7 @@ class Shop {
 			if (stock !== p.initial + p.restocked - held) return `product ${p.id}: stock ${stock}, expected ${p.initial} + ${p.restocked} - ${held}`;
 		}
 		const dashboard = (await this.http.get("/analytics/dashboard", this.admin)).body;
-		const byStatus = Object.fromEntries(["pending", "confirmed", "shipped", "delivered", "cancelled"].map(s => [s, orders.filter(o => o.status === s).length]));
+		const byStatus = Object.fromEntries(["pending", "awaiting_payment", "confirmed", "shipped", "delivered", "cancelled"].map(s => [s, orders.filter(o => o.status === s).length]));
 		if (dashboard.totalOrders !== orders.length || JSON.stringify(dashboard.ordersByStatus) !== JSON.stringify(byStatus)) {
 			return `dashboard ${JSON.stringify(dashboard.ordersByStatus)} against orders ${JSON.stringify(byStatus)}`;
 		}

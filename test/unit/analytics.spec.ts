@@ -76,7 +76,7 @@ describe("analytics service", () => {
 		const dash = await dashboard();
 		expect(dash).toEqual({
 			totalOrders: 4,
-			ordersByStatus: { pending: 0, confirmed: 1, shipped: 0, delivered: 1, cancelled: 2 },
+			ordersByStatus: { pending: 0, awaiting_payment: 0, confirmed: 1, shipped: 0, delivered: 1, cancelled: 2 },
 			revenueCents: 1000 + 100,
 			averageOrderValueCents: 550,
 			topProducts: [
