@@ -1,14 +1,17 @@
 import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import type { AuthUser } from "../lib/contracts/auth";
-import { CHANNELS } from "../lib/contracts/channels";
+import { CHANNELS, type OrderStatusMessage } from "../lib/contracts/channels";
 import { ForbiddenError, NotFoundError, UnauthorizedError, UnprocessableError } from "../lib/contracts/errors";
 import { ORDER_STATUSES, type OrderStatus } from "../lib/contracts/order-status";
 import { ID, ORDER_ITEMS, PAGE_PARAMS } from "../lib/contracts/params";
 import type { ReserveItem } from "../lib/contracts/reservations";
-import { settings, type SettlementSettings } from "../lib/infra/settings";
+import { settings, type SettlementSettings, type ShopSettings } from "../lib/infra/settings";
 import { ORDER_REFUSAL, type CanOrderAnswer, type Ctx, type Order, type ServiceBase, type ShippingAddress, defineService } from "../lib/contracts/types";
-import { ORDER_INDEXES, Placement, type OrderDoc } from "./orders/placement";
+import { ORDER_INDEXES, type OrderDoc } from "./orders/placement";
+import { PaymentHold } from "./orders/payment-hold";
+import { Checkout, holdPricer, type CheckoutRequestBody, type Quote, type QuoteRequest } from "./orders/checkout";
+import { CHECKOUT_PARAMS, QUOTE_PARAMS, publicOrder } from "./orders/checkout-params";
 import { validationError } from "../lib/infra/validation";
 
 const PUBLIC_FIELDS = ["id", "customerId", "items", "totalCents", "status", "statusHistory", "shippingAddress", "createdAt", "updatedAt"] as const;
@@ -16,11 +19,13 @@ const ADDRESS_LINE = { type: "string", trim: true, min: 1, max: 200 } as const;
 
 interface OrdersSettings extends DbSettings {
 	settlement: SettlementSettings;
+	shop: ShopSettings;
 }
 
 /** What `this` is inside the orders service. */
 interface OrdersThis extends ServiceBase<OrdersSettings>, DbMethods<OrderDoc, Order> {
-	placement: Placement;
+	placement: PaymentHold;
+	checkout: Checkout;
 	recovering: boolean;
 	recoveryTimer?: NodeJS.Timeout;
 	requireUser(ctx: Ctx): AuthUser;
@@ -44,6 +49,7 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 
 	settings: {
 		settlement: settings.settlement,
+		shop: settings.shop,
 	},
 
 	actions: {
@@ -75,6 +81,36 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 				ctx.meta.$statusCode = created ? 201 : 200;
 				if (created) ctx.meta.$location = `/api/orders/${placed._id}`;
 				return this.toPublic(placed);
+			},
+		},
+
+		/** The cart priced for an address and a shipping method (nothing is held). */
+		quote: {
+			params: QUOTE_PARAMS,
+			async handler(this: OrdersThis, ctx: Ctx<QuoteRequest>): Promise<Quote> {
+				return this.checkout.quote(ctx, this.requireUser(ctx).id, ctx.params);
+			},
+		},
+
+		/** The signed-in customer's cart becomes an order awaiting payment (optional Idempotency-Key, shared with create). */
+		checkout: {
+			params: CHECKOUT_PARAMS,
+			async handler(this: OrdersThis, ctx: Ctx<CheckoutRequestBody>): Promise<Order> {
+				const user = this.requireUser(ctx);
+				await this.assertMayOrder(ctx, user.id);
+				const { order, created } = await this.checkout.checkout(ctx, user.id, ctx.meta.idempotencyKey, ctx.params);
+				ctx.meta.$statusCode = created ? 201 : 200;
+				if (created) ctx.meta.$location = `/api/orders/${order._id}`;
+				return this.toPublic(order);
+			},
+		},
+
+		/** Internal (payments): a checkout order was paid; awaiting payment → confirmed. Idempotent; 409 ORDER_EXPIRED when it expired first. */
+		confirmPaid: {
+			visibility: "public",
+			params: { id: ID },
+			async handler(this: OrdersThis, ctx: Ctx<{ id: string }>): Promise<Order> {
+				return this.toPublic(await this.placement.confirmPaid(ctx, await this.findOrder(ctx.params.id)));
 			},
 		},
 
@@ -134,6 +170,11 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 	},
 
 	methods: {
+		/** An order as clients see it; a checkout order with its money's breakdown and deadline. */
+		toPublic(doc: OrderDoc): Order {
+			return publicOrder(doc, PUBLIC_FIELDS);
+		},
+
 		requireUser(ctx: Ctx): AuthUser {
 			if (!ctx.meta.user) throw new UnauthorizedError();
 			return ctx.meta.user;
@@ -188,13 +229,15 @@ const OrdersService = defineService<OrdersSettings, OrdersThis>({
 	},
 
 	started(this: OrdersThis) {
-		this.placement = new Placement({
+		const deps = {
 			orders: this.adapter,
 			settlement: this.settings.settlement,
-			toPublic: doc => this.toPublic(doc),
-			publish: message => this.broker.sendToChannel(CHANNELS.orderStatus, message),
+			toPublic: (doc: OrderDoc) => this.toPublic(doc),
+			publish: (message: OrderStatusMessage) => this.broker.sendToChannel(CHANNELS.orderStatus, message),
 			logger: this.logger,
-		});
+		};
+		this.placement = new PaymentHold(deps, holdPricer(this.settings.shop));
+		this.checkout = new Checkout({ saga: this.placement, shop: this.settings.shop, logger: this.logger });
 		this.recoveryTimer = setInterval(() => void this.recover(), this.settings.settlement.recoveryIntervalMs);
 		// On start, once products can be reached.
 		this.broker.waitForServices(["products"]).then(

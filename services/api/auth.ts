@@ -10,6 +10,7 @@ import type { AuthSettings } from "../../lib/infra/settings";
 import { type Meta, type ServiceBase, defineMixin } from "../../lib/contracts/types";
 import { adminPlacement } from "./admin-placement";
 import { DoorValidation } from "./door-validation";
+import { cartToken } from "./cart-token";
 import { idempotencyKey } from "./idempotency-key";
 import { parseQuery } from "./query";
 import { ROUTED_SERVICES } from "./routed-services";
@@ -102,6 +103,7 @@ const GatewayAuthMixin = defineMixin<{ auth: AuthSettings }, AuthThis>({
 			const action = req.$action?.name ?? req.$alias?.action ?? "";
 			this.assertAccess(action, ctx.meta.user);
 			ctx.meta.idempotencyKey = idempotencyKey(req);
+			ctx.meta.cartToken = cartToken(req);
 			const fromQuery = Object.keys(req.query ?? {});
 			if (fromQuery.length) ctx.meta.$queryFields = fromQuery;
 			await this.doors.assert(action, req.$params as object, ctx.meta);

@@ -1,4 +1,5 @@
 import { ORDER_STATUSES } from "../../lib/contracts/order-status";
+import { TWO_DECIMAL_CURRENCIES } from "../../lib/contracts/checkout";
 import { ID } from "../../lib/contracts/params";
 import { toJsonSchema, type JsonSchema } from "./json-schema";
 
@@ -16,6 +17,7 @@ const str: JsonSchema = { type: "string" };
 const int: JsonSchema = { type: "integer" };
 const cents: JsonSchema = { type: "integer", minimum: 0, description: "An amount in cents" };
 const timestamp: JsonSchema = { type: "string", format: "date-time" };
+const currency: JsonSchema = { enum: [...TWO_DECIMAL_CURRENCIES], description: "The shop's one currency (ISO 4217, two decimals): the CURRENCY setting" };
 
 /** An object whose listed properties are all present. */
 function record(properties: Record<string, JsonSchema>): JsonSchema {
@@ -78,7 +80,18 @@ export const ANSWER_SCHEMAS: Record<string, JsonSchema> = {
 		updatedAt: timestamp,
 	}),
 	Category: record({ name: str, productCount: int }),
-	OrderItem: record({ productId: str, sku: str, name: str, unitPriceCents: cents, quantity: { type: "integer", minimum: 1 }, lineTotalCents: cents }),
+	OrderItem: {
+		...record({ productId: str, sku: str, name: str, unitPriceCents: cents, quantity: { type: "integer", minimum: 1 }, lineTotalCents: cents }),
+		properties: {
+			productId: str,
+			sku: str,
+			name: str,
+			unitPriceCents: cents,
+			quantity: { type: "integer", minimum: 1 },
+			lineTotalCents: cents,
+			taxCents: { ...cents, description: "Checkout orders: the line's tax, rounded on the line" },
+		},
+	},
 	ShippingAddress: record({ line1: str, city: str, postalCode: str, country: str }),
 	Order: record({
 		id: str,
@@ -90,6 +103,53 @@ export const ANSWER_SCHEMAS: Record<string, JsonSchema> = {
 		shippingAddress: { anyOf: [ref("ShippingAddress"), { type: "null" }] },
 		createdAt: timestamp,
 		updatedAt: timestamp,
+	}),
+	CheckoutOrder: {
+		allOf: [
+			ref("Order"),
+			{
+				...record({
+					currency: currency,
+					itemsCents: { ...cents, description: "The lines' total, as the catalog prices them (tax-inclusive or not: pricesIncludeTax)" },
+					shippingCents: cents,
+					taxCents: { ...cents, description: "The tax: added to the total, or contained in it when pricesIncludeTax" },
+					pricesIncludeTax: { type: "boolean" },
+					shippingMethod: str,
+					paymentDeadline: { ...timestamp, description: "Unpaid by then, the order is cancelled (PAYMENT_EXPIRED) and its stock given back" },
+				}),
+				description: "A checkout order (POST /api/checkout) carries these too; totalCents includes shipping and tax",
+			},
+		],
+	},
+	Cart: record({
+		id: { type: ["string", "null"], description: "null until the cart's first line" },
+		lines: {
+			type: "array",
+			items: record({
+				productId: str,
+				sku: { type: ["string", "null"] },
+				name: { type: ["string", "null"] },
+				quantity: { type: "integer", minimum: 1, maximum: 1000 },
+				unitPriceCents: cents,
+				lineTotalCents: cents,
+				available: { type: "boolean", description: "false when the product left the catalog or has fewer units than the line" },
+			}),
+		},
+		itemsCents: cents,
+		currency: currency,
+		updatedAt: timestamp,
+		expiresAt: { ...timestamp, description: "The cart is gone after this unless it changes (CART_TTL_HOURS)" },
+	}),
+	GuestCart: record({ token: { type: "string", description: "Send it as X-Cart-Token; shown once" }, cart: ref("Cart") }),
+	Quote: record({
+		currency: currency,
+		itemsCents: cents,
+		shippingCents: cents,
+		taxCents: cents,
+		totalCents: cents,
+		pricesIncludeTax: { type: "boolean" },
+		shippingMethod: str,
+		lines: { type: "array", items: record({ productId: str, quantity: int, unitPriceCents: cents, lineTotalCents: cents, taxCents: cents }) },
 	}),
 	Alert: record({
 		id: str,
@@ -165,6 +225,11 @@ export interface Answer {
 }
 
 const customer = ref("Customer");
+const cartTokenHeader: HeaderParameter = {
+	name: "X-Cart-Token",
+	description: "A guest's cart token (from POST /api/cart); a signed-in customer's requests reach their own cart",
+	schema: { type: "string", pattern: "^[A-Za-z0-9_-]{1,100}$" },
+};
 const product = ref("Product");
 const order = ref("Order");
 
@@ -209,6 +274,35 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 		},
 		example: { items: [{ productId: "a-product-id", quantity: 2 }], shippingAddress: { line1: "1 Main Street", city: "Springfield", postalCode: "12345", country: "US" } },
 	},
+	"orders.quote": {
+		status: 200,
+		description: "The cart priced for this address and method: items, shipping (flat rate, free over the method's threshold), tax (per line, the destination's rate), total",
+		schema: ref("Quote"),
+		errors: {
+			409: "The cart is empty (`CART_EMPTY`), or a product left the catalog or lacks stock (`CART_CHANGED`, `data.changes`)",
+			422: "Invalid address, a country the shop does not ship to (`UNKNOWN_COUNTRY`), an unknown shipping method (`UNKNOWN_SHIPPING_METHOD`)",
+		},
+		example: { shippingAddress: { line1: "1 Main Street", city: "Springfield", postalCode: "12345", country: "US" }, shippingMethod: "standard" },
+	},
+	"orders.checkout": {
+		status: 201,
+		description: "The order, `awaiting_payment`: the cart's stock reserved and held until `paymentDeadline`; paid, it is confirmed; unpaid by then, cancelled and its stock given back",
+		schema: ref("CheckoutOrder"),
+		headers: [
+			{
+				name: "Idempotency-Key",
+				description: "One key space per customer, shared with POST /api/orders: the same key and body return the first order; another body is `422` (`IDEMPOTENCY_KEY_REUSED`)",
+				schema: { type: "string", minLength: 1, maxLength: 100 },
+			},
+		],
+		replayed: "The first order, when the same Idempotency-Key and body were sent before: nothing is reserved again",
+		errors: {
+			401: "A guest: sign in or register, then merge the guest cart (POST /api/cart/merge) and check out",
+			409: "The cart is empty (`CART_EMPTY`); a price or availability changed since the cart was read (`CART_CHANGED`, `data.changes` says what; the cart now shows the new prices); the total is not `expectedTotalCents` (`TOTAL_MISMATCH`, `data` with the breakdown); not enough stock (`INSUFFICIENT_STOCK`)",
+			422: "Invalid address, a country the shop does not ship to (`UNKNOWN_COUNTRY`), an unknown shipping method, a currency that is not the shop's (`CURRENCY_NOT_ACCEPTED`), an Idempotency-Key sent before with another body",
+		},
+		example: { shippingAddress: { line1: "1 Main Street", city: "Springfield", postalCode: "12345", country: "US" }, shippingMethod: "standard", expectedTotalCents: 2497, currency: "USD" },
+	},
 	"orders.get": { status: 200, description: "The order", schema: order },
 	"orders.list": { status: 200, description: "A page of orders, newest first", schema: ref("OrderPage") },
 	"orders.cancel": { status: 200, description: "The order, `cancelled`", schema: order, errors: { 409: "The order is shipped, delivered or cancelled (`INVALID_STATUS_TRANSITION`)" } },
@@ -216,8 +310,52 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 		status: 200,
 		description: "The order in its new status",
 		schema: order,
-		errors: { 409: "A move the state machine forbids (`INVALID_STATUS_TRANSITION`): pending → confirmed | cancelled, confirmed → shipped | cancelled, shipped → delivered" },
+		errors: {
+			409: "A move the state machine forbids (`INVALID_STATUS_TRANSITION`): pending → confirmed | cancelled, awaiting_payment → cancelled (payment confirms it: `PAYMENT_REQUIRED` otherwise), confirmed → shipped | cancelled, shipped → delivered",
+		},
 		example: { status: "shipped" },
+	},
+
+	"carts.get": {
+		status: 200,
+		description: "The cart priced now (the prices shown become the ones checkout compares with): the signed-in customer's, or the guest's whose token is in X-Cart-Token",
+		schema: ref("Cart"),
+		headers: [cartTokenHeader],
+		errors: { 404: "A guest without a token, or with a token that reaches no cart (expired, merged, or not a cart's)" },
+	},
+	"carts.create": {
+		status: 201,
+		description: "A guest's new cart and its token (also in the X-Cart-Token answer header); a signed-in customer gets their own cart (200)",
+		schema: { anyOf: [ref("GuestCart"), ref("Cart")] },
+	},
+	"carts.clear": { status: 200, description: "The cart, emptied", schema: ref("Cart"), headers: [cartTokenHeader], errors: { 404: "No cart for this guest token" } },
+	"carts.addItem": {
+		status: 200,
+		description: "The cart with the units added (summed with a line of the same product)",
+		schema: ref("Cart"),
+		headers: [cartTokenHeader],
+		errors: {
+			404: "No cart for this guest token",
+			409: "The cart changed meanwhile (`CART_CONFLICT`): read it and send again",
+			422: "An unknown product, or past 1000 units in a line or 50 lines (`CART_LIMIT`)",
+		},
+		example: { productId: "a-product-id", quantity: 2 },
+	},
+	"carts.setItem": {
+		status: 200,
+		description: "The cart with the line's new quantity",
+		schema: ref("Cart"),
+		headers: [cartTokenHeader],
+		errors: { 404: "No cart for this guest token, or no such line", 409: "The cart changed meanwhile (`CART_CONFLICT`)" },
+		example: { quantity: 3 },
+	},
+	"carts.removeItem": { status: 200, description: "The cart without the line", schema: ref("Cart"), headers: [cartTokenHeader], errors: { 404: "No cart for this guest token, or no such line" } },
+	"carts.merge": {
+		status: 200,
+		description: "The customer's cart with the guest cart's lines added (quantities summed, capped at 1000; lines past 50 left out); the guest cart and its token end",
+		schema: ref("Cart"),
+		headers: [{ ...cartTokenHeader, description: "The guest cart's token (required)" }],
+		errors: { 404: "The token reaches no guest cart", 422: "No X-Cart-Token" },
 	},
 
 	"customers.register": {

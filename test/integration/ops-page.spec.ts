@@ -8,7 +8,7 @@ import { ADMIN, freePort, loginAdmin, waitForRunning } from "../helpers/cluster"
 import { HttpClient } from "../helpers/http";
 import { startShopProcess, type ShopProcess } from "../helpers/shop-process";
 
-const SERVICE_LABELS = ["order-service", "product-service", "customer-service", "alert-service", "analytics-service"];
+const SERVICE_LABELS = ["order-service", "product-service", "customer-service", "alert-service", "analytics-service", "cart-service"];
 /** The contract: an order shows in the admin's feed within 2 s of being answered. */
 const FEED_MS = 2000;
 /** Waits that are no contract, only a bound on a hung page. */

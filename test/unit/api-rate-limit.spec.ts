@@ -116,7 +116,7 @@ describe("every door on the one budget (RATE_LIMIT_MAX=10)", () => {
 describe("health while the rate-limit counters' Redis is unreachable", () => {
 	let shop: Awaited<ReturnType<typeof startInProcessShop>>;
 	beforeAll(async () => {
-		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics"], { gateway: { redisUrl: `redis://127.0.0.1:${await closedPort()}` } });
+		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "carts"], { gateway: { redisUrl: `redis://127.0.0.1:${await closedPort()}` } });
 	});
 	afterAll(() => shop.stop());
 
@@ -124,7 +124,7 @@ describe("health while the rate-limit counters' Redis is unreachable", () => {
 		const res = await new HttpClient(`${shop.url}/api`).get("/health");
 		expect(res.status).toBe(503);
 		expect(res.body).toEqual({ status: "degraded", services: expect.any(Object), dependencies: { transporter: "none", cache: "down" } });
-		expect(Object.values(res.body.services)).toEqual(Array(5).fill("running"));
+		expect(Object.values(res.body.services)).toEqual(Array(6).fill("running"));
 	});
 
 	it("keeps every other door shut with 503 CACHE_UNAVAILABLE, since the limit cannot be kept", async () => {
