@@ -76,7 +76,8 @@ const CartsService = defineService<CartsSettings, CartsThis>({
 			params: { productId: ID, quantity: QUANTITY },
 			async handler(this: CartsThis, ctx: Ctx<{ productId: string; quantity: number }>): Promise<CartView> {
 				const owner = this.owner(ctx);
-				await this.book.get(owner);
+				// A line the cart does not hold is 404, whatever the product.
+				if (!(await this.book.get(owner)).lines.some(l => l.productId === ctx.params.productId)) throw new NotFoundError("Cart line", ctx.params.productId);
 				const price = await this.priceOf(ctx, ctx.params.productId);
 				return this.view(ctx, owner, await this.book.setQuantity(owner, ctx.params.productId, ctx.params.quantity, price));
 			},
@@ -98,17 +99,15 @@ const CartsService = defineService<CartsSettings, CartsThis>({
 			},
 		},
 
-		/** A guest cart (its token in X-Cart-Token) merged into the signed-in customer's; the token ends. */
+		/** A guest cart (its token in X-Cart-Token) merged into the signed-in customer's; the token ends. Without a token there is nothing to merge: the customer's cart. */
 		merge: {
 			params: {},
 			async handler(this: CartsThis, ctx: Ctx): Promise<CartView> {
 				const user = ctx.meta.user as AuthUser | undefined;
 				if (!user) throw new UnauthorizedError("Sign in to merge a guest cart");
 				const token = ctx.meta.cartToken;
-				if (token === undefined)
-					throw new UnprocessableError("Send the guest cart's token in X-Cart-Token", [{ field: "X-Cart-Token", type: "required", message: "The 'X-Cart-Token' header is required." }]);
 				const owner = { customerId: user.id };
-				return this.view(ctx, owner, await this.book.merge(token, user.id));
+				return this.view(ctx, owner, token === undefined ? await this.book.get(owner) : await this.book.merge(token, user.id));
 			},
 		},
 

@@ -354,8 +354,8 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 		status: 200,
 		description: "The customer's cart with the guest cart's lines added (quantities summed, capped at 1000; lines past 50 left out); the guest cart and its token end",
 		schema: ref("Cart"),
-		headers: [{ ...cartTokenHeader, description: "The guest cart's token (required)" }],
-		errors: { 404: "The token reaches no guest cart", 422: "No X-Cart-Token" },
+		headers: [{ ...cartTokenHeader, description: "The guest cart's token; without one there is nothing to merge and the answer is the customer's cart" }],
+		errors: { 404: "The token reaches no guest cart" },
 	},
 
 	"customers.register": {

@@ -102,6 +102,7 @@ const fx = {} as {
 	orderB: string;
 	cancelled: string;
 	alert: string;
+	cartToken: string;
 	tokens: Record<string, string>;
 };
 let counter = 0;
@@ -123,7 +124,7 @@ async function ok(res: Promise<RawResult>, what: string): Promise<any> {
 }
 
 beforeAll(async () => {
-	shop = await startGuardedShop(["api", "customers", "products", "orders", "alerts", "analytics"], {
+	shop = await startGuardedShop(["api", "customers", "products", "orders", "alerts", "analytics", "carts"], {
 		admin: { email: ADMIN.email, password: ADMIN.password },
 		gateway: { rateLimit: { max: 100_000_000 } },
 	});
@@ -151,6 +152,10 @@ beforeAll(async () => {
 	await ok(json("POST", `/orders/${fx.cancelled}/cancel`, {}, fx.alice.token), "cancel it");
 	// BI-P4 falls to 4, under its threshold of 5: a stock_low alert.
 	await ok(json("POST", "/orders", { items: [{ productId: fx.low, quantity: 3 }] }, fx.alice.token), "Alice's order of BI-P4");
+	// Carts: a guest's (its token sent with every anonymous cart request) and Alice's, each holding one BI-P1.
+	fx.cartToken = (await ok(json("POST", "/cart"), "a guest cart")).token;
+	await ok(json("POST", "/cart/items", { productId: fx.p1, quantity: 1 }, undefined, { "x-cart-token": fx.cartToken }), "the guest's line");
+	await ok(json("POST", "/cart/items", { productId: fx.p1, quantity: 1 }, fx.alice.token), "Alice's line");
 	fx.alert = await waitFor(async () => (await json("GET", "/alerts?type=stock_low", undefined, fx.adminToken)).body?.rows?.[0]?.id, 10_000, "the stock_low alert");
 
 	const secret = process.env.JWT_SECRET!;
@@ -286,7 +291,7 @@ async function check(what: string, answerProblems: string[]): Promise<void> {
 // ---------------------------------------------------------------------------
 // Building requests
 
-const targetIds = (): Record<string, string> => ({ products: fx.p1, orders: fx.orderA, customers: fx.bob.id, alerts: fx.alert });
+const targetIds = (): Record<string, string> => ({ products: fx.p1, orders: fx.orderA, customers: fx.bob.id, alerts: fx.alert, carts: fx.p1 });
 
 const ACTION_OVERRIDES: Record<string, () => Record<string, () => unknown>> = {
 	"customers.login": () => ({ email: () => fx.alice.email, password: () => PASSWORD_72 }),
@@ -294,6 +299,9 @@ const ACTION_OVERRIDES: Record<string, () => Record<string, () => unknown>> = {
 	"products.create": () => ({ name: () => "Lamp", category: () => "bad-input", priceCents: () => 100, stock: () => 10 }),
 	"orders.setStatus": () => ({ status: () => "shipped" }),
 	"customers.setAccess": () => ({ blocked: () => true }),
+	// Alice's cart (one BI-P1 at 1500) shipped to the US (no tax) by standard shipping (499).
+	"orders.quote": () => ({ country: () => "US", shippingMethod: () => "standard" }),
+	"orders.checkout": () => ({ country: () => "US", shippingMethod: () => "standard", currency: () => "USD", expectedTotalCents: () => 1999 }),
 };
 
 function envFor(action: string): ValidEnv {
@@ -362,6 +370,8 @@ function send(route: Route, opts: { token?: string; body?: string | Buffer; quer
 	const headers: Record<string, string> = {};
 	if (opts.body !== undefined) headers["content-type"] = "application/json";
 	if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+	// A cart route's guest, and a customer merging at sign-in, carry the guest cart's token.
+	if (route.action.startsWith("carts.")) headers["x-cart-token"] = fx.cartToken;
 	Object.assign(headers, opts.headers);
 	for (const [k, v] of Object.entries(headers)) if (v === undefined) delete headers[k];
 	return http

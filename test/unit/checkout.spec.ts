@@ -141,6 +141,7 @@ describe("carts and checkout over HTTP", () => {
 			expect((await http.get("/cart", undefined, guest(body.token))).status).toBe(404);
 			expect((await http.post("/cart/merge", {}, alice.token, guest(body.token))).status).toBe(404);
 			expect((await http.post("/cart/merge", {}, undefined, guest(body.token))).status).toBe(401);
+			expect((await http.post("/cart/merge", {}, alice.token)).body.lines).toHaveLength(2);
 		});
 	});
 
