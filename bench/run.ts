@@ -23,6 +23,7 @@ import { foreignKeysScenario } from "./scenarios/foreign-keys";
 import { growthScenario } from "./scenarios/growth";
 import { hostileScenario } from "./scenarios/hostile";
 import { syncScenario } from "./scenarios/sync";
+import { checkoutScenario } from "./scenarios/checkout";
 import { ordersScenario } from "./scenarios/orders";
 import { readScenario } from "./scenarios/read";
 import fs from "fs";
@@ -36,6 +37,7 @@ const SCENARIOS: Record<string, string> = {
 	hostile: "RSS of the embedded default before and after 1,000 bodies hiding a deep value behind __proto__",
 	sync: "P2 on the embedded default with writes answered once synced (STORE_SYNC=on) and before (off)",
 	"foreign-keys": "POST /api/orders on the cluster with and without 500,000 foreign keys in its Redis database",
+	checkout: "cart, checkout (and manual payment) on the embedded default, beside P2 in the same rounds",
 };
 /** Other names accepted for a scenario. */
 const ALIASES: Record<string, string> = { p1: "read", "p1-peer": "peer", p2: "orders", p3: "orders", realtime: "orders" };
@@ -74,6 +76,7 @@ async function main(): Promise<number> {
 	if (wanted.has("hostile")) plan.push(["hostile", hostileScenario]);
 	if (wanted.has("sync")) plan.push(["sync", syncScenario]);
 	if (wanted.has("foreign-keys")) plan.push(["foreign-keys", foreignKeysScenario]);
+	if (wanted.has("checkout")) plan.push(["checkout", checkoutScenario]);
 
 	for (const [name, run] of plan) {
 		if (interrupted) break;
