@@ -2,7 +2,6 @@ import type { LoggerInstance } from "moleculer";
 import type { PricingRules } from "../../lib/contracts/checkout";
 import type { DbAdapter } from "../../lib/db/adapter";
 import type { ReserveItem } from "../../lib/contracts/reservations";
-import type { Order } from "../../lib/contracts/types";
 import { holdPricer } from "../../services/orders/checkout";
 import { PaymentHold } from "../../services/orders/payment-hold";
 import { ORDER_INDEXES, type OrderDoc, type Via } from "../../services/orders/placement";
@@ -46,7 +45,7 @@ function node(): Node {
 		{
 			orders: through(orders, gate, "orders"),
 			settlement: { pendingTimeoutMs: TIMEOUT, recoveryIntervalMs: TIMEOUT },
-			toPublic: doc => ({ ...doc, id: doc._id }) as unknown as Order,
+			toPublic: doc => ({ ...doc, id: doc._id }),
 			publish: async () => undefined,
 			logger,
 		},
