@@ -27,11 +27,12 @@ describe("durable events to alerts and analytics", () => {
 			cluster.start("orders", "orders"),
 			cluster.start("alerts", "alerts"),
 			cluster.start("analytics", "analytics"),
+			cluster.start("carts", "carts"),
 		]);
 		http = new HttpClient(`http://127.0.0.1:${gateway.port}/api`);
 		observer = observerBroker(cluster.namespace);
 		await observer.start();
-		await waitFor(async () => (await http.get("/health")).status === 200, 30_000, "all five services to be healthy");
+		await waitFor(async () => (await http.get("/health")).status === 200, 30_000, "every service to be healthy");
 		// Health is the gateway's view; the orders node must also know products and customers.
 		await cluster.waitForMesh(observer);
 		adminToken = await loginAdmin(http);
