@@ -104,7 +104,7 @@ describe("the live operations page", () => {
 		const node = page.locator("#cluster-nodes tr");
 		await node.first().waitFor({ timeout: PAGE_MS });
 		expect(await node.count()).toBe(1);
-		expect(await node.first().textContent()).toMatch(/this gateway.*alerts, analytics, api, customers, orders, products/);
+		expect(await node.first().textContent()).toMatch(/this gateway.*alerts, analytics, api, carts, customers, orders, products/);
 		await page.locator("#sales-chart canvas").waitFor({ timeout: PAGE_MS });
 		await saveScreenshot(page, "admin-operations-1280");
 
