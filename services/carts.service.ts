@@ -66,9 +66,11 @@ const CartsService = defineService<CartsSettings, CartsThis>({
 			params: { productId: ID, quantity: QUANTITY },
 			async handler(this: CartsThis, ctx: Ctx<{ productId: string; quantity: number }>): Promise<CartView> {
 				const owner = this.owner(ctx);
-				await this.book.get(owner);
-				const price = await this.priceOf(ctx, ctx.params.productId);
-				return this.view(ctx, owner, await this.book.add(owner, ctx.params.productId, ctx.params.quantity, price));
+				// Both at once; a cart the token does not reach is 404 whatever the product.
+				const [cart, price] = await Promise.allSettled([this.book.get(owner), this.priceOf(ctx, ctx.params.productId)]);
+				if (cart.status === "rejected") throw cart.reason;
+				if (price.status === "rejected") throw price.reason;
+				return this.view(ctx, owner, await this.book.add(owner, ctx.params.productId, ctx.params.quantity, price.value, cart.value));
 			},
 		},
 
@@ -77,9 +79,10 @@ const CartsService = defineService<CartsSettings, CartsThis>({
 			async handler(this: CartsThis, ctx: Ctx<{ productId: string; quantity: number }>): Promise<CartView> {
 				const owner = this.owner(ctx);
 				// A line the cart does not hold is 404, whatever the product.
-				if (!(await this.book.get(owner)).lines.some(l => l.productId === ctx.params.productId)) throw new NotFoundError("Cart line", ctx.params.productId);
+				const cart = await this.book.get(owner);
+				if (!cart.lines.some(l => l.productId === ctx.params.productId)) throw new NotFoundError("Cart line", ctx.params.productId);
 				const price = await this.priceOf(ctx, ctx.params.productId);
-				return this.view(ctx, owner, await this.book.setQuantity(owner, ctx.params.productId, ctx.params.quantity, price));
+				return this.view(ctx, owner, await this.book.setQuantity(owner, ctx.params.productId, ctx.params.quantity, price, cart));
 			},
 		},
 
@@ -128,13 +131,11 @@ const CartsService = defineService<CartsSettings, CartsThis>({
 			async handler(this: CartsThis, ctx: Ctx<{ customerId: string }>): Promise<{ ok: true }> {
 				const owner = { customerId: ctx.params.customerId };
 				const cart = await this.book.get(owner);
-				await this.book.reprice(
-					owner,
-					await this.catalog(
-						ctx,
-						cart.lines.map(l => l.productId),
-					),
+				const catalog = await this.catalog(
+					ctx,
+					cart.lines.map(l => l.productId),
 				);
+				await this.book.reprice(owner, catalog, cart);
 				return { ok: true };
 			},
 		},
@@ -179,7 +180,7 @@ const CartsService = defineService<CartsSettings, CartsThis>({
 				ctx,
 				cart.lines.map(l => l.productId),
 			);
-			return cartView(await this.book.reprice(owner, catalog), catalog, this.settings.shop.pricing.currency);
+			return cartView(await this.book.reprice(owner, catalog, cart), catalog, this.settings.shop.pricing.currency);
 		},
 	},
 

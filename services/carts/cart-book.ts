@@ -75,8 +75,9 @@ export class CartBook {
 	}
 
 	/** Add `quantity` of a product (summed with a line already there); 422 past the bounds. */
-	async add(owner: CartOwner, productId: string, quantity: number, unitPriceCents: number): Promise<CartDoc> {
-		const cart = await this.get(owner);
+	/** `read`: the owner's cart as the caller just read it (one read less); the write is a compare-and-set on it anyway. */
+	async add(owner: CartOwner, productId: string, quantity: number, unitPriceCents: number, read?: CartDoc): Promise<CartDoc> {
+		const cart = read ?? (await this.get(owner));
 		const line = cart.lines.find(l => l.productId === productId);
 		const total = (line?.quantity ?? 0) + quantity;
 		if (total > MAX_QUANTITY) throw tooMany("quantity", `A line holds at most ${MAX_QUANTITY} units; this one would hold ${total}.`);
@@ -86,8 +87,8 @@ export class CartBook {
 	}
 
 	/** Set a line's quantity; 404 when the cart has no such line. */
-	async setQuantity(owner: CartOwner, productId: string, quantity: number, unitPriceCents: number): Promise<CartDoc> {
-		const cart = await this.get(owner);
+	async setQuantity(owner: CartOwner, productId: string, quantity: number, unitPriceCents: number, read?: CartDoc): Promise<CartDoc> {
+		const cart = read ?? (await this.get(owner));
 		if (!cart.lines.some(l => l.productId === productId)) throw new NotFoundError("Cart line", productId);
 		return this.save(
 			owner,
@@ -115,8 +116,8 @@ export class CartBook {
 	 * read, or a checkout that found them changed). Writes only when a price
 	 * differs; a line whose product left the catalog keeps its price.
 	 */
-	async reprice(owner: CartOwner, catalog: CatalogView): Promise<CartDoc> {
-		const cart = await this.get(owner);
+	async reprice(owner: CartOwner, catalog: CatalogView, read?: CartDoc): Promise<CartDoc> {
+		const cart = read ?? (await this.get(owner));
 		const changed = cart.lines.some(l => catalog.has(l.productId) && catalog.get(l.productId)!.priceCents !== l.unitPriceCents);
 		if (!changed || !cart._id) return cart;
 		const lines = cart.lines.map(l => (catalog.has(l.productId) ? { ...l, unitPriceCents: catalog.get(l.productId)!.priceCents } : l));
