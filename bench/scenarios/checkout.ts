@@ -106,7 +106,7 @@ export async function checkoutScenario(): Promise<void> {
 		};
 		const flowOnce = async (seconds: number): Promise<Round> => {
 			// A run ends in the middle of some customers' rounds: their carts start the next run empty.
-			await pool(shoppers, 10, token => json("DELETE", `${s.base}/cart`, undefined, token));
+			await pool(shoppers, 10, token => json("DELETE", `${s.base}/cart/items`, undefined, token));
 			const counter = { created: 0, refused: {} as Record<string, number> };
 			const load = checkoutLoad(s.origin, shoppers, seeded.productIds, prices, seeded.admin, counter);
 			const run = await cannon(load, seconds);

@@ -35,7 +35,7 @@ export const ROUTES: readonly Route[] = [
 
 	{ method: "GET", path: "/cart", action: "carts.get", access: "public", tag: "Cart", summary: "The cart: the signed-in customer's, or a guest's through X-Cart-Token" },
 	{ method: "POST", path: "/cart", action: "carts.create", access: "public", tag: "Cart", summary: "Start a guest cart (its token in the answer); a signed-in customer gets their own" },
-	{ method: "DELETE", path: "/cart", action: "carts.clear", access: "public", tag: "Cart", summary: "Empty the cart" },
+	{ method: "DELETE", path: "/cart/items", action: "carts.clear", access: "public", tag: "Cart", summary: "Empty the cart (every line)" },
 	{ method: "POST", path: "/cart/items", action: "carts.addItem", access: "public", tag: "Cart", summary: "Add units of a product to the cart" },
 	{ method: "PATCH", path: "/cart/items/:productId", action: "carts.setItem", access: "public", tag: "Cart", summary: "Set a cart line's quantity" },
 	{ method: "DELETE", path: "/cart/items/:productId", action: "carts.removeItem", access: "public", tag: "Cart", summary: "Remove a line from the cart" },

@@ -22,8 +22,8 @@ export const QUOTE_PARAMS = {
 
 export const CHECKOUT_PARAMS = {
 	...QUOTE_PARAMS,
-	/** The total the client showed; a different total is 409. Bounded: 50 lines of 1000 units of at most 10^9 cents, with tax. */
-	expectedTotalCents: { type: "number", integer: true, min: 0, max: 1_000_000_000_000_000 },
+	/** The total the client showed; a different total is 409. Bounded (a safe integer): 50 lines of 1000 units of at most 10^9 cents, doubled by tax, and shipping. */
+	expectedTotalCents: { type: "number", integer: true, min: 0, max: 200_000_000_000_000 },
 	/** The currency the client showed: three capital letters; one that is not the shop's is 422. */
 	currency: { type: "string", pattern: /^[A-Z]{3}$/ },
 } as const;

@@ -85,7 +85,7 @@ class Shop {
 
 	/** The customer's cart filled with these quantities, then checked out at the quoted total. */
 	async checkout(quantities: [number, number]) {
-		await this.http.delete("/cart", this.customer);
+		await this.http.delete("/cart/items", this.customer);
 		for (const [i, p] of this.products.entries())
 			if (quantities[i] > 0) expect((await this.http.post("/cart/items", { productId: p.id, quantity: quantities[i] }, this.customer)).status).toBe(200);
 		const shipping = { shippingAddress: { line1: "1 Crash Road", city: "Kill", postalCode: "9", country: "US" }, shippingMethod: "standard" };
