@@ -24,6 +24,7 @@ import { growthScenario } from "./scenarios/growth";
 import { hostileScenario } from "./scenarios/hostile";
 import { syncScenario } from "./scenarios/sync";
 import { stormScenario } from "./scenarios/storm";
+import { checkoutScenario } from "./scenarios/checkout";
 import { ordersScenario } from "./scenarios/orders";
 import { readScenario } from "./scenarios/read";
 import fs from "fs";
@@ -38,6 +39,7 @@ const SCENARIOS: Record<string, string> = {
 	sync: "P2 on the embedded default with writes answered once synced (STORE_SYNC=on) and before (off)",
 	"foreign-keys": "POST /api/orders on the cluster with and without 500,000 foreign keys in its Redis database",
 	storm: "503 share of reads and orders while products is killed and restarted under fresh node ids, heartbeats only vs the dead-node probe",
+	checkout: "cart, checkout (and manual payment) on the embedded default, beside P2 in the same rounds",
 };
 /** Other names accepted for a scenario. */
 const ALIASES: Record<string, string> = { p1: "read", "p1-peer": "peer", p2: "orders", p3: "orders", realtime: "orders" };
@@ -77,6 +79,7 @@ async function main(): Promise<number> {
 	if (wanted.has("sync")) plan.push(["sync", syncScenario]);
 	if (wanted.has("foreign-keys")) plan.push(["foreign-keys", foreignKeysScenario]);
 	if (wanted.has("storm")) plan.push(["storm", stormScenario]);
+	if (wanted.has("checkout")) plan.push(["checkout", checkoutScenario]);
 
 	for (const [name, run] of plan) {
 		if (interrupted) break;

@@ -3,6 +3,7 @@
  * `npm run serve` would start them, and seeding them over HTTP.
  */
 import crypto from "crypto";
+import { BACKEND_SERVICES, HEALTH_NAMES } from "../lib/contracts/services";
 import fs from "fs";
 import os from "os";
 import path from "path";
@@ -23,14 +24,9 @@ export interface System {
 }
 
 /** The health labels of the services (API.md, Health). */
-export const HEALTH_LABEL: Record<string, string> = {
-	orders: "order-service",
-	products: "product-service",
-	customers: "customer-service",
-	alerts: "alert-service",
-	analytics: "analytics-service",
-};
-export const ALL_SERVICES = ["customers", "products", "orders", "alerts", "analytics"];
+export const HEALTH_LABEL: Record<string, string> = HEALTH_NAMES;
+/** Every service behind the gateway (lib/contracts/services.ts): a new one is started and awaited without a change here. */
+export const ALL_SERVICES: string[] = [...BACKEND_SERVICES];
 
 function tempDir(prefix: string): { dir: string; remove: () => void } {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));

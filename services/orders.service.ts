@@ -1,14 +1,17 @@
 import DbMixin from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import type { AuthUser } from "../lib/contracts/auth";
-import { CHANNELS } from "../lib/contracts/channels";
+import { CHANNELS, type OrderStatusMessage } from "../lib/contracts/channels";
 import { ForbiddenError, NotFoundError, UnauthorizedError, UnprocessableError } from "../lib/contracts/errors";
 import { ORDER_STATUSES, type OrderStatus } from "../lib/contracts/order-status";
 import { ID, ORDER_ITEMS, PAGE_PARAMS } from "../lib/contracts/params";
 import type { ReserveItem } from "../lib/contracts/reservations";
 import { settings } from "../lib/infra/settings";
 import { ORDER_REFUSAL, type CanOrderAnswer, type Ctx, type Order, type ShippingAddress, defineService, state } from "../lib/contracts/types";
-import { ORDER_INDEXES, Placement, type OrderDoc } from "./orders/placement";
+import { ORDER_INDEXES, type OrderDoc } from "./orders/placement";
+import { PaymentHold } from "./orders/payment-hold";
+import { Checkout, holdPricer, type CheckoutRequestBody, type Quote, type QuoteRequest } from "./orders/checkout";
+import { CHECKOUT_PARAMS, QUOTE_PARAMS, publicOrder } from "./orders/checkout-params";
 import { validationError } from "../lib/infra/validation";
 import { AFTERCARE_INDEXES, Aftercare, withAftercareDefaults } from "./orders/aftercare";
 import { AFTERCARE_FIELDS, AFTERCARE_PARAMS } from "./orders/aftercare-params";
@@ -30,9 +33,10 @@ const OrdersService = defineService({
 
 	settings: {
 		settlement: settings.settlement,
+		shop: settings.shop,
 	},
 
-	state: state<{ placement: Placement; aftercare: Aftercare; recovering: boolean; recoveryTimer?: NodeJS.Timeout }>(),
+	state: state<{ placement: PaymentHold; checkout: Checkout; aftercare: Aftercare; recovering: boolean; recoveryTimer?: NodeJS.Timeout }>(),
 
 	actions: {
 		create: {
@@ -63,6 +67,36 @@ const OrdersService = defineService({
 				ctx.meta.$statusCode = created ? 201 : 200;
 				if (created) ctx.meta.$location = `/api/orders/${placed._id}`;
 				return this.toPublic(placed);
+			},
+		},
+
+		/** The cart priced for an address and a shipping method (nothing is held). */
+		quote: {
+			params: QUOTE_PARAMS,
+			async handler(ctx: Ctx<QuoteRequest>): Promise<Quote> {
+				return this.checkout.quote(ctx, this.requireUser(ctx).id, ctx.params);
+			},
+		},
+
+		/** The signed-in customer's cart becomes an order awaiting payment (optional Idempotency-Key, shared with create). */
+		checkout: {
+			params: CHECKOUT_PARAMS,
+			async handler(ctx: Ctx<CheckoutRequestBody>): Promise<Order> {
+				const user = this.requireUser(ctx);
+				await this.assertMayOrder(ctx, user.id);
+				const { order, created } = await this.checkout.checkout(ctx, user.id, ctx.meta.idempotencyKey, ctx.params);
+				ctx.meta.$statusCode = created ? 201 : 200;
+				if (created) ctx.meta.$location = `/api/orders/${order._id}`;
+				return this.toPublic(order);
+			},
+		},
+
+		/** Internal (payments): a checkout order was paid; awaiting payment → confirmed. Idempotent; 409 ORDER_EXPIRED when it expired first. */
+		confirmPaid: {
+			visibility: "public",
+			params: { id: ID },
+			async handler(ctx: Ctx<{ id: string }>): Promise<Order> {
+				return this.toPublic(await this.placement.confirmPaid(ctx, await this.findOrder(ctx.params.id)));
 			},
 		},
 
@@ -165,11 +199,9 @@ const OrdersService = defineService({
 	},
 
 	methods: {
+		/** An order as clients see it: a checkout order with its money's breakdown and deadline, and every order with its payment and fulfilment. */
 		toPublic(doc: OrderDoc): Order {
-			const source = doc as unknown as Record<string, unknown>;
-			const out: Record<string, unknown> = { id: String(doc._id) };
-			for (const field of PUBLIC_FIELDS) if (field !== "id") out[field] = source[field] ?? null;
-			return withAftercareDefaults(out as unknown as Order);
+			return withAftercareDefaults(publicOrder(doc, PUBLIC_FIELDS));
 		},
 
 		requireUser(ctx: Ctx): AuthUser {
@@ -227,13 +259,15 @@ const OrdersService = defineService({
 	},
 
 	started() {
-		this.placement = new Placement({
+		const deps = {
 			orders: this.adapter,
 			settlement: this.settings.settlement,
-			toPublic: doc => this.toPublic(doc),
-			publish: message => this.broker.sendToChannel(CHANNELS.orderStatus, message),
+			toPublic: (doc: OrderDoc) => this.toPublic(doc),
+			publish: (message: OrderStatusMessage) => this.broker.sendToChannel(CHANNELS.orderStatus, message),
 			logger: this.logger,
-		});
+		};
+		this.placement = new PaymentHold(deps, holdPricer(this.settings.shop));
+		this.checkout = new Checkout({ saga: this.placement, shop: this.settings.shop, logger: this.logger });
 		this.aftercare = new Aftercare({
 			orders: this.adapter,
 			toPublic: doc => this.toPublic(doc),

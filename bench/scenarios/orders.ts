@@ -129,7 +129,7 @@ export async function ordersScenario(): Promise<void> {
 		const p2 = (s: System) => results.get(s.label)!.map(r => r.run);
 		const ordersPerSecond = (s: System) => median(p2(s).map(r => r.rps));
 		const minimum = { [embedded.label]: 2000, [cluster.label]: 1000 };
-		const systemName = { [embedded.label]: "embedded", [cluster.label]: "cluster: 6 processes" };
+		const systemName = { [embedded.label]: "embedded", [cluster.label]: `cluster: ${ALL_SERVICES.length + 1} processes` };
 		for (const s of systems) {
 			const runs = p2(s);
 			const bad = sum(runs.map(r => r.errors)) + sum(runs.map(r => r.non2xx));

@@ -66,6 +66,8 @@ export type RejectionType = (typeof REJECTION)[keyof typeof REJECTION];
 export const CANCEL_REASONS = {
 	CANCELLED_BY_CUSTOMER: { alert: true },
 	CANCELLED_BY_ADMIN: { alert: true },
+	/** A checkout order not paid by its deadline: routine, no alert. */
+	PAYMENT_EXPIRED: { alert: false },
 } as const;
 export type CancelReason = keyof typeof CANCEL_REASONS;
 

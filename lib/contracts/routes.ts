@@ -17,7 +17,7 @@ export type HttpMethod = "GET" | "POST" | "PATCH" | "DELETE";
  * each (services/api/route-headers.ts) and ignores any header its route does
  * not list. Whether the caller may send one is the action's to decide.
  */
-export type RouteHeader = "Idempotency-Key" | "X-On-Behalf-Of" | "X-Placed-At";
+export type RouteHeader = "Idempotency-Key" | "X-On-Behalf-Of" | "X-Placed-At" | "X-Cart-Token";
 
 export interface Route {
 	method: HttpMethod;
@@ -85,6 +85,39 @@ export const ROUTES: readonly Route[] = [
 		tag: "Payments",
 		summary: "Stripe's webhook: events verified against their signature over the raw body",
 		rawBody: { headers: ["stripe-signature"] },
+	},
+
+	{ method: "GET", path: "/cart", action: "carts.get", access: "public", tag: "Cart", summary: "The cart: the signed-in customer's, or a guest's through X-Cart-Token", headers: ["X-Cart-Token"] },
+	{ method: "POST", path: "/cart", action: "carts.create", access: "public", tag: "Cart", summary: "Start a guest cart (its token in the answer); a signed-in customer gets their own" },
+	{ method: "DELETE", path: "/cart/items", action: "carts.clear", access: "public", tag: "Cart", summary: "Empty the cart (every line)", headers: ["X-Cart-Token"] },
+	{ method: "POST", path: "/cart/items", action: "carts.addItem", access: "public", tag: "Cart", summary: "Add units of a product to the cart", headers: ["X-Cart-Token"] },
+	{ method: "PATCH", path: "/cart/items/:productId", action: "carts.setItem", access: "public", tag: "Cart", summary: "Set a cart line's quantity", headers: ["X-Cart-Token"] },
+	{ method: "DELETE", path: "/cart/items/:productId", action: "carts.removeItem", access: "public", tag: "Cart", summary: "Remove a line from the cart", headers: ["X-Cart-Token"] },
+	{
+		method: "POST",
+		path: "/cart/merge",
+		action: "carts.merge",
+		access: "customer",
+		tag: "Cart",
+		summary: "Merge a guest cart (X-Cart-Token) into the signed-in customer's, after sign-in",
+		headers: ["X-Cart-Token"],
+	},
+	{
+		method: "POST",
+		path: "/checkout/quote",
+		action: "orders.quote",
+		access: "customer",
+		tag: "Checkout",
+		summary: "Price the cart for an address and a shipping method: items, shipping, tax, total",
+	},
+	{
+		method: "POST",
+		path: "/checkout",
+		action: "orders.checkout",
+		access: "customer",
+		tag: "Checkout",
+		summary: "Turn the cart into an order awaiting payment, its stock held until the payment deadline",
+		headers: ["Idempotency-Key"],
 	},
 
 	{ method: "GET", path: "/categories", action: "products.categories", access: "public", tag: "Products", summary: "Categories with their product counts" },

@@ -1,5 +1,6 @@
 import type { Context } from "moleculer";
 import type { AuthUser } from "./auth";
+import type { CheckoutFields } from "./checkout";
 import type { OrderStatus } from "./order-status";
 import type { Fulfilment, OrderReturn, PaymentChange, PaymentStatus } from "./payments";
 import type { ReservedLine } from "./reservations";
@@ -21,6 +22,8 @@ export interface Meta {
 	rawBody?: string;
 	/** The headers a raw-body route names. */
 	rawHeaders?: Record<string, string>;
+	/** A guest cart's token (`X-Cart-Token`), as the gateway read it. */
+	cartToken?: string;
 }
 
 export type Ctx<P = Record<string, unknown>> = Context<P, Meta>;
@@ -73,10 +76,12 @@ export interface ShippingAddress {
 
 export interface OrderLine extends ReservedLine {
 	lineTotalCents: number;
+	/** A checkout order's line: its tax, rounded on the line. */
+	taxCents?: number;
 }
 
-/** An order as clients, and the services that follow orders, see it. */
-export interface Order {
+/** An order as clients, and the services that follow orders, see it; a checkout order carries its money's breakdown and payment deadline too. */
+export interface Order extends Partial<CheckoutFields> {
 	id: string;
 	customerId: string;
 	items: OrderLine[];

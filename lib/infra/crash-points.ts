@@ -26,6 +26,13 @@ export const CRASH_POINTS = {
 	"return.after-refund": "the return is refunded; its stock is not given back",
 	"return.after-restock": "the return's stock is given back; the order still marks the return unfinished",
 	"aftercare.after-publish": "a payment or fulfilment message is sent; the order's outbox mark is still set",
+	// Checkout (services/orders/checkout.ts), expiry, carts (services/carts/cart-book.ts)
+	"checkout.after-open": "a checkout order is stored pending with its shipping method and the total the client showed; products has not been asked",
+	"checkout.after-reserve": "products holds the checkout's stock; the order is still pending",
+	"checkout.after-hold": "the order awaits payment, its stock held until the deadline; the cart is not emptied",
+	"expire.after-flag": "an unpaid order past its deadline is flagged cancelling; its stock is not released",
+	"expire.after-release": "the expired order's stock is released; the order still awaits payment",
+	"cart.after-merge": "a guest cart's lines are merged into the customer's cart; the guest cart is not removed",
 	// The stock ledger (services/products/stock-ledger.ts)
 	"reserve.after-take": "the first item is taken; the others and the outcome are not written",
 	"reserve.after-failed-outcome": "a failed outcome is stored (stock ran out between the read and the takes); what the attempt took is not given back",

@@ -7,6 +7,7 @@ import { GENERATED_ADMIN_FILE } from "./generated-admin";
 import { MESSAGES } from "./validation";
 import { SERVICE_NAMES, type ServiceName } from "../contracts/services";
 import { DEFAULT_DATA_DIR } from "./env-defaults";
+import { TWO_DECIMAL_CURRENCIES, type PricingRules, type ShippingMethod } from "../contracts/checkout";
 
 /**
  * The environment, parsed once: the only place that reads `process.env`
@@ -70,10 +71,19 @@ export interface SettlementSettings {
 }
 
 export interface PaymentsSettings {
-	/** The shop's one currency, ISO 4217 with two decimals (money is counted in cents). */
+	/** The shop's one currency (CURRENCY), ISO 4217 with two decimals (money is counted in cents). */
 	currency: string;
 	/** Stripe, when a secret key is set; `apiUrl` points the SDK elsewhere than api.stripe.com (tests: a local stand-in). */
 	stripe?: { secretKey: string; webhookSecret: string; apiUrl?: string };
+}
+
+/** Carts and checkout: the pricing rules, the payment deadline, the carts' lifetime. */
+export interface ShopSettings {
+	pricing: PricingRules;
+	/** How long a checkout order holds its stock unpaid before the settler expires it. */
+	paymentDeadlineMs: number;
+	/** A cart not touched for this long is gone. */
+	cartTtlMs: number;
 }
 
 export interface Settings {
@@ -104,6 +114,7 @@ export interface Settings {
 	gateway: GatewaySettings;
 	settlement: SettlementSettings;
 	payments: PaymentsSettings;
+	shop: ShopSettings;
 	/** Tests only: the named crash point where this process kills itself (lib/infra/crash-points.ts). */
 	crashPoint?: string;
 	pausePoint?: string;
@@ -177,10 +188,25 @@ const ENV_SCHEMA = {
 	CACHER_FILE: { type: "string", optional: true },
 	STRIPE_SECRET_KEY_FILE: { type: "string", optional: true },
 	STRIPE_WEBHOOK_SECRET_FILE: { type: "string", optional: true },
-	SHOP_CURRENCY: { type: "enum", values: ["EUR", "USD", "GBP", "CHF", "CAD", "AUD", "NZD", "SEK", "NOK", "DKK", "PLN", "CZK"], default: "EUR" },
 	STRIPE_SECRET_KEY: { type: "string", optional: true, min: 8, max: 200 },
 	STRIPE_WEBHOOK_SECRET: { type: "string", optional: true, min: 8, max: 200 },
 	STRIPE_API_URL: url("http", "https"),
+	CURRENCY: { type: "enum", values: TWO_DECIMAL_CURRENCIES, default: "USD" },
+	PRICES_INCLUDE_TAX: { type: "enum", values: ["true", "false"], default: "false" },
+	TAX_RATES: {
+		type: "string",
+		default: "US:0,CA:5,GB:20,DE:19,FR:20,NL:21,ES:21,IT:22",
+		pattern: /^[A-Z]{2}:\d{1,3}(\.\d{1,2})?(,[A-Z]{2}:\d{1,3}(\.\d{1,2})?)*$/,
+		messages: { stringPattern: "must list COUNTRY:percent pairs separated by commas, such as US:0,DE:19,FR:5.5" },
+	},
+	SHIPPING_METHODS: {
+		type: "string",
+		default: "standard:499:5000,express:1499",
+		pattern: /^[a-z][a-z0-9_-]{0,31}:\d{1,9}(:\d{1,9})?(,[a-z][a-z0-9_-]{0,31}:\d{1,9}(:\d{1,9})?)*$/,
+		messages: { stringPattern: "must list id:priceCents[:freeOverCents] entries separated by commas, such as standard:499:5000,express:1499" },
+	},
+	PAYMENT_DEADLINE_S: int(1, 7 * 86_400, 900),
+	CART_TTL_HOURS: int(1, 365 * 24, 72),
 	CRASH_POINT: { type: "string", optional: true, pattern: /^[a-z.-]+$/ },
 	PAUSE_POINT: { type: "string", optional: true, pattern: /^[a-z.-]+$/ },
 } as const;
@@ -283,6 +309,29 @@ function withSecretFiles(given: Record<string, string>): Record<string, string> 
 	return out;
 }
 
+/** TAX_RATES: `COUNTRY:percent` pairs, each country once, at most 100 %; in basis points. */
+function taxRatesBp(value: string): Record<string, number> {
+	const rates: Record<string, number> = {};
+	for (const pair of value.split(",")) {
+		const [country, percent] = pair.split(":");
+		const bp = Math.round(Number(percent) * 100);
+		if (Object.hasOwn(rates, country)) throw new SettingsError(`Invalid environment: TAX_RATES names ${country} twice`);
+		if (bp > 10_000) throw new SettingsError(`Invalid environment: TAX_RATES gives ${country} more than 100 %`);
+		rates[country] = bp;
+	}
+	return rates;
+}
+
+/** SHIPPING_METHODS: `id:priceCents[:freeOverCents]` entries, each id once. */
+function shippingMethods(value: string): ShippingMethod[] {
+	const methods = value.split(",").map(entry => {
+		const [id, price, freeOver] = entry.split(":");
+		return { id, priceCents: Number(price), ...(freeOver === undefined ? {} : { freeOverCents: Number(freeOver) }) };
+	});
+	if (new Set(methods.map(m => m.id)).size !== methods.length) throw new SettingsError("Invalid environment: SHIPPING_METHODS names a method twice");
+	return methods;
+}
+
 /** Parse an environment. Throws a SettingsError naming each bad variable. */
 export function parseSettings(env: Env): Settings {
 	// Empty values count as unset, as in most .env conventions.
@@ -338,6 +387,16 @@ export function parseSettings(env: Env): Settings {
 		},
 		settlement: { pendingTimeoutMs: v.PENDING_TIMEOUT_MS, recoveryIntervalMs: v.RECOVERY_INTERVAL_MS },
 		payments: paymentsOf(v),
+		shop: {
+			pricing: {
+				currency: v.CURRENCY,
+				pricesIncludeTax: v.PRICES_INCLUDE_TAX === "true",
+				taxRatesBp: taxRatesBp(v.TAX_RATES),
+				shippingMethods: shippingMethods(v.SHIPPING_METHODS),
+			},
+			paymentDeadlineMs: v.PAYMENT_DEADLINE_S * 1000,
+			cartTtlMs: v.CART_TTL_HOURS * 3_600_000,
+		},
 		crashPoint: v.CRASH_POINT,
 		pausePoint: v.PAUSE_POINT,
 	};
@@ -347,7 +406,7 @@ export function parseSettings(env: Env): Settings {
 function paymentsOf(v: Record<string, string | undefined>): PaymentsSettings {
 	const { STRIPE_SECRET_KEY: secretKey, STRIPE_WEBHOOK_SECRET: webhookSecret, STRIPE_API_URL: apiUrl } = v;
 	if (!secretKey !== !webhookSecret) throw new SettingsError("Invalid environment: STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are set together");
-	return { currency: v.SHOP_CURRENCY as string, ...(secretKey && webhookSecret ? { stripe: { secretKey, webhookSecret, apiUrl } } : {}) };
+	return { currency: v.CURRENCY as string, ...(secretKey && webhookSecret ? { stripe: { secretKey, webhookSecret, apiUrl } } : {}) };
 }
 
 /** This process's settings. */

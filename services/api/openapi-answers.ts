@@ -1,4 +1,5 @@
 import { ORDER_STATUSES } from "../../lib/contracts/order-status";
+import { TWO_DECIMAL_CURRENCIES } from "../../lib/contracts/checkout";
 import { ID } from "../../lib/contracts/params";
 import { PAYMENT_PROVIDERS, PAYMENT_STATUSES } from "../../lib/contracts/payments";
 import type { RouteHeader } from "../../lib/contracts/routes";
@@ -18,6 +19,7 @@ const str: JsonSchema = { type: "string" };
 const int: JsonSchema = { type: "integer" };
 const cents: JsonSchema = { type: "integer", minimum: 0, description: "An amount in cents" };
 const timestamp: JsonSchema = { type: "string", format: "date-time" };
+const currency: JsonSchema = { enum: [...TWO_DECIMAL_CURRENCIES], description: "The shop's one currency (ISO 4217, two decimals): the CURRENCY setting" };
 
 /** An object whose listed properties are all present. */
 function record(properties: Record<string, JsonSchema>): JsonSchema {
@@ -82,7 +84,18 @@ export const ANSWER_SCHEMAS: Record<string, JsonSchema> = {
 	}),
 	ProductImage: record({ url: { type: "string", description: "https, or a path on this site" }, alt: str }),
 	Category: record({ name: str, productCount: int }),
-	OrderItem: record({ productId: str, sku: str, name: str, unitPriceCents: cents, quantity: { type: "integer", minimum: 1 }, lineTotalCents: cents }),
+	OrderItem: {
+		...record({ productId: str, sku: str, name: str, unitPriceCents: cents, quantity: { type: "integer", minimum: 1 }, lineTotalCents: cents }),
+		properties: {
+			productId: str,
+			sku: str,
+			name: str,
+			unitPriceCents: cents,
+			quantity: { type: "integer", minimum: 1 },
+			lineTotalCents: cents,
+			taxCents: { ...cents, description: "Checkout orders: the line's tax, rounded on the line" },
+		},
+	},
 	ShippingAddress: record({ line1: str, city: str, postalCode: str, country: str }),
 	Order: record({
 		id: str,
@@ -126,6 +139,53 @@ export const ANSWER_SCHEMAS: Record<string, JsonSchema> = {
 		updatedAt: timestamp,
 	}),
 	WebhookAnswer: record({ received: { const: true }, payment: { anyOf: [ref("Payment"), { const: "ignored" }] } }),
+	CheckoutOrder: {
+		allOf: [
+			ref("Order"),
+			{
+				...record({
+					currency: currency,
+					itemsCents: { ...cents, description: "The lines' total, as the catalog prices them (tax-inclusive or not: pricesIncludeTax)" },
+					shippingCents: cents,
+					taxCents: { ...cents, description: "The tax: added to the total, or contained in it when pricesIncludeTax" },
+					pricesIncludeTax: { type: "boolean" },
+					shippingMethod: str,
+					paymentDeadline: { ...timestamp, description: "Unpaid by then, the order is cancelled (PAYMENT_EXPIRED) and its stock given back" },
+				}),
+				description: "A checkout order (POST /api/checkout) carries these too; totalCents includes shipping and tax",
+			},
+		],
+	},
+	Cart: record({
+		id: { type: ["string", "null"], description: "null until the cart's first line" },
+		lines: {
+			type: "array",
+			items: record({
+				productId: str,
+				sku: { type: ["string", "null"] },
+				name: { type: ["string", "null"] },
+				quantity: { type: "integer", minimum: 1, maximum: 1000 },
+				unitPriceCents: cents,
+				lineTotalCents: cents,
+				available: { type: "boolean", description: "false when the product left the catalog or has fewer units than the line" },
+			}),
+		},
+		itemsCents: cents,
+		currency: currency,
+		updatedAt: timestamp,
+		expiresAt: { ...timestamp, description: "The cart is gone after this unless it changes (CART_TTL_HOURS)" },
+	}),
+	GuestCart: record({ token: { type: "string", description: "Send it as X-Cart-Token; shown once" }, cart: ref("Cart") }),
+	Quote: record({
+		currency: currency,
+		itemsCents: cents,
+		shippingCents: cents,
+		taxCents: cents,
+		totalCents: cents,
+		pricesIncludeTax: { type: "boolean" },
+		shippingMethod: str,
+		lines: { type: "array", items: record({ productId: str, quantity: int, unitPriceCents: cents, lineTotalCents: cents, taxCents: cents }) },
+	}),
 	Alert: record({
 		id: str,
 		type: { type: "string", description: "stock_low, out_of_stock, order_cancelled" },
@@ -183,11 +243,16 @@ export type ErrorAnswer = string | { description: string; schema: JsonSchema; de
 /** Each request header a route may read (through the gateway's meta, not its params): every route that lists it shows this. */
 export const HEADER_DOCS: Readonly<Record<RouteHeader, { description: string; schema: JsonSchema }>> = {
 	"Idempotency-Key": {
-		description: "The same key from the same customer with the same body returns the first order and reserves nothing again; with another body it is `422` (`IDEMPOTENCY_KEY_REUSED`)",
+		description:
+			"One key space per customer, shared by POST /api/orders and POST /api/checkout: the same key with the same body returns the first order and reserves nothing again; with another body it is `422` (`IDEMPOTENCY_KEY_REUSED`)",
 		schema: { type: "string", minLength: 1, maxLength: 100 },
 	},
 	"X-On-Behalf-Of": { description: "Admins only: the id of the customer the order is placed for (a phone order, an import)", schema: toJsonSchema(ID) },
 	"X-Placed-At": { description: "Admins only: when the order was really placed (ISO-8601, 2000-01-01 to now)", schema: { type: "string", format: "date-time" } },
+	"X-Cart-Token": {
+		description: "A guest's cart token (from POST /api/cart); a signed-in customer's requests reach their own cart, and POST /api/cart/merge merges the guest cart it names into it",
+		schema: { type: "string", pattern: "^[A-Za-z0-9_-]{1,100}$" },
+	},
 };
 
 export interface Answer {
@@ -248,6 +313,28 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 		},
 		example: { items: [{ productId: "a-product-id", quantity: 2 }], shippingAddress: { line1: "1 Main Street", city: "Springfield", postalCode: "12345", country: "US" } },
 	},
+	"orders.quote": {
+		status: 200,
+		description: "The cart priced for this address and method: items, shipping (flat rate, free over the method's threshold), tax (per line, the destination's rate), total",
+		schema: ref("Quote"),
+		errors: {
+			409: "The cart is empty (`CART_EMPTY`), or a product left the catalog or lacks stock (`CART_CHANGED`, `data.changes`)",
+			422: "Invalid address, a country the shop does not ship to (`UNKNOWN_COUNTRY`), an unknown shipping method (`UNKNOWN_SHIPPING_METHOD`)",
+		},
+		example: { shippingAddress: { line1: "1 Main Street", city: "Springfield", postalCode: "12345", country: "US" }, shippingMethod: "standard" },
+	},
+	"orders.checkout": {
+		status: 201,
+		description: "The order, `awaiting_payment`: the cart's stock reserved and held until `paymentDeadline`; paid, it is confirmed; unpaid by then, cancelled and its stock given back",
+		schema: ref("CheckoutOrder"),
+		replayed: "The first order, when the same Idempotency-Key and body were sent before: nothing is reserved again",
+		errors: {
+			401: "A guest: sign in or register, then merge the guest cart (POST /api/cart/merge) and check out",
+			409: "The cart is empty (`CART_EMPTY`); a price or availability changed since the cart was read (`CART_CHANGED`, `data.changes` says what; the cart now shows the new prices); the total is not `expectedTotalCents` (`TOTAL_MISMATCH`, `data` with the breakdown); not enough stock (`INSUFFICIENT_STOCK`)",
+			422: "Invalid address, a country the shop does not ship to (`UNKNOWN_COUNTRY`), an unknown shipping method, a currency that is not the shop's (`CURRENCY_NOT_ACCEPTED`), an Idempotency-Key sent before with another body",
+		},
+		example: { shippingAddress: { line1: "1 Main Street", city: "Springfield", postalCode: "12345", country: "US" }, shippingMethod: "standard", expectedTotalCents: 2497, currency: "USD" },
+	},
 	"orders.get": { status: 200, description: "The order", schema: order },
 	"orders.list": { status: 200, description: "A page of orders, newest first", schema: ref("OrderPage") },
 	"orders.cancel": { status: 200, description: "The order, `cancelled`", schema: order, errors: { 409: "The order is shipped, delivered or cancelled (`INVALID_STATUS_TRANSITION`)" } },
@@ -255,7 +342,9 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 		status: 200,
 		description: "The order in its new status",
 		schema: order,
-		errors: { 409: "A move the state machine forbids (`INVALID_STATUS_TRANSITION`): pending → confirmed | cancelled, confirmed → shipped | cancelled, shipped → delivered" },
+		errors: {
+			409: "A move the state machine forbids (`INVALID_STATUS_TRANSITION`): pending → confirmed | cancelled, awaiting_payment → cancelled (payment confirms it: `PAYMENT_REQUIRED` otherwise), confirmed → shipped | cancelled, shipped → delivered",
+		},
 		example: { status: "shipped" },
 	},
 	"orders.ship": {
@@ -309,6 +398,44 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 			404: "This shop has no stripe keys (STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET)",
 			422: "An amount or currency that is not the payment's (`PAYMENT_AMOUNT_MISMATCH`); an alert is raised",
 		},
+	},
+
+	"carts.get": {
+		status: 200,
+		description: "The cart priced now (the prices shown become the ones checkout compares with): the signed-in customer's, or the guest's whose token is in X-Cart-Token",
+		schema: ref("Cart"),
+		errors: { 404: "A guest without a token, or with a token that reaches no cart (expired, merged, or not a cart's)" },
+	},
+	"carts.create": {
+		status: 201,
+		description: "A guest's new cart and its token (also in the X-Cart-Token answer header); a signed-in customer gets their own cart (200)",
+		schema: { anyOf: [ref("GuestCart"), ref("Cart")] },
+	},
+	"carts.clear": { status: 200, description: "The cart, emptied", schema: ref("Cart"), errors: { 404: "No cart for this guest token" } },
+	"carts.addItem": {
+		status: 200,
+		description: "The cart with the units added (summed with a line of the same product)",
+		schema: ref("Cart"),
+		errors: {
+			404: "No cart for this guest token",
+			409: "The cart changed meanwhile (`CART_CONFLICT`): read it and send again",
+			422: "An unknown product, or past 1000 units in a line or 50 lines (`CART_LIMIT`)",
+		},
+		example: { productId: "a-product-id", quantity: 2 },
+	},
+	"carts.setItem": {
+		status: 200,
+		description: "The cart with the line's new quantity",
+		schema: ref("Cart"),
+		errors: { 404: "No cart for this guest token, or no such line", 409: "The cart changed meanwhile (`CART_CONFLICT`)" },
+		example: { quantity: 3 },
+	},
+	"carts.removeItem": { status: 200, description: "The cart without the line", schema: ref("Cart"), errors: { 404: "No cart for this guest token, or no such line" } },
+	"carts.merge": {
+		status: 200,
+		description: "The customer's cart with the guest cart's lines added (quantities summed, capped at 1000; lines past 50 left out); the guest cart and its token end",
+		schema: ref("Cart"),
+		errors: { 404: "The token reaches no guest cart" },
 	},
 
 	"customers.register": {

@@ -2,15 +2,17 @@ import type { IncomingMessage } from "http";
 import { routeHeaders, type RouteHeader } from "../../lib/contracts/routes";
 import type { Meta } from "../../lib/contracts/types";
 import { onBehalfOf, placedAt } from "./admin-placement";
+import { cartToken } from "./cart-token";
 import { idempotencyKey } from "./idempotency-key";
 
-type HeaderMeta = Pick<Meta, "idempotencyKey" | "onBehalfOf" | "placedAt">;
+type HeaderMeta = Pick<Meta, "idempotencyKey" | "onBehalfOf" | "placedAt" | "cartToken">;
 
 /** Each header's parser: its value as call meta, or a 422 naming the header; absent, nothing. */
 const READERS: Readonly<Record<RouteHeader, (req: IncomingMessage) => HeaderMeta>> = {
 	"Idempotency-Key": req => ({ idempotencyKey: idempotencyKey(req) }),
 	"X-On-Behalf-Of": req => ({ onBehalfOf: onBehalfOf(req) }),
 	"X-Placed-At": req => ({ placedAt: placedAt(req) }),
+	"X-Cart-Token": req => ({ cartToken: cartToken(req) }),
 };
 
 /** The headers the action's route lists, parsed into meta; every other header is ignored. */

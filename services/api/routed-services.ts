@@ -1,6 +1,7 @@
 import type { ServiceSchema } from "moleculer";
 import AlertsService from "../alerts.service";
 import AnalyticsService from "../analytics.service";
+import CartsService from "../carts.service";
 import CustomersService from "../customers.service";
 import OrdersService from "../orders.service";
 import PaymentsService from "../payments.service";
@@ -20,5 +21,6 @@ const SCHEMAS: Record<BackendService, ServiceSchema> = {
 	alerts: AlertsService,
 	analytics: AnalyticsService,
 	payments: PaymentsService,
+	carts: CartsService,
 };
 export const ROUTED_SERVICES: readonly ServiceSchema[] = BACKEND_SERVICES.map(name => SCHEMAS[name]);

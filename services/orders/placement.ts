@@ -2,43 +2,17 @@ import crypto from "crypto";
 import type { CallingOptions, LoggerInstance } from "moleculer";
 import { Errors } from "moleculer";
 import type { OrderStatusMessage } from "../../lib/contracts/channels";
-import { isDuplicateKeyError, type DbAdapter, type Doc, type IndexSpec, type Query } from "../../lib/db/adapter";
+import { isDuplicateKeyError, type DbAdapter, type Query } from "../../lib/db/adapter";
 import { newId } from "../../lib/db/ids";
 import { ConflictError, UnprocessableError } from "../../lib/contracts/errors";
-import { crashPoint, pause, pausesAt } from "../../lib/infra/crash-points";
+import { crashPoint, pause, pausesAt, type CrashPoint } from "../../lib/infra/crash-points";
 import { canMove, type OrderStatus } from "../../lib/contracts/order-status";
 import { REJECTION, type CancelReason, type ReleaseAnswer, type ReservationView, type ReserveAnswer, type ReserveItem, type ReservedLine } from "../../lib/contracts/reservations";
 import type { SettlementSettings } from "../../lib/infra/settings";
-import type { AftercareField, Order, OrderLine, ShippingAddress } from "../../lib/contracts/types";
+import type { Order, OrderLine, ShippingAddress } from "../../lib/contracts/types";
 
-/** An order as orders stores it: the public shape under `_id`, with the saga's own fields. */
-export interface OrderDoc extends Doc, Omit<Order, "id" | AftercareField>, Partial<Pick<Order, AftercareField>> {
-	/** `<customerId>:<Idempotency-Key>`, unique. */
-	idemKey?: string;
-	/** The items as the client asked for them, while pending: products answers with the lines, which replace them. */
-	requested?: ReserveItem[];
-	/** With an Idempotency-Key, what the client asked for (items and address): the key sent again with another body is refused. */
-	requestHash?: string;
-	cancelReason?: CancelReason;
-	/** Set while a cancellation is under way: the order cannot ship meanwhile; the settler finishes it. */
-	cancelling?: true;
-	/** Set while pending: the settler finds its few orders without indexing every status. */
-	pending?: true;
-	/** A status move not yet handed to the durable channel; the settler resends it. */
-	outbox?: true;
-}
-
-/** The orders collection's indexes. */
-export const ORDER_INDEXES: IndexSpec[] = [
-	{ field: "idemKey", unique: true, sparse: true },
-	{ field: "customerId" },
-	// Pages of every order are read in this index's order, not sorted whole (lib/db/nedb-adapter.ts).
-	{ field: "createdAt", sorted: true },
-	// Sparse flags, set only while true: the settler finds its few orders without indexing every status.
-	{ field: "pending", sparse: true },
-	{ field: "cancelling", sparse: true },
-	{ field: "outbox", sparse: true },
-];
+import type { CheckoutRequest, OrderDoc } from "./order-doc";
+export { ORDER_INDEXES, type CheckoutRequest, type HoldOutcome, type OrderDoc } from "./order-doc";
 
 /** Who placement speaks through: the request's context, or the broker for the settler. */
 export interface Via {
@@ -62,6 +36,8 @@ const products = {
 };
 
 const now = () => new Date().toISOString();
+/** The statuses a cancellation (or an expiry) leaves. */
+const CANCELLABLE = ["pending", "awaiting_payment", "confirmed"] as const;
 const SETTLER_CALL_TIMEOUT_MS = 2000;
 
 /**
@@ -74,7 +50,7 @@ const SETTLER_CALL_TIMEOUT_MS = 2000;
  * released and finished, unsent status messages are sent.
  */
 export class Placement {
-	constructor(private readonly deps: PlacementDeps) {}
+	constructor(protected readonly deps: PlacementDeps) {}
 
 	/**
 	 * The customer's order for this idempotency key if there is one (422
@@ -82,16 +58,19 @@ export class Placement {
 	 * `placedAt` (an admin's X-Placed-At) dates it in the past; `updatedAt`
 	 * stays now, as the settler reads it to find abandoned placements.
 	 */
-	async open(customerId: string, key: string | undefined, items: ReserveItem[], shippingAddress: ShippingAddress | null, placedAt?: string): Promise<{ order: OrderDoc; created: boolean }> {
+	async open(
+		customerId: string,
+		key: string | undefined,
+		items: ReserveItem[],
+		shippingAddress: ShippingAddress | null,
+		placedAt?: string,
+		checkout?: { request: CheckoutRequest; hash: string },
+	): Promise<{ order: OrderDoc; created: boolean }> {
 		const idemKey = key === undefined ? undefined : `${customerId}:${key}`;
-		const requestHash = idemKey === undefined ? undefined : hashRequest(items, shippingAddress, placedAt);
+		const requestHash = idemKey === undefined ? undefined : (checkout?.hash ?? hashRequest(items, shippingAddress, placedAt));
 		for (;;) {
-			if (idemKey) {
-				const existing = await this.deps.orders.findOne({ idemKey });
-				if (existing && existing.requestHash !== requestHash)
-					throw new UnprocessableError("This Idempotency-Key was sent before with another body", { field: "Idempotency-Key" }, "IDEMPOTENCY_KEY_REUSED");
-				if (existing) return { order: existing, created: false };
-			}
+			const existing = await this.replay(customerId, key, requestHash);
+			if (existing) return { order: existing, created: false };
 			const at = now();
 			const created = placedAt ?? at;
 			const doc: OrderDoc = {
@@ -105,6 +84,7 @@ export class Placement {
 				pending: true,
 				statusHistory: [{ status: "pending", at: created }],
 				shippingAddress,
+				...(checkout ? { checkout: checkout.request } : {}),
 				createdAt: created,
 				updatedAt: at,
 			};
@@ -116,16 +96,29 @@ export class Placement {
 		}
 	}
 
-	/** Reserve the stock of a pending order, then confirm or cancel it. */
+	/**
+	 * The customer's order for this Idempotency-Key, if any: one key space
+	 * per customer, which POST /api/orders and checkout share. 422 when the
+	 * key came with another request.
+	 */
+	async replay(customerId: string, key: string | undefined, requestHash: string | undefined): Promise<OrderDoc | null> {
+		if (key === undefined) return null;
+		const existing = await this.deps.orders.findOne({ idemKey: `${customerId}:${key}` });
+		if (existing && existing.requestHash !== requestHash)
+			throw new UnprocessableError("This Idempotency-Key was sent before with another body", { field: "Idempotency-Key" }, "IDEMPOTENCY_KEY_REUSED");
+		return existing;
+	}
+
+	/** Reserve the stock of a pending order, then confirm it (or, for a checkout, hold it awaiting payment), or cancel it. */
 	async place(via: Via, order: OrderDoc): Promise<OrderDoc> {
-		crashPoint("place.after-open");
+		crashPoint(order.checkout ? "checkout.after-open" : "place.after-open");
 		let lines: ReservedLine[];
 		try {
 			lines = (await products.reserve(via, order._id, order.requested ?? [])).lines;
 		} catch (err) {
 			return this.placementFailed(via, order, err as Errors.MoleculerError);
 		}
-		crashPoint("place.after-reserve");
+		crashPoint(order.checkout ? "checkout.after-reserve" : "place.after-reserve");
 		const confirmed = await this.confirm(via, order, lines);
 		if (confirmed) return confirmed;
 		// A cancellation or the settler got there first: answer the order as it is, if it still is one.
@@ -141,12 +134,16 @@ export class Placement {
 	 */
 	async cancel(via: Via, order: OrderDoc, reason: CancelReason): Promise<OrderDoc> {
 		if (!order.cancelling) {
-			const flagged = await this.deps.orders.updateMany({ _id: order._id, status: { $in: ["pending", "confirmed"] } }, { $set: { cancelling: true, cancelReason: reason } });
+			const flagged = await this.deps.orders.updateMany({ _id: order._id, status: { $in: CANCELLABLE } }, { $set: { cancelling: true, cancelReason: reason } });
 			if (flagged !== 1) throw notCancellable((await this.reload(order)).status);
 			crashPoint("cancel.after-flag");
 		}
+		return this.releaseAndCancel(via, order, reason, "cancel.after-release");
+	}
+
+	protected async releaseAndCancel(via: Via, order: OrderDoc, reason: CancelReason, point: CrashPoint): Promise<OrderDoc> {
 		await products.release(via, order._id);
-		crashPoint("cancel.after-release");
+		crashPoint(point);
 		const done = await this.finishCancel(via, order, reason);
 		if (done.status !== "cancelled") throw notCancellable(done.status);
 		return done;
@@ -154,7 +151,9 @@ export class Placement {
 
 	/** An admin's move along the state machine. */
 	async move(via: Via, order: OrderDoc, to: OrderStatus): Promise<OrderDoc> {
-		if (!canMove(order.status, to)) throw invalidMove(order.status, to);
+		if (!canMove(order.status, to) || to === "awaiting_payment") throw invalidMove(order.status, to);
+		if (order.status === "awaiting_payment" && to === "confirmed")
+			throw new ConflictError("An order awaiting payment is confirmed when it is paid (mark it paid through payments)", "PAYMENT_REQUIRED", { from: order.status, to });
 		if (to === "cancelled") return this.cancel(via, order, "CANCELLED_BY_ADMIN");
 		if (to === "confirmed") return this.confirmHeld(via, order);
 		const moved = await this.transition(via, order._id, order.status, to, {}, { cancelling: { $exists: false } });
@@ -165,11 +164,7 @@ export class Placement {
 	/** Resolve pending orders, finish cancellations left by a crash or a lost answer; resend unsent statuses. */
 	async recoverStale(broker: Via): Promise<void> {
 		if (pausesAt("settle.before-round")) await pause();
-		// The settler does not wait for a node that is away: it tries again next round.
-		const via: Via = {
-			call: (action, params, opts) => broker.call(action, params, { timeout: SETTLER_CALL_TIMEOUT_MS, retries: 0, ...opts }),
-			emit: (event, payload) => broker.emit(event, payload),
-		};
+		const via = settlerVia(broker);
 		const cutoff = new Date(Date.now() - this.deps.settlement.pendingTimeoutMs).toISOString();
 		const stale = (query: Query) => this.deps.orders.find({ query: { ...query, updatedAt: { $lte: cutoff } } });
 		const [pending, cancelling] = await Promise.all([stale({ pending: true, cancelling: { $exists: false } }), stale({ cancelling: true })]);
@@ -236,7 +231,7 @@ export class Placement {
 	 * closed, then it goes. Answers the order as it is when it was no longer
 	 * pending (confirmed meanwhile), else null.
 	 */
-	private async abandon(via: Via, order: OrderDoc): Promise<OrderDoc | null> {
+	protected async abandon(via: Via, order: OrderDoc): Promise<OrderDoc | null> {
 		const claimed = await this.deps.orders.updateMany({ _id: order._id, status: "pending" }, { $set: { cancelling: true } });
 		if (claimed !== 1) return this.deps.orders.findById(order._id);
 		crashPoint("place.after-claim");
@@ -251,9 +246,15 @@ export class Placement {
 	}
 
 	private confirm(via: Via, order: OrderDoc, lines: ReservedLine[]): Promise<OrderDoc | null> {
+		if (order.checkout) return this.hold(via, order, lines);
 		const items: OrderLine[] = lines.map(l => ({ ...l, lineTotalCents: l.unitPriceCents * l.quantity }));
 		const totalCents = items.reduce((sum, l) => sum + l.lineTotalCents, 0);
 		return this.transition(via, order._id, "pending", "confirmed", { items, totalCents }, { cancelling: { $exists: false } });
+	}
+
+	/** A checkout's reserved lines become its hold (./payment-hold.ts); a node without checkout refuses. */
+	protected hold(_via: Via, order: OrderDoc, _lines: ReservedLine[]): Promise<OrderDoc | null> {
+		return Promise.reject(new Error(`Order ${order._id} is a checkout; this placement cannot hold it`));
 	}
 
 	/** An admin may confirm a pending order only when products already holds its stock. */
@@ -265,7 +266,7 @@ export class Placement {
 	}
 
 	private async finishCancel(via: Via, order: OrderDoc, reason: CancelReason): Promise<OrderDoc> {
-		for (const from of ["pending", "confirmed"] as const) {
+		for (const from of CANCELLABLE) {
 			const moved = await this.transition(via, order._id, from, "cancelled", { cancelReason: reason });
 			if (moved) return moved;
 		}
@@ -278,9 +279,10 @@ export class Placement {
 	 * requested items, and cancelling for a cancellation). Answers the
 	 * order as it now is; announces after the answer.
 	 */
-	private async transition(via: Via, id: string, from: OrderStatus, to: OrderStatus, fields: Partial<OrderDoc> = {}, guard: Query = {}): Promise<OrderDoc | null> {
+	protected async transition(via: Via, id: string, from: OrderStatus, to: OrderStatus, fields: Partial<OrderDoc> = {}, guard: Query = {}): Promise<OrderDoc | null> {
 		const at = now();
 		const unset: Record<string, true> = to === "cancelled" ? { pending: true, requested: true, cancelling: true } : { pending: true, requested: true };
+		if (to !== "awaiting_payment") unset.awaitingPayment = true;
 		const order = await this.deps.orders.updateOne(
 			{ _id: id, status: from, ...guard },
 			{ $set: { ...fields, status: to, outbox: true, updatedAt: at }, $unset: unset, $push: { statusHistory: { status: to, at } } },
@@ -301,17 +303,25 @@ export class Placement {
 		});
 	}
 
-	private async reload(order: OrderDoc): Promise<OrderDoc> {
+	protected async reload(order: OrderDoc): Promise<OrderDoc> {
 		return (await this.deps.orders.findById(order._id)) ?? order;
 	}
 
-	private async attempt(what: string, step: () => Promise<unknown>): Promise<void> {
+	protected async attempt(what: string, step: () => Promise<unknown>): Promise<void> {
 		try {
 			await step();
 		} catch (err) {
 			this.deps.logger.warn(`Could not ${what}`, (err as Error).message);
 		}
 	}
+}
+
+/** The settler does not wait for a node that is away: it tries again next round. */
+export function settlerVia(broker: Via): Via {
+	return {
+		call: (action, params, opts) => broker.call(action, params, { timeout: SETTLER_CALL_TIMEOUT_MS, retries: 0, ...opts }),
+		emit: (event, payload) => broker.emit(event, payload),
+	};
 }
 
 function notPlaced(order: OrderDoc): Error {

@@ -107,6 +107,7 @@ const fx = {} as {
 	orderB: string;
 	cancelled: string;
 	alert: string;
+	cartToken: string;
 	tokens: Record<string, string>;
 };
 let counter = 0;
@@ -128,7 +129,7 @@ async function ok(res: Promise<RawResult>, what: string): Promise<any> {
 }
 
 beforeAll(async () => {
-	shop = await startGuardedShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments"], {
+	shop = await startGuardedShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments", "carts"], {
 		admin: { email: ADMIN.email, password: ADMIN.password },
 		// Stripe's webhook verifies signatures with this secret; nothing here calls Stripe's API (the URL leads nowhere).
 		payments: { currency: "EUR", stripe: { secretKey: "sk_test_bad_input", webhookSecret: WEBHOOK_SECRET, apiUrl: "http://127.0.0.1:9" } },
@@ -168,6 +169,10 @@ beforeAll(async () => {
 	await adminPost(`/orders/${fx.delivered}/mark-paid`, {}, "mark it paid");
 	await adminPost(`/orders/${fx.delivered}/ship`, { carrier: "DHL", trackingNumber: "BI-2" }, "ship it");
 	await adminPost(`/orders/${fx.delivered}/deliver`, {}, "deliver it");
+	// Carts: a guest's (its token sent with every anonymous cart request) and Alice's, each holding one BI-P1.
+	fx.cartToken = (await ok(json("POST", "/cart"), "a guest cart")).token;
+	await ok(json("POST", "/cart/items", { productId: fx.p1, quantity: 1 }, undefined, { "x-cart-token": fx.cartToken }), "the guest's line");
+	await ok(json("POST", "/cart/items", { productId: fx.p1, quantity: 1 }, fx.alice.token), "Alice's line");
 	fx.alert = await waitFor(async () => (await json("GET", "/alerts?type=stock_low", undefined, fx.adminToken)).body?.rows?.[0]?.id, 10_000, "the stock_low alert");
 
 	const secret = process.env.JWT_SECRET!;
@@ -303,7 +308,7 @@ async function check(what: string, answerProblems: string[]): Promise<void> {
 // ---------------------------------------------------------------------------
 // Building requests
 
-const targetIds = (): Record<string, string> => ({ products: fx.p1, orders: fx.orderA, customers: fx.bob.id, alerts: fx.alert, payments: fx.orderA });
+const targetIds = (): Record<string, string> => ({ products: fx.p1, orders: fx.orderA, customers: fx.bob.id, alerts: fx.alert, payments: fx.orderA, carts: fx.p1 });
 
 /** Where an action needs its target in a state of its own for a valid request. */
 const ACTION_TARGETS: Record<string, () => string> = {
@@ -327,6 +332,9 @@ const ACTION_OVERRIDES: Record<string, () => Record<string, () => unknown>> = {
 	"customers.createAdmin": () => ({ name: () => "Bad Input Admin", password: () => "password-1" }),
 	"orders.setStatus": () => ({ status: () => "shipped" }),
 	"customers.setAccess": () => ({ blocked: () => true }),
+	// Alice's cart (one BI-P1 at 1500) shipped to the US (no tax) by standard shipping (499).
+	"orders.quote": () => ({ country: () => "US", shippingMethod: () => "standard" }),
+	"orders.checkout": () => ({ country: () => "US", shippingMethod: () => "standard", currency: () => "USD", expectedTotalCents: () => 1999 }),
 };
 
 function envFor(action: string): ValidEnv {
@@ -393,6 +401,8 @@ function send(route: Route, opts: { token?: string; body?: string | Buffer; quer
 	const headers: Record<string, string> = {};
 	if (opts.body !== undefined) headers["content-type"] = "application/json";
 	if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+	// A cart route's guest, and a customer merging at sign-in, carry the guest cart's token.
+	if (route.action.startsWith("carts.")) headers["x-cart-token"] = fx.cartToken;
 	Object.assign(headers, opts.headers);
 	for (const [k, v] of Object.entries(headers)) if (v === undefined) delete headers[k];
 	return http

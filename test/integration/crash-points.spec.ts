@@ -50,10 +50,13 @@ class Shop {
 	readonly products: Product[] = [];
 	private port = 0;
 
+	/** A scenario's own settings, for every start. */
+	constructor(private readonly env: Record<string, string> = {}) {}
+
 	async start(crashPoint?: CrashPoint, pausePoint?: PausePoint): Promise<void> {
 		this.port ||= await freePort();
 		const points = { ...(crashPoint ? { CRASH_POINT: crashPoint } : {}), ...(pausePoint ? { PAUSE_POINT: pausePoint } : {}) };
-		this.process = await startShopProcess({ port: this.port, dataDir: this.dataDir, env: { ...BASE_ENV, ...points } });
+		this.process = await startShopProcess({ port: this.port, dataDir: this.dataDir, env: { ...BASE_ENV, ...this.env, ...points } });
 		this.http = new HttpClient(`${this.process.url}/api`);
 		await waitFor(async () => (await this.http.get("/health")).status === 200, 20_000, "health 200");
 		this.admin = (await this.http.post("/auth/login", ADMIN)).body.token;
@@ -80,6 +83,17 @@ class Shop {
 	order(quantities: [number, number]) {
 		const items = this.products.map((p, i) => ({ productId: p.id, quantity: quantities[i] })).filter(i => i.quantity > 0);
 		return this.http.post("/orders", { items }, this.customer);
+	}
+
+	/** The customer's cart filled with these quantities, then checked out at the quoted total. */
+	async checkout(quantities: [number, number]) {
+		await this.http.delete("/cart/items", this.customer);
+		for (const [i, p] of this.products.entries())
+			if (quantities[i] > 0) expect((await this.http.post("/cart/items", { productId: p.id, quantity: quantities[i] }, this.customer)).status).toBe(200);
+		const shipping = { shippingAddress: { line1: "1 Crash Road", city: "Kill", postalCode: "9", country: "US" }, shippingMethod: "standard" };
+		const quote = await this.http.post("/checkout/quote", shipping, this.customer);
+		expect(quote.status).toBe(200);
+		return this.http.post("/checkout", { ...shipping, currency: "USD", expectedTotalCents: quote.body.totalCents }, this.customer);
 	}
 
 	/** Drive the shop until it dies at its crash point; fails if it does not. */
@@ -146,6 +160,8 @@ class Shop {
 }
 
 interface Scenario {
+	/** Settings of the scenario's own, at every start (a short payment deadline). */
+	env?: Record<string, string>;
 	/** Before the crash point is armed. */
 	before?(shop: Shop): Promise<unknown>;
 	/** What reaches the crash point. */
@@ -206,8 +222,45 @@ const oneStockLowAlert = async (shop: Shop) => {
 const cancelled = (shop: Shop, id: unknown) =>
 	waitFor(async () => (await shop.http.get(`/orders/${String(id)}`, shop.admin)).body.status === "cancelled", 20_000, "the cancellation to be finished").then(() => shop.settled());
 
+const checkoutOne = (shop: Shop) => shop.checkout([1, 2]);
+/** The checkout order (the only order there is) ends in one of these statuses. */
+const checkoutEndsIn =
+	(...statuses: string[]) =>
+	async (shop: Shop) => {
+		const orders = await shop.allOrders();
+		expect(orders.map(o => o.status).filter(s => !statuses.includes(s))).toEqual([]);
+	};
+/** Unpaid checkouts expire two seconds after their hold. */
+const SHORT_DEADLINE = { PAYMENT_DEADLINE_S: "2" };
+/** An unpaid checkout: its expiry, two seconds on, meets the crash point. */
+const expireOne = async (shop: Shop) => expect((await shop.checkout([1, 2])).status).toBe(201);
+const expired = async (shop: Shop) => {
+	await waitFor(async () => (await shop.allOrders()).every(o => o.status === "cancelled"), 20_000, "the expiry to be finished");
+	await shop.settled();
+};
+/** A guest cart with lines, to merge into the customer's at sign-in. */
+const guestCart = async (shop: Shop) => {
+	const { body } = await shop.http.post("/cart");
+	expect((await shop.http.post("/cart/items", { productId: shop.products[0].id, quantity: 2 }, undefined, { "x-cart-token": body.token })).status).toBe(200);
+	return body.token as string;
+};
+const merge = (shop: Shop, token: unknown) => shop.http.post("/cart/merge", {}, shop.customer, { "x-cart-token": String(token) });
+/** The client sends its merge again: the lines count once, and the guest cart is gone. */
+const mergedOnce = async (shop: Shop, token: unknown) => {
+	expect((await merge(shop, token)).status).toBe(200);
+	const cart = (await shop.http.get("/cart", shop.customer)).body;
+	expect(cart.lines.map((l: any) => [l.productId, l.quantity])).toEqual([[shop.products[0].id, 2]]);
+	expect((await shop.http.get("/cart", undefined, { "x-cart-token": String(token) })).status).toBe(404);
+};
+
 /** Payments' points have their own spec (payment-crash-points.spec.ts). */
 const SCENARIOS: Record<Exclude<CrashPoint, PaymentCrashPoint>, Scenario> = {
+	"checkout.after-open": { trigger: checkoutOne, check: checkoutEndsIn() },
+	"checkout.after-reserve": { trigger: checkoutOne, check: checkoutEndsIn("awaiting_payment") },
+	"checkout.after-hold": { trigger: checkoutOne, check: checkoutEndsIn("awaiting_payment") },
+	"expire.after-flag": { env: SHORT_DEADLINE, trigger: expireOne, check: expired },
+	"expire.after-release": { env: SHORT_DEADLINE, trigger: expireOne, check: expired },
+	"cart.after-merge": { before: guestCart, trigger: merge, check: mergedOnce },
 	"place.after-open": { trigger: placeOne },
 	"place.after-reserve": { trigger: placeOne },
 	"place.after-refusal": { trigger: shortOrder },
@@ -243,7 +296,7 @@ describe("every write boundary survives a kill -9 there", () => {
 
 	for (const [point, scenario] of Object.entries(SCENARIOS) as Array<[CrashPoint, Scenario]>) {
 		it(`${point}: ${CRASH_POINTS[point]}`, async () => {
-			shop = new Shop();
+			shop = new Shop(scenario.env);
 			await shop.start();
 			await shop.prepare();
 			const state = await scenario.before?.(shop);

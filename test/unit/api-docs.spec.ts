@@ -35,7 +35,7 @@ describe("API description: GET /api/openapi.json and GET /api/docs", () => {
 	const validators = new Map<string, ValidateFunction>();
 
 	beforeAll(async () => {
-		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments"], { admin: ADMIN, gateway: { rateLimit: { max: 100_000 } } });
+		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments", "carts"], { admin: ADMIN, gateway: { rateLimit: { max: 100_000 } } });
 		http = new HttpClient(shop.url);
 		const res = await http.get("/api/openapi.json");
 		expect(res.status).toBe(200);
@@ -301,6 +301,22 @@ describe("API description: GET /api/openapi.json and GET /api/docs", () => {
 			const second = await call("orders.create", { token, body: orderBody });
 			expect((await call("orders.cancel", { token: adminToken, params: { id: second.body.id } })).status).toBe(200);
 
+			// Carts and checkout: a guest's cart, merged into the customer's at sign-in, quoted, checked out.
+			const guestCart = await call("carts.create");
+			expect(guestCart.status).toBe(201);
+			const cartToken = { "x-cart-token": guestCart.body.token as string };
+			const item = { ...example("carts.addItem"), productId };
+			expect((await call("carts.addItem", { body: item, headers: cartToken })).status).toBe(200);
+			expect((await call("carts.setItem", { params: { productId }, body: example("carts.setItem"), headers: cartToken })).status).toBe(200);
+			expect((await call("carts.get", { headers: cartToken })).body.lines).toHaveLength(1);
+			expect((await call("carts.merge", { token, headers: cartToken })).status).toBe(200);
+			const quote = await call("orders.quote", { token, body: example("orders.quote") });
+			expect(quote.status).toBe(200);
+			const checkedOut = await call("orders.checkout", { token, body: { ...example("orders.checkout"), expectedTotalCents: quote.body.totalCents } });
+			expect(checkedOut.body).toMatchObject({ status: "awaiting_payment", totalCents: quote.body.totalCents });
+			expect((await call("carts.addItem", { token, body: item })).status).toBe(200);
+			expect((await call("carts.removeItem", { token, params: { productId } })).status).toBe(200);
+			expect((await call("carts.clear", { token })).status).toBe(200);
 			// Payment, fulfilment and a return, on an order of their own.
 			const paying = (await call("orders.create", { token, body: orderBody })).body.id as string;
 			const payment = await call("payments.get", { token, params: { id: paying } });

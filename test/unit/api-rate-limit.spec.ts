@@ -117,7 +117,7 @@ describe("every door on the one budget (RATE_LIMIT_MAX=10)", () => {
 describe("health while the rate-limit counters' Redis is unreachable", () => {
 	let shop: Awaited<ReturnType<typeof startInProcessShop>>;
 	beforeAll(async () => {
-		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments"], { gateway: { redisUrl: `redis://127.0.0.1:${await closedPort()}` } });
+		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments", "carts"], { gateway: { redisUrl: `redis://127.0.0.1:${await closedPort()}` } });
 	});
 	afterAll(() => shop.stop());
 

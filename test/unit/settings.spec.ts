@@ -9,7 +9,7 @@ describe("settings: the environment, parsed once", () => {
 	it("gives the embedded default when nothing is set", () => {
 		const s = parseSettings({});
 		expect(s).toMatchObject({
-			services: ["api", "customers", "products", "orders", "alerts", "analytics", "payments"],
+			services: ["api", "customers", "products", "orders", "alerts", "analytics", "payments", "carts"],
 			transporter: undefined,
 			cacher: undefined,
 			storage: { dataDir: "./data", mongoUri: undefined },
@@ -123,6 +123,45 @@ describe("settings: the environment, parsed once", () => {
 
 	it("lists each variable it reads", () => {
 		expect(ENV_VARIABLES).toEqual(expect.arrayContaining(["TRANSPORTER", "CACHER", "MONGO_URI", "PORT", "HOST", "JWT_SECRET", "TRUST_PROXY", "PENDING_TIMEOUT_MS"]));
+	});
+
+	it("reads the shop's pricing: a two-decimal currency, tax rates in basis points, shipping methods, the deadlines", () => {
+		const s = parseSettings({
+			CURRENCY: "EUR",
+			PRICES_INCLUDE_TAX: "true",
+			TAX_RATES: "DE:19,FR:5.5",
+			SHIPPING_METHODS: "standard:499:5000,pickup:0",
+			PAYMENT_DEADLINE_S: "600",
+			CART_TTL_HOURS: "24",
+		});
+		expect(s.shop).toEqual({
+			pricing: {
+				currency: "EUR",
+				pricesIncludeTax: true,
+				taxRatesBp: { DE: 1900, FR: 550 },
+				shippingMethods: [
+					{ id: "standard", priceCents: 499, freeOverCents: 5000 },
+					{ id: "pickup", priceCents: 0 },
+				],
+			},
+			paymentDeadlineMs: 600_000,
+			cartTtlMs: 24 * 3_600_000,
+		});
+		expect(parseSettings({}).shop).toMatchObject({ pricing: { currency: "USD", pricesIncludeTax: false }, paymentDeadlineMs: 900_000 });
+	});
+
+	it.each([
+		["CURRENCY", "JPY"],
+		["CURRENCY", "usd"],
+		["TAX_RATES", "DE:19,DE:7"],
+		["TAX_RATES", "DE:101"],
+		["TAX_RATES", "de:19"],
+		["TAX_RATES", "__proto__:1"],
+		["SHIPPING_METHODS", "standard:4.99"],
+		["SHIPPING_METHODS", "a:1,a:2"],
+		["PAYMENT_DEADLINE_S", "0"],
+	])("refuses %s=%s", (name, value) => {
+		expect(() => parseSettings({ [name]: value })).toThrow(new RegExp(`${name}`));
 	});
 });
 

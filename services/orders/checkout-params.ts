@@ -1,0 +1,41 @@
+import type { CheckoutFields } from "../../lib/contracts/checkout";
+import type { Order } from "../../lib/contracts/types";
+import type { OrderDoc } from "./order-doc";
+
+const LINE = { type: "string", trim: true, min: 1, max: 200 } as const;
+
+/** A shipping address checkout accepts: every field required, the country an ISO 3166-1 alpha-2 code (the tax table says which). */
+export const SHIPPING_ADDRESS = {
+	type: "object",
+	props: {
+		line1: LINE,
+		city: { ...LINE, max: 100 },
+		postalCode: { type: "string", trim: true, min: 1, max: 20 },
+		country: { type: "string", pattern: /^[A-Z]{2}$/, messages: { stringPattern: "The 'country' field must be an ISO 3166-1 alpha-2 code such as US or DE." } },
+	},
+} as const;
+
+export const QUOTE_PARAMS = {
+	shippingAddress: SHIPPING_ADDRESS,
+	shippingMethod: { type: "string", min: 1, max: 32 },
+} as const;
+
+export const CHECKOUT_PARAMS = {
+	...QUOTE_PARAMS,
+	/** The total the client showed; a different total is 409. Bounded (a safe integer): 50 lines of 1000 units of at most 10^9 cents, doubled by tax, and shipping. */
+	expectedTotalCents: { type: "number", integer: true, min: 0, max: 200_000_000_000_000 },
+	/** The currency the client showed: three capital letters; one that is not the shop's is 422. */
+	currency: { type: "string", pattern: /^[A-Z]{3}$/ },
+} as const;
+
+/** What a checkout order shows beyond an order's fields. */
+const CHECKOUT_FIELDS: ReadonlyArray<keyof CheckoutFields> = ["currency", "itemsCents", "shippingCents", "taxCents", "pricesIncludeTax", "shippingMethod", "paymentDeadline"];
+
+/** An order as clients see it: the service's public fields, and a checkout order's money and deadline once it holds its stock. */
+export function publicOrder(doc: OrderDoc, fields: readonly string[]): Order {
+	const source = doc as unknown as Record<string, unknown>;
+	const out: Record<string, unknown> = {};
+	for (const field of fields) out[field] = field === "id" ? String(doc._id) : (source[field] ?? null);
+	if (doc.paymentDeadline !== undefined) for (const field of CHECKOUT_FIELDS) out[field] = source[field] ?? null;
+	return out as unknown as Order;
+}
