@@ -217,6 +217,26 @@ const CustomersService = defineService<CustomersSettings, CustomersThis>({
 			},
 		},
 
+		/** Who a password reset for this email goes to: an account that is not blocked, or null. Internal (notifications). */
+		resetTarget: {
+			visibility: "public",
+			params: { email: { type: "email", normalize: true, max: 254 } },
+			async handler(this: CustomersThis, ctx: Ctx<{ email: string }>): Promise<{ id: string; name: string; email: string } | null> {
+				const doc = await this.adapter.findOne({ email: ctx.params.email });
+				return doc && !doc.blocked ? { id: String(doc._id), name: doc.name, email: doc.email } : null;
+			},
+		},
+
+		/** The new password of a reset that notifications verified (its token used up): every earlier token of the account ends. Internal. */
+		setPasswordByReset: {
+			visibility: "public",
+			params: { id: ID, password: PASSWORD },
+			async handler(this: CustomersThis, ctx: Ctx<{ id: string; password: string }>): Promise<null> {
+				await this.updateCustomer(ctx, ctx.params.id, { passwordHash: await bcrypt.hash(ctx.params.password, this.settings.admin.bcryptRounds) }, true);
+				return null;
+			},
+		},
+
 		/** Whether a customer may place orders now (exists and is not blocked). Internal. */
 		canOrder: {
 			visibility: "public",

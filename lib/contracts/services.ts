@@ -3,7 +3,7 @@
  * runner, the cluster script (one node each), the gateway's health report
  * and its route documentation all read this.
  */
-export const BACKEND_SERVICES = ["customers", "products", "orders", "alerts", "analytics"] as const;
+export const BACKEND_SERVICES = ["customers", "products", "orders", "alerts", "analytics", "notifications"] as const;
 export type BackendService = (typeof BACKEND_SERVICES)[number];
 
 /** Every service: the gateway, then the ones behind it. */
@@ -17,4 +17,5 @@ export const HEALTH_NAMES: Record<BackendService, string> = {
 	customers: "customer-service",
 	alerts: "alert-service",
 	analytics: "analytics-service",
+	notifications: "notification-service",
 };

@@ -2,6 +2,7 @@ import type { ServiceSchema } from "moleculer";
 import AlertsService from "../alerts.service";
 import AnalyticsService from "../analytics.service";
 import CustomersService from "../customers.service";
+import NotificationsService from "../notifications.service";
 import OrdersService from "../orders.service";
 import ProductsService from "../products.service";
 import { BACKEND_SERVICES, type BackendService } from "../../lib/contracts/services";
@@ -18,5 +19,6 @@ const SCHEMAS: Record<BackendService, ServiceSchema> = {
 	orders: OrdersService,
 	alerts: AlertsService,
 	analytics: AnalyticsService,
+	notifications: NotificationsService,
 };
 export const ROUTED_SERVICES: readonly ServiceSchema[] = BACKEND_SERVICES.map(name => SCHEMAS[name]);

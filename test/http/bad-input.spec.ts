@@ -18,6 +18,8 @@ import type { ServiceBroker } from "moleculer";
 import type { Socket } from "socket.io-client";
 import { EXPOSED_ACTIONS, ROUTES, type Route } from "../../lib/contracts/routes";
 import { waitFor } from "../helpers/broker";
+import { WebhookReceiver } from "../helpers/webhook-receiver";
+import { eventId } from "../../services/notifications/events";
 import { startGuardedShop } from "../helpers/guarded-shop";
 import { connectSocket } from "../helpers/socket";
 import { RawHttp, type RawResult } from "../helpers/raw-http";
@@ -89,6 +91,7 @@ let baseline: Snapshot;
 let forbiddenTexts: string[];
 const shapes = new Map<string, Shape>();
 const sockets: Record<"admin" | "customer", Socket | undefined> = { admin: undefined, customer: undefined };
+const receiver = new WebhookReceiver();
 const fx = {} as {
 	adminToken: string;
 	adminId: string;
@@ -102,6 +105,8 @@ const fx = {} as {
 	orderB: string;
 	cancelled: string;
 	alert: string;
+	hook: string;
+	resetToken: string;
 	tokens: Record<string, string>;
 };
 let counter = 0;
@@ -123,9 +128,10 @@ async function ok(res: Promise<RawResult>, what: string): Promise<any> {
 }
 
 beforeAll(async () => {
-	shop = await startGuardedShop(["api", "customers", "products", "orders", "alerts", "analytics"], {
+	shop = await startGuardedShop(["api", "customers", "products", "orders", "alerts", "analytics", "notifications"], {
 		admin: { email: ADMIN.email, password: ADMIN.password },
 		gateway: { rateLimit: { max: 100_000_000 } },
+		notifications: { allow: ["127.0.0.1"] },
 	});
 	broker = shop.broker;
 	http = new RawHttp(`${shop.url}/api`);
@@ -152,6 +158,10 @@ beforeAll(async () => {
 	// BI-P4 falls to 4, under its threshold of 5: a stock_low alert.
 	await ok(json("POST", "/orders", { items: [{ productId: fx.low, quantity: 3 }] }, fx.alice.token), "Alice's order of BI-P4");
 	fx.alert = await waitFor(async () => (await json("GET", "/alerts?type=stock_low", undefined, fx.adminToken)).body?.rows?.[0]?.id, 10_000, "the stock_low alert");
+	// A webhook endpoint at a receiver in this process (127.0.0.1 allowed), and a reset token of Alice's (restored with the stores after each use).
+	await receiver.start();
+	fx.hook = (await ok(json("POST", "/webhooks", { url: receiver.url, eventTypes: ["order.placed"] }, fx.adminToken), "an endpoint")).endpoint.id;
+	fx.resetToken = await (broker.getLocalService("notifications") as unknown as { resets: { issue(id: string): Promise<string> } }).resets.issue(fx.alice.id);
 
 	const secret = process.env.JWT_SECRET!;
 	const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
@@ -192,6 +202,7 @@ afterAll(async () => {
 	for (const s of Object.values(sockets)) s?.close();
 	http?.close();
 	await shop?.stop();
+	await receiver.stop();
 	console.log(
 		`bad-input: ${stats.generated} generated cases (${stats.executed} requests and calls with shrinking) in ${stats.properties} properties; seed ${SEED}` +
 			(stats.failedProperties.length ? `; ${stats.failedProperties.length} failing: ${stats.failedProperties.join(" | ")}` : ""),
@@ -286,7 +297,7 @@ async function check(what: string, answerProblems: string[]): Promise<void> {
 // ---------------------------------------------------------------------------
 // Building requests
 
-const targetIds = (): Record<string, string> => ({ products: fx.p1, orders: fx.orderA, customers: fx.bob.id, alerts: fx.alert });
+const targetIds = (): Record<string, string> => ({ products: fx.p1, orders: fx.orderA, customers: fx.bob.id, alerts: fx.alert, notifications: fx.hook });
 
 const ACTION_OVERRIDES: Record<string, () => Record<string, () => unknown>> = {
 	"customers.login": () => ({ email: () => fx.alice.email, password: () => PASSWORD_72 }),
@@ -294,6 +305,11 @@ const ACTION_OVERRIDES: Record<string, () => Record<string, () => unknown>> = {
 	"products.create": () => ({ name: () => "Lamp", category: () => "bad-input", priceCents: () => 100, stock: () => 10 }),
 	"orders.setStatus": () => ({ status: () => "shipped" }),
 	"customers.setAccess": () => ({ blocked: () => true }),
+	"notifications.createEndpoint": () => ({ url: () => receiver.url }),
+	"notifications.updateEndpoint": () => ({ url: () => receiver.url }),
+	"notifications.redeliver": () => ({ eventId: () => eventId(`order.placed:${fx.orderA}:1`) }),
+	"notifications.resetPassword": () => ({ token: () => fx.resetToken, password: () => "password-after-reset" }),
+	"notifications.previewTemplate": () => ({ name: () => "order.placed" }),
 };
 
 function envFor(action: string): ValidEnv {
@@ -355,7 +371,7 @@ function brokenParams(shape: Shape, fieldLabel: string, value: Desc, extras: str
 
 function pathOf(route: Route, id?: string): string {
 	const service = route.action.split(".")[0];
-	return route.path.replace(/:(\w+)/g, () => id ?? targetIds()[service]);
+	return route.path.replace(/:(\w+)/g, (_, param: string) => id ?? (param === "name" ? "order.placed" : targetIds()[service]));
 }
 
 function send(route: Route, opts: { token?: string; body?: string | Buffer; query?: string; id?: string; method?: string; headers?: Record<string, string> }): Promise<RawResult> {

@@ -13,7 +13,7 @@ describe("api gateway over HTTP (embedded default)", () => {
 	let shop: Awaited<ReturnType<typeof startInProcessShop>>;
 
 	beforeAll(async () => {
-		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics"], { admin: { email: "admin@shop.test", password: "admin-password" } });
+		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "notifications"], { admin: { email: "admin@shop.test", password: "admin-password" } });
 		broker = shop.broker;
 		http = new HttpClient(`${shop.url}/api`);
 		adminToken = (await http.post("/auth/login", { email: "admin@shop.test", password: "admin-password" })).body.token;
@@ -44,6 +44,7 @@ describe("api gateway over HTTP (embedded default)", () => {
 					"customer-service": "running",
 					"alert-service": "running",
 					"analytics-service": "running",
+					"notification-service": "running",
 				},
 				dependencies: { transporter: "none", cache: "none" },
 			});

@@ -10,7 +10,8 @@ describe("caching is bounded", () => {
 
 	beforeAll(async () => {
 		broker = createTestBroker();
-		for (const name of ["customers", "products", "orders", "alerts", "analytics"]) broker.createService(((await import(`../../services/${name}.service`)) as { default: never }).default);
+		for (const name of ["customers", "products", "orders", "alerts", "analytics", "notifications"])
+			broker.createService(((await import(`../../services/${name}.service`)) as { default: never }).default);
 		await broker.start();
 	});
 	afterAll(() => broker.stop());

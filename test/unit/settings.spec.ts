@@ -6,7 +6,7 @@ describe("settings: the environment, parsed once", () => {
 	it("gives the embedded default when nothing is set", () => {
 		const s = parseSettings({});
 		expect(s).toMatchObject({
-			services: ["api", "customers", "products", "orders", "alerts", "analytics"],
+			services: ["api", "customers", "products", "orders", "alerts", "analytics", "notifications"],
 			transporter: undefined,
 			cacher: undefined,
 			storage: { dataDir: "./data", mongoUri: undefined },
