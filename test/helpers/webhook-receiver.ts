@@ -25,6 +25,8 @@ export class WebhookReceiver {
 	mode: ReceiverMode = "ok";
 	secret: string | null = null;
 	slowMs = 300;
+	/** Requests received whose answer is not sent yet. */
+	inFlight = 0;
 	private readonly server = http.createServer((req, res) => this.handle(req, res));
 	private readonly sockets = new Set<Socket>();
 
@@ -87,7 +89,11 @@ export class WebhookReceiver {
 			case "redirect":
 				return void res.writeHead(302, { location: "http://127.0.0.1:1/elsewhere" }).end();
 			case "slow":
-				setTimeout(() => res.writeHead(200).end("ok"), this.slowMs);
+				this.inFlight++;
+				setTimeout(() => {
+					this.inFlight--;
+					if (!res.destroyed) res.writeHead(200).end("ok");
+				}, this.slowMs);
 				return;
 			case "huge":
 				res.writeHead(200, { "content-type": "application/octet-stream" });
