@@ -1,6 +1,6 @@
 import amqplib from "amqplib";
 import type { ServiceBroker } from "moleculer";
-import { CHANNELS } from "../../lib/contracts/channels";
+import { CHANNELS, CONSUMER_GROUPS } from "../../lib/contracts/channels";
 import { waitFor } from "../helpers/broker";
 import { AMQP_URL, TestCluster, loginAdmin, observerBroker, requireInfrastructure, type ShopNode } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
@@ -151,8 +151,9 @@ describe("durable events to alerts and analytics", () => {
 			const before = (await channel.checkQueue(dlq)).messageCount;
 			await observer.sendToChannel(CHANNELS.orderStatus, { order: { poison: true } });
 			await observer.sendToChannel(CHANNELS.orderStatus, { order: { id: "after-poison", customerId: "x", status: "cancelled", statusHistory: [] }, cancelReason: "CANCELLED_BY_ADMIN" });
-			// Both consumer groups (alerts, analytics) give up on it after their retries.
-			await waitFor(async () => (await channel.checkQueue(dlq)).messageCount === before + 2, 10_000, "two dead letters");
+			// Every consumer group (alerts, analytics, notifications) gives up on it after its retries.
+			const groups = CONSUMER_GROUPS[CHANNELS.orderStatus].length;
+			await waitFor(async () => (await channel.checkQueue(dlq)).messageCount === before + groups, 10_000, `${groups} dead letters`);
 			const dead = await channel.get(dlq, { noAck: false });
 			expect(dead && JSON.parse(dead.content.toString())).toEqual({ order: { poison: true } });
 			await waitFor(async () => (await alerts("order_cancelled")).rows.some((a: any) => a.data.orderId === "after-poison"), 5000, "the message after the poison one");

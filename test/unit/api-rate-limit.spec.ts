@@ -126,7 +126,7 @@ describe("health while the rate-limit counters' Redis is unreachable", () => {
 		const res = await new HttpClient(`${shop.url}/api`).get("/health");
 		expect(res.status).toBe(503);
 		expect(res.body).toEqual({ status: "degraded", services: expect.any(Object), dependencies: { transporter: "none", cache: "down" } });
-		expect(Object.values(res.body.services)).toEqual(Array(5).fill("running"));
+		expect(Object.values(res.body.services)).toEqual(Array(6).fill("running"));
 	});
 
 	it("keeps every other door shut with 503 CACHE_UNAVAILABLE, since the limit cannot be kept", async () => {
