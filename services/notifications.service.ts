@@ -280,7 +280,8 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 
 		async prune(this: NotificationsThis): Promise<void> {
 			const ids = (await this.adapter.find({ query: {} })).map(e => e._id);
-			await Promise.all([this.attempts.prune(ids), this.resets.prune()]);
+			const before = new Date(Date.now() - this.settings.notifications.logRetentionDays * 86_400_000);
+			await Promise.all([this.attempts.prune(ids), this.resets.prune(), this.outbox.prune(before), this.localOutbox?.prune(before)]);
 		},
 	},
 

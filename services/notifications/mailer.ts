@@ -144,4 +144,9 @@ export class LocalOutbox implements MailTransport {
 	count(): Promise<number> {
 		return this.store.count({ query: {} });
 	}
+
+	/** Drops mail kept since before `before`. */
+	prune(before: Date): Promise<number> {
+		return this.store.removeMany({ createdAt: { $lt: before.toISOString() } });
+	}
 }

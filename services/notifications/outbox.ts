@@ -149,6 +149,16 @@ export class Outbox {
 		return this.deliveries.updateOne({ _id: id }, { $set: { state: "pending", attempts: 0, dueAt: this.now(), lastError: null, updatedAt: new Date(this.now()).toISOString() } });
 	}
 
+	/** Drops settled deliveries (delivered or dead) last changed before `before`, and events older than it whose deliveries are all gone: the store stays bounded. */
+	async prune(before: Date): Promise<number> {
+		const at = before.toISOString();
+		const deliveries = await this.deliveries.removeMany({ state: { $in: ["delivered", "dead"] }, updatedAt: { $lt: at } });
+		const stale = await this.events.find({ query: { createdAt: { $lt: at } }, limit: 1000 });
+		let events = 0;
+		for (const e of stale) if ((await this.deliveries.count({ query: { eventId: e._id } })) === 0) events += await this.events.removeMany({ _id: e._id });
+		return deliveries + events;
+	}
+
 	/** How many deliveries are in each state. */
 	async counts(query: Record<string, unknown> = {}): Promise<Record<DeliveryState, number>> {
 		const [pending, delivered, dead] = await Promise.all((["pending", "delivered", "dead"] as const).map(state => this.deliveries.count({ query: { ...query, state } })));

@@ -229,3 +229,23 @@ describe("webhook delivery", () => {
 		expect(mail.text).toContain(`${s.settings.publicUrl}/orders/ord-9`);
 	});
 });
+
+describe("the outbox's bounds", () => {
+	it("drops settled deliveries and their events past the retention, and keeps what is pending", async () => {
+		let now = Date.parse("2026-12-01T00:00:00Z");
+		const deliveries = await memoryStore<DeliveryDoc>("bounded-deliveries");
+		const events = await memoryStore<EventDoc>("bounded-events");
+		const outbox = new Outbox(events, deliveries, () => now);
+		const target = (endpointId: string) => () => Promise.resolve([{ channel: "webhook" as const, endpointId }]);
+		const [old, pending, recent] = [productEvent(), productEvent(), productEvent()];
+		await outbox.record(old, target("e1"));
+		await outbox.record(pending, target("e1"));
+		await outbox.delivered((await outbox.delivery(`${old.id}>webhook:e1`))!);
+		now += 40 * 86_400_000;
+		await outbox.record(recent, target("e1"));
+		await outbox.delivered((await outbox.delivery(`${recent.id}>webhook:e1`))!);
+		await outbox.prune(new Date(now - 30 * 86_400_000));
+		expect((await deliveries.find({})).map(d => d.eventId).sort()).toEqual([pending.id, recent.id].sort());
+		expect((await events.find({})).map(e => e._id).sort()).toEqual([pending.id, recent.id].sort());
+	});
+});
