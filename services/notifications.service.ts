@@ -152,7 +152,7 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 				if (!event) throw new NotFoundError("Event", ctx.params.eventId);
 				await this.outbox.enqueue(event._id, event.type, { channel: "webhook", endpointId: endpoint._id });
 				const delivery = await this.outbox.redeliver(`${event._id}>webhook:${endpoint._id}`);
-				this.dispatcher.kick();
+				this.dispatcher.kick(true);
 				ctx.meta.$statusCode = 202;
 				return { eventId: event._id, endpointId: endpoint._id, state: delivery?.state ?? "pending" };
 			},
@@ -190,7 +190,7 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 						key: "customer",
 						mail: { template: "password.reset", to: account.email, data: { name: account.name, minutes: Math.round(resetTtlMs / 60_000) }, sealed },
 					});
-					this.dispatcher.kick();
+					this.dispatcher.kick(true);
 				}
 				ctx.meta.$statusCode = 202;
 				return { message: "If an account has this email, a link to reset its password is on its way." };
@@ -269,7 +269,7 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 					key: `operator:${to}`,
 					mail: { template: "operator.endpoint_disabled", to, data },
 				});
-			this.dispatcher.kick();
+			this.dispatcher.kick(true);
 		},
 
 		async existing(this: NotificationsThis, id: string): Promise<EndpointDoc> {

@@ -37,7 +37,7 @@ export interface DispatcherDeps {
 	logger: { warn(...args: unknown[]): void };
 }
 
-const BATCH = 100;
+const BATCH = 500;
 /** A claimed attempt's lease, beyond its timeout: another node takes the delivery only after it. */
 const LEASE_MARGIN_MS = 5000;
 
@@ -45,13 +45,18 @@ export class Dispatcher {
 	private readonly inflight = new Map<string, number>();
 	private readonly running = new Set<Promise<void>>();
 	private kicked = false;
+	private refresh = false;
+	/** Due deliveries read from the store, not started yet (their lane was full). */
+	private queue: DeliveryDoc[] = [];
+	/** Deliveries under way on this node. */
+	private readonly taken = new Set<string>();
 	private stopped = false;
 	private timer?: NodeJS.Timeout;
 
 	constructor(private readonly deps: DispatcherDeps) {}
 
 	start(): void {
-		this.timer = setInterval(() => this.kick(), this.deps.settings.pollMs);
+		this.timer = setInterval(() => this.kick(true), this.deps.settings.pollMs);
 		this.kick();
 	}
 
@@ -61,10 +66,12 @@ export class Dispatcher {
 		clearInterval(this.timer);
 		this.deps.sender.abortAll();
 		await this.drain();
+		this.deps.sender.close();
 	}
 
-	/** A round soon, once per turn however often it is asked. */
-	kick(): void {
+	/** A round soon, once per turn however often it is asked; `refresh` reads the store again even if due work is queued. */
+	kick(refresh = false): void {
+		this.refresh ||= refresh;
 		if (this.kicked || this.stopped) return;
 		this.kicked = true;
 		setImmediate(() => {
@@ -78,24 +85,41 @@ export class Dispatcher {
 		while (this.running.size) await Promise.allSettled([...this.running]);
 	}
 
-	/** Takes what is due, within each endpoint's limit, and starts it. */
+	/**
+	 * Starts due deliveries, within each lane's limit. What is due is read
+	 * from the store in batches (when the queue ran dry, and at each poll),
+	 * not after every attempt: under a backlog a read costs the backlog.
+	 */
 	async round(): Promise<void> {
+		if (this.refresh || !this.queue.length) {
+			this.refresh = false;
+			this.queue = (await this.deps.outbox.due(BATCH)).filter(d => !this.taken.has(d._id));
+		}
 		const { concurrency, timeoutMs } = this.deps.settings;
-		for (const doc of await this.deps.outbox.due(BATCH)) {
+		const waiting: DeliveryDoc[] = [];
+		for (const doc of this.queue) {
 			const lane = doc.channel === "webhook" ? `webhook:${doc.endpointId}` : "mail";
-			if ((this.inflight.get(lane) ?? 0) >= concurrency) continue;
+			if ((this.inflight.get(lane) ?? 0) >= concurrency || this.stopped) {
+				waiting.push(doc);
+				continue;
+			}
 			this.inflight.set(lane, (this.inflight.get(lane) ?? 0) + 1);
+			this.taken.add(doc._id);
 			const work = this.deps.outbox
 				.claim(doc, timeoutMs + LEASE_MARGIN_MS)
 				.then(claimed => (claimed ? this.attempt({ ...doc }) : undefined))
-				.catch((err: Error) => this.deps.logger.warn(`Delivery ${doc._id} failed unexpectedly; it is due again after its lease`, err.message))
+				.catch((err: Error) => {
+					if (!this.stopped) this.deps.logger.warn(`Delivery ${doc._id} failed unexpectedly; it is due again after its lease`, err.message);
+				})
 				.finally(() => {
 					this.inflight.set(lane, (this.inflight.get(lane) ?? 1) - 1);
+					this.taken.delete(doc._id);
 					this.running.delete(work);
 					this.kick();
 				});
 			this.running.add(work);
 		}
+		this.queue = waiting;
 	}
 
 	private attempt(doc: DeliveryDoc): Promise<void> {

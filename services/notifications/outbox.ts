@@ -49,6 +49,9 @@ export interface DeliveryDoc extends Doc {
 	deliveredAt?: string;
 }
 
+/** A settled delivery's `dueAt`: past every due query, so the index on `dueAt` leads a round to pending deliveries only. */
+const NEVER = Number.MAX_SAFE_INTEGER;
+
 export const deliveryId = (eventId: string, target: Target) => `${eventId}>${target.channel === "webhook" ? `webhook:${target.endpointId}` : `mail:${target.key}`}`;
 
 async function insertOnce<T extends Doc>(adapter: DbAdapter<T>, doc: T): Promise<boolean> {
@@ -113,9 +116,15 @@ export class Outbox {
 		return this.deliveries.findById(id);
 	}
 
-	/** Pending deliveries whose time has come, the oldest first. */
-	due(limit: number): Promise<DeliveryDoc[]> {
-		return this.deliveries.find({ query: { state: "pending", dueAt: { $lte: this.now() } }, sort: ["dueAt"], limit });
+	/**
+	 * Pending deliveries whose time has come, the oldest first. No sort in
+	 * the query: the store then reads only the index's range of `dueAt` up to
+	 * now (settled deliveries sit at NEVER), instead of walking every
+	 * delivery in order.
+	 */
+	async due(limit: number): Promise<DeliveryDoc[]> {
+		const docs = await this.deliveries.find({ query: { state: "pending", dueAt: { $lte: this.now() } }, limit });
+		return docs.sort((a, b) => a.dueAt - b.dueAt);
 	}
 
 	/** Takes a due delivery for one attempt: no other node takes it until `leaseMs` have passed (if this one dies, it is due again then). */
@@ -125,7 +134,11 @@ export class Outbox {
 
 	async delivered(doc: DeliveryDoc): Promise<void> {
 		const at = new Date(this.now()).toISOString();
-		await this.deliveries.updateById(doc._id, { $set: { state: "delivered", deliveredAt: at, updatedAt: at, lastError: null }, $inc: { attempts: 1 }, $unset: { "mail.sealed": true } });
+		await this.deliveries.updateById(doc._id, {
+			$set: { state: "delivered", dueAt: NEVER, deliveredAt: at, updatedAt: at, lastError: null },
+			$inc: { attempts: 1 },
+			$unset: { "mail.sealed": true },
+		});
 	}
 
 	/** After a failed attempt: due again after the schedule's next delay, with jitter, or dead-lettered after its last. */
@@ -134,14 +147,14 @@ export class Outbox {
 		const delay = scheduleMs[attempts - 1];
 		const state: DeliveryState = delay === undefined ? "dead" : "pending";
 		// Equal jitter: half the delay, plus up to the other half at random.
-		const dueAt = delay === undefined ? this.now() : this.now() + Math.round(delay / 2 + (random() * delay) / 2);
+		const dueAt = delay === undefined ? NEVER : this.now() + Math.round(delay / 2 + (random() * delay) / 2);
 		await this.deliveries.updateById(doc._id, { $set: { state, attempts, dueAt, lastError: error, updatedAt: new Date(this.now()).toISOString() } });
 		return state;
 	}
 
 	/** Never tried again (its endpoint is gone or disabled, its customer unknown). */
 	async bury(doc: DeliveryDoc, error: string): Promise<void> {
-		await this.deliveries.updateById(doc._id, { $set: { state: "dead", lastError: error, updatedAt: new Date(this.now()).toISOString() } });
+		await this.deliveries.updateById(doc._id, { $set: { state: "dead", dueAt: NEVER, lastError: error, updatedAt: new Date(this.now()).toISOString() } });
 	}
 
 	/** Pending again, from its first try: the same id, so the receiver can tell it is the same event. */

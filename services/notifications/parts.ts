@@ -35,7 +35,7 @@ export async function buildParts(
 	const templates = new Templates();
 	const localOutbox = s.smtpUrl ? null : new LocalOutbox(await open<LocalMailDoc>("mail_outbox"));
 	const transport = localOutbox ?? new SmtpTransport(s.smtpUrl!, s.mailFrom);
-	const sender = new WebhookSender(guard, { timeoutMs: s.timeoutMs, maxResponseBytes: s.maxResponseBytes });
+	const sender = new WebhookSender(guard, { timeoutMs: s.timeoutMs, maxResponseBytes: s.maxResponseBytes, concurrency: s.concurrency });
 	const dispatcher = new Dispatcher({ outbox, endpoints, sender, attempts, templates, transport, settings: s, ...hooks });
 	return { endpoints, outbox, attempts, resets, templates, localOutbox, transport, dispatcher };
 }

@@ -33,11 +33,22 @@ function statusProblem(status: number | null): string | null {
 
 export class WebhookSender {
 	private readonly active = new Set<() => void>();
+	/** Kept-alive connections, each made through the guard's lookup (a connection is checked when it is made). */
+	private readonly agents: { http: http.Agent; https: https.Agent };
 
 	constructor(
 		private readonly guard: AddressGuard,
-		private readonly limits: SendLimits,
-	) {}
+		private readonly limits: SendLimits & { concurrency?: number },
+	) {
+		const options = { keepAlive: true, maxSockets: limits.concurrency ?? 4, lookup: guard.lookup };
+		this.agents = { http: new http.Agent(options), https: new https.Agent(options) };
+	}
+
+	/** Closes the kept-alive connections. */
+	close(): void {
+		this.agents.http.destroy();
+		this.agents.https.destroy();
+	}
 
 	/** Ends every attempt under way (a node stopping): each answers an error at once. */
 	abortAll(): void {
@@ -61,14 +72,16 @@ export class WebhookSender {
 			return done(null, (err as Error).message);
 		}
 		return new Promise<AttemptResult>(resolve => {
-			const client = target.protocol === "https:" ? https : http;
+			const secure = target.protocol === "https:";
+			const client = secure ? https : http;
 			let settled = false;
-			const finish = (status: number | null, error: string | null) => {
+			/** `keep`: the answer was read to its end, so its connection may serve the next attempt. */
+			const finish = (status: number | null, error: string | null, keep = false) => {
 				if (settled) return;
 				settled = true;
 				this.active.delete(abort);
 				clearTimeout(deadline);
-				req.destroy();
+				if (!keep) req.destroy();
 				resolve(done(status, error));
 			};
 			const req = client.request(
@@ -77,7 +90,7 @@ export class WebhookSender {
 					method: "POST",
 					headers: { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(body), "user-agent": "shop-webhooks/1" },
 					lookup: this.guard.lookup,
-					agent: false,
+					agent: secure ? this.agents.https : this.agents.http,
 				},
 				res => {
 					const status = res.statusCode ?? null;
@@ -86,7 +99,7 @@ export class WebhookSender {
 						read += chunk.length;
 						if (read >= this.limits.maxResponseBytes) finish(status, statusProblem(status));
 					});
-					res.on("end", () => finish(status, statusProblem(status)));
+					res.on("end", () => finish(status, statusProblem(status), true));
 					res.on("error", err => finish(status, err.message));
 				},
 			);
