@@ -134,13 +134,13 @@ describe("npm run cluster, cluster:stop, cluster:clean", () => {
 	it("starts every service in its own process and two gateways, both healthy, and says where; with no ADMIN_*, its admin has a generated password kept beside the data (0600)", async () => {
 		const { code, output } = await npmRun("cluster", env);
 		expect({ code, output }).toMatchObject({ code: 0 });
-		expect(output).toContain(`Cluster "${namespace}" is up: 7 nodes`);
+		expect(output).toContain(`Cluster "${namespace}" is up: 8 nodes`);
 		expect(output).toContain(`http://localhost:${env.PORT}/api`);
 		expect(output).toContain(`http://localhost:${env.PORT2}/api`);
 
 		const file = pidFile();
 		expect(file.nodes.map(n => n.name).sort()).toEqual(["alerts", "analytics", "api-1", "api-2", "customers", "notifications", "orders", "products"]);
-		expect(new Set(file.nodes.map(n => n.pid)).size).toBe(7);
+		expect(new Set(file.nodes.map(n => n.pid)).size).toBe(8);
 		for (const node of file.nodes) {
 			expect(isAlive(node.pid, node.startTime)).toBe(true);
 			expect(fs.readFileSync(node.log, "utf8")).toMatch(/started successfully/);
