@@ -25,6 +25,7 @@ import { hostileScenario } from "./scenarios/hostile";
 import { syncScenario } from "./scenarios/sync";
 import { stormScenario } from "./scenarios/storm";
 import { checkoutScenario } from "./scenarios/checkout";
+import { notifyScenario } from "./scenarios/notify";
 import { ordersScenario } from "./scenarios/orders";
 import { readScenario } from "./scenarios/read";
 import fs from "fs";
@@ -37,6 +38,7 @@ const SCENARIOS: Record<string, string> = {
 	growth: "orders stored 0 / 10,000 / 50,000: memory, order list pages, restart time",
 	hostile: "RSS of the embedded default before and after 1,000 bodies hiding a deep value behind __proto__",
 	sync: "P2 on the embedded default with writes answered once synced (STORE_SYNC=on) and before (off)",
+	notify: "P2 on the embedded default with three webhook endpoints and mail, beside it without notifications; the delivery lag's p99",
 	"foreign-keys": "POST /api/orders on the cluster with and without 500,000 foreign keys in its Redis database",
 	storm: "503 share of reads and orders while products is killed and restarted under fresh node ids, heartbeats only vs the dead-node probe",
 	checkout: "cart, checkout (and manual payment) on the embedded default, beside P2 in the same rounds",
@@ -77,6 +79,7 @@ async function main(): Promise<number> {
 	if (wanted.has("growth")) plan.push(["growth", growthScenario]);
 	if (wanted.has("hostile")) plan.push(["hostile", hostileScenario]);
 	if (wanted.has("sync")) plan.push(["sync", syncScenario]);
+	if (wanted.has("notify")) plan.push(["notify", notifyScenario]);
 	if (wanted.has("foreign-keys")) plan.push(["foreign-keys", foreignKeysScenario]);
 	if (wanted.has("storm")) plan.push(["storm", stormScenario]);
 	if (wanted.has("checkout")) plan.push(["checkout", checkoutScenario]);

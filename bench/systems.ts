@@ -74,7 +74,7 @@ export async function waitForHealth(base: string, services: string[], children: 
 }
 
 /** Everything in one process, NeDB files in a temporary DATA_DIR: the embedded default. */
-export async function startEmbedded(label = "embedded", env: Record<string, string> = {}): Promise<System> {
+export async function startEmbedded(label = "embedded", env: Record<string, string> = {}, services = ALL_SERVICES): Promise<System> {
 	const port = await freePort();
 	const data = tempDir("bench-embedded-");
 	const removeData = onCleanUp(`data of ${label}`, data.remove);
@@ -82,7 +82,7 @@ export async function startEmbedded(label = "embedded", env: Record<string, stri
 	const stopNode = onCleanUp(label, () => stopAll([node]));
 	const origin = `http://127.0.0.1:${port}`;
 	await waitForPort(port, 60_000, node);
-	await waitForHealth(`${origin}/api`, ALL_SERVICES, [node]);
+	await waitForHealth(`${origin}/api`, services, [node]);
 	return { label, origin, base: `${origin}/api`, children: [node], stop: async () => (await stopNode(), await removeData()) };
 }
 

@@ -7,7 +7,7 @@
 set -eu
 DIR=${1:-$(dirname "$0")/secrets}
 # The services that own a database: one MongoDB user and URI each (a new service with a store joins this list).
-STORE_SERVICES="customers products orders alerts analytics payments carts"
+STORE_SERVICES="customers products orders alerts analytics payments carts notifications"
 # The directory is the owner's alone; its files are readable by all, since compose (without Swarm) mounts
 # each as it is, and the containers read them as their own users (node, rabbitmq, redis, mongodb).
 mkdir -p "$DIR"

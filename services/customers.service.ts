@@ -182,6 +182,26 @@ const CustomersService = defineService({
 			},
 		},
 
+		/** Who a password reset for this email goes to: an account that is not blocked, or null. Internal (notifications). */
+		resetTarget: {
+			visibility: "public",
+			params: { email: { type: "email", normalize: true, max: 254 } },
+			async handler(ctx: Ctx<{ email: string }>): Promise<{ id: string; name: string; email: string } | null> {
+				const doc = await this.accounts.findByEmail(ctx.params.email);
+				return doc && !doc.blocked ? { id: String(doc._id), name: doc.name, email: doc.email } : null;
+			},
+		},
+
+		/** The new password of a reset that notifications verified (its token used up): every earlier token of the account ends. Internal. */
+		setPasswordByReset: {
+			visibility: "public",
+			params: { id: ID, password: PASSWORD },
+			async handler(ctx: Ctx<{ id: string; password: string }>): Promise<null> {
+				await this.updateCustomer(ctx, ctx.params.id, { passwordHash: await this.accounts.hashPassword(ctx.params.password) }, true);
+				return null;
+			},
+		},
+
 		/** Whether a customer may place orders now (exists and is not blocked). Internal. */
 		canOrder: {
 			visibility: "public",

@@ -15,8 +15,8 @@ export const CHANNELS = {
 
 /** The consumer groups of each channel: one durable queue each (`<group>.<namespace>.<channel>`). */
 export const CONSUMER_GROUPS: Readonly<Record<(typeof CHANNELS)[keyof typeof CHANNELS], readonly string[]>> = {
-	[CHANNELS.orderStatus]: ["alerts", "analytics", "payments"],
-	[CHANNELS.stockAlerts]: ["alerts"],
+	[CHANNELS.orderStatus]: ["alerts", "analytics", "payments", "notifications"],
+	[CHANNELS.stockAlerts]: ["alerts", "notifications"],
 };
 
 /** The dead-letter queue and exchange, under the namespace's prefix. */

@@ -3,7 +3,7 @@
  * runner, the cluster script (one node each), the gateway's health report
  * and its route documentation all read this.
  */
-export const BACKEND_SERVICES = ["customers", "products", "orders", "alerts", "analytics", "payments", "carts"] as const;
+export const BACKEND_SERVICES = ["customers", "products", "orders", "alerts", "analytics", "payments", "carts", "notifications"] as const;
 export type BackendService = (typeof BACKEND_SERVICES)[number];
 
 /** Every service: the gateway, then the ones behind it. */
@@ -19,4 +19,5 @@ export const HEALTH_NAMES: Record<BackendService, string> = {
 	analytics: "analytics-service",
 	payments: "payment-service",
 	carts: "cart-service",
+	notifications: "notification-service",
 };

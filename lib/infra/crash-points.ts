@@ -47,6 +47,12 @@ export const CRASH_POINTS = {
 	// Consumers of the durable channels
 	"analytics.before-apply": "analytics received a status message and has not stored it",
 	"alerts.before-raise": "alerts received a message and has not stored the alert",
+	// Notifications (services/notifications/)
+	"notify.after-event": "an event is stored; none of its deliveries is",
+	"notify.after-deliveries": "an event's deliveries are stored; the event is not marked fanned out",
+	"deliver.after-claim": "a delivery is taken for an attempt; nothing is sent",
+	"deliver.after-send": "a webhook or mail is sent; its delivery is still pending",
+	"reset.after-consume": "a reset token is used up; the password is not set",
 } as const;
 
 export type CrashPoint = keyof typeof CRASH_POINTS;

@@ -86,6 +86,37 @@ export interface ShopSettings {
 	cartTtlMs: number;
 }
 
+/** Mail and webhooks (services/notifications*). */
+export interface NotificationSettings {
+	/** nodemailer's SMTP transport; unset: mail goes to the local outbox the operations page shows. */
+	smtpUrl?: string;
+	mailFrom: string;
+	/** Operators who get stock alerts, failed payments and disabled endpoints. */
+	alertEmails: string[];
+	/** Links in mail start here, never from a request's Host header. */
+	publicUrl: string;
+	/** AES-256-GCM key of the webhook secrets at rest (32 bytes). */
+	secretKey: Buffer;
+	secretKeyDerived: boolean;
+	/** Delays before each retry, in ms; after the last, the delivery is dead-lettered. */
+	retryScheduleMs: number[];
+	timeoutMs: number;
+	maxResponseBytes: number;
+	/** Attempts in flight per endpoint, per node. */
+	concurrency: number;
+	/** Failed deliveries in a row that disable an endpoint. */
+	disableAfter: number;
+	/** Hosts or addresses a webhook may point at although they are private (tests: 127.0.0.1). */
+	allow: string[];
+	/** Outside development and tests, webhook URLs must be https. */
+	requireHttps: boolean;
+	logRetentionDays: number;
+	logMaxPerEndpoint: number;
+	resetTtlMs: number;
+	/** How often the outbox is looked at, besides right after an event. */
+	pollMs: number;
+}
+
 export interface Settings {
 	production: boolean;
 	/** The services this node runs (all when SERVICES is unset). */
@@ -115,6 +146,7 @@ export interface Settings {
 	settlement: SettlementSettings;
 	payments: PaymentsSettings;
 	shop: ShopSettings;
+	notifications: NotificationSettings;
 	/** Tests only: the named crash point where this process kills itself (lib/infra/crash-points.ts). */
 	crashPoint?: string;
 	pausePoint?: string;
@@ -207,12 +239,33 @@ const ENV_SCHEMA = {
 	},
 	PAYMENT_DEADLINE_S: int(1, 7 * 86_400, 900),
 	CART_TTL_HOURS: int(1, 365 * 24, 72),
+	SMTP_URL_FILE: { type: "string", optional: true },
+	WEBHOOK_SECRET_KEY_FILE: { type: "string", optional: true },
+	SMTP_URL: url("smtp", "smtps"),
+	MAIL_FROM: { type: "string", min: 3, max: 200, default: "Shop <shop@localhost>" },
+	ALERT_EMAILS: { type: "string", optional: true, max: 2000, pattern: /^[^\s,@]+@[^\s,@]+(,[^\s,@]+@[^\s,@]+)*$/, messages: { stringPattern: "must be email addresses separated by commas" } },
+	PUBLIC_URL: { type: "string", default: "http://localhost:5000", pattern: /^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, messages: { stringPattern: "must be an http or https URL" } },
+	WEBHOOK_SECRET_KEY: { type: "string", optional: true, pattern: /^[0-9a-fA-F]{64}$/, messages: { stringPattern: "must be 64 hex digits (32 bytes)" } },
+	WEBHOOK_RETRY_SCHEDULE: {
+		type: "string",
+		default: "5s,30s,2m,10m,1h,6h",
+		pattern: /^\d{1,7}(ms|s|m|h)(,\d{1,7}(ms|s|m|h)){0,19}$/,
+		messages: { stringPattern: "must be delays such as 5s,30s,2m,1h separated by commas (ms, s, m, h; 20 at most)" },
+	},
+	WEBHOOK_TIMEOUT_MS: int(100, 120_000, 10_000),
+	WEBHOOK_MAX_RESPONSE_BYTES: int(0, 10_485_760, 65_536),
+	WEBHOOK_CONCURRENCY: int(1, 100, 4),
+	WEBHOOK_DISABLE_AFTER: int(1, 10_000, 20),
+	WEBHOOK_ALLOW: { type: "string", optional: true, max: 2000, pattern: /^[A-Za-z0-9.:[\]-]+(,[A-Za-z0-9.:[\]-]+)*$/, messages: { stringPattern: "must be hosts or addresses separated by commas" } },
+	WEBHOOK_LOG_RETENTION_DAYS: int(1, 3650, 30),
+	WEBHOOK_LOG_MAX: int(10, 1_000_000, 1000),
+	PASSWORD_RESET_TTL_MIN: int(1, 1440, 30),
 	CRASH_POINT: { type: "string", optional: true, pattern: /^[a-z.-]+$/ },
 	PAUSE_POINT: { type: "string", optional: true, pattern: /^[a-z.-]+$/ },
 } as const;
 
 /** Variables whose values never appear in a message; each may instead be read from the file that X_FILE names (Docker secrets). */
-export const SECRET_VARIABLES = ["JWT_SECRET", "ADMIN_PASSWORD", "MONGO_URI", "TRANSPORTER", "CACHER", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"] as const;
+export const SECRET_VARIABLES = ["JWT_SECRET", "ADMIN_PASSWORD", "MONGO_URI", "TRANSPORTER", "CACHER", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SMTP_URL", "WEBHOOK_SECRET_KEY"] as const;
 const SECRETS = new Set<string>(SECRET_VARIABLES);
 /** No secret is longer; a bigger file is a wrong path (a log, a device), not read whole. */
 const MAX_SECRET_FILE_BYTES = 64 * 1024;
@@ -332,6 +385,50 @@ function shippingMethods(value: string): ShippingMethod[] {
 	return methods;
 }
 
+const DELAY_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `5s,30s,2m` in ms. */
+function delaysMs(value: string): number[] {
+	return value.split(",").map(d => {
+		const m = /^(\d+)(ms|s|m|h)$/.exec(d)!;
+		return Number(m[1]) * DELAY_MS[m[2]];
+	});
+}
+
+const list = (value: string | undefined): string[] => (value ? [...new Set(value.split(",").map(v => v.trim().toLowerCase()))] : []);
+
+/**
+ * WEBHOOK_SECRET_KEY, or a key derived from the JWT secret (required in
+ * production, kept in the data directory when generated): a dump of the
+ * store alone then does not hand the webhook secrets over.
+ */
+function secretKeyOf(v: { WEBHOOK_SECRET_KEY?: string }, jwtSecret: string): { secretKey: Buffer; secretKeyDerived: boolean } {
+	if (v.WEBHOOK_SECRET_KEY) return { secretKey: Buffer.from(v.WEBHOOK_SECRET_KEY, "hex"), secretKeyDerived: false };
+	return { secretKey: Buffer.from(crypto.hkdfSync("sha256", jwtSecret, "", "webhook-secrets", 32)), secretKeyDerived: true };
+}
+
+function notificationsOf(v: Parsed & Record<string, never>, jwtSecret: string): NotificationSettings {
+	const env = v.NODE_ENV as string | undefined;
+	return {
+		smtpUrl: v.SMTP_URL,
+		mailFrom: v.MAIL_FROM,
+		alertEmails: list(v.ALERT_EMAILS),
+		publicUrl: (v.PUBLIC_URL as string).replace(/\/+$/, ""),
+		...secretKeyOf(v, jwtSecret),
+		retryScheduleMs: delaysMs(v.WEBHOOK_RETRY_SCHEDULE),
+		timeoutMs: v.WEBHOOK_TIMEOUT_MS,
+		maxResponseBytes: v.WEBHOOK_MAX_RESPONSE_BYTES,
+		concurrency: v.WEBHOOK_CONCURRENCY,
+		disableAfter: v.WEBHOOK_DISABLE_AFTER,
+		allow: list(v.WEBHOOK_ALLOW),
+		requireHttps: env !== "development" && env !== "test",
+		logRetentionDays: v.WEBHOOK_LOG_RETENTION_DAYS,
+		logMaxPerEndpoint: v.WEBHOOK_LOG_MAX,
+		resetTtlMs: v.PASSWORD_RESET_TTL_MIN * 60_000,
+		pollMs: 1000,
+	};
+}
+
 /** Parse an environment. Throws a SettingsError naming each bad variable. */
 export function parseSettings(env: Env): Settings {
 	// Empty values count as unset, as in most .env conventions.
@@ -349,6 +446,7 @@ export function parseSettings(env: Env): Settings {
 	if (production && !v.JWT_SECRET) throw new SettingsError("Invalid environment: JWT_SECRET must be set when NODE_ENV=production");
 	const services = servicesOf(v.SERVICES);
 	const cacher = v.CACHER as string | undefined;
+	const auth = jwtSecretOf(v, production);
 	return {
 		production,
 		services,
@@ -369,7 +467,7 @@ export function parseSettings(env: Env): Settings {
 		channelMaxRetries: v.CHANNEL_MAX_RETRIES,
 		storage: { mongoUri: v.MONGO_URI, dataDir: v.DATA_DIR, sync: v.STORE_SYNC === "on" },
 		auth: {
-			...jwtSecretOf(v, production),
+			...auth,
 			jwtExpiresInS: tokenLifetimeS(v.JWT_EXPIRES_IN),
 		},
 		admin: { email: v.ADMIN_EMAIL, password: v.ADMIN_PASSWORD, generatedFile: generatedAdminFile(v), bcryptRounds: v.BCRYPT_ROUNDS },
@@ -397,6 +495,7 @@ export function parseSettings(env: Env): Settings {
 			paymentDeadlineMs: v.PAYMENT_DEADLINE_S * 1000,
 			cartTtlMs: v.CART_TTL_HOURS * 3_600_000,
 		},
+		notifications: notificationsOf(v, auth.jwtSecret),
 		crashPoint: v.CRASH_POINT,
 		pausePoint: v.PAUSE_POINT,
 	};

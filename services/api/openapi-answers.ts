@@ -4,6 +4,7 @@ import { ID } from "../../lib/contracts/params";
 import { PAYMENT_PROVIDERS, PAYMENT_STATUSES } from "../../lib/contracts/payments";
 import type { RouteHeader } from "../../lib/contracts/routes";
 import { toJsonSchema, type JsonSchema } from "./json-schema";
+import { NOTIFICATION_ANSWERS, NOTIFICATION_SCHEMAS } from "./openapi-notifications";
 
 /**
  * What the OpenAPI description says of each action's answer: its status,
@@ -233,6 +234,7 @@ export const ANSWER_SCHEMAS: Record<string, JsonSchema> = {
 	ProductPage: page("Product"),
 	OrderPage: page("Order"),
 	AlertPage: page("Alert"),
+	...NOTIFICATION_SCHEMAS,
 };
 
 export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503;
@@ -256,7 +258,7 @@ export const HEADER_DOCS: Readonly<Record<RouteHeader, { description: string; sc
 };
 
 export interface Answer {
-	status: 200 | 201 | 204;
+	status: 200 | 201 | 202 | 204;
 	description: string;
 	/** The body's; none for a 204. */
 	schema?: JsonSchema;
@@ -496,4 +498,5 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 		errors: { 503: { description: "A service or dependency is down: `status: degraded`, naming it", schema: ref("Health"), degradedHealth: true } },
 	},
 	"api.cluster": { status: 200, description: "Every node, its services and uptime, as this gateway sees them", schema: ref("Cluster") },
+	...NOTIFICATION_ANSWERS,
 };

@@ -3,6 +3,7 @@ import type { Route } from "../../lib/contracts/routes";
 import { MAX_DEPTH } from "../../lib/infra/validation";
 import { ANSWERS, ANSWER_SCHEMAS, HEADER_DOCS, type Answer, type ErrorAnswer, type ErrorStatus } from "./openapi-answers";
 import { DEGRADED_HEALTH_EXAMPLE, ERROR_EXAMPLES, exampleOf, ownErrorExample } from "./openapi-examples";
+import { webhooksSection } from "./openapi-notifications";
 import { fieldsOf, isRequired, objectSchema, toJsonSchema, type JsonSchema, type ParamsSchema, type Rule } from "./json-schema";
 
 /**
@@ -43,6 +44,8 @@ export interface OpenApiDocument {
 	servers: Array<{ url: string; description: string }>;
 	tags: Array<{ name: string }>;
 	paths: Record<string, Record<string, Operation>>;
+	/** What the shop sends to webhook endpoints, per event type. */
+	webhooks: Record<string, object>;
 	components: {
 		schemas: Record<string, JsonSchema>;
 		securitySchemes: Record<string, object>;
@@ -232,6 +235,7 @@ export function buildOpenApi(routes: readonly Route[], services: readonly Schema
 		servers: [{ url: "/", description: "This gateway" }],
 		tags: [...new Set(routes.map(r => r.tag))].map(name => ({ name })),
 		paths,
+		webhooks: webhooksSection(),
 		components: {
 			schemas: ANSWER_SCHEMAS,
 			securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "The token of `POST /api/auth/register` or `POST /api/auth/login`" } },

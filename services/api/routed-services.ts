@@ -3,6 +3,7 @@ import AlertsService from "../alerts.service";
 import AnalyticsService from "../analytics.service";
 import CartsService from "../carts.service";
 import CustomersService from "../customers.service";
+import NotificationsService from "../notifications.service";
 import OrdersService from "../orders.service";
 import PaymentsService from "../payments.service";
 import ProductsService from "../products.service";
@@ -22,5 +23,6 @@ const SCHEMAS: Record<BackendService, ServiceSchema> = {
 	analytics: AnalyticsService,
 	payments: PaymentsService,
 	carts: CartsService,
+	notifications: NotificationsService,
 };
 export const ROUTED_SERVICES: readonly ServiceSchema[] = BACKEND_SERVICES.map(name => SCHEMAS[name]);

@@ -1,6 +1,6 @@
 import type { AddressInfo } from "net";
 import type { ServiceBroker, ServiceSchema } from "moleculer";
-import type { AdminSettings, AuthSettings, GatewaySettings, PaymentsSettings, SettlementSettings, StorageSettings } from "../../lib/infra/settings";
+import type { AdminSettings, AuthSettings, GatewaySettings, NotificationSettings, PaymentsSettings, SettlementSettings, StorageSettings } from "../../lib/infra/settings";
 import { createTestBroker } from "./broker";
 
 /** Settings a test gives the services, over those of the test process (see setup-env.ts). */
@@ -11,6 +11,7 @@ export interface ShopSettings {
 	settlement?: Partial<SettlementSettings>;
 	storage?: Partial<StorageSettings>;
 	payments?: Partial<PaymentsSettings>;
+	notifications?: Partial<NotificationSettings>;
 }
 
 /** A service schema with other settings mixed in: the way a test changes a setting. */

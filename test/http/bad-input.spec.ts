@@ -19,6 +19,8 @@ import type { Socket } from "socket.io-client";
 import Stripe from "stripe";
 import { EXPOSED_ACTIONS, ROUTES, SOCKET_ACTIONS, type Route } from "../../lib/contracts/routes";
 import { waitFor } from "../helpers/broker";
+import { WebhookReceiver } from "../helpers/webhook-receiver";
+import { eventId } from "../../services/notifications/events";
 import { startGuardedShop } from "../helpers/guarded-shop";
 import { connectSocket } from "../helpers/socket";
 import { RawHttp, type RawResult } from "../helpers/raw-http";
@@ -90,6 +92,7 @@ let baseline: Snapshot;
 let forbiddenTexts: string[];
 const shapes = new Map<string, Shape>();
 const sockets: Record<"admin" | "customer", Socket | undefined> = { admin: undefined, customer: undefined };
+const receiver = new WebhookReceiver();
 const fx = {} as {
 	adminToken: string;
 	adminId: string;
@@ -108,6 +111,8 @@ const fx = {} as {
 	cancelled: string;
 	alert: string;
 	cartToken: string;
+	hook: string;
+	resetToken: string;
 	tokens: Record<string, string>;
 };
 let counter = 0;
@@ -129,11 +134,12 @@ async function ok(res: Promise<RawResult>, what: string): Promise<any> {
 }
 
 beforeAll(async () => {
-	shop = await startGuardedShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments", "carts"], {
+	shop = await startGuardedShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments", "carts", "notifications"], {
 		admin: { email: ADMIN.email, password: ADMIN.password },
 		// Stripe's webhook verifies signatures with this secret; nothing here calls Stripe's API (the URL leads nowhere).
 		payments: { currency: "EUR", stripe: { secretKey: "sk_test_bad_input", webhookSecret: WEBHOOK_SECRET, apiUrl: "http://127.0.0.1:9" } },
 		gateway: { rateLimit: { max: 100_000_000 } },
+		notifications: { allow: ["127.0.0.1"] },
 	});
 	broker = shop.broker;
 	http = new RawHttp(`${shop.url}/api`);
@@ -174,6 +180,10 @@ beforeAll(async () => {
 	await ok(json("POST", "/cart/items", { productId: fx.p1, quantity: 1 }, undefined, { "x-cart-token": fx.cartToken }), "the guest's line");
 	await ok(json("POST", "/cart/items", { productId: fx.p1, quantity: 1 }, fx.alice.token), "Alice's line");
 	fx.alert = await waitFor(async () => (await json("GET", "/alerts?type=stock_low", undefined, fx.adminToken)).body?.rows?.[0]?.id, 10_000, "the stock_low alert");
+	// A webhook endpoint at a receiver in this process (127.0.0.1 allowed), and a reset token of Alice's (restored with the stores after each use).
+	await receiver.start();
+	fx.hook = (await ok(json("POST", "/webhooks", { url: receiver.url, eventTypes: ["order.placed"] }, fx.adminToken), "an endpoint")).endpoint.id;
+	fx.resetToken = await (broker.getLocalService("notifications") as unknown as { resets: { issue(id: string): Promise<string> } }).resets.issue(fx.alice.id);
 
 	const secret = process.env.JWT_SECRET!;
 	const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
@@ -214,6 +224,7 @@ afterAll(async () => {
 	for (const s of Object.values(sockets)) s?.close();
 	http?.close();
 	await shop?.stop();
+	await receiver.stop();
 	console.log(
 		`bad-input: ${stats.generated} generated cases (${stats.executed} requests and calls with shrinking) in ${stats.properties} properties; seed ${SEED}` +
 			(stats.failedProperties.length ? `; ${stats.failedProperties.length} failing: ${stats.failedProperties.join(" | ")}` : ""),
@@ -308,7 +319,7 @@ async function check(what: string, answerProblems: string[]): Promise<void> {
 // ---------------------------------------------------------------------------
 // Building requests
 
-const targetIds = (): Record<string, string> => ({ products: fx.p1, orders: fx.orderA, customers: fx.bob.id, alerts: fx.alert, payments: fx.orderA, carts: fx.p1 });
+const targetIds = (): Record<string, string> => ({ products: fx.p1, orders: fx.orderA, customers: fx.bob.id, alerts: fx.alert, payments: fx.orderA, carts: fx.p1, notifications: fx.hook });
 
 /** Where an action needs its target in a state of its own for a valid request. */
 const ACTION_TARGETS: Record<string, () => string> = {
@@ -335,6 +346,11 @@ const ACTION_OVERRIDES: Record<string, () => Record<string, () => unknown>> = {
 	// Alice's cart (one BI-P1 at 1500) shipped to the US (no tax) by standard shipping (499).
 	"orders.quote": () => ({ country: () => "US", shippingMethod: () => "standard" }),
 	"orders.checkout": () => ({ country: () => "US", shippingMethod: () => "standard", currency: () => "USD", expectedTotalCents: () => 1999 }),
+	"notifications.createEndpoint": () => ({ url: () => receiver.url }),
+	"notifications.updateEndpoint": () => ({ url: () => receiver.url }),
+	"notifications.redeliver": () => ({ eventId: () => eventId(`order.placed:${fx.orderA}:1`) }),
+	"notifications.resetPassword": () => ({ token: () => fx.resetToken, password: () => "password-after-reset" }),
+	"notifications.previewTemplate": () => ({ name: () => "order.placed" }),
 };
 
 function envFor(action: string): ValidEnv {
@@ -394,7 +410,7 @@ function brokenParams(shape: Shape, fieldLabel: string, value: Desc, extras: str
 }
 
 function pathOf(route: Route, id?: string): string {
-	return route.path.replace(/:(\w+)/g, () => id ?? targetOf(route.action));
+	return route.path.replace(/:(\w+)/g, (_, param: string) => id ?? (param === "name" ? "order.placed" : targetOf(route.action)));
 }
 
 function send(route: Route, opts: { token?: string; body?: string | Buffer; query?: string; id?: string; method?: string; headers?: Record<string, string> }): Promise<RawResult> {

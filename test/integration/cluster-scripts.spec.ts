@@ -152,7 +152,7 @@ describe("npm run cluster, cluster:stop, cluster:clean", () => {
 		expect(output).toContain(`http://localhost:${env.PORT2}/api`);
 
 		const file = pidFile();
-		expect(file.nodes.map(n => n.name).sort()).toEqual(["alerts", "analytics", "api-1", "api-2", "carts", "customers", "orders", "payments", "products"]);
+		expect(file.nodes.map(n => n.name).sort()).toEqual(["alerts", "analytics", "api-1", "api-2", "carts", "customers", "notifications", "orders", "payments", "products"]);
 		expect(new Set(file.nodes.map(n => n.pid)).size).toBe(file.nodes.length);
 		for (const node of file.nodes) {
 			expect(isAlive(node.pid, node.startTime)).toBe(true);

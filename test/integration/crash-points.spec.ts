@@ -8,6 +8,8 @@ import { HttpClient } from "../helpers/http";
 import { startShopProcess, type ShopProcess } from "../helpers/shop-process";
 import { moneyImbalance } from "../helpers/invariants";
 import { PAYMENT_CRASH_POINTS, type PaymentCrashPoint } from "../helpers/payment-crash-points";
+import { SmtpSink } from "../helpers/smtp-sink";
+import { WebhookReceiver } from "../helpers/webhook-receiver";
 
 /**
  * One test per named crash point (lib/infra/crash-points.ts): the whole system
@@ -30,7 +32,14 @@ const BASE_ENV = {
 	PENDING_TIMEOUT_MS: "700",
 	RECOVERY_INTERVAL_MS: "250",
 	LOG_LEVEL: "info",
-};
+	// Webhooks to the receiver below (plain http on 127.0.0.1), retried fast; mail to the SMTP sink below.
+	NODE_ENV: "test",
+	WEBHOOK_ALLOW: "127.0.0.1",
+	WEBHOOK_RETRY_SCHEDULE: "100ms,200ms,500ms,1s",
+	WEBHOOK_TIMEOUT_MS: "1000",
+} as Record<string, string>;
+const receiver = new WebhookReceiver();
+const smtp = new SmtpSink();
 const HOLDING = ["pending", "awaiting_payment", "confirmed", "shipped", "delivered"];
 
 interface Product {
@@ -253,6 +262,38 @@ const mergedOnce = async (shop: Shop, token: unknown) => {
 	expect((await shop.http.get("/cart", undefined, { "x-cart-token": String(token) })).status).toBe(404);
 };
 
+/** An endpoint taking every order event, at the receiver; the secret verifies what arrives. */
+const subscribe = async (shop: Shop) => {
+	const res = await shop.http.post("/webhooks", { url: receiver.url, eventTypes: ["order.placed", "order.cancelled"] }, shop.admin);
+	expect(res.status).toBe(201);
+	receiver.secret = res.body.secret;
+};
+/** The order placed while the point was armed reaches the endpoint: once per event, however often it was sent. */
+const oneWebhook = async (shop: Shop) => {
+	const [order] = await shop.allOrders();
+	const ids = () => new Set(receiver.received.filter(r => r.verified && r.payload?.data.order.id === (order as unknown as { id: string }).id).map(r => r.id));
+	await waitFor(() => ids().size === 1, 30_000, "the order.placed webhook");
+	expect(receiver.received.filter(r => r.payload?.type === "order.placed").every(r => r.verified)).toBe(true);
+};
+const RESET_EMAIL = "buyer@crash.test";
+const tokenOf = (mail: string) => /token=([A-Za-z0-9_-]+)/.exec(mail)![1];
+/** A reset mailed to the buyer; the token its mail carries. */
+const resetRequested = async (shop: Shop) => {
+	const before = smtp.to(RESET_EMAIL).length;
+	expect((await shop.http.post("/auth/password-reset", { email: RESET_EMAIL })).status).toBe(202);
+	await waitFor(() => smtp.to(RESET_EMAIL).length > before, 20_000, "the reset mail");
+	return tokenOf(smtp.to(RESET_EMAIL).at(-1)!.decoded);
+};
+const useReset = (shop: Shop, token: unknown) => shop.http.post("/auth/password-reset/confirm", { token, password: "password-after-reset" });
+/** The token the crash cut is used up: refused now, the old password still works, and a new reset goes through. */
+const resetRefusedThenRedone = async (shop: Shop, token: unknown) => {
+	expect((await useReset(shop, token)).status).toBe(422);
+	expect((await shop.http.post("/auth/login", { email: RESET_EMAIL, password: "password-1" })).status).toBe(200);
+	const again = await resetRequested(shop);
+	expect((await useReset(shop, again)).status).toBe(204);
+	expect((await shop.http.post("/auth/login", { email: RESET_EMAIL, password: "password-after-reset" })).status).toBe(200);
+};
+
 /** Payments' points have their own spec (payment-crash-points.spec.ts). */
 const SCENARIOS: Record<Exclude<CrashPoint, PaymentCrashPoint>, Scenario> = {
 	"checkout.after-open": { trigger: checkoutOne, check: checkoutEndsIn() },
@@ -281,13 +322,27 @@ const SCENARIOS: Record<Exclude<CrashPoint, PaymentCrashPoint>, Scenario> = {
 	"alert.after-publish": { trigger: crossing, check: oneStockLowAlert },
 	"analytics.before-apply": { trigger: placeOne },
 	"alerts.before-raise": { trigger: crossing, check: oneStockLowAlert },
+	"notify.after-event": { before: subscribe, trigger: placeOne, check: oneWebhook },
+	"notify.after-deliveries": { before: subscribe, trigger: placeOne, check: oneWebhook },
+	"deliver.after-claim": { before: subscribe, trigger: placeOne, check: oneWebhook },
+	"deliver.after-send": { before: subscribe, trigger: placeOne, check: oneWebhook },
+	"reset.after-consume": { before: resetRequested, trigger: useReset, check: resetRefusedThenRedone },
 };
 
 describe("every write boundary survives a kill -9 there", () => {
 	let shop: Shop | undefined;
+	beforeAll(async () => {
+		await receiver.start();
+		BASE_ENV.SMTP_URL = await smtp.start();
+	});
+	afterAll(async () => {
+		await receiver.stop();
+		await smtp.stop();
+	});
 	afterEach(async () => {
 		await shop?.stop();
 		shop = undefined;
+		receiver.received.length = 0;
 	});
 
 	it("has a scenario for every named crash point", () => {

@@ -29,6 +29,7 @@ describe("durable events to alerts and analytics", () => {
 			cluster.start("analytics", "analytics"),
 			cluster.start("payments", "payments"),
 			cluster.start("carts", "carts"),
+			cluster.start("notifications", "notifications"),
 		]);
 		http = new HttpClient(`http://127.0.0.1:${gateway.port}/api`);
 		observer = observerBroker(cluster.namespace);
@@ -60,6 +61,7 @@ describe("durable events to alerts and analytics", () => {
 				"analytics-service": "running",
 				"payment-service": "running",
 				"cart-service": "running",
+				"notification-service": "running",
 			},
 			dependencies: { transporter: "up", cache: "up" },
 		});
@@ -153,7 +155,7 @@ describe("durable events to alerts and analytics", () => {
 			const before = (await channel.checkQueue(dlq)).messageCount;
 			await observer.sendToChannel(CHANNELS.orderStatus, { order: { poison: true } });
 			await observer.sendToChannel(CHANNELS.orderStatus, { order: { id: "after-poison", customerId: "x", status: "cancelled", statusHistory: [] }, cancelReason: "CANCELLED_BY_ADMIN" });
-			// Every consumer group (alerts, analytics, payments) gives up on it after its retries.
+			// Every consumer group (alerts, analytics, payments, notifications) gives up on it after its retries.
 			const groups = CONSUMER_GROUPS[CHANNELS.orderStatus].length;
 			await waitFor(async () => (await channel.checkQueue(dlq)).messageCount === before + groups, 10_000, `${groups} dead letters`);
 			const dead = await channel.get(dlq, { noAck: false });

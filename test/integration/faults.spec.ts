@@ -54,6 +54,7 @@ describe("faults of Redis and RabbitMQ under load", () => {
 			cluster.start("analytics", "analytics"),
 			cluster.start("payments", "payments"),
 			cluster.start("carts", "carts"),
+			cluster.start("notifications", "notifications"),
 		]);
 		for (const gw of [gw1, gw2]) gateways.push(new HttpClient(`http://127.0.0.1:${gw.port}/api`));
 		for (const http of gateways) await waitForRunning(http, SERVICES);

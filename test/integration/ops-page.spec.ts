@@ -8,7 +8,7 @@ import { ADMIN, freePort, loginAdmin, waitForRunning } from "../helpers/cluster"
 import { HttpClient } from "../helpers/http";
 import { startShopProcess, type ShopProcess } from "../helpers/shop-process";
 
-const SERVICE_LABELS = ["order-service", "product-service", "customer-service", "alert-service", "analytics-service", "payment-service", "cart-service"];
+const SERVICE_LABELS = ["order-service", "product-service", "customer-service", "alert-service", "analytics-service", "payment-service", "cart-service", "notification-service"];
 /** The contract: an order shows in the admin's feed within 2 s of being answered. */
 const FEED_MS = 2000;
 /** Waits that are no contract, only a bound on a hung page. */
@@ -104,7 +104,7 @@ describe("the live operations page", () => {
 		const node = page.locator("#cluster-nodes tr");
 		await node.first().waitFor({ timeout: PAGE_MS });
 		expect(await node.count()).toBe(1);
-		expect(await node.first().textContent()).toMatch(/this gateway.*alerts, analytics, api, carts, customers, orders, payments, products/);
+		expect(await node.first().textContent()).toMatch(/this gateway.*alerts, analytics, api, carts, customers, notifications, orders, payments, products/);
 		await page.locator("#sales-chart canvas").waitFor({ timeout: PAGE_MS });
 		// Only the admin has an account yet: no customer.
 		await page.locator('[data-figure="customers"]').filter({ hasText: /^0$/ }).waitFor({ timeout: PAGE_MS });

@@ -46,7 +46,7 @@ describe("a power cut on the embedded store", () => {
 
 	it("loses no acknowledged order, reservation or stock: the store restarts on the synced bytes alone", async () => {
 		const files = syncedLengths();
-		const shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments"], { admin, storage: { dataDir, sync: true } });
+		const shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments", "notifications"], { admin, storage: { dataDir, sync: true } });
 		const http = new HttpClient(`${shop.url}/api`);
 		const stockAfter = new Map<string, number>();
 		const acknowledged: Array<{ id: string; status: string }> = [];
@@ -89,7 +89,7 @@ describe("a power cut on the embedded store", () => {
 		}
 		expect(cut.has("orders.db")).toBe(true);
 
-		const again = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments"], { admin, storage: { dataDir, sync: true } });
+		const again = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments", "notifications"], { admin, storage: { dataDir, sync: true } });
 		try {
 			const http2 = new HttpClient(`${again.url}/api`);
 			const adminToken = (await http2.post("/auth/login", admin)).body.token as string;

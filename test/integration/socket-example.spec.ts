@@ -20,7 +20,7 @@ describe("examples/socket-client.js", () => {
 	let shop: Awaited<ReturnType<typeof startInProcessShop>>;
 
 	beforeAll(async () => {
-		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments"], { admin: ADMIN });
+		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments", "notifications"], { admin: ADMIN });
 	});
 	afterAll(() => shop.stop());
 

@@ -11,7 +11,9 @@ describe("orders an admin places for a customer (X-On-Behalf-Of, X-Placed-At)", 
 	let productId: string;
 
 	beforeAll(async () => {
-		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments"], { admin: { email: "admin@shop.test", password: "admin-password" } });
+		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments", "notifications"], {
+			admin: { email: "admin@shop.test", password: "admin-password" },
+		});
 		http = new HttpClient(`${shop.url}/api`);
 		adminToken = (await http.post("/auth/login", { email: "admin@shop.test", password: "admin-password" })).body.token;
 		const reg = (await http.post("/auth/register", { name: "Cus", email: "cus@shop.test", password: "password-1" })).body;

@@ -11,6 +11,8 @@ import { CUSTOMERS as SEED_CUSTOMERS, DEMO_PASSWORD } from "../../bin/lib/seed-d
 import { waitFor } from "../helpers/broker";
 import { startInProcessShop } from "../helpers/gateway";
 import { HttpClient, type HttpResult } from "../helpers/http";
+import { WebhookReceiver } from "../helpers/webhook-receiver";
+import { eventId } from "../../services/notifications/events";
 
 const ADMIN = { email: "admin@shop.test", password: "admin-password" };
 
@@ -33,9 +35,15 @@ describe("API description: GET /api/openapi.json and GET /api/docs", () => {
 	let adminToken: string;
 	let ajv: Ajv2020;
 	const validators = new Map<string, ValidateFunction>();
+	const receiver = new WebhookReceiver();
 
 	beforeAll(async () => {
-		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments", "carts"], { admin: ADMIN, gateway: { rateLimit: { max: 100_000 } } });
+		await receiver.start();
+		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments", "carts", "notifications"], {
+			admin: ADMIN,
+			gateway: { rateLimit: { max: 100_000 } },
+			notifications: { allow: ["127.0.0.1"] },
+		});
 		http = new HttpClient(shop.url);
 		const res = await http.get("/api/openapi.json");
 		expect(res.status).toBe(200);
@@ -44,7 +52,10 @@ describe("API description: GET /api/openapi.json and GET /api/docs", () => {
 		ajv = new Ajv2020({ strict: false, allErrors: true });
 		addFormats(ajv);
 	});
-	afterAll(() => shop.stop());
+	afterAll(async () => {
+		await shop.stop();
+		await receiver.stop();
+	});
 
 	/** Checks a value against a schema of the document (its `#/components/...` references resolved); the errors, or none. */
 	function schemaErrors(schema: object, value: unknown): string[] {
@@ -353,6 +364,26 @@ describe("API description: GET /api/openapi.json and GET /api/docs", () => {
 			const promoted = (await http.post("/api/auth/login", { email: example("customers.register").email, password: example("customers.updateMe").password })).body.token as string;
 			expect((await call("customers.logoutAll", { token: promoted })).status).toBe(204);
 			expect((await call("products.remove", { token: adminToken, params: { id: productId } })).status).toBe(200);
+
+			// Webhooks, at a receiver on 127.0.0.1 (allowed in this shop's settings).
+			const hook = await call("notifications.createEndpoint", { token: adminToken, body: { ...example("notifications.createEndpoint"), url: receiver.url } });
+			expect(hook.status).toBe(201);
+			const hookId = hook.body.endpoint.id as string;
+			expect((await call("notifications.listEndpoints", { token: adminToken })).body.total).toBe(1);
+			expect((await call("notifications.getEndpoint", { token: adminToken, params: { id: hookId } })).status).toBe(200);
+			expect((await call("notifications.updateEndpoint", { token: adminToken, params: { id: hookId }, body: example("notifications.updateEndpoint") })).status).toBe(200);
+			expect((await call("notifications.ping", { token: adminToken, params: { id: hookId } })).body).toMatchObject({ ok: true, status: 200 });
+			expect((await call("notifications.rotateSecret", { token: adminToken, params: { id: hookId } })).body.secret).toMatch(/^whsec_/);
+			const placedEvent = eventId(`order.placed:${orderId}:1`);
+			await waitFor(async () => (await http.post(`/api/webhooks/${hookId}/redeliver`, { eventId: placedEvent }, adminToken)).status === 202, 10_000, "the order.placed event");
+			expect((await call("notifications.redeliver", { token: adminToken, params: { id: hookId }, body: { eventId: placedEvent } })).status).toBe(202);
+			await waitFor(() => receiver.received.some(r => r.id === placedEvent), 10_000, "the redelivered event");
+			expect((await call("notifications.attempts", { token: adminToken, params: { id: hookId } })).body.total).toBeGreaterThan(0);
+			expect((await call("notifications.mailOutbox", { token: adminToken })).body.transport).toBe("outbox");
+			expect((await call("notifications.previewTemplate", { token: adminToken, params: { name: "order.shipped" } })).body.subject).toContain("on its way");
+			expect((await call("notifications.requestPasswordReset", { body: example("notifications.requestPasswordReset") })).status).toBe(202);
+			expect((await call("notifications.resetPassword", { body: example("notifications.resetPassword") })).status).toBe(422);
+			expect((await call("notifications.removeEndpoint", { token: adminToken, params: { id: hookId } })).status).toBe(200);
 
 			expect(ROUTES.map(r => r.action).filter(a => !exercised.has(a))).toEqual([]);
 		});

@@ -84,7 +84,9 @@ function closedPort(): Promise<number> {
 describe("every door on the one budget (RATE_LIMIT_MAX=10)", () => {
 	let shop: Awaited<ReturnType<typeof startInProcessShop>>;
 	beforeAll(async () => {
-		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments"], { gateway: { trustProxyHops: 1, rateLimit: { max: 10, windowMs: 60_000 } } });
+		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments", "notifications"], {
+			gateway: { trustProxyHops: 1, rateLimit: { max: 10, windowMs: 60_000 } },
+		});
 	});
 	afterAll(() => shop.stop());
 
@@ -117,7 +119,9 @@ describe("every door on the one budget (RATE_LIMIT_MAX=10)", () => {
 describe("health while the rate-limit counters' Redis is unreachable", () => {
 	let shop: Awaited<ReturnType<typeof startInProcessShop>>;
 	beforeAll(async () => {
-		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments", "carts"], { gateway: { redisUrl: `redis://127.0.0.1:${await closedPort()}` } });
+		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments", "carts", "notifications"], {
+			gateway: { redisUrl: `redis://127.0.0.1:${await closedPort()}` },
+		});
 	});
 	afterAll(() => shop.stop());
 

@@ -20,7 +20,9 @@ describe("api gateway over Socket.IO (embedded default)", () => {
 	let shop: Awaited<ReturnType<typeof startInProcessShop>>;
 
 	beforeAll(async () => {
-		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments"], { admin: { email: "admin@shop.test", password: "admin-password" } });
+		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments", "notifications"], {
+			admin: { email: "admin@shop.test", password: "admin-password" },
+		});
 		url = shop.url;
 		http = new HttpClient(`${url}/api`);
 		adminToken = (await http.post("/auth/login", { email: "admin@shop.test", password: "admin-password" })).body.token;

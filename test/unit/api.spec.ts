@@ -13,7 +13,9 @@ describe("api gateway over HTTP (embedded default)", () => {
 	let shop: Awaited<ReturnType<typeof startInProcessShop>>;
 
 	beforeAll(async () => {
-		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments", "carts"], { admin: { email: "admin@shop.test", password: "admin-password" } });
+		shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments", "carts", "notifications"], {
+			admin: { email: "admin@shop.test", password: "admin-password" },
+		});
 		broker = shop.broker;
 		http = new HttpClient(`${shop.url}/api`);
 		adminToken = (await http.post("/auth/login", { email: "admin@shop.test", password: "admin-password" })).body.token;
@@ -46,6 +48,7 @@ describe("api gateway over HTTP (embedded default)", () => {
 					"analytics-service": "running",
 					"payment-service": "running",
 					"cart-service": "running",
+					"notification-service": "running",
 				},
 				dependencies: { transporter: "none", cache: "none" },
 			});

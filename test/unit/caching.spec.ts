@@ -10,7 +10,7 @@ describe("caching is bounded", () => {
 
 	beforeAll(async () => {
 		broker = createTestBroker();
-		for (const name of ["customers", "products", "orders", "alerts", "analytics", "payments"])
+		for (const name of ["customers", "products", "orders", "alerts", "analytics", "payments", "notifications"])
 			broker.createService(((await import(`../../services/${name}.service`)) as { default: never }).default);
 		await broker.start();
 	});

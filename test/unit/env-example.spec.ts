@@ -13,7 +13,11 @@ const entries = lines.flatMap((line, index) => {
 
 /** Settings without what differs between two parses of one environment. */
 function comparable(s: Settings): unknown {
-	return { ...s, auth: { ...s.auth, jwtSecret: s.auth.jwtSecretGenerated ? "(generated)" : s.auth.jwtSecret } };
+	return {
+		...s,
+		auth: { ...s.auth, jwtSecret: s.auth.jwtSecretGenerated ? "(generated)" : s.auth.jwtSecret },
+		notifications: { ...s.notifications, secretKey: s.notifications.secretKeyDerived ? "(derived)" : s.notifications.secretKey },
+	};
 }
 
 describe(".env.example", () => {

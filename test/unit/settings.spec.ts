@@ -9,7 +9,7 @@ describe("settings: the environment, parsed once", () => {
 	it("gives the embedded default when nothing is set", () => {
 		const s = parseSettings({});
 		expect(s).toMatchObject({
-			services: ["api", "customers", "products", "orders", "alerts", "analytics", "payments", "carts"],
+			services: ["api", "customers", "products", "orders", "alerts", "analytics", "payments", "carts", "notifications"],
 			transporter: undefined,
 			cacher: undefined,
 			storage: { dataDir: "./data", mongoUri: undefined },
@@ -176,7 +176,17 @@ describe("settings: secrets from files (X_FILE, as Docker secrets mount them)", 
 	};
 
 	it("lists an X_FILE variable for each secret", () => {
-		expect([...SECRET_VARIABLES].sort()).toEqual(["ADMIN_PASSWORD", "CACHER", "JWT_SECRET", "MONGO_URI", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "TRANSPORTER"]);
+		expect([...SECRET_VARIABLES].sort()).toEqual([
+			"ADMIN_PASSWORD",
+			"CACHER",
+			"JWT_SECRET",
+			"MONGO_URI",
+			"SMTP_URL",
+			"STRIPE_SECRET_KEY",
+			"STRIPE_WEBHOOK_SECRET",
+			"TRANSPORTER",
+			"WEBHOOK_SECRET_KEY",
+		]);
 		for (const name of SECRET_VARIABLES) expect(ENV_VARIABLES).toContain(`${name}_FILE`);
 	});
 

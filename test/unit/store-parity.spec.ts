@@ -70,7 +70,7 @@ function recordStores(recorded: Recorded[]): () => void {
 /** A shop driven through its routes: the catalog, accounts, orders through their life, alerts and figures. */
 async function driveShop(): Promise<void> {
 	const admin = { email: "admin@parity.test", password: "admin-password" };
-	const shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments"], { admin });
+	const shop = await startInProcessShop(["api", "customers", "products", "orders", "alerts", "analytics", "payments", "notifications"], { admin });
 	try {
 		const http = new HttpClient(`${shop.url}/api`);
 		const adminToken = (await http.post("/auth/login", admin)).body.token as string;

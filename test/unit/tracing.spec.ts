@@ -33,7 +33,7 @@ describe("tracing", () => {
 		const broker = new ServiceBroker({ ...options, logger: false, tracing: { ...(options.tracing as object), exporter: { type: "Event", options: { eventName: "$spans", interval: 0 } } } });
 		broker.createService({ name: "span-recorder", events: { $spans: (ctx: { params: Span[] }) => void spans.push(...ctx.params) } });
 		const settings = { gateway: { port: 0 }, admin: { email: "admin@trace.test", password: "admin-password" } };
-		for (const name of ["api", "customers", "products", "orders", "alerts", "analytics", "payments"])
+		for (const name of ["api", "customers", "products", "orders", "alerts", "analytics", "payments", "notifications"])
 			broker.createService(withSettings(((await import(`../../services/${name}.service`)) as { default: ServiceSchema }).default, settings));
 		await broker.start();
 		try {

@@ -1,0 +1,184 @@
+import crypto from "crypto";
+import { crashPoint } from "../../lib/infra/crash-points";
+import type { NotificationSettings } from "../../lib/infra/settings";
+import type { AttemptLog, Attempt } from "./attempt-log";
+import type { EndpointDoc, Endpoints } from "./endpoints";
+import { eventMailData } from "./mail-content";
+import type { MailTransport, Templates } from "./mailer";
+import type { DeliveryDoc, Outbox } from "./outbox";
+import { decrypt, signatureHeaders } from "./signing";
+import type { WebhookSender } from "./webhook-sender";
+
+/**
+ * Works the outbox off the answer path: right after an event is recorded
+ * (a kick) and every `pollMs`, it takes due deliveries (a claim that no
+ * other node repeats while the attempt may run), at most `concurrency` at
+ * a time per endpoint (and for mail), and settles each: delivered, due
+ * again after the schedule's delay, or dead-lettered.
+ */
+
+export interface Recipient {
+	name: string;
+	email: string;
+}
+
+export interface DispatcherDeps {
+	outbox: Outbox;
+	endpoints: Endpoints;
+	sender: WebhookSender;
+	attempts: AttemptLog;
+	templates: Templates;
+	transport: MailTransport;
+	settings: NotificationSettings;
+	/** The customer's name and address, or null when there is no such customer. */
+	customer(id: string): Promise<Recipient | null>;
+	/** An endpoint this failure disabled. */
+	disabled(endpoint: EndpointDoc): Promise<void>;
+	logger: { warn(...args: unknown[]): void };
+}
+
+const BATCH = 500;
+/** A claimed attempt's lease, beyond its timeout: another node takes the delivery only after it. */
+const LEASE_MARGIN_MS = 5000;
+
+export class Dispatcher {
+	private readonly inflight = new Map<string, number>();
+	private readonly running = new Set<Promise<void>>();
+	private kicked = false;
+	private refresh = false;
+	/** Due deliveries read from the store, not started yet (their lane was full). */
+	private queue: DeliveryDoc[] = [];
+	/** Deliveries under way on this node. */
+	private readonly taken = new Set<string>();
+	private stopped = false;
+	private timer?: NodeJS.Timeout;
+
+	constructor(private readonly deps: DispatcherDeps) {}
+
+	start(): void {
+		this.timer = setInterval(() => this.kick(true), this.deps.settings.pollMs);
+		this.kick();
+	}
+
+	/** Stops taking work, and waits for the attempts under way. */
+	async stop(): Promise<void> {
+		this.stopped = true;
+		clearInterval(this.timer);
+		this.deps.sender.abortAll();
+		await this.drain();
+		this.deps.sender.close();
+	}
+
+	/** A round soon, once per turn however often it is asked; `refresh` reads the store again even if due work is queued. */
+	kick(refresh = false): void {
+		this.refresh ||= refresh;
+		if (this.kicked || this.stopped) return;
+		this.kicked = true;
+		setImmediate(() => {
+			this.kicked = false;
+			this.round().catch((err: Error) => this.deps.logger.warn("A delivery round failed; the next one retries", err.message));
+		});
+	}
+
+	/** Waits until no attempt is under way. */
+	async drain(): Promise<void> {
+		while (this.running.size) await Promise.allSettled([...this.running]);
+	}
+
+	/**
+	 * Starts due deliveries, within each lane's limit. What is due is read
+	 * from the store in batches (when the queue ran dry, and at each poll),
+	 * not after every attempt: under a backlog a read costs the backlog.
+	 */
+	async round(): Promise<void> {
+		if (this.refresh || !this.queue.length) {
+			this.refresh = false;
+			this.queue = (await this.deps.outbox.due(BATCH)).filter(d => !this.taken.has(d._id));
+		}
+		const { concurrency, timeoutMs } = this.deps.settings;
+		const waiting: DeliveryDoc[] = [];
+		for (const doc of this.queue) {
+			const lane = doc.channel === "webhook" ? `webhook:${doc.endpointId}` : "mail";
+			if ((this.inflight.get(lane) ?? 0) >= concurrency || this.stopped) {
+				waiting.push(doc);
+				continue;
+			}
+			this.inflight.set(lane, (this.inflight.get(lane) ?? 0) + 1);
+			this.taken.add(doc._id);
+			const work = this.deps.outbox
+				.claim(doc, timeoutMs + LEASE_MARGIN_MS)
+				.then(claimed => (claimed ? this.attempt({ ...doc }) : undefined))
+				.catch((err: Error) => {
+					if (!this.stopped) this.deps.logger.warn(`Delivery ${doc._id} failed unexpectedly; it is due again after its lease`, err.message);
+				})
+				.finally(() => {
+					this.inflight.set(lane, (this.inflight.get(lane) ?? 1) - 1);
+					this.taken.delete(doc._id);
+					this.running.delete(work);
+					this.kick();
+				});
+			this.running.add(work);
+		}
+		this.queue = waiting;
+	}
+
+	private attempt(doc: DeliveryDoc): Promise<void> {
+		crashPoint("deliver.after-claim");
+		return doc.channel === "webhook" ? this.deliverWebhook(doc) : this.deliverMail(doc);
+	}
+
+	private async deliverWebhook(doc: DeliveryDoc): Promise<void> {
+		const { outbox, endpoints, settings } = this.deps;
+		const endpoint = await endpoints.get(doc.endpointId!);
+		if (!endpoint || !endpoint.enabled) return outbox.bury(doc, endpoint ? "the endpoint is disabled" : "the endpoint was removed");
+		const event = doc.eventId ? await outbox.event(doc.eventId) : null;
+		if (!event) return outbox.bury(doc, "the event is missing");
+		const body = JSON.stringify({ type: event.type, timestamp: event.occurredAt, data: event.data });
+		const result = await this.send(endpoint, event._id, event.type, body);
+		crashPoint("deliver.after-send");
+		if (result.ok) {
+			await outbox.delivered(doc);
+			await endpoints.succeeded(endpoint._id);
+			return;
+		}
+		await outbox.failed(doc, result.error ?? "failed", settings.retryScheduleMs);
+		const disabled = await endpoints.failed(endpoint._id, settings.disableAfter);
+		if (disabled) await this.deps.disabled(disabled);
+	}
+
+	/** One signed POST, logged in the endpoint's attempts. */
+	async send(endpoint: EndpointDoc, id: string, type: string, body: string): Promise<Attempt> {
+		const headers = signatureHeaders(this.deps.endpoints.secretOf(endpoint), id, Math.floor(Date.now() / 1000), body);
+		const result = await this.deps.sender.send(endpoint.url, headers, body);
+		// Cut short by a stop: nothing is recorded, and the delivery is due again once its lease ends.
+		if (this.stopped) throw new Error(`Attempt at ${endpoint._id} ended by the node's stop`);
+		return this.deps.attempts.record(endpoint._id, id, type, result);
+	}
+
+	/** A test ping: sent now, outside the outbox, logged like a delivery. */
+	ping(endpoint: EndpointDoc): Promise<Attempt> {
+		const id = `ping_${crypto.randomBytes(12).toString("hex")}`;
+		return this.send(endpoint, id, "ping", JSON.stringify({ type: "ping", timestamp: new Date().toISOString(), data: { endpointId: endpoint._id } }));
+	}
+
+	private async deliverMail(doc: DeliveryDoc): Promise<void> {
+		const { outbox, settings, templates, transport } = this.deps;
+		const mail = doc.mail!;
+		const recipient = mail.to ? { name: "", email: mail.to } : await this.deps.customer(mail.customerId!);
+		if (!recipient) return outbox.bury(doc, "no such customer");
+		const event = doc.eventId ? await outbox.event(doc.eventId) : null;
+		const data = {
+			...(event ? eventMailData(event, recipient.name, settings.publicUrl) : {}),
+			...mail.data,
+			...(mail.sealed ? { link: decrypt(settings.secretKey, mail.sealed) } : {}),
+		};
+		try {
+			await transport.send({ id: doc._id, to: recipient.email, template: mail.template, ...templates.render(mail.template, data) });
+		} catch (err) {
+			await outbox.failed(doc, (err as Error).message.slice(0, 300), settings.retryScheduleMs);
+			return;
+		}
+		crashPoint("deliver.after-send");
+		await outbox.delivered(doc);
+	}
+}

@@ -1,0 +1,49 @@
+import crypto from "crypto";
+import type { DbAdapter, Doc } from "../../lib/db/adapter";
+import { sha256 } from "./signing";
+
+/**
+ * Password reset tokens: 32 random bytes, mailed once; only their SHA-256
+ * is stored, with the customer, an expiry and whether it was used. A token
+ * is used up in one conditional write, so two uses race to one winner; a
+ * new request ends the customer's earlier tokens.
+ */
+
+export interface ResetDoc extends Doc {
+	customerId: string;
+	expiresAt: number;
+	usedAt: string | null;
+	createdAt: string;
+}
+
+export class Resets {
+	constructor(
+		private readonly store: DbAdapter<ResetDoc>,
+		private readonly ttlMs: number,
+		private readonly now: () => number = Date.now,
+	) {}
+
+	/** A new token for the customer; earlier unused ones end. */
+	async issue(customerId: string): Promise<string> {
+		const token = crypto.randomBytes(32).toString("base64url");
+		await this.store.removeMany({ customerId, usedAt: null });
+		await this.store.insert({ _id: sha256(token), customerId, expiresAt: this.now() + this.ttlMs, usedAt: null, createdAt: new Date(this.now()).toISOString() });
+		return token;
+	}
+
+	/** The customer the token is for, using it up; null when it is unknown, used or expired. */
+	async consume(token: string): Promise<string | null> {
+		const doc = await this.store.updateOne({ _id: sha256(token), usedAt: null, expiresAt: { $gt: this.now() } }, { $set: { usedAt: new Date(this.now()).toISOString() } });
+		return doc?.customerId ?? null;
+	}
+
+	/** A token used up by a reset that could not finish (the customers service did not answer): usable again. */
+	async restore(token: string): Promise<void> {
+		await this.store.updateMany({ _id: sha256(token) }, { $set: { usedAt: null } });
+	}
+
+	/** Drops expired tokens. */
+	prune(): Promise<number> {
+		return this.store.removeMany({ expiresAt: { $lte: this.now() } });
+	}
+}
