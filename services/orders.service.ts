@@ -9,6 +9,7 @@ import type { ReserveItem } from "../lib/contracts/reservations";
 import { settings } from "../lib/infra/settings";
 import { ORDER_REFUSAL, type CanOrderAnswer, type Ctx, type Order, type ShippingAddress, defineService, state } from "../lib/contracts/types";
 import { ORDER_INDEXES, type OrderDoc } from "./orders/placement";
+import { ORDER_MIGRATIONS } from "./orders/order-doc";
 import { PaymentHold } from "./orders/payment-hold";
 import { Checkout, holdPricer, type CheckoutRequestBody, type Quote, type QuoteRequest } from "./orders/checkout";
 import { CHECKOUT_PARAMS, QUOTE_PARAMS, publicOrder } from "./orders/checkout-params";
@@ -27,6 +28,7 @@ const OrdersService = defineService({
 			collection: "orders",
 			indexes: [...ORDER_INDEXES, ...AFTERCARE_INDEXES],
 			publicFields: PUBLIC_FIELDS,
+			migrations: ORDER_MIGRATIONS,
 		}),
 		HealthMixin,
 	],

@@ -54,8 +54,63 @@ const order = {
 		{ status: "confirmed", at },
 	],
 	shippingAddress: address,
+	paymentStatus: "paid",
+	paidCents: 13_800,
+	paymentHistory: [{ status: "paid", at, amountCents: 13_800 }],
+	fulfilment: null,
+	returns: [],
 	createdAt: earlier,
 	updatedAt: at,
+};
+
+const shipped = { carrier: "DHL", trackingNumber: "JD014600006251234567", shippedAt: at, deliveredAt: null };
+
+const payment = {
+	id: "pyN3bV7cX1zL5kQ9",
+	orderId: order.id,
+	provider: "manual",
+	status: "paid",
+	amountCents: 13_800,
+	capturedCents: 13_800,
+	refundedCents: 0,
+	reference: "SHOP-OR8KD3MF",
+	clientSecret: null,
+	refunds: [],
+	createdAt: earlier,
+	updatedAt: at,
+};
+
+const cart = {
+	id: "ctW4eR8tY2uI6oP0",
+	lines: [{ productId: product.id, sku: product.sku, name: product.name, quantity: 2, unitPriceCents: 6900, lineTotalCents: 13_800, available: true }],
+	itemsCents: 13_800,
+	currency: "USD",
+	updatedAt: at,
+	expiresAt: "2026-12-10T09:30:00.000Z",
+};
+
+const endpoint = {
+	id: "whK2jH6gF0dS4aZ8",
+	url: "https://erp.example.com/hooks/shop",
+	description: "The warehouse's order feed",
+	eventTypes: ["order.paid", "order.shipped"],
+	enabled: true,
+	failureStreak: 2,
+	disabledReason: null,
+	createdAt: earlier,
+	updatedAt: at,
+};
+
+const attempt = { id: "atM5nB9vC3xZ7lK1", endpointId: endpoint.id, eventId: "evt_3f9a1c0e7b2d", type: "order.paid", at, ok: true, status: 200, latencyMs: 84, error: null };
+
+const mail = {
+	id: "mlQ8wE2rT6yU0iO4",
+	to: "ada@example.com",
+	template: "order.shipped",
+	subject: "Your order OR8KD3MF is on its way",
+	text: "Hello Ada,\n\nyour order has shipped with DHL, tracking number JD014600006251234567.\n",
+	html: "<p>Hello Ada,</p><p>your order has shipped with DHL, tracking number JD014600006251234567.</p>",
+	createdAt: at,
 };
 
 const alert = {
@@ -122,6 +177,51 @@ export const SCHEMA_EXAMPLES: Readonly<Record<string, unknown>> = {
 	ProductPage: page(product),
 	OrderPage: page(order),
 	AlertPage: page(alert),
+	ProductImage: product.images[0],
+	Fulfilment: shipped,
+	OrderReturn: { id: "rtA1sD5fG9hJ3kL7", items: [{ productId: product.id, quantity: 1, restock: true }], refundCents: 6900, at },
+	Payment: payment,
+	WebhookAnswer: { received: true, payment },
+	CheckoutOrder: {
+		...order,
+		status: "awaiting_payment",
+		statusHistory: [
+			{ status: "pending", at: earlier },
+			{ status: "awaiting_payment", at },
+		],
+		paymentStatus: "unpaid",
+		paidCents: 0,
+		paymentHistory: [],
+		totalCents: 14_299,
+		currency: "USD",
+		itemsCents: 13_800,
+		shippingCents: 499,
+		taxCents: 0,
+		pricesIncludeTax: false,
+		shippingMethod: "standard",
+		paymentDeadline: "2026-12-07T09:45:00.000Z",
+	},
+	Cart: cart,
+	GuestCart: { token: "Xq2vN8bT4kL0pR6sW1zY9mC3hF7jD5gA", cart },
+	Quote: {
+		currency: "USD",
+		itemsCents: 13_800,
+		shippingCents: 499,
+		taxCents: 0,
+		totalCents: 14_299,
+		pricesIncludeTax: false,
+		shippingMethod: "standard",
+		lines: [{ productId: product.id, quantity: 2, unitPriceCents: 6900, lineTotalCents: 13_800, taxCents: 0 }],
+	},
+	WebhookEndpoint: endpoint,
+	WebhookEndpointWithSecret: { endpoint, secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" },
+	WebhookEndpointPage: page(endpoint),
+	WebhookAttempt: attempt,
+	WebhookAttemptPage: page(attempt),
+	Mail: mail,
+	MailOutbox: { transport: "outbox", total: 1, rows: [mail] },
+	MailPreview: { name: mail.template, subject: mail.subject, text: mail.text, html: mail.html },
+	WebhookOrder: { ...order, fulfilment: shipped, status: "shipped" },
 };
 
 /** Each shared error status's example: what the gateway answers then. */
@@ -168,6 +268,7 @@ export function exampleOf(schema: JsonSchema): unknown {
 		return SCHEMA_EXAMPLES[name];
 	}
 	if ("const" in schema) return schema.const;
+	if (Array.isArray(schema.examples)) return (schema.examples as unknown[])[0];
 	if (Array.isArray(schema.allOf)) return Object.assign({}, ...(schema.allOf as JsonSchema[]).map(exampleOf));
 	if (Array.isArray(schema.anyOf)) return exampleOf((schema.anyOf as JsonSchema[])[0]);
 	if (schema.type === "array" && schema.items) return [exampleOf(schema.items as JsonSchema)];

@@ -146,7 +146,11 @@ export const NOTIFICATION_ANSWERS: Readonly<Record<string, Answer>> = {
 	"notifications.redeliver": {
 		status: 202,
 		description: "The event is due again at the endpoint, from its first try, under the same webhook-id",
-		schema: record({ eventId: str, endpointId: str, state: str }),
+		schema: record({
+			eventId: { type: "string", examples: ["evt_3f9a1c0e7b2d"] },
+			endpointId: { type: "string", examples: ["whK2jH6gF0dS4aZ8"] },
+			state: { type: "string", examples: ["pending"] },
+		}),
 		errors: { 404: "No such endpoint, or no such event" },
 		example: { eventId: "evt_0123456789abcdef0123456789abcdef" },
 	},
@@ -155,7 +159,7 @@ export const NOTIFICATION_ANSWERS: Readonly<Record<string, Answer>> = {
 	"notifications.requestPasswordReset": {
 		status: 202,
 		description: "Accepted, whether or not the email has an account: a link goes to the account's owner only",
-		schema: record({ message: str }),
+		schema: record({ message: { type: "string", examples: ["If an account has this email, a link to choose a new password is on its way."] } }),
 		errors: { 429: "Over the reset requests of this email (5 an hour), whether or not it has an account, or the client's rate limit" },
 		example: { email: "ada@example.com" },
 	},

@@ -1,7 +1,8 @@
 import type { ActionSchema } from "moleculer";
 import type { Route } from "../../lib/contracts/routes";
 import { MAX_DEPTH } from "../../lib/infra/validation";
-import { ANSWERS, ANSWER_SCHEMAS, HEADER_DOCS, type Answer, type ErrorAnswer, type ErrorStatus } from "./openapi-answers";
+import { ANSWERS, HEADER_DOCS, type Answer, type ErrorAnswer, type ErrorStatus } from "./openapi-answers";
+import { ANSWER_SCHEMAS } from "./openapi-schemas";
 import { DEGRADED_HEALTH_EXAMPLE, ERROR_EXAMPLES, exampleOf, ownErrorExample } from "./openapi-examples";
 import { webhooksSection } from "./openapi-notifications";
 import { fieldsOf, isRequired, objectSchema, toJsonSchema, type JsonSchema, type ParamsSchema, type Rule } from "./json-schema";

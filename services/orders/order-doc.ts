@@ -1,4 +1,5 @@
 import type { IndexSpec, Doc } from "../../lib/db/adapter";
+import type { Migration } from "../../lib/db/formats";
 import type { CancelReason, ReserveItem } from "../../lib/contracts/reservations";
 import type { AftercareField, Order } from "../../lib/contracts/types";
 
@@ -43,4 +44,20 @@ export const ORDER_INDEXES: IndexSpec[] = [
 	{ field: "cancelling", sparse: true },
 	{ field: "outbox", sparse: true },
 	{ field: "awaitingPayment", sparse: true },
+];
+
+/**
+ * The orders store's formats after the first: each brings every stored
+ * order to the shape the code reads (lib/db/formats.ts runs them at start).
+ */
+export const ORDER_MIGRATIONS: readonly Migration[] = [
+	{
+		to: 2,
+		description: "orders gain their payment and fulfilment: unpaid, nothing paid, no payment history, not shipped, no returns",
+		async up({ collection }) {
+			await collection.updateMany({ paymentStatus: { $exists: false } }, { $set: { paymentStatus: "unpaid", paidCents: 0, paymentHistory: [] } });
+			await collection.updateMany({ fulfilment: { $exists: false } }, { $set: { fulfilment: null } });
+			await collection.updateMany({ returns: { $exists: false } }, { $set: { returns: [] } });
+		},
+	},
 ];

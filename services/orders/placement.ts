@@ -1,44 +1,20 @@
-import crypto from "crypto";
-import type { CallingOptions, LoggerInstance } from "moleculer";
-import { Errors } from "moleculer";
-import type { OrderStatusMessage } from "../../lib/contracts/channels";
-import { isDuplicateKeyError, type DbAdapter, type Query } from "../../lib/db/adapter";
+import type { Errors } from "moleculer";
+import { isDuplicateKeyError, type Query } from "../../lib/db/adapter";
 import { newId } from "../../lib/db/ids";
 import { ConflictError, UnprocessableError } from "../../lib/contracts/errors";
 import { crashPoint, pause, pausesAt, type CrashPoint } from "../../lib/infra/crash-points";
 import { canMove, type OrderStatus } from "../../lib/contracts/order-status";
-import { REJECTION, type CancelReason, type ReleaseAnswer, type ReservationView, type ReserveAnswer, type ReserveItem, type ReservedLine } from "../../lib/contracts/reservations";
-import type { SettlementSettings } from "../../lib/infra/settings";
-import type { Order, OrderLine, ShippingAddress } from "../../lib/contracts/types";
-
+import { REJECTION, type CancelReason, type ReserveItem, type ReservedLine } from "../../lib/contracts/reservations";
+import type { OrderLine, ShippingAddress } from "../../lib/contracts/types";
 import type { CheckoutRequest, OrderDoc } from "./order-doc";
 export { ORDER_INDEXES, type CheckoutRequest, type HoldOutcome, type OrderDoc } from "./order-doc";
-
-/** Who placement speaks through: the request's context, or the broker for the settler. */
-export interface Via {
-	call<T>(action: string, params?: object, opts?: CallingOptions): Promise<T>;
-	emit(event: string, payload?: unknown): Promise<void> | void;
-}
-
-export interface PlacementDeps {
-	orders: DbAdapter<OrderDoc>;
-	settlement: SettlementSettings;
-	toPublic(doc: OrderDoc): Order;
-	/** Hand a status message to the durable channel. */
-	publish(message: OrderStatusMessage): Promise<void>;
-	logger: LoggerInstance;
-}
-
-const products = {
-	reserve: (via: Via, orderId: string, items: ReserveItem[]) => via.call<ReserveAnswer>("products.reserve", { orderId, items }),
-	release: (via: Via, orderId: string) => via.call<ReleaseAnswer>("products.release", { orderId }),
-	reservation: (via: Via, orderId: string) => via.call<ReservationView>("products.reservation", { orderId }),
-};
+export { settlerVia, type PlacementDeps, type Via } from "./via";
+import { invalidMove, hashRequest, isRefusal, notCancellable, notPlaced } from "./placement-rules";
+import { products, settlerVia, type PlacementDeps, type Via } from "./via";
 
 const now = () => new Date().toISOString();
 /** The statuses a cancellation (or an expiry) leaves. */
 const CANCELLABLE = ["pending", "awaiting_payment", "confirmed"] as const;
-const SETTLER_CALL_TIMEOUT_MS = 2000;
 
 /**
  * The placement saga and its settler. `place` stores the order `pending`,
@@ -203,7 +179,7 @@ export class Placement {
 	 * one products did not answer is released first, or left to the settler.
 	 */
 	private async placementFailed(via: Via, order: OrderDoc, err: Errors.MoleculerError): Promise<OrderDoc> {
-		if (REFUSALS.has(err?.type)) {
+		if (isRefusal(err?.type)) {
 			crashPoint("place.after-refusal");
 			await this.discard(order);
 			throw err;
@@ -314,41 +290,4 @@ export class Placement {
 			this.deps.logger.warn(`Could not ${what}`, (err as Error).message);
 		}
 	}
-}
-
-/** The settler does not wait for a node that is away: it tries again next round. */
-export function settlerVia(broker: Via): Via {
-	return {
-		call: (action, params, opts) => broker.call(action, params, { timeout: SETTLER_CALL_TIMEOUT_MS, retries: 0, ...opts }),
-		emit: (event, payload) => broker.emit(event, payload),
-	};
-}
-
-function notPlaced(order: OrderDoc): Error {
-	return new Errors.MoleculerRetryableError("The order could not be placed now; try again with the same Idempotency-Key", 503, "ORDER_NOT_PLACED", { orderId: order._id });
-}
-
-/** Refusals of the client's order itself: nothing is kept of it. */
-const REFUSALS = new Set<string | undefined>([REJECTION.insufficientStock, REJECTION.unknownProduct, REJECTION.duplicateProduct]);
-
-/**
- * The same request gives the same hash: the items in any order, the address
- * or none, and the admin's X-Placed-At (as an instant) when there is one; an
- * undated request hashes as it always did, so stored keys keep replaying.
- */
-function hashRequest(items: ReserveItem[], shippingAddress: ShippingAddress | null, placedAt: string | undefined): string {
-	const canonical = {
-		items: [...items].sort((a, b) => a.productId.localeCompare(b.productId)).map(i => [i.productId, i.quantity]),
-		shippingAddress,
-		...(placedAt === undefined ? {} : { placedAt }),
-	};
-	return crypto.createHash("sha256").update(JSON.stringify(canonical)).digest("base64url");
-}
-
-function notCancellable(status: OrderStatus): ConflictError {
-	return new ConflictError(`An order that is ${status} cannot be cancelled`, "INVALID_STATUS_TRANSITION");
-}
-
-function invalidMove(from: OrderStatus, to: OrderStatus): ConflictError {
-	return new ConflictError(`An order cannot move from ${from} to ${to}`, "INVALID_STATUS_TRANSITION", { from, to });
 }

@@ -1,11 +1,14 @@
-import crypto from "crypto";
 import { Errors } from "moleculer";
 import { crashPoint, pause, pausesAt } from "../../lib/infra/crash-points";
-import type { DbAdapter, Query } from "../../lib/db/adapter";
+import type { DbAdapter } from "../../lib/db/adapter";
 import { isDuplicateKeyError } from "../../lib/db/adapter";
-import { ConflictError, InsufficientStockError, UnprocessableError, type ShortItem } from "../../lib/contracts/errors";
+import { InsufficientStockError, UnprocessableError, type ShortItem } from "../../lib/contracts/errors";
 import { REJECTION, type ReleaseAnswer, type ReservationState, type ReservationView, type ReserveAnswer, type ReserveItem, type ReservedLine } from "../../lib/contracts/reservations";
 import { reservedItems, type Hold, type ProductDoc, type ReservationDoc } from "./documents";
+import { GIVE, TAKE, attemptOf, closedReservationError, counts, holdKey, newAttemptId, now, shortItem, stamps, unknownProductError } from "./ledger-markers";
+import { giveBackAttempt, giveBackTaken } from "./give-backs";
+import { LedgerSettler } from "./ledger-settler";
+import { MarkerClears, unsetAll } from "./marker-clears";
 
 /** Called after stock moved, before the answer: caches are cleared and crossings found there. */
 export type StockMoved = (productIds: string[]) => Promise<void>;
@@ -17,22 +20,6 @@ export interface LedgerOptions {
 
 /** Give-back markers outlive their release by this many pending timeouts. */
 const MARKER_GRACE_TIMEOUTS = 10;
-/**
- * A queued take-marker clear is dropped once its outcome is older than this
- * share of the pending timeout; recover clears a counted take only after
- * the whole timeout: the unconditional queued clear must land before.
- */
-const QUEUED_CLEAR_SHARE = 0.5;
-const TAKE = "r_";
-const GIVE = "g_";
-const holdKey = (kind: string, orderId: string) => `holds.${kind}${orderId}`;
-const now = () => new Date().toISOString();
-/** The attempt of a take stored before attempts were told apart. */
-const UNNAMED = "";
-const attemptOf = (hold: Hold) => hold.a ?? UNNAMED;
-const newAttemptId = () => crypto.randomUUID().slice(0, 13).replace("-", "");
-/** Whether a reservation's outcome counted this attempt's take of the product (an outcome stored before attempts were told apart counted every take). */
-const counts = (r: ReservationDoc, productId: string, attempt: string) => !r.counted || r.counted[productId] === attempt;
 
 /** One run of reserve: the id its take markers carry, and what it took itself. */
 interface Attempt {
@@ -70,8 +57,9 @@ interface Attempt {
 export class StockLedger {
 	/** How long a released reservation's give-back markers stay: far longer than any finishRelease may run. */
 	private readonly markerGraceMs: number;
-	/** Take markers of settled reservations, per product (each with when its outcome was stored), removed with the product's next take (or by the flush). */
-	private readonly markerClears = new Map<string, Map<string, number>>();
+	/** Take markers of settled reservations, removed with the product's next take (or by the flush). */
+	private readonly markerClears: MarkerClears;
+	private readonly settler: LedgerSettler;
 
 	constructor(
 		private readonly products: DbAdapter<ProductDoc>,
@@ -80,6 +68,16 @@ export class StockLedger {
 		private readonly stockMoved: StockMoved,
 	) {
 		this.markerGraceMs = MARKER_GRACE_TIMEOUTS * options.pendingTimeoutMs;
+		this.markerClears = new MarkerClears(options.pendingTimeoutMs);
+		this.settler = new LedgerSettler(this, products, reservations, { pendingTimeoutMs: options.pendingTimeoutMs, markerGraceMs: this.markerGraceMs }, stockMoved);
+	}
+
+	/**
+	 * Bring every marker to rest from its reservation's outcome, and finish
+	 * releases left half-done. Safe to run any number of times, anywhere.
+	 */
+	recover(at = Date.now()): Promise<void> {
+		return this.settler.recover(at);
 	}
 
 	/**
@@ -204,35 +202,10 @@ export class StockLedger {
 		}
 	}
 
-	/**
-	 * Bring every marker to rest from its reservation's outcome, and finish
-	 * releases left half-done. Safe to run any number of times, anywhere.
-	 */
-	async recover(at = Date.now()): Promise<void> {
-		const timeout = this.options.pendingTimeoutMs;
-		const moved = new Set<string>();
-		// This node's own clears first: the markers of outcomes it stored go now, not a pending timeout later.
-		await this.flushMarkerClears();
-		// The catalog is small next to the orders: a scan finds the products that carry markers.
-		const marked = (await this.products.find({ query: {} })).filter(d => d.holds && Object.keys(d.holds).length);
-		for (const doc of marked) {
-			for (const [marker, hold] of Object.entries(doc.holds)) {
-				if (await this.restMarker(doc, marker, hold, at)) moved.add(String(doc._id));
-			}
-		}
-		const cutoff = new Date(at - timeout).toISOString();
-		for (const r of await this.reservations.find({ query: { releasing: true, updatedAt: { $lte: cutoff } } })) {
-			(await this.finishRelease(r._id)).forEach(id => moved.add(id));
-		}
-		if (moved.size) await this.stockMoved([...moved]);
-		// A refused attempt's outcome matters only while another attempt of the same order could still run: a refused order leaves nothing in the end.
-		await this.reservations.removeMany({ failed: true, updatedAt: { $lte: new Date(at - this.markerGraceMs).toISOString() } });
-	}
-
 	/** Clears still queued (products nobody ordered since): one update per product. */
 	async flushMarkerClears(): Promise<void> {
-		for (const productId of [...this.markerClears.keys()]) {
-			const clears = this.takeQueuedClears(productId);
+		for (const productId of this.markerClears.productIds()) {
+			const clears = this.markerClears.take(productId);
 			if (clears.length) await this.products.updateMany({ _id: productId }, { $unset: unsetAll(clears) });
 		}
 	}
@@ -240,20 +213,20 @@ export class StockLedger {
 	/**
 	 * One product's share: decrement and marker in one conditional update,
 	 * which also carries the removal of markers whose reservations have
-	 * settled since (see queueMarkerClears): no write of their own.
+	 * settled since (./marker-clears.ts): no write of their own.
 	 * Answers the attempt whose take now stands for the order (this one's,
 	 * or another attempt's taken first), or null when too little is left.
 	 */
 	async takeStock(orderId: string, item: ReserveItem, attempt = newAttemptId()): Promise<string | null> {
 		const key = holdKey(TAKE, orderId);
 		const hold: Hold = { q: item.quantity, at: Date.now(), a: attempt };
-		const clears = this.takeQueuedClears(item.productId);
+		const clears = this.markerClears.take(item.productId);
 		const n = await this.products.updateMany(
 			{ _id: item.productId, deleted: { $ne: true }, stock: { $gte: item.quantity }, [key]: { $exists: false } },
 			{ $inc: { stock: -item.quantity }, $set: { [key]: hold, updatedAt: now() }, ...(clears.length ? { $unset: unsetAll(clears) } : {}) },
 		);
 		if (n === 1) return attempt;
-		this.queueClears(item.productId, clears);
+		this.markerClears.queue(item.productId, clears);
 		// Taken already by another attempt of this same order (a retry)?
 		const taken = (await this.products.findById(item.productId))?.holds?.[`${TAKE}${orderId}`];
 		return taken ? attemptOf(taken) : null;
@@ -275,141 +248,17 @@ export class StockLedger {
 		const uncounted = r.lines && attempt ? attempt.took.filter(i => !counts(r, i.productId, attempt.id)) : [];
 		if (uncounted.length) {
 			crashPoint("reserve.after-refused-outcome");
-			if (await this.giveBackAttempt(r._id, attempt!.id, uncounted)) await this.stockMoved(uncounted.map(i => i.productId));
+			if (await giveBackAttempt(this.products, r._id, attempt!.id, uncounted)) await this.stockMoved(uncounted.map(i => i.productId));
 		}
 		if (r.state === "reserved") {
 			if (ours) {
 				await this.stockMoved(items.map(i => i.productId));
-				this.queueMarkerClears(r);
+				this.markerClears.queueReserved(r);
 			}
 			return { orderId: r._id, state: "reserved", lines: r.lines ?? [] };
 		}
 		if (ours) crashPoint("reserve.after-failed-outcome");
-		if (!r.lines && (await this.giveBackTaken(r._id, items))) await this.stockMoved(items.map(i => i.productId));
+		if (!r.lines && (await giveBackTaken(this.products, r._id, items))) await this.stockMoved(items.map(i => i.productId));
 		throw closedReservationError(r);
 	}
-
-	/** One marker of one product, brought to rest; true when stock moved. */
-	private async restMarker(doc: ProductDoc, marker: string, hold: Hold, at: number): Promise<boolean> {
-		const abandoned = at - hold.at >= this.options.pendingTimeoutMs;
-		const kind = marker.slice(0, 2);
-		const orderId = marker.slice(2);
-		const productId = String(doc._id);
-		let r = await this.reservations.findById(orderId);
-		if (!r && kind === TAKE && abandoned) {
-			// The attempt died before storing an outcome: fail it (unless it just stored one).
-			await this.failAbandonedAttempt(orderId, [{ productId, quantity: hold.q }]);
-			crashPoint("recover.after-expiring");
-			r = await this.reservations.findById(orderId);
-		}
-		if (!r) return false;
-		if (kind === TAKE) return this.restTake(r, productId, hold, at);
-		if (r.state === "released" && (r.releasedAt ?? 0) <= at - this.markerGraceMs) {
-			await this.products.updateMany({ _id: doc._id }, { $unset: { [holdKey(kind, orderId)]: true } });
-		}
-		return false;
-	}
-
-	/**
-	 * A take beside its order's outcome: given back unless the outcome holds
-	 * it; the marker of a take it holds goes once the outcome is older than
-	 * the pending timeout (before that, the storing node's queued clear may
-	 * still land, and only a counted marker may be there when it does).
-	 */
-	private async restTake(r: ReservationDoc, productId: string, hold: Hold, at: number): Promise<boolean> {
-		const item = { productId, quantity: hold.q };
-		if (!r.lines) return this.giveBackTaken(r._id, [item]);
-		const attempt = attemptOf(hold);
-		if (!counts(r, productId, attempt)) return this.giveBackAttempt(r._id, attempt, [item]);
-		if (Date.parse(r.createdAt) <= at - this.options.pendingTimeoutMs) await this.products.updateMany({ _id: productId, ...takenBy(r._id, attempt) }, { $unset: { [holdKey(TAKE, r._id)]: true } });
-		return false;
-	}
-
-	private async failAbandonedAttempt(orderId: string, items: ReserveItem[]): Promise<void> {
-		try {
-			await this.reservations.insert({ _id: orderId, items, state: "failed", failed: true, reason: "EXPIRED", ...stamps() });
-		} catch (err) {
-			if (!isDuplicateKeyError(err)) throw err;
-		}
-	}
-
-	/** A reserved order's take markers are removed with the next take of each product, or by the flush. */
-	private queueMarkerClears(r: ReservationDoc): void {
-		const storedAt = Date.parse(r.createdAt);
-		for (const item of reservedItems(r)) this.queueClears(item.productId, [[holdKey(TAKE, r._id), storedAt]]);
-	}
-
-	private queueClears(productId: string, clears: Array<[string, number]>): void {
-		if (!clears.length) return;
-		const queued = this.markerClears.get(productId) ?? new Map<string, number>();
-		clears.forEach(([key, at]) => queued.set(key, at));
-		this.markerClears.set(productId, queued);
-	}
-
-	/**
-	 * The clears queued for a product, taken off the queue. A clear whose
-	 * outcome is older than a share of the pending timeout is dropped
-	 * (recover removes its marker): landing after recover did, it could
-	 * remove a take the outcome did not count before that take is given back.
-	 */
-	private takeQueuedClears(productId: string): Array<[string, number]> {
-		const queued = this.markerClears.get(productId);
-		if (!queued) return [];
-		this.markerClears.delete(productId);
-		const since = Date.now() - QUEUED_CLEAR_SHARE * this.options.pendingTimeoutMs;
-		return [...queued].filter(([, at]) => at >= since);
-	}
-
-	/** Undo one attempt's takes that its order's outcome did not count. Idempotent (guarded on the attempt); true when stock moved. */
-	private async giveBackAttempt(orderId: string, attempt: string, items: ReserveItem[]): Promise<boolean> {
-		let moved = false;
-		for (const item of items) {
-			const n = await this.products.updateMany(
-				{ _id: item.productId, ...takenBy(orderId, attempt) },
-				{ $inc: { stock: item.quantity }, $unset: { [holdKey(TAKE, orderId)]: true }, $set: { updatedAt: now() } },
-			);
-			moved ||= n === 1;
-		}
-		return moved;
-	}
-
-	/** Undo the takes of an order whose reservation never held. Idempotent; true when stock moved. */
-	private async giveBackTaken(orderId: string, items: ReserveItem[]): Promise<boolean> {
-		const key = holdKey(TAKE, orderId);
-		let moved = false;
-		for (const item of items) {
-			const n = await this.products.updateMany({ _id: item.productId, [key]: { $exists: true } }, { $inc: { stock: item.quantity }, $unset: { [key]: true }, $set: { updatedAt: now() } });
-			moved ||= n === 1;
-		}
-		return moved;
-	}
-}
-
-function closedReservationError(r: ReservationDoc): Error {
-	if (r.short) return new InsufficientStockError(r.short);
-	if (r.reason === REJECTION.unknownProduct) return unknownProductError(r.unknown ?? []);
-	return new ConflictError("This order's reservation is closed", REJECTION.closed, { orderId: r._id, state: r.state });
-}
-
-function unknownProductError(productIds: string[]): Error {
-	return new UnprocessableError("Unknown product", { field: "items", productIds }, REJECTION.unknownProduct);
-}
-
-function shortItem(item: ReserveItem, doc: ProductDoc | null | undefined): ShortItem {
-	return { productId: item.productId, requested: item.quantity, available: Math.max(0, doc?.stock ?? 0) };
-}
-
-function unsetAll(clears: Array<[string, number]>): Record<string, true> {
-	return Object.fromEntries(clears.map(([key]) => [key, true as const]));
-}
-
-/** A query part: the order's take marker on the product is this attempt's. */
-function takenBy(orderId: string, attempt: string): Query {
-	const key = holdKey(TAKE, orderId);
-	return attempt === UNNAMED ? { [key]: { $exists: true }, [`${key}.a`]: { $exists: false } } : { [`${key}.a`]: attempt };
-}
-
-function stamps(): { createdAt: string; updatedAt: string } {
-	const at = now();
-	return { createdAt: at, updatedAt: at };
 }

@@ -7,6 +7,7 @@ import { createAdapter, type DbAdapter, type Doc, type FindParams, type Query, t
 import { releaseDataDir } from "../../lib/db/data-dir-lock";
 import { bringToCurrentFormat, currentFormat, formatCollection, StoreFormatTooNewError, type Migration } from "../../lib/db/formats";
 import DbMixin from "../../mixins/db.mixin";
+import OrdersService from "../../services/orders.service";
 
 /**
  * Data formats have versions: each service's store records the format of its
@@ -229,6 +230,25 @@ describe("the db mixin checks the format as its service starts", () => {
 		await broker.stop();
 
 		await expect(start([])).rejects.toThrow(/The orders store holds format 2, newer than this code knows \(1\)/);
+	});
+
+	it("brings orders stored before payments to the orders service's format: unpaid, nothing paid, not shipped, no returns; later orders untouched", async () => {
+		const legacy = await start([]);
+		const store = (legacy.getLocalService("orders") as unknown as { adapter: DbAdapter<Doc & Record<string, unknown>> }).adapter;
+		await store.insert({ _id: "old", status: "shipped", totalCents: 500 });
+		await store.insert({ _id: "paid", status: "confirmed", paymentStatus: "paid", paidCents: 700, paymentHistory: [{ status: "paid" }], fulfilment: null, returns: [] });
+		await legacy.stop();
+
+		const broker = new ServiceBroker({ logger: false });
+		broker.createService({ ...OrdersService, settings: { ...OrdersService.settings, storage: { dataDir: dir, sync: true } } });
+		await broker.start();
+		try {
+			const orders = (broker.getLocalService("orders") as unknown as { adapter: DbAdapter<Doc & Record<string, unknown>> }).adapter;
+			expect(await orders.findById("old")).toMatchObject({ status: "shipped", paymentStatus: "unpaid", paidCents: 0, paymentHistory: [], fulfilment: null, returns: [] });
+			expect(await orders.findById("paid")).toMatchObject({ paymentStatus: "paid", paidCents: 700, paymentHistory: [{ status: "paid" }] });
+		} finally {
+			await broker.stop();
+		}
 	});
 });
 
