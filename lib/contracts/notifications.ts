@@ -6,17 +6,10 @@
 import type { Fulfilment, PaymentStatus } from "./payments";
 import type { Order } from "./types";
 
-export const WEBHOOK_EVENT_TYPES = [
-	"order.placed",
-	"order.paid",
-	"order.shipped",
-	"order.delivered",
-	"order.cancelled",
-	"order.refunded",
-	"product.stock_low",
-	"product.out_of_stock",
-	"payment.failed",
-] as const;
+/** The order events a customer hears of, by webhook and by mail alike. */
+const ORDER_EVENTS = ["order.placed", "order.paid", "order.shipped", "order.delivered", "order.cancelled", "order.refunded"] as const;
+
+export const WEBHOOK_EVENT_TYPES = [...ORDER_EVENTS, "product.stock_low", "product.out_of_stock", "payment.failed"] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 /** A step of an order's payment, as orders records it. */
@@ -34,16 +27,5 @@ export type NotifiedOrder = Order & {
 };
 
 /** The mail templates, each a text and an HTML file (services/notifications/templates/). */
-export const MAIL_TEMPLATES = [
-	"order.placed",
-	"order.paid",
-	"order.shipped",
-	"order.delivered",
-	"order.cancelled",
-	"order.refunded",
-	"password.reset",
-	"operator.stock_alert",
-	"operator.payment_failed",
-	"operator.endpoint_disabled",
-] as const;
+export const MAIL_TEMPLATES = [...ORDER_EVENTS, "password.reset", "operator.stock_alert", "operator.payment_failed", "operator.endpoint_disabled"] as const;
 export type MailTemplate = (typeof MAIL_TEMPLATES)[number];

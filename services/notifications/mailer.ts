@@ -93,15 +93,7 @@ export class SmtpTransport implements MailTransport {
 	}
 }
 
-export interface LocalMailDoc extends Doc {
-	to: string;
-	template: MailTemplate;
-	subject: string;
-	text: string;
-	html: string;
-	createdAt: string;
-}
-
+/** A mail kept in the local outbox, as the operations page's Mail panel reads it. */
 export interface LocalMail {
 	id: string;
 	to: string;
@@ -111,6 +103,8 @@ export interface LocalMail {
 	html: string;
 	createdAt: string;
 }
+
+export interface LocalMailDoc extends Doc, Omit<LocalMail, "id"> {}
 
 /** A reset link's token, wherever it appears. */
 const RESET_TOKEN = /([?&]token=)[A-Za-z0-9_-]+/g;
