@@ -7,6 +7,7 @@ import path from "path";
 import amqplib from "amqplib";
 import Redis from "ioredis";
 import { deleteNamespace } from "../../bin/lib/namespace-cleanup";
+import { BACKEND_SERVICES } from "../../lib/contracts/services";
 import { namespacePrefix } from "../../lib/infra/redis";
 import { isAlive, processStartTime, stopProcesses } from "../../bin/lib/processes";
 import { AMQP_URL, REDIS_URL, freePort, requireInfrastructure } from "../helpers/cluster";
@@ -147,7 +148,8 @@ describe("npm run cluster, cluster:stop, cluster:clean", () => {
 	it("starts every service in its own process and two gateways, both healthy, and says where; with no ADMIN_*, its admin has a generated password kept beside the data (0600)", async () => {
 		const { code, output } = await npmRun("cluster", env);
 		expect({ code, output }).toMatchObject({ code: 0 });
-		expect(output).toContain(`Cluster "${namespace}" is up: 8 nodes`);
+		// One node per service, and two gateways.
+		expect(output).toContain(`Cluster "${namespace}" is up: ${BACKEND_SERVICES.length + 2} nodes`);
 		expect(output).toContain(`http://localhost:${env.PORT}/api`);
 		expect(output).toContain(`http://localhost:${env.PORT2}/api`);
 
