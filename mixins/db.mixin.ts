@@ -36,7 +36,8 @@ export interface DbMethods<T extends Doc, P> {
 	/** After a write: tells the other nodes and the services whose answers depend on this one (its own answers changed version before the write committed). */
 	entityChanged(type: "created" | "updated" | "removed", doc: unknown, ctx: Context | null): Promise<void>;
 	/** A second collection owned by the same service, connected; disconnected when the service stops. */
-	openCollection<U extends Doc>(collection: string, indexes?: IndexSpec[]): Promise<DbAdapter<U>>;
+	/** Another collection of the service; `held: false` for one no cached answer is read from (its writes then need no cache lease). */
+	openCollection<U extends Doc>(collection: string, indexes?: IndexSpec[], held?: boolean): Promise<DbAdapter<U>>;
 }
 
 /** What the shop's cachers add (lib/infra/redis.ts). */
@@ -128,9 +129,9 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): M
 				await (this.broker.cacher as Partial<VersionedCacher> | undefined)?.versions?.renew(this.fullName);
 			},
 
-			async openCollection<U extends Doc>(name: string, extraIndexes: IndexSpec[] = []): Promise<DbAdapter<U>> {
+			async openCollection<U extends Doc>(name: string, extraIndexes: IndexSpec[] = [], held = true): Promise<DbAdapter<U>> {
 				const { adapter: store, model } = createAdapter<U>(this.settings.storage, name, extraIndexes);
-				const adapter = heldWrites(store);
+				const adapter = held ? heldWrites(store) : store;
 				// moleculer-db's adapters take a whole Service; they read its broker, logger and schema.model.
 				adapter.init(this.broker, { ...this, schema: { ...this.schema, model } } as unknown as Service);
 				await adapter.connect();
@@ -147,7 +148,8 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): M
 		async started() {
 			await bringToCurrentFormat({
 				service: this.name,
-				formats: await this.openCollection(formatCollection(this.name)),
+				// The format record is read by no cached answer: a node starting before Redis answers still records it.
+				formats: await this.openCollection(formatCollection(this.name), [], false),
 				migrations,
 				store: { collection: this.adapter, open: name => this.openCollection(name) },
 				logger: this.logger,

@@ -93,7 +93,9 @@ export interface FormatCheck {
 /** Brings a service's store to the format of its code: what it found, what it is now, the migrations it ran. */
 export async function bringToCurrentFormat({ service, formats, migrations, store, logger }: FormatCheck): Promise<{ from: number; to: number; ran: number[] }> {
 	const current = currentFormat(migrations);
-	const found = ((await formats.findById(service)) as FormatRecord | null)?.version ?? 1;
+	const recorded = (await formats.findById(service)) as FormatRecord | null;
+	// No record: a store written before formats had versions (format 1), or a new one, which has nothing to migrate.
+	const found = recorded?.version ?? ((await store.collection.count({ query: {} })) === 0 ? current : 1);
 	if (found > current) throw new StoreFormatTooNewError(service, found, current);
 	const ran: number[] = [];
 	for (const migration of migrations.filter(m => m.to > found)) {

@@ -15,6 +15,8 @@ const ORDERS_SHOWN = 50;
 const CLUSTER_REFRESH_MS = 300;
 /** A service can fail while its node stays: health is read again this often besides the pushes. */
 const HEALTH_POLL_MS = 30_000;
+/** The gateway answers health from a report up to a second old: after a change, it is read again once that report is gone. */
+const HEALTH_SETTLE_MS = 1_500;
 
 /** The customer's name and email, asked once per customer. */
 function customerNames(api) {
@@ -79,7 +81,12 @@ export function startOpsView(api, live) {
 		dashboard.show(figures);
 		lowStock.show(figures.lowStockProducts);
 	});
-	live.on("cluster.changed", debounce(refreshCluster, CLUSTER_REFRESH_MS));
+	const refreshSoon = debounce(refreshCluster, CLUSTER_REFRESH_MS);
+	const refreshSettled = debounce(refreshCluster, HEALTH_SETTLE_MS);
+	live.on("cluster.changed", () => {
+		refreshSoon();
+		refreshSettled();
+	});
 	setInterval(refreshCluster, HEALTH_POLL_MS);
 
 	const nav = startAdminNav({

@@ -1,6 +1,7 @@
 import { ROUTES } from "../../lib/contracts/routes";
 import { launchBrowser, saveScreenshot, type Browser } from "../helpers/browser";
 import { startInProcessShop } from "../helpers/gateway";
+import { WEBHOOK_EVENT_TYPES } from "../../lib/contracts/notifications";
 
 /** A bound on a hung page, no contract. */
 const PAGE_MS = 15_000;
@@ -26,7 +27,8 @@ describe("the API docs page", () => {
 		// A CSP violation is a console error, which `errors` records.
 		await page.goto(`${shop.url}/api/docs`);
 		await page.locator(".opblock").first().waitFor({ timeout: PAGE_MS });
-		expect(await page.locator(".opblock").count()).toBe(ROUTES.length);
+		// Every route, and every webhook the shop sends (OpenAPI 3.1 `webhooks`).
+		expect(await page.locator(".opblock").count()).toBe(ROUTES.length + WEBHOOK_EVENT_TYPES.length);
 
 		const register = page.locator('.opblock-post:has([data-path="/api/auth/register"])');
 		await register.locator(".opblock-summary").click();

@@ -50,8 +50,8 @@ describe("the Mail and Webhooks panels", () => {
 
 		const { page, errors } = await browser!.newPage({ width: 1280, height: 900 });
 		await page.goto(shop.url);
-		await page.getByLabel("Email").fill(ADMIN.email);
-		await page.getByLabel("Password").fill(ADMIN.password);
+		await page.getByLabel("Email", { exact: true }).fill(ADMIN.email);
+		await page.getByLabel("Password", { exact: true }).fill(ADMIN.password);
 		await page.getByRole("button", { name: "Sign in" }).click();
 		const mail = page.locator("#mail-panel");
 		await mail.getByText(`Your order ${order.id} is placed`).waitFor({ timeout: 10_000 });

@@ -3,6 +3,7 @@ import path from "path";
 import { SCREENSHOT_DIR, launchBrowser, saveScreenshot, type Browser } from "../helpers/browser";
 import { ADMIN, ADMIN_ENV, TestCluster, loginAdmin, requireInfrastructure, waitForRunning } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
+import { BACKEND_SERVICES, HEALTH_NAMES } from "../../lib/contracts/services";
 
 const PAGE_MS = 10_000;
 /** A node killed without a word is offline once its heartbeats are missed (8 s, moleculer.config.ts), plus a health round. */
@@ -20,11 +21,11 @@ describe("the operations page when a node dies", () => {
 
 	beforeAll(async () => {
 		await requireInfrastructure();
-		const gateway = await cluster.start("gateway", "api,customers,orders,alerts,analytics", ADMIN_ENV);
+		const gateway = await cluster.start("gateway", ["api", ...BACKEND_SERVICES.filter(s => s !== "products")].join(","), ADMIN_ENV);
 		await cluster.start("products", "products");
 		url = `http://127.0.0.1:${gateway.port}`;
 		http = new HttpClient(`${url}/api`);
-		await waitForRunning(http, ["order-service", "product-service", "customer-service", "alert-service", "analytics-service"]);
+		await waitForRunning(http, Object.values(HEALTH_NAMES));
 		browser = await launchBrowser();
 	}, 90_000);
 

@@ -1,6 +1,7 @@
 import { waitFor } from "../helpers/broker";
 import { ADMIN_ENV, HEALTH_POLL_MS, TestCluster, loginAdmin } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
+import { BACKEND_SERVICES } from "../../lib/contracts/services";
 
 /** The embedded default (`npm start`): one process, no outside servers, data on disk. */
 describe("the embedded default across a restart", () => {
@@ -10,7 +11,7 @@ describe("the embedded default across a restart", () => {
 	const healthy = async (http: HttpClient) => waitFor(async () => (await http.get("/health")).status === 200, 20_000, "all services running", HEALTH_POLL_MS);
 
 	it("keeps customers, products, orders and stock after a restart", async () => {
-		const first = await cluster.start("shop", "api,customers,products,orders,alerts,analytics,carts,notifications");
+		const first = await cluster.start("shop", ["api", ...BACKEND_SERVICES].join(","));
 		const http = new HttpClient(`http://127.0.0.1:${first.port}/api`);
 		await healthy(http);
 		const admin = await loginAdmin(http);
@@ -20,7 +21,7 @@ describe("the embedded default across a restart", () => {
 		expect(order.status).toBe("confirmed");
 		await first.stop();
 
-		const second = await cluster.start("shop", "api,customers,products,orders,alerts,analytics,carts,notifications");
+		const second = await cluster.start("shop", ["api", ...BACKEND_SERVICES].join(","));
 		expect(second.port).toBe(first.port);
 		await healthy(http);
 		const login = await http.post("/auth/login", { email: "kept@shop.test", password: "password-1" });

@@ -121,7 +121,7 @@ describe("the dashboard's figures", () => {
 		const dashboard = dashboardOf(await facts.all(), { lowStockProducts: null, customers: 7 }, now);
 		expect(dashboard).toEqual({
 			totalOrders: 3,
-			ordersByStatus: { pending: 0, confirmed: 1, shipped: 0, delivered: 1, cancelled: 1 },
+			ordersByStatus: { pending: 0, awaiting_payment: 0, confirmed: 1, shipped: 0, delivered: 1, cancelled: 1 },
 			revenueCents: 2100,
 			averageOrderValueCents: 1050,
 			topProducts: [
