@@ -82,7 +82,7 @@ describe("npm run dev: a service whose file, or a file it loads, was broken come
 
 	it("a syntax error in customers' file takes customers and the gateway (which loads it) down; mended, both answer again", async () => {
 		let from = output.length;
-		fs.writeFileSync(customersFile, original.replace("const LOGIN_FAILED", "(const LOGIN_FAILED"));
+		fs.writeFileSync(customersFile, original.replace("const PUBLIC_FIELDS", "(const PUBLIC_FIELDS"));
 		await logged(/Failed to load service/, from);
 		await waitFor(async () => (await http.get("/products").catch(() => ({ status: 0 }))).status !== 200, RELOAD_TIMEOUT_MS, "the gateway to go down", 200);
 

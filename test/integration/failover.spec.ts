@@ -54,10 +54,11 @@ describe("failover: a node that dies without a word and comes back under a new i
 
 	/** The products nodes a node balances calls to: the gateway's as it shows them, orders' as it answers `$node.list`. */
 	async function productsNodes(): Promise<{ gateway: string[]; orders: string[] }> {
-		const shown = (await http.get("/cluster", adminToken)).body.nodes as Array<{ id: string; services: string[] }>;
+		// GET /api/cluster lists offline nodes too (available: false): the gateway balances to the available ones.
+		const shown = (await http.get("/cluster", adminToken)).body.nodes as Array<{ id: string; services: string[]; available: boolean }>;
 		const ordersView = await observer.call<Array<{ id: string }>, object>("$node.list", { onlyAvailable: true }, { nodeID: `${cluster.namespace}-orders` });
 		return {
-			gateway: shown.filter(n => n.services.includes("products")).map(n => n.id),
+			gateway: shown.filter(n => n.available && n.services.includes("products")).map(n => n.id),
 			orders: ordersView.map(n => n.id).filter(id => id.startsWith(`${cluster.namespace}-products-`)),
 		};
 	}
