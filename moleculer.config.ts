@@ -16,6 +16,7 @@ import { RemoteCallTimeoutMiddleware } from "./middlewares/remote-call-timeout";
 import { StartGateMiddleware } from "./middlewares/start-gate";
 import { RestartedNodeMiddleware } from "./middlewares/restarted-node";
 import { SettledCallsMiddleware } from "./middlewares/settled-calls";
+import { RetryableChannelsMiddleware } from "./middlewares/retryable-channels";
 import { StoppingSignalMiddleware } from "./middlewares/stopping-signal";
 import { ENDPOINT_WAIT_MS, EndpointWaitMiddleware } from "./middlewares/endpoint-wait";
 import { HotReloadMiddleware } from "./middlewares/hot-reload";
@@ -201,6 +202,7 @@ export function brokerOptions(s: Settings): BrokerOptions {
 			StartGateMiddleware(s.requestTimeoutMs),
 			RestartedNodeMiddleware(),
 			channels(s),
+			RetryableChannelsMiddleware(),
 			// The report a container's HEALTHCHECK reads (bin/healthcheck.ts).
 			...(s.healthFile ? [HealthFileMiddleware(s.healthFile)] : []),
 			...(s.cacher ? [NearCacheMiddleware({ maxEntries: s.cacheMaxEntries, maxBytes: s.cacheMaxBytes })] : []),

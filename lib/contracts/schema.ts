@@ -148,6 +148,8 @@ export interface MiddlewareDef {
 	localAction?(handler: Handler, action: ActionSchema & { name: string }): Handler;
 	remoteAction?(handler: Handler, action: ActionSchema & { name: string }): Handler;
 	localEvent?(handler: Handler, event: { name: string }): Handler;
+	/** @moleculer/channels' hook around a channel handler. */
+	localChannel?(handler: (msg: unknown, raw: unknown) => Promise<unknown>, channel: { name: string }): (msg: unknown, raw: unknown) => Promise<unknown>;
 	call?(next: CallNext): CallNext;
 	transitMessageHandler?(next: (cmd: string, packet: unknown) => Promise<unknown>): (cmd: string, packet: unknown) => Promise<unknown>;
 }
