@@ -1,4 +1,4 @@
-import { Errors, type Middleware, type ServiceBroker } from "moleculer";
+import type { Middleware, ServiceBroker } from "moleculer";
 import { defineMiddleware } from "../lib/contracts/schema";
 
 /** Waits between tries in place, the last one repeated. */
@@ -30,7 +30,7 @@ export function RetryableChannelsMiddleware(delaysMs: readonly number[] = DELAYS
 					try {
 						return await handler(msg, raw);
 					} catch (err) {
-						if (stopping || !(err instanceof Errors.MoleculerRetryableError) || Date.now() - since >= inPlaceMs) throw err;
+						if (stopping || !(err as { retryable?: boolean }).retryable || Date.now() - since >= inPlaceMs) throw err;
 						await new Promise(resolve => setTimeout(resolve, delaysMs[Math.min(attempt, delaysMs.length - 1)]));
 					}
 				}

@@ -173,8 +173,8 @@ const CustomersService = defineService({
 		 */
 		tokenVersion: {
 			visibility: "public",
-			// `near`: each gateway keeps the answer, checked against this service's tag, which every write renews before it answers (middlewares/near-cache.ts).
-			cache: { keys: ["id"], near: true },
+			// Each gateway keeps the answer itself, checked against this service's version, which every write renews before it answers (services/api/auth.ts).
+			cache: { keys: ["id"] },
 			retryPolicy: { enabled: true },
 			params: { id: ID },
 			async handler(ctx: Ctx<{ id: string }>): Promise<{ version: number | null }> {

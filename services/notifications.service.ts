@@ -275,7 +275,7 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 	},
 
 	async started(this: NotificationsThis) {
-		const parts = await buildParts(this.settings.notifications, this.adapter, (name, indexes) => this.openCollection(name, indexes), {
+		const parts = await buildParts(this.settings.notifications, this.adapter, (name, indexes) => this.openCollection(name, indexes, false), {
 			customer: id => this.customer(id),
 			disabled: endpoint => this.endpointDisabled(endpoint),
 			logger: this.logger,

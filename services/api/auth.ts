@@ -95,9 +95,9 @@ const GatewayAuthMixin = defineMixin<{ auth: AuthSettings }, AuthThis>({
 		 * Every door's check that a verified token is still its account's
 		 * current one (a block, a password or role change and a sign-out
 		 * everywhere end the earlier ones). The version comes from
-		 * customers.tokenVersion: on a cluster the gateway's near cache
-		 * serves it, checked against the customers tag in Redis, which each
-		 * of those writes renews before it answers. When customers cannot
+		 * customers.tokenVersion, which the gateway keeps under the customers
+		 * version (currentTokenVersion), which each of those writes renews
+		 * before it answers. When customers cannot
 		 * say, a read goes on the token alone; anything else is refused (503,
 		 * nothing done).
 		 */
@@ -125,8 +125,8 @@ const GatewayAuthMixin = defineMixin<{ auth: AuthSettings }, AuthThis>({
 			const tag = await versionOf(meta, versions, CUSTOMERS);
 			const known = this.tokenVersions.get(id, tag);
 			if (known !== undefined) return known;
-			// Asked past the caches: the answer is kept here, under the version read before asking.
-			const version = await ask({ meta: { $cache: false } });
+			// Asked under the version read before asking (the owner's cacher keeps and serves it under that one), and kept here under it too.
+			const version = await ask({ meta: { $cacheVersion: { service: CUSTOMERS, ...tag } } });
 			this.tokenVersions.set(id, tag, version, 8);
 			return version;
 		},

@@ -179,6 +179,10 @@ const OpsPageMixin = defineMixin({
 		rememberServices(node: RegistryNode | undefined): void {
 			const names = node?.id ? serviceNames(node) : [];
 			if (names.length) this.lastServices.set(node!.id, names);
+			// Bounded by the registry: a node Moleculer has forgotten (restarted under a new id, say) is forgotten here too.
+			// Moleculer's typings leave the registry's node catalog out.
+			const known = (this.broker.registry as unknown as { nodes: { get(id: string): unknown } }).nodes;
+			for (const id of this.lastServices.keys()) if (!known.get(id)) this.lastServices.delete(id);
 		},
 
 		async describeNode(ctx: Context, node: RegistryNode): Promise<ClusterNode> {

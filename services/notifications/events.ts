@@ -73,14 +73,14 @@ export function orderEvents(msg: OrderStatusMessage): NotificationEvent[] {
 			placed = true;
 			events.push(event("order.placed", order.id, index, step.at, { order: data }, order.customerId));
 		}
-		const type = STATUS_EVENTS[step.status];
+		const type = Object.hasOwn(STATUS_EVENTS, step.status) ? STATUS_EVENTS[step.status] : undefined;
 		if (type) events.push(event(type, order.id, index, step.at, { order: data, ...(type === "order.cancelled" && msg.cancelReason ? { reason: msg.cancelReason } : {}) }, order.customerId));
 	});
 	const payments: unknown = order.paymentHistory;
 	if (Array.isArray(payments))
 		payments.forEach((step: unknown, index) => {
 			if (!isStep(step)) return;
-			const type = PAYMENT_EVENTS[step.status];
+			const type = Object.hasOwn(PAYMENT_EVENTS, step.status) ? PAYMENT_EVENTS[step.status] : undefined;
 			const payment = step as PaymentStep;
 			if (type)
 				events.push(event(type, order.id, index, step.at, { order: data, payment: { status: payment.status, at: payment.at, amountCents: payment.amountCents ?? null } }, order.customerId));

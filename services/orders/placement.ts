@@ -190,9 +190,9 @@ export class Placement {
 			if (now && now.status !== "pending") return now;
 		} else {
 			try {
-				// The settler may have confirmed it meanwhile (products answered it, not us): then it is placed.
-				const confirmed = await this.abandon(via, order);
-				if (confirmed?.status === "confirmed") return confirmed;
+				// The settler may have placed it meanwhile (products answered it, not us): confirmed, or held awaiting payment, it is placed.
+				const placed = await this.abandon(via, order);
+				if (placed && (placed.status === "confirmed" || placed.status === "awaiting_payment")) return placed;
 			} catch (releaseErr) {
 				this.deps.logger.warn(`Order ${order._id} stays pending until the settler can reach products`, (releaseErr as Error).message);
 			}

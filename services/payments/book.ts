@@ -105,7 +105,7 @@ export class PaymentBook {
 	authorise(via: Caller, p: PaymentDoc, amountCents: number): Promise<PaymentDoc> {
 		return this.onFresh(p, async p => {
 			if (p.status !== "unpaid" && p.status !== "failed") return p;
-			return this.syncToOrder(via, await this.change(p, "authorised", amountCents, {}));
+			return this.handOn(via, await this.change(p, "authorised", amountCents, {}));
 		});
 	}
 
@@ -115,14 +115,14 @@ export class PaymentBook {
 			if (p.capturedCents > 0 || !["unpaid", "authorised", "failed"].includes(p.status)) return p;
 			const captured = await this.change(p, "paid", amountCents, { capturedCents: amountCents });
 			crashPoint("capture.after-record");
-			return this.syncToOrder(via, captured);
+			return this.handOn(via, captured);
 		});
 	}
 
 	fail(via: Caller, p: PaymentDoc): Promise<PaymentDoc> {
 		return this.onFresh(p, async p => {
 			if (p.status !== "unpaid" && p.status !== "authorised") return p;
-			return this.syncToOrder(via, await this.change(p, "failed", 0, {}));
+			return this.handOn(via, await this.change(p, "failed", 0, {}));
 		});
 	}
 
@@ -143,7 +143,7 @@ export class PaymentBook {
 	async settleCancelled(via: Caller, p: PaymentDoc): Promise<PaymentDoc> {
 		if (p.status === "authorised") {
 			await this.provider(p.provider).void(this.view(p));
-			return this.syncToOrder(via, await this.change(p, "unpaid", 0, {}));
+			return this.handOn(via, await this.change(p, "unpaid", 0, {}));
 		}
 		const left = net(p) - issuingCents(p);
 		if (left > 0) return this.refund(via, p, left, `cancel-${p._id}-${p.refunds.length}`);
@@ -179,6 +179,20 @@ export class PaymentBook {
 		return p;
 	}
 
+	/**
+	 * After a committed change: hand it to orders now if it can be. The answer
+	 * is the change's result either way; when orders cannot be reached, the
+	 * payment keeps its `sync` mark and the settler hands it on.
+	 */
+	private async handOn(via: Caller, p: PaymentDoc): Promise<PaymentDoc> {
+		try {
+			return await this.syncToOrder(via, p);
+		} catch (err) {
+			this.deps.logger.warn(`Payment ${p._id} not handed to orders yet; the settler does it`, (err as Error).message);
+			return p;
+		}
+	}
+
 	toPublic(p: PaymentDoc): Payment {
 		return paymentView(p);
 	}
@@ -204,13 +218,17 @@ export class PaymentBook {
 		if (record.state === "issued") return p;
 		const providerRefundId = await this.provider(p.provider).refund(this.view(p), refundId, record.amountCents);
 		crashPoint("refund.after-issue");
-		const refundedCents = p.refundedCents + record.amountCents;
-		const refunds = p.refunds.map(r => (r.id === refundId ? { ...r, state: "issued" as const, providerRefundId } : r));
-		const status: PaymentStatus = refundedCents >= p.capturedCents ? "refunded" : "partially_refunded";
-		const still = refunds.some(r => r.state === "issuing");
-		const recorded = await this.change(p, status, record.amountCents, { refundedCents, refunds }, still ? {} : { issuing: true });
+		// The money has moved: the record is written on the payment as it is now (never a "try again", whose new refund id would refund twice).
+		const recorded = await this.onFresh(p, async p => {
+			if (p.refunds.find(r => r.id === refundId)?.state === "issued") return p;
+			const refundedCents = p.refundedCents + record.amountCents;
+			const refunds = p.refunds.map(r => (r.id === refundId ? { ...r, state: "issued" as const, providerRefundId } : r));
+			const status: PaymentStatus = refundedCents >= p.capturedCents ? "refunded" : "partially_refunded";
+			const still = refunds.some(r => r.state === "issuing");
+			return this.change(p, status, record.amountCents, { refundedCents, refunds }, still ? {} : { issuing: true });
+		});
 		crashPoint("refund.after-record");
-		return this.syncToOrder(via, recorded);
+		return this.handOn(via, recorded);
 	}
 
 	/** A provider's event decided on the payment as it is now: a copy read before another write is read again (a repeat then changes nothing). */

@@ -64,6 +64,16 @@ describe("notification events from order messages", () => {
 		expect(events[3].data).toMatchObject({ payment: { status: "partially_refunded", amountCents: 300 }, order: { paymentStatus: "partially_refunded" } });
 	});
 
+	it("makes no event of a step whose status names an object's own property (constructor, toString)", () => {
+		const odd = order(["pending", "confirmed", "constructor", "toString"], {
+			paymentHistory: [
+				{ status: "constructor", at: at(4), amountCents: 1 },
+				{ status: "__proto__", at: at(5), amountCents: 1 },
+			],
+		});
+		expect(types(odd)).toEqual(["order.placed"]);
+	});
+
 	it("carries the fulfilment on a shipped order once it is recorded, and does without it before", () => {
 		const fulfilment = { carrier: "DHL", trackingNumber: "JD0146", shippedAt: at(2), deliveredAt: null };
 		const withIt = orderEvents({ ...order(["pending", "confirmed", "shipped"], { fulfilment }), change: "fulfilment" });

@@ -1,4 +1,4 @@
-import type { LoggerInstance } from "moleculer";
+import { Errors, type LoggerInstance } from "moleculer";
 import type { PricingRules } from "../../lib/contracts/checkout";
 import type { DbAdapter } from "../../lib/db/adapter";
 import type { ReserveItem } from "../../lib/contracts/reservations";
@@ -133,6 +133,25 @@ describe("the hold", () => {
 		const settler = node();
 		await settler.saga.recoverStale(settler.via);
 		expect(await orders.findById(order._id)).toMatchObject({ status: "awaiting_payment", totalCents: TOTAL, awaitingPayment: true });
+		expect(await stocks()).toEqual({ A: 8, B: 9 });
+	});
+
+	it("answers the order the settler held meanwhile, when products' answer to the request was lost: placed, not a 503 to try again", async () => {
+		const n = node();
+		const { order } = await n.saga.open("alice", undefined, ITEMS, ADDRESS, undefined, { request: { shippingMethod: "standard", expectedTotalCents: TOTAL }, hash: "h" });
+		const settler = node();
+		const lostAnswer: Via = {
+			...n.via,
+			call: async <T>(action: string, params?: object) => {
+				const answer = await n.via.call<T>(action, params);
+				if (action !== "products.reserve") return answer;
+				// The request waits past the pending timeout: the settler holds the order from products' view, then the answer is lost.
+				clock.advance(TIMEOUT + 1);
+				await settler.saga.recoverStale(settler.via);
+				throw new Errors.RequestTimeoutError({ action, nodeID: "products-1" });
+			},
+		};
+		expect(await n.saga.place(lostAnswer, order)).toMatchObject({ _id: order._id, status: "awaiting_payment", totalCents: TOTAL });
 		expect(await stocks()).toEqual({ A: 8, B: 9 });
 	});
 });

@@ -1,4 +1,5 @@
 import type { ServiceBroker } from "moleculer";
+import Stripe from "stripe";
 import { CHANNELS, type OrderStatusMessage } from "../../lib/contracts/channels";
 import { eventRecorder, waitFor } from "../helpers/broker";
 import { startInProcessShop } from "../helpers/gateway";
@@ -289,6 +290,15 @@ describe("payments, fulfilment and returns", () => {
 			expect(late.body.payment).toBe("ignored");
 			const now = await orderOf(o.id);
 			expect(now.paymentHistory.map((c: { status: string }) => c.status)).toEqual(["authorised", "paid"]);
+		});
+
+		it("refuses a correctly signed webhook whose body holds a key that would reach a prototype (400), changing nothing", async () => {
+			const { order: o, intentId } = await started();
+			const delivery = stripe.event("payment_intent.succeeded", { id: intentId, amount_received: 1000 });
+			const body = delivery.body.replace('"data":{', '"__proto__":{"polluted":true},"data":{');
+			const res = await webhook({ body, signature: Stripe.webhooks.generateTestHeaderString({ payload: body, secret: stripe.webhookSecret }) });
+			expect(res.status).toBe(400);
+			expect(await orderOf(o.id)).toMatchObject({ paymentStatus: "unpaid", paidCents: 0 });
 		});
 
 		it("refuses a webhook with a bad signature (400), changing nothing", async () => {
