@@ -5,6 +5,7 @@ import path from "path";
 import type { Page } from "playwright-core";
 import { axeViolations, type AxeViolation } from "../helpers/axe";
 import { SCREENSHOT_DIR, launchBrowser, saveScreenshot, type Browser } from "../helpers/browser";
+import { waitFor } from "../helpers/broker";
 import { ADMIN, freePort, waitForRunning } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
 import { startShopProcess, type ShopProcess } from "../helpers/shop-process";
@@ -206,6 +207,8 @@ describe("running the shop from the operations page", () => {
 			await page.getByRole("button", { name: "Search" }).click();
 			const row = page.locator(`#customer-rows tr[data-customer-id="${customer.id}"]`);
 			await row.waitFor({ timeout: PAGE_MS });
+			// The view lists every customer when it opens; the search's answer replaces that list when it comes.
+			await waitFor(async () => (await page.locator("#customer-rows tr").count()) === 1, PAGE_MS, "the search's answer").catch(() => undefined);
 			expect(await page.locator("#customer-rows tr").count()).toBe(1);
 
 			await row.getByRole("button", { name: `Orders of ${customer.name}` }).click();
