@@ -6,4 +6,5 @@ module.exports = {
 	transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.json" }] },
 	testTimeout: 60000,
 	setupFiles: ["<rootDir>/test/setup-env.ts"],
+	globalTeardown: "<rootDir>/test/global-teardown.ts",
 };
