@@ -1,9 +1,11 @@
 /**
- * `npm run seed`: the demo catalog, customers and six weeks of orders
- * (bin/lib/seed-data.ts), put in through the shop's own REST API as its admin,
- * so every rule of the services applies (stock reservation, alerts,
- * analytics). Idempotent: products are known by sku, customers by email,
- * and a customer who has any order gets none.
+ * `npm run seed`: the demo catalog, customers, six weeks of orders, today's
+ * checkouts and some carts (bin/lib/seed-data.ts), put in through the shop's
+ * own REST API as its admin (and as the customers and a guest for their
+ * carts and checkouts), so every rule of the services applies (stock
+ * reservation, alerts, analytics). Idempotent: products are known by sku,
+ * customers by email, and a customer who has any order gets no orders,
+ * checkout or cart; nor is a guest cart made when no customer got any.
  *
  * The admin's credentials go only to a shop the seed knows is the one it
  * means, never to whatever answers on a port: the shop at BASE_URL (given
@@ -22,6 +24,7 @@ import { GENERATED_ADMIN_FILE, readAdminFile } from "../lib/infra/generated-admi
 import type { Customer, Order, Product } from "../lib/contracts/types";
 import { clusterFolder, freePort, healthStatus, isAlive, loadDotEnv, readClusterPidFile, sleep, stopProcesses, waitForHealthy } from "./lib/processes";
 import { CUSTOMERS, DEMO_PASSWORD, ORDERS, PRODUCTS, paymentOf, trackingOf, type SeedOrder } from "./lib/seed-data";
+import { seedShopping, type ShoppingCounts } from "./lib/seed-shopping";
 import { ApiError, ShopClient } from "./lib/shop-client";
 
 const RUNNER = path.join(__dirname, "runner.js");
@@ -40,7 +43,7 @@ interface Admin {
 	file?: string;
 }
 
-export interface SeedCounts {
+export interface SeedCounts extends ShoppingCounts {
 	products: { created: number; existing: number };
 	customers: { created: number; existing: number };
 	orders: { created: number; customersSkipped: number; refused: number };
@@ -151,21 +154,26 @@ async function moveTo(client: ShopClient, order: Order, spec: SeedOrder, index: 
 	if (returned.length) await client.post(`/orders/${order.id}/returns`, { items: returned.map(([sku, quantity, restock]) => ({ productId: products.get(sku)!.id, quantity, restock })) });
 }
 
-/**
- * The seed's orders of each customer who has none yet, oldest first:
- * placed by the admin for the customer (X-On-Behalf-Of), dated in the past
- * (X-Placed-At), then moved to their status. Each carries an
- * Idempotency-Key, so a request sent again makes no second order.
- */
-async function seedOrders(client: ShopClient, customers: Map<string, string>, products: Map<string, Product>, counts: SeedCounts, log: Log): Promise<void> {
+/** The seed customers who have no order yet: this run gives them their orders, checkouts and carts. */
+async function freshCustomers(client: ShopClient, customers: Map<string, string>, counts: SeedCounts): Promise<Set<string>> {
 	const fresh = new Set<string>();
-	for (const email of new Set(ORDERS.map(o => o.customer))) {
+	for (const { email } of CUSTOMERS) {
 		const id = customers.get(email);
 		if (!id) continue;
 		const { total } = await client.get<{ total: number }>(`/orders?customerId=${encodeURIComponent(id)}&pageSize=1`);
 		if (total === 0) fresh.add(email);
 		else counts.orders.customersSkipped++;
 	}
+	return fresh;
+}
+
+/**
+ * The seed's orders of each customer who has none yet, oldest first:
+ * placed by the admin for the customer (X-On-Behalf-Of), dated in the past
+ * (X-Placed-At), then moved to their status. Each carries an
+ * Idempotency-Key, so a request sent again makes no second order.
+ */
+async function seedOrders(client: ShopClient, customers: Map<string, string>, fresh: ReadonlySet<string>, products: Map<string, Product>, counts: SeedCounts, log: Log): Promise<void> {
 	const now = new Date();
 	for (const [index, spec] of ORDERS.entries()) {
 		if (!fresh.has(spec.customer)) continue;
@@ -189,11 +197,19 @@ async function seedOrders(client: ShopClient, customers: Map<string, string>, pr
 /** Fill the shop at `baseUrl` as its admin. */
 export async function seedShop(baseUrl: string, admin: Admin, log: Log): Promise<SeedCounts> {
 	const client = new ShopClient(baseUrl);
-	const counts: SeedCounts = { products: { created: 0, existing: 0 }, customers: { created: 0, existing: 0 }, orders: { created: 0, customersSkipped: 0, refused: 0 } };
+	const counts: SeedCounts = {
+		products: { created: 0, existing: 0 },
+		customers: { created: 0, existing: 0 },
+		orders: { created: 0, customersSkipped: 0, refused: 0 },
+		checkouts: { created: 0, awaitingPayment: 0, refused: 0 },
+		carts: { filled: 0, refused: 0 },
+	};
 	await signIn(client, admin);
 	const products = await seedProducts(client, counts);
 	const customers = await seedCustomers(client, counts);
-	await seedOrders(client, customers, products, counts, log);
+	const fresh = await freshCustomers(client, customers, counts);
+	await seedOrders(client, customers, fresh, products, counts, log);
+	await seedShopping({ admin: client, products, fresh, counts, log });
 	return counts;
 }
 
@@ -320,6 +336,10 @@ function report(c: SeedCounts, url: string, log: Log): void {
 	log(
 		`  orders:    ${c.orders.created} created${c.orders.customersSkipped ? `, ${c.orders.customersSkipped} customers skipped (they have orders)` : ""}${c.orders.refused ? `, ${c.orders.refused} refused` : ""}`,
 	);
+	const refusedToo = (n: number) => (n ? `, ${n} refused` : "");
+	log(`  checkouts: ${c.checkouts.created} created, ${c.checkouts.awaitingPayment} of them awaiting payment until their deadline${refusedToo(c.checkouts.refused)}`);
+	log(`  carts:     ${c.carts.filled} filled${refusedToo(c.carts.refused)}`);
+	if (c.carts.guestToken) log(`  the guest's cart: send X-Cart-Token: ${c.carts.guestToken}`);
 }
 
 async function main(): Promise<void> {

@@ -151,3 +151,44 @@ export const ORDERS: readonly SeedOrder[] = [
 	o("margaret@example.com", 1, 13, "shipped", ["BRW-KTL-GN", 1]),
 	o("edsger@example.com", 0, 0, "confirmed", ["TEA-SENCHA", 1], ["TW-MUG-WHT", 1]),
 ];
+
+/**
+ * Where a checkout rests: `awaiting_payment` (bank transfer chosen, not
+ * paid: the settler cancels it at its deadline), or paid by bank transfer,
+ * marked paid by an admin, and moved on from `confirmed`.
+ */
+export type SeedCheckoutStatus = "awaiting_payment" | "confirmed" | "shipped" | "delivered";
+
+/** A customer's own checkout, today: their cart filled, quoted, checked out, then paid or not. */
+export interface SeedCheckout {
+	customer: string;
+	items: Array<[sku: string, quantity: number]>;
+	/** A method of the default SHIPPING_METHODS. */
+	shippingMethod: string;
+	status: SeedCheckoutStatus;
+}
+
+const checkout = (customer: string, shippingMethod: string, status: SeedCheckoutStatus, ...items: Array<[string, number]>): SeedCheckout => ({ customer, items, shippingMethod, status });
+
+export const CHECKOUTS: readonly SeedCheckout[] = [
+	checkout("katherine@example.com", "standard", "awaiting_payment", ["TEA-ROOIBOS", 2], ["TW-MUG-WHT", 1]),
+	checkout("alan@example.com", "express", "awaiting_payment", ["COF-COL-250", 2], ["BRW-FILT-100", 1]),
+	checkout("grace@example.com", "standard", "confirmed", ["TEA-EARL", 2], ["BK-BREAD", 1]),
+	checkout("margaret@example.com", "express", "shipped", ["BRW-CLEAN", 1], ["TW-MUG-BLU", 2]),
+];
+
+/** A cart left with lines: a guest's (no customer) or a customer's own. */
+export interface SeedCart {
+	customer?: string;
+	items: Array<[sku: string, quantity: number]>;
+}
+
+const cart = (customer: string | undefined, ...items: Array<[string, number]>): SeedCart => ({ ...(customer ? { customer } : {}), items });
+
+export const CARTS: readonly SeedCart[] = [
+	cart(undefined, ["COF-ETH-250", 1], ["BRW-V60", 1]),
+	cart("ada@example.com", ["TEA-MATCHA", 1], ["TW-CUP-ESP", 1]),
+	cart("edsger@example.com", ["BK-FERMENT", 1]),
+	// Checked out today, and already filling the next one.
+	cart("grace@example.com", ["COF-DEC-250", 1]),
+];

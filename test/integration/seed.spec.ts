@@ -4,7 +4,7 @@ import http from "http";
 import type { AddressInfo } from "net";
 import os from "os";
 import path from "path";
-import { CUSTOMERS, ORDERS, PRODUCTS, paymentOf } from "../../bin/lib/seed-data";
+import { CARTS, CHECKOUTS, CUSTOMERS, DEMO_PASSWORD, ORDERS, PRODUCTS, paymentOf } from "../../bin/lib/seed-data";
 import { lockDataDir, lockHolder, recordApi, releaseDataDir } from "../../lib/db/data-dir-lock";
 import { waitFor } from "../helpers/broker";
 import { ADMIN, ADMIN_ENV, freePort } from "../helpers/cluster";
@@ -13,7 +13,8 @@ import { startShopProcess, type ShopProcess } from "../helpers/shop-process";
 
 const ROOT = path.resolve(__dirname, "../..");
 const SEED = path.join(ROOT, "dist/bin/seed.js");
-const SETTLED_STATUSES = ["confirmed", "shipped", "delivered", "cancelled"] as const;
+/** Where the seed's orders rest right after seeding (checkouts not paid await payment until their deadline). */
+const SETTLED_STATUSES = ["awaiting_payment", "confirmed", "shipped", "delivered", "cancelled"] as const;
 
 interface SeedRun {
 	stdout: string;
@@ -81,7 +82,25 @@ async function shopState(url: string, admin = ADMIN) {
 	};
 }
 
-const expectedByStatus = Object.fromEntries(SETTLED_STATUSES.map(s => [s, ORDERS.filter(o => o.status === s).length]));
+const expectedByStatus = Object.fromEntries(SETTLED_STATUSES.map(s => [s, [...ORDERS, ...CHECKOUTS].filter(o => o.status === s).length]));
+const awaitingPayment = CHECKOUTS.filter(c => c.status === "awaiting_payment").length;
+
+/** Each seeded cart as its owner reads it (`sku x quantity`): a customer signed in with the demo password, the guest with the token the seed reported. */
+async function cartsOf(http: HttpClient, seedOutput: string): Promise<Record<string, string[]>> {
+	const lines = (body: any) => body.lines.map((l: any) => `${l.sku} x ${l.quantity}`).sort();
+	const carts: Record<string, string[]> = {};
+	for (const { email } of CUSTOMERS) {
+		const token = (await http.post("/auth/login", { email, password: DEMO_PASSWORD })).body.token;
+		carts[email] = lines((await http.get("/cart", token)).body);
+	}
+	const guestToken = /X-Cart-Token: (\S+)/.exec(seedOutput)![1];
+	carts.guest = lines((await http.get("/cart", undefined, { "x-cart-token": guestToken })).body);
+	return carts;
+}
+
+const expectedCarts = Object.fromEntries(
+	[...CUSTOMERS.map(c => c.email), "guest"].map(owner => [owner, (CARTS.find(c => (c.customer ?? "guest") === owner)?.items ?? []).map(([sku, n]) => `${sku} x ${n}`).sort()]),
+);
 
 describe("npm run seed", () => {
 	const base = fs.mkdtempSync(path.join(os.tmpdir(), "shop-seed-"));
@@ -101,6 +120,8 @@ describe("npm run seed", () => {
 		const first = await seeded(base, { BASE_URL: shop.url, ...ADMIN_ENV });
 		expect(first.stdout).toMatch(new RegExp(`products: +${PRODUCTS.length} created, 0 already there`));
 		expect(first.stdout).toMatch(new RegExp(`orders: +${ORDERS.length} created`));
+		expect(first.stdout).toMatch(new RegExp(`checkouts: +${CHECKOUTS.length} created, ${awaitingPayment} of them awaiting payment`));
+		expect(first.stdout).toMatch(new RegExp(`carts: +${CARTS.length} filled`));
 
 		const state = await shopState(shop.url);
 		expect(state.productTotal).toBe(PRODUCTS.length);
@@ -117,11 +138,27 @@ describe("npm run seed", () => {
 		const byPayment = (status: string) => orders.filter(o => o.paymentStatus === status).length;
 		const returned = ORDERS.filter(o => o.returned).length;
 		expect(returned).toBe(1);
-		expect(byPayment("paid")).toBe(ORDERS.filter(o => paymentOf(o) === "paid").length - returned);
+		const checkoutsPaid = CHECKOUTS.length - awaitingPayment;
+		expect(byPayment("paid")).toBe(ORDERS.filter(o => paymentOf(o) === "paid").length - returned + checkoutsPaid);
 		expect(byPayment("paid")).toBeGreaterThan(5);
 		expect(byPayment("refunded")).toBe(1);
 		expect(byPayment("partially_refunded")).toBe(1);
 		expect(orders.filter(o => o.returns.length > 0)).toEqual([expect.objectContaining({ status: "delivered", paymentStatus: "partially_refunded" })]);
+		// Today's checkouts: some awaiting payment (a bank transfer chosen), the others paid by bank transfer and marked paid.
+		const checkouts = orders.filter(o => typeof o.shippingMethod === "string");
+		expect(checkouts).toHaveLength(CHECKOUTS.length);
+		for (const o of checkouts) expect(o).toMatchObject({ paymentDeadline: expect.any(String), taxCents: expect.any(Number), shippingCents: expect.any(Number) });
+		const awaiting = orders.filter(o => o.status === "awaiting_payment");
+		expect(awaiting).toHaveLength(awaitingPayment);
+		expect(awaitingPayment).toBeGreaterThan(0);
+		for (const o of awaiting) expect(o).toMatchObject({ paymentStatus: "unpaid", paidCents: 0, shippingMethod: expect.any(String) });
+		expect(checkouts.filter(o => o.paymentStatus === "paid")).toHaveLength(checkoutsPaid);
+		expect(checkoutsPaid).toBeGreaterThan(0);
+		for (const o of awaiting) {
+			const payment = (await state.http.get(`/orders/${o.id}/payment`, state.token)).body;
+			expect(payment).toMatchObject({ provider: "manual", status: "unpaid", reference: expect.any(String) });
+		}
+
 		for (const o of orders.filter(o => o.status === "shipped" || o.status === "delivered")) {
 			expect(o.fulfilment).toMatchObject({ carrier: expect.any(String), trackingNumber: expect.stringMatching(/^DEMO\d{8}$/) });
 			expect(o.fulfilment.deliveredAt === null).toBe(o.status === "shipped");
@@ -130,7 +167,7 @@ describe("npm run seed", () => {
 		const dashboard = await waitFor(
 			async () => {
 				const d = (await state.http.get("/analytics/dashboard", state.token)).body;
-				return d.totalOrders === ORDERS.length ? d : null;
+				return d.totalOrders === ORDERS.length + CHECKOUTS.length ? d : null;
 			},
 			10_000,
 			"the seeded orders on the dashboard",
@@ -145,12 +182,20 @@ describe("npm run seed", () => {
 		const alerts = (await state.http.get("/alerts?type=stock_low", state.token)).body;
 		expect(alerts.total).toBeGreaterThan(0);
 
+		// The carts, each as its owner reads it; those whose customer checked out were emptied by the checkout.
+		expect(await cartsOf(state.http, first.stdout)).toEqual(expectedCarts);
+		expect(Object.values(expectedCarts).filter(lines => lines.length > 0)).toHaveLength(CARTS.length);
+
 		const second = await seeded(base, { BASE_URL: `${shop.url}/api/`, ...ADMIN_ENV });
 		expect(second.stdout).toMatch(new RegExp(`products: +0 created, ${PRODUCTS.length} already there`));
 		expect(second.stdout).toMatch(/customers: +0 created/);
 		expect(second.stdout).toMatch(/orders: +0 created/);
+		expect(second.stdout).toMatch(/checkouts: +0 created/);
+		expect(second.stdout).toMatch(/carts: +0 filled/);
+		expect(second.stdout).not.toContain("X-Cart-Token");
 		const again = await shopState(shop.url);
 		expect({ ...again, http: null, token: null }).toEqual({ ...state, http: null, token: null });
+		expect(await cartsOf(state.http, first.stdout)).toEqual(expectedCarts);
 	});
 
 	it("says why when it cannot sign in as the admin, and changes nothing", async () => {
