@@ -12,6 +12,7 @@ import type { Recipient } from "./notifications/dispatcher";
 import { ENDPOINT_FIELDS, type Endpoint, type EndpointChanges, type EndpointDoc } from "./notifications/endpoints";
 import { orderEvents, stockEvent, type NotificationEvent } from "./notifications/events";
 import { mailTargets, sampleData } from "./notifications/mail-content";
+import { mailMismatch } from "./notifications/operator-mails";
 import type { Target } from "./notifications/outbox";
 import { buildParts, type Parts } from "./notifications/parts";
 import { DESCRIPTION, EVENT_TYPES, NO_SECRET, URL_RULE, refuseSecret } from "./notifications/rules";
@@ -213,6 +214,7 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 				return this.record([stockEvent(msg)]);
 			},
 		},
+		[CHANNELS.paymentMismatches]: { group: "notifications", handler: mailMismatch },
 	},
 
 	methods: {

@@ -82,8 +82,11 @@ const PaymentsService = defineService<PaymentsServiceSettings, PaymentsThis>({
 			async handler(this: PaymentsThis, ctx: Ctx): Promise<WebhookAnswer> {
 				if (!this.stripe) throw new NotFoundError("Payment provider", "stripe");
 				const raw = { body: ctx.meta.rawBody, signature: ctx.meta.rawHeaders?.["stripe-signature"] };
-				return handleStripeEvent(ctx, this.book, this.stripe, raw, async (key, message, data) => {
-					await ctx.call("alerts.raise", { key, type: "payment_mismatch", severity: "critical", message, data });
+				return handleStripeEvent(ctx, this.book, this.stripe, raw, async refused => {
+					const { message, ...data } = refused;
+					await ctx.call("alerts.raise", { key: refused.eventId, type: "payment_mismatch", severity: "critical", message, data });
+					// Durable: the operators are mailed (notifications) even when their service is away now; a failed send fails the webhook, which the provider sends again.
+					await this.broker.sendToChannel(CHANNELS.paymentMismatches, refused);
 				});
 			},
 		},

@@ -11,12 +11,15 @@ export const CHANNELS = {
 	orderStatus: "orders.status",
 	/** A StockAlertMessage once per crossing. */
 	stockAlerts: "products.stock-alerts",
+	/** A PaymentMismatchMessage each time a provider's event is refused for its amount or currency (sent again with the event: its id is the identity). */
+	paymentMismatches: "payments.mismatches",
 } as const;
 
 /** The consumer groups of each channel: one durable queue each (`<group>.<namespace>.<channel>`). */
 export const CONSUMER_GROUPS: Readonly<Record<(typeof CHANNELS)[keyof typeof CHANNELS], readonly string[]>> = {
 	[CHANNELS.orderStatus]: ["alerts", "analytics", "payments", "notifications"],
 	[CHANNELS.stockAlerts]: ["alerts", "notifications"],
+	[CHANNELS.paymentMismatches]: ["notifications"],
 };
 
 /** The dead-letter queue and exchange, under the namespace's prefix. */
@@ -41,6 +44,21 @@ export interface StockAlertMessage {
 	threshold: number;
 	/** Counts this product's crossings of this kind: with productId and type, the message's identity. */
 	crossing: number;
+}
+
+/** A provider's payment event whose amount or currency is not the payment's: refused, and the operators told. */
+export interface PaymentMismatchMessage {
+	/** The provider's event id: with the order, the message's identity. */
+	eventId: string;
+	orderId: string;
+	paymentId: string;
+	expectedCents: number;
+	/** The shop's currency, the payment's. */
+	expectedCurrency: string;
+	receivedCents: number;
+	/** The provider's, as it wrote it (lower case for stripe). */
+	currency: string;
+	message: string;
 }
 
 declare module "moleculer" {

@@ -27,5 +27,5 @@ export type NotifiedOrder = Order & {
 };
 
 /** The mail templates, each a text and an HTML file (services/notifications/templates/). */
-export const MAIL_TEMPLATES = [...ORDER_EVENTS, "password.reset", "operator.stock_alert", "operator.payment_failed", "operator.endpoint_disabled"] as const;
+export const MAIL_TEMPLATES = [...ORDER_EVENTS, "password.reset", "operator.stock_alert", "operator.payment_failed", "operator.payment_mismatch", "operator.endpoint_disabled"] as const;
 export type MailTemplate = (typeof MAIL_TEMPLATES)[number];

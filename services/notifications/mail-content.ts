@@ -2,11 +2,13 @@ import type { MailTemplate, WebhookEventType } from "../../lib/contracts/notific
 import type { NotificationEvent } from "./events";
 import type { MailTarget, Target } from "./outbox";
 import type { TemplateData } from "./mailer";
+import { mismatchData } from "./operator-mails";
 
 /**
  * Who gets a mail for which event, and what its template reads. Customers
  * hear of their orders; operators (ALERT_EMAILS) of stock alerts and failed
- * payments. Links start at PUBLIC_URL.
+ * payments (and, outside the events, of mismatched ones: operator-mails.ts).
+ * Links start at PUBLIC_URL.
  */
 
 const CUSTOMER_MAILS: Partial<Record<WebhookEventType, MailTemplate>> = {
@@ -84,6 +86,9 @@ export function sampleData(template: MailTemplate, publicUrl: string): TemplateD
 	);
 	return {
 		...data,
+		...(template === "operator.payment_mismatch"
+			? mismatchData({ orderId: order.id, eventId: "evt_sample", expectedCents: 4598, expectedCurrency: "USD", receivedCents: 459, currency: "usd" }, publicUrl)
+			: {}),
 		minutes: 30,
 		url: "https://erp.example.com/hooks/shop",
 		endpointId: "wh_sample",

@@ -1,5 +1,6 @@
 import { Errors } from "moleculer";
 import type Stripe from "stripe";
+import type { PaymentMismatchMessage } from "../../lib/contracts/channels";
 import { UnprocessableError } from "../../lib/contracts/errors";
 import type { Payment } from "../../lib/contracts/payments";
 import type { PaymentBook, Caller } from "./book";
@@ -19,14 +20,15 @@ export interface WebhookAnswer {
  * 400 and changes nothing), then the event applied through the book, whose
  * moves only go forward: an event sent twice, late or out of order changes
  * nothing twice. An amount or currency that is not the payment's is
- * refused (422) and raises an alert.
+ * refused (422) and handed to `mismatch` (an alert, the operators' mail)
+ * first, each time the provider sends it.
  */
 export async function handleStripeEvent(
 	via: Caller,
 	book: PaymentBook,
 	stripe: StripeProvider,
 	raw: { body?: string; signature?: string },
-	alert: (key: string, message: string, data: Record<string, unknown>) => Promise<void>,
+	mismatch: (refused: PaymentMismatchMessage) => Promise<void>,
 ): Promise<WebhookAnswer> {
 	let event: Stripe.Event;
 	try {
@@ -41,8 +43,17 @@ export async function handleStripeEvent(
 	if (!p || p.intentId !== intent.id) return { received: true, payment: "ignored" };
 	const amount = event.type === "payment_intent.amount_capturable_updated" ? intent.amount_capturable : intent.amount_received;
 	if (event.type !== "payment_intent.payment_failed" && (amount !== p.amountCents || intent.currency !== p.currency.toLowerCase())) {
-		const data = { orderId: p.orderId, paymentId: p._id, eventId: event.id, expectedCents: p.amountCents, receivedCents: amount, currency: intent.currency };
-		await alert(event.id, `Stripe reported ${amount} ${intent.currency} for order ${p.orderId}, which expects ${p.amountCents} ${p.currency}`, data);
+		const message = `Stripe reported ${amount} ${intent.currency} for order ${p.orderId}, which expects ${p.amountCents} ${p.currency}`;
+		await mismatch({
+			orderId: p.orderId,
+			paymentId: p._id,
+			eventId: event.id,
+			expectedCents: p.amountCents,
+			expectedCurrency: p.currency,
+			receivedCents: amount,
+			currency: intent.currency,
+			message,
+		});
 		throw new UnprocessableError("The event's amount is not the payment's", [{ field: "amount", type: "equal", message: "The amount does not match the order." }], "PAYMENT_AMOUNT_MISMATCH");
 	}
 	const before = p.rev;

@@ -1,5 +1,6 @@
 import { eventId, orderEvents, stockEvent, MalformedMessageError } from "../../services/notifications/events";
-import type { OrderStatusMessage } from "../../lib/contracts/channels";
+import { mismatchMails } from "../../services/notifications/operator-mails";
+import type { OrderStatusMessage, PaymentMismatchMessage } from "../../lib/contracts/channels";
 
 /** The mapping from the durable channels' messages to notification events, driven directly. */
 
@@ -102,5 +103,33 @@ describe("notification events from stock alerts", () => {
 
 	it("refuses a malformed alert", () => {
 		for (const bad of [null, { ...alert, type: "other" }, { ...alert, productId: "" }, { ...alert, crossing: "1" }]) expect(() => stockEvent(bad as never)).toThrow(MalformedMessageError);
+	});
+});
+
+describe("operators' mail about a mismatched payment", () => {
+	const mismatch: PaymentMismatchMessage = {
+		eventId: "evt_1",
+		orderId: "ord-1",
+		paymentId: "pay-1",
+		expectedCents: 2500,
+		expectedCurrency: "EUR",
+		receivedCents: 2500,
+		currency: "usd",
+		message: "Stripe reported 2500 usd for order ord-1, which expects 2500 EUR",
+	};
+	const settings = { alertEmails: ["ops@shop.test", "cfo@shop.test"], publicUrl: "https://shop.example.com" };
+
+	it("makes one mail per ALERT_EMAILS address, with the same ids when the message comes again, and each amount in its own currency", () => {
+		const mails = mismatchMails(mismatch, settings);
+		expect(mails.map(m => m.target.to)).toEqual(settings.alertEmails);
+		expect(mismatchMails({ ...mismatch, message: "sent again" }, settings).map(m => m.id)).toEqual(mails.map(m => m.id));
+		expect(mismatchMails({ ...mismatch, eventId: "evt_2" }, settings)[0].id).not.toBe(mails[0].id);
+		expect(mails[0].target).toMatchObject({ template: "operator.payment_mismatch", data: { orderId: "ord-1", expected: "25.00 EUR", received: "25.00 USD", providerEventId: "evt_1" } });
+		expect(mismatchMails(mismatch, { ...settings, alertEmails: [] })).toEqual([]);
+	});
+
+	it("refuses a malformed message", () => {
+		for (const bad of [null, { ...mismatch, eventId: "" }, { ...mismatch, receivedCents: "1" }, { ...mismatch, expectedCurrency: undefined }])
+			expect(() => mismatchMails(bad as never, settings)).toThrow(MalformedMessageError);
 	});
 });

@@ -2,7 +2,7 @@ import type { ServiceBroker } from "moleculer";
 import CustomersService from "../../services/customers.service";
 import OrdersService from "../../services/orders.service";
 import ProductsService from "../../services/products.service";
-import { CHANNELS, type OrderStatusMessage } from "../../lib/contracts/channels";
+import { CHANNELS, type OrderStatusMessage, type PaymentMismatchMessage } from "../../lib/contracts/channels";
 import { createTestBroker, waitFor } from "../helpers/broker";
 import { notificationsWith } from "../helpers/notifications";
 import { SmtpSink } from "../helpers/smtp-sink";
@@ -131,6 +131,29 @@ describe("notifications service", () => {
 		expect(other.received.filter(r => r.payload?.data.product.productId === p.id).map(r => [r.payload!.type, r.verified])).toEqual([["product.out_of_stock", true]]);
 		expect(receiver.received.some(r => r.payload?.type === "product.out_of_stock")).toBe(false);
 		await waitFor(() => smtp.to("ops@shop.test").filter(m => m.subject.includes(p.sku)).length === 2, 10_000, "two stock mails");
+	});
+
+	it("mails ALERT_EMAILS once about a provider payment whose amount does not match its order, however often the message comes", async () => {
+		const mismatch: PaymentMismatchMessage = {
+			eventId: "evt_mismatch_1",
+			orderId: "ord-mismatch-1",
+			paymentId: "pay-mismatch-1",
+			expectedCents: 2500,
+			expectedCurrency: "EUR",
+			receivedCents: 1,
+			currency: "eur",
+			message: "Stripe reported 1 eur for order ord-mismatch-1, which expects 2500 EUR",
+		};
+		for (let i = 0; i < 2; i++) await broker.sendToChannel(CHANNELS.paymentMismatches, mismatch);
+		const subject = "Payment amount mismatch for order ord-mismatch-1";
+		await waitFor(() => smtp.to("ops@shop.test").some(m => m.subject === subject), 10_000, "the operators' mismatch mail");
+		const mails = smtp.to("ops@shop.test").filter(m => m.subject === subject);
+		expect(mails).toHaveLength(1);
+		expect(mails[0].decoded).toContain("0.01 EUR");
+		expect(mails[0].decoded).toContain("25.00 EUR");
+		expect(mails[0].decoded).toContain("evt_mismatch_1");
+		expect(mails[0].decoded).toContain("https://shop.example.com/");
+		expect(smtp.to(customer.email).some(m => m.subject.includes("ord-mismatch-1"))).toBe(false);
 	});
 
 	it("does no delivery work on an order's answer path: the order is answered while its webhook is still held by the receiver", async () => {

@@ -1,6 +1,6 @@
 import type { ServiceBroker } from "moleculer";
 import Stripe from "stripe";
-import { CHANNELS, type OrderStatusMessage } from "../../lib/contracts/channels";
+import { CHANNELS, type OrderStatusMessage, type PaymentMismatchMessage } from "../../lib/contracts/channels";
 import { eventRecorder, waitFor } from "../helpers/broker";
 import { startInProcessShop } from "../helpers/gateway";
 import { HttpClient } from "../helpers/http";
@@ -22,6 +22,7 @@ describe("payments, fulfilment and returns", () => {
 	let other = "";
 	let seq = 0;
 	const messages: OrderStatusMessage[] = [];
+	const mismatches: PaymentMismatchMessage[] = [];
 	const pushes = eventRecorder("push-recorder", ["order.updated"]);
 
 	beforeAll(async () => {
@@ -34,7 +35,10 @@ describe("payments, fulfilment and returns", () => {
 		shop.broker.createService(pushes.schema);
 		shop.broker.createService({
 			name: "message-recorder",
-			channels: { [CHANNELS.orderStatus]: { group: "message-recorder", handler: async (msg: OrderStatusMessage) => void messages.push(msg) } },
+			channels: {
+				[CHANNELS.orderStatus]: { group: "message-recorder", handler: async (msg: OrderStatusMessage) => void messages.push(msg) },
+				[CHANNELS.paymentMismatches]: { group: "message-recorder", handler: async (msg: PaymentMismatchMessage) => void mismatches.push(msg) },
+			},
 		});
 		await shop.broker.waitForServices(["push-recorder", "message-recorder"]);
 		http = new HttpClient(`${shop.url}/api`);
@@ -313,7 +317,7 @@ describe("payments, fulfilment and returns", () => {
 			expect(await orderOf(o.id)).toMatchObject({ paymentStatus: "unpaid", paidCents: 0 });
 		});
 
-		it("refuses an amount that is not the order's (422) and raises an alert", async () => {
+		it("refuses an amount that is not the order's (422), raises an alert and tells the operators (the mismatch channel)", async () => {
 			const { order: o, intentId } = await started(1000);
 			const res = await webhook(stripe.event("payment_intent.succeeded", { id: intentId, amount_received: 1, status: "succeeded" }, "evt_mismatch"));
 			expect(res.status).toBe(422);
@@ -321,6 +325,7 @@ describe("payments, fulfilment and returns", () => {
 			expect((await orderOf(o.id)).paymentStatus).toBe("unpaid");
 			const alerts = (await http.get("/alerts?type=payment_mismatch", admin)).body.rows;
 			expect(alerts).toEqual([expect.objectContaining({ type: "payment_mismatch", data: expect.objectContaining({ orderId: o.id, receivedCents: 1 }) })]);
+			expect(mismatches).toEqual([expect.objectContaining({ orderId: o.id, eventId: "evt_mismatch", expectedCents: 1000, expectedCurrency: "EUR", receivedCents: 1, currency: "eur" })]);
 		});
 
 		it("cancelling an order whose payment is authorised voids it", async () => {
