@@ -6,6 +6,7 @@ import { ForbiddenError, NotFoundError, UnauthorizedError, UnprocessableError } 
 import { ORDER_STATUSES, type OrderStatus } from "../lib/contracts/order-status";
 import { ID, ORDER_ITEMS, PAGE_PARAMS } from "../lib/contracts/params";
 import type { ReserveItem } from "../lib/contracts/reservations";
+import { onceAvailable } from "../lib/infra/dependencies";
 import { settings } from "../lib/infra/settings";
 import { ORDER_REFUSAL, type CanOrderAnswer, type Ctx, type Order, type ShippingAddress, defineService, state } from "../lib/contracts/types";
 import { ORDER_INDEXES, type OrderDoc } from "./orders/placement";
@@ -280,14 +281,17 @@ const OrdersService = defineService({
 		});
 		this.recoveryTimer = setInterval(() => void this.recover(), this.settings.settlement.recoveryIntervalMs);
 		// On start, once products can be reached.
-		this.broker.waitForServices(["products"]).then(
+		onceAvailable(
+			this.broker,
+			["products"],
+			() => this.recoveryTimer === undefined,
 			() => this.recover(),
-			() => undefined,
 		);
 	},
 
 	stopped() {
 		clearInterval(this.recoveryTimer);
+		this.recoveryTimer = undefined;
 	},
 });
 

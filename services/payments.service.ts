@@ -4,6 +4,7 @@ import { CHANNELS, type OrderStatusMessage } from "../lib/contracts/channels";
 import { NotFoundError } from "../lib/contracts/errors";
 import { CENTS, ID } from "../lib/contracts/params";
 import { PAYMENT_PROVIDERS, type Payment, type PaymentProvider } from "../lib/contracts/payments";
+import { onceAvailable } from "../lib/infra/dependencies";
 import { settings, type PaymentsSettings, type SettlementSettings } from "../lib/infra/settings";
 import { type Ctx, type Order, type ServiceBase, defineService } from "../lib/contracts/types";
 import { PAYMENT_INDEXES, PaymentBook, type PaymentDoc } from "./payments/book";
@@ -141,14 +142,17 @@ const PaymentsService = defineService<PaymentsServiceSettings, PaymentsThis>({
 		const providers: Partial<Record<PaymentProvider, Provider>> = { manual: new ManualProvider(), ...(this.stripe ? { stripe: this.stripe } : {}) };
 		this.book = new PaymentBook({ payments: this.adapter, providers, currency, logger: this.logger });
 		this.recoveryTimer = setInterval(() => void this.recover(), this.settings.settlement.recoveryIntervalMs);
-		this.broker.waitForServices(["orders"]).then(
+		onceAvailable(
+			this.broker,
+			["orders"],
+			() => this.recoveryTimer === undefined,
 			() => this.recover(),
-			() => undefined,
 		);
 	},
 
 	stopped(this: PaymentsThis) {
 		clearInterval(this.recoveryTimer);
+		this.recoveryTimer = undefined;
 	},
 });
 

@@ -11,3 +11,20 @@ export function dependencyStates(broker: ServiceBroker): Dependencies {
 		cache: !client ? "none" : client.status === "ready" ? "up" : "down",
 	};
 }
+
+/**
+ * Calls `then` once every named service is available somewhere in the
+ * cluster. Moleculer's `waitForServices` without a timeout polls on a timer
+ * that outlives its broker: a process that stopped such a node before the
+ * service appeared never ended. This one gives up once `gone()` says its
+ * caller has stopped, and its timer never holds the process open.
+ */
+export function onceAvailable(broker: ServiceBroker, names: readonly string[], gone: () => boolean, then: () => unknown, intervalMs = 500): void {
+	const check = () => {
+		if (gone()) return;
+		const available = new Set(broker.registry.getServiceList({ onlyAvailable: true }).map(s => s.name));
+		if (names.every(name => available.has(name))) return void then();
+		setTimeout(check, intervalMs).unref();
+	};
+	check();
+}
