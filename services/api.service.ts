@@ -70,7 +70,7 @@ function apiRoutes(gateway: GatewaySettings, docs: ReturnType<typeof docsAliases
 /** The counters, in Redis when the gateway has it, so that the limit holds across gateway nodes. */
 function rateLimitCounters(gateway: GatewaySettings, broker: ServiceBroker): Counters {
 	const { windowMs } = gateway.rateLimit;
-	return gateway.redisUrl ? new RedisRateLimitStore(windowMs, { redisUrl: gateway.redisUrl }, broker) : new ApiGateway.RateLimitStores.MemoryStore(windowMs);
+	return gateway.redisUrl ? new RedisRateLimitStore("requests", windowMs, { redisUrl: gateway.redisUrl }, broker) : new ApiGateway.RateLimitStores.MemoryStore(windowMs);
 }
 
 const ApiService = defineService({
