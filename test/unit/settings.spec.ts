@@ -4,6 +4,7 @@ import os from "os";
 import path from "path";
 import jwt from "jsonwebtoken";
 import { Tokens } from "../../lib/infra/auth";
+import { readAdminFile } from "../../lib/infra/generated-admin";
 import { ENV_VARIABLES, parseSettings, SECRET_VARIABLES, SettingsError } from "../../lib/infra/settings";
 
 describe("settings: the environment, parsed once", () => {
@@ -256,6 +257,13 @@ describe("settings: secrets from files (X_FILE, as Docker secrets mount them)", 
 		const fifo = path.join(dir, "fifo");
 		await withFifo(fifo, "a-secret-through-a-fifo-0123", () => {
 			expect(() => parseSettings({ JWT_SECRET_FILE: fifo })).toThrow(`JWT_SECRET_FILE=${JSON.stringify(fifo)}: not a regular file`);
+		});
+	});
+
+	it("does not take the generated admin's credentials from a FIFO in DATA_DIR", async () => {
+		const file = path.join(dir, "generated-admin");
+		await withFifo(file, JSON.stringify({ email: "fifo@shop.test", password: "from-a-fifo-123" }), () => {
+			expect(readAdminFile(file)).toBeUndefined();
 		});
 	});
 
