@@ -318,10 +318,12 @@ describe("api gateway over Socket.IO (embedded default)", () => {
 describe("api gateway over Socket.IO while an action's one node is replaced", () => {
 	let shop: Awaited<ReturnType<typeof startInProcessShop>>;
 	let socket: Socket;
+	let token: string;
 	beforeAll(async () => {
 		shop = await startInProcessShop(["api", "customers", "products"]);
 		const reg = await new HttpClient(`${shop.url}/api`).post("/auth/register", { name: "Waiter", email: "waiter@shop.test", password: "password-1" });
-		socket = await connectSocket(shop.url, reg.body.token);
+		token = reg.body.token;
+		socket = await connectSocket(shop.url, token);
 	});
 	afterAll(async () => {
 		socket.close();
@@ -344,5 +346,23 @@ describe("api gateway over Socket.IO while an action's one node is replaced", ()
 		shop.broker.createService(ProductsService);
 		expect((await rest).status).toBe(200);
 		await expect(viaSocket).resolves.toMatchObject({ rows: [], total: 0 });
+	});
+
+	it("reads a signed-in read's versions in one snapshot, as REST does (the token check and the cached answer)", async () => {
+		const versions = (shop.broker.cacher as unknown as { versions: { readMany(services: readonly string[]): Promise<unknown> } }).versions;
+		const readMany = versions.readMany;
+		const snapshots: string[][] = [];
+		versions.readMany = services => {
+			snapshots.push([...services]);
+			return readMany.call(versions, services);
+		};
+		try {
+			expect((await new HttpClient(`${shop.url}/api`).get("/products", token)).status).toBe(200);
+			const rest = snapshots.splice(0);
+			await socketCall(socket, "products.list", {});
+			expect({ rest, socket: snapshots }).toEqual({ rest: [["customers", "products"]], socket: [["customers", "products"]] });
+		} finally {
+			versions.readMany = readMany;
+		}
 	});
 });
