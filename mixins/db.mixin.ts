@@ -13,7 +13,7 @@ export interface DbMixinOptions<P> {
 	indexes?: IndexSpec[];
 	/** What a client sees of a document (`id` for `_id`; a missing field shows as null). */
 	publicFields: ReadonlyArray<keyof P & string>;
-	/** What a client sees of a field that documents stored before it existed lack (instead of null). */
+	/** What a client sees of a field that documents stored before it existed lack (instead of null); a stored null stays null. */
 	publicDefaults?: { [K in keyof P]?: () => P[K] };
 	/** Other services whose writes also clear this service's cached answers (its own always do). */
 	cacheScope?: string[];
@@ -103,7 +103,7 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): M
 				const out: Record<string, unknown> = {};
 				for (const field of publicFields) {
 					const value: unknown = Reflect.get(doc, field);
-					out[field] = field === "id" ? String(doc._id) : (value ?? defaults[field]?.() ?? null);
+					out[field] = field === "id" ? String(doc._id) : value === undefined ? (defaults[field]?.() ?? null) : value;
 				}
 				return out as P;
 			},

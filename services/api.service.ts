@@ -6,13 +6,13 @@ import type { Server, Socket } from "socket.io";
 import type { AuthUser } from "../lib/contracts/auth";
 import { UnauthorizedError } from "../lib/contracts/errors";
 import { RedisRateLimitStore } from "../lib/infra/rate-limit-store";
-import { EXPOSED_ACTIONS, ROUTES, SOCKET_ACTIONS, isRead, restAliases } from "../lib/contracts/routes";
+import { EXPOSED_ACTIONS, ROUTES, SOCKET_ACTIONS, restAliases } from "../lib/contracts/routes";
 import { settings, type AuthSettings, type GatewaySettings } from "../lib/infra/settings";
 import { type SecureSettings, defineService, state } from "../lib/contracts/types";
 import GatewayAuthMixin, { assertSocketCurrent, closeAfterAnswer, tokenRoom, type Req } from "./api/auth";
 import GatewayHealthMixin from "./api/health";
 import OpsPageMixin from "./api/ops-page";
-import EndpointWaitMixin from "./api/endpoint-wait";
+import EndpointWaitMixin, { waitForEndpoint } from "./api/endpoint-wait";
 import { jsonBody, rawBodyToMeta } from "./api/body";
 import { callAction, callParams } from "./api/call-input";
 import { RateBudget, type RateLimitStore } from "./api/rate-budget";
@@ -70,7 +70,7 @@ function apiRoutes(gateway: GatewaySettings, docs: ReturnType<typeof docsAliases
 /** The counters, in Redis when the gateway has it, so that the limit holds across gateway nodes. */
 function rateLimitCounters(gateway: GatewaySettings, broker: ServiceBroker): Counters {
 	const { windowMs } = gateway.rateLimit;
-	return gateway.redisUrl ? new RedisRateLimitStore(windowMs, { redisUrl: gateway.redisUrl }, broker) : new ApiGateway.RateLimitStores.MemoryStore(windowMs);
+	return gateway.redisUrl ? new RedisRateLimitStore("requests", windowMs, { redisUrl: gateway.redisUrl }, broker) : new ApiGateway.RateLimitStores.MemoryStore(windowMs);
 }
 
 const ApiService = defineService({
@@ -128,7 +128,7 @@ const ApiService = defineService({
 		 * moleculer-io's `call`, behind the same door as REST: the client's
 		 * rate-limit budget, a token still valid, params an object (none is
 		 * `{}`) no deeper than REST allows; the whitelist, the roles and the
-		 * action's own validation follow.
+		 * action's own validation follow, and the wait for the action's node.
 		 */
 		call: {
 			visibility: "private",
@@ -141,7 +141,7 @@ const ApiService = defineService({
 					throw new UnauthorizedError("unauthorized", "TOKEN_EXPIRED");
 				}
 				const action = callAction(ctx.params.action);
-				if (user) await assertSocketCurrent(this, socket, user, isRead(action));
+				if (user) await assertSocketCurrent(this, socket, user, action, ctx.meta);
 				// The route table decides, as for REST: an unknown action is 404 here, before Moleculer could call it missing.
 				this.assertAccess(action, user);
 				if (!SOCKET_ACTIONS.includes(action)) throw new Errors.MoleculerClientError("Not found", 404, "NOT_FOUND");
@@ -149,6 +149,7 @@ const ApiService = defineService({
 				await this.doors.assert(action, params, {});
 				ctx.params.action = action;
 				ctx.params.params = params;
+				await waitForEndpoint(this.broker, action);
 				return ioCall.call(this, ctx);
 			},
 		},

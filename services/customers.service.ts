@@ -251,7 +251,7 @@ const CustomersService = defineService({
 	created() {
 		this.accounts = new Accounts(this.adapter, this.settings.admin.bcryptRounds, doc => this.entityChanged("created", this.toPublic(doc), null));
 		this.tokens = new Tokens(this.settings.auth);
-		this.loginThrottle = new LoginThrottle(this.settings.loginThrottle, this.broker);
+		this.loginThrottle = new LoginThrottle("sign-in", this.settings.loginThrottle, this.broker);
 	},
 
 	async started() {

@@ -168,7 +168,7 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 		requestPasswordReset: {
 			params: { email: { type: "email", normalize: true, max: 254 } },
 			async handler(this: NotificationsThis, ctx: Ctx<{ email: string }>) {
-				await this.resetThrottle.attempt(`reset:${ctx.params.email}`);
+				await this.resetThrottle.attempt(ctx.params.email);
 				const account = await ctx.call<{ id: string; name: string; email: string } | null, { email: string }>("customers.resetTarget", { email: ctx.params.email });
 				// After the answer, so that an account's writes do not make its answer slower than an unknown email's.
 				if (account) setImmediate(() => void this.mailReset(account).catch((err: Error) => this.logger.warn("A password reset mail was not queued", err.message)));
@@ -283,7 +283,7 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 			logger: this.logger,
 		});
 		Object.assign(this, parts);
-		this.resetThrottle = new LoginThrottle(this.settings.resetThrottle, this.broker);
+		this.resetThrottle = new LoginThrottle("password-reset", this.settings.resetThrottle, this.broker);
 		this.dispatcher.start();
 		this.pruneTimer = setInterval(() => void this.prune().catch((err: Error) => this.logger.warn("Pruning the attempt log failed", err.message)), PRUNE_EVERY_MS);
 	},

@@ -26,6 +26,9 @@ interface AmqpTransporterState {
 	logger: { debug(...args: unknown[]): void; warn(...args: unknown[]): void };
 }
 
+/** The queues Moleculer's AMQP transporter declares auto-delete for each node (`<prefix>.<cmd>.<nodeID>`): they go with its connection. */
+const NODE_QUEUES = ["PING", "PONG", "INFO", "DISCOVER", "HEARTBEAT", "DISCONNECT"] as const;
+
 /**
  * Moleculer's AMQP transporter, stopping without unbinding its queues one by
  * one: an unbind of a queue RabbitMQ already dropped closes the channel, so
@@ -52,7 +55,8 @@ export class AmqpTransporter extends (Transporters.AMQP as unknown as new (opts:
 	 * that is declared auto-delete (`<prefix>.PING.<nodeID>`, Moleculer's
 	 * own, unchanged), so it is gone as soon as the node's connection is.
 	 * Every `deadNodeProbeMs` (DEAD_NODE_PROBE_MS) this node checks that queue of each node
-	 * it knows; a node whose queue is gone is disconnected here, as a missed
+	 * it knows; a node whose queue is gone, and all its other auto-delete
+	 * queues with it (NODE_QUEUES), is disconnected here, as a missed
 	 * heartbeat would: no call is balanced to it any more, and the calls
 	 * waiting for its answer are rejected (retryable), so that the callers
 	 * that may retry (idempotent actions) do, on another node. A new node's
@@ -75,10 +79,10 @@ export class AmqpTransporter extends (Transporters.AMQP as unknown as new (opts:
 		try {
 			for (const node of self.broker.registry.nodes.toArray()) {
 				if (node.local || !node.available || this.closing) continue;
-				if (await this.queueExists(`${self.prefix}.PING.${node.id}`)) continue;
+				if (!(await this.allGone(node.id))) continue;
 				// Asked again: the registry may have changed while RabbitMQ answered.
 				if (!node.available) continue;
-				self.logger.warn(`Node '${node.id}' is gone: its RabbitMQ connection closed without a goodbye (its queue ${self.prefix}.PING.${node.id} is deleted).`);
+				self.logger.warn(`Node '${node.id}' is gone: its RabbitMQ connection closed without a goodbye (its queues ${self.prefix}.{${NODE_QUEUES.join(",")}}.${node.id} are deleted).`);
 				self.broker.registry.nodes.disconnected(node.id, true);
 			}
 		} catch (err) {
@@ -86,6 +90,18 @@ export class AmqpTransporter extends (Transporters.AMQP as unknown as new (opts:
 		} finally {
 			this.probing = false;
 		}
+	}
+
+	/**
+	 * Whether every auto-delete queue of the node is gone, as when its
+	 * connection closed: one missing queue (deleted by hand, or between a
+	 * channel's close and its redeclaration) is not a dead node. The PING
+	 * queue is asked first; the others only when it is missing.
+	 */
+	private async allGone(nodeID: string): Promise<boolean> {
+		const self = this as unknown as AmqpTransporterState;
+		for (const cmd of NODE_QUEUES) if (await this.queueExists(`${self.prefix}.${cmd}.${nodeID}`)) return false;
+		return true;
 	}
 
 	/** Whether RabbitMQ has the queue; a missing one closes the probe's channel, made again on the next check. */

@@ -2,6 +2,7 @@ import crypto from "crypto";
 import fs from "fs";
 import path from "path";
 import { replaceFile } from "./local-files";
+import { readSecretFile } from "./secret-file";
 
 /**
  * The admin a shop makes for itself when it is given none (no ADMIN_EMAIL /
@@ -30,10 +31,13 @@ export function writeAdminFile(file: string, admin: AdminCredentials): void {
 	replaceFile(file, `${JSON.stringify(admin)}\n`, 0o600);
 }
 
-/** The credentials in the file, or undefined when there is none (or it is not one of ours). */
+/** A generated admin's file is under a hundred bytes; a bigger one is not ours. */
+const ADMIN_FILE_MAX_BYTES = 64 * 1024;
+
+/** The credentials in the file, or undefined when there is none (or it is not one of ours: a FIFO, a device, a huge file). */
 export function readAdminFile(file: string): AdminCredentials | undefined {
 	try {
-		const admin = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<AdminCredentials>;
+		const admin = JSON.parse(readSecretFile(file, ADMIN_FILE_MAX_BYTES).toString("utf8")) as Partial<AdminCredentials>;
 		return typeof admin.email === "string" && typeof admin.password === "string" ? { email: admin.email, password: admin.password } : undefined;
 	} catch {
 		return undefined;

@@ -1,7 +1,7 @@
 import type { ServiceBroker } from "moleculer";
 import ApiGateway from "moleculer-web";
 import { TooManyLoginAttemptsError } from "../contracts/errors";
-import { RedisRateLimitStore } from "./rate-limit-store";
+import { type CounterName, RedisRateLimitStore } from "./rate-limit-store";
 
 export interface LoginThrottleSettings {
 	/** Sign-in attempts one account takes per window, whatever addresses they come from. */
@@ -27,17 +27,18 @@ export class LoginThrottle {
 	private readonly store: CountingStore;
 
 	constructor(
+		name: Exclude<CounterName, "requests">,
 		private readonly settings: LoginThrottleSettings,
 		broker: ServiceBroker,
 	) {
 		// moleculer-web's typings leave its rate-limit stores out.
 		const { MemoryStore } = (ApiGateway as unknown as { RateLimitStores: { MemoryStore: new (windowMs: number) => CountingStore } }).RateLimitStores;
-		this.store = settings.redisUrl ? new RedisRateLimitStore(settings.windowMs, { redisUrl: settings.redisUrl }, broker) : new MemoryStore(settings.windowMs);
+		this.store = settings.redisUrl ? new RedisRateLimitStore(name, settings.windowMs, { redisUrl: settings.redisUrl }, broker) : new MemoryStore(settings.windowMs);
 	}
 
 	/** Counts one attempt on this account (an email as validation normalised it); throws 429 past the limit. */
 	async attempt(account: string): Promise<void> {
-		if ((await this.store.inc(`login:${account}`)) > this.settings.max) throw new TooManyLoginAttemptsError();
+		if ((await this.store.inc(account)) > this.settings.max) throw new TooManyLoginAttemptsError();
 	}
 
 	async close(): Promise<void> {

@@ -11,6 +11,13 @@ return n`;
 type CountingRedis = Redis & { countInWindow(key: string, expireMs: number): Promise<number> };
 
 /**
+ * Each counter's own name in its keys: requests per client at the gateway,
+ * sign-ins and reset requests per account. An exact segment (none holds a
+ * `:`), so no counter's key is another's whatever its client or account is.
+ */
+export type CounterName = "requests" | "sign-in" | "password-reset";
+
+/**
  * moleculer-web rate-limit store kept in Redis, so several gateway nodes
  * share one counter per client. Fixed windows aligned to the clock; one
  * script call per request (INCR, and PEXPIRE on the first count). A script
@@ -24,6 +31,7 @@ export class RedisRateLimitStore {
 	private currentReset = 0;
 
 	constructor(
+		name: CounterName,
 		private readonly windowMs: number,
 		opts: { redisUrl: string },
 		broker: ServiceBroker,
@@ -31,7 +39,7 @@ export class RedisRateLimitStore {
 		this.redis = new Redis({ ...redisOptions(opts.redisUrl), enableAutoPipelining: true }) as CountingRedis;
 		this.redis.defineCommand("countInWindow", { numberOfKeys: 1, lua: COUNT_SCRIPT });
 		this.redis.on("error", (err: Error) => broker.logger.warn("Rate-limit store:", err.message));
-		this.prefix = `${namespacePrefix(broker.namespace ?? "")}ratelimit`;
+		this.prefix = `${namespacePrefix(broker.namespace ?? "")}ratelimit:${name}`;
 	}
 
 	/** The end of the window the last counted request fell in (ms since the epoch). */

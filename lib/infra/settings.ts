@@ -1,9 +1,9 @@
 import crypto from "crypto";
-import fs from "fs";
 import os from "os";
 import path from "path";
 import Validator from "fastest-validator";
 import { GENERATED_ADMIN_FILE } from "./generated-admin";
+import { readSecretFile } from "./secret-file";
 import { MESSAGES } from "./validation";
 import { SERVICE_NAMES, type ServiceName } from "../contracts/services";
 import { DEFAULT_DATA_DIR } from "./env-defaults";
@@ -321,7 +321,7 @@ function jwtSecretOf(v: { JWT_SECRET?: string; DATA_DIR: string }, production: b
 
 function readKeptSecret(file: string): string | undefined {
 	try {
-		const secret = fs.readFileSync(file, "utf8").trim();
+		const secret = readSecretFile(file, MAX_SECRET_FILE_BYTES).toString("utf8").trim();
 		return secret.length >= 16 ? secret : undefined;
 	} catch {
 		return undefined;
@@ -335,14 +335,12 @@ function generatedAdminFile(v: { TRANSPORTER?: string; ADMIN_EMAIL?: string; ADM
 }
 
 /** A secret file's content, without its final line break (what `echo secret > file` adds). */
-function readSecretFile(variable: string, file: string): string {
+function secretFromFile(variable: string, file: string): string {
 	let content: Buffer;
 	try {
-		if (fs.statSync(file).size > MAX_SECRET_FILE_BYTES) throw new SettingsError(`Invalid environment: ${variable}=${JSON.stringify(file)}: larger than ${MAX_SECRET_FILE_BYTES} bytes`);
-		content = fs.readFileSync(file);
+		content = readSecretFile(file, MAX_SECRET_FILE_BYTES);
 	} catch (err) {
-		if (err instanceof SettingsError) throw err;
-		throw new SettingsError(`Invalid environment: ${variable}=${JSON.stringify(file)}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+		throw new SettingsError(`Invalid environment: ${variable}=${JSON.stringify(file)}: ${(err as Error).message}`);
 	}
 	const value = content.toString("utf8").replace(/\r?\n$/, "");
 	if (value === "") throw new SettingsError(`Invalid environment: ${variable}=${JSON.stringify(file)}: the file is empty`);
@@ -356,7 +354,7 @@ function withSecretFiles(given: Record<string, string>): Record<string, string> 
 		const fileVar = `${name}_FILE`;
 		if (!Object.prototype.hasOwnProperty.call(given, fileVar)) continue;
 		if (Object.prototype.hasOwnProperty.call(given, name)) throw new SettingsError(`Invalid environment: ${name} and ${fileVar} are both set: set one`);
-		out[name] = readSecretFile(fileVar, given[fileVar]);
+		out[name] = secretFromFile(fileVar, given[fileVar]);
 		delete out[fileVar];
 	}
 	return out;

@@ -51,10 +51,21 @@ export const tokenRoom = (customerId: string, version: number) => `tokens:${cust
 /** Closes a socket once the refused call has its answer: closed first, the client would never hear why. */
 export const closeAfterAnswer = (socket: Socket) => setImmediate(() => socket.disconnect(true));
 
+/**
+ * Every door's check that a call's token is still current (REST's and
+ * Socket.IO's): a read first takes its version snapshot, so that the token
+ * check and the action's cached answer read one set of versions.
+ */
+export async function assertTokenCurrent(gateway: AuthThis, user: AuthUser, action: string, meta: object): Promise<void> {
+	const versions = versionsOf(gateway.broker);
+	if (isRead(action) && versions) takeSnapshot(meta, versions, [CUSTOMERS, serviceOf({ name: action })]);
+	await gateway.assertCurrent(user, isRead(action), meta);
+}
+
 /** A socket call's check: a revoked token's socket closes, and the call is refused as an expired token's is. */
-export async function assertSocketCurrent(gateway: AuthThis, socket: Socket, user: AuthUser, read: boolean): Promise<void> {
+export async function assertSocketCurrent(gateway: AuthThis, socket: Socket, user: AuthUser, action: string, meta: object): Promise<void> {
 	try {
-		await gateway.assertCurrent(user, read);
+		await assertTokenCurrent(gateway, user, action, meta);
 	} catch (err) {
 		if ((err as { type?: string }).type !== "TOKEN_REVOKED") throw err;
 		closeAfterAnswer(socket);
@@ -84,10 +95,7 @@ const GatewayAuthMixin = defineMixin<{ auth: AuthSettings }, AuthThis>({
 			const match = /^Bearer\s+(\S+)$/i.exec(header);
 			const user = match ? this.tokens.verify(match[1]) : null;
 			if (!user) throw new UnauthorizedError("Invalid or expired token", "INVALID_TOKEN");
-			const action = req.$action?.name ?? req.$alias?.action ?? "";
-			const versions = versionsOf(this.broker);
-			if (isRead(action) && versions) takeSnapshot(ctx.meta, versions, [CUSTOMERS, serviceOf({ name: action })]);
-			await this.assertCurrent(user, isRead(action), ctx.meta);
+			await assertTokenCurrent(this, user, req.$action?.name ?? req.$alias?.action ?? "", ctx.meta);
 			return user;
 		},
 

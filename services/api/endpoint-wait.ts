@@ -1,7 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "http";
 import ApiGateway from "moleculer-web";
-import type { Service, ServiceSchema } from "moleculer";
+import type { Service, ServiceBroker, ServiceSchema } from "moleculer";
 import { ENDPOINT_WAIT_MS, endpointFor, unserved } from "../../middlewares/endpoint-wait";
+
+/** Every door's wait for a node of the action it is about to call (REST's aliases, Socket.IO's `call`). */
+export async function waitForEndpoint(broker: ServiceBroker, action: string): Promise<void> {
+	if (unserved(broker, action)) await endpointFor(broker, action, ENDPOINT_WAIT_MS);
+}
 
 type AliasHandler = (this: Service, req: IncomingMessage, res: ServerResponse, alias: { action?: string }) => Promise<unknown>;
 
@@ -10,11 +15,12 @@ type AliasHandler = (this: Service, req: IncomingMessage, res: ServerResponse, a
  * and answers 503 when none serves the action: while a service's one node
  * is replaced (the dead one is out at once, lib/infra/amqp-transporter.ts),
  * a request waits for the new one as a call would (middlewares/endpoint-wait.ts).
+ * moleculer-io picks its node first too: its `call` waits the same way (api.service.ts).
  */
 const EndpointWaitMixin: Partial<ServiceSchema> = {
 	methods: {
 		async aliasHandler(this: Service, req: IncomingMessage, res: ServerResponse, alias: { action?: string }) {
-			if (alias.action && unserved(this.broker, alias.action)) await endpointFor(this.broker, alias.action, ENDPOINT_WAIT_MS);
+			if (alias.action) await waitForEndpoint(this.broker, alias.action);
 			return (ApiGateway as unknown as { methods: { aliasHandler: AliasHandler } }).methods.aliasHandler.call(this, req, res, alias);
 		},
 	},

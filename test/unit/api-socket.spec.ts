@@ -1,4 +1,5 @@
 import type { Socket } from "socket.io-client";
+import ProductsService from "../../services/products.service";
 import { waitFor } from "../helpers/broker";
 import { startInProcessShop } from "../helpers/gateway";
 import { HttpClient } from "../helpers/http";
@@ -311,5 +312,57 @@ describe("api gateway over Socket.IO (embedded default)", () => {
 				await short.stop();
 			}
 		});
+	});
+});
+
+describe("api gateway over Socket.IO while an action's one node is replaced", () => {
+	let shop: Awaited<ReturnType<typeof startInProcessShop>>;
+	let socket: Socket;
+	let token: string;
+	beforeAll(async () => {
+		shop = await startInProcessShop(["api", "customers", "products"]);
+		const reg = await new HttpClient(`${shop.url}/api`).post("/auth/register", { name: "Waiter", email: "waiter@shop.test", password: "password-1" });
+		token = reg.body.token;
+		socket = await connectSocket(shop.url, token);
+	});
+	afterAll(async () => {
+		socket.close();
+		await shop.stop();
+	});
+
+	it("waits for the new node, as REST does, and is answered by it", async () => {
+		const bus = shop.broker.localBus;
+		const waiting = () => bus.listenerCount("$services.changed");
+		const before = waiting();
+		await shop.broker.destroyService(shop.broker.getLocalService("products"));
+		const settled: string[] = [];
+		const note = <T>(door: string, p: Promise<T>) => p.finally(() => settled.push(door));
+		const rest = note("rest", new HttpClient(`${shop.url}/api`).get("/products"));
+		const viaSocket = note("socket", socketCall(socket, "products.list", {}));
+		viaSocket.catch(() => undefined);
+		// Both doors wait for the action's node (each listens for it), unless one answered already.
+		await waitFor(() => waiting() === before + 2 || settled.length > 0, 10_000, "both doors waiting");
+		expect(settled).toEqual([]);
+		shop.broker.createService(ProductsService);
+		expect((await rest).status).toBe(200);
+		await expect(viaSocket).resolves.toMatchObject({ rows: [], total: 0 });
+	});
+
+	it("reads a signed-in read's versions in one snapshot, as REST does (the token check and the cached answer)", async () => {
+		const versions = (shop.broker.cacher as unknown as { versions: { readMany(services: readonly string[]): Promise<unknown> } }).versions;
+		const readMany = versions.readMany;
+		const snapshots: string[][] = [];
+		versions.readMany = services => {
+			snapshots.push([...services]);
+			return readMany.call(versions, services);
+		};
+		try {
+			expect((await new HttpClient(`${shop.url}/api`).get("/products", token)).status).toBe(200);
+			const rest = snapshots.splice(0);
+			await socketCall(socket, "products.list", {});
+			expect({ rest, socket: snapshots }).toEqual({ rest: [["customers", "products"]], socket: [["customers", "products"]] });
+		} finally {
+			versions.readMany = readMany;
+		}
 	});
 });

@@ -1,4 +1,8 @@
-import type { ServiceBroker } from "moleculer";
+import Redis from "ioredis";
+import { ServiceBroker, type ServiceSchema } from "moleculer";
+import { brokerOptions } from "../../moleculer.config";
+import { namespacePrefix } from "../../lib/infra/redis";
+import { settings } from "../../lib/infra/settings";
 import CustomersService from "../../services/customers.service";
 import { MAIL_TEMPLATES } from "../../lib/contracts/notifications";
 import { Resets, type ResetDoc } from "../../services/notifications/resets";
@@ -170,5 +174,52 @@ describe("mail without SMTP", () => {
 			});
 		}
 		await expect(broker.call("notifications.previewTemplate", { name: "nope" })).rejects.toMatchObject({ code: 404 });
+	});
+});
+
+describe("the reset and sign-in throttles in Redis", () => {
+	const namespace = `throttles-${process.pid}`;
+	const redisUrl = "redis://127.0.0.1:6379";
+	// One long window for both, so that both count in the same window whatever the clock says.
+	const windowMs = 24 * 60 * 60_000;
+	let broker: ServiceBroker;
+
+	beforeAll(async () => {
+		broker = new ServiceBroker({ ...brokerOptions(settings), namespace, logger: false, metrics: { enabled: false } });
+		const customers = CustomersService as ServiceSchema & { settings: object };
+		broker.createService({ ...customers, settings: { ...customers.settings, loginThrottle: { max: 3, windowMs, redisUrl } } });
+		const notifications = notificationsWith({});
+		broker.createService({ ...notifications, settings: { ...notifications.settings, resetThrottle: { max: 5, windowMs, redisUrl } } });
+		await broker.start();
+		await clearNamespace();
+		await broker.call("customers.register", { name: "Eve", email: "reset:eve@throttle.test", password: "eves-password-1" });
+	});
+	afterAll(async () => {
+		await clearNamespace();
+		await broker.stop();
+	});
+
+	async function clearNamespace(): Promise<void> {
+		const redis = new Redis(redisUrl);
+		const keys = await redis.keys(`${namespacePrefix(namespace)}*`);
+		if (keys.length) await redis.del(...keys);
+		await redis.quit();
+	}
+	const outcome = (p: Promise<unknown>) =>
+		p.then(
+			() => "ok",
+			(err: { code: number }) => err.code,
+		);
+
+	it("reset requests for one email do not spend another email's sign-in budget", async () => {
+		for (let i = 0; i < 3; i++) expect(await outcome(broker.call("notifications.requestPasswordReset", { email: "eve@throttle.test" }))).toBe("ok");
+		expect(await outcome(broker.call("customers.login", { email: "reset:eve@throttle.test", password: "eves-password-1" }))).toBe("ok");
+	});
+
+	it("sign-in attempts for one email do not spend another email's reset budget", async () => {
+		for (let i = 0; i < 3; i++) expect(await outcome(broker.call("customers.login", { email: "reset:zed@throttle.test", password: "wrong-password-1" }))).toBe(401);
+		const codes = [];
+		for (let i = 0; i < 5; i++) codes.push(await outcome(broker.call("notifications.requestPasswordReset", { email: "zed@throttle.test" })));
+		expect(codes).toEqual(["ok", "ok", "ok", "ok", "ok"]);
 	});
 });

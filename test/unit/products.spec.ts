@@ -81,6 +81,26 @@ describe("products service", () => {
 			expect((await call("get", { id: p.id })).images).toEqual([{ url: "/ok.jpg", alt: "ok" }]);
 		});
 
+		it.each([["images"], ["description"], ["lowStockThreshold"]])("refuses %s sent as null with 422 on create and update, storing nothing", async field => {
+			const sku = `NULL-${++seq}`;
+			const err = await call("create", { sku, name: "Null", category: "x", priceCents: 1, stock: 1, [field]: null }).catch((e: any) => e);
+			expect(err).toMatchObject({ code: 422, type: "VALIDATION_ERROR", data: [{ type: "notNull", field }] });
+			expect((await call("list", { search: sku })).total).toBe(0);
+			const p = await product({ images: [{ url: "/ok.jpg", alt: "ok" }], description: "kept", lowStockThreshold: 7 });
+			await expect(call("update", { id: p.id, [field]: null })).rejects.toMatchObject({ code: 422, data: [{ type: "notNull", field }] });
+			expect(await call("get", { id: p.id })).toEqual(p);
+		});
+
+		it("shows a product stored before images with none, and a stored null as null, not as the default", async () => {
+			const svc: any = broker.getLocalService("products");
+			const before = await product();
+			await svc.adapter.updateMany({ _id: before.id }, { $unset: { images: 1 } });
+			const nulled = await product({ images: [{ url: "/ok.jpg", alt: "ok" }] });
+			await svc.adapter.updateMany({ _id: nulled.id }, { $set: { images: null } });
+			expect(svc.toPublic(await svc.adapter.findById(before.id)).images).toEqual([]);
+			expect(svc.toPublic(await svc.adapter.findById(nulled.id)).images).toBeNull();
+		});
+
 		it("refuses a taken sku with 409", async () => {
 			await product({ sku: "TAKEN" });
 			await expect(product({ sku: "TAKEN" })).rejects.toMatchObject({ code: 409, type: "SKU_TAKEN" });

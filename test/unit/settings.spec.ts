@@ -1,8 +1,10 @@
+import { execFileSync, spawn } from "child_process";
 import fs from "fs";
 import os from "os";
 import path from "path";
 import jwt from "jsonwebtoken";
 import { Tokens } from "../../lib/infra/auth";
+import { readAdminFile } from "../../lib/infra/generated-admin";
 import { ENV_VARIABLES, parseSettings, SECRET_VARIABLES, SettingsError } from "../../lib/infra/settings";
 
 describe("settings: the environment, parsed once", () => {
@@ -231,5 +233,45 @@ describe("settings: secrets from files (X_FILE, as Docker secrets mount them)", 
 	it("refuses a secret file larger than any secret (64 kB), without reading it whole", () => {
 		const big = secretFile("big", "x".repeat(65 * 1024));
 		expect(() => parseSettings({ JWT_SECRET_FILE: big })).toThrow(`JWT_SECRET_FILE=${JSON.stringify(big)}: larger than 65536 bytes`);
+	});
+
+	it("refuses a device as a secret file, naming it", () => {
+		expect(() => parseSettings({ JWT_SECRET_FILE: "/dev/null" })).toThrow(`JWT_SECRET_FILE="/dev/null": not a regular file`);
+		expect(() => parseSettings({ JWT_SECRET_FILE: "/dev/zero" })).toThrow(`JWT_SECRET_FILE="/dev/zero": not a regular file`);
+	});
+
+	/** A FIFO with a writer blocked until a reader opens it: a reader that opened it would take what it writes. */
+	async function withFifo(file: string, content: string, check: () => void): Promise<void> {
+		execFileSync("mkfifo", [file]);
+		const writer = spawn("sh", ["-c", `printf '%s' "$1" > "$0"`, file, content], { stdio: "ignore" });
+		const exited = new Promise(resolve => writer.once("exit", resolve));
+		try {
+			check();
+		} finally {
+			if (writer.exitCode === null && writer.signalCode === null) writer.kill();
+			await exited;
+		}
+	}
+
+	it("refuses a FIFO as a secret file, even one a writer is waiting to fill", async () => {
+		const fifo = path.join(dir, "fifo");
+		await withFifo(fifo, "a-secret-through-a-fifo-0123", () => {
+			expect(() => parseSettings({ JWT_SECRET_FILE: fifo })).toThrow(`JWT_SECRET_FILE=${JSON.stringify(fifo)}: not a regular file`);
+		});
+	});
+
+	it("does not take the generated admin's credentials from a FIFO in DATA_DIR", async () => {
+		const file = path.join(dir, "generated-admin");
+		await withFifo(file, JSON.stringify({ email: "fifo@shop.test", password: "from-a-fifo-123" }), () => {
+			expect(readAdminFile(file)).toBeUndefined();
+		});
+	});
+
+	it("does not take the secret it keeps in DATA_DIR from a FIFO there: it makes a new one", async () => {
+		await withFifo(path.join(dir, "jwt-secret"), "a-kept-secret-through-a-fifo-01", () => {
+			const s = parseSettings({ DATA_DIR: dir });
+			expect(s.auth.jwtSecretGenerated).toBe(true);
+			expect(s.auth.jwtSecret).not.toBe("a-kept-secret-through-a-fifo-01");
+		});
 	});
 });
