@@ -1,5 +1,5 @@
 import { byId, el, money, shortId, timeElement, toCents } from "./format.js";
-import { statusBadge } from "./orders.js";
+import { isLaterState, statusBadge } from "./orders.js";
 
 const OPEN = ["pending", "awaiting_payment", "confirmed"];
 const UNPAID = [null, undefined, "unpaid", "failed"];
@@ -80,7 +80,13 @@ export function createOrderManager(api) {
 		if (order.status === "delivered") forms.push(returnForm());
 		if ((order.paidCents ?? 0) > 0) {
 			const fields = [field("refund-amount", "Amount to refund", { name: "amount", inputmode: "decimal", placeholder: (order.paidCents / 100).toFixed(2) })];
-			forms.push(move("refund", "Refund", fields, f => api.post(path("refunds"), { amountCents: toCents(f.amount.value) })));
+			forms.push(
+				move("refund", "Refund", fields, f => {
+					const amountCents = toCents(f.amount.value);
+					if (Number.isNaN(amountCents)) throw new Error("Enter an amount such as 12.50.");
+					return api.post(path("refunds"), { amountCents });
+				}),
+			);
 		}
 		if (OPEN.includes(order.status))
 			forms.push(move("cancel", "Cancel order", [], () => api.post(path("cancel")), { danger: true, confirmText: "Cancel this order? Its stock goes back, and its payment is refunded." }));
@@ -135,7 +141,8 @@ export function createOrderManager(api) {
 			),
 		/** A push: the open order shows its new state (its forms start afresh only when it moved). */
 		orderChanged(next) {
-			if (!order || next.id !== order.id) return;
+			// The answer to a move and its push cross: an earlier or the same state changes nothing (nor empties a field being typed in).
+			if (!order || next.id !== order.id || !isLaterState(next, order) || next.updatedAt === order.updatedAt) return;
 			const moved = next.status !== order.status || next.paymentStatus !== order.paymentStatus || (next.returns?.length ?? 0) !== (order.returns?.length ?? 0);
 			order = next;
 			if (moved) render();

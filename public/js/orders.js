@@ -3,7 +3,7 @@ import { el, fillRows, money, shortId, timeElement } from "./format.js";
 const FEED_LIMIT = 50;
 
 /** Whether `a` is a later state of the same order than `b` (events and reloads can cross). */
-function isLaterState(a, b) {
+export function isLaterState(a, b) {
 	const steps = order => order.statusHistory?.length ?? 0;
 	if (steps(a) !== steps(b)) return steps(a) > steps(b);
 	return (a.updatedAt ?? "") >= (b.updatedAt ?? "");
