@@ -25,9 +25,10 @@ export function itemsSummary(order) {
 
 /**
  * A table of orders kept newest first, each row updated in place when a
- * later state of it arrives. `customerCell(order)` fills the third column.
+ * later state of it arrives. `customerCell(order)` fills the third column;
+ * `moreCells` (functions of the order) add columns after the status.
  */
-export function createOrderTable(tbody, empty, customerCell) {
+export function createOrderTable(tbody, empty, customerCell, moreCells = []) {
 	const orders = new Map();
 	const changed = new Set();
 
@@ -41,6 +42,7 @@ export function createOrderTable(tbody, empty, customerCell) {
 			el("td", {}, customerCell(order)),
 			el("td", { class: "num" }, money(order.totalCents)),
 			el("td", {}, statusBadge(order.status)),
+			...moreCells.map(cell => el("td", {}, cell(order))),
 		);
 	}
 
