@@ -21,7 +21,9 @@ export function createOrderManager(api) {
 	const panel = byId("order-manage");
 	const title = byId("order-manage-title");
 	const status = byId("order-manage-status");
+	/** The latest state known, and the one the forms were built from (rebuilding them empties what is being typed). */
 	let order = null;
+	let rendered = null;
 
 	/** A form of one move: its fields, its button, and the slot for the API's refusal right after the button. */
 	function move(name, label, fields, send, { danger = false, confirmText = null } = {}) {
@@ -37,7 +39,11 @@ export function createOrderManager(api) {
 			try {
 				await send(form.elements);
 				status.textContent = `${label}: done.`;
-				show(await api.get(`/orders/${encodeURIComponent(order.id)}`));
+				const fresh = await api.get(`/orders/${encodeURIComponent(order.id)}`);
+				if (isLaterState(fresh, order)) order = fresh;
+				// The move's push may have rebuilt the forms already.
+				if (order.updatedAt !== rendered.updatedAt) render();
+				else button.disabled = false;
 			} catch (err) {
 				error.textContent = err.message;
 				button.disabled = false;
@@ -94,6 +100,7 @@ export function createOrderManager(api) {
 	}
 
 	function render() {
+		rendered = order;
 		const f = order.fulfilment;
 		title.textContent = `Order ${shortId(order.id)}`;
 		panel.dataset.orderId = order.id;
@@ -143,8 +150,8 @@ export function createOrderManager(api) {
 		orderChanged(next) {
 			// The answer to a move and its push cross: an earlier or the same state changes nothing (nor empties a field being typed in).
 			if (!order || next.id !== order.id || !isLaterState(next, order) || next.updatedAt === order.updatedAt) return;
-			const moved = next.status !== order.status || next.paymentStatus !== order.paymentStatus || (next.returns?.length ?? 0) !== (order.returns?.length ?? 0);
 			order = next;
+			const moved = next.status !== rendered.status || next.paymentStatus !== rendered.paymentStatus || (next.returns?.length ?? 0) !== (rendered.returns?.length ?? 0);
 			if (moved) render();
 		},
 	};
