@@ -1,6 +1,7 @@
 import { ApiError } from "./api.js";
 import { fieldErrors } from "./field-errors.js";
-import { byId, dateTimeOf, el, money, showError } from "./format.js";
+import { byId, el, money, showError } from "./format.js";
+import { showPayment } from "./payment-note.js";
 
 function fact(term, value, attrs = {}) {
 	return [el("dt", {}, term), el("dd", attrs, value)];
@@ -80,18 +81,6 @@ export function createCheckout(api, cart, onPlaced) {
 		} finally {
 			placeButton.disabled = false;
 		}
-	}
-
-	function showPayment(order, payment) {
-		const section = byId("payment");
-		byId("payment-details").replaceChildren(
-			...fact("Amount", money(payment.amountCents), { "data-payment": "amount" }),
-			...fact("Payment reference", el("strong", {}, payment.reference), { "data-payment": "reference" }),
-			...fact("Pay before", dateTimeOf(order.paymentDeadline)),
-			...fact("Order", order.id, { "data-payment": "order" }),
-		);
-		section.hidden = false;
-		section.focus();
 	}
 
 	form.addEventListener("submit", priceIt);

@@ -1,11 +1,25 @@
-import { byId, el, showError } from "./format.js";
+import { byId, el, shortId, showError } from "./format.js";
 import { createOrderTable, itemsSummary } from "./orders.js";
+import { showPayment } from "./payment-note.js";
 
 const ORDERS_SHOWN = 20;
 
-function paymentCell(order) {
-	const state = (order.paymentStatus ?? "unpaid").replace(/_/g, " ");
-	return el("span", { "data-payment": order.paymentStatus ?? "unpaid" }, state);
+/** The payment's state; an order awaiting payment offers its bank-transfer instructions again. */
+function paymentCell(api) {
+	return order => {
+		const state = el("span", { "data-payment": order.paymentStatus ?? "unpaid" }, (order.paymentStatus ?? "unpaid").replace(/_/g, " "));
+		if (order.status !== "awaiting_payment") return state;
+		const error = el("span", { class: "error", role: "alert" });
+		const howToPay = async () => {
+			try {
+				showPayment(order, await api.get(`/orders/${encodeURIComponent(order.id)}/payment`));
+				error.textContent = "";
+			} catch (err) {
+				error.textContent = err.message;
+			}
+		};
+		return [state, el("br"), el("button", { type: "button", class: "secondary", "aria-label": `How to pay order ${shortId(order.id)}`, onclick: howToPay }, "How to pay"), error];
+	};
 }
 
 function shippingCell(order) {
@@ -17,7 +31,7 @@ function shippingCell(order) {
 /** A customer's orders (the API shows them no other), with their status, payment and shipping live. */
 export function startMyOrders(api, live) {
 	byId("customer-view").hidden = false;
-	const orders = createOrderTable(byId("my-orders"), byId("my-orders-empty"), itemsSummary, [paymentCell, shippingCell]);
+	const orders = createOrderTable(byId("my-orders"), byId("my-orders-empty"), itemsSummary, [paymentCell(api), shippingCell]);
 
 	async function load() {
 		try {

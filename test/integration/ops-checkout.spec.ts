@@ -193,6 +193,11 @@ describe("the shop from the page: checkout and the admin's order moves", () => {
 			found[`payment ${label}`] = await axeViolations(page);
 			await saveScreenshot(page, `customer-payment-${label}`);
 
+			// After a reload, the order itself offers the instructions again.
+			await page.reload();
+			await row.getByRole("button", { name: /^How to pay order/ }).click();
+			await reference.filter({ hasText: payment.reference }).waitFor({ timeout: PAGE_MS });
+
 			// The admin, in another browser, moves the order along; the customer's page follows each move.
 			const admin = await manage(DESKTOP, orderId);
 			await admin.page.getByRole("button", { name: "Mark paid" }).click();
