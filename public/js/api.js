@@ -23,14 +23,16 @@ export function query(params) {
 }
 
 export class Api {
-	constructor(token, onUnauthorized) {
+	/** `headers()` adds headers to each request (a guest's X-Cart-Token). */
+	constructor(token, onUnauthorized, headers = () => ({})) {
 		this.token = token;
 		this.onUnauthorized = onUnauthorized;
+		this.headers = headers;
 	}
 
 	/** JSON in and out; a status outside 2xx (and `accept`) throws an ApiError. */
 	async request(method, path, body, accept = []) {
-		const headers = { accept: "application/json" };
+		const headers = { accept: "application/json", ...this.headers() };
 		if (this.token) headers.authorization = `Bearer ${this.token}`;
 		if (body !== undefined) headers["content-type"] = "application/json";
 		const res = await fetch(`/api${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });

@@ -30,6 +30,14 @@ export function money(cents) {
 	return typeof cents === "number" ? moneyFormat.format(cents / 100) : "–";
 }
 
+/** "12.5" or "12,50" as cents; NaN when it is not an amount with at most two decimals. */
+export function toCents(text) {
+	const normal = text.trim().replace(",", ".");
+	if (!/^\d{1,9}(\.\d{1,2})?$/.test(normal)) return NaN;
+	const [whole, fraction = ""] = normal.split(".");
+	return Number(whole) * 100 + Number(fraction.padEnd(2, "0"));
+}
+
 export function timeOf(iso) {
 	return new Date(iso).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }

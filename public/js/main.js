@@ -1,8 +1,11 @@
 import { Api, ApiError } from "./api.js";
+import { cartHeaders, forgetGuestCart, guestCartToken } from "./cart.js";
+import { fieldErrors } from "./field-errors.js";
 import { byId, showError } from "./format.js";
 import { connectLive } from "./live.js";
 import { startMyOrders } from "./my-orders.js";
 import { startOpsView } from "./ops-view.js";
+import { startShop } from "./shop.js";
 
 const SESSION_KEY = "shop-ops.session";
 const NOTICE_KEY = "shop-ops.notice";
@@ -22,12 +25,55 @@ function signOut(notice) {
 	location.reload();
 }
 
+let guestShop = null;
+
+/** A guest: the sign-in and sign-up forms, and the shop with a cart its token reaches. */
 function showSignIn() {
 	byId("sign-in").hidden = false;
+	byId("sign-up").hidden = false;
 	byId("sign-in-notice").textContent = sessionStorage.getItem(NOTICE_KEY) ?? "";
 	sessionStorage.removeItem(NOTICE_KEY);
 	byId("sign-in-form").addEventListener("submit", submitSignIn);
+	byId("sign-up-form").addEventListener("submit", submitSignUp);
 	byId("sign-in-email").focus();
+	guestShop = startShop(new Api(null, null, cartHeaders), { guest: true });
+}
+
+/**
+ * Signed in or signed up: a customer's guest cart joins their own (once;
+ * a cart that expired meanwhile is simply gone), and the session starts.
+ */
+async function begin({ token, customer }) {
+	if (customer.role !== "admin" && guestCartToken()) {
+		await new Api(token, null, cartHeaders).post("/cart/merge").catch(() => undefined);
+	}
+	forgetGuestCart();
+	sessionStorage.setItem(SESSION_KEY, JSON.stringify({ token, customer }));
+	byId("sign-in").hidden = true;
+	byId("sign-up").hidden = true;
+	startSession({ token, customer });
+}
+
+const signUpErrors = fieldErrors(byId("sign-up-form"), field => byId("sign-up-form").elements[field] ?? null);
+
+async function submitSignUp(event) {
+	event.preventDefault();
+	const form = event.currentTarget;
+	const button = form.querySelector("button");
+	const error = byId("sign-up-error");
+	signUpErrors.clear();
+	showError(error, "");
+	button.disabled = true;
+	try {
+		const f = form.elements;
+		await begin(await new Api(null).post("/auth/register", { name: f.name.value, email: f.email.value, password: f.password.value }));
+	} catch (err) {
+		const problems = err instanceof ApiError && err.status === 409 ? [{ field: "email", message: err.message }] : err instanceof ApiError ? err.fieldErrors : [];
+		for (const { field, message } of problems) if (!signUpErrors.show(field, message)) showError(error, message);
+		if (problems.length) signUpErrors.focusFirst();
+		else showError(error, `Could not create your account: ${err.message}`);
+		button.disabled = false;
+	}
 }
 
 async function submitSignIn(event) {
@@ -38,10 +84,7 @@ async function submitSignIn(event) {
 	button.disabled = true;
 	showError(error, "");
 	try {
-		const { token, customer } = await new Api(null).post("/auth/login", { email: form.elements.email.value, password: form.elements.password.value });
-		sessionStorage.setItem(SESSION_KEY, JSON.stringify({ token, customer }));
-		byId("sign-in").hidden = true;
-		startSession({ token, customer });
+		await begin(await new Api(null).post("/auth/login", { email: form.elements.email.value, password: form.elements.password.value }));
 	} catch (err) {
 		showError(error, err instanceof ApiError && err.status === 401 ? "Wrong email or password." : `Could not sign in: ${err.message}`);
 	} finally {
@@ -54,10 +97,24 @@ function startSession({ token, customer }) {
 	const api = new Api(token, ended);
 	let view = null;
 	const live = connectLive(token, { onRestored: () => view?.reload(), onUnauthorized: ended });
-	view = customer.role === "admin" ? startOpsView(api, live) : startMyOrders(api, live);
+	if (customer.role === "admin" && guestShop) byId("shop-view").hidden = true;
+	view = customer.role === "admin" ? startOpsView(api, live) : startCustomer(api, live);
 	byId("signed-in-as").textContent = `${customer.name} (${customer.role})`;
 	byId("session").hidden = false;
 	byId("sign-out").addEventListener("click", () => signOut("You are signed out."));
+}
+
+function startCustomer(api, live) {
+	const orders = startMyOrders(api, live);
+	const onPlaced = () => orders.reload();
+	const shop = guestShop ?? startShop(api, { guest: false, live, onPlaced });
+	guestShop?.signIn(api, live, onPlaced);
+	return {
+		reload: () => {
+			orders.reload();
+			shop.reload();
+		},
+	};
 }
 
 /** A saved session still counts only if the API still accepts its token; the role is read afresh. */

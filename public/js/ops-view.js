@@ -5,6 +5,7 @@ import { createDashboard } from "./dashboard.js";
 import { byId, debounce, el, showError } from "./format.js";
 import { createCustomersAdmin } from "./customers-admin.js";
 import { createLowStockPanel } from "./low-stock.js";
+import { createOrderManager } from "./order-manage.js";
 import { createOrdersAdmin } from "./orders-admin.js";
 import { createOrderTable } from "./orders.js";
 import { createProductsAdmin } from "./products-admin.js";
@@ -22,7 +23,11 @@ const HEALTH_SETTLE_MS = 1_500;
 function customerNames(api) {
 	const known = new Map();
 	return customerId => {
-		if (!known.has(customerId)) known.set(customerId, api.get(`/customers/${encodeURIComponent(customerId)}`).catch(() => null));
+		if (!known.has(customerId))
+			known.set(
+				customerId,
+				api.get(`/customers/${encodeURIComponent(customerId)}`).catch(() => null),
+			);
 		return known.get(customerId);
 	};
 }
@@ -46,7 +51,8 @@ export function startOpsView(api, live) {
 	const lowStock = createLowStockPanel(api);
 	const orders = createOrderTable(byId("order-feed"), byId("orders-empty"), customerCell(lookup));
 	const products = createProductsAdmin(api);
-	const ordersAdmin = createOrdersAdmin(api, customerCell(lookup));
+	const orderManager = createOrderManager(api);
+	const ordersAdmin = createOrdersAdmin(api, customerCell(lookup), [orderManager.button]);
 	const customers = createCustomersAdmin(api);
 
 	async function loadOrders() {
@@ -71,6 +77,7 @@ export function startOpsView(api, live) {
 	live.on("order.updated", ({ order }) => {
 		orders.upsert(order);
 		ordersAdmin.orderChanged(order);
+		orderManager.orderChanged(order);
 	});
 	live.on("alert", ({ alert }) => alerts.add(alert));
 	live.on("product.updated", ({ product }) => {

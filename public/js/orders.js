@@ -3,7 +3,7 @@ import { el, fillRows, money, shortId, timeElement } from "./format.js";
 const FEED_LIMIT = 50;
 
 /** Whether `a` is a later state of the same order than `b` (events and reloads can cross). */
-function isLaterState(a, b) {
+export function isLaterState(a, b) {
 	const steps = order => order.statusHistory?.length ?? 0;
 	if (steps(a) !== steps(b)) return steps(a) > steps(b);
 	return (a.updatedAt ?? "") >= (b.updatedAt ?? "");
@@ -25,9 +25,10 @@ export function itemsSummary(order) {
 
 /**
  * A table of orders kept newest first, each row updated in place when a
- * later state of it arrives. `customerCell(order)` fills the third column.
+ * later state of it arrives. `customerCell(order)` fills the third column;
+ * `moreCells` (functions of the order) add columns after the status.
  */
-export function createOrderTable(tbody, empty, customerCell) {
+export function createOrderTable(tbody, empty, customerCell, moreCells = []) {
 	const orders = new Map();
 	const changed = new Set();
 
@@ -41,6 +42,7 @@ export function createOrderTable(tbody, empty, customerCell) {
 			el("td", {}, customerCell(order)),
 			el("td", { class: "num" }, money(order.totalCents)),
 			el("td", {}, statusBadge(order.status)),
+			...moreCells.map(cell => el("td", {}, cell(order))),
 		);
 	}
 

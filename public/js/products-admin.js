@@ -1,20 +1,12 @@
 import { ApiError, query } from "./api.js";
 import { fieldErrors } from "./field-errors.js";
-import { byId, el, fillRows, money, showError } from "./format.js";
+import { byId, el, fillRows, money, showError, toCents } from "./format.js";
 import { createPager } from "./pager.js";
 
 const PAGE_SIZE = 20;
 const IMAGES_MAX = 10;
 /** lib/contracts/params.ts's IMAGE_URL_PATTERN. */
 const IMAGE_URL = /^(?:https:\/\/[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?(?:[/?#][^\s\\"'<>]*)?|\/(?![/\\])[^\s\\"'<>]*)$/;
-
-/** "12.5" or "12,50" as cents; NaN when it is not an amount with at most two decimals. */
-function toCents(text) {
-	const normal = text.trim().replace(",", ".");
-	if (!/^\d{1,9}(\.\d{1,2})?$/.test(normal)) return NaN;
-	const [whole, fraction = ""] = normal.split(".");
-	return Number(whole) * 100 + Number(fraction.padEnd(2, "0"));
-}
 
 function thumbnail(product) {
 	const image = product.images?.[0];
