@@ -1,15 +1,11 @@
 import type { CallingOptions, Middleware, ServiceBroker } from "moleculer";
 import { defineMiddleware, type CallNext, type CallTarget } from "../lib/contracts/schema";
-
-interface Registry {
-	getActionEndpoints(name: string): { hasLocal(): boolean } | undefined;
-}
+import { registryOf } from "../lib/infra/registry";
 
 function isLocalTarget(broker: ServiceBroker, target: CallTarget, opts: CallingOptions): boolean {
 	if (typeof target !== "string") return target.local;
 	if (opts.nodeID) return opts.nodeID === broker.nodeID;
-	// Moleculer's typings leave the registry's endpoint lookup out.
-	return !!(broker.registry as unknown as Registry).getActionEndpoints(target)?.hasLocal();
+	return !!registryOf(broker).getActionEndpoints(target)?.hasLocal();
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { ActionCacheOptions, ActionParams, ActionSchema, CallingOptions, Context, LoggerInstance, Middleware, ServiceBroker, ServiceSchema } from "moleculer";
+import type { ActionCacheOptions, ActionParams, ActionSchema, CallingOptions, Context, LoggerInstance, Middleware, Service, ServiceBroker, ServiceSchema } from "moleculer";
 
 /** The part of Moleculer's Service that every service's `this` has. */
 export interface ServiceBase<S> {
@@ -145,6 +145,7 @@ export interface MiddlewareDef {
 	started?(broker: ServiceBroker): void | Promise<void>;
 	stopping?(broker: ServiceBroker): void | Promise<void>;
 	stopped?(broker: ServiceBroker): void | Promise<void>;
+	serviceStarted?(service: Service): void | Promise<void>;
 	localAction?(handler: Handler, action: ActionSchema & { name: string }): Handler;
 	remoteAction?(handler: Handler, action: ActionSchema & { name: string }): Handler;
 	localEvent?(handler: Handler, event: { name: string }): Handler;
