@@ -1,5 +1,5 @@
 import type { Middleware, ServiceBroker } from "moleculer";
-import { defineMiddleware, type CallNext } from "../lib/contracts/schema";
+import { defineCallMiddleware } from "../lib/contracts/schema";
 import { registryOf } from "../lib/infra/registry";
 
 /** How long a call waits for a node of its service when none serves it: about what a node takes to start here. */
@@ -36,18 +36,9 @@ export function endpointFor(broker: ServiceBroker, name: string, maxWaitMs: numb
  * the new node is there.
  */
 export function EndpointWaitMiddleware(maxWaitMs: number): Middleware {
-	let broker: ServiceBroker;
-	return defineMiddleware({
-		name: "EndpointWait",
-		created(b: ServiceBroker) {
-			broker = b;
-		},
-		call(next: CallNext): CallNext {
-			return (target, params, opts = {}) => {
-				// A call to a node, or before the broker has started (it learns of the others then), goes on.
-				if (typeof target !== "string" || opts.nodeID || !broker.started || !unserved(broker, target)) return next(target, params, opts);
-				return endpointFor(broker, target, maxWaitMs).then(() => next(target, params, opts));
-			};
-		},
+	return defineCallMiddleware("EndpointWait", (broker, next, target, params, opts) => {
+		// A call to a node, or before the broker has started (it learns of the others then), goes on.
+		if (typeof target !== "string" || opts.nodeID || !broker.started || !unserved(broker, target)) return next(target, params, opts);
+		return endpointFor(broker, target, maxWaitMs).then(() => next(target, params, opts));
 	});
 }

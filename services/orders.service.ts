@@ -6,6 +6,7 @@ import { ForbiddenError, NotFoundError, UnauthorizedError, UnprocessableError } 
 import { ORDER_STATUSES, type OrderStatus } from "../lib/contracts/order-status";
 import { ID, ORDER_ITEMS, PAGE_PARAMS } from "../lib/contracts/params";
 import type { ReserveItem } from "../lib/contracts/reservations";
+import { oneAtATime } from "../lib/infra/rounds";
 import { settings } from "../lib/infra/settings";
 import { ORDER_REFUSAL, type CanOrderAnswer, type Ctx, type Order, type ShippingAddress, defineService, state } from "../lib/contracts/types";
 import { ORDER_INDEXES, type OrderDoc } from "./orders/placement";
@@ -38,7 +39,7 @@ const OrdersService = defineService({
 		shop: settings.shop,
 	},
 
-	state: state<{ placement: PaymentHold; checkout: Checkout; aftercare: Aftercare; recovering: boolean; recoveryTimer?: NodeJS.Timeout }>(),
+	state: state<{ placement: PaymentHold; checkout: Checkout; aftercare: Aftercare; recover: () => Promise<void>; recoveryTimer?: NodeJS.Timeout }>(),
 
 	actions: {
 		create: {
@@ -240,24 +241,16 @@ const OrdersService = defineService({
 			if (user.role !== "admin" && doc.customerId !== user.id) throw new NotFoundError("Order", id);
 			return doc;
 		},
-
-		/** One recovery round at a time; never throws. */
-		async recover(): Promise<void> {
-			if (this.recovering) return;
-			this.recovering = true;
-			try {
-				await this.placement.recoverStale(this.broker);
-				await this.aftercare.recover(this.broker, new Date(Date.now() - this.settings.settlement.pendingTimeoutMs).toISOString());
-			} catch (err) {
-				this.logger.warn("Recovering orders failed; the next round retries", (err as Error).message);
-			} finally {
-				this.recovering = false;
-			}
-		},
 	},
 
 	created() {
-		this.recovering = false;
+		this.recover = oneAtATime(
+			async () => {
+				await this.placement.recoverStale(this.broker);
+				await this.aftercare.recover(this.broker, new Date(Date.now() - this.settings.settlement.pendingTimeoutMs).toISOString());
+			},
+			err => this.logger.warn("Recovering orders failed; the next round retries", err.message),
+		);
 	},
 
 	started() {

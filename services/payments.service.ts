@@ -1,9 +1,10 @@
 import DbMixin from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
-import { CHANNELS, type OrderStatusMessage } from "../lib/contracts/channels";
+import { CHANNELS, orderOf, type OrderStatusMessage } from "../lib/contracts/channels";
 import { NotFoundError } from "../lib/contracts/errors";
 import { CENTS, ID } from "../lib/contracts/params";
 import { PAYMENT_PROVIDERS, type Payment, type PaymentProvider } from "../lib/contracts/payments";
+import { oneAtATime } from "../lib/infra/rounds";
 import { settings } from "../lib/infra/settings";
 import { type Ctx, type Order, defineService, state } from "../lib/contracts/types";
 import { PAYMENT_INDEXES, PaymentBook, type PaymentDoc } from "./payments/book";
@@ -20,7 +21,7 @@ const PaymentsService = defineService({
 		settlement: settings.settlement,
 	},
 
-	state: state<{ book: PaymentBook; stripe?: StripeProvider; recovering: boolean; recoveryTimer?: NodeJS.Timeout }>(),
+	state: state<{ book: PaymentBook; stripe?: StripeProvider; recover: () => Promise<void>; recoveryTimer?: NodeJS.Timeout }>(),
 
 	actions: {
 		/** An order's payment, as its customer or an admin sees it (before anything is stored: manual, unpaid, with the bank-transfer reference to show). */
@@ -79,8 +80,7 @@ const PaymentsService = defineService({
 		[CHANNELS.orderStatus]: {
 			group: "payments",
 			async handler(msg: OrderStatusMessage) {
-				const order = msg?.order;
-				if (!order?.id || !order.status) throw new Error("Malformed order status message");
+				const order = orderOf(msg);
 				if (order.status !== "cancelled" || (msg.change ?? "status") !== "status") return;
 				const p = await this.book.find(order.id);
 				if (p) await this.book.settleCancelled(this.broker, p);
@@ -100,22 +100,13 @@ const PaymentsService = defineService({
 			if (!p || p.capturedCents === 0) throw new NotFoundError("Captured payment of order", orderId);
 			return p;
 		},
-
-		async recover(): Promise<void> {
-			if (this.recovering) return;
-			this.recovering = true;
-			try {
-				await this.book.recover(this.broker, new Date(Date.now() - this.settings.settlement.pendingTimeoutMs).toISOString());
-			} catch (err) {
-				this.logger.warn("Settling payments failed; the next round retries", (err as Error).message);
-			} finally {
-				this.recovering = false;
-			}
-		},
 	},
 
 	created() {
-		this.recovering = false;
+		this.recover = oneAtATime(
+			() => this.book.recover(this.broker, new Date(Date.now() - this.settings.settlement.pendingTimeoutMs).toISOString()),
+			err => this.logger.warn("Settling payments failed; the next round retries", err.message),
+		);
 	},
 
 	started() {

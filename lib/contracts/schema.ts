@@ -159,6 +159,20 @@ export interface MiddlewareDef {
 export type CallTarget = string | { local: boolean };
 export type CallNext = (target: CallTarget, params: unknown, opts?: CallingOptions) => Promise<unknown>;
 
+/** A middleware around the broker's calls: `around` decides, for each call, how `next` is called. */
+export function defineCallMiddleware(name: string, around: (broker: ServiceBroker, next: CallNext, target: CallTarget, params: unknown, opts: CallingOptions) => Promise<unknown>): Middleware {
+	let broker: ServiceBroker;
+	return defineMiddleware({
+		name,
+		created(b: ServiceBroker) {
+			broker = b;
+		},
+		call(next: CallNext): CallNext {
+			return (target, params, opts = {}) => around(broker, next, target, params, opts);
+		},
+	});
+}
+
 /** A middleware, its hooks typed, handed to Moleculer as the Middleware it takes. */
 export function defineMiddleware(middleware: MiddlewareDef): Middleware {
 	// Moleculer types a middleware as an index of unrelated function shapes, which no hook with typed parameters fits.

@@ -1,0 +1,19 @@
+/**
+ * A background round (a recovery, a settlement) run one at a time: a call
+ * while one runs returns at once. A failed round goes to `failed`, never
+ * to the caller: the next round retries.
+ */
+export function oneAtATime(round: () => Promise<void>, failed: (err: Error) => void): () => Promise<void> {
+	let running = false;
+	return async () => {
+		if (running) return;
+		running = true;
+		try {
+			await round();
+		} catch (err) {
+			failed(err as Error);
+		} finally {
+			running = false;
+		}
+	};
+}
