@@ -6,7 +6,7 @@ import { ForbiddenError, NotFoundError, UnauthorizedError, UnprocessableError } 
 import { ORDER_STATUSES, type OrderStatus } from "../lib/contracts/order-status";
 import { ID, ORDER_ITEMS, PAGE_PARAMS } from "../lib/contracts/params";
 import type { ReserveItem } from "../lib/contracts/reservations";
-import { oneAtATime } from "../lib/infra/rounds";
+import { everyAndOnceReady, oneAtATime } from "../lib/infra/rounds";
 import { settings } from "../lib/infra/settings";
 import { ORDER_REFUSAL, type CanOrderAnswer, type Ctx, type Order, type ShippingAddress, defineService, state } from "../lib/contracts/types";
 import { ORDER_INDEXES, type OrderDoc } from "./orders/placement";
@@ -271,12 +271,8 @@ const OrdersService = defineService({
 			emit: (event, payload) => void this.broker.emit(event, payload),
 			logger: this.logger,
 		});
-		this.recoveryTimer = setInterval(() => void this.recover(), this.settings.settlement.recoveryIntervalMs);
-		// On start, once products can be reached.
-		this.broker.waitForServices(["products"]).then(
-			() => this.recover(),
-			() => undefined,
-		);
+		// On start, once products can be reached, then every interval.
+		this.recoveryTimer = everyAndOnceReady(() => this.recover(), this.settings.settlement.recoveryIntervalMs, this.broker.waitForServices(["products"]));
 	},
 
 	stopped() {

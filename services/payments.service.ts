@@ -4,7 +4,7 @@ import { CHANNELS, orderOf, type OrderStatusMessage } from "../lib/contracts/cha
 import { NotFoundError } from "../lib/contracts/errors";
 import { CENTS, ID } from "../lib/contracts/params";
 import { PAYMENT_PROVIDERS, type Payment, type PaymentProvider } from "../lib/contracts/payments";
-import { oneAtATime } from "../lib/infra/rounds";
+import { everyAndOnceReady, oneAtATime } from "../lib/infra/rounds";
 import { settings } from "../lib/infra/settings";
 import { type Ctx, type Order, defineService, state } from "../lib/contracts/types";
 import { PAYMENT_INDEXES, PaymentBook, type PaymentDoc } from "./payments/book";
@@ -114,11 +114,7 @@ const PaymentsService = defineService({
 		this.stripe = stripeSettings ? new StripeProvider(stripeSettings) : undefined;
 		const providers: Partial<Record<PaymentProvider, Provider>> = { manual: new ManualProvider(), ...(this.stripe ? { stripe: this.stripe } : {}) };
 		this.book = new PaymentBook({ payments: this.adapter, providers, currency, logger: this.logger });
-		this.recoveryTimer = setInterval(() => void this.recover(), this.settings.settlement.recoveryIntervalMs);
-		this.broker.waitForServices(["orders"]).then(
-			() => this.recover(),
-			() => undefined,
-		);
+		this.recoveryTimer = everyAndOnceReady(() => this.recover(), this.settings.settlement.recoveryIntervalMs, this.broker.waitForServices(["orders"]));
 	},
 
 	stopped() {

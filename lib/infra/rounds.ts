@@ -17,3 +17,10 @@ export function oneAtATime(round: () => Promise<void>, failed: (err: Error) => v
 		}
 	};
 }
+
+/** Runs `round` every `everyMs`, and once as soon as `ready` resolves (a failed wait leaves it to the timer). */
+export function everyAndOnceReady(round: () => Promise<void>, everyMs: number, ready: Promise<unknown>): NodeJS.Timeout {
+	const timer = setInterval(() => void round(), everyMs);
+	ready.then(round, () => undefined);
+	return timer;
+}
