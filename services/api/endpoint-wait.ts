@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "http";
 import ApiGateway from "moleculer-web";
-import type { Service, ServiceSchema } from "moleculer";
 import { ENDPOINT_WAIT_MS, endpointFor, unserved } from "../../middlewares/endpoint-wait";
+import { defineMixin } from "../../lib/contracts/types";
 
-type AliasHandler = (this: Service, req: IncomingMessage, res: ServerResponse, alias: { action?: string }) => Promise<unknown>;
+type AliasHandler = (this: unknown, req: IncomingMessage, res: ServerResponse, alias: { action?: string }) => Promise<unknown>;
 
 /**
  * moleculer-web picks a route's node before anything it lets us hook runs,
@@ -11,13 +11,14 @@ type AliasHandler = (this: Service, req: IncomingMessage, res: ServerResponse, a
  * is replaced (the dead one is out at once, lib/infra/amqp-transporter.ts),
  * a request waits for the new one as a call would (middlewares/endpoint-wait.ts).
  */
-const EndpointWaitMixin: Partial<ServiceSchema> = {
+const EndpointWaitMixin = defineMixin({
 	methods: {
-		async aliasHandler(this: Service, req: IncomingMessage, res: ServerResponse, alias: { action?: string }) {
+		async aliasHandler(req: IncomingMessage, res: ServerResponse, alias: { action?: string }): Promise<unknown> {
 			if (alias.action && unserved(this.broker, alias.action)) await endpointFor(this.broker, alias.action, ENDPOINT_WAIT_MS);
+			// moleculer-web's typings leave its methods out.
 			return (ApiGateway as unknown as { methods: { aliasHandler: AliasHandler } }).methods.aliasHandler.call(this, req, res, alias);
 		},
 	},
-};
+});
 
 export default EndpointWaitMixin;
