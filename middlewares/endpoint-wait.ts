@@ -1,17 +1,13 @@
-import type { CallingOptions, Middleware, ServiceBroker } from "moleculer";
-
-type Call = (target: unknown, params: unknown, opts?: CallingOptions) => Promise<unknown>;
-
-interface Registry {
-	getActionEndpoints(name: string): { hasAvailable(): boolean } | undefined;
-}
+import type { Middleware, ServiceBroker } from "moleculer";
+import { defineCallMiddleware } from "../lib/contracts/schema";
+import { registryOf } from "../lib/infra/registry";
 
 /** How long a call waits for a node of its service when none serves it: about what a node takes to start here. */
 export const ENDPOINT_WAIT_MS = 3000;
 
 /** Whether the action is known to the cluster (it had a node) but no node serves it now. */
 export function unserved(broker: ServiceBroker, name: string): boolean {
-	const endpoints = (broker.registry as unknown as Registry).getActionEndpoints(name);
+	const endpoints = registryOf(broker).getActionEndpoints(name);
 	return endpoints !== undefined && !endpoints.hasAvailable();
 }
 
@@ -40,18 +36,9 @@ export function endpointFor(broker: ServiceBroker, name: string, maxWaitMs: numb
  * the new node is there.
  */
 export function EndpointWaitMiddleware(maxWaitMs: number): Middleware {
-	let broker: ServiceBroker;
-	return {
-		name: "EndpointWait",
-		created(b: ServiceBroker) {
-			broker = b;
-		},
-		call(next: Call): Call {
-			return (target, params, opts = {}) => {
-				// A call to a node, or before the broker has started (it learns of the others then), goes on.
-				if (typeof target !== "string" || opts.nodeID || !(broker as unknown as { started: boolean }).started || !unserved(broker, target)) return next(target, params, opts);
-				return endpointFor(broker, target, maxWaitMs).then(() => next(target, params, opts));
-			};
-		},
-	} as unknown as Middleware;
+	return defineCallMiddleware("EndpointWait", (broker, next, target, params, opts) => {
+		// A call to a node, or before the broker has started (it learns of the others then), goes on.
+		if (typeof target !== "string" || opts.nodeID || !broker.started || !unserved(broker, target)) return next(target, params, opts);
+		return endpointFor(broker, target, maxWaitMs).then(() => next(target, params, opts));
+	});
 }

@@ -29,8 +29,7 @@ export function HealthFileMiddleware(file: string, intervalMs = HEALTH_REPORT_IN
 	}
 
 	async function check(broker: ServiceBroker): Promise<void> {
-		// Moleculer's typings leave a service's own actions out.
-		const checked = broker.services.filter(svc => svc.name !== "api" && !svc.name.startsWith("$") && (svc as unknown as { actions?: Record<string, unknown> }).actions?.health);
+		const checked = broker.services.filter(svc => svc.name !== "api" && !svc.name.startsWith("$") && svc.actions?.health);
 		const services: Record<string, string> = Object.fromEntries(await Promise.all(checked.map(async svc => [svc.name, await serviceState(broker, svc.name)] as const)));
 		if (!running) return;
 		const report: HealthReport = { at: Date.now(), nodeID: broker.nodeID, pid: process.pid, services, dependencies: dependencyStates(broker) };

@@ -1,6 +1,7 @@
 import fs from "fs";
 import path from "path";
 import type { Middleware, Service, ServiceBroker } from "moleculer";
+import { defineMiddleware } from "../lib/contracts/schema";
 
 /** The project's own files: what is not under node_modules, in the project's folder. */
 const ROOT = path.resolve(__dirname, "..");
@@ -99,7 +100,7 @@ export function HotReloadMiddleware(): Middleware {
 		}
 	}
 
-	return {
+	return defineMiddleware({
 		name: "HotReload",
 		created(b: ServiceBroker) {
 			broker = b;
@@ -111,12 +112,12 @@ export function HotReloadMiddleware(): Middleware {
 			}
 		},
 		serviceStarted(svc: Service & { __filename?: string }) {
-			if (svc.__filename && (broker as unknown as { started: boolean }).started) record(svc.__filename);
+			if (svc.__filename && broker.started) record(svc.__filename);
 		},
 		stopped() {
 			clearTimeout(settle);
 			for (const watcher of watchers.values()) watcher.close();
 			watchers.clear();
 		},
-	} as unknown as Middleware;
+	});
 }

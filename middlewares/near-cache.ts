@@ -41,8 +41,7 @@ export function NearCacheMiddleware(bounds: { maxEntries: number; maxBytes: numb
 			// Bounded in entries and in bytes: keys by the cacher's maxParamsLength, answers by their JSON's length.
 			const cache = (entries ??= new VersionedEntries(bounds));
 			const service = serviceOf(action);
-			// Moleculer's typings leave a cacher's options out.
-			const ttlMs = (opts.ttl ?? (cacher as unknown as { opts: { ttl?: number } }).opts.ttl ?? 0) * 1000;
+			const ttlMs = (opts.ttl ?? cacher.opts.ttl ?? 0) * 1000;
 			return async function nearCache(ctx: Context): Promise<unknown> {
 				const meta = ctx.meta as VersionedMeta;
 				if (meta.$cache === false) return handler(ctx);

@@ -1,15 +1,11 @@
 import type { CallingOptions, Middleware, ServiceBroker } from "moleculer";
-import { defineMiddleware, type CallNext, type CallTarget } from "../lib/contracts/schema";
-
-interface Registry {
-	getActionEndpoints(name: string): { hasLocal(): boolean } | undefined;
-}
+import { defineCallMiddleware, type CallTarget } from "../lib/contracts/schema";
+import { registryOf } from "../lib/infra/registry";
 
 function isLocalTarget(broker: ServiceBroker, target: CallTarget, opts: CallingOptions): boolean {
 	if (typeof target !== "string") return target.local;
 	if (opts.nodeID) return opts.nodeID === broker.nodeID;
-	// Moleculer's typings leave the registry's endpoint lookup out.
-	return !!(broker.registry as unknown as Registry).getActionEndpoints(target)?.hasLocal();
+	return !!registryOf(broker).getActionEndpoints(target)?.hasLocal();
 }
 
 /**
@@ -19,17 +15,8 @@ function isLocalTarget(broker: ServiceBroker, target: CallTarget, opts: CallingO
  * endpoint exists) get none unless the caller asks.
  */
 export function RemoteCallTimeoutMiddleware(timeoutMs: number): Middleware {
-	let broker: ServiceBroker;
-	return defineMiddleware({
-		name: "RemoteCallTimeout",
-		created(b: ServiceBroker) {
-			broker = b;
-		},
-		call(next: CallNext): CallNext {
-			return (target, params, opts = {}) => {
-				if (opts.timeout == null && !isLocalTarget(broker, target, opts)) opts = { ...opts, timeout: timeoutMs };
-				return next(target, params, opts);
-			};
-		},
+	return defineCallMiddleware("RemoteCallTimeout", (broker, next, target, params, opts) => {
+		if (opts.timeout == null && !isLocalTarget(broker, target, opts)) opts = { ...opts, timeout: timeoutMs };
+		return next(target, params, opts);
 	});
 }

@@ -23,8 +23,7 @@ export function StartGateMiddleware(maxWaitMs: number): Middleware {
 			});
 		},
 		transitMessageHandler(next: MessageHandler): MessageHandler {
-			// Moleculer's typings leave the broker's started flag out.
-			return (cmd, packet) => (cmd !== "REQ" || (broker as unknown as { started: boolean }).started ? next(cmd, packet) : ready.then(() => next(cmd, packet)));
+			return (cmd, packet) => (cmd !== "REQ" || broker.started ? next(cmd, packet) : ready.then(() => next(cmd, packet)));
 		},
 	});
 }

@@ -1,4 +1,5 @@
 import type { Middleware, ServiceBroker } from "moleculer";
+import { defineMiddleware } from "../lib/contracts/schema";
 
 /** Announced on the broker's local bus when it begins to stop, before it waits for the calls in flight. */
 export const BROKER_STOPPING = "$broker.stopping";
@@ -10,10 +11,10 @@ export const BROKER_STOPPING = "$broker.stopping";
  * hooks run in reverse), so the gateway can shut its door before the wait.
  */
 export function StoppingSignalMiddleware(): Middleware {
-	return {
+	return defineMiddleware({
 		name: "StoppingSignal",
 		stopping(broker: ServiceBroker) {
 			broker.localBus.emit(BROKER_STOPPING);
 		},
-	} as unknown as Middleware;
+	});
 }

@@ -1,7 +1,7 @@
 import _ from "lodash";
 import DbMixin from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
-import { CHANNELS, type OrderStatusMessage, type StockAlertMessage } from "../lib/contracts/channels";
+import { CHANNELS, orderOf, type OrderStatusMessage, type StockAlertMessage } from "../lib/contracts/channels";
 import { crashPoint } from "../lib/infra/crash-points";
 import { isDuplicateKeyError, type Doc } from "../lib/db/adapter";
 import { NotFoundError } from "../lib/contracts/errors";
@@ -80,8 +80,7 @@ const AlertsService = defineService({
 		[CHANNELS.orderStatus]: {
 			group: "alerts",
 			async handler(msg: OrderStatusMessage) {
-				const order = msg?.order;
-				if (!order?.id || !order.status) throw new Error("Malformed order status message");
+				const order = orderOf(msg);
 				if (order.status !== "cancelled" || !cancellationRaisesAlert(msg.cancelReason)) return;
 				await this.raise({
 					_id: `order_cancelled:${order.id}`,

@@ -1,7 +1,6 @@
 import type { Server as HttpServer, ServerResponse } from "http";
 import { Errors, type Context, type ServiceBroker, type ServiceSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
-import SocketIOService from "moleculer-io";
 import type { Server, Socket } from "socket.io";
 import type { AuthUser } from "../lib/contracts/auth";
 import { UnauthorizedError } from "../lib/contracts/errors";
@@ -21,7 +20,7 @@ import { ClosingDoor } from "./api/closing-door";
 import { clientAddress } from "./api/client-address";
 import { RETRY_AFTER_S, answerClientError, errorBody, isUnexpected, statusOf } from "./api/errors";
 import { closeAtExpiry, ioCall, keepMissingParamsApart, socketRedisClients, socketUser, useRedisAdapter, type IoCall, type SocketHandlers, type SocketRedis } from "./api/socket-io";
-import { MESSAGE_LIMIT_BYTES, closeSocketRedis, roomForSocket } from "./api/socket-io";
+import { MESSAGE_LIMIT_BYTES, SocketIOMixin, closeSocketRedis, roomForSocket } from "./api/socket-io";
 import { docFiles, docsAliases } from "./api/docs";
 import { buildOpenApi } from "./api/openapi";
 import { ROUTED_SERVICES } from "./api/routed-services";
@@ -76,8 +75,7 @@ function rateLimitCounters(gateway: GatewaySettings, broker: ServiceBroker): Cou
 const ApiService = defineService({
 	name: "api",
 	// The first mixin wins where two define one method: the gateway's own doors over moleculer-web's parseQueryString.
-	// moleculer-io ships no typings: its schema is Moleculer's.
-	mixins: [EndpointWaitMixin, GatewayAuthMixin, ApiGateway, SocketIOService as unknown as ServiceSchema, GatewayHealthMixin, OpsPageMixin],
+	mixins: [EndpointWaitMixin, GatewayAuthMixin, ApiGateway, SocketIOMixin, GatewayHealthMixin, OpsPageMixin],
 
 	settings: {
 		$secureSettings: ["auth"],

@@ -1,31 +1,17 @@
-import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
+import DbMixin from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import type { AuthUser } from "../lib/contracts/auth";
 import type { CheckoutCart } from "../lib/contracts/checkout";
 import { NotFoundError, UnauthorizedError, UnprocessableError } from "../lib/contracts/errors";
 import { ID, QUANTITY } from "../lib/contracts/params";
 import { REJECTION } from "../lib/contracts/reservations";
-import { settings, type ShopSettings } from "../lib/infra/settings";
-import { type Ctx, type Product, type ServiceBase, defineService } from "../lib/contracts/types";
-import { CART_INDEXES, CartBook, type CartDoc, type CartOwner, type CatalogView } from "./carts/cart-book";
+import { settings } from "../lib/infra/settings";
+import { type Ctx, type Product, defineService, state } from "../lib/contracts/types";
+import { CART_INDEXES, CartBook, type CartDoc, type CartOwner } from "./carts/cart-book";
 import { cartView, type CartView } from "./carts/view";
 
 /** How often idle carts are swept away. */
 const SWEEP_INTERVAL_MS = 10 * 60_000;
-
-interface CartsSettings extends DbSettings {
-	shop: ShopSettings;
-}
-
-/** What `this` is inside the carts service. */
-interface CartsThis extends ServiceBase<CartsSettings>, DbMethods<CartDoc, CartDoc> {
-	book: CartBook;
-	sweepTimer?: NodeJS.Timeout;
-	owner(ctx: Ctx): CartOwner;
-	catalog(ctx: Ctx, ids: string[]): Promise<CatalogView & ReadonlyMap<string, Product>>;
-	priceOf(ctx: Ctx, productId: string): Promise<number>;
-	view(ctx: Ctx, owner: CartOwner, cart: CartDoc): Promise<CartView>;
-}
 
 /**
  * Carts: a guest's, reached by its token (X-Cart-Token), or a signed-in
@@ -33,7 +19,7 @@ interface CartsThis extends ServiceBase<CartsSettings>, DbMethods<CartDoc, CartD
  * (`POST /api/cart/merge` with the token). Every answer is the cart priced
  * now; checkout (orders) reads the lines through `checkoutLines`.
  */
-const CartsService = defineService<CartsSettings, CartsThis>({
+const CartsService = defineService({
 	name: "carts",
 	mixins: [DbMixin<CartDoc, CartDoc>({ collection: "carts", indexes: CART_INDEXES, publicFields: [] }), HealthMixin],
 
@@ -41,11 +27,13 @@ const CartsService = defineService<CartsSettings, CartsThis>({
 		shop: settings.shop,
 	},
 
+	state: state<{ book: CartBook; sweepTimer?: NodeJS.Timeout }>(),
+
 	actions: {
 		/** A guest's new cart and its token (201); a signed-in customer's own cart. */
 		create: {
 			params: {},
-			async handler(this: CartsThis, ctx: Ctx): Promise<CartView | { token: string; cart: CartView }> {
+			async handler(ctx: Ctx): Promise<CartView | { token: string; cart: CartView }> {
 				if (ctx.meta.user) return this.view(ctx, this.owner(ctx), await this.book.get(this.owner(ctx)));
 				const { cart, token } = await this.book.createGuest();
 				ctx.meta.$statusCode = 201;
@@ -56,7 +44,7 @@ const CartsService = defineService<CartsSettings, CartsThis>({
 
 		get: {
 			params: {},
-			async handler(this: CartsThis, ctx: Ctx): Promise<CartView> {
+			async handler(ctx: Ctx): Promise<CartView> {
 				const owner = this.owner(ctx);
 				return this.view(ctx, owner, await this.book.get(owner));
 			},
@@ -64,7 +52,7 @@ const CartsService = defineService<CartsSettings, CartsThis>({
 
 		addItem: {
 			params: { productId: ID, quantity: QUANTITY },
-			async handler(this: CartsThis, ctx: Ctx<{ productId: string; quantity: number }>): Promise<CartView> {
+			async handler(ctx: Ctx<{ productId: string; quantity: number }>): Promise<CartView> {
 				const owner = this.owner(ctx);
 				// Both at once; a cart the token does not reach is 404 whatever the product.
 				const [cart, price] = await Promise.allSettled([this.book.get(owner), this.priceOf(ctx, ctx.params.productId)]);
@@ -76,7 +64,7 @@ const CartsService = defineService<CartsSettings, CartsThis>({
 
 		setItem: {
 			params: { productId: ID, quantity: QUANTITY },
-			async handler(this: CartsThis, ctx: Ctx<{ productId: string; quantity: number }>): Promise<CartView> {
+			async handler(ctx: Ctx<{ productId: string; quantity: number }>): Promise<CartView> {
 				const owner = this.owner(ctx);
 				// A line the cart does not hold is 404, whatever the product.
 				const cart = await this.book.get(owner);
@@ -88,7 +76,7 @@ const CartsService = defineService<CartsSettings, CartsThis>({
 
 		removeItem: {
 			params: { productId: ID },
-			async handler(this: CartsThis, ctx: Ctx<{ productId: string }>): Promise<CartView> {
+			async handler(ctx: Ctx<{ productId: string }>): Promise<CartView> {
 				const owner = this.owner(ctx);
 				return this.view(ctx, owner, await this.book.remove(owner, ctx.params.productId));
 			},
@@ -96,7 +84,7 @@ const CartsService = defineService<CartsSettings, CartsThis>({
 
 		clear: {
 			params: {},
-			async handler(this: CartsThis, ctx: Ctx): Promise<CartView> {
+			async handler(ctx: Ctx): Promise<CartView> {
 				const owner = this.owner(ctx);
 				return this.view(ctx, owner, await this.book.clear(owner));
 			},
@@ -105,7 +93,7 @@ const CartsService = defineService<CartsSettings, CartsThis>({
 		/** A guest cart (its token in X-Cart-Token) merged into the signed-in customer's; the token ends. Without a token there is nothing to merge: the customer's cart. */
 		merge: {
 			params: {},
-			async handler(this: CartsThis, ctx: Ctx): Promise<CartView> {
+			async handler(ctx: Ctx): Promise<CartView> {
 				const user = ctx.meta.user as AuthUser | undefined;
 				if (!user) throw new UnauthorizedError("Sign in to merge a guest cart");
 				const token = ctx.meta.cartToken;
@@ -118,7 +106,7 @@ const CartsService = defineService<CartsSettings, CartsThis>({
 		checkoutLines: {
 			visibility: "public",
 			params: { customerId: ID },
-			async handler(this: CartsThis, ctx: Ctx<{ customerId: string }>): Promise<CheckoutCart> {
+			async handler(ctx: Ctx<{ customerId: string }>): Promise<CheckoutCart> {
 				const cart = await this.book.find({ customerId: ctx.params.customerId });
 				return { cartId: cart?._id ?? null, version: cart?.updatedAt ?? null, lines: cart?.lines ?? [] };
 			},
@@ -128,7 +116,7 @@ const CartsService = defineService<CartsSettings, CartsThis>({
 		reprice: {
 			visibility: "public",
 			params: { customerId: ID },
-			async handler(this: CartsThis, ctx: Ctx<{ customerId: string }>): Promise<{ ok: true }> {
+			async handler(ctx: Ctx<{ customerId: string }>): Promise<{ ok: true }> {
 				const owner = { customerId: ctx.params.customerId };
 				const cart = await this.book.get(owner);
 				const catalog = await this.catalog(
@@ -144,7 +132,7 @@ const CartsService = defineService<CartsSettings, CartsThis>({
 		checkedOut: {
 			visibility: "public",
 			params: { customerId: ID, version: { type: "string", min: 1, max: 64 } },
-			async handler(this: CartsThis, ctx: Ctx<{ customerId: string; version: string }>): Promise<{ emptied: boolean }> {
+			async handler(ctx: Ctx<{ customerId: string; version: string }>): Promise<{ emptied: boolean }> {
 				return { emptied: await this.book.checkedOut(ctx.params.customerId, ctx.params.version) };
 			},
 		},
@@ -158,7 +146,7 @@ const CartsService = defineService<CartsSettings, CartsThis>({
 			return { token: ctx.meta.cartToken };
 		},
 
-		async catalog(ctx: Ctx, ids: string[]) {
+		async catalog(ctx: Ctx, ids: string[]): Promise<ReadonlyMap<string, Product>> {
 			if (ids.length === 0) return new Map<string, Product>();
 			const page = await ctx.call<{ rows: Product[] }, object>("products.list", { ids: ids.join(","), pageSize: 100 });
 			return new Map(page.rows.map(p => [p.id, p]));
@@ -175,7 +163,7 @@ const CartsService = defineService<CartsSettings, CartsThis>({
 		},
 
 		/** The cart priced now; the prices shown become the ones checkout compares with. */
-		async view(this: CartsThis, ctx: Ctx, owner: CartOwner, cart: CartDoc): Promise<CartView> {
+		async view(ctx: Ctx, owner: CartOwner, cart: CartDoc): Promise<CartView> {
 			const catalog = await this.catalog(
 				ctx,
 				cart.lines.map(l => l.productId),
@@ -184,7 +172,7 @@ const CartsService = defineService<CartsSettings, CartsThis>({
 		},
 	},
 
-	started(this: CartsThis) {
+	started() {
 		this.book = new CartBook(this.adapter, this.settings.shop.cartTtlMs);
 		this.sweepTimer = setInterval(() => {
 			this.book.sweep().catch((err: Error) => this.logger.warn("Sweeping idle carts failed; the next round retries", err.message));
@@ -192,7 +180,7 @@ const CartsService = defineService<CartsSettings, CartsThis>({
 		this.sweepTimer.unref();
 	},
 
-	stopped(this: CartsThis) {
+	stopped() {
 		clearInterval(this.sweepTimer);
 	},
 });

@@ -1,46 +1,30 @@
-import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
+import DbMixin from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import { CHANNELS, type OrderStatusMessage, type StockAlertMessage } from "../lib/contracts/channels";
 import { MAIL_TEMPLATES, type MailTemplate, type WebhookEventType } from "../lib/contracts/notifications";
 import { NotFoundError, UnprocessableError } from "../lib/contracts/errors";
 import { ID, PAGE_PARAMS, PASSWORD } from "../lib/contracts/params";
-import { LoginThrottle, type LoginThrottleSettings } from "../lib/infra/login-throttle";
-import { settings, type NotificationSettings } from "../lib/infra/settings";
+import { LoginThrottle } from "../lib/infra/login-throttle";
+import { settings } from "../lib/infra/settings";
 import { crashPoint } from "../lib/infra/crash-points";
-import { type Ctx, type ServiceBase, defineService } from "../lib/contracts/types";
+import { type Ctx, defineService, state } from "../lib/contracts/types";
+import type { Page } from "../lib/contracts/pagination";
+import type { Attempt } from "./notifications/attempt-log";
 import type { Recipient } from "./notifications/dispatcher";
 import { ENDPOINT_FIELDS, type Endpoint, type EndpointChanges, type EndpointDoc } from "./notifications/endpoints";
 import { orderEvents, stockEvent, type NotificationEvent } from "./notifications/events";
 import { mailTargets, sampleData } from "./notifications/mail-content";
 import { mailMismatch } from "./notifications/operator-mails";
-import type { Target } from "./notifications/outbox";
+import type { DeliveryState, Target } from "./notifications/outbox";
 import { buildParts, type Parts } from "./notifications/parts";
 import { DESCRIPTION, EVENT_TYPES, NO_SECRET, URL_RULE, refuseSecret } from "./notifications/rules";
 import { encrypt, sha256 } from "./notifications/signing";
-
-interface NotificationsSettings extends DbSettings {
-	notifications: NotificationSettings;
-	resetThrottle: LoginThrottleSettings;
-}
-
-/** What `this` is inside the notifications service. */
-interface NotificationsThis extends ServiceBase<NotificationsSettings>, DbMethods<EndpointDoc, Endpoint>, Parts {
-	resetThrottle: LoginThrottle;
-	pruneTimer?: NodeJS.Timeout;
-	record(events: NotificationEvent[]): Promise<void>;
-	mailReset(account: { id: string; name: string; email: string }): Promise<void>;
-	targetsOf(event: NotificationEvent): Promise<Target[]>;
-	customer(id: string): Promise<Recipient | null>;
-	endpointDisabled(endpoint: EndpointDoc): Promise<void>;
-	existing(id: string): Promise<EndpointDoc>;
-	prune(): Promise<void>;
-}
 
 const RESET_THROTTLE = { max: 5, windowMs: 60 * 60_000 };
 const MAIL_PANEL_MAX = 50;
 const PRUNE_EVERY_MS = 60_000;
 
-const NotificationsService = defineService<NotificationsSettings, NotificationsThis>({
+const NotificationsService = defineService({
 	name: "notifications",
 	mixins: [DbMixin<EndpointDoc, Endpoint>({ collection: "webhook_endpoints", publicFields: ENDPOINT_FIELDS }), HealthMixin],
 
@@ -50,10 +34,12 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 		resetThrottle: { ...RESET_THROTTLE, redisUrl: settings.gateway.redisUrl },
 	},
 
+	state: state<Parts & { resetThrottle: LoginThrottle; pruneTimer?: NodeJS.Timeout }>(),
+
 	actions: {
 		listEndpoints: {
 			params: { ...PAGE_PARAMS },
-			handler(this: NotificationsThis, ctx: Ctx<{ page: number; pageSize: number }>) {
+			handler(ctx: Ctx<{ page: number; pageSize: number }>) {
 				return this.findPage({}, "createdAt", ctx.params.page, ctx.params.pageSize);
 			},
 		},
@@ -61,7 +47,7 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 		/** Registers an endpoint; its secret is in this answer and never again. */
 		createEndpoint: {
 			params: { url: URL_RULE, eventTypes: EVENT_TYPES, description: DESCRIPTION, ...NO_SECRET },
-			async handler(this: NotificationsThis, ctx: Ctx<{ url: string; eventTypes: WebhookEventType[]; description?: string }>) {
+			async handler(ctx: Ctx<{ url: string; eventTypes: WebhookEventType[]; description?: string }>) {
 				refuseSecret(ctx.params);
 				const { endpoint, secret } = await this.endpoints.create(ctx.params);
 				ctx.meta.$statusCode = 201;
@@ -72,7 +58,7 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 
 		getEndpoint: {
 			params: { id: ID },
-			async handler(this: NotificationsThis, ctx: Ctx<{ id: string }>) {
+			async handler(ctx: Ctx<{ id: string }>): Promise<Endpoint> {
 				return this.toPublic(await this.existing(ctx.params.id));
 			},
 		},
@@ -86,7 +72,7 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 				enabled: { type: "boolean", optional: true },
 				...NO_SECRET,
 			},
-			async handler(this: NotificationsThis, ctx: Ctx<EndpointChanges & { id: string }>) {
+			async handler(ctx: Ctx<EndpointChanges & { id: string }>): Promise<Endpoint> {
 				refuseSecret(ctx.params);
 				const { id, ...changes } = ctx.params;
 				await this.existing(id);
@@ -98,7 +84,7 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 
 		removeEndpoint: {
 			params: { id: ID },
-			async handler(this: NotificationsThis, ctx: Ctx<{ id: string }>) {
+			async handler(ctx: Ctx<{ id: string }>): Promise<Endpoint> {
 				const doc = await this.existing(ctx.params.id);
 				await this.adapter.removeMany({ _id: doc._id });
 				await this.attempts.removeOf(doc._id);
@@ -109,7 +95,7 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 		/** A new secret, answered once; the old one stops signing at once. */
 		rotateSecret: {
 			params: { id: ID },
-			async handler(this: NotificationsThis, ctx: Ctx<{ id: string }>) {
+			async handler(ctx: Ctx<{ id: string }>) {
 				const rotated = await this.endpoints.rotate(ctx.params.id);
 				if (!rotated) throw new NotFoundError("Webhook endpoint", ctx.params.id);
 				return { endpoint: this.toPublic(rotated.endpoint), secret: rotated.secret };
@@ -118,7 +104,7 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 
 		attempts: {
 			params: { id: ID, ...PAGE_PARAMS },
-			async handler(this: NotificationsThis, ctx: Ctx<{ id: string; page: number; pageSize: number }>) {
+			async handler(ctx: Ctx<{ id: string; page: number; pageSize: number }>): Promise<Page<Attempt>> {
 				await this.existing(ctx.params.id);
 				return this.attempts.page(ctx.params.id, ctx.params.page, ctx.params.pageSize);
 			},
@@ -127,7 +113,7 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 		/** Sends a signed `ping` now and answers the attempt (logged with the others). */
 		ping: {
 			params: { id: ID },
-			async handler(this: NotificationsThis, ctx: Ctx<{ id: string }>) {
+			async handler(ctx: Ctx<{ id: string }>): Promise<Attempt> {
 				return this.dispatcher.ping(await this.existing(ctx.params.id));
 			},
 		},
@@ -135,7 +121,7 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 		/** Delivers an event to the endpoint again, from its first try, under the same webhook-id (202). */
 		redeliver: {
 			params: { id: ID, eventId: { type: "string", min: 1, max: 64, pattern: /^evt_[0-9a-f]{32}$/ } },
-			async handler(this: NotificationsThis, ctx: Ctx<{ id: string; eventId: string }>) {
+			async handler(ctx: Ctx<{ id: string; eventId: string }>): Promise<{ eventId: string; endpointId: string; state: DeliveryState }> {
 				const endpoint = await this.existing(ctx.params.id);
 				const event = await this.outbox.event(ctx.params.eventId);
 				if (!event) throw new NotFoundError("Event", ctx.params.eventId);
@@ -150,7 +136,7 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 		/** What the local outbox holds (no SMTP configured), newest first, reset links masked. */
 		mailOutbox: {
 			params: {},
-			async handler(this: NotificationsThis) {
+			async handler() {
 				if (!this.localOutbox) return { transport: "smtp", total: null, rows: [] };
 				return { transport: "outbox", total: await this.localOutbox.count(), rows: await this.localOutbox.latest(MAIL_PANEL_MAX) };
 			},
@@ -158,7 +144,7 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 
 		previewTemplate: {
 			params: { name: { type: "string", min: 1, max: 64 } },
-			handler(this: NotificationsThis, ctx: Ctx<{ name: MailTemplate }>) {
+			handler(ctx: Ctx<{ name: MailTemplate }>) {
 				if (!MAIL_TEMPLATES.includes(ctx.params.name)) throw new NotFoundError("Mail template", ctx.params.name);
 				return { name: ctx.params.name, ...this.templates.render(ctx.params.name, sampleData(ctx.params.name, this.settings.notifications.publicUrl)) };
 			},
@@ -167,7 +153,7 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 		/** Always 202, whether or not the email has an account; a mail goes only to an account's owner. */
 		requestPasswordReset: {
 			params: { email: { type: "email", normalize: true, max: 254 } },
-			async handler(this: NotificationsThis, ctx: Ctx<{ email: string }>) {
+			async handler(ctx: Ctx<{ email: string }>) {
 				await this.resetThrottle.attempt(ctx.params.email);
 				const account = await ctx.call<{ id: string; name: string; email: string } | null, { email: string }>("customers.resetTarget", { email: ctx.params.email });
 				// After the answer, so that an account's writes do not make its answer slower than an unknown email's.
@@ -180,7 +166,7 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 		/** Sets the password a reset token allows, once: every earlier sign-in of the account ends (204). */
 		resetPassword: {
 			params: { token: { type: "string", min: 20, max: 100, pattern: /^[A-Za-z0-9_-]+$/ }, password: PASSWORD },
-			async handler(this: NotificationsThis, ctx: Ctx<{ token: string; password: string }>) {
+			async handler(ctx: Ctx<{ token: string; password: string }>) {
 				const customerId = await this.resets.consume(ctx.params.token);
 				if (!customerId)
 					throw new UnprocessableError(
@@ -204,13 +190,13 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 	channels: {
 		[CHANNELS.orderStatus]: {
 			group: "notifications",
-			handler(this: NotificationsThis, msg: OrderStatusMessage) {
+			handler(msg: OrderStatusMessage): Promise<void> {
 				return this.record(orderEvents(msg));
 			},
 		},
 		[CHANNELS.stockAlerts]: {
 			group: "notifications",
-			handler(this: NotificationsThis, msg: StockAlertMessage) {
+			handler(msg: StockAlertMessage): Promise<void> {
 				return this.record([stockEvent(msg)]);
 			},
 		},
@@ -219,7 +205,7 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 
 	methods: {
 		/** A new reset token for the account, its link sealed in a mail delivery. */
-		async mailReset(this: NotificationsThis, account: { id: string; name: string; email: string }): Promise<void> {
+		async mailReset(account: { id: string; name: string; email: string }): Promise<void> {
 			const token = await this.resets.issue(account.id);
 			const { publicUrl, secretKey, resetTtlMs } = this.settings.notifications;
 			const sealed = encrypt(secretKey, `${publicUrl}/reset-password?token=${token}`);
@@ -229,18 +215,18 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 		},
 
 		/** Stores each event with its deliveries, then wakes the dispatcher: nothing is sent on the publisher's path. */
-		async record(this: NotificationsThis, events: NotificationEvent[]): Promise<void> {
+		async record(events: NotificationEvent[]): Promise<void> {
 			let fresh = false;
 			for (const event of events) if (await this.outbox.record(event, e => this.targetsOf(e))) fresh = true;
 			if (fresh) this.dispatcher.kick();
 		},
 
-		async targetsOf(this: NotificationsThis, event: NotificationEvent): Promise<Target[]> {
+		async targetsOf(event: NotificationEvent): Promise<Target[]> {
 			const hooks = await this.endpoints.subscribers(event.type);
 			return [...hooks.map(e => ({ channel: "webhook", endpointId: e._id }) as const), ...mailTargets(event, this.settings.notifications.alertEmails)];
 		},
 
-		async customer(this: NotificationsThis, id: string): Promise<Recipient | null> {
+		async customer(id: string): Promise<Recipient | null> {
 			try {
 				const c = await this.broker.call<{ name: string; email: string }, { id: string }>("customers.get", { id });
 				return { name: c.name, email: c.email };
@@ -250,7 +236,7 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 			}
 		},
 
-		async endpointDisabled(this: NotificationsThis, endpoint: EndpointDoc): Promise<void> {
+		async endpointDisabled(endpoint: EndpointDoc): Promise<void> {
 			this.logger.warn(`Webhook endpoint ${endpoint._id} (${endpoint.url}) disabled: ${endpoint.disabledReason}`);
 			const { alertEmails, publicUrl } = this.settings.notifications;
 			const data = { url: endpoint.url, endpointId: endpoint._id, reason: endpoint.disabledReason, link: `${publicUrl}/` };
@@ -263,20 +249,20 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 			this.dispatcher.kick(true);
 		},
 
-		async existing(this: NotificationsThis, id: string): Promise<EndpointDoc> {
+		async existing(id: string): Promise<EndpointDoc> {
 			const doc = await this.endpoints.get(id);
 			if (!doc) throw new NotFoundError("Webhook endpoint", id);
 			return doc;
 		},
 
-		async prune(this: NotificationsThis): Promise<void> {
+		async prune(): Promise<void> {
 			const ids = (await this.adapter.find({ query: {} })).map(e => e._id);
 			const before = new Date(Date.now() - this.settings.notifications.logRetentionDays * 86_400_000);
 			await Promise.all([this.attempts.prune(ids), this.resets.prune(), this.outbox.prune(before), this.localOutbox?.prune(before)]);
 		},
 	},
 
-	async started(this: NotificationsThis) {
+	async started() {
 		const parts = await buildParts(this.settings.notifications, this.adapter, (name, indexes) => this.openCollection(name, indexes, false), {
 			customer: id => this.customer(id),
 			disabled: endpoint => this.endpointDisabled(endpoint),
@@ -288,7 +274,7 @@ const NotificationsService = defineService<NotificationsSettings, NotificationsT
 		this.pruneTimer = setInterval(() => void this.prune().catch((err: Error) => this.logger.warn("Pruning the attempt log failed", err.message)), PRUNE_EVERY_MS);
 	},
 
-	async stopped(this: NotificationsThis) {
+	async stopped() {
 		clearInterval(this.pruneTimer);
 		await this.dispatcher?.stop();
 		this.transport?.close?.();

@@ -6,7 +6,7 @@ import { ForbiddenError, NotFoundError, UnauthorizedError, UnprocessableError } 
 import { ORDER_STATUSES, type OrderStatus } from "../lib/contracts/order-status";
 import { ID, ORDER_ITEMS, PAGE_PARAMS } from "../lib/contracts/params";
 import type { ReserveItem } from "../lib/contracts/reservations";
-import { onceAvailable } from "../lib/infra/dependencies";
+import { everyAndOnceAvailable, oneAtATime } from "../lib/infra/rounds";
 import { settings } from "../lib/infra/settings";
 import { ORDER_REFUSAL, type CanOrderAnswer, type Ctx, type Order, type ShippingAddress, defineService, state } from "../lib/contracts/types";
 import { ORDER_INDEXES, type OrderDoc } from "./orders/placement";
@@ -39,7 +39,7 @@ const OrdersService = defineService({
 		shop: settings.shop,
 	},
 
-	state: state<{ placement: PaymentHold; checkout: Checkout; aftercare: Aftercare; recovering: boolean; recoveryTimer?: NodeJS.Timeout }>(),
+	state: state<{ placement: PaymentHold; checkout: Checkout; aftercare: Aftercare; recover: () => Promise<void>; stopRecovery?: () => void }>(),
 
 	actions: {
 		create: {
@@ -241,24 +241,16 @@ const OrdersService = defineService({
 			if (user.role !== "admin" && doc.customerId !== user.id) throw new NotFoundError("Order", id);
 			return doc;
 		},
-
-		/** One recovery round at a time; never throws. */
-		async recover(): Promise<void> {
-			if (this.recovering) return;
-			this.recovering = true;
-			try {
-				await this.placement.recoverStale(this.broker);
-				await this.aftercare.recover(this.broker, new Date(Date.now() - this.settings.settlement.pendingTimeoutMs).toISOString());
-			} catch (err) {
-				this.logger.warn("Recovering orders failed; the next round retries", (err as Error).message);
-			} finally {
-				this.recovering = false;
-			}
-		},
 	},
 
 	created() {
-		this.recovering = false;
+		this.recover = oneAtATime(
+			async () => {
+				await this.placement.recoverStale(this.broker);
+				await this.aftercare.recover(this.broker, new Date(Date.now() - this.settings.settlement.pendingTimeoutMs).toISOString());
+			},
+			err => this.logger.warn("Recovering orders failed; the next round retries", err.message),
+		);
 	},
 
 	started() {
@@ -279,19 +271,12 @@ const OrdersService = defineService({
 			emit: (event, payload) => void this.broker.emit(event, payload),
 			logger: this.logger,
 		});
-		this.recoveryTimer = setInterval(() => void this.recover(), this.settings.settlement.recoveryIntervalMs);
-		// On start, once products can be reached.
-		onceAvailable(
-			this.broker,
-			["products"],
-			() => this.recoveryTimer === undefined,
-			() => this.recover(),
-		);
+		// On start, once products can be reached, then every interval.
+		this.stopRecovery = everyAndOnceAvailable(this.broker, ["products"], () => this.recover(), this.settings.settlement.recoveryIntervalMs);
 	},
 
 	stopped() {
-		clearInterval(this.recoveryTimer);
-		this.recoveryTimer = undefined;
+		this.stopRecovery?.();
 	},
 });
 

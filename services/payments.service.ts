@@ -1,34 +1,17 @@
-import DbMixin, { type DbMethods, type DbSettings } from "../mixins/db.mixin";
+import DbMixin from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
-import { CHANNELS, type OrderStatusMessage } from "../lib/contracts/channels";
+import { CHANNELS, orderOf, type OrderStatusMessage } from "../lib/contracts/channels";
 import { NotFoundError } from "../lib/contracts/errors";
 import { CENTS, ID } from "../lib/contracts/params";
 import { PAYMENT_PROVIDERS, type Payment, type PaymentProvider } from "../lib/contracts/payments";
-import { onceAvailable } from "../lib/infra/dependencies";
-import { settings, type PaymentsSettings, type SettlementSettings } from "../lib/infra/settings";
-import { type Ctx, type Order, type ServiceBase, defineService } from "../lib/contracts/types";
+import { everyAndOnceAvailable, oneAtATime } from "../lib/infra/rounds";
+import { settings } from "../lib/infra/settings";
+import { type Ctx, type Order, defineService, state } from "../lib/contracts/types";
 import { PAYMENT_INDEXES, PaymentBook, type PaymentDoc } from "./payments/book";
 import { ManualProvider, StripeProvider, type Provider } from "./payments/providers";
 import { handleStripeEvent, type WebhookAnswer } from "./payments/stripe-events";
 
-interface PaymentsServiceSettings extends DbSettings {
-	payments: PaymentsSettings;
-	settlement: SettlementSettings;
-}
-
-/** What `this` is inside the payments service. */
-interface PaymentsThis extends ServiceBase<PaymentsServiceSettings>, DbMethods<PaymentDoc, Payment> {
-	book: PaymentBook;
-	stripe?: StripeProvider;
-	recovering: boolean;
-	recoveryTimer?: NodeJS.Timeout;
-	/** The order, if the caller may see it (orders answers 404 for another customer's). */
-	orderFor(ctx: Ctx, id: string): Promise<Order>;
-	paymentOf(orderId: string): Promise<PaymentDoc>;
-	recover(): Promise<void>;
-}
-
-const PaymentsService = defineService<PaymentsServiceSettings, PaymentsThis>({
+const PaymentsService = defineService({
 	name: "payments",
 	mixins: [DbMixin<PaymentDoc, Payment>({ collection: "payments", indexes: PAYMENT_INDEXES, publicFields: ["id"] }), HealthMixin],
 
@@ -38,11 +21,13 @@ const PaymentsService = defineService<PaymentsServiceSettings, PaymentsThis>({
 		settlement: settings.settlement,
 	},
 
+	state: state<{ book: PaymentBook; stripe?: StripeProvider; recover: () => Promise<void>; stopRecovery?: () => void }>(),
+
 	actions: {
 		/** An order's payment, as its customer or an admin sees it (before anything is stored: manual, unpaid, with the bank-transfer reference to show). */
 		get: {
 			params: { id: ID },
-			async handler(this: PaymentsThis, ctx: Ctx<{ id: string }>): Promise<Payment> {
+			async handler(ctx: Ctx<{ id: string }>): Promise<Payment> {
 				const order = await this.orderFor(ctx, ctx.params.id);
 				return this.book.toPublic((await this.book.find(order.id)) ?? this.book.draft(order));
 			},
@@ -51,7 +36,7 @@ const PaymentsService = defineService<PaymentsServiceSettings, PaymentsThis>({
 		/** The customer chooses how to pay: manual (the reference) or stripe (a PaymentIntent's client secret). */
 		start: {
 			params: { id: ID, provider: { type: "enum", values: PAYMENT_PROVIDERS } },
-			async handler(this: PaymentsThis, ctx: Ctx<{ id: string; provider: PaymentProvider }>): Promise<Payment> {
+			async handler(ctx: Ctx<{ id: string; provider: PaymentProvider }>): Promise<Payment> {
 				const order = await this.orderFor(ctx, ctx.params.id);
 				return this.book.toPublic(await this.book.start(order, ctx.params.provider));
 			},
@@ -59,7 +44,7 @@ const PaymentsService = defineService<PaymentsServiceSettings, PaymentsThis>({
 
 		markPaid: {
 			params: { id: ID, reference: { type: "string", trim: true, min: 1, max: 40, optional: true } },
-			async handler(this: PaymentsThis, ctx: Ctx<{ id: string; reference?: string }>): Promise<Payment> {
+			async handler(ctx: Ctx<{ id: string; reference?: string }>): Promise<Payment> {
 				const order = await this.orderFor(ctx, ctx.params.id);
 				return this.book.toPublic(await this.book.markPaid(ctx, order, ctx.params.reference));
 			},
@@ -68,7 +53,7 @@ const PaymentsService = defineService<PaymentsServiceSettings, PaymentsThis>({
 		/** An admin's refund (a new id each time), or a return's (its own id: sent again, it refunds once). */
 		refund: {
 			params: { id: ID, amountCents: { ...CENTS, min: 1 }, refundId: { type: "string", min: 1, max: 80, pattern: /^[A-Za-z0-9_-]+$/, optional: true } },
-			async handler(this: PaymentsThis, ctx: Ctx<{ id: string; amountCents: number; refundId?: string }>): Promise<Payment> {
+			async handler(ctx: Ctx<{ id: string; amountCents: number; refundId?: string }>): Promise<Payment> {
 				const order = await this.orderFor(ctx, ctx.params.id);
 				const p = await this.paymentOf(order.id);
 				const refundId = ctx.params.refundId ?? `admin-${p._id}-${p.refunds.length}`;
@@ -80,7 +65,7 @@ const PaymentsService = defineService<PaymentsServiceSettings, PaymentsThis>({
 		/** Takes no params: the event is the raw body (ctx.meta.rawBody), its signature a header. */
 		stripeWebhook: {
 			params: {},
-			async handler(this: PaymentsThis, ctx: Ctx): Promise<WebhookAnswer> {
+			async handler(ctx: Ctx): Promise<WebhookAnswer> {
 				if (!this.stripe) throw new NotFoundError("Payment provider", "stripe");
 				const raw = { body: ctx.meta.rawBody, signature: ctx.meta.rawHeaders?.["stripe-signature"] };
 				return handleStripeEvent(ctx, this.book, this.stripe, raw, async refused => {
@@ -97,9 +82,8 @@ const PaymentsService = defineService<PaymentsServiceSettings, PaymentsThis>({
 		/** A cancelled (or expired) order: its authorisation voided, its captured money refunded. Idempotent. */
 		[CHANNELS.orderStatus]: {
 			group: "payments",
-			async handler(this: PaymentsThis, msg: OrderStatusMessage) {
-				const order = msg?.order;
-				if (!order?.id || !order.status) throw new Error("Malformed order status message");
+			async handler(msg: OrderStatusMessage) {
+				const order = orderOf(msg);
 				if (order.status !== "cancelled" || (msg.change ?? "status") !== "status") return;
 				const p = await this.book.find(order.id);
 				if (p) await this.book.settleCancelled(this.broker, p);
@@ -108,51 +92,36 @@ const PaymentsService = defineService<PaymentsServiceSettings, PaymentsThis>({
 	},
 
 	methods: {
-		async orderFor(this: PaymentsThis, ctx: Ctx, id: string): Promise<Order> {
+		/** The order, if the caller may see it (orders answers 404 for another customer's). */
+		async orderFor(ctx: Ctx, id: string): Promise<Order> {
 			// A request's caller sees only its own orders; an internal call (a return's refund, the settler) has no caller.
 			return ctx.meta.user ? ctx.call<Order, { id: string }>("orders.get", { id }) : ctx.call<Order, { id: string }>("orders.byId", { id });
 		},
 
-		async paymentOf(this: PaymentsThis, orderId: string): Promise<PaymentDoc> {
+		async paymentOf(orderId: string): Promise<PaymentDoc> {
 			const p = await this.book.find(orderId);
 			if (!p || p.capturedCents === 0) throw new NotFoundError("Captured payment of order", orderId);
 			return p;
 		},
-
-		async recover(this: PaymentsThis): Promise<void> {
-			if (this.recovering) return;
-			this.recovering = true;
-			try {
-				await this.book.recover(this.broker, new Date(Date.now() - this.settings.settlement.pendingTimeoutMs).toISOString());
-			} catch (err) {
-				this.logger.warn("Settling payments failed; the next round retries", (err as Error).message);
-			} finally {
-				this.recovering = false;
-			}
-		},
 	},
 
-	created(this: PaymentsThis) {
-		this.recovering = false;
+	created() {
+		this.recover = oneAtATime(
+			() => this.book.recover(this.broker, new Date(Date.now() - this.settings.settlement.pendingTimeoutMs).toISOString()),
+			err => this.logger.warn("Settling payments failed; the next round retries", err.message),
+		);
 	},
 
-	started(this: PaymentsThis) {
+	started() {
 		const { stripe: stripeSettings, currency } = this.settings.payments;
 		this.stripe = stripeSettings ? new StripeProvider(stripeSettings) : undefined;
 		const providers: Partial<Record<PaymentProvider, Provider>> = { manual: new ManualProvider(), ...(this.stripe ? { stripe: this.stripe } : {}) };
 		this.book = new PaymentBook({ payments: this.adapter, providers, currency, logger: this.logger });
-		this.recoveryTimer = setInterval(() => void this.recover(), this.settings.settlement.recoveryIntervalMs);
-		onceAvailable(
-			this.broker,
-			["orders"],
-			() => this.recoveryTimer === undefined,
-			() => this.recover(),
-		);
+		this.stopRecovery = everyAndOnceAvailable(this.broker, ["orders"], () => this.recover(), this.settings.settlement.recoveryIntervalMs);
 	},
 
-	stopped(this: PaymentsThis) {
-		clearInterval(this.recoveryTimer);
-		this.recoveryTimer = undefined;
+	stopped() {
+		this.stopRecovery?.();
 	},
 });
 

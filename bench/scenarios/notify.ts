@@ -11,11 +11,11 @@ import http from "http";
 import type { AddressInfo } from "net";
 import { SMTPServer } from "smtp-server";
 import { settings } from "../config";
-import { cannon, interleave, median, percentile, sum, type Contender, type Run } from "../load";
+import { cannon, interleave, percentile, sum, type Contender, type Run } from "../load";
 import { assertRunning, waitUntilAllQuiet } from "../procs";
-import { atLeast, below, fmt, rows } from "../report";
+import { below, fmt, rows } from "../report";
 import { ALL_SERVICES, seed, startEmbedded, type System } from "../systems";
-import { orderLoad } from "./orders";
+import { comparedThroughputRows, orderLoad } from "./orders";
 
 const ENDPOINTS = 3;
 const WITHOUT = ALL_SERVICES.filter(s => s !== "notifications");
@@ -131,23 +131,8 @@ export async function notifyScenario(): Promise<void> {
 		while ([...answered.keys()].some(id => !arrivals.has(id)) && Date.now() < deadline) await new Promise(r => setTimeout(r, 100));
 		const lags = [...answered].map(([id, at]) => (arrivals.has(id) ? Math.max(0, arrivals.get(id)! - at) : Infinity));
 		const lost = lags.filter(l => l === Infinity).length;
-		const ops = (label: string) => median(results.get(label)!.map(r => r.rps));
-		const without = ops("without");
-		for (const s of systems) {
-			const runs = results.get(s.label)!;
-			const value = ops(s.label);
-			const bad = sum(runs.map(r => r.errors)) + sum(runs.map(r => r.non2xx));
-			rows.push({
-				scenario: "P2 notify",
-				figure: "orders/s (201)",
-				system: s.label === "with" ? `embedded, ${ENDPOINTS} webhook endpoints and mail` : "embedded, no notifications",
-				values: runs.map(r => r.rps),
-				value,
-				ratio: s.label === "with" ? `${(value / without).toFixed(2)} × without` : "",
-				target: s.label === "with" ? atLeast(value / without, 0.8, "≥ 0.8 × without") : undefined,
-				notes: `p50 ${fmt(median(runs.map(r => r.p50)))} ms, p99 ${fmt(median(runs.map(r => r.p99)))} ms${bad ? `; errors ${sum(runs.map(r => r.errors))}, non-2xx ${sum(runs.map(r => r.non2xx))}` : ""}`,
-			});
-		}
+		const sides = systems.map(s => ({ label: s.label, system: s.label === "with" ? `embedded, ${ENDPOINTS} webhook endpoints and mail` : "embedded, no notifications" }));
+		comparedThroughputRows("P2 notify", results, sides, { subject: "with", baseline: "without", baseName: "without", min: 0.8 });
 		const arrived = lags.filter(Number.isFinite);
 		const p99 = lost ? Infinity : percentile(lags, 99);
 		rows.push({

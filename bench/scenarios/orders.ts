@@ -90,6 +90,33 @@ export function orderLoad(base: string, tokens: string[], productIds: string[]) 
 	};
 }
 
+/** An A/B scenario's throughput rows: each side's median orders/s, and the subject's as a share of the baseline's (at least `min`). */
+export function comparedThroughputRows(
+	scenario: string,
+	results: Map<string, Run[]>,
+	sides: ReadonlyArray<{ label: string; system: string }>,
+	compared: { subject: string; baseline: string; baseName: string; min: number },
+): void {
+	const ops = (label: string) => median(results.get(label)!.map(r => r.rps));
+	const base = ops(compared.baseline);
+	for (const side of sides) {
+		const runs = results.get(side.label)!;
+		const value = ops(side.label);
+		const subject = side.label === compared.subject;
+		const bad = sum(runs.map(r => r.errors)) + sum(runs.map(r => r.non2xx));
+		rows.push({
+			scenario,
+			figure: "orders/s (201)",
+			system: side.system,
+			values: runs.map(r => r.rps),
+			value,
+			ratio: subject ? `${(value / base).toFixed(2)} × ${compared.baseName}` : "",
+			target: subject ? atLeast(value / base, compared.min, `≥ ${compared.min} × ${compared.baseName}`) : undefined,
+			notes: `p50 ${fmt(median(runs.map(r => r.p50)))} ms, p99 ${fmt(median(runs.map(r => r.p99)))} ms${bad ? `; errors ${sum(runs.map(r => r.errors))}, non-2xx ${sum(runs.map(r => r.non2xx))}` : ""}`,
+		});
+	}
+}
+
 export async function ordersScenario(): Promise<void> {
 	const systems: System[] = [];
 	const probes: Probe[] = [];

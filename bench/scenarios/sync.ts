@@ -6,11 +6,11 @@
  * (STORE_SYNC=off), interleaved.
  */
 import { settings } from "../config";
-import { cannon, interleave, median, sum, type Contender, type Run } from "../load";
+import { cannon, interleave, type Contender, type Run } from "../load";
 import { assertRunning, waitUntilAllQuiet } from "../procs";
-import { atLeast, fmt, rows } from "../report";
+import { fmt } from "../report";
 import { seed, startEmbedded, type System } from "../systems";
-import { orderLoad } from "./orders";
+import { comparedThroughputRows, orderLoad } from "./orders";
 
 export async function syncScenario(): Promise<void> {
 	const systems: System[] = [];
@@ -36,23 +36,8 @@ export async function syncScenario(): Promise<void> {
 				`  sync round ${round}  ${key.padEnd(9)} ${fmt(run.rps).padStart(6)} orders/s   p50 ${run.p50} ms   p99 ${run.p99} ms${run.errors || run.non2xx ? `   errors ${run.errors}, non-2xx ${run.non2xx}` : ""}`,
 			),
 		);
-		const ops = (label: string) => median(results.get(label)!.map(r => r.rps));
-		const off = ops("sync-off");
-		for (const s of systems) {
-			const runs = results.get(s.label)!;
-			const value = ops(s.label);
-			const bad = sum(runs.map(r => r.errors)) + sum(runs.map(r => r.non2xx));
-			rows.push({
-				scenario: "P2 sync",
-				figure: "orders/s (201)",
-				system: s.label === "sync-on" ? "embedded, STORE_SYNC=on" : "embedded, STORE_SYNC=off",
-				values: runs.map(r => r.rps),
-				value,
-				ratio: s.label === "sync-on" ? `${(value / off).toFixed(2)} × off` : "",
-				target: s.label === "sync-on" ? atLeast(value / off, 0.9, "≥ 0.9 × off") : undefined,
-				notes: `p50 ${fmt(median(runs.map(r => r.p50)))} ms, p99 ${fmt(median(runs.map(r => r.p99)))} ms${bad ? `; errors ${sum(runs.map(r => r.errors))}, non-2xx ${sum(runs.map(r => r.non2xx))}` : ""}`,
-			});
-		}
+		const sides = systems.map(s => ({ label: s.label, system: s.label === "sync-on" ? "embedded, STORE_SYNC=on" : "embedded, STORE_SYNC=off" }));
+		comparedThroughputRows("P2 sync", results, sides, { subject: "sync-on", baseline: "sync-off", baseName: "off", min: 0.9 });
 	} finally {
 		for (const s of systems.reverse()) await s.stop();
 	}

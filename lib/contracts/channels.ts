@@ -35,6 +35,13 @@ export interface OrderStatusMessage {
 	change?: OrderChange;
 }
 
+/** The order a status message carries; one without its id and status is refused (its redeliveries end in the dead-letter queue). */
+export function orderOf(msg: OrderStatusMessage): Order {
+	const order = msg?.order;
+	if (!order?.id || !order.status) throw new Error("Malformed order status message");
+	return order;
+}
+
 export interface StockAlertMessage {
 	type: "stock_low" | "out_of_stock";
 	productId: string;

@@ -1,4 +1,4 @@
-import type { ActionCacheOptions, ActionParams, ActionSchema, CallingOptions, Context, LoggerInstance, Middleware, ServiceBroker, ServiceSchema } from "moleculer";
+import type { ActionCacheOptions, ActionParams, ActionSchema, CallingOptions, Context, LoggerInstance, Middleware, Service, ServiceBroker, ServiceSchema } from "moleculer";
 
 /** The part of Moleculer's Service that every service's `this` has. */
 export interface ServiceBase<S> {
@@ -145,6 +145,7 @@ export interface MiddlewareDef {
 	started?(broker: ServiceBroker): void | Promise<void>;
 	stopping?(broker: ServiceBroker): void | Promise<void>;
 	stopped?(broker: ServiceBroker): void | Promise<void>;
+	serviceStarted?(service: Service): void | Promise<void>;
 	localAction?(handler: Handler, action: ActionSchema & { name: string }): Handler;
 	remoteAction?(handler: Handler, action: ActionSchema & { name: string }): Handler;
 	localEvent?(handler: Handler, event: { name: string }): Handler;
@@ -157,6 +158,20 @@ export interface MiddlewareDef {
 /** An action name, or the endpoint moleculer-web resolved already. */
 export type CallTarget = string | { local: boolean };
 export type CallNext = (target: CallTarget, params: unknown, opts?: CallingOptions) => Promise<unknown>;
+
+/** A middleware around the broker's calls: `around` decides, for each call, how `next` is called. */
+export function defineCallMiddleware(name: string, around: (broker: ServiceBroker, next: CallNext, target: CallTarget, params: unknown, opts: CallingOptions) => Promise<unknown>): Middleware {
+	let broker: ServiceBroker;
+	return defineMiddleware({
+		name,
+		created(b: ServiceBroker) {
+			broker = b;
+		},
+		call(next: CallNext): CallNext {
+			return (target, params, opts = {}) => around(broker, next, target, params, opts);
+		},
+	});
+}
 
 /** A middleware, its hooks typed, handed to Moleculer as the Middleware it takes. */
 export function defineMiddleware(middleware: MiddlewareDef): Middleware {

@@ -231,8 +231,7 @@ class AppendingPersistence extends Persistence {
 export class AppendingDatastore extends Datastore {
 	constructor(readonly file: string) {
 		super({ filename: file });
-		// @seald-io/nedb's typings keep the datastore's persistence private.
-		(this as unknown as { persistence: PersistenceInstance }).persistence = new AppendingPersistence({ db: this });
+		this.own.persistence = new AppendingPersistence({ db: this });
 	}
 
 	closeFile(): Promise<void> {
@@ -249,7 +248,11 @@ export class AppendingDatastore extends Datastore {
 	}
 
 	private get appending(): AppendingPersistence {
+		return this.own.persistence;
+	}
+
+	private get own(): { persistence: AppendingPersistence } {
 		// @seald-io/nedb's typings keep the datastore's persistence private.
-		return (this as unknown as { persistence: AppendingPersistence }).persistence;
+		return this as unknown as { persistence: AppendingPersistence };
 	}
 }

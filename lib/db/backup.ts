@@ -110,6 +110,7 @@ interface Executor {
 async function pauseAll(stores: AppendingDatastore[]): Promise<() => void> {
 	let release!: () => void;
 	const released = new Promise<void>(resolve => (release = resolve));
+	// @seald-io/nedb's typings leave the datastore's executor out.
 	const entered = stores.map(db => new Promise<void>(inside => void (db as unknown as { executor: Executor }).executor.pushAsync(() => (inside(), released))));
 	await Promise.all(entered);
 	return release;

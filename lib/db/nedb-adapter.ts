@@ -16,7 +16,8 @@ const model = require("@seald-io/nedb/lib/model") as {
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
-type MemoryAdapterInstance = DbAdapter & { db: Datastore | null };
+/** moleculer-db's memory adapter: its store, and the service it was initialised with (which its typings do not declare). */
+type MemoryAdapterInstance = DbAdapter & { db: Datastore | null; service?: OwnerService };
 
 /** The parts of NeDB's datastore (3.1) that a page read in index order uses: its indexes, its one-at-a-time executor, its candidate lookup. */
 interface IndexInternals {
@@ -69,8 +70,7 @@ class NedbAdapter extends (MemoryAdapter as unknown as new (opts?: Datastore) =>
 
 	/** The service moleculer-db's adapter was initialised with. */
 	private get owner(): OwnerService | undefined {
-		// moleculer-db's typings do not declare the service its adapters keep.
-		return (this as unknown as { service?: OwnerService }).service;
+		return this.service;
 	}
 
 	/**

@@ -12,6 +12,7 @@ interface RegistryNode {
 	available: boolean;
 }
 
+/** The AMQP transporter's state, which Moleculer's typings leave out. */
 interface AmqpTransporterState {
 	connection: { close(): Promise<void>; createChannel(): Promise<ProbeChannel> } | null;
 	connected: boolean;
@@ -24,6 +25,7 @@ interface AmqpTransporterState {
 	connectionDisconnecting: boolean;
 	transit: { disconnecting: boolean };
 	logger: { debug(...args: unknown[]): void; warn(...args: unknown[]): void };
+	opts: { deadNodeProbeMs?: number };
 }
 
 /** The queues Moleculer's AMQP transporter declares auto-delete for each node (`<prefix>.<cmd>.<nodeID>`): they go with its connection. */
@@ -36,8 +38,8 @@ const NODE_QUEUES = ["PING", "PONG", "INFO", "DISCOVER", "HEARTBEAT", "DISCONNEC
  * each stopping node (`quit` in the REPL included). A node's own queues go
  * with it (they expire), and their bindings with them.
  */
-// Moleculer's typings leave the AMQP transporter's send and onConnected out.
-export class AmqpTransporter extends (Transporters.AMQP as unknown as new (opts: object) => {
+// Moleculer's typings leave the AMQP transporter's state, send and onConnected out.
+export class AmqpTransporter extends (Transporters.AMQP as unknown as new (opts: object) => AmqpTransporterState & {
 	send(topic: string, data: Buffer, meta: object): Promise<void>;
 	onConnected(wasReconnect: boolean): Promise<void>;
 }) {
@@ -67,26 +69,25 @@ export class AmqpTransporter extends (Transporters.AMQP as unknown as new (opts:
 	 */
 	onConnected(wasReconnect: boolean): Promise<void> {
 		clearInterval(this.probeTimer);
-		const every = (this as unknown as { opts: { deadNodeProbeMs?: number } }).opts.deadNodeProbeMs ?? 0;
+		const every = this.opts.deadNodeProbeMs ?? 0;
 		if (every > 0) this.probeTimer = setInterval(() => void this.probeNodes(), every).unref();
 		return super.onConnected(wasReconnect);
 	}
 
 	private async probeNodes(): Promise<void> {
-		const self = this as unknown as AmqpTransporterState;
-		if (this.probing || this.closing || !self.connected || !self.connection) return;
+		if (this.probing || this.closing || !this.connected || !this.connection) return;
 		this.probing = true;
 		try {
-			for (const node of self.broker.registry.nodes.toArray()) {
+			for (const node of this.broker.registry.nodes.toArray()) {
 				if (node.local || !node.available || this.closing) continue;
 				if (!(await this.allGone(node.id))) continue;
 				// Asked again: the registry may have changed while RabbitMQ answered.
 				if (!node.available) continue;
-				self.logger.warn(`Node '${node.id}' is gone: its RabbitMQ connection closed without a goodbye (its queues ${self.prefix}.{${NODE_QUEUES.join(",")}}.${node.id} are deleted).`);
-				self.broker.registry.nodes.disconnected(node.id, true);
+				this.logger.warn(`Node '${node.id}' is gone: its RabbitMQ connection closed without a goodbye (its queues ${this.prefix}.{${NODE_QUEUES.join(",")}}.${node.id} are deleted).`);
+				this.broker.registry.nodes.disconnected(node.id, true);
 			}
 		} catch (err) {
-			self.logger.debug("Node probe:", (err as Error).message);
+			this.logger.debug("Node probe:", (err as Error).message);
 		} finally {
 			this.probing = false;
 		}
@@ -99,15 +100,13 @@ export class AmqpTransporter extends (Transporters.AMQP as unknown as new (opts:
 	 * queue is asked first; the others only when it is missing.
 	 */
 	private async allGone(nodeID: string): Promise<boolean> {
-		const self = this as unknown as AmqpTransporterState;
-		for (const cmd of NODE_QUEUES) if (await this.queueExists(`${self.prefix}.${cmd}.${nodeID}`)) return false;
+		for (const cmd of NODE_QUEUES) if (await this.queueExists(`${this.prefix}.${cmd}.${nodeID}`)) return false;
 		return true;
 	}
 
 	/** Whether RabbitMQ has the queue; a missing one closes the probe's channel, made again on the next check. */
 	private async queueExists(queue: string): Promise<boolean> {
-		const self = this as unknown as AmqpTransporterState;
-		this.probeChannel ??= self.connection!.createChannel().then(channel => {
+		this.probeChannel ??= this.connection!.createChannel().then(channel => {
 			const forget = () => (this.probeChannel = undefined);
 			channel.on("error", forget);
 			channel.on("close", forget);
@@ -130,25 +129,22 @@ export class AmqpTransporter extends (Transporters.AMQP as unknown as new (opts:
 			return super.send(topic, data, meta);
 		} catch (err) {
 			if (!this.closing) throw err;
-			// Moleculer's typings leave the transporter's state out.
-			(this as unknown as AmqpTransporterState).logger.debug(`Not sent while closing: ${topic}`);
+			this.logger.debug(`Not sent while closing: ${topic}`);
 			return Promise.resolve();
 		}
 	}
 
 	async disconnect(): Promise<void> {
-		// Moleculer's typings leave the transporter's state out.
-		const self = this as unknown as AmqpTransporterState;
 		this.closing = true;
 		clearInterval(this.probeTimer);
 		this.probeChannel = undefined;
-		self.connectionCount = 0;
-		self.channelDisconnecting = self.transit.disconnecting;
-		self.connectionDisconnecting = self.transit.disconnecting;
-		await self.channel?.close().catch((err: Error) => self.logger.debug("AMQP channel close:", err.message));
-		await self.connection?.close().catch((err: Error) => self.logger.debug("AMQP connection close:", err.message));
-		self.bindings = [];
-		self.channel = null;
-		self.connection = null;
+		this.connectionCount = 0;
+		this.channelDisconnecting = this.transit.disconnecting;
+		this.connectionDisconnecting = this.transit.disconnecting;
+		await this.channel?.close().catch((err: Error) => this.logger.debug("AMQP channel close:", err.message));
+		await this.connection?.close().catch((err: Error) => this.logger.debug("AMQP connection close:", err.message));
+		this.bindings = [];
+		this.channel = null;
+		this.connection = null;
 	}
 }

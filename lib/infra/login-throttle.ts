@@ -31,8 +31,7 @@ export class LoginThrottle {
 		private readonly settings: LoginThrottleSettings,
 		broker: ServiceBroker,
 	) {
-		// moleculer-web's typings leave its rate-limit stores out.
-		const { MemoryStore } = (ApiGateway as unknown as { RateLimitStores: { MemoryStore: new (windowMs: number) => CountingStore } }).RateLimitStores;
+		const { MemoryStore } = ApiGateway.RateLimitStores;
 		this.store = settings.redisUrl ? new RedisRateLimitStore(name, settings.windowMs, { redisUrl: settings.redisUrl }, broker) : new MemoryStore(settings.windowMs);
 	}
 

@@ -139,6 +139,9 @@ export class ShopRedisCacher extends withVersions(
 	// Moleculer's typings leave the Redis cacher's client out.
 	cacher => new RedisCacheVersions((cacher as unknown as { client: Redis }).client, cacher.prefix, unavailable),
 ) {
+	/** Its ioredis client, which Moleculer's typings leave out. */
+	declare readonly client: Redis;
+
 	keyPrefix(broker: ServiceBroker): string {
 		return (this.opts as { prefix?: string }).prefix ?? namespacePrefix(broker.namespace ?? "");
 	}
@@ -149,9 +152,7 @@ export class ShopRedisCacher extends withVersions(
 
 	/** A QUIT that cannot be sent (Redis away) leaves the client reconnecting for ever: then it is dropped. */
 	async close(): Promise<void> {
-		// Moleculer's typings leave the Redis cacher's client out.
-		const client = (this as unknown as { client: Redis }).client;
-		await client.quit().catch(() => client.disconnect());
+		await this.client.quit().catch(() => this.client.disconnect());
 	}
 
 	/** Best effort, and never rejects: it is not waited for (a rejection would end the process). */
@@ -194,12 +195,13 @@ type LruV6 = new (opts: { max: number; length(value: unknown, key: string): numb
  */
 // Moleculer's typings declare its cachers as classes without the members the mixins use.
 export class ShopMemoryCacher extends withVersions(withTypedKeys(Cachers.MemoryLRU as unknown as CacherBase), () => new MemoryCacheVersions()) {
+	/** Its LRU (lru-cache 6), which Moleculer's typings leave out. */
+	declare cache: { constructor: LruV6 };
+
 	constructor(opts: { max: number; maxBytes: number; ttl?: number } & Record<string, unknown>) {
 		super(opts);
-		// Moleculer's typings leave the memory cacher's LRU out.
-		const self = this as unknown as { cache: { constructor: LruV6 } };
 		const minCost = Math.ceil(opts.maxBytes / opts.max);
-		self.cache = new self.cache.constructor({
+		this.cache = new this.cache.constructor({
 			max: opts.maxBytes,
 			length: (value, key) => Math.max(minCost, key.length + answerSize(value)),
 			maxAge: opts.ttl ? opts.ttl * 1000 : null,

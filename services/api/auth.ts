@@ -11,7 +11,7 @@ import type { BackendService } from "../../lib/contracts/services";
 import { ForbiddenError, UnauthorizedError } from "../../lib/contracts/errors";
 import { checkAccess, isRead } from "../../lib/contracts/routes";
 import type { AuthSettings } from "../../lib/infra/settings";
-import { type Meta, type ServiceBase, defineMixin } from "../../lib/contracts/types";
+import { type Meta, defineMixin, state } from "../../lib/contracts/types";
 import { DoorValidation } from "./door-validation";
 import { readRouteHeaders } from "./route-headers";
 import { parseQuery } from "./query";
@@ -19,17 +19,6 @@ import { ROUTED_SERVICES } from "./routed-services";
 
 /** A REST request as moleculer-web hands it on. */
 export type Req = IncomingMessage & { $action?: { name: string }; $alias?: { action?: string | null }; $params?: unknown; query?: Record<string, unknown> };
-
-/** What `this` is for the gateway's door checks. */
-export interface AuthThis extends ServiceBase<{ auth: AuthSettings }> {
-	tokens: Tokens;
-	doors: DoorValidation;
-	assertAccess(action: string, user: AuthUser | null | undefined): void;
-	assertCurrent(user: AuthUser, read: boolean, meta?: object): Promise<void>;
-	currentTokenVersion(id: string, meta: object): Promise<number | null>;
-	/** Each account's current token version, kept under the customers version it was read at. */
-	tokenVersions: VersionedEntries<number | null>;
-}
 
 const CUSTOMERS: BackendService = "customers";
 /** Accounts whose token version a gateway keeps: a few bytes each. */
@@ -51,19 +40,22 @@ export const tokenRoom = (customerId: string, version: number) => `tokens:${cust
 /** Closes a socket once the refused call has its answer: closed first, the client would never hear why. */
 export const closeAfterAnswer = (socket: Socket) => setImmediate(() => socket.disconnect(true));
 
+/** What the doors' token check needs of the gateway. */
+type TokenGate = { broker: ServiceBroker; assertCurrent(user: AuthUser, read: boolean, meta?: object): Promise<void> };
+
 /**
  * Every door's check that a call's token is still current (REST's and
  * Socket.IO's): a read first takes its version snapshot, so that the token
  * check and the action's cached answer read one set of versions.
  */
-export async function assertTokenCurrent(gateway: AuthThis, user: AuthUser, action: string, meta: object): Promise<void> {
+export async function assertTokenCurrent(gateway: TokenGate, user: AuthUser, action: string, meta: object): Promise<void> {
 	const versions = versionsOf(gateway.broker);
 	if (isRead(action) && versions) takeSnapshot(meta, versions, [CUSTOMERS, serviceOf({ name: action })]);
 	await gateway.assertCurrent(user, isRead(action), meta);
 }
 
 /** A socket call's check: a revoked token's socket closes, and the call is refused as an expired token's is. */
-export async function assertSocketCurrent(gateway: AuthThis, socket: Socket, user: AuthUser, action: string, meta: object): Promise<void> {
+export async function assertSocketCurrent(gateway: TokenGate, socket: Socket, user: AuthUser, action: string, meta: object): Promise<void> {
 	try {
 		await assertTokenCurrent(gateway, user, action, meta);
 	} catch (err) {
@@ -82,14 +74,19 @@ const isDocsFile = (req: Req) => !req.$alias?.action;
  * route table, for REST and Socket.IO), and that the request's params pass
  * the action's own rules (./door-validation.ts).
  */
-const GatewayAuthMixin = defineMixin<{ auth: AuthSettings }, AuthThis>({
+const GatewayAuthMixin = defineMixin({
+	// The gateway's settings carry the token keys and lifetimes.
+	needs: state<{ settings: { auth: AuthSettings } }>(),
+	/** tokenVersions: each account's current token version, kept under the customers version it was read at. */
+	state: state<{ tokens: Tokens; doors: DoorValidation; tokenVersions: VersionedEntries<number | null> }>(),
+
 	methods: {
 		/** moleculer-web's own, with the contract's rule for prototype keys (./query.ts). */
-		parseQueryString(this: AuthThis, req: Req) {
+		parseQueryString(req: Req) {
 			return parseQuery(req);
 		},
 
-		async authenticate(this: AuthThis, ctx: Context, _route: unknown, req: Req): Promise<AuthUser | null> {
+		async authenticate(ctx: Context, _route: unknown, req: Req): Promise<AuthUser | null> {
 			const header = req.headers.authorization;
 			if (!header || isDocsFile(req)) return null;
 			const match = /^Bearer\s+(\S+)$/i.exec(header);
@@ -109,7 +106,7 @@ const GatewayAuthMixin = defineMixin<{ auth: AuthSettings }, AuthThis>({
 		 * say, a read goes on the token alone; anything else is refused (503,
 		 * nothing done).
 		 */
-		async assertCurrent(this: AuthThis, user: AuthUser, read: boolean, meta: object = {}): Promise<void> {
+		async assertCurrent(user: AuthUser, read: boolean, meta: object = {}): Promise<void> {
 			let current: number | null;
 			try {
 				current = await this.currentTokenVersion(user.id, meta);
@@ -126,7 +123,7 @@ const GatewayAuthMixin = defineMixin<{ auth: AuthSettings }, AuthThis>({
 		 * check costs a version read, which a read request shares with its
 		 * action's cached answer (lib/infra/version-snapshot.ts), and no call.
 		 */
-		async currentTokenVersion(this: AuthThis, id: string, meta: object): Promise<number | null> {
+		async currentTokenVersion(id: string, meta: object): Promise<number | null> {
 			const ask = async (opts?: object) => (await this.broker.call<{ version: number | null }, { id: string }>("customers.tokenVersion", { id }, opts)).version;
 			const versions = versionsOf(this.broker);
 			if (!versions) return ask();
@@ -140,7 +137,7 @@ const GatewayAuthMixin = defineMixin<{ auth: AuthSettings }, AuthThis>({
 		},
 
 		/** After authentication (moleculer-web's order): who may call, then the request's own shape and the action's rules. */
-		async authorize(this: AuthThis, ctx: Context<unknown, Meta>, _route: unknown, req: Req) {
+		async authorize(ctx: Context<unknown, Meta>, _route: unknown, req: Req) {
 			if (isDocsFile(req)) return;
 			const action = req.$action?.name ?? req.$alias?.action ?? "";
 			this.assertAccess(action, ctx.meta.user);
@@ -165,7 +162,7 @@ const GatewayAuthMixin = defineMixin<{ auth: AuthSettings }, AuthThis>({
 		},
 	},
 
-	created(this: AuthThis) {
+	created() {
 		this.tokens = new Tokens(this.settings.auth);
 		this.tokenVersions = new VersionedEntries(TOKEN_VERSIONS_KEPT);
 		// Moleculer types the broker's validator as its base class; ours is ShopValidator (moleculer.config.ts).

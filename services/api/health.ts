@@ -2,6 +2,7 @@ import type { Context } from "moleculer";
 import { keptFor } from "../../lib/infra/coalesce";
 import type { Dependencies } from "../../lib/contracts/health-report";
 import { dependencyStates } from "../../lib/infra/dependencies";
+import { registryOf } from "../../lib/infra/registry";
 import { type Meta, defineMixin, state } from "../../lib/contracts/types";
 import { BACKEND_SERVICES, HEALTH_NAMES } from "../../lib/contracts/services";
 import { RETRY_AFTER_S } from "./errors";
@@ -48,8 +49,7 @@ const GatewayHealthMixin = defineMixin({
 		},
 
 		async isServiceUp(service: string): Promise<boolean> {
-			// Moleculer's typings leave the registry's hasService out.
-			if (!(this.broker.registry as unknown as { hasService(n: string): boolean }).hasService(service)) return false;
+			if (!registryOf(this.broker).hasService(service)) return false;
 			try {
 				await this.broker.call(`${service}.health`, {}, { timeout: GATEWAY_HEALTH_TIMEOUT_MS, retries: 0 });
 				return true;

@@ -7,6 +7,7 @@ import type { Dependencies } from "../../lib/contracts/health-report";
 import { dependencyStates } from "../../lib/infra/dependencies";
 import type { GatewaySettings } from "../../lib/infra/settings";
 import { contentSecurityPolicy, sendStaticFile, staticFile, type StaticFile } from "../../lib/infra/static-files";
+import { registryOf } from "../../lib/infra/registry";
 import { defineMixin, state } from "../../lib/contracts/types";
 
 /**
@@ -180,8 +181,7 @@ const OpsPageMixin = defineMixin({
 			const names = node?.id ? serviceNames(node) : [];
 			if (names.length) this.lastServices.set(node!.id, names);
 			// Bounded by the registry: a node Moleculer has forgotten (restarted under a new id, say) is forgotten here too.
-			// Moleculer's typings leave the registry's node catalog out.
-			const known = (this.broker.registry as unknown as { nodes: { get(id: string): unknown } }).nodes;
+			const known = registryOf(this.broker).nodes;
 			for (const id of this.lastServices.keys()) if (!known.get(id)) this.lastServices.delete(id);
 		},
 

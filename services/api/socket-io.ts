@@ -1,4 +1,4 @@
-import { Errors, type Context, type LoggerInstance } from "moleculer";
+import { Errors, type Context, type LoggerInstance, type ServiceSchema } from "moleculer";
 import SocketIOService from "moleculer-io";
 import { createAdapter } from "@socket.io/redis-adapter";
 import Redis, { type RedisOptions } from "ioredis";
@@ -15,9 +15,12 @@ export interface IoCall {
 }
 
 type IoCallHandler = (this: unknown, ctx: Context<IoCall>) => Promise<unknown>;
+// moleculer-io types its schema apart from Moleculer's ServiceSchema, and leaves its actions' handlers out.
+const ioSchema = SocketIOService as unknown as ServiceSchema & { actions: { call: { handler: IoCallHandler } } };
+/** moleculer-io's service, mixed into the gateway. */
+export const SocketIOMixin: ServiceSchema = ioSchema;
 /** moleculer-io's own `call`, run once the door has let the call through. */
-// moleculer-io ships no typings for its schema's actions.
-export const ioCall = (SocketIOService as unknown as { actions: { call: { handler: IoCallHandler } } }).actions.call.handler;
+export const ioCall = ioSchema.actions.call.handler;
 
 /** A Socket.IO message's limit: REST's body limit (BODY_LIMIT, "100kb"). A larger one closes its connection (Engine.IO's maxHttpBufferSize). */
 export const MESSAGE_LIMIT_BYTES = 100 * 1024;

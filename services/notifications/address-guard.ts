@@ -90,6 +90,7 @@ export class AddressGuard {
 		this.resolve(host).then(addresses => {
 			const bad = addresses.find(a => !this.permitted(host, a.address));
 			if (bad || !addresses.length) return fail(new ForbiddenAddressError(`${host} resolves to ${bad?.address ?? "nothing"}: refused`));
+			// Node types the lookup callback for one address; with `all` it is called with the list.
 			if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: typeof addresses) => void)(null, addresses);
 			callback(null, addresses[0].address, addresses[0].family);
 		}, fail);

@@ -1,5 +1,6 @@
 import crypto from "crypto";
 import type { OrderStatusMessage, StockAlertMessage } from "../../lib/contracts/channels";
+import { fieldsOf } from "../../lib/contracts/fields";
 import type { NotifiedOrder, PaymentStep, WebhookEventType } from "../../lib/contracts/notifications";
 
 /**
@@ -45,7 +46,7 @@ const isStep = (v: unknown): v is { status: string; at: string } => isObject(v) 
 
 /** The order as events carry it: its own known fields, payment and fulfilment when orders records them. */
 function orderData(order: NotifiedOrder): Record<string, unknown> {
-	const source = order as unknown as Record<string, unknown>;
+	const source = fieldsOf(order);
 	const out: Record<string, unknown> = {};
 	for (const field of ORDER_FIELDS) if (Object.hasOwn(source, field) && source[field] !== undefined) out[field] = source[field];
 	return out;

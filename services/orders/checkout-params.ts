@@ -1,4 +1,5 @@
 import type { CheckoutFields } from "../../lib/contracts/checkout";
+import { fieldsOf } from "../../lib/contracts/fields";
 import type { Order } from "../../lib/contracts/types";
 import type { OrderDoc } from "./order-doc";
 
@@ -33,9 +34,10 @@ const CHECKOUT_FIELDS: ReadonlyArray<keyof CheckoutFields> = ["currency", "items
 
 /** An order as clients see it: the service's public fields, and a checkout order's money and deadline once it holds its stock. */
 export function publicOrder(doc: OrderDoc, fields: readonly string[]): Order {
-	const source = doc as unknown as Record<string, unknown>;
+	const source = fieldsOf(doc);
 	const out: Record<string, unknown> = {};
 	for (const field of fields) out[field] = field === "id" ? String(doc._id) : (source[field] ?? null);
 	if (doc.paymentDeadline !== undefined) for (const field of CHECKOUT_FIELDS) out[field] = source[field] ?? null;
+	// Built field by field from the service's public list, which names only Order's fields.
 	return out as unknown as Order;
 }
