@@ -91,20 +91,25 @@ export class Dispatcher {
 
 	/**
 	 * Starts due deliveries, within each lane's limit. What is due is read
-	 * from the store in batches (when the queue ran dry, and at each poll),
-	 * not after every attempt: under a backlog a read costs the backlog.
+	 * from the store in batches (when nothing queued can start, and at each
+	 * poll), not after every attempt: under a backlog a read costs the backlog.
 	 */
 	async round(): Promise<void> {
-		if (this.refresh || !this.queue.length) {
-			this.refresh = false;
-			this.queue = (await this.deps.outbox.due(BATCH)).filter(d => !this.taken.has(d._id));
-		}
 		const { concurrency, timeoutMs } = this.deps.settings;
+		const room = (lane: string) => (this.inflight.get(lane) ?? 0) < concurrency;
+		// Read again too when nothing queued can start: the queue may hold only a full lane's deliveries (mail, behind its
+		// backlog) while other lanes idle. The read leaves full lanes out, so their backlog never hides the others' work.
+		if (this.refresh || !this.queue.some(d => room(laneOf(d)))) {
+			this.refresh = false;
+			const full = [...this.inflight].filter(([, n]) => n >= concurrency).map(([lane]) => lane);
+			const due = await this.deps.outbox.due(BATCH, { mail: full.includes("mail"), endpoints: full.filter(l => l !== "mail").map(l => l.slice("webhook:".length)) });
+			this.queue = due.filter(d => !this.taken.has(d._id));
+		}
 		const waiting: DeliveryDoc[] = [];
 		const picked: DeliveryDoc[] = [];
 		for (const doc of this.queue) {
 			const lane = laneOf(doc);
-			if ((this.inflight.get(lane) ?? 0) >= concurrency || this.stopped) {
+			if (!room(lane) || this.stopped) {
 				waiting.push(doc);
 				continue;
 			}

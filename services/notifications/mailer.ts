@@ -71,8 +71,8 @@ export class SmtpTransport implements MailTransport {
 
 	/**
 	 * Pooled: a mail goes over a kept connection (at most `connections` of
-	 * them), not a connection and an SMTP greeting of its own; under P2 the
-	 * connections per mail were most of its cost. A URL that says `pool=` keeps its own choice.
+	 * them, the mail lane's concurrency), not a connection and an SMTP
+	 * greeting of its own; under P2 the connections per mail were most of its cost. A URL that says `pool=` keeps its own choice.
 	 */
 	constructor(
 		url: string,
