@@ -71,7 +71,7 @@ export class SmtpTransport implements MailTransport {
 
 	/**
 	 * Pooled: a mail goes over a kept connection (at most `connections` of
-	 * them, the mail lane's concurrency), not a connection and an SMTP
+	 * them: the mail lane's concurrency, up to 32), not a connection and an SMTP
 	 * greeting of its own; under P2 the connections per mail were most of its cost. A URL that says `pool=` keeps its own choice.
 	 */
 	constructor(

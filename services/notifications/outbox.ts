@@ -75,6 +75,8 @@ async function insertOnce<T extends Doc>(adapter: DbAdapter<T>, doc: T): Promise
 export class Outbox {
 	/** The latest events, oldest first: each delivery of one reads it, and most are made within seconds of its recording. */
 	private readonly recent = new Map<string, EventDoc>();
+	/** The deliveries settled as delivered in this turn, written together at its end. */
+	private settling: { ids: string[]; written: Promise<void> } | undefined;
 
 	constructor(
 		private readonly events: DbAdapter<EventDoc>,
@@ -173,13 +175,35 @@ export class Outbox {
 		return new Map(taken.map(d => [d._id, d]));
 	}
 
-	async delivered(doc: DeliveryDoc): Promise<void> {
+	/**
+	 * Settled as delivered. The deliveries settled in one event-loop turn are
+	 * written by one update (the same change for each), answered together
+	 * once it is synced: under a backlog, one store call per turn instead of
+	 * one per delivery.
+	 */
+	delivered(doc: DeliveryDoc): Promise<void> {
+		if (!this.settling) {
+			const batch = { ids: [] as string[], written: Promise.resolve() };
+			batch.written = new Promise<void>(resolve => setImmediate(resolve)).then(() => {
+				this.settling = undefined;
+				return this.markDelivered(batch.ids);
+			});
+			this.settling = batch;
+		}
+		this.settling.ids.push(doc._id);
+		return this.settling.written;
+	}
+
+	private async markDelivered(ids: string[]): Promise<void> {
 		const at = new Date(this.now()).toISOString();
-		await this.deliveries.updateById(doc._id, {
-			$set: { state: "delivered", deliveredAt: at, updatedAt: at, lastError: null },
-			$inc: { attempts: 1 },
-			$unset: { dueAt: true, "mail.sealed": true },
-		});
+		await this.deliveries.updateMany(
+			{ _id: { $in: ids } },
+			{
+				$set: { state: "delivered", deliveredAt: at, updatedAt: at, lastError: null },
+				$inc: { attempts: 1 },
+				$unset: { dueAt: true, "mail.sealed": true },
+			},
+		);
 	}
 
 	/** After a failed attempt: due again after the schedule's next delay, with jitter, or dead-lettered after its last. */

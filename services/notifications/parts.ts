@@ -34,7 +34,7 @@ export async function buildParts(
 	const resets = new Resets(await open<ResetDoc>("password_resets"), s.resetTtlMs);
 	const templates = new Templates();
 	const localOutbox = s.smtpUrl ? null : new LocalOutbox(await open<LocalMailDoc>("mail_outbox"));
-	const transport = localOutbox ?? new SmtpTransport(s.smtpUrl!, s.mailFrom, s.concurrency);
+	const transport = localOutbox ?? new SmtpTransport(s.smtpUrl!, s.mailFrom, Math.min(s.concurrency, 32));
 	const sender = new WebhookSender(guard, { timeoutMs: s.timeoutMs, maxResponseBytes: s.maxResponseBytes, concurrency: s.concurrency });
 	const dispatcher = new Dispatcher({ outbox, endpoints, sender, attempts, templates, transport, settings: s, ...hooks });
 	return { endpoints, outbox, attempts, resets, templates, localOutbox, transport, dispatcher };
