@@ -21,8 +21,12 @@ const ENDPOINTS = 3;
 const WITHOUT = ALL_SERVICES.filter(s => s !== "notifications");
 const PROBE_PER_S = 20;
 const LAG_GRACE_MS = 30_000;
-/** Attempts in flight per endpoint: an attempt waits for three synced writes besides its request, so throughput is concurrency over that time. */
-const CONCURRENCY = "32";
+/**
+ * Attempts in flight per endpoint: an attempt waits for synced writes besides its request (its claim, its
+ * attempt log line, its settlement), so throughput is concurrency over that time. At 32, counters showed the
+ * lanes full during P2 on the loaded machine (an attempt took ~0.3 s), and the lag grew; 96 keeps up.
+ */
+const CONCURRENCY = "96";
 
 /** A webhook receiver: arrival time of each order's `order.placed`. */
 function receiver(arrivals: Map<string, number> | null): Promise<{ url: string; received: () => number; close: () => Promise<void> }> {

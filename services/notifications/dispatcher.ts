@@ -38,11 +38,15 @@ export interface DispatcherDeps {
 }
 
 const BATCH = 500;
+
+const laneOf = (doc: DeliveryDoc) => (doc.channel === "webhook" ? `webhook:${doc.endpointId}` : "mail");
 /** A claimed attempt's lease, beyond its timeout: another node takes the delivery only after it. */
 const LEASE_MARGIN_MS = 5000;
 
 export class Dispatcher {
 	private readonly inflight = new Map<string, number>();
+	/** Failed attempts per endpoint on this node: a success resets the endpoint's streak only when one may have grown it since it was read. */
+	private readonly failures = new Map<string, number>();
 	private readonly running = new Set<Promise<void>>();
 	private kicked = false;
 	private refresh = false;
@@ -87,27 +91,43 @@ export class Dispatcher {
 
 	/**
 	 * Starts due deliveries, within each lane's limit. What is due is read
-	 * from the store in batches (when the queue ran dry, and at each poll),
-	 * not after every attempt: under a backlog a read costs the backlog.
+	 * from the store in batches (when nothing queued can start, and at each
+	 * poll), not after every attempt: under a backlog a read costs the backlog.
 	 */
 	async round(): Promise<void> {
-		if (this.refresh || !this.queue.length) {
-			this.refresh = false;
-			this.queue = (await this.deps.outbox.due(BATCH)).filter(d => !this.taken.has(d._id));
-		}
 		const { concurrency, timeoutMs } = this.deps.settings;
+		const room = (lane: string) => (this.inflight.get(lane) ?? 0) < concurrency;
+		// Read again too when nothing queued can start: the queue may hold only a full lane's deliveries (mail, behind its
+		// backlog) while other lanes idle. The read leaves full lanes out, so their backlog never hides the others' work.
+		if (this.refresh || !this.queue.some(d => room(laneOf(d)))) {
+			this.refresh = false;
+			const full = [...this.inflight].filter(([, n]) => n >= concurrency).map(([lane]) => lane);
+			const due = await this.deps.outbox.due(BATCH, { mail: full.includes("mail"), endpoints: full.filter(l => l !== "mail").map(l => l.slice("webhook:".length)) });
+			this.queue = due.filter(d => !this.taken.has(d._id));
+		}
 		const waiting: DeliveryDoc[] = [];
+		const picked: DeliveryDoc[] = [];
 		for (const doc of this.queue) {
-			const lane = doc.channel === "webhook" ? `webhook:${doc.endpointId}` : "mail";
-			if ((this.inflight.get(lane) ?? 0) >= concurrency || this.stopped) {
+			const lane = laneOf(doc);
+			if (!room(lane) || this.stopped) {
 				waiting.push(doc);
 				continue;
 			}
 			this.inflight.set(lane, (this.inflight.get(lane) ?? 0) + 1);
 			this.taken.add(doc._id);
-			const work = this.deps.outbox
-				.claim(doc, timeoutMs + LEASE_MARGIN_MS)
-				.then(claimed => (claimed ? this.attempt({ ...doc }) : undefined))
+			picked.push(doc);
+		}
+		this.queue = waiting;
+		if (!picked.length) return;
+		// One claim for the round's deliveries (a write and a read), not a write per delivery.
+		const claiming = this.deps.outbox.claim(picked, timeoutMs + LEASE_MARGIN_MS);
+		for (const doc of picked) {
+			const lane = laneOf(doc);
+			const work = claiming
+				.then(claimed => {
+					const fresh = claimed.get(doc._id);
+					return fresh ? this.attempt(fresh) : undefined;
+				})
 				.catch((err: Error) => {
 					if (!this.stopped) this.deps.logger.warn(`Delivery ${doc._id} failed unexpectedly; it is due again after its lease`, err.message);
 				})
@@ -119,7 +139,6 @@ export class Dispatcher {
 				});
 			this.running.add(work);
 		}
-		this.queue = waiting;
 	}
 
 	private attempt(doc: DeliveryDoc): Promise<void> {
@@ -129,6 +148,7 @@ export class Dispatcher {
 
 	private async deliverWebhook(doc: DeliveryDoc): Promise<void> {
 		const { outbox, endpoints, settings } = this.deps;
+		const failuresBefore = this.failures.get(doc.endpointId!) ?? 0;
 		const endpoint = await endpoints.get(doc.endpointId!);
 		if (!endpoint || !endpoint.enabled) return outbox.bury(doc, endpoint ? "the endpoint is disabled" : "the endpoint was removed");
 		const event = doc.eventId ? await outbox.event(doc.eventId) : null;
@@ -138,9 +158,11 @@ export class Dispatcher {
 		crashPoint("deliver.after-send");
 		if (result.ok) {
 			await outbox.delivered(doc);
-			await endpoints.succeeded(endpoint._id);
+			// No write when it changes nothing: the streak was 0 when read, and no failure here since (another node's is reset by its own next success).
+			if (endpoint.failureStreak !== 0 || (this.failures.get(endpoint._id) ?? 0) !== failuresBefore) await endpoints.succeeded(endpoint._id);
 			return;
 		}
+		this.failures.set(endpoint._id, (this.failures.get(endpoint._id) ?? 0) + 1);
 		await outbox.failed(doc, result.error ?? "failed", settings.retryScheduleMs);
 		const disabled = await endpoints.failed(endpoint._id, settings.disableAfter);
 		if (disabled) await this.deps.disabled(disabled);

@@ -45,7 +45,12 @@ export interface EndpointChanges {
 
 const invalidUrl = (message: string) => new UnprocessableError(`The webhook URL is refused: ${message}`, [{ field: "url", type: "url", message }], "WEBHOOK_URL_REFUSED");
 
+/** Unsealed secrets kept: a few per endpoint at most (rotations), endpoints are few. */
+const UNSEALED_MAX = 1000;
+
 export class Endpoints {
+	private readonly unsealed = new Map<string, string>();
+
 	constructor(
 		private readonly store: DbAdapter<EndpointDoc>,
 		private readonly guard: AddressGuard,
@@ -111,8 +116,19 @@ export class Endpoints {
 		return this.store.findById(id);
 	}
 
+	/**
+	 * The endpoint's secret, unsealed once per sealed value (each delivery
+	 * signs with it): keyed by what is stored, so a rotation, on any node,
+	 * is a new key, and the old secret is never answered for the new one.
+	 */
 	secretOf(doc: EndpointDoc): string {
-		return decrypt(this.rules.secretKey, doc.secretSealed);
+		let secret = this.unsealed.get(doc.secretSealed);
+		if (secret === undefined) {
+			secret = decrypt(this.rules.secretKey, doc.secretSealed);
+			if (this.unsealed.size >= UNSEALED_MAX) this.unsealed.delete(this.unsealed.keys().next().value!);
+			this.unsealed.set(doc.secretSealed, secret);
+		}
+		return secret;
 	}
 
 	/** The enabled endpoints that take this type of event. */

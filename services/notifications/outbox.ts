@@ -1,3 +1,4 @@
+import crypto from "crypto";
 import type { DbAdapter, Doc } from "../../lib/db/adapter";
 import { isDuplicateKeyError } from "../../lib/db/adapter";
 import { crashPoint } from "../../lib/infra/crash-points";
@@ -41,16 +42,23 @@ export interface DeliveryDoc extends Doc {
 	mail?: MailTarget;
 	state: DeliveryState;
 	attempts: number;
-	/** Epoch ms when it is next tried; a node working on it pushed it past its attempt's deadline (a lease). */
-	dueAt: number;
+	/**
+	 * Epoch ms when it is next tried; a node working on it pushed it past its
+	 * attempt's deadline (a lease). Unset once settled: the index on it is
+	 * sparse, so it holds the pending deliveries only (older stores' settled
+	 * deliveries kept MAX_SAFE_INTEGER, past every due query).
+	 */
+	dueAt?: number;
+	/** The batch of claims that took it last (see claim). */
+	claim?: string;
 	lastError: string | null;
 	createdAt: string;
 	updatedAt: string;
 	deliveredAt?: string;
 }
 
-/** A settled delivery's `dueAt`: past every due query, so the index on `dueAt` leads a round to pending deliveries only. */
-const NEVER = Number.MAX_SAFE_INTEGER;
+/** Events kept in memory once recorded or read, for the deliveries that follow (an event never changes but for `fannedOut`). */
+const RECENT_EVENTS = 5000;
 
 export const deliveryId = (eventId: string, target: Target) => `${eventId}>${target.channel === "webhook" ? `webhook:${target.endpointId}` : `mail:${target.key}`}`;
 
@@ -65,6 +73,11 @@ async function insertOnce<T extends Doc>(adapter: DbAdapter<T>, doc: T): Promise
 }
 
 export class Outbox {
+	/** The latest events, oldest first: each delivery of one reads it, and most are made within seconds of its recording. */
+	private readonly recent = new Map<string, EventDoc>();
+	/** The deliveries settled as delivered in this turn, written together at its end. */
+	private settling: { ids: string[]; written: Promise<void> } | undefined;
+
 	constructor(
 		private readonly events: DbAdapter<EventDoc>,
 		private readonly deliveries: DbAdapter<DeliveryDoc>,
@@ -81,10 +94,13 @@ export class Outbox {
 		if (existing?.fannedOut) return false;
 		if (!existing) {
 			const { id, ...rest } = event;
-			await insertOnce(this.events, { _id: id, ...rest, fannedOut: false, createdAt: new Date(this.now()).toISOString() });
+			const doc: EventDoc = { _id: id, ...rest, fannedOut: false, createdAt: new Date(this.now()).toISOString() };
+			await insertOnce(this.events, doc);
+			this.remember(doc);
 			crashPoint("notify.after-event");
-		}
-		for (const target of await targetsOf(event)) await this.enqueue(event.id, event.type, target);
+		} else this.remember(existing);
+		// Side by side: one sync of the file for all of them.
+		await Promise.all((await targetsOf(event)).map(target => this.enqueue(event.id, event.type, target)));
 		crashPoint("notify.after-deliveries");
 		await this.events.updateById(event.id, { $set: { fannedOut: true } });
 		return true;
@@ -108,8 +124,19 @@ export class Outbox {
 		});
 	}
 
-	event(id: string): Promise<EventDoc | null> {
-		return this.events.findById(id);
+	/** The event (shared, not a copy: read it, never change it). */
+	async event(id: string): Promise<EventDoc | null> {
+		const kept = this.recent.get(id);
+		if (kept) return kept;
+		const doc = await this.events.findById(id);
+		if (doc) this.remember(doc);
+		return doc;
+	}
+
+	private remember(doc: EventDoc): void {
+		if (this.recent.has(doc._id)) return;
+		if (this.recent.size >= RECENT_EVENTS) this.recent.delete(this.recent.keys().next().value!);
+		this.recent.set(doc._id, doc);
 	}
 
 	delivery(id: string): Promise<DeliveryDoc | null> {
@@ -117,28 +144,66 @@ export class Outbox {
 	}
 
 	/**
-	 * Pending deliveries whose time has come, the oldest first. No sort in
+	 * Pending deliveries whose time has come, the oldest first, but for the
+	 * lanes that are `full` on this node. No sort in
 	 * the query: the store then reads only the index's range of `dueAt` up to
-	 * now (settled deliveries sit at NEVER), instead of walking every
-	 * delivery in order.
+	 * now (the sparse index holds pending deliveries only), in its order,
+	 * instead of walking every delivery.
 	 */
-	async due(limit: number): Promise<DeliveryDoc[]> {
-		const docs = await this.deliveries.find({ query: { state: "pending", dueAt: { $lte: this.now() } }, limit });
-		return docs.sort((a, b) => a.dueAt - b.dueAt);
+	async due(limit: number, full: { mail: boolean; endpoints: readonly string[] } = { mail: false, endpoints: [] }): Promise<DeliveryDoc[]> {
+		const query: Record<string, unknown> = { state: "pending", dueAt: { $lte: this.now() } };
+		// Lanes that cannot take more now are left out, so that their backlog does not fill the batch.
+		if (full.mail) query.channel = "webhook";
+		if (full.endpoints.length) query.endpointId = { $nin: full.endpoints };
+		const docs = await this.deliveries.find({ query, limit });
+		return docs.sort((a, b) => a.dueAt! - b.dueAt!);
 	}
 
-	/** Takes a due delivery for one attempt: no other node takes it until `leaseMs` have passed (if this one dies, it is due again then). */
-	async claim(doc: DeliveryDoc, leaseMs: number): Promise<boolean> {
-		return (await this.deliveries.updateOne({ _id: doc._id, state: "pending", dueAt: doc.dueAt }, { $set: { dueAt: this.now() + leaseMs } })) !== null;
+	/**
+	 * Takes due deliveries for one attempt each, in two steps whatever their
+	 * number: no other node takes them until `leaseMs` have passed (if this
+	 * one dies, they are due again then). Answers the ones taken, as they
+	 * are now (a copy read earlier may be behind a failure another node
+	 * recorded since); one that another node holds, or settled, is left out.
+	 */
+	async claim(docs: readonly DeliveryDoc[], leaseMs: number): Promise<Map<string, DeliveryDoc>> {
+		const ids = docs.map(d => d._id);
+		const now = this.now();
+		const claim = crypto.randomBytes(9).toString("base64url");
+		await this.deliveries.updateMany({ _id: { $in: ids }, state: "pending", dueAt: { $lte: now } }, { $set: { dueAt: now + leaseMs, claim } });
+		const taken = await this.deliveries.find({ query: { _id: { $in: ids }, claim } });
+		return new Map(taken.map(d => [d._id, d]));
 	}
 
-	async delivered(doc: DeliveryDoc): Promise<void> {
+	/**
+	 * Settled as delivered. The deliveries settled in one event-loop turn are
+	 * written by one update (the same change for each), answered together
+	 * once it is synced: under a backlog, one store call per turn instead of
+	 * one per delivery.
+	 */
+	delivered(doc: DeliveryDoc): Promise<void> {
+		if (!this.settling) {
+			const batch = { ids: [] as string[], written: Promise.resolve() };
+			batch.written = new Promise<void>(resolve => setImmediate(resolve)).then(() => {
+				this.settling = undefined;
+				return this.markDelivered(batch.ids);
+			});
+			this.settling = batch;
+		}
+		this.settling.ids.push(doc._id);
+		return this.settling.written;
+	}
+
+	private async markDelivered(ids: string[]): Promise<void> {
 		const at = new Date(this.now()).toISOString();
-		await this.deliveries.updateById(doc._id, {
-			$set: { state: "delivered", dueAt: NEVER, deliveredAt: at, updatedAt: at, lastError: null },
-			$inc: { attempts: 1 },
-			$unset: { "mail.sealed": true },
-		});
+		await this.deliveries.updateMany(
+			{ _id: { $in: ids } },
+			{
+				$set: { state: "delivered", deliveredAt: at, updatedAt: at, lastError: null },
+				$inc: { attempts: 1 },
+				$unset: { dueAt: true, "mail.sealed": true },
+			},
+		);
 	}
 
 	/** After a failed attempt: due again after the schedule's next delay, with jitter, or dead-lettered after its last. */
@@ -147,14 +212,15 @@ export class Outbox {
 		const delay = scheduleMs[attempts - 1];
 		const state: DeliveryState = delay === undefined ? "dead" : "pending";
 		// Equal jitter: half the delay, plus up to the other half at random.
-		const dueAt = delay === undefined ? NEVER : this.now() + Math.round(delay / 2 + (random() * delay) / 2);
-		await this.deliveries.updateById(doc._id, { $set: { state, attempts, dueAt, lastError: error, updatedAt: new Date(this.now()).toISOString() } });
+		const set = { state, attempts, lastError: error, updatedAt: new Date(this.now()).toISOString() };
+		if (delay === undefined) await this.deliveries.updateById(doc._id, { $set: set, $unset: { dueAt: true } });
+		else await this.deliveries.updateById(doc._id, { $set: { ...set, dueAt: this.now() + Math.round(delay / 2 + (random() * delay) / 2) } });
 		return state;
 	}
 
 	/** Never tried again (its endpoint is gone or disabled, its customer unknown). */
 	async bury(doc: DeliveryDoc, error: string): Promise<void> {
-		await this.deliveries.updateById(doc._id, { $set: { state: "dead", dueAt: NEVER, lastError: error, updatedAt: new Date(this.now()).toISOString() } });
+		await this.deliveries.updateById(doc._id, { $set: { state: "dead", lastError: error, updatedAt: new Date(this.now()).toISOString() }, $unset: { dueAt: true } });
 	}
 
 	/** Pending again, from its first try: the same id, so the receiver can tell it is the same event. */

@@ -29,12 +29,12 @@ export async function buildParts(
 ): Promise<Parts> {
 	const guard = new AddressGuard(s.allow);
 	const endpoints = new Endpoints(endpointStore, guard, { requireHttps: s.requireHttps, secretKey: s.secretKey });
-	const outbox = new Outbox(await open<EventDoc>("notification_events"), await open<DeliveryDoc>("deliveries", [{ field: "dueAt", sorted: true }]));
+	const outbox = new Outbox(await open<EventDoc>("notification_events"), await open<DeliveryDoc>("deliveries", [{ field: "dueAt", sparse: true }]));
 	const attempts = new AttemptLog(await open<AttemptDoc>("webhook_attempts"), { retentionDays: s.logRetentionDays, maxPerEndpoint: s.logMaxPerEndpoint });
 	const resets = new Resets(await open<ResetDoc>("password_resets"), s.resetTtlMs);
 	const templates = new Templates();
 	const localOutbox = s.smtpUrl ? null : new LocalOutbox(await open<LocalMailDoc>("mail_outbox"));
-	const transport = localOutbox ?? new SmtpTransport(s.smtpUrl!, s.mailFrom);
+	const transport = localOutbox ?? new SmtpTransport(s.smtpUrl!, s.mailFrom, Math.min(s.concurrency, 32));
 	const sender = new WebhookSender(guard, { timeoutMs: s.timeoutMs, maxResponseBytes: s.maxResponseBytes, concurrency: s.concurrency });
 	const dispatcher = new Dispatcher({ outbox, endpoints, sender, attempts, templates, transport, settings: s, ...hooks });
 	return { endpoints, outbox, attempts, resets, templates, localOutbox, transport, dispatcher };
