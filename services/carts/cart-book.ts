@@ -167,6 +167,8 @@ export class CartBook {
 		const at = now();
 		const expiresAt = new Date(Date.now() + this.ttlMs).toISOString();
 		if (!cart._id) {
+			// A customer's expired cart that the sweep has not reached gives way: its customerId is unique, so the new cart could not be stored beside it (every write was a 409).
+			if (cart.customerId) await this.carts.removeMany({ customerId: cart.customerId, expiresAt: { $lte: at } });
 			try {
 				return await this.carts.insert({ ...cart, _id: newId(), lines, ...extra, updatedAt: at, expiresAt });
 			} catch (err) {

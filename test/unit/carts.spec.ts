@@ -97,8 +97,10 @@ describe("CartBook", () => {
 		const { token } = await book.createGuest();
 		await book.add({ token }, "p1", 2, 100);
 		const remove = store.removeMany.bind(store);
-		store.removeMany = () => Promise.reject(new Error("killed"));
+		// Killed at the guest cart's removal, after the customer's cart took its lines.
+		store.removeMany = query => ("tokenHash" in query ? Promise.reject(new Error("killed")) : remove(query));
 		await expect(book.merge(token, alice.customerId)).rejects.toThrow("killed");
+		expect((await book.get(alice)).lines).toEqual([{ productId: "p1", quantity: 2, unitPriceCents: 100 }]);
 		store.removeMany = remove;
 		expect((await book.merge(token, alice.customerId)).lines).toEqual([{ productId: "p1", quantity: 2, unitPriceCents: 100 }]);
 		expect(await all()).toHaveLength(1);
@@ -117,6 +119,15 @@ describe("CartBook", () => {
 		expect((await book.get(alice)).lines).toEqual([]);
 		expect(await book.sweep()).toBe(1);
 		expect(await all()).toHaveLength(0);
+	});
+
+	it("starts a customer afresh on a cart that expired before the sweep reached it", async () => {
+		await book.add(alice, "p1", 3, 100);
+		clock.advance(TTL + 1);
+		expect((await book.add(alice, "p2", 1, 250)).lines).toEqual([{ productId: "p2", quantity: 1, unitPriceCents: 250 }]);
+		expect((await book.get(alice)).lines).toEqual([{ productId: "p2", quantity: 1, unitPriceCents: 250 }]);
+		expect(await all()).toHaveLength(1);
+		expect(await book.sweep()).toBe(0);
 	});
 
 	it("records the prices shown, writing only when one changed", async () => {
