@@ -1,5 +1,6 @@
 import type { ServiceBroker } from "moleculer";
 import type { Dependencies } from "../contracts/health-report";
+import { registryOf } from "./registry";
 
 /** RabbitMQ and Redis as this node sees them; `none` on the embedded default. */
 export function dependencyStates(broker: ServiceBroker): Dependencies {
@@ -22,8 +23,7 @@ export function dependencyStates(broker: ServiceBroker): Dependencies {
 export function onceAvailable(broker: ServiceBroker, names: readonly string[], gone: () => boolean, then: () => unknown, intervalMs = 500): void {
 	const check = () => {
 		if (gone()) return;
-		const available = new Set(broker.registry.getServiceList({ onlyAvailable: true }).map(s => s.name));
-		if (names.every(name => available.has(name))) return void then();
+		if (names.every(name => registryOf(broker).hasService(name))) return void then();
 		setTimeout(check, intervalMs).unref();
 	};
 	check();

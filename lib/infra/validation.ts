@@ -57,13 +57,21 @@ export const PROTOTYPE_ISSUE: ValidationIssue = {
 	message: "The request may not hold a key that reaches an object's prototype (__proto__, or constructor holding prototype).",
 };
 
+/** secure-json-parse's refusal of a key that reaches a prototype: `__proto__`, or `constructor` holding `prototype`. */
+const PROTOTYPE_KEYS = { protoAction: "error", constructorAction: "error" } as const;
+
+/** JSON text parsed as the shop parses all JSON it is given: a key that would reach a prototype throws, at any depth. */
+export function parseOwnJson(text: string): unknown {
+	return sjson.parse(text, undefined, PROTOTYPE_KEYS);
+}
+
 /** True when `value` holds a key that would reach an object's prototype, at any depth (secure-json-parse's scan), or is not a plain object itself. */
 export function reachesPrototype(value: unknown): boolean {
 	if (value === null || typeof value !== "object") return false;
 	const proto = Object.getPrototypeOf(value) as unknown;
 	if (proto !== Object.prototype && proto !== null && proto !== Array.prototype) return true;
 	try {
-		sjson.scan(value, { protoAction: "error", constructorAction: "error" });
+		sjson.scan(value, PROTOTYPE_KEYS);
 		return false;
 	} catch {
 		return true;

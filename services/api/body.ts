@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "http";
 import bodyParser from "body-parser";
 import { Errors } from "moleculer";
-import sjson from "secure-json-parse";
-import { PROTOTYPE_ISSUE, validationError } from "../../lib/infra/validation";
+import { PROTOTYPE_ISSUE, parseOwnJson, validationError } from "../../lib/infra/validation";
 import { rawBodyRoute } from "../../lib/contracts/routes";
 import type { Meta } from "../../lib/contracts/types";
 
@@ -93,7 +92,7 @@ function parseObject(text: string): object {
 	if (!/^[\s\uFEFF]*[{[]/.test(text)) throw bodyError({ type: "entity.parse.failed" });
 	let body: unknown;
 	try {
-		body = sjson.parse(text, undefined, { protoAction: "error", constructorAction: "error" });
+		body = parseOwnJson(text);
 	} catch {
 		// Only on the way out: was it the JSON, or a key secure-json-parse refused?
 		throw isJsonText(text) ? validationError([PROTOTYPE_ISSUE]) : bodyError({ type: "entity.parse.failed" });

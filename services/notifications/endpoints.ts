@@ -1,4 +1,5 @@
 import type { DbAdapter, Doc } from "../../lib/db/adapter";
+import { LRUCache } from "lru-cache";
 import { newId } from "../../lib/db/ids";
 import type { WebhookEventType } from "../../lib/contracts/notifications";
 import { UnprocessableError } from "../../lib/contracts/errors";
@@ -45,11 +46,11 @@ export interface EndpointChanges {
 
 const invalidUrl = (message: string) => new UnprocessableError(`The webhook URL is refused: ${message}`, [{ field: "url", type: "url", message }], "WEBHOOK_URL_REFUSED");
 
-/** Unsealed secrets kept: a few per endpoint at most (rotations), endpoints are few. */
+/** Unsealed secrets kept: a few per endpoint at most (rotations), endpoints are few; each is a short string. */
 const UNSEALED_MAX = 1000;
 
 export class Endpoints {
-	private readonly unsealed = new Map<string, string>();
+	private readonly unsealed = new LRUCache<string, string>({ max: UNSEALED_MAX });
 
 	constructor(
 		private readonly store: DbAdapter<EndpointDoc>,
@@ -125,7 +126,6 @@ export class Endpoints {
 		let secret = this.unsealed.get(doc.secretSealed);
 		if (secret === undefined) {
 			secret = decrypt(this.rules.secretKey, doc.secretSealed);
-			if (this.unsealed.size >= UNSEALED_MAX) this.unsealed.delete(this.unsealed.keys().next().value!);
 			this.unsealed.set(doc.secretSealed, secret);
 		}
 		return secret;

@@ -1,4 +1,5 @@
 import crypto from "crypto";
+import { LRUCache } from "lru-cache";
 import type { DbAdapter, Doc } from "../../lib/db/adapter";
 import { isDuplicateKeyError } from "../../lib/db/adapter";
 import { crashPoint } from "../../lib/infra/crash-points";
@@ -57,8 +58,8 @@ export interface DeliveryDoc extends Doc {
 	deliveredAt?: string;
 }
 
-/** Events kept in memory once recorded or read, for the deliveries that follow (an event never changes but for `fannedOut`). */
-const RECENT_EVENTS = 5000;
+/** Events kept in memory once recorded or read, for the deliveries that follow (an event never changes but for `fannedOut`): at most this many, and this many bytes of their JSON. */
+const RECENT_EVENTS = { max: 5000, maxSize: 16 * 1024 * 1024, sizeCalculation: (doc: EventDoc) => Buffer.byteLength(JSON.stringify(doc)) };
 
 export const deliveryId = (eventId: string, target: Target) => `${eventId}>${target.channel === "webhook" ? `webhook:${target.endpointId}` : `mail:${target.key}`}`;
 
@@ -74,7 +75,7 @@ async function insertOnce<T extends Doc>(adapter: DbAdapter<T>, doc: T): Promise
 
 export class Outbox {
 	/** The latest events, oldest first: each delivery of one reads it, and most are made within seconds of its recording. */
-	private readonly recent = new Map<string, EventDoc>();
+	private readonly recent = new LRUCache<string, EventDoc>(RECENT_EVENTS);
 	/** The deliveries settled as delivered in this turn, written together at its end. */
 	private settling: { ids: string[]; written: Promise<void> } | undefined;
 
@@ -134,9 +135,7 @@ export class Outbox {
 	}
 
 	private remember(doc: EventDoc): void {
-		if (this.recent.has(doc._id)) return;
-		if (this.recent.size >= RECENT_EVENTS) this.recent.delete(this.recent.keys().next().value!);
-		this.recent.set(doc._id, doc);
+		if (!this.recent.has(doc._id)) this.recent.set(doc._id, doc);
 	}
 
 	delivery(id: string): Promise<DeliveryDoc | null> {

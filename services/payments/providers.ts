@@ -1,6 +1,6 @@
 import Stripe from "stripe";
 import type { PaymentProvider } from "../../lib/contracts/payments";
-import sjson from "secure-json-parse";
+import { parseOwnJson } from "../../lib/infra/validation";
 
 /** How old a signed webhook may be (Stripe's default). */
 const WEBHOOK_TOLERANCE_S = 300;
@@ -99,7 +99,7 @@ export class StripeProvider implements Provider {
 		const check = this.client.webhooks.signature;
 		if (!check) throw new Error("This Stripe SDK cannot check signatures");
 		check.verifyHeader(rawBody, signature, this.options.webhookSecret, WEBHOOK_TOLERANCE_S);
-		return sjson.parse(rawBody, undefined, { protoAction: "error", constructorAction: "error" }) as Stripe.Event;
+		return parseOwnJson(rawBody) as Stripe.Event;
 	}
 
 	private intent(p: ProviderPayment): string {

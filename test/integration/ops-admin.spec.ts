@@ -1,16 +1,15 @@
 import crypto from "crypto";
 import fs from "fs";
-import os from "os";
 import path from "path";
 import type { Page } from "playwright-core";
 import { axeViolations, type AxeViolation } from "../helpers/axe";
-import { SCREENSHOT_DIR, launchBrowser, saveScreenshot, type Browser } from "../helpers/browser";
+import { SCREENSHOT_DIR, saveScreenshot, type Browser } from "../helpers/browser";
 import { waitFor } from "../helpers/broker";
-import { ADMIN, freePort, waitForRunning } from "../helpers/cluster";
-import { HttpClient } from "../helpers/http";
-import { startShopProcess, type ShopProcess } from "../helpers/shop-process";
+import { ADMIN } from "../helpers/cluster";
+import type { HttpClient } from "../helpers/http";
+import type { ShopProcess } from "../helpers/shop-process";
+import { startPageShop, type PageShop } from "../helpers/page-shop";
 
-const SERVICE_LABELS = ["order-service", "product-service", "customer-service", "alert-service", "analytics-service"];
 /** Waits that are no contract, only a bound on a hung page. */
 const PAGE_MS = 10_000;
 const DESKTOP = { width: 1280, height: 800 };
@@ -27,8 +26,7 @@ const VIEWPORTS: Array<[string, { width: number; height: number }]> = [
  * a phone's width, each flow saving its screenshot.
  */
 describe("running the shop from the operations page", () => {
-	const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ops-admin-"));
-	const env = { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, JWT_SECRET: crypto.randomBytes(16).toString("hex"), BCRYPT_ROUNDS: "4", RATE_LIMIT_MAX: "100000" };
+	let pageShop: PageShop | undefined;
 	let shop: ShopProcess | undefined;
 	let browser: Browser | undefined;
 	let other: Browser | undefined;
@@ -37,21 +35,12 @@ describe("running the shop from the operations page", () => {
 	let adminSession: { token: string; customer: unknown };
 
 	beforeAll(async () => {
-		shop = await startShopProcess({ port: await freePort(), dataDir, env });
-		http = new HttpClient(`${shop.url}/api`);
-		await waitForRunning(http, SERVICE_LABELS);
-		adminSession = (await http.post("/auth/login", ADMIN)).body;
+		pageShop = await startPageShop("ops-admin");
+		({ shop, http, adminSession, browser, other } = pageShop);
 		adminToken = adminSession.token;
-		[browser, other] = await Promise.all([launchBrowser(), launchBrowser()]);
 	}, 90_000);
 
-	afterAll(async () => {
-		await Promise.all([browser?.close(), other?.close()]);
-		await shop?.stop();
-		fs.rmSync(dataDir, { recursive: true, force: true });
-		fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
-		fs.writeFileSync(path.join(path.dirname(SCREENSHOT_DIR), "ops-admin-shop.log"), shop?.output.join("") ?? "");
-	}, 30_000);
+	afterAll(() => pageShop?.stop(), 30_000);
 
 	const hex = () => crypto.randomBytes(3).toString("hex");
 	/** Every tab a test opened, closed after it whatever happened: each holds one of the admin's (at most 20) sockets. */

@@ -1,16 +1,14 @@
 import crypto from "crypto";
 import fs from "fs";
-import os from "os";
 import path from "path";
 import type { Page } from "playwright-core";
 import { axeViolations, type AxeViolation } from "../helpers/axe";
-import { SCREENSHOT_DIR, launchBrowser, saveScreenshot, type Browser } from "../helpers/browser";
+import { SCREENSHOT_DIR, saveScreenshot, type Browser } from "../helpers/browser";
 import { waitFor } from "../helpers/broker";
-import { ADMIN, freePort, waitForRunning } from "../helpers/cluster";
-import { HttpClient } from "../helpers/http";
-import { startShopProcess, type ShopProcess } from "../helpers/shop-process";
+import type { HttpClient } from "../helpers/http";
+import type { ShopProcess } from "../helpers/shop-process";
+import { startPageShop, type PageShop } from "../helpers/page-shop";
 
-const SERVICE_LABELS = ["order-service", "product-service", "customer-service", "alert-service", "analytics-service"];
 /** Waits that are no contract, only a bound on a hung page. */
 const PAGE_MS = 10_000;
 const DESKTOP = { width: 1280, height: 800 };
@@ -30,8 +28,7 @@ const shown = (cents: number) => (cents / 100).toFixed(2);
  * from the Orders view; refunds and returns from the same view.
  */
 describe("the shop from the page: checkout and the admin's order moves", () => {
-	const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ops-checkout-"));
-	const env = { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, JWT_SECRET: crypto.randomBytes(16).toString("hex"), BCRYPT_ROUNDS: "4", RATE_LIMIT_MAX: "100000" };
+	let pageShop: PageShop | undefined;
 	let shop: ShopProcess | undefined;
 	let browser: Browser | undefined;
 	let other: Browser | undefined;
@@ -42,21 +39,12 @@ describe("the shop from the page: checkout and the admin's order moves", () => {
 	const found: Record<string, AxeViolation[]> = {};
 
 	beforeAll(async () => {
-		shop = await startShopProcess({ port: await freePort(), dataDir, env });
-		http = new HttpClient(`${shop.url}/api`);
-		await waitForRunning(http, SERVICE_LABELS);
-		adminSession = (await http.post("/auth/login", ADMIN)).body;
+		pageShop = await startPageShop("ops-checkout");
+		({ shop, http, adminSession, browser, other } = pageShop);
 		adminToken = adminSession.token;
-		[browser, other] = await Promise.all([launchBrowser(), launchBrowser()]);
 	}, 90_000);
 
-	afterAll(async () => {
-		await Promise.all([browser?.close(), other?.close()]);
-		await shop?.stop();
-		fs.rmSync(dataDir, { recursive: true, force: true });
-		fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
-		fs.writeFileSync(path.join(path.dirname(SCREENSHOT_DIR), "ops-checkout-shop.log"), shop?.output.join("") ?? "");
-	}, 30_000);
+	afterAll(() => pageShop?.stop(), 30_000);
 
 	const hex = () => crypto.randomBytes(3).toString("hex");
 	const opened: Page[] = [];
