@@ -39,8 +39,9 @@ export interface Contender<R> {
 
 /**
  * Every contender warmed up, then `rounds` rounds each running every
- * contender once in the same order (A B C A B C ...): a drift of the
- * machine (another job, a thermal limit) touches all of them alike.
+ * contender once, every other round backwards (A B C C B A A B C ...): a
+ * drift of the machine (another job, a thermal limit) touches all of them
+ * alike, and no contender always follows the same one.
  */
 export async function interleave<R>(contenders: Contender<R>[], rounds: number, onRun: (key: string, round: number, r: R) => void): Promise<Map<string, R[]>> {
 	const out = new Map<string, R[]>(contenders.map(c => [c.key, []]));
@@ -49,7 +50,8 @@ export async function interleave<R>(contenders: Contender<R>[], rounds: number, 
 		await c.settle?.();
 	}
 	for (let round = 1; round <= rounds; round++) {
-		for (const c of contenders) {
+		const order = round % 2 === 1 ? contenders : [...contenders].reverse();
+		for (const c of order) {
 			const r = await c.measure();
 			out.get(c.key)!.push(r);
 			onRun(c.key, round, r);

@@ -35,8 +35,19 @@ export async function readScenario({ read, peer }: ReadOptions): Promise<void> {
 			productIds.set(s, seeded.productIds[0]);
 			if (settings.readToken) tokens.set(s, seeded.customers[0].token);
 		}
-		/** With BENCH_READ_TOKEN=1, the shop's systems are also read as their signed-in customer, in the same rounds: the cost of checking a token (its version included) on a read. */
+		/**
+		 * With BENCH_READ_TOKEN=1, the shop's systems are also read as their
+		 * signed-in customer, in the same rounds: the cost of checking a token
+		 * (its version included) on a read. Also anonymously with a header of
+		 * the token's size that the shop ignores: the bytes a token adds to
+		 * each request (sent by autocannon, parsed by the node, on the same
+		 * two cores) cost whatever the check does, and the check is measured
+		 * against the request it rides on.
+		 */
 		const signedIn = (s: System) => `${s.label}, signed in`;
+		const sameBytes = (s: System) => `${s.label}, anonymous, a token's bytes`;
+		const tokenHeaders = (s: System) => ({ authorization: `Bearer ${tokens.get(s)}` });
+		const paddingHeaders = (s: System) => ({ "x-padding": "x".repeat(`Bearer ${tokens.get(s)}`.length + "authorization".length - "x-padding".length) });
 
 		const reference = await request("GET", `${shop[0].base}/products/${productIds.get(shop[0])}`);
 		if (reference.status !== 200) throw new Error(`the seeded product does not read: ${reference.status}`);
@@ -59,7 +70,12 @@ export async function readScenario({ read, peer }: ReadOptions): Promise<void> {
 		}
 		const reads = order.flatMap(s => [
 			{ s, key: s.label, headers: undefined as Record<string, string> | undefined },
-			...(tokens.has(s) ? [{ s, key: signedIn(s), headers: { authorization: `Bearer ${tokens.get(s)}` } }] : []),
+			...(tokens.has(s)
+				? [
+						{ s, key: sameBytes(s), headers: paddingHeaders(s) as Record<string, string> | undefined },
+						{ s, key: signedIn(s), headers: tokenHeaders(s) },
+					]
+				: []),
 		]);
 		const contenders: Contender<Run>[] = reads.map(({ s, key, headers }) => {
 			const load = { url: `${s.base}/products/${productIds.get(s)}`, headers };
@@ -108,16 +124,27 @@ export async function readScenario({ read, peer }: ReadOptions): Promise<void> {
 		const clusterRatio = rps(cluster) / rps(bare);
 		row("P1 read", cluster, { system: "cluster: api, products, customers", target: atLeast(clusterRatio, 0.15, "≥ 0.15 × bare") });
 		for (const s of shop.filter(x => tokens.has(x))) {
+			const padded = runs.get(sameBytes(s))!.map(r => r.rps);
 			const values = runs.get(signedIn(s))!.map(r => r.rps);
-			const ofAnonymous = median(values) / rps(s);
+			const ofPadded = median(values) / median(padded);
+			rows.push({
+				scenario: "P1 read",
+				figure: "req/s (2xx)",
+				system: sameBytes(s),
+				values: padded,
+				value: median(padded),
+				ratio: `${(median(padded) / rps(s)).toFixed(2)} × anonymous`,
+				notes: "a header of the token's size that the shop ignores: what the token's bytes cost",
+			});
 			rows.push({
 				scenario: "P1 read",
 				figure: "req/s (2xx)",
 				system: signedIn(s),
 				values,
 				value: median(values),
-				ratio: `${ofAnonymous.toFixed(2)} × anonymous`,
-				target: atLeast(ofAnonymous, 0.95, "≥ 0.95 × anonymous (the token check costs ≤ 5%)"),
+				ratio: `${ofPadded.toFixed(2)} × anonymous with a token's bytes`,
+				target: atLeast(ofPadded, 0.95, "≥ 0.95 × (the token check costs ≤ 5%)"),
+				notes: `${(median(values) / rps(s)).toFixed(2)} × anonymous without them`,
 			});
 		}
 		if (seedShape) {
