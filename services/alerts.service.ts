@@ -11,6 +11,16 @@ import { type Ctx, defineService } from "../lib/contracts/types";
 
 export const ALERT_TYPES = ["stock_low", "out_of_stock", "order_cancelled", "payment_mismatch"] as const;
 type AlertType = (typeof ALERT_TYPES)[number];
+/** A payment mismatch's data: PaymentMismatchMessage without its message, each field bounded. */
+const MISMATCH_DATA = {
+	eventId: { type: "string", min: 1, max: 300 },
+	orderId: { type: "string", min: 1, max: 100 },
+	paymentId: { type: "string", min: 1, max: 100 },
+	expectedCents: { type: "number", integer: true },
+	expectedCurrency: { type: "string", min: 1, max: 10 },
+	receivedCents: { type: "number", integer: true },
+	currency: { type: "string", min: 1, max: 10 },
+} as const;
 const PUBLIC_FIELDS = ["id", "type", "severity", "message", "data", "acknowledged", "createdAt"] as const;
 
 export interface Alert {
@@ -59,15 +69,19 @@ const AlertsService = defineService({
 			},
 		},
 
-		/** An alert another service raises itself (payments: a provider amount that does not match), once per `key`. Internal. */
+		/**
+		 * An alert another service raises by a call, once per `key`: payments'
+		 * provider amount that does not match (its data that mismatch, no more).
+		 * The stock and order alerts come from their own messages only. Internal.
+		 */
 		raise: {
 			visibility: "public",
 			params: {
 				key: { type: "string", min: 1, max: 300 },
-				type: { type: "enum", values: ALERT_TYPES },
+				type: { type: "enum", values: ["payment_mismatch"] },
 				severity: { type: "enum", values: ["info", "warning", "critical"] },
 				message: { type: "string", min: 1, max: 1000 },
-				data: { type: "object" },
+				data: { type: "object", strict: true, props: MISMATCH_DATA },
 			},
 			async handler(ctx: Ctx<{ key: string; type: AlertType; severity: Alert["severity"]; message: string; data: Record<string, unknown> }>): Promise<void> {
 				const { key, type, severity, message, data } = ctx.params;

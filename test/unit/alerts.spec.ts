@@ -114,4 +114,21 @@ describe("alerts service", () => {
 		await expect(broker.call("alerts.list", { type: "bogus" })).rejects.toMatchObject({ code: 422 });
 		await expect(broker.call("alerts.list", { pageSize: 101 })).rejects.toMatchObject({ code: 422 });
 	});
+
+	it("raises a payment mismatch once per provider event, and refuses any other type or a data shape that is not a mismatch's, storing nothing", async () => {
+		const data = { eventId: "evt_1", orderId: "o1", paymentId: "p1", expectedCents: 1000, expectedCurrency: "USD", receivedCents: 900, currency: "usd" };
+		const raise = (params: object) => broker.call("alerts.raise", { key: "evt_1", type: "payment_mismatch", severity: "critical", message: "Paid 9.00 of 10.00", data, ...params });
+		const before = (await broker.call<any, object>("alerts.list", { pageSize: 100 })).total;
+		await raise({});
+		await raise({});
+		const mismatches = (await broker.call<any, object>("alerts.list", { type: "payment_mismatch", pageSize: 100 })).rows;
+		expect(mismatches).toEqual([expect.objectContaining({ type: "payment_mismatch", severity: "critical", data })]);
+
+		// The stock and order alerts come from their own messages only: a call cannot fake one.
+		await expect(raise({ key: "k2", type: "stock_low" })).rejects.toMatchObject({ code: 422 });
+		await expect(raise({ key: "k3", data: { ...data, extra: "x".repeat(10) } })).rejects.toMatchObject({ code: 422 });
+		await expect(raise({ key: "k4", data: { ...data, orderId: "o".repeat(100_000) } })).rejects.toMatchObject({ code: 422 });
+		await expect(raise({ key: "k5", data: { eventId: "evt_5" } })).rejects.toMatchObject({ code: 422 });
+		expect((await broker.call<any, object>("alerts.list", { pageSize: 100 })).total).toBe(before + 1);
+	});
 });
