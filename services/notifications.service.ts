@@ -207,6 +207,7 @@ const NotificationsService = defineService({
 		/** A new reset token for the account, its link sealed in a mail delivery. */
 		async mailReset(account: { id: string; name: string; email: string }): Promise<void> {
 			const token = await this.resets.issue(account.id);
+			crashPoint("reset.after-issue");
 			const { publicUrl, secretKey, resetTtlMs } = this.settings.notifications;
 			const sealed = encrypt(secretKey, `${publicUrl}/reset-password?token=${token}`);
 			const mail = { template: "password.reset" as const, to: account.email, data: { name: account.name, minutes: Math.round(resetTtlMs / 60_000) }, sealed };

@@ -52,6 +52,8 @@ export const CRASH_POINTS = {
 	"notify.after-deliveries": "an event's deliveries are stored; the event is not marked fanned out",
 	"deliver.after-claim": "a delivery is taken for an attempt; nothing is sent",
 	"deliver.after-send": "a webhook or mail is sent; its delivery is still pending",
+	"reset.after-end-earlier": "a new reset was asked for (and answered): the account's earlier reset tokens are ended; the new one is not stored",
+	"reset.after-issue": "a new reset token is stored; its mail is not queued",
 	"reset.after-consume": "a reset token is used up; the password is not set",
 } as const;
 

@@ -1,12 +1,16 @@
 import crypto from "crypto";
 import type { DbAdapter, Doc } from "../../lib/db/adapter";
+import { crashPoint } from "../../lib/infra/crash-points";
 import { sha256 } from "./signing";
 
 /**
  * Password reset tokens: 32 random bytes, mailed once; only their SHA-256
  * is stored, with the customer, an expiry and whether it was used. A token
  * is used up in one conditional write, so two uses race to one winner; a
- * new request ends the customer's earlier tokens.
+ * new request ends the customer's earlier tokens. A request is answered
+ * before its token is made (an unknown email's answer is as fast), so a
+ * crash before its mail is queued leaves no usable token: the customer
+ * asks again, as for a mail that never came.
  */
 
 export interface ResetDoc extends Doc {
@@ -27,6 +31,7 @@ export class Resets {
 	async issue(customerId: string): Promise<string> {
 		const token = crypto.randomBytes(32).toString("base64url");
 		await this.store.removeMany({ customerId, usedAt: null });
+		crashPoint("reset.after-end-earlier");
 		await this.store.insert({ _id: sha256(token), customerId, expiresAt: this.now() + this.ttlMs, usedAt: null, createdAt: new Date(this.now()).toISOString() });
 		return token;
 	}

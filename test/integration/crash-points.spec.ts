@@ -285,7 +285,9 @@ const resetRequested = async (shop: Shop) => {
 	return tokenOf(smtp.to(RESET_EMAIL).at(-1)!.decoded);
 };
 const useReset = (shop: Shop, token: unknown) => shop.http.post("/auth/password-reset/confirm", { token, password: "password-after-reset" });
-/** The token the crash cut is used up: refused now, the old password still works, and a new reset goes through. */
+/** A second reset asked for: answered at once, its token and mail made after the answer. */
+const askResetAgain = async (shop: Shop) => expect((await shop.http.post("/auth/password-reset", { email: RESET_EMAIL })).status).toBe(202);
+/** The earlier token is refused now (used up by the crash's reset, or ended by the new request), the old password still works, and a new reset goes through. */
 const resetRefusedThenRedone = async (shop: Shop, token: unknown) => {
 	expect((await useReset(shop, token)).status).toBe(422);
 	expect((await shop.http.post("/auth/login", { email: RESET_EMAIL, password: "password-1" })).status).toBe(200);
@@ -326,6 +328,8 @@ const SCENARIOS: Record<Exclude<CrashPoint, PaymentCrashPoint>, Scenario> = {
 	"notify.after-deliveries": { before: subscribe, trigger: placeOne, check: oneWebhook },
 	"deliver.after-claim": { before: subscribe, trigger: placeOne, check: oneWebhook },
 	"deliver.after-send": { before: subscribe, trigger: placeOne, check: oneWebhook },
+	"reset.after-end-earlier": { before: resetRequested, trigger: askResetAgain, check: resetRefusedThenRedone },
+	"reset.after-issue": { before: resetRequested, trigger: askResetAgain, check: resetRefusedThenRedone },
 	"reset.after-consume": { before: resetRequested, trigger: useReset, check: resetRefusedThenRedone },
 };
 
