@@ -136,8 +136,12 @@ const ProductsService = defineService({
 				items: { type: "array", min: 1, max: 50, items: { type: "object", props: { productId: ID, quantity: { type: "number", integer: true, min: 1, max: 1000 } } } },
 			},
 			async handler(ctx: Ctx<{ returnId: string; items: Array<{ productId: string; quantity: number }> }>): Promise<void> {
-				const moved = await this.catalog.restockReturn(ctx.params.returnId, ctx.params.items);
-				if (moved.length) await this.afterStockChange(moved, ctx);
+				await this.catalog.restockReturn(ctx.params.returnId, ctx.params.items);
+				// Every product, moved now or by an earlier attempt: a crash may have cut that one before it announced the change.
+				await this.afterStockChange(
+					ctx.params.items.map(i => i.productId),
+					ctx,
+				);
 			},
 		},
 

@@ -4,6 +4,7 @@ import { newId } from "../../lib/db/ids";
 import { ConflictError, NotFoundError } from "../../lib/contracts/errors";
 import type { Product } from "../../lib/contracts/types";
 import type { ProductDoc } from "./documents";
+import { assertEachProductOnce } from "./stock-ledger";
 
 export const DEFAULT_LOW_STOCK_THRESHOLD = 5;
 
@@ -92,9 +93,10 @@ export class Catalog {
 	/**
 	 * A return's quantities back into stock: each product once per return
 	 * (a `returned.<returnId>` marker set in the same update). Answers the
-	 * products that moved now.
+	 * products that moved now; a product listed twice is refused.
 	 */
 	async restockReturn(returnId: string, items: Array<{ productId: string; quantity: number }>): Promise<string[]> {
+		assertEachProductOnce(items);
 		const moved: string[] = [];
 		for (const { productId, quantity } of items) {
 			const marker = `returned.${returnId}`;

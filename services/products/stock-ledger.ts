@@ -10,6 +10,11 @@ import { giveBackAttempt, giveBackTaken } from "./give-backs";
 import { LedgerSettler } from "./ledger-settler";
 import { MarkerClears, unsetAll } from "./marker-clears";
 
+/** Lines that name a product twice are refused (422): a once-per-product marker would count only the first. */
+export function assertEachProductOnce(items: ReadonlyArray<{ productId: string }>): void {
+	if (new Set(items.map(i => i.productId)).size !== items.length) throw new UnprocessableError("Each product may appear once", { field: "items" }, REJECTION.duplicateProduct);
+}
+
 /** Called after stock moved, before the answer: caches are cleared and crossings found there. */
 export type StockMoved = (productIds: string[]) => Promise<void>;
 
@@ -86,9 +91,7 @@ export class StockLedger {
 	 * (409) with the short items, or UNKNOWN_PRODUCT (422).
 	 */
 	async reserve(orderId: string, items: ReserveItem[]): Promise<ReserveAnswer> {
-		if (new Set(items.map(i => i.productId)).size !== items.length) {
-			throw new UnprocessableError("Each product may appear once", { field: "items" }, REJECTION.duplicateProduct);
-		}
+		assertEachProductOnce(items);
 		const existing = await this.reservations.findById(orderId);
 		if (existing) return this.answerFrom(existing, items, false);
 		const attempt: Attempt = { id: newAttemptId(), took: [] };

@@ -216,6 +216,48 @@ describe("products service", () => {
 		});
 	});
 
+	describe("returns", () => {
+		it("gives a return's quantities back once per return and product, and refuses a product listed twice (422, nothing moved)", async () => {
+			const [a, b] = [await product(), await product()];
+			await call("restockReturn", {
+				returnId: "ret-1",
+				items: [
+					{ productId: a.id, quantity: 2 },
+					{ productId: b.id, quantity: 1 },
+				],
+			});
+			await call("restockReturn", {
+				returnId: "ret-1",
+				items: [
+					{ productId: a.id, quantity: 2 },
+					{ productId: b.id, quantity: 1 },
+				],
+			});
+			expect([await stockOf(a.id), await stockOf(b.id)]).toEqual([12, 11]);
+			await expect(
+				call("restockReturn", {
+					returnId: "ret-2",
+					items: [
+						{ productId: a.id, quantity: 1 },
+						{ productId: a.id, quantity: 3 },
+					],
+				}),
+			).rejects.toMatchObject({ code: 422 });
+			expect(await stockOf(a.id)).toBe(12);
+		});
+
+		it("announces the stock a return gave back when the call is repeated after a crash cut it between the stock write and the announcement", async () => {
+			const p = await product({ stock: 0 });
+			await waitFor(() => events.received.some(e => e.event === "product.updated" && e.payload.product.id === p.id && e.payload.product.stock === 0));
+			// The first attempt's write, as a crash right after it leaves it: stock given back, nothing announced.
+			const catalog = (broker.getLocalService("products") as unknown as { catalog: { restockReturn(id: string, items: object[]): Promise<string[]> } }).catalog;
+			await catalog.restockReturn("ret-crashed", [{ productId: p.id, quantity: 4 }]);
+			await call("restockReturn", { returnId: "ret-crashed", items: [{ productId: p.id, quantity: 4 }] });
+			expect(await stockOf(p.id)).toBe(4);
+			await waitFor(() => events.received.some(e => e.event === "product.updated" && e.payload.product.id === p.id && e.payload.product.stock === 4), 5000, "the returned stock's push");
+		});
+	});
+
 	describe("reservations", () => {
 		it("reserves every item and answers the price snapshot", async () => {
 			const a = await product({ stock: 5, priceCents: 250 });
