@@ -6,7 +6,8 @@
 import crypto from "crypto";
 import fs from "fs";
 import path from "path";
-import { ERROR_FILE, MANIFEST, REQUEST_PREFIX, copyFiles, filesToCopy, finishCopy, type BackupManifest } from "../../lib/db/backup";
+import { ERROR_FILE, MANIFEST, REQUEST_PREFIX, copyFiles, filesToCopy, finishCopy, markRestoring, unmarkRestoring, type BackupManifest } from "../../lib/db/backup";
+import { crashPoint } from "../../lib/infra/crash-points";
 import { lockDataDir, lockRecord, releaseDataDir } from "../../lib/db/data-dir-lock";
 import { sleep } from "./processes";
 
@@ -78,7 +79,10 @@ function checkedManifest(backup: string): BackupManifest {
  * DATA_DIR made what the backup holds, with no node on it (its lock is
  * taken for the time of the restore). What was there is moved aside into
  * `replaced-<time>/` in DATA_DIR, never deleted. Each file is written
- * aside, synced and renamed into place.
+ * aside, synced and renamed into place. A mark on disk says a restore is
+ * under way until every file is in place: a restore cut part-way (a kill,
+ * a full disk) leaves a directory no node starts on, and running it again
+ * finishes it.
  */
 export function restoreDataDir(backup: string, dataDir: string): { aside?: string } {
 	if (dataDir === ":memory:") throw new BackupError("DATA_DIR is :memory:: there is nowhere to restore to");
@@ -86,6 +90,7 @@ export function restoreDataDir(backup: string, dataDir: string): { aside?: strin
 	const manifest = checkedManifest(backup);
 	lockDataDir(dataDir);
 	try {
+		markRestoring(dataDir, backup);
 		const present = filesToCopy(dataDir);
 		let aside: string | undefined;
 		if (present.length) {
@@ -93,7 +98,9 @@ export function restoreDataDir(backup: string, dataDir: string): { aside?: strin
 			fs.mkdirSync(aside, { mode: 0o700 });
 			for (const name of present) fs.renameSync(path.join(dataDir, name), path.join(aside, name));
 		}
-		for (const f of manifest.files) {
+		crashPoint("restore.after-aside");
+		for (const [i, f] of manifest.files.entries()) {
+			if (i === 1) crashPoint("restore.after-first-file");
 			const tmp = path.join(dataDir, `${f.name}.restoring`);
 			fs.copyFileSync(path.join(backup, f.name), tmp);
 			const fd = fs.openSync(tmp, "r");
@@ -101,9 +108,7 @@ export function restoreDataDir(backup: string, dataDir: string): { aside?: strin
 			fs.closeSync(fd);
 			fs.renameSync(tmp, path.join(dataDir, f.name));
 		}
-		const dirFd = fs.openSync(dataDir, "r");
-		fs.fsyncSync(dirFd);
-		fs.closeSync(dirFd);
+		unmarkRestoring(dataDir);
 		return { aside };
 	} finally {
 		releaseDataDir(dataDir);

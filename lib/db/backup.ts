@@ -37,6 +37,43 @@ import { recordServesBackups } from "./data-dir-lock";
 export const MANIFEST = "backup.json";
 export const ERROR_FILE = "backup-error.txt";
 export const REQUEST_PREFIX = ".backup-request-";
+/** Written before a restore moves anything, removed once every file is in place: a node refuses a directory that holds it. */
+export const RESTORING = "restoring.json";
+
+/** A directory where a restore began and did not finish holds files of two states: no node may start on it. */
+export class UnfinishedRestoreError extends Error {
+	name = "UnfinishedRestoreError";
+	constructor(backup: string, dataDir: string) {
+		super(`A restore of ${backup} into ${dataDir} did not finish: run npm run restore ${backup} again`);
+	}
+}
+
+/** Throws UnfinishedRestoreError when a restore into `dataDir` began and did not finish. */
+export function assertNoUnfinishedRestore(dataDir: string): void {
+	let marker: string;
+	try {
+		marker = fs.readFileSync(path.join(dataDir, RESTORING), "utf8");
+	} catch (err) {
+		if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+		throw err;
+	}
+	throw new UnfinishedRestoreError((JSON.parse(marker) as { backup: string }).backup, dataDir);
+}
+
+/** Marks `dataDir` as being restored from `backup`, on disk before anything moves. */
+export function markRestoring(dataDir: string, backup: string): void {
+	const file = path.join(dataDir, RESTORING);
+	fs.writeFileSync(file, JSON.stringify({ backup, startedAt: new Date().toISOString() }), { mode: 0o600 });
+	fsyncPath(file);
+	fsyncPath(dataDir);
+}
+
+/** The restore is whole: the mark goes, on disk before the restore answers. */
+export function unmarkRestoring(dataDir: string): void {
+	fs.rmSync(path.join(dataDir, RESTORING), { force: true });
+	fsyncPath(dataDir);
+}
+
 /** Besides the datafiles, what a restored node needs to sign in the same people: the kept JWT secret and the generated admin. */
 const KEPT_FILES = ["jwt-secret", "generated-admin.json"];
 

@@ -3,7 +3,7 @@ import type Datastore from "@seald-io/nedb";
 import { MemoryAdapter } from "moleculer-db";
 import type { DbAdapter, Doc, FindParams, IndexSpec, Query, Update } from "./adapter";
 import { AppendingDatastore } from "./appending-persistence";
-import { registerDatastore, unregisterDatastore } from "./backup";
+import { assertNoUnfinishedRestore, registerDatastore, unregisterDatastore } from "./backup";
 import { lockDataDir } from "./data-dir-lock";
 import { SortedIndexTree } from "./sorted-index";
 import { applyPatches } from "../infra/patches";
@@ -232,6 +232,7 @@ export function createNedbAdapter<T extends Doc>(dataDir: string, collection: st
 	if (dataDir === ":memory:") adapter = new NedbAdapter(undefined, indexes, false);
 	else {
 		lockDataDir(dataDir);
+		assertNoUnfinishedRestore(dataDir);
 		adapter = new NedbAdapter(new AppendingDatastore(path.join(dataDir, `${collection}.db`)), indexes, sync, dataDir);
 	}
 	// The adapter answers any collection's documents as it stores them: typed here, for the collection asked for.

@@ -55,6 +55,9 @@ export const CRASH_POINTS = {
 	"reset.after-end-earlier": "a new reset was asked for (and answered): the account's earlier reset tokens are ended; the new one is not stored",
 	"reset.after-issue": "a new reset token is stored; its mail is not queued",
 	"reset.after-consume": "a reset token is used up; the password is not set",
+	// npm run restore (bin/lib/data-dir-backup.ts)
+	"restore.after-aside": "what DATA_DIR held is moved aside; nothing of the backup is in place",
+	"restore.after-first-file": "the backup's first file is in place; the others are not",
 } as const;
 
 export type CrashPoint = keyof typeof CRASH_POINTS;

@@ -5,6 +5,7 @@ import path from "path";
 import { lockDataDir, releaseDataDir } from "../../lib/db/data-dir-lock";
 import { freePort } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
+import { RESTORE_CRASH_POINTS } from "../helpers/restore-crash-points";
 import { startShopProcess, type ShopProcess } from "../helpers/shop-process";
 
 /**
@@ -27,8 +28,12 @@ interface Order {
 }
 
 /** Runs one of the project's scripts (dist/bin/<name>.js) as npm would, on DATA_DIR. */
-function runScript(name: string, args: string[], dataDir: string): Promise<{ code: number | null; output: string }> {
-	const proc = spawn(process.execPath, [path.join(ROOT, `dist/bin/${name}.js`), ...args], { cwd: ROOT, env: { PATH: process.env.PATH, DATA_DIR: dataDir }, stdio: ["ignore", "pipe", "pipe"] });
+function runScript(name: string, args: string[], dataDir: string, env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
+	const proc = spawn(process.execPath, [path.join(ROOT, `dist/bin/${name}.js`), ...args], {
+		cwd: ROOT,
+		env: { PATH: process.env.PATH, DATA_DIR: dataDir, ...env },
+		stdio: ["ignore", "pipe", "pipe"],
+	});
 	let output = "";
 	proc.stdout.on("data", (c: Buffer) => (output += c.toString()));
 	proc.stderr.on("data", (c: Buffer) => (output += c.toString()));
@@ -154,6 +159,30 @@ describe("backup and restore of the embedded default", () => {
 		expect(refused.output).toContain("orders.db does not match the backup's manifest");
 		expect(fs.readFileSync(path.join(dataDir, "orders.db")).equals(before)).toBe(true);
 	});
+
+	for (const point of RESTORE_CRASH_POINTS) {
+		it(`a restore killed part-way (${point}) leaves a DATA_DIR no node starts on, saying why, and run again it finishes`, async () => {
+			const dir = path.join(base, `restored-${point}`);
+			const dest = path.join(base, `copy-for-${point}`);
+			shop = await startShopProcess({ port: await freePort(), dataDir: dir, env: ENV });
+			await shop.stop();
+			expect((await runScript("backup", [dest], dir)).code).toBe(0);
+			const manifest = JSON.parse(fs.readFileSync(path.join(dest, "backup.json"), "utf8")) as { files: Array<{ name: string }> };
+			expect(manifest.files.length).toBeGreaterThan(1);
+
+			const killed = await runScript("restore", [dest], dir, { CRASH_POINT: point });
+			expect(killed.code).toBeNull();
+			const attempt = startShopProcess({ port: await freePort(), dataDir: dir, env: ENV });
+			await expect(attempt).rejects.toThrow(/exited \(1\) before starting/);
+			await expect(attempt).rejects.toThrow(`A restore of ${dest} into ${dir} did not finish: run npm run restore ${dest} again`);
+
+			const again = await runScript("restore", [dest], dir);
+			expect(again.code).toBe(0);
+			for (const f of manifest.files) expect(fs.readFileSync(path.join(dir, f.name)).equals(fs.readFileSync(path.join(dest, f.name)))).toBe(true);
+			shop = await startShopProcess({ port: await freePort(), dataDir: dir, env: ENV });
+			expect((await new HttpClient(`${shop.url}/api`).get("/health")).status).toBe(200);
+		});
+	}
 
 	it("never signals a process that holds DATA_DIR but takes no backups (SIGUSR2 would end it), and says so", async () => {
 		const dir = path.join(base, "held");
