@@ -1,3 +1,4 @@
+import { crashPoint } from "../infra/crash-points";
 import { isDuplicateKeyError, type DbAdapter, type Doc } from "./adapter";
 
 /**
@@ -101,6 +102,7 @@ export async function bringToCurrentFormat({ service, formats, migrations, store
 	for (const migration of migrations.filter(m => m.to > found)) {
 		logger.info(`Store format of ${service}: ${migration.to - 1} -> ${migration.to} (${migration.description})`);
 		await migration.up(store);
+		crashPoint("format.after-migration");
 		await record(formats, service, migration.to);
 		ran.push(migration.to);
 	}

@@ -55,6 +55,8 @@ export const CRASH_POINTS = {
 	"reset.after-end-earlier": "a new reset was asked for (and answered): the account's earlier reset tokens are ended; the new one is not stored",
 	"reset.after-issue": "a new reset token is stored; its mail is not queued",
 	"reset.after-consume": "a reset token is used up; the password is not set",
+	// Store formats (lib/db/formats.ts), as a node starts
+	"format.after-migration": "a migration's writes are done; the store's format record does not say so",
 	// npm run restore (bin/lib/data-dir-backup.ts)
 	"restore.after-aside": "what DATA_DIR held is moved aside; nothing of the backup is in place",
 	"restore.after-first-file": "the backup's first file is in place; the others are not",

@@ -5,7 +5,7 @@ import path from "path";
 import { lockDataDir, releaseDataDir } from "../../lib/db/data-dir-lock";
 import { freePort } from "../helpers/cluster";
 import { HttpClient } from "../helpers/http";
-import { RESTORE_CRASH_POINTS } from "../helpers/restore-crash-points";
+import { RESTORE_CRASH_POINTS } from "../helpers/store-crash-points";
 import { startShopProcess, type ShopProcess } from "../helpers/shop-process";
 
 /**

@@ -8,7 +8,7 @@ import { HttpClient } from "../helpers/http";
 import { startShopProcess, type ShopProcess } from "../helpers/shop-process";
 import { moneyImbalance } from "../helpers/invariants";
 import { PAYMENT_CRASH_POINTS, type PaymentCrashPoint } from "../helpers/payment-crash-points";
-import { RESTORE_CRASH_POINTS, type RestoreCrashPoint } from "../helpers/restore-crash-points";
+import { FORMAT_CRASH_POINTS, RESTORE_CRASH_POINTS, type StoreCrashPoint } from "../helpers/store-crash-points";
 import { SmtpSink } from "../helpers/smtp-sink";
 import { WebhookReceiver } from "../helpers/webhook-receiver";
 
@@ -298,7 +298,7 @@ const resetRefusedThenRedone = async (shop: Shop, token: unknown) => {
 };
 
 /** Payments' points have their own spec (payment-crash-points.spec.ts). */
-const SCENARIOS: Record<Exclude<CrashPoint, PaymentCrashPoint | RestoreCrashPoint>, Scenario> = {
+const SCENARIOS: Record<Exclude<CrashPoint, PaymentCrashPoint | StoreCrashPoint>, Scenario> = {
 	"checkout.after-open": { trigger: checkoutOne, check: checkoutEndsIn() },
 	"checkout.after-reserve": { trigger: checkoutOne, check: checkoutEndsIn("awaiting_payment") },
 	"checkout.after-hold": { trigger: checkoutOne, check: checkoutEndsIn("awaiting_payment") },
@@ -351,7 +351,7 @@ describe("every write boundary survives a kill -9 there", () => {
 	});
 
 	it("has a scenario for every named crash point", () => {
-		expect([...Object.keys(SCENARIOS), ...PAYMENT_CRASH_POINTS, ...RESTORE_CRASH_POINTS].sort()).toEqual(Object.keys(CRASH_POINTS).sort());
+		expect([...Object.keys(SCENARIOS), ...PAYMENT_CRASH_POINTS, ...RESTORE_CRASH_POINTS, ...FORMAT_CRASH_POINTS].sort()).toEqual(Object.keys(CRASH_POINTS).sort());
 	});
 
 	for (const [point, scenario] of Object.entries(SCENARIOS) as Array<[CrashPoint, Scenario]>) {

@@ -1,3 +1,4 @@
+import { spawn } from "child_process";
 import fs from "fs";
 import os from "os";
 import path from "path";
@@ -197,6 +198,45 @@ describe("a service's list of migrations", () => {
 	});
 });
 
+const ROOT = path.resolve(__dirname, "../..");
+
+/** A node of its own holding the orders store (its migrations, from dist/), started and stopped on `dataDir`. */
+const ORDERS_NODE = `
+const { ServiceBroker } = require("moleculer");
+const DbMixin = require("./dist/mixins/db.mixin").default;
+const { ORDER_MIGRATIONS } = require("./dist/services/orders/order-doc");
+const broker = new ServiceBroker({ logger: false });
+broker.createService({ name: "orders", mixins: [DbMixin({ collection: "orders", publicFields: ["status"], migrations: ORDER_MIGRATIONS })], settings: { storage: { dataDir: process.env.DATA_DIR, sync: true } } });
+broker.start().then(() => broker.stop()).then(() => console.log("stopped"));
+`;
+
+function runOrdersNode(dataDir: string, env: Record<string, string>): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
+	const proc = spawn(process.execPath, ["-e", ORDERS_NODE], {
+		cwd: ROOT,
+		env: { PATH: process.env.PATH, DATA_DIR: dataDir, JWT_SECRET: "unit-test-secret", ...env },
+		stdio: ["ignore", "pipe", "pipe"],
+	});
+	let output = "";
+	proc.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+	proc.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+	return new Promise(resolve => proc.once("exit", (code, signal) => resolve({ code, signal, output })));
+}
+
+/** A collection's documents as its NeDB file holds them: each _id's last line. */
+function storedDocs(dataDir: string, collection: string): Map<string, Record<string, unknown>> {
+	const docs = new Map<string, Record<string, unknown>>();
+	for (const line of fs
+		.readFileSync(path.join(dataDir, `${collection}.db`), "utf8")
+		.split("\n")
+		.filter(Boolean)) {
+		const doc = JSON.parse(line) as Record<string, unknown>;
+		if (typeof doc._id !== "string") continue;
+		if (doc.$$deleted) docs.delete(doc._id);
+		else docs.set(doc._id, doc);
+	}
+	return docs;
+}
+
 describe("the db mixin checks the format as its service starts", () => {
 	let dir: string;
 	beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "store-formats-mixin-"))));
@@ -230,6 +270,21 @@ describe("the db mixin checks the format as its service starts", () => {
 		await broker.stop();
 
 		await expect(start([])).rejects.toThrow(/The orders store holds format 2, newer than this code knows \(1\)/);
+	});
+
+	it("survives a kill -9 between a migration's writes and its record (format.after-migration): the next start runs it again and records it", async () => {
+		const legacy = await start([]);
+		await (legacy.getLocalService("orders") as unknown as { adapter: DbAdapter<Doc & Record<string, unknown>> }).adapter.insert({ _id: "old", status: "shipped", totalCents: 500 });
+		await legacy.stop();
+		releaseDataDir(dir);
+
+		expect(await runOrdersNode(dir, { CRASH_POINT: "format.after-migration" })).toMatchObject({ signal: "SIGKILL" });
+		expect(storedDocs(dir, formatCollection("orders")).get("orders")).toMatchObject({ version: 1 });
+		expect(storedDocs(dir, "orders").get("old")).toMatchObject({ paymentStatus: "unpaid" });
+
+		expect(await runOrdersNode(dir, {})).toMatchObject({ code: 0, output: expect.stringContaining("stopped") });
+		expect(storedDocs(dir, formatCollection("orders")).get("orders")).toMatchObject({ version: 2 });
+		expect(storedDocs(dir, "orders").get("old")).toMatchObject({ status: "shipped", paymentStatus: "unpaid", paidCents: 0, paymentHistory: [], fulfilment: null, returns: [] });
 	});
 
 	it("brings orders stored before payments to the orders service's format: unpaid, nothing paid, not shipped, no returns; later orders untouched", async () => {
