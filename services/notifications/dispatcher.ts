@@ -132,13 +132,21 @@ export class Dispatcher {
 					if (!this.stopped) this.deps.logger.warn(`Delivery ${doc._id} failed unexpectedly; it is due again after its lease`, err.message);
 				})
 				.finally(() => {
-					this.inflight.set(lane, (this.inflight.get(lane) ?? 1) - 1);
+					this.leave(lane, doc);
 					this.taken.delete(doc._id);
 					this.running.delete(work);
 					this.kick();
 				});
 			this.running.add(work);
 		}
+	}
+
+	/** An attempt is done: a lane with none left in flight is forgotten, with its endpoint's failure count (no attempt holds a count read before). */
+	private leave(lane: string, doc: DeliveryDoc): void {
+		const left = (this.inflight.get(lane) ?? 1) - 1;
+		if (left > 0) return void this.inflight.set(lane, left);
+		this.inflight.delete(lane);
+		if (doc.endpointId) this.failures.delete(doc.endpointId);
 	}
 
 	private attempt(doc: DeliveryDoc): Promise<void> {

@@ -118,9 +118,15 @@ export interface LocalMailDoc extends Doc, Omit<LocalMail, "id"> {}
 const RESET_TOKEN = /([?&]token=)[A-Za-z0-9_-]+/g;
 export const maskResetLinks = (text: string) => text.replace(RESET_TOKEN, "$1••••••••");
 
+/** How many mails the local outbox keeps at most, the newest: at hundreds of orders a second its retention alone would keep gigabytes. */
+const LOCAL_MAILS_KEPT = 1000;
+
 /** Without SMTP: the mail is kept, masked, for the operations page's Mail panel. */
 export class LocalOutbox implements MailTransport {
-	constructor(private readonly store: DbAdapter<LocalMailDoc>) {}
+	constructor(
+		private readonly store: DbAdapter<LocalMailDoc>,
+		private readonly bounds: { maxKept: number } = { maxKept: LOCAL_MAILS_KEPT },
+	) {}
 
 	async send(mail: OutgoingMail): Promise<void> {
 		try {
@@ -147,8 +153,10 @@ export class LocalOutbox implements MailTransport {
 		return this.store.count({ query: {} });
 	}
 
-	/** Drops mail kept since before `before`. */
-	prune(before: Date): Promise<number> {
-		return this.store.removeMany({ createdAt: { $lt: before.toISOString() } });
+	/** Drops mail kept since before `before`, and all but the newest `maxKept`. */
+	async prune(before: Date): Promise<number> {
+		const [edge] = await this.store.find({ query: {}, sort: ["-createdAt"], offset: this.bounds.maxKept, limit: 1 });
+		const oldest = edge && edge.createdAt >= before.toISOString() ? { $lte: edge.createdAt } : { $lt: before.toISOString() };
+		return this.store.removeMany({ createdAt: oldest });
 	}
 }

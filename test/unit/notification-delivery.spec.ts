@@ -156,6 +156,19 @@ describe("webhook delivery", () => {
 		expect(receiver.received).toHaveLength(5);
 	});
 
+	it("keeps no state per endpoint once its attempts are done, however many endpoints came and went", async () => {
+		const s = await setup({ retryScheduleMs: [] });
+		const ids: string[] = [];
+		for (let i = 0; i < 30; i++) ids.push((await s.endpoints.create({ url: receiver.url, eventTypes: ["product.stock_low"] })).endpoint._id);
+		receiver.mode = "fail";
+		await s.deliver(productEvent(), ids.slice(0, 15));
+		receiver.mode = "ok";
+		await s.deliver(productEvent(), ids.slice(15));
+		expect(receiver.received).toHaveLength(30);
+		const lanes = s.dispatcher as unknown as { inflight: Map<string, number>; failures: Map<string, number> };
+		expect([lanes.inflight.size, lanes.failures.size]).toEqual([0, 0]);
+	});
+
 	it("disables an endpoint after N failures in a row, says so, and dead-letters what is left for it", async () => {
 		const s = await setup({ disableAfter: 3, retryScheduleMs: [10, 10, 10, 10] });
 		const { endpoint } = await s.endpoints.create({ url: receiver.url, eventTypes: ["product.stock_low"] });
@@ -247,5 +260,20 @@ describe("the outbox's bounds", () => {
 		await outbox.prune(new Date(now - 30 * 86_400_000));
 		expect((await deliveries.find({})).map(d => d.eventId).sort()).toEqual([pending.id, recent.id].sort());
 		expect((await events.find({})).map(e => e._id).sort()).toEqual([pending.id, recent.id].sort());
+	});
+
+	it("keeps the local mail outbox bounded: past the retention, and past its cap of the newest mails", async () => {
+		const store = await memoryStore<LocalMailDoc>("mails-bounded");
+		const kept = new LocalOutbox(store, { maxKept: 10 });
+		const mail = (i: number) => ({ id: `m${i}`, to: "ada@example.com", template: "order.placed" as const, subject: `Mail ${i}`, text: "t", html: "h" });
+		for (let i = 0; i < 25; i++) {
+			await kept.send(mail(i));
+			await new Promise(r => setTimeout(r, 2));
+		}
+		await kept.prune(new Date(Date.now() - 86_400_000));
+		expect(await kept.count()).toBe(10);
+		expect((await kept.latest(100)).map(m => m.subject)).toEqual(Array.from({ length: 10 }, (_, k) => `Mail ${24 - k}`));
+		await kept.prune(new Date(Date.now() + 1000));
+		expect(await kept.count()).toBe(0);
 	});
 });
