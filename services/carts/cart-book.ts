@@ -39,13 +39,14 @@ export const hashToken = (token: string) => crypto.createHash("sha256").update(t
 export const newCartToken = () => crypto.randomBytes(32).toString("base64url");
 
 const now = () => new Date().toISOString();
+const EMPTY_CART_TTL_MS = 3_600_000;
 
 /**
  * Carts: lines of product and quantity, bounded in count and quantity,
  * each with the unit price the customer last saw (checkout compares it
  * with the price then). A guest cart is reached only through its token; a
  * customer's through the customer id. A cart expires after `ttlMs` without
- * a change.
+ * a change, an empty one after an hour.
  */
 export class CartBook {
 	constructor(
@@ -165,7 +166,7 @@ export class CartBook {
 	 */
 	private async save(owner: CartOwner, cart: CartDoc, lines: CartLine[], extra: Partial<CartDoc> = {}): Promise<CartDoc> {
 		const at = now();
-		const expiresAt = new Date(Date.now() + this.ttlMs).toISOString();
+		const expiresAt = this.expiry(lines);
 		if (!cart._id) {
 			// A customer's expired cart that the sweep has not reached gives way: its customerId is unique, so the new cart could not be stored beside it (every write was a 409).
 			if (cart.customerId) await this.carts.removeMany({ customerId: cart.customerId, expiresAt: { $lte: at } });
@@ -184,7 +185,12 @@ export class CartBook {
 	/** A cart not stored yet (`_id` empty until its first write). */
 	private fresh(owner: { customerId: string } | { tokenHash: string }): CartDoc {
 		const at = now();
-		return { _id: "", ...owner, lines: [], createdAt: at, updatedAt: at, expiresAt: new Date(Date.now() + this.ttlMs).toISOString() };
+		return { _id: "", ...owner, lines: [], createdAt: at, updatedAt: at, expiresAt: this.expiry([]) };
+	}
+
+	/** When a cart holding `lines` expires if nothing changes: an empty one within the hour (a guest's POST /cart stores one; nobody misses it). */
+	private expiry(lines: CartLine[]): string {
+		return new Date(Date.now() + (lines.length ? this.ttlMs : Math.min(this.ttlMs, EMPTY_CART_TTL_MS))).toISOString();
 	}
 
 	private live(doc: CartDoc): boolean {

@@ -121,6 +121,21 @@ describe("CartBook", () => {
 		expect(await all()).toHaveLength(0);
 	});
 
+	it("keeps an empty guest cart an hour, not the carts' lifetime, so carts started and never filled do not pile up", async () => {
+		const long = new CartBook(store, 72 * TTL);
+		const empty = await long.createGuest();
+		const filled = await long.createGuest();
+		await long.add({ token: filled.token }, "p1", 1, 100);
+		clock.advance(TTL + 1);
+		await expect(long.get({ token: empty.token })).rejects.toMatchObject({ code: 404 });
+		expect(await long.sweep()).toBe(1);
+		expect((await long.get({ token: filled.token })).lines).toHaveLength(1);
+		await long.remove({ token: filled.token }, "p1");
+		clock.advance(TTL + 1);
+		expect(await long.sweep()).toBe(1);
+		expect(await all()).toHaveLength(0);
+	});
+
 	it("starts a customer afresh on a cart that expired before the sweep reached it", async () => {
 		await book.add(alice, "p1", 3, 100);
 		clock.advance(TTL + 1);
