@@ -6,7 +6,7 @@ import { crashPoint } from "../../lib/infra/crash-points";
 import type { Payment, PaymentProvider, PaymentStatus, PaymentUpdate } from "../../lib/contracts/payments";
 import type { Order } from "../../lib/contracts/types";
 import type { Provider, ProviderPayment } from "./providers";
-import { MAX_REFUNDS, paymentView, reference, type PaymentDoc, type RefundRecord } from "./documents";
+import { MAX_REFUNDS, paymentView, reference, refundKey, type PaymentDoc, type RefundRecord } from "./documents";
 
 export { PAYMENT_INDEXES, type PaymentDoc } from "./documents";
 
@@ -132,7 +132,7 @@ export class PaymentBook {
 			const room = net(p) - issuingCents(p);
 			if (amountCents > room) throw new ConflictError(`At most ${room} cents can be refunded`, "REFUND_EXCEEDS_CAPTURED", { refundableCents: room });
 			if (p.refunds.length >= MAX_REFUNDS) throw new ConflictError(`A payment takes at most ${MAX_REFUNDS} refunds`, "TOO_MANY_REFUNDS");
-			const record: RefundRecord = { id: refundId, amountCents, state: "issuing", at: now() };
+			const record: RefundRecord = { id: refundId, amountCents, state: "issuing", at: now(), key: refundKey(p._id, refundId) };
 			p = await this.write(p, { refunds: [...p.refunds, record], issuing: true });
 			crashPoint("refund.after-intent");
 		}
@@ -216,7 +216,7 @@ export class PaymentBook {
 	private async issue(via: Caller, p: PaymentDoc, refundId: string): Promise<PaymentDoc> {
 		const record = p.refunds.find(r => r.id === refundId)!;
 		if (record.state === "issued") return p;
-		const providerRefundId = await this.provider(p.provider).refund(this.view(p), refundId, record.amountCents);
+		const providerRefundId = await this.provider(p.provider).refund(this.view(p), { id: refundId, key: record.key ?? `refund-${refundId}` }, record.amountCents);
 		crashPoint("refund.after-issue");
 		// The money has moved: the record is written on the payment as it is now (never a "try again", whose new refund id would refund twice).
 		const recorded = await this.onFresh(p, async p => {

@@ -8,7 +8,12 @@ export interface RefundRecord {
 	state: "issuing" | "issued";
 	at: string;
 	providerRefundId?: string | null;
+	/** The provider's idempotency key: the payment's id and the refund's, since a provider's keys are its account's (a record without one was made when the key was `refund-<id>`, and keeps it). */
+	key?: string;
 }
+
+/** A refund's idempotency key at the provider: unique to the payment, whatever id the refund was given. */
+export const refundKey = (paymentId: string, refundId: string) => `refund-${paymentId}-${refundId}`;
 
 /** One payment per order: what was authorised, captured and refunded, and each change in order. */
 export interface PaymentDoc extends Doc {

@@ -27,8 +27,8 @@ export interface Provider {
 	capture(p: ProviderPayment): Promise<void>;
 	/** Gives up an authorisation nothing was captured from. */
 	void(p: ProviderPayment): Promise<void>;
-	/** Gives money back; answers the provider's refund id. */
-	refund(p: ProviderPayment, refundId: string, amountCents: number): Promise<string | null>;
+	/** Gives money back, once per `refund.key`; answers the provider's refund id. */
+	refund(p: ProviderPayment, refund: { id: string; key: string }, amountCents: number): Promise<string | null>;
 }
 
 /** Bank transfer or cash on delivery: money moves outside the shop; an admin records it. */
@@ -85,8 +85,8 @@ export class StripeProvider implements Provider {
 		await this.client.paymentIntents.cancel(this.intent(p), {}, { idempotencyKey: `void-${p.id}` });
 	}
 
-	async refund(p: ProviderPayment, refundId: string, amountCents: number): Promise<string | null> {
-		const refund = await this.client.refunds.create({ payment_intent: this.intent(p), amount: amountCents, metadata: { refundId } }, { idempotencyKey: `refund-${refundId}` });
+	async refund(p: ProviderPayment, { id, key }: { id: string; key: string }, amountCents: number): Promise<string | null> {
+		const refund = await this.client.refunds.create({ payment_intent: this.intent(p), amount: amountCents, metadata: { refundId: id } }, { idempotencyKey: key });
 		return refund.id;
 	}
 

@@ -25,14 +25,14 @@ interface Intent {
 /**
  * A local stand-in for the part of Stripe's API the shop calls
  * (PaymentIntents: create, capture, cancel; refunds), answering Stripe's
- * shapes and replaying the first answer for an idempotency key sent again,
- * as Stripe does. It records every call. Webhook events are signed with
+ * shapes and replaying the first answer for an idempotency key sent again
+ * with the same parameters (refusing it with others), as Stripe does. It records every call. Webhook events are signed with
  * the SDK's own test header, so the shop's signature check is the real one.
  */
 export class StripeStandIn {
 	readonly calls: StandInCall[] = [];
 	readonly intents = new Map<string, Intent>();
-	private readonly replies = new Map<string, string>();
+	private readonly replies = new Map<string, { request: string; json: string }>();
 	private server?: http.Server;
 	private seq = 0;
 	url = "";
@@ -64,10 +64,16 @@ export class StripeStandIn {
 		const key = req.headers["idempotency-key"] as string | undefined;
 		const form = new URLSearchParams(body);
 		this.calls.push({ method: req.method ?? "", path: req.url ?? "", idempotencyKey: key, form });
-		const replayed = key ? this.replies.get(`${req.url}:${key}`) : undefined;
-		const json = replayed ?? this.handle(req.method ?? "", req.url ?? "", form);
-		if (key) this.replies.set(`${req.url}:${key}`, json);
-		const status = JSON.parse(json).error ? 404 : 200;
+		// Stripe's keys are the account's, across endpoints: a key sent again replays its first answer, and with other parameters it is refused.
+		const first = key ? this.replies.get(key) : undefined;
+		const json = first
+			? first.request === `${req.url}?${body}`
+				? first.json
+				: JSON.stringify({ error: { type: "idempotency_error", message: "Keys for idempotent requests can only be used with the same parameters they were first used with." } })
+			: this.handle(req.method ?? "", req.url ?? "", form);
+		if (key && !first) this.replies.set(key, { request: `${req.url}?${body}`, json });
+		const error = (JSON.parse(json) as { error?: { type: string } }).error;
+		const status = error ? (error.type === "idempotency_error" ? 400 : 404) : 200;
 		res.writeHead(status, { "content-type": "application/json", "request-id": `req_${this.seq}` });
 		res.end(json);
 	}

@@ -1,3 +1,4 @@
+import _ from "lodash";
 import type { LoggerInstance } from "moleculer";
 import type { DbAdapter } from "../../lib/db/adapter";
 import type { PaymentUpdate } from "../../lib/contracts/payments";
@@ -11,6 +12,8 @@ import { memoryStore } from "../helpers/stepped-store";
 class RecordingProvider implements Provider {
 	readonly name = "stripe" as const;
 	readonly calls: string[] = [];
+	/** The idempotency key of each refund asked for. */
+	readonly keys: string[] = [];
 	failRefunds = false;
 	open(p: ProviderPayment) {
 		this.calls.push(`open ${p.id}`);
@@ -24,9 +27,10 @@ class RecordingProvider implements Provider {
 		this.calls.push(`void ${p.id}`);
 		return Promise.resolve();
 	}
-	refund(_p: ProviderPayment, refundId: string, amountCents: number) {
-		this.calls.push(`refund ${refundId} ${amountCents}`);
-		return this.failRefunds ? Promise.reject(new Error("provider away")) : Promise.resolve(`re_${refundId}`);
+	refund(_p: ProviderPayment, refund: { id: string; key: string }, amountCents: number) {
+		this.calls.push(`refund ${refund.id} ${amountCents}`);
+		this.keys.push(refund.key);
+		return this.failRefunds ? Promise.reject(new Error("provider away")) : Promise.resolve(`re_${refund.id}`);
 	}
 }
 
@@ -99,6 +103,21 @@ describe("the payment book", () => {
 		expect(await stored()).toMatchObject({ status: "partially_refunded", refundedCents: 300, refunds: [expect.objectContaining({ state: "issued" })] });
 		expect((await stored()).issuing).toBeUndefined();
 		expect(orders.last).toMatchObject({ status: "partially_refunded", paidCents: 700, version: 2 });
+	});
+
+	it("asks the provider for a refund under a key of the payment's and the refund's; one recorded before keys were kept keeps its old key", async () => {
+		const p = await book.capture(orders, await book.start(ORDER, "stripe"), 1000);
+		await book.refund(orders, await stored(), 100, "goodwill");
+		expect(provider.keys).toEqual([`refund-${p._id}-goodwill`]);
+
+		provider.failRefunds = true;
+		await expect(book.refund(orders, await stored(), 100, "older")).rejects.toThrow("provider away");
+		const legacy = (await stored()).refunds.map(r => (r.id === "older" ? _.omit(r, "key") : r));
+		await store.updateOne({ _id: p._id }, { $set: { refunds: legacy } });
+		provider.failRefunds = false;
+		await book.recover(orders, new Date(Date.now() + 1000).toISOString());
+		expect(provider.keys).toEqual([`refund-${p._id}-goodwill`, `refund-${p._id}-older`, "refund-older"]);
+		expect(await stored()).toMatchObject({ refundedCents: 200 });
 	});
 
 	it("a refund sent again under its id refunds once", async () => {

@@ -344,6 +344,21 @@ describe("payments, fulfilment and returns", () => {
 			expect((await orderOf(o.id)).paymentStatus).toBe("unpaid");
 		});
 
+		it("refunds two orders under the same refund id each at its own PaymentIntent (Stripe's idempotency keys are account-wide)", async () => {
+			const paidByStripe = async () => {
+				const { order: o, intentId } = await started(1200);
+				await webhook(stripe.event("payment_intent.succeeded", { id: intentId, amount_received: 1200, status: "succeeded" }));
+				await waitFor(async () => (await orderOf(o.id)).paymentStatus === "paid", 15_000, "the payment");
+				return { o, intentId };
+			};
+			const [a, b] = [await paidByStripe(), await paidByStripe()];
+			for (const { o } of [a, b]) expect((await http.post(`/orders/${o.id}/refunds`, { amountCents: 200, refundId: "goodwill-1" }, admin)).status).toBe(201);
+			for (const { o, intentId } of [a, b]) {
+				expect(stripe.calls.filter(c => c.path === "/v1/refunds" && c.form.get("payment_intent") === intentId)).toHaveLength(1);
+				expect(await orderOf(o.id)).toMatchObject({ paymentStatus: "partially_refunded", paidCents: 1000 });
+			}
+		});
+
 		it("a payment captured after its order was cancelled is refunded at once", async () => {
 			const { order: o, intentId } = await started(1000);
 			expect((await http.post(`/orders/${o.id}/cancel`, {}, customer)).status).toBe(200);
@@ -351,7 +366,7 @@ describe("payments, fulfilment and returns", () => {
 			await waitFor(async () => (await orderOf(o.id)).paymentStatus === "refunded", 15_000, "the automatic refund");
 			const refund = stripe.calls.find(c => c.path === "/v1/refunds" && c.form.get("payment_intent") === intentId)!;
 			expect(refund.form.get("amount")).toBe("1000");
-			expect(refund.idempotencyKey).toMatch(/^refund-cancel-/);
+			expect(refund.idempotencyKey).toMatch(/^refund-\w+-cancel-/);
 			expect(await orderOf(o.id)).toMatchObject({ status: "cancelled", paidCents: 0 });
 		});
 	});
