@@ -34,7 +34,7 @@ const CartsService = defineService({
 		create: {
 			params: {},
 			async handler(ctx: Ctx): Promise<CartView | { token: string; cart: CartView }> {
-				if (ctx.meta.user) return this.view(ctx, this.owner(ctx), await this.book.get(this.owner(ctx)));
+				if (ctx.meta.user) return this.callersCart(ctx, owner => this.book.get(owner));
 				const { cart, token } = await this.book.createGuest();
 				ctx.meta.$statusCode = 201;
 				ctx.meta.$responseHeaders = { "X-Cart-Token": token };
@@ -44,49 +44,48 @@ const CartsService = defineService({
 
 		get: {
 			params: {},
-			async handler(ctx: Ctx): Promise<CartView> {
-				const owner = this.owner(ctx);
-				return this.view(ctx, owner, await this.book.get(owner));
+			handler(ctx: Ctx): Promise<CartView> {
+				return this.callersCart(ctx, owner => this.book.get(owner));
 			},
 		},
 
 		addItem: {
 			params: { productId: ID, quantity: QUANTITY },
-			async handler(ctx: Ctx<{ productId: string; quantity: number }>): Promise<CartView> {
-				const owner = this.owner(ctx);
-				// Both at once; a cart the token does not reach is 404 whatever the product.
-				const [cart, price] = await Promise.allSettled([this.book.get(owner), this.priceOf(ctx, ctx.params.productId)]);
-				if (cart.status === "rejected") throw cart.reason;
-				if (price.status === "rejected") throw price.reason;
-				return this.view(ctx, owner, await this.book.add(owner, ctx.params.productId, ctx.params.quantity, price.value, cart.value));
+			handler(ctx: Ctx<{ productId: string; quantity: number }>): Promise<CartView> {
+				return this.callersCart(ctx, async owner => {
+					// Both at once; a cart the token does not reach is 404 whatever the product.
+					const [cart, price] = await Promise.allSettled([this.book.get(owner), this.priceOf(ctx, ctx.params.productId)]);
+					if (cart.status === "rejected") throw cart.reason;
+					if (price.status === "rejected") throw price.reason;
+					return this.book.add(owner, ctx.params.productId, ctx.params.quantity, price.value, cart.value);
+				});
 			},
 		},
 
 		setItem: {
 			params: { productId: ID, quantity: QUANTITY },
-			async handler(ctx: Ctx<{ productId: string; quantity: number }>): Promise<CartView> {
-				const owner = this.owner(ctx);
-				// A line the cart does not hold is 404, whatever the product.
-				const cart = await this.book.get(owner);
-				if (!cart.lines.some(l => l.productId === ctx.params.productId)) throw new NotFoundError("Cart line", ctx.params.productId);
-				const price = await this.priceOf(ctx, ctx.params.productId);
-				return this.view(ctx, owner, await this.book.setQuantity(owner, ctx.params.productId, ctx.params.quantity, price, cart));
+			handler(ctx: Ctx<{ productId: string; quantity: number }>): Promise<CartView> {
+				return this.callersCart(ctx, async owner => {
+					// A line the cart does not hold is 404, whatever the product.
+					const cart = await this.book.get(owner);
+					if (!cart.lines.some(l => l.productId === ctx.params.productId)) throw new NotFoundError("Cart line", ctx.params.productId);
+					const price = await this.priceOf(ctx, ctx.params.productId);
+					return this.book.setQuantity(owner, ctx.params.productId, ctx.params.quantity, price, cart);
+				});
 			},
 		},
 
 		removeItem: {
 			params: { productId: ID },
-			async handler(ctx: Ctx<{ productId: string }>): Promise<CartView> {
-				const owner = this.owner(ctx);
-				return this.view(ctx, owner, await this.book.remove(owner, ctx.params.productId));
+			handler(ctx: Ctx<{ productId: string }>): Promise<CartView> {
+				return this.callersCart(ctx, owner => this.book.remove(owner, ctx.params.productId));
 			},
 		},
 
 		clear: {
 			params: {},
-			async handler(ctx: Ctx): Promise<CartView> {
-				const owner = this.owner(ctx);
-				return this.view(ctx, owner, await this.book.clear(owner));
+			handler(ctx: Ctx): Promise<CartView> {
+				return this.callersCart(ctx, owner => this.book.clear(owner));
 			},
 		},
 
@@ -144,6 +143,12 @@ const CartsService = defineService({
 			if (ctx.meta.user) return { customerId: ctx.meta.user.id };
 			if (ctx.meta.cartToken === undefined) throw new NotFoundError("Cart");
 			return { token: ctx.meta.cartToken };
+		},
+
+		/** The caller's cart (the owner a request reaches), after `change`, priced now. */
+		async callersCart(ctx: Ctx, change: (owner: CartOwner) => Promise<CartDoc>): Promise<CartView> {
+			const owner = this.owner(ctx);
+			return this.view(ctx, owner, await change(owner));
 		},
 
 		async catalog(ctx: Ctx, ids: string[]): Promise<ReadonlyMap<string, Product>> {

@@ -13,8 +13,8 @@ import { REDIS_URL, settings } from "../config";
 import { cannon, interleave, median, type Contender, type Run } from "../load";
 import { waitUntilAllQuiet } from "../procs";
 import { atMost, fmt, rows } from "../report";
-import { ALL_SERVICES, seed, startCluster, type System } from "../systems";
-import { orderLoad } from "./orders";
+import { ALL_SERVICES, startCluster, type System } from "../systems";
+import { orderRunLine, seedOrderLoad } from "./orders";
 
 const FOREIGN_KEYS = 500_000;
 const BATCH = 10_000;
@@ -46,12 +46,7 @@ export async function foreignKeysScenario(): Promise<void> {
 	const foreign = new ForeignKeys(redis);
 	try {
 		cluster = await startCluster("cluster", ALL_SERVICES);
-		const seeded = await seed(cluster.base, { products: settings.products, customers: settings.buyers, concurrency: 10 });
-		const load = orderLoad(
-			cluster.base,
-			seeded.customers.map(c => c.token),
-			seeded.productIds,
-		);
+		const { load } = await seedOrderLoad(cluster.base);
 		const children = cluster.children;
 		const contender = (key: string, present: boolean): Contender<Run> => ({
 			key,
@@ -62,9 +57,7 @@ export async function foreignKeysScenario(): Promise<void> {
 		const without = "no foreign keys";
 		const withKeys = `${fmt(FOREIGN_KEYS)} foreign keys`;
 		const results = await interleave([contender(without, false), contender(withKeys, true)], settings.rounds, (key, round, run) =>
-			console.log(
-				`  round ${round}  ${key.padEnd(22)} ${fmt(run.rps).padStart(6)} orders/s   p50 ${run.p50} ms   p99 ${run.p99} ms${run.errors || run.non2xx ? `   errors ${run.errors}, non-2xx ${run.non2xx}` : ""}`,
-			),
+			console.log(`  round ${round}  ${key.padEnd(22)} ${orderRunLine(run)}`),
 		);
 		const p50 = (key: string) => median(results.get(key)!.map(r => r.p50));
 		for (const key of [without, withKeys]) {

@@ -11,11 +11,10 @@ import http from "http";
 import type { AddressInfo } from "net";
 import { SMTPServer } from "smtp-server";
 import { settings } from "../config";
-import { cannon, interleave, percentile, sum, type Contender, type Run } from "../load";
-import { assertRunning, waitUntilAllQuiet } from "../procs";
-import { below, fmt, rows } from "../report";
-import { ALL_SERVICES, seed, startEmbedded, type System } from "../systems";
-import { comparedThroughputRows, orderLoad } from "./orders";
+import { interleave, percentile, sum, type Contender, type Run } from "../load";
+import { below, rows } from "../report";
+import { ALL_SERVICES, startEmbedded, type System } from "../systems";
+import { comparedThroughputRows, orderContender, orderRunLine, seedOrderLoad } from "./orders";
 
 const ENDPOINTS = 3;
 const WITHOUT = ALL_SERVICES.filter(s => s !== "notifications");
@@ -102,34 +101,17 @@ export async function notifyScenario(): Promise<void> {
 		);
 		const contenders: Contender<Run>[] = [];
 		for (const s of systems) {
-			const seeded = await seed(s.base, { products: settings.products, customers: settings.buyers, concurrency: 10 });
+			const { seeded, load } = await seedOrderLoad(s.base);
 			const withNotifications = s.label === "with";
 			if (withNotifications)
 				for (const r of receivers) {
 					const res = await post(`${s.base}/webhooks`, { url: r.url, eventTypes: ["order.placed", "order.cancelled", "product.stock_low", "product.out_of_stock"] }, seeded.admin);
 					if (res.status !== 201) throw new Error(`registering a webhook endpoint answered ${res.status} ${JSON.stringify(res.body)}`);
 				}
-			const load = orderLoad(
-				s.base,
-				seeded.customers.map(c => c.token),
-				seeded.productIds,
-			);
-			const once = async (seconds: number) => {
-				let running = true;
-				const probing = withNotifications ? probe(s.base, seeded.customers[0].token, seeded.productIds[0], answered, () => running) : Promise.resolve();
-				const run = await cannon(load, seconds);
-				running = false;
-				await probing;
-				assertRunning(s.children);
-				return run;
-			};
-			contenders.push({ key: s.label, warmup: () => once(settings.warmup), measure: () => once(settings.duration), settle: () => waitUntilAllQuiet(s.children) });
+			const probing = (loading: () => boolean) => probe(s.base, seeded.customers[0].token, seeded.productIds[0], answered, loading);
+			contenders.push(orderContender(s, load, withNotifications ? probing : undefined));
 		}
-		const results = await interleave(contenders, settings.rounds, (key, round, run) =>
-			console.log(
-				`  notify round ${round}  ${key.padEnd(8)} ${fmt(run.rps).padStart(6)} orders/s   p50 ${run.p50} ms   p99 ${run.p99} ms${run.errors || run.non2xx ? `   errors ${run.errors}, non-2xx ${run.non2xx}` : ""}`,
-			),
-		);
+		const results = await interleave(contenders, settings.rounds, (key, round, run) => console.log(`  notify round ${round}  ${key.padEnd(8)} ${orderRunLine(run)}`));
 		// Deliveries still under way when the last run ended.
 		const deadline = Date.now() + LAG_GRACE_MS;
 		while ([...answered.keys()].some(id => !arrivals.has(id)) && Date.now() < deadline) await new Promise(r => setTimeout(r, 100));

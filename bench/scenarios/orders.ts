@@ -8,7 +8,7 @@
  */
 import path from "path";
 import { settings } from "../config";
-import { cannon, interleave, median, percentile, sum, type Contender, type Run } from "../load";
+import { cannon, interleave, median, percentile, sum, type Contender, type LoadOptions, type Run } from "../load";
 import type { ProbeSamples } from "../probe";
 import { assertRunning, waitUntilAllQuiet, forkHelper, onCleanUp, stopChild, type Child } from "../procs";
 import { atLeast, below, fmt, rows } from "../report";
@@ -90,6 +90,37 @@ export function orderLoad(base: string, tokens: string[], productIds: string[]) 
 	};
 }
 
+/** A system seeded with the bench's products and buyers, and P2's load over them. */
+export async function seedOrderLoad(base: string) {
+	const seeded = await seed(base, { products: settings.products, customers: settings.buyers, concurrency: 10 });
+	const tokens = seeded.customers.map(c => c.token);
+	return { seeded, load: orderLoad(base, tokens, seeded.productIds) };
+}
+
+/**
+ * A system under P2's load as a contender: a run is autocannon for the
+ * seconds asked, with `beside` running along until told the load is over
+ * (a probe of its own), and the system's processes checked alive after;
+ * settled when they are quiet.
+ */
+export function orderContender(s: System, load: LoadOptions, beside?: (loading: () => boolean) => Promise<void>): Contender<Run> {
+	const once = async (seconds: number) => {
+		let loading = true;
+		const besides = beside?.(() => loading);
+		const run = await cannon(load, seconds);
+		loading = false;
+		await besides;
+		assertRunning(s.children);
+		return run;
+	};
+	return { key: s.label, warmup: () => once(settings.warmup), measure: () => once(settings.duration), settle: () => waitUntilAllQuiet(s.children) };
+}
+
+/** A run of P2's load as a round's line shows it: orders/s, p50, p99, and the errors if any. */
+export function orderRunLine(run: Run): string {
+	return `${fmt(run.rps).padStart(6)} orders/s   p50 ${run.p50} ms   p99 ${run.p99} ms${run.errors || run.non2xx ? `   errors ${run.errors}, non-2xx ${run.non2xx}` : ""}`;
+}
+
 /** An A/B scenario's throughput rows: each side's median orders/s, and the subject's as a share of the baseline's (at least `min`). */
 export function comparedThroughputRows(
 	scenario: string,
@@ -148,9 +179,7 @@ export async function ordersScenario(): Promise<void> {
 			const p3 = probe
 				? `   P3 p50 ${fmt(percentile(probe.latencies, 50), 1)} p99 ${fmt(percentile(probe.latencies, 99), 1)} ms (${probe.latencies.length} orders${probe.lost ? `, ${probe.lost} lost` : ""})`
 				: "";
-			console.log(
-				`  P2 round ${round}  ${key.padEnd(12)} ${fmt(run.rps).padStart(6)} orders/s   p50 ${run.p50} ms   p99 ${run.p99} ms${run.errors || run.non2xx ? `   errors ${run.errors}, non-2xx ${run.non2xx}` : ""}${p3}`,
-			);
+			console.log(`  P2 round ${round}  ${key.padEnd(12)} ${orderRunLine(run)}${p3}`);
 		});
 
 		const p2 = (s: System) => results.get(s.label)!.map(r => r.run);

@@ -1,5 +1,5 @@
 import type { Context } from "moleculer";
-import type { AuthUser } from "./auth";
+import type { AuthUser, Role } from "./auth";
 import type { CheckoutFields } from "./checkout";
 import type { OrderStatus } from "./order-status";
 import type { Fulfilment, OrderReturn, PaymentChange, PaymentStatus } from "./payments";
@@ -40,7 +40,7 @@ export interface Customer {
 	name: string;
 	email: string;
 	phone: string | null;
-	role: "customer" | "admin";
+	role: Role;
 	blocked: boolean;
 	createdAt: string;
 	updatedAt: string;

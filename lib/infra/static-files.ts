@@ -1,5 +1,7 @@
 import crypto from "crypto";
+import fs from "fs";
 import type { IncomingMessage, ServerResponse } from "http";
+import path from "path";
 import zlib from "zlib";
 
 /**
@@ -26,8 +28,34 @@ export function contentSecurityPolicy(imageOrigins: readonly string[] = []): str
 
 export const CONTENT_SECURITY_POLICY = contentSecurityPolicy();
 
+/**
+ * `relative` in the nearest folder above this file that holds it (public/
+ * at the project's root): the same answer from lib/infra/ (ts-jest, tsx) and
+ * from dist/lib/infra/ (the compiled build).
+ */
+export function findUp(relative: string): string {
+	for (let dir = __dirname; ; dir = path.dirname(dir)) {
+		if (fs.existsSync(path.join(dir, relative))) return path.join(dir, relative);
+		if (path.dirname(dir) === dir) throw new Error(`No ${relative} in any folder above ${__dirname}`);
+	}
+}
+
 export function staticFile(type: string, body: Buffer): StaticFile {
 	return { type, body, etag: `"${crypto.createHash("sha1").update(body).digest("base64url")}"` };
+}
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+	".html": "text/html; charset=utf-8",
+	".js": "text/javascript; charset=utf-8",
+	".css": "text/css; charset=utf-8",
+	".svg": "image/svg+xml",
+	".png": "image/png",
+	".ico": "image/x-icon",
+};
+
+/** A file read from disk, its type by its extension. */
+export function fileOnDisk(file: string): StaticFile {
+	return staticFile(CONTENT_TYPES[path.extname(file)] ?? "application/octet-stream", fs.readFileSync(file));
 }
 
 const acceptsGzip = (req: IncomingMessage) => /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""));

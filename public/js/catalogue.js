@@ -1,6 +1,5 @@
-import { query } from "./api.js";
-import { byId, el, fillRows, money, showError } from "./format.js";
-import { createPager } from "./pager.js";
+import { byId, el, fillRows, money } from "./format.js";
+import { createPagedList } from "./pager.js";
 
 const PAGE_SIZE = 12;
 
@@ -12,10 +11,15 @@ function picture(product) {
 /** The shop's catalogue: searched, by department (category), paged; each product added to the cart with one button. */
 export function createCatalogue(api, addToCart) {
 	const list = byId("catalogue");
-	const error = byId("catalogue-error");
 	const select = byId("catalogue-category");
-	const pager = createPager(byId("catalogue-pager"), "Shop pages", page => load(page));
-	let current = { page: 1, search: "", category: "" };
+	const products = createPagedList(api, {
+		path: "/products",
+		pageSize: PAGE_SIZE,
+		pager: [byId("catalogue-pager"), "Shop pages"],
+		show: rows => fillRows(list, rows.map(card), byId("catalogue-empty")),
+		error: byId("catalogue-error"),
+		what: "the shop",
+	});
 
 	function card(product) {
 		const out = product.stock <= 0;
@@ -30,18 +34,6 @@ export function createCatalogue(api, addToCart) {
 		);
 	}
 
-	async function load(page = current.page, search = current.search, category = current.category) {
-		try {
-			const found = await api.get(`/products${query({ page, pageSize: PAGE_SIZE, search, category })}`);
-			current = { page: found.page, search, category };
-			fillRows(list, found.rows.map(card), byId("catalogue-empty"));
-			pager.show(found);
-			showError(error, "");
-		} catch (err) {
-			showError(error, `Could not load the shop: ${err.message}`);
-		}
-	}
-
 	async function loadCategories() {
 		try {
 			const categories = await api.get("/categories");
@@ -54,11 +46,11 @@ export function createCatalogue(api, addToCart) {
 	byId("catalogue-search").addEventListener("submit", event => {
 		event.preventDefault();
 		const f = event.currentTarget.elements;
-		load(1, f.search.value.trim(), f.category.value);
+		products.load({ page: 1, search: f.search.value.trim(), category: f.category.value });
 	});
 
 	return {
-		load: () => Promise.all([load(), loadCategories()]),
+		load: () => Promise.all([products.load(), loadCategories()]),
 		/** A `product.updated` push: its card shows the new price and stock. */
 		productChanged(product) {
 			list.querySelector(`li[data-product-id="${CSS.escape(product.id)}"]`)?.replaceWith(card(product));

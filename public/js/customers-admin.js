@@ -1,11 +1,34 @@
 import { ApiError, query } from "./api.js";
 import { fieldErrors } from "./field-errors.js";
-import { byId, el, fillRows, money, shortId, showError, timeElement } from "./format.js";
-import { itemsSummary, statusBadge } from "./orders.js";
-import { createPager } from "./pager.js";
+import { byId, el, fillRows, showError, timeElement } from "./format.js";
+import { itemsSummary, orderRow } from "./orders.js";
+import { createPagedList, createPager } from "./pager.js";
 
-const PAGE_SIZE = 20;
 const ORDERS_PAGE_SIZE = 10;
+
+/** A customer's orders, paged, in the panel under the list: `show(customer, page)`. */
+function createCustomerOrders(api) {
+	const panel = byId("customer-orders");
+	const pager = createPager(byId("customer-orders-pager"), "Pages of this customer's orders", page => show(shownFor, page));
+	let shownFor = null;
+
+	async function show(customer, page) {
+		shownFor = customer;
+		panel.hidden = false;
+		byId("customer-orders-title").textContent = `Orders of ${customer.name}`;
+		const slot = byId("customer-orders-error");
+		try {
+			const list = await api.get(`/orders${query({ customerId: customer.id, page, pageSize: ORDERS_PAGE_SIZE })}`);
+			fillRows(byId("customer-order-rows"), list.rows.map(order => orderRow(order, [el("td", {}, itemsSummary(order))])), byId("customer-orders-empty"));
+			pager.show(list);
+			showError(slot, "");
+		} catch (err) {
+			showError(slot, `Could not load the orders of ${customer.name}: ${err.message}`);
+		}
+	}
+
+	return show;
+}
 
 /**
  * Customers found by name or email and role, paged through the API; each
@@ -15,11 +38,7 @@ export function createCustomersAdmin(api) {
 	const rows = byId("customer-rows");
 	const error = byId("customers-error");
 	const status = byId("customers-status");
-	const pager = createPager(byId("customers-pager"), "Customer pages", page => load(page));
-	const ordersPanel = byId("customer-orders");
-	const ordersPager = createPager(byId("customer-orders-pager"), "Pages of this customer's orders", page => showOrders(ordersOf, page));
-	let current = { page: 1, search: "", role: "" };
-	let ordersOf = null;
+	const showOrders = createCustomerOrders(api);
 
 	function row(customer) {
 		const blocked = customer.blocked;
@@ -43,17 +62,13 @@ export function createCustomersAdmin(api) {
 		);
 	}
 
-	async function load(page = current.page, search = current.search, role = current.role) {
-		try {
-			const list = await api.get(`/customers${query({ page, pageSize: PAGE_SIZE, search, role })}`);
-			current = { page: list.page, search, role };
-			fillRows(rows, list.rows.map(row), byId("customers-empty"));
-			pager.show(list);
-			showError(error, "");
-		} catch (err) {
-			showError(error, `Could not load the customers: ${err.message}`);
-		}
-	}
+	const customers = createPagedList(api, {
+		path: "/customers",
+		pager: [byId("customers-pager"), "Customer pages"],
+		show: list => fillRows(rows, list.map(row), byId("customers-empty")),
+		error,
+		what: "the customers",
+	});
 
 	async function setBlocked(customer, blocked, button) {
 		button.disabled = true;
@@ -67,33 +82,6 @@ export function createCustomersAdmin(api) {
 		} catch (err) {
 			button.disabled = false;
 			showError(error, `Could not ${blocked ? "block" : "unblock"} ${customer.name}: ${err.message}`);
-		}
-	}
-
-	function orderRow(order) {
-		return el(
-			"tr",
-			{ "data-order-id": order.id, "data-status": order.status },
-			el("td", {}, timeElement(order.createdAt)),
-			el("td", { class: "optional" }, el("code", { title: order.id }, shortId(order.id))),
-			el("td", {}, itemsSummary(order)),
-			el("td", { class: "num" }, money(order.totalCents)),
-			el("td", {}, statusBadge(order.status)),
-		);
-	}
-
-	async function showOrders(customer, page) {
-		ordersOf = customer;
-		ordersPanel.hidden = false;
-		byId("customer-orders-title").textContent = `Orders of ${customer.name}`;
-		const slot = byId("customer-orders-error");
-		try {
-			const list = await api.get(`/orders${query({ customerId: customer.id, page, pageSize: ORDERS_PAGE_SIZE })}`);
-			fillRows(byId("customer-order-rows"), list.rows.map(orderRow), byId("customer-orders-empty"));
-			ordersPager.show(list);
-			showError(slot, "");
-		} catch (err) {
-			showError(slot, `Could not load the orders of ${customer.name}: ${err.message}`);
 		}
 	}
 
@@ -114,7 +102,7 @@ export function createCustomersAdmin(api) {
 			const admin = await api.post("/customers/admins", { name: f.name.value, email: f.email.value, password: f.password.value });
 			adminForm.reset();
 			done.textContent = `${admin.name} (${admin.email}) is an admin now.`;
-			await load(1, "", current.role);
+			await customers.load({ page: 1, search: "" });
 		} catch (err) {
 			const problems = err instanceof ApiError && err.status === 409 ? [{ field: "email", message: err.message }] : err instanceof ApiError ? err.fieldErrors : [];
 			for (const { field, message } of problems) if (!adminErrors.show(field, message)) showError(slot, message);
@@ -129,8 +117,8 @@ export function createCustomersAdmin(api) {
 	byId("customer-search").addEventListener("submit", event => {
 		event.preventDefault();
 		const f = event.currentTarget.elements;
-		load(1, f.search.value.trim(), f.role.value);
+		customers.load({ page: 1, search: f.search.value.trim(), role: f.role.value });
 	});
 
-	return { load: () => load() };
+	return { load: () => customers.load() };
 }

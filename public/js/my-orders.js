@@ -1,5 +1,5 @@
-import { byId, el, shortId, showError } from "./format.js";
-import { createOrderTable, itemsSummary } from "./orders.js";
+import { byId, el, shortId } from "./format.js";
+import { createOrderTable, itemsSummary, loadNewestOrders } from "./orders.js";
 import { showPayment } from "./payment-note.js";
 
 const ORDERS_SHOWN = 20;
@@ -33,14 +33,7 @@ export function startMyOrders(api, live) {
 	byId("customer-view").hidden = false;
 	const orders = createOrderTable(byId("my-orders"), byId("my-orders-empty"), itemsSummary, [paymentCell(api), shippingCell]);
 
-	async function load() {
-		try {
-			orders.load((await api.get(`/orders?pageSize=${ORDERS_SHOWN}`)).rows);
-			showError(byId("my-orders-error"), "");
-		} catch (err) {
-			showError(byId("my-orders-error"), `Could not load your orders: ${err.message}`);
-		}
-	}
+	const load = () => loadNewestOrders(api, orders, ORDERS_SHOWN, byId("my-orders-error"), "Could not load your orders");
 
 	live.on("order.updated", ({ order }) => orders.upsert(order));
 	load();

@@ -2,12 +2,12 @@ import { startAdminNav } from "./admin-nav.js";
 import { createAlertsPanel } from "./alerts.js";
 import { createClusterPanel } from "./cluster.js";
 import { createDashboard } from "./dashboard.js";
-import { byId, debounce, el, showError } from "./format.js";
+import { byId, debounce, el } from "./format.js";
 import { createCustomersAdmin } from "./customers-admin.js";
 import { createLowStockPanel } from "./low-stock.js";
 import { createOrderManager } from "./order-manage.js";
 import { createOrdersAdmin } from "./orders-admin.js";
-import { createOrderTable } from "./orders.js";
+import { createOrderTable, loadNewestOrders } from "./orders.js";
 import { createProductsAdmin } from "./products-admin.js";
 import { showServiceStates } from "./service-notes.js";
 
@@ -55,14 +55,7 @@ export function startOpsView(api, live) {
 	const ordersAdmin = createOrdersAdmin(api, customerCell(lookup), [orderManager.button]);
 	const customers = createCustomersAdmin(api);
 
-	async function loadOrders() {
-		try {
-			orders.load((await api.get(`/orders?pageSize=${ORDERS_SHOWN}`)).rows);
-			showError(byId("orders-error"), "");
-		} catch (err) {
-			showError(byId("orders-error"), `Could not load the orders: ${err.message}`);
-		}
-	}
+	const loadOrders = () => loadNewestOrders(api, orders, ORDERS_SHOWN, byId("orders-error"), "Could not load the orders");
 
 	async function refreshCluster() {
 		const health = await cluster.refresh();

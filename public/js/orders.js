@@ -1,4 +1,4 @@
-import { el, fillRows, money, shortId, timeElement } from "./format.js";
+import { el, fillRows, money, shortId, showError, timeElement } from "./format.js";
 
 const FEED_LIMIT = 50;
 
@@ -24,6 +24,33 @@ export function itemsSummary(order) {
 }
 
 /**
+ * An order's row: when it was placed and its id, the `middle` cells, its
+ * total and status, then the `after` cells; a `changed` row flashes.
+ */
+export function orderRow(order, middle, after = [], changed = false) {
+	return el(
+		"tr",
+		{ "data-order-id": order.id, "data-status": order.status, class: changed ? "changed" : null },
+		el("td", {}, timeElement(order.createdAt)),
+		el("td", { class: "optional" }, el("code", { title: order.id }, shortId(order.id))),
+		...middle,
+		el("td", { class: "num" }, money(order.totalCents)),
+		el("td", {}, statusBadge(order.status)),
+		...after,
+	);
+}
+
+/** The newest `count` orders the caller may see, into an order table; `slot` says `failure` and why when they cannot be read. */
+export async function loadNewestOrders(api, table, count, slot, failure) {
+	try {
+		table.load((await api.get(`/orders?pageSize=${count}`)).rows);
+		showError(slot, "");
+	} catch (err) {
+		showError(slot, `${failure}: ${err.message}`);
+	}
+}
+
+/**
  * A table of orders kept newest first, each row updated in place when a
  * later state of it arrives. `customerCell(order)` fills the third column;
  * `moreCells` (functions of the order) add columns after the status.
@@ -33,17 +60,8 @@ export function createOrderTable(tbody, empty, customerCell, moreCells = []) {
 	const changed = new Set();
 
 	function row(order) {
-		const flash = changed.has(order.id);
-		return el(
-			"tr",
-			{ "data-order-id": order.id, "data-status": order.status, class: flash ? "changed" : null },
-			el("td", {}, timeElement(order.createdAt)),
-			el("td", { class: "optional" }, el("code", { title: order.id }, shortId(order.id))),
-			el("td", {}, customerCell(order)),
-			el("td", { class: "num" }, money(order.totalCents)),
-			el("td", {}, statusBadge(order.status)),
-			...moreCells.map(cell => el("td", {}, cell(order))),
-		);
+		const more = moreCells.map(cell => el("td", {}, cell(order)));
+		return orderRow(order, [el("td", {}, customerCell(order))], more, changed.has(order.id));
 	}
 
 	function render() {

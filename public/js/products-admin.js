@@ -1,9 +1,8 @@
-import { ApiError, query } from "./api.js";
+import { ApiError } from "./api.js";
 import { fieldErrors } from "./field-errors.js";
 import { byId, el, fillRows, money, showError, toCents } from "./format.js";
-import { createPager } from "./pager.js";
+import { createPagedList } from "./pager.js";
 
-const PAGE_SIZE = 20;
 const IMAGES_MAX = 10;
 /** lib/contracts/params.ts's IMAGE_URL_PATTERN. */
 const IMAGE_URL = /^(?:https:\/\/[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?(?:[/?#][^\s\\"'<>]*)?|\/(?![/\\])[^\s\\"'<>]*)$/;
@@ -28,9 +27,13 @@ export function createProductsAdmin(api) {
 	const imageList = byId("product-images");
 	const formError = byId("product-form-error");
 	const formStatus = byId("product-form-status");
-	const pager = createPager(byId("products-pager"), "Product pages", page => load(page));
-	let current = { page: 1, search: "" };
-	let shown = new Map();
+	const products = createPagedList(api, {
+		path: "/products",
+		pager: [byId("products-pager"), "Product pages"],
+		show: render,
+		error,
+		what: "the products",
+	});
 	let editing = null;
 
 	const errors = fieldErrors(form, field => {
@@ -53,27 +56,14 @@ export function createProductsAdmin(api) {
 			el(
 				"td",
 				{ class: "actions" },
-				el("button", { type: "button", class: "secondary", "aria-label": `Edit ${product.name}`, onclick: () => edit(shown.get(product.id) ?? product) }, "Edit"),
+				el("button", { type: "button", class: "secondary", "aria-label": `Edit ${product.name}`, onclick: () => edit(products.shown.get(product.id) ?? product) }, "Edit"),
 				el("button", { type: "button", class: "danger", "aria-label": `Remove ${product.name}`, onclick: event => remove(product, event.currentTarget) }, "Remove"),
 			),
 		);
 	}
 
 	function render() {
-		fillRows(rows, [...shown.values()].map(row), byId("products-empty"));
-	}
-
-	async function load(page = current.page, search = current.search) {
-		try {
-			const list = await api.get(`/products${query({ page, pageSize: PAGE_SIZE, search })}`);
-			current = { page: list.page, search };
-			shown = new Map(list.rows.map(p => [p.id, p]));
-			render();
-			pager.show(list);
-			showError(error, "");
-		} catch (err) {
-			showError(error, `Could not load the products: ${err.message}`);
-		}
+		fillRows(rows, [...products.shown.values()].map(row), byId("products-empty"));
 	}
 
 	async function remove(product, button) {
@@ -83,7 +73,7 @@ export function createProductsAdmin(api) {
 			await api.delete(`/products/${encodeURIComponent(product.id)}`);
 			status.textContent = `${product.name} removed.`;
 			if (editing?.id === product.id) closeEditor();
-			await load();
+			await products.load();
 		} catch (err) {
 			button.disabled = false;
 			showError(error, `Could not remove ${product.name}: ${err.message}`);
@@ -217,7 +207,7 @@ export function createProductsAdmin(api) {
 			if (restock > 0) product = await api.post(`/products/${encodeURIComponent(product.id)}/restock`, { quantity: restock });
 			status.textContent = `${product.name} saved.`;
 			closeEditor();
-			await load(editing ? current.page : 1);
+			await products.load(editing ? {} : { page: 1 });
 			rows.querySelector(`tr[data-product-id="${CSS.escape(product.id)}"] button`)?.focus();
 		} catch (err) {
 			formStatus.textContent = "";
@@ -231,16 +221,16 @@ export function createProductsAdmin(api) {
 
 	/** A `product.updated` push: a row on this page shows the product as it is now, or goes when it was removed. */
 	function productChanged(product) {
-		if (!shown.has(product.id)) return;
+		if (!products.shown.has(product.id)) return;
 		const old = rows.querySelector(`tr[data-product-id="${CSS.escape(product.id)}"]`);
 		if (product.deleted) {
-			shown.delete(product.id);
+			products.shown.delete(product.id);
 			old?.remove();
-			byId("products-empty").hidden = shown.size > 0;
+			byId("products-empty").hidden = products.shown.size > 0;
 			status.textContent = `${product.name} was removed from the catalog.`;
 			return;
 		}
-		shown.set(product.id, product);
+		products.shown.set(product.id, product);
 		old?.replaceWith(row(product));
 	}
 
@@ -254,8 +244,8 @@ export function createProductsAdmin(api) {
 	form.addEventListener("submit", save);
 	byId("product-search").addEventListener("submit", event => {
 		event.preventDefault();
-		load(1, event.currentTarget.elements.search.value.trim());
+		products.load({ page: 1, search: event.currentTarget.elements.search.value.trim() });
 	});
 
-	return { load: () => load(), productChanged };
+	return { load: () => products.load(), productChanged };
 }

@@ -2,7 +2,7 @@ import { ID } from "../../lib/contracts/params";
 import type { RouteHeader } from "../../lib/contracts/routes";
 import { toJsonSchema, type JsonSchema } from "./json-schema";
 import { NOTIFICATION_ANSWERS } from "./openapi-notifications";
-import { ref } from "./openapi-schemas";
+import { created, noContent, ok, ref } from "./openapi-pieces";
 
 /**
  * What the OpenAPI description says of each action's answer: its status,
@@ -49,16 +49,15 @@ export interface Answer {
 const customer = ref("Customer");
 const product = ref("Product");
 const order = ref("Order");
+const payment = ref("Payment");
+const cart = ref("Cart");
 
 /** By action name: every action in the route table has one. */
 export const ANSWERS: Readonly<Record<string, Answer>> = {
-	"products.get": { status: 200, description: "The product", schema: product },
-	"products.list": { status: 200, description: "A page of products", schema: ref("ProductPage") },
-	"products.categories": { status: 200, description: "Every category with its number of products", schema: { type: "array", items: ref("Category") } },
-	"products.create": {
-		status: 201,
-		description: "The product created",
-		schema: product,
+	"products.get": ok("The product", product),
+	"products.list": ok("A page of products", ref("ProductPage")),
+	"products.categories": ok("Every category with its number of products", { type: "array", items: ref("Category") }),
+	"products.create": created("The product created", product, {
 		errors: { 409: "The SKU is taken (`SKU_TAKEN`)" },
 		example: {
 			sku: "LAMP-001",
@@ -70,19 +69,14 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 			lowStockThreshold: 5,
 			images: [{ url: "/images/desk-lamp.jpg", alt: "The desk lamp, lit, on an oak desk" }],
 		},
-	},
-	"products.update": { status: 200, description: "The product changed", schema: product, example: { priceCents: 3499, lowStockThreshold: 3 } },
-	"products.restock": { status: 200, description: "The product with its new stock", schema: product, example: { quantity: 10 } },
-	"products.remove": {
-		status: 200,
-		description: "The product removed from the catalog; past orders keep their snapshot",
-		schema: { allOf: [product, { type: "object", properties: { deleted: { const: true } }, required: ["deleted"] }] },
-	},
+	}),
+	"products.update": ok("The product changed", product, { example: { priceCents: 3499, lowStockThreshold: 3 } }),
+	"products.restock": ok("The product with its new stock", product, { example: { quantity: 10 } }),
+	"products.remove": ok("The product removed from the catalog; past orders keep their snapshot", {
+		allOf: [product, { type: "object", properties: { deleted: { const: true } }, required: ["deleted"] }],
+	}),
 
-	"orders.create": {
-		status: 201,
-		description: "The order, `confirmed`: every item's stock reserved at the product service's prices",
-		schema: order,
+	"orders.create": created("The order, `confirmed`: every item's stock reserved at the product service's prices", order, {
 		replayed: "The first order, when the same Idempotency-Key and body were sent before: nothing is reserved again",
 		errors: {
 			403: "X-On-Behalf-Of or X-Placed-At sent by a customer",
@@ -90,144 +84,94 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 			422: "Invalid body or headers, an unknown product, or an Idempotency-Key sent before with another body (`IDEMPOTENCY_KEY_REUSED`)",
 		},
 		example: { items: [{ productId: "a-product-id", quantity: 2 }], shippingAddress: { line1: "1 Main Street", city: "Springfield", postalCode: "12345", country: "US" } },
-	},
-	"orders.quote": {
-		status: 200,
-		description: "The cart priced for this address and method: items, shipping (flat rate, free over the method's threshold), tax (per line, the destination's rate), total",
-		schema: ref("Quote"),
+	}),
+	"orders.quote": ok("The cart priced for this address and method: items, shipping (flat rate, free over the method's threshold), tax (per line, the destination's rate), total", ref("Quote"), {
 		errors: {
 			409: "The cart is empty (`CART_EMPTY`), or a product left the catalog or lacks stock (`CART_CHANGED`, `data.changes`)",
 			422: "Invalid address, a country the shop does not ship to (`UNKNOWN_COUNTRY`), an unknown shipping method (`UNKNOWN_SHIPPING_METHOD`)",
 		},
 		example: { shippingAddress: { line1: "1 Main Street", city: "Springfield", postalCode: "12345", country: "US" }, shippingMethod: "standard" },
-	},
-	"orders.checkout": {
-		status: 201,
-		description: "The order, `awaiting_payment`: the cart's stock reserved and held until `paymentDeadline`; paid, it is confirmed; unpaid by then, cancelled and its stock given back",
-		schema: ref("CheckoutOrder"),
-		replayed: "The first order, when the same Idempotency-Key and body were sent before: nothing is reserved again",
-		errors: {
-			401: "A guest: sign in or register, then merge the guest cart (POST /api/cart/merge) and check out",
-			409: "The cart is empty (`CART_EMPTY`); a price or availability changed since the cart was read (`CART_CHANGED`, `data.changes` says what; the cart now shows the new prices); the total is not `expectedTotalCents` (`TOTAL_MISMATCH`, `data` with the breakdown); not enough stock (`INSUFFICIENT_STOCK`)",
-			422: "Invalid address, a country the shop does not ship to (`UNKNOWN_COUNTRY`), an unknown shipping method, a currency that is not the shop's (`CURRENCY_NOT_ACCEPTED`), an Idempotency-Key sent before with another body",
+	}),
+	"orders.checkout": created(
+		"The order, `awaiting_payment`: the cart's stock reserved and held until `paymentDeadline`; paid, it is confirmed; unpaid by then, cancelled and its stock given back",
+		ref("CheckoutOrder"),
+		{
+			replayed: "The first order, when the same Idempotency-Key and body were sent before: nothing is reserved again",
+			errors: {
+				401: "A guest: sign in or register, then merge the guest cart (POST /api/cart/merge) and check out",
+				409: "The cart is empty (`CART_EMPTY`); a price or availability changed since the cart was read (`CART_CHANGED`, `data.changes` says what; the cart now shows the new prices); the total is not `expectedTotalCents` (`TOTAL_MISMATCH`, `data` with the breakdown); not enough stock (`INSUFFICIENT_STOCK`)",
+				422: "Invalid address, a country the shop does not ship to (`UNKNOWN_COUNTRY`), an unknown shipping method, a currency that is not the shop's (`CURRENCY_NOT_ACCEPTED`), an Idempotency-Key sent before with another body",
+			},
+			example: { shippingAddress: { line1: "1 Main Street", city: "Springfield", postalCode: "12345", country: "US" }, shippingMethod: "standard", expectedTotalCents: 2497, currency: "USD" },
 		},
-		example: { shippingAddress: { line1: "1 Main Street", city: "Springfield", postalCode: "12345", country: "US" }, shippingMethod: "standard", expectedTotalCents: 2497, currency: "USD" },
-	},
-	"orders.get": { status: 200, description: "The order", schema: order },
-	"orders.list": { status: 200, description: "A page of orders, newest first", schema: ref("OrderPage") },
-	"orders.cancel": { status: 200, description: "The order, `cancelled`", schema: order, errors: { 409: "The order is shipped, delivered or cancelled (`INVALID_STATUS_TRANSITION`)" } },
-	"orders.setStatus": {
-		status: 200,
-		description: "The order in its new status",
-		schema: order,
+	),
+	"orders.get": ok("The order", order),
+	"orders.list": ok("A page of orders, newest first", ref("OrderPage")),
+	"orders.cancel": ok("The order, `cancelled`", order, { errors: { 409: "The order is shipped, delivered or cancelled (`INVALID_STATUS_TRANSITION`)" } }),
+	"orders.setStatus": ok("The order in its new status", order, {
 		errors: {
 			409: "A move the state machine forbids (`INVALID_STATUS_TRANSITION`): pending → confirmed | cancelled, awaiting_payment → cancelled (payment confirms it: `PAYMENT_REQUIRED` otherwise), confirmed → shipped | cancelled, shipped → delivered",
 		},
 		example: { status: "shipped" },
-	},
-	"orders.ship": {
-		status: 200,
-		description: "The order, `shipped`, with its fulfilment record",
-		schema: order,
+	}),
+	"orders.ship": ok("The order, `shipped`, with its fulfilment record", order, {
 		errors: { 409: "The order is not confirmed (`INVALID_STATUS_TRANSITION`)" },
 		example: { carrier: "DHL", trackingNumber: "JD014600003301234567" },
-	},
-	"orders.deliver": {
-		status: 200,
-		description: "The order, `delivered`; its fulfilment record gets `deliveredAt`",
-		schema: order,
-		errors: { 409: "The order is not shipped (`INVALID_STATUS_TRANSITION`)" },
-	},
-	"orders.recordReturn": {
-		status: 201,
-		description: "The order with the return recorded, refunded (the lines' worth by default, at most what was paid) and restocked where asked",
-		schema: order,
+	}),
+	"orders.deliver": ok("The order, `delivered`; its fulfilment record gets `deliveredAt`", order, { errors: { 409: "The order is not shipped (`INVALID_STATUS_TRANSITION`)" } }),
+	"orders.recordReturn": created("The order with the return recorded, refunded (the lines' worth by default, at most what was paid) and restocked where asked", order, {
 		errors: { 409: "The order is not delivered (`INVALID_STATUS_TRANSITION`)", 422: "A product not in the order, or more than was delivered and not yet returned" },
 		example: { items: [{ productId: "a-product-id", quantity: 1, restock: true }], refundCents: 1999 },
-	},
-	"payments.get": { status: 200, description: "The order's payment (manual until the customer chooses stripe), with its bank-transfer reference", schema: ref("Payment") },
-	"payments.start": {
-		status: 200,
-		description: "The payment with the provider chosen; stripe answers the PaymentIntent's client secret",
-		schema: ref("Payment"),
+	}),
+	"payments.get": ok("The order's payment (manual until the customer chooses stripe), with its bank-transfer reference", payment),
+	"payments.start": ok("The payment with the provider chosen; stripe answers the PaymentIntent's client secret", payment, {
 		errors: { 409: "The payment is no longer open (`PAYMENT_NOT_OPEN`), the order is cancelled (`ORDER_CANCELLED`), or the provider is not configured (`PROVIDER_NOT_CONFIGURED`)" },
 		example: { provider: "stripe" },
-	},
-	"payments.markPaid": {
-		status: 200,
-		description: "The payment, `paid`; the order's paymentStatus follows",
-		schema: ref("Payment"),
+	}),
+	"payments.markPaid": ok("The payment, `paid`; the order's paymentStatus follows", payment, {
 		errors: { 409: "Already paid (`ALREADY_PAID`), a reference that is not the payment's (`REFERENCE_MISMATCH`), a stripe payment (`NOT_MANUAL`), a cancelled order (`ORDER_CANCELLED`)" },
 		example: { reference: "RFK7P2M9QX" },
-	},
-	"payments.refund": {
-		status: 201,
-		description: "The payment with the refund issued",
-		schema: ref("Payment"),
+	}),
+	"payments.refund": created("The payment with the refund issued", payment, {
 		errors: { 404: "The order has no captured payment", 409: "More than captured minus refunded (`REFUND_EXCEEDS_CAPTURED`)" },
 		example: { amountCents: 500 },
-	},
-	"payments.stripeWebhook": {
-		status: 200,
-		description: "The event applied, or `ignored` (not of concern, sent twice, or late)",
-		schema: ref("WebhookAnswer"),
+	}),
+	"payments.stripeWebhook": ok("The event applied, or `ignored` (not of concern, sent twice, or late)", ref("WebhookAnswer"), {
 		errors: {
 			400: "The Stripe-Signature does not verify over the raw body (`INVALID_SIGNATURE`)",
 			404: "This shop has no stripe keys (STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET)",
 			422: "An amount or currency that is not the payment's (`PAYMENT_AMOUNT_MISMATCH`); an alert is raised",
 		},
-	},
+	}),
 
-	"carts.get": {
-		status: 200,
-		description: "The cart priced now (the prices shown become the ones checkout compares with): the signed-in customer's, or the guest's whose token is in X-Cart-Token",
-		schema: ref("Cart"),
+	"carts.get": ok("The cart priced now (the prices shown become the ones checkout compares with): the signed-in customer's, or the guest's whose token is in X-Cart-Token", cart, {
 		errors: { 404: "A guest without a token, or with a token that reaches no cart (expired, merged, or not a cart's)" },
-	},
-	"carts.create": {
-		status: 201,
-		description: "A guest's new cart and its token (also in the X-Cart-Token answer header); a signed-in customer gets their own cart (200)",
-		schema: { anyOf: [ref("GuestCart"), ref("Cart")] },
-	},
-	"carts.clear": { status: 200, description: "The cart, emptied", schema: ref("Cart"), errors: { 404: "No cart for this guest token" } },
-	"carts.addItem": {
-		status: 200,
-		description: "The cart with the units added (summed with a line of the same product)",
-		schema: ref("Cart"),
+	}),
+	"carts.create": created("A guest's new cart and its token (also in the X-Cart-Token answer header); a signed-in customer gets their own cart (200)", { anyOf: [ref("GuestCart"), cart] }),
+	"carts.clear": ok("The cart, emptied", cart, { errors: { 404: "No cart for this guest token" } }),
+	"carts.addItem": ok("The cart with the units added (summed with a line of the same product)", cart, {
 		errors: {
 			404: "No cart for this guest token",
 			409: "The cart changed meanwhile (`CART_CONFLICT`): read it and send again",
 			422: "An unknown product, or past 1000 units in a line or 50 lines (`CART_LIMIT`)",
 		},
 		example: { productId: "a-product-id", quantity: 2 },
-	},
-	"carts.setItem": {
-		status: 200,
-		description: "The cart with the line's new quantity",
-		schema: ref("Cart"),
+	}),
+	"carts.setItem": ok("The cart with the line's new quantity", cart, {
 		errors: { 404: "No cart for this guest token, or no such line", 409: "The cart changed meanwhile (`CART_CONFLICT`)" },
 		example: { quantity: 3 },
-	},
-	"carts.removeItem": { status: 200, description: "The cart without the line", schema: ref("Cart"), errors: { 404: "No cart for this guest token, or no such line" } },
-	"carts.merge": {
-		status: 200,
-		description: "The customer's cart with the guest cart's lines added (quantities summed, capped at 1000; lines past 50 left out); the guest cart and its token end",
-		schema: ref("Cart"),
+	}),
+	"carts.removeItem": ok("The cart without the line", cart, { errors: { 404: "No cart for this guest token, or no such line" } }),
+	"carts.merge": ok("The customer's cart with the guest cart's lines added (quantities summed, capped at 1000; lines past 50 left out); the guest cart and its token end", cart, {
 		errors: { 404: "The token reaches no guest cart" },
-	},
+	}),
 
-	"customers.register": {
-		status: 201,
-		description: "The new customer and a token",
-		schema: ref("Session"),
+	"customers.register": created("The new customer and a token", ref("Session"), {
 		errors: { 409: "The email is taken, in any case (`EMAIL_TAKEN`)" },
 		// Not one of the seed's customers (bin/lib/seed-data.ts): on a seeded shop, registering it works.
 		example: { name: "Barbara Liskov", email: "barbara@example.com", password: "correct-horse-battery", phone: "+1 617 555 0199" },
-	},
-	"customers.login": {
-		status: 200,
-		description: "The customer and a token",
-		schema: ref("Session"),
+	}),
+	"customers.login": ok("The customer and a token", ref("Session"), {
 		errors: {
 			401: "Wrong email or password, one message for both (`INVALID_CREDENTIALS`)",
 			403: "The account is blocked (`ACCOUNT_BLOCKED`)",
@@ -235,44 +179,34 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 		},
 		// One of the seed's customers with the seed's password (bin/lib/seed-data.ts): it signs in on a seeded shop.
 		example: { email: "ada@example.com", password: "demo-password" },
-	},
-	"customers.me": { status: 200, description: "The signed-in customer", schema: customer },
-	"customers.updateMe": {
-		status: 200,
-		description: "The customer changed; after a password change, the customer and a fresh token (every earlier token of the account ends)",
-		schema: { anyOf: [customer, ref("Session")] },
-		errors: { 403: "The current password is wrong (`WRONG_PASSWORD`)", 429: "Over the account's sign-in attempts (`TOO_MANY_LOGIN_ATTEMPTS`), or the client's rate limit" },
-		example: { name: "Barbara H. Liskov", password: "a-new-long-password", currentPassword: "correct-horse-battery" },
-	},
-	"customers.logoutAll": { status: 204, description: "Signed out everywhere: every earlier token of the account ends, on every route and socket" },
-	"customers.list": { status: 200, description: "A page of customers", schema: ref("CustomerPage") },
-	"customers.createAdmin": {
-		status: 201,
-		description: "The new admin, who signs in with this email and password",
-		schema: customer,
+	}),
+	"customers.me": ok("The signed-in customer", customer),
+	"customers.updateMe": ok(
+		"The customer changed; after a password change, the customer and a fresh token (every earlier token of the account ends)",
+		{ anyOf: [customer, ref("Session")] },
+		{
+			errors: { 403: "The current password is wrong (`WRONG_PASSWORD`)", 429: "Over the account's sign-in attempts (`TOO_MANY_LOGIN_ATTEMPTS`), or the client's rate limit" },
+			example: { name: "Barbara H. Liskov", password: "a-new-long-password", currentPassword: "correct-horse-battery" },
+		},
+	),
+	"customers.logoutAll": noContent("Signed out everywhere: every earlier token of the account ends, on every route and socket"),
+	"customers.list": ok("A page of customers", ref("CustomerPage")),
+	"customers.createAdmin": created("The new admin, who signs in with this email and password", customer, {
 		errors: { 409: "The email is taken, in any case (`EMAIL_TAKEN`)" },
 		example: { name: "Grace Hopper", email: "grace@shop.example", password: "a-long-admin-password" },
-	},
-	"customers.get": { status: 200, description: "The customer", schema: customer },
-	"customers.setAccess": {
-		status: 200,
-		description: "The customer; a block or a new role ends its earlier tokens (its open sockets close)",
-		schema: customer,
-		example: { blocked: false, role: "admin" },
-	},
+	}),
+	"customers.get": ok("The customer", customer),
+	"customers.setAccess": ok("The customer; a block or a new role ends its earlier tokens (its open sockets close)", customer, { example: { blocked: false, role: "admin" } }),
 
-	"alerts.list": { status: 200, description: "A page of alerts, newest first", schema: ref("AlertPage") },
-	"alerts.ack": { status: 200, description: "The alert, acknowledged", schema: ref("Alert") },
+	"alerts.list": ok("A page of alerts, newest first", ref("AlertPage")),
+	"alerts.ack": ok("The alert, acknowledged", ref("Alert")),
 
-	"analytics.dashboard": { status: 200, description: "The dashboard; revenue counts confirmed, shipped and delivered orders", schema: ref("Dashboard") },
-	"analytics.sales": { status: 200, description: "Orders and revenue per period, oldest first", schema: { type: "array", items: ref("SalesPeriod") } },
+	"analytics.dashboard": ok("The dashboard; revenue counts confirmed, shipped and delivered orders", ref("Dashboard")),
+	"analytics.sales": ok("Orders and revenue per period, oldest first", { type: "array", items: ref("SalesPeriod") }),
 
-	"api.health": {
-		status: 200,
-		description: "Every service running and every dependency up",
-		schema: ref("Health"),
+	"api.health": ok("Every service running and every dependency up", ref("Health"), {
 		errors: { 503: { description: "A service or dependency is down: `status: degraded`, naming it", schema: ref("Health"), degradedHealth: true } },
-	},
-	"api.cluster": { status: 200, description: "Every node, its services and uptime, as this gateway sees them", schema: ref("Cluster") },
+	}),
+	"api.cluster": ok("Every node, its services and uptime, as this gateway sees them", ref("Cluster")),
 	...NOTIFICATION_ANSWERS,
 };

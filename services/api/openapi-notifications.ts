@@ -2,24 +2,13 @@ import { MAIL_TEMPLATES, WEBHOOK_EVENT_TYPES } from "../../lib/contracts/notific
 import { ORDER_STATUSES } from "../../lib/contracts/order-status";
 import type { JsonSchema } from "./json-schema";
 import type { Answer } from "./openapi-answers";
+import { accepted, created, int, noContent, ok, page, record, ref, str, timestamp } from "./openapi-pieces";
 
 /**
  * The notifications service's part of the OpenAPI description: its answers,
  * the schemas they name, and OpenAPI 3.1's `webhooks` (what an endpoint
  * receives for each event type, signed as Standard Webhooks says).
  */
-
-const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
-const str: JsonSchema = { type: "string" };
-const int: JsonSchema = { type: "integer" };
-const timestamp: JsonSchema = { type: "string", format: "date-time" };
-const record = (properties: Record<string, JsonSchema>, optional: string[] = []): JsonSchema => ({
-	type: "object",
-	properties,
-	required: Object.keys(properties).filter(k => !optional.includes(k)),
-});
-const page = (item: string): JsonSchema =>
-	record({ rows: { type: "array", items: ref(item) }, total: int, page: { type: "integer", minimum: 1 }, pageSize: { type: "integer", minimum: 1, maximum: 100 }, totalPages: int });
 
 const EVENT_TYPE: JsonSchema = { enum: [...WEBHOOK_EVENT_TYPES] };
 const SECRET: JsonSchema = { type: "string", pattern: "^whsec_", description: "The signing secret (Standard Webhooks): shown in this answer only" };
@@ -117,56 +106,40 @@ export function webhooksSection(): Record<string, object> {
 const endpointExample = { url: "https://erp.example.com/hooks/shop", eventTypes: ["order.placed", "order.shipped"], description: "The ERP" };
 
 export const NOTIFICATION_ANSWERS: Readonly<Record<string, Answer>> = {
-	"notifications.listEndpoints": { status: 200, description: "A page of webhook endpoints", schema: ref("WebhookEndpointPage") },
-	"notifications.createEndpoint": {
-		status: 201,
-		description: "The endpoint, and its signing secret (shown this once)",
-		schema: ref("WebhookEndpointWithSecret"),
+	"notifications.listEndpoints": ok("A page of webhook endpoints", ref("WebhookEndpointPage")),
+	"notifications.createEndpoint": created("The endpoint, and its signing secret (shown this once)", ref("WebhookEndpointWithSecret"), {
 		errors: {
 			422: "Invalid body; a URL that is not https (outside development), carries credentials or resolves to a loopback, private, link-local or metadata address (`WEBHOOK_URL_REFUSED`); a `secret` sent",
 		},
 		example: endpointExample,
-	},
-	"notifications.getEndpoint": { status: 200, description: "The endpoint", schema: ref("WebhookEndpoint") },
-	"notifications.updateEndpoint": {
-		status: 200,
-		description: "The endpoint changed; enabling it clears its failure streak",
-		schema: ref("WebhookEndpoint"),
+	}),
+	"notifications.getEndpoint": ok("The endpoint", ref("WebhookEndpoint")),
+	"notifications.updateEndpoint": ok("The endpoint changed; enabling it clears its failure streak", ref("WebhookEndpoint"), {
 		errors: { 422: "Invalid body, a refused URL (`WEBHOOK_URL_REFUSED`), or a `secret` sent" },
 		example: { eventTypes: ["order.placed", "order.paid", "order.shipped"], enabled: true },
-	},
-	"notifications.removeEndpoint": { status: 200, description: "The endpoint removed, with its attempt log", schema: ref("WebhookEndpoint") },
-	"notifications.rotateSecret": { status: 200, description: "The endpoint and its new secret (shown this once); the old one signs no more", schema: ref("WebhookEndpointWithSecret") },
-	"notifications.attempts": {
-		status: 200,
-		description: "A page of the endpoint's attempts, newest first (kept WEBHOOK_LOG_RETENTION_DAYS, at most WEBHOOK_LOG_MAX)",
-		schema: ref("WebhookAttemptPage"),
-	},
-	"notifications.ping": { status: 200, description: "The attempt of a signed `ping` event sent now", schema: ref("WebhookAttempt") },
-	"notifications.redeliver": {
-		status: 202,
-		description: "The event is due again at the endpoint, from its first try, under the same webhook-id",
-		schema: record({
+	}),
+	"notifications.removeEndpoint": ok("The endpoint removed, with its attempt log", ref("WebhookEndpoint")),
+	"notifications.rotateSecret": ok("The endpoint and its new secret (shown this once); the old one signs no more", ref("WebhookEndpointWithSecret")),
+	"notifications.attempts": ok("A page of the endpoint's attempts, newest first (kept WEBHOOK_LOG_RETENTION_DAYS, at most WEBHOOK_LOG_MAX)", ref("WebhookAttemptPage")),
+	"notifications.ping": ok("The attempt of a signed `ping` event sent now", ref("WebhookAttempt")),
+	"notifications.redeliver": accepted(
+		"The event is due again at the endpoint, from its first try, under the same webhook-id",
+		record({
 			eventId: { type: "string", examples: ["evt_3f9a1c0e7b2d"] },
 			endpointId: { type: "string", examples: ["whK2jH6gF0dS4aZ8"] },
 			state: { type: "string", examples: ["pending"] },
 		}),
-		errors: { 404: "No such endpoint, or no such event" },
-		example: { eventId: "evt_0123456789abcdef0123456789abcdef" },
-	},
-	"notifications.mailOutbox": { status: 200, description: "The latest mail of the local outbox (no SMTP_URL), reset links masked", schema: ref("MailOutbox") },
-	"notifications.previewTemplate": { status: 200, description: "The template rendered with sample data", schema: ref("MailPreview") },
-	"notifications.requestPasswordReset": {
-		status: 202,
-		description: "Accepted, whether or not the email has an account: a link goes to the account's owner only",
-		schema: record({ message: { type: "string", examples: ["If an account has this email, a link to choose a new password is on its way."] } }),
-		errors: { 429: "Over the reset requests of this email (5 an hour), whether or not it has an account, or the client's rate limit" },
-		example: { email: "ada@example.com" },
-	},
-	"notifications.resetPassword": {
-		status: 204,
-		description: "The new password is set; every earlier sign-in of the account ends",
+		{ errors: { 404: "No such endpoint, or no such event" }, example: { eventId: "evt_0123456789abcdef0123456789abcdef" } },
+	),
+	"notifications.mailOutbox": ok("The latest mail of the local outbox (no SMTP_URL), reset links masked", ref("MailOutbox")),
+	"notifications.previewTemplate": ok("The template rendered with sample data", ref("MailPreview")),
+	"notifications.requestPasswordReset": accepted(
+		"Accepted, whether or not the email has an account: a link goes to the account's owner only",
+		record({ message: { type: "string", examples: ["If an account has this email, a link to choose a new password is on its way."] } }),
+		{ errors: { 429: "Over the reset requests of this email (5 an hour), whether or not it has an account, or the client's rate limit" }, example: { email: "ada@example.com" } },
+	),
+	"notifications.resetPassword": noContent("The new password is set; every earlier sign-in of the account ends", {
 		errors: { 422: "Invalid body, or a token that is unknown, used or expired (`RESET_TOKEN_INVALID`)" },
 		example: { token: "the-token-of-the-reset-link-0123456789abcdef", password: "a-brand-new-password" },
-	},
+	}),
 };

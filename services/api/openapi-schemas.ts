@@ -3,22 +3,11 @@ import { TWO_DECIMAL_CURRENCIES } from "../../lib/contracts/checkout";
 import { PAYMENT_PROVIDERS, PAYMENT_STATUSES } from "../../lib/contracts/payments";
 import type { JsonSchema } from "./json-schema";
 import { NOTIFICATION_SCHEMAS } from "./openapi-notifications";
+import { int, page, record, ref, str, timestamp } from "./openapi-pieces";
 
 /** The answers' schemas (./openapi-answers.ts), as `components.schemas`, and the pieces they are written with. */
-export const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
-export const str: JsonSchema = { type: "string" };
-export const int: JsonSchema = { type: "integer" };
 export const cents: JsonSchema = { type: "integer", minimum: 0, description: "An amount in cents" };
-export const timestamp: JsonSchema = { type: "string", format: "date-time" };
 export const currency: JsonSchema = { enum: [...TWO_DECIMAL_CURRENCIES], description: "The shop's one currency (ISO 4217, two decimals): the CURRENCY setting" };
-
-/** An object whose listed properties are all present. */
-export function record(properties: Record<string, JsonSchema>): JsonSchema {
-	return { type: "object", properties, required: Object.keys(properties) };
-}
-
-export const page = (item: string): JsonSchema =>
-	record({ rows: { type: "array", items: ref(item) }, total: int, page: { type: "integer", minimum: 1 }, pageSize: { type: "integer", minimum: 1, maximum: 100 }, totalPages: int });
 
 export const upDown = (...states: string[]): JsonSchema => ({ enum: states });
 

@@ -6,7 +6,7 @@ import type { Server as SocketIOServer } from "socket.io";
 import type { Dependencies } from "../../lib/contracts/health-report";
 import { dependencyStates } from "../../lib/infra/dependencies";
 import type { GatewaySettings } from "../../lib/infra/settings";
-import { contentSecurityPolicy, sendStaticFile, staticFile, type StaticFile } from "../../lib/infra/static-files";
+import { contentSecurityPolicy, fileOnDisk, findUp, sendStaticFile, type StaticFile } from "../../lib/infra/static-files";
 import { registryOf } from "../../lib/infra/registry";
 import { defineMixin, state } from "../../lib/contracts/types";
 
@@ -23,14 +23,6 @@ import { defineMixin, state } from "../../lib/contracts/types";
 const VENDOR_FILES: Readonly<Record<string, string>> = {
 	"/vendor/uPlot.esm.js": "uplot/dist/uPlot.esm.js",
 	"/vendor/uPlot.min.css": "uplot/dist/uPlot.min.css",
-};
-const CONTENT_TYPES: Readonly<Record<string, string>> = {
-	".html": "text/html; charset=utf-8",
-	".js": "text/javascript; charset=utf-8",
-	".css": "text/css; charset=utf-8",
-	".svg": "image/svg+xml",
-	".png": "image/png",
-	".ico": "image/x-icon",
 };
 const NODE_UPTIME_TIMEOUT_MS = 1000;
 
@@ -65,21 +57,6 @@ export interface ClusterView {
 	checkedAt: string;
 }
 
-/**
- * The nearest folder above this file holding `relative`: the same answer from
- * mixins/ (ts-jest, tsx) and from dist/mixins/ (the compiled build).
- */
-function findUp(relative: string): string {
-	for (let dir = __dirname; ; dir = path.dirname(dir)) {
-		if (fs.existsSync(path.join(dir, relative))) return path.join(dir, relative);
-		if (path.dirname(dir) === dir) throw new Error(`No ${relative} in any folder above ${__dirname}`);
-	}
-}
-
-function fileOnDisk(file: string): StaticFile {
-	return staticFile(CONTENT_TYPES[path.extname(file)] ?? "application/octet-stream", fs.readFileSync(file));
-}
-
 /** Every file under `dir`, by its URL path below `prefix`. */
 function filesUnder(dir: string, prefix: string): Array<[string, string]> {
 	return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry): Array<[string, string]> => {
@@ -96,7 +73,8 @@ function filesUnder(dir: string, prefix: string): Array<[string, string]> {
 function loadPageFiles(): Map<string, StaticFile> {
 	const publicDir = path.dirname(findUp("public/index.html"));
 	const files = new Map<string, StaticFile>();
-	for (const [urlPath, file] of filesUnder(publicDir, "/")) files.set(urlPath, fileOnDisk(file));
+	// public/api-docs/ is the API documentation's, served under /api/docs (./docs.ts).
+	for (const [urlPath, file] of filesUnder(publicDir, "/")) if (!urlPath.startsWith("/api-docs/")) files.set(urlPath, fileOnDisk(file));
 	for (const [urlPath, module] of Object.entries(VENDOR_FILES)) files.set(urlPath, fileOnDisk(require.resolve(module)));
 	files.set("/", files.get("/index.html")!);
 	return files;
