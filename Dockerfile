@@ -17,6 +17,8 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/public ./public
+# Read at run time beside the compiled code: the mail templates (tsc copies no .html or .txt).
+COPY --from=build /app/services/notifications/templates ./services/notifications/templates
 COPY package.json ./
 # NeDB files when no MONGO_URI is given (a single container on the embedded default).
 RUN mkdir -p /app/data && chown node:node /app/data

@@ -493,6 +493,24 @@ describe("the image", () => {
 		expect(stage.find(i => i.instruction === "USER")?.args).toBe("node");
 	});
 
+	it("holds every file a node reads at run time: started from only what the final stage copies, the notifications node finds its mail templates", () => {
+		const image = fs.mkdtempSync(path.join(os.tmpdir(), "image-"));
+		try {
+			for (const { args } of stage.filter(i => i.instruction === "COPY")) {
+				const [src, dest] = args.replace(/--\S+\s+/g, "").split(/\s+/);
+				const target = dest.endsWith("/") ? path.join(image, dest, path.basename(src)) : path.resolve(image, dest);
+				// node_modules is linked, not copied: the image's is the build's, pruned.
+				if (src.endsWith("node_modules")) fs.symlinkSync(path.join(ROOT, "node_modules"), target);
+				else fs.cpSync(path.join(ROOT, src.replace(/^\/app\/?/, "")), target, { recursive: true });
+			}
+			const run = spawnSync(process.execPath, ["-e", 'new (require("./dist/services/notifications/mailer").Templates)(); console.log("templates found")'], { cwd: image, encoding: "utf8" });
+			expect(run.stderr).toBe("");
+			expect(run.stdout).toContain("templates found");
+		} finally {
+			fs.rmSync(image, { recursive: true, force: true });
+		}
+	});
+
 	it("leaves .env, node_modules, data, logs, dist, test-results, the secrets, certificates and backups out of the build context (.dockerignore)", () => {
 		const ignored = fs
 			.readFileSync(path.join(ROOT, ".dockerignore"), "utf8")
