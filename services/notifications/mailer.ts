@@ -4,6 +4,7 @@ import nodemailer from "nodemailer";
 import type { DbAdapter, Doc } from "../../lib/db/adapter";
 import { isDuplicateKeyError } from "../../lib/db/adapter";
 import { MAIL_TEMPLATES, type MailTemplate } from "../../lib/contracts/notifications";
+import { findUp } from "../../lib/infra/static-files";
 
 /**
  * Mail: templates kept as files (a text and an HTML one each, the text's
@@ -41,13 +42,7 @@ function fill(template: string, data: TemplateData, escape: (v: string) => strin
 }
 
 /** The folder of the template files, from services/notifications/ and from its compiled twin in dist/. */
-function templatesDir(): string {
-	for (let dir = __dirname; ; dir = path.dirname(dir)) {
-		const candidate = path.join(dir, "services", "notifications", "templates");
-		if (fs.existsSync(path.join(candidate, "order.placed.txt"))) return candidate;
-		if (path.dirname(dir) === dir) throw new Error(`No mail templates above ${__dirname}`);
-	}
-}
+const templatesDir = () => path.dirname(findUp("services/notifications/templates/order.placed.txt"));
 
 export class Templates {
 	private readonly files = new Map<MailTemplate, { subject: string; text: string; html: string }>();
