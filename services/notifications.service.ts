@@ -86,7 +86,7 @@ const NotificationsService = defineService({
 			params: { id: ID },
 			async handler(ctx: Ctx<{ id: string }>): Promise<Endpoint> {
 				const doc = await this.existing(ctx.params.id);
-				await this.adapter.removeMany({ _id: doc._id });
+				await this.endpoints.remove(doc._id);
 				await this.attempts.removeOf(doc._id);
 				return this.toPublic(doc);
 			},

@@ -109,6 +109,7 @@ export const NOTIFICATION_ANSWERS: Readonly<Record<string, Answer>> = {
 	"notifications.listEndpoints": ok("A page of webhook endpoints", ref("WebhookEndpointPage")),
 	"notifications.createEndpoint": created("The endpoint, and its signing secret (shown this once)", ref("WebhookEndpointWithSecret"), {
 		errors: {
+			409: "The shop has 50 endpoints, the most it may have (`WEBHOOK_LIMIT`): remove one first",
 			422: "Invalid body; a URL that is not https (outside development), carries credentials or resolves to a loopback, private, link-local or metadata address (`WEBHOOK_URL_REFUSED`); a `secret` sent",
 		},
 		example: endpointExample,

@@ -2,7 +2,7 @@ import type { DbAdapter, Doc } from "../../lib/db/adapter";
 import { LRUCache } from "lru-cache";
 import { newId } from "../../lib/db/ids";
 import type { WebhookEventType } from "../../lib/contracts/notifications";
-import { UnprocessableError } from "../../lib/contracts/errors";
+import { ConflictError, UnprocessableError } from "../../lib/contracts/errors";
 import type { AddressGuard } from "./address-guard";
 import { decrypt, encrypt, newSecret } from "./signing";
 
@@ -48,6 +48,8 @@ const invalidUrl = (message: string) => new UnprocessableError(`The webhook URL 
 
 /** Unsealed secrets kept: a few per endpoint at most (rotations), endpoints are few; each is a short string. */
 const UNSEALED_MAX = 1000;
+/** Endpoints a shop may have: each is a lane of attempts on every notifications node, and every event is matched against all of them. */
+export const MAX_ENDPOINTS = 50;
 
 export class Endpoints {
 	private readonly unsealed = new LRUCache<string, string>({ max: UNSEALED_MAX });
@@ -78,7 +80,9 @@ export class Endpoints {
 		return url.toString();
 	}
 
+	/** A new endpoint and its secret; 409 once the shop has MAX_ENDPOINTS (two made at the same instant may pass it by one). */
 	async create(fields: { url: string; eventTypes: WebhookEventType[]; description?: string }): Promise<{ endpoint: EndpointDoc; secret: string }> {
+		if ((await this.count()) >= MAX_ENDPOINTS) throw new ConflictError(`A shop has at most ${MAX_ENDPOINTS} webhook endpoints; remove one first`, "WEBHOOK_LIMIT");
 		const url = await this.checkUrl(fields.url);
 		const secret = newSecret();
 		const at = new Date().toISOString();
@@ -111,6 +115,14 @@ export class Endpoints {
 		const secret = newSecret();
 		const endpoint = await this.store.updateById(id, { $set: { secretSealed: encrypt(this.rules.secretKey, secret), updatedAt: new Date().toISOString() } });
 		return endpoint && { endpoint, secret };
+	}
+
+	count(): Promise<number> {
+		return this.store.count({ query: {} });
+	}
+
+	async remove(id: string): Promise<void> {
+		await this.store.removeMany({ _id: id });
 	}
 
 	get(id: string): Promise<EndpointDoc | null> {

@@ -156,6 +156,18 @@ describe("webhook delivery", () => {
 		expect(receiver.received).toHaveLength(5);
 	});
 
+	it("keeps at most 50 endpoints: the 51st is refused (409) and stores nothing, and room made by a removal can be used", async () => {
+		const s = await setup();
+		const create = () => s.endpoints.create({ url: receiver.url, eventTypes: ["product.stock_low"] });
+		const first = await create();
+		for (let i = 1; i < 50; i++) await create();
+		await expect(create()).rejects.toMatchObject({ code: 409, type: "WEBHOOK_LIMIT" });
+		expect(await s.endpoints.count()).toBe(50);
+		await s.endpoints.remove(first.endpoint._id);
+		await create();
+		expect(await s.endpoints.count()).toBe(50);
+	});
+
 	it("keeps no state per endpoint once its attempts are done, however many endpoints came and went", async () => {
 		const s = await setup({ retryScheduleMs: [] });
 		const ids: string[] = [];
