@@ -5,37 +5,11 @@
  * links masked by the server. Webhooks: each endpoint, its state and latest
  * attempts, with a test ping and a redeliver of an attempt's event.
  */
+import { el } from "./format.js";
+import { pollWhileShown } from "./polling.js";
 
-const SESSION_KEY = "shop-ops.session";
 const REFRESH_MS = 5000;
 const ATTEMPTS_SHOWN = 5;
-
-function token() {
-	try {
-		return JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? "null")?.token ?? null;
-	} catch {
-		return null;
-	}
-}
-
-async function api(method, path, body) {
-	const headers = { accept: "application/json", authorization: `Bearer ${token()}` };
-	if (body !== undefined) headers["content-type"] = "application/json";
-	const res = await fetch(`/api${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-	const parsed = await res.json().catch(() => null);
-	if (!res.ok) throw new Error(parsed?.message ?? `Request failed (${res.status})`);
-	return parsed;
-}
-
-function el(tag, attrs = {}, ...children) {
-	const node = document.createElement(tag);
-	for (const [k, v] of Object.entries(attrs)) {
-		if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-		else node.setAttribute(k, v);
-	}
-	for (const child of children) if (child !== null && child !== undefined) node.append(child);
-	return node;
-}
 
 const when = iso => new Date(iso).toLocaleString();
 
@@ -49,11 +23,7 @@ function panel(id, title) {
 function renderMail(mail, target) {
 	const { transport, total, rows } = mail;
 	const items = rows.map(m =>
-		el(
-			"li",
-			{ "data-mail-id": m.id },
-			el("details", {}, el("summary", {}, `${when(m.createdAt)} · ${m.to} · `, el("strong", {}, m.subject)), el("pre", { class: "mail-text" }, m.text)),
-		),
+		el("li", { "data-mail-id": m.id }, el("details", {}, el("summary", {}, `${when(m.createdAt)} · ${m.to} · `, el("strong", {}, m.subject)), el("pre", { class: "mail-text" }, m.text))),
 	);
 	const note =
 		transport === "smtp"
@@ -62,25 +32,29 @@ function renderMail(mail, target) {
 	target.replaceChildren(el("p", { class: "muted" }, note), items.length ? el("ul", { class: "mail-list" }, ...items) : el("p", { class: "muted" }, "No mail yet."));
 }
 
-async function renderWebhooks(target, error) {
-	const endpoints = (await api("GET", "/webhooks?pageSize=100")).rows;
+async function renderWebhooks(api, target, error) {
+	const endpoints = (await api.get("/webhooks?pageSize=100")).rows;
 	const blocks = await Promise.all(
 		endpoints.map(async e => {
-			const attempts = (await api("GET", `/webhooks/${encodeURIComponent(e.id)}/attempts?pageSize=${ATTEMPTS_SHOWN}`)).rows;
+			const attempts = (await api.get(`/webhooks/${encodeURIComponent(e.id)}/attempts?pageSize=${ATTEMPTS_SHOWN}`)).rows;
 			const act = (label, fn) =>
-				el("button", {
-					type: "button",
-					onclick: async ev => {
-						ev.currentTarget.disabled = true;
-						try {
-							await fn();
-							error.textContent = "";
-						} catch (err) {
-							error.textContent = `${label} failed: ${err.message}`;
-						}
-						void refreshWebhooks(target, error);
+				el(
+					"button",
+					{
+						type: "button",
+						onclick: async ev => {
+							ev.currentTarget.disabled = true;
+							try {
+								await fn();
+								error.textContent = "";
+							} catch (err) {
+								error.textContent = `${label} failed: ${err.message}`;
+							}
+							void refreshWebhooks(api, target, error);
+						},
 					},
-				}, label);
+					label,
+				);
 			const rows = attempts.map(a =>
 				el(
 					"tr",
@@ -90,7 +64,7 @@ async function renderWebhooks(target, error) {
 					el("td", {}, a.status === null ? "—" : String(a.status)),
 					el("td", { class: "num" }, `${a.latencyMs} ms`),
 					el("td", {}, a.error ?? "ok"),
-					el("td", {}, a.type === "ping" ? "" : act("Redeliver", () => api("POST", `/webhooks/${encodeURIComponent(e.id)}/redeliver`, { eventId: a.eventId }))),
+					el("td", {}, a.type === "ping" ? "" : act("Redeliver", () => api.post(`/webhooks/${encodeURIComponent(e.id)}/redeliver`, { eventId: a.eventId }))),
 				),
 			);
 			return el(
@@ -98,9 +72,21 @@ async function renderWebhooks(target, error) {
 				{ class: "webhook", "data-endpoint-id": e.id, "data-enabled": String(e.enabled) },
 				el("h3", {}, e.url),
 				el("p", { class: "muted" }, `${e.description || "no description"} · ${e.eventTypes.join(", ")}`),
-				el("p", {}, e.enabled ? `enabled · ${e.failureStreak} failures in a row` : `disabled: ${e.disabledReason ?? ""}`, " ", act("Test ping", () => api("POST", `/webhooks/${encodeURIComponent(e.id)}/ping`)), e.enabled ? null : act("Enable", () => api("PATCH", `/webhooks/${encodeURIComponent(e.id)}`, { enabled: true }))),
+				el(
+					"p",
+					{},
+					e.enabled ? `enabled · ${e.failureStreak} failures in a row` : `disabled: ${e.disabledReason ?? ""}`,
+					" ",
+					act("Test ping", () => api.post(`/webhooks/${encodeURIComponent(e.id)}/ping`)),
+					e.enabled ? null : act("Enable", () => api.patch(`/webhooks/${encodeURIComponent(e.id)}`, { enabled: true })),
+				),
 				rows.length
-					? el("table", { class: "attempts" }, el("thead", {}, el("tr", {}, ...["When", "Event", "Status", "Latency", "Result", ""].map(h => el("th", { scope: "col" }, h)))), el("tbody", {}, ...rows))
+					? el(
+							"table",
+							{ class: "attempts" },
+							el("thead", {}, el("tr", {}, ...["When", "Event", "Status", "Latency", "Result", ""].map(h => el("th", { scope: "col" }, h)))),
+							el("tbody", {}, ...rows),
+						)
 					: el("p", { class: "muted" }, "No attempts yet."),
 			);
 		}),
@@ -108,38 +94,28 @@ async function renderWebhooks(target, error) {
 	target.replaceChildren(...(blocks.length ? blocks : [el("p", { class: "muted" }, "No webhook endpoint is registered (POST /api/webhooks).")]));
 }
 
-async function refreshWebhooks(target, error) {
+async function refreshWebhooks(api, target, error) {
 	try {
-		await renderWebhooks(target, error);
+		await renderWebhooks(api, target, error);
 	} catch (err) {
 		error.textContent = `Could not load the webhooks: ${err.message}`;
 	}
 }
 
-function start(view) {
+/** The panels at the end of the admin's overview, read through the page's API client, refreshed while the overview shows. */
+export function startNotificationPanels(api, view) {
 	const mail = panel("mail", "Mail");
 	const hooks = panel("webhooks", "Webhooks");
 	view.append(mail.section, hooks.section);
 	const refresh = async () => {
 		try {
-			renderMail(await api("GET", "/mail/outbox"), mail.list);
+			renderMail(await api.get("/mail/outbox"), mail.list);
 			mail.error.textContent = "";
 		} catch (err) {
 			mail.error.textContent = `Could not load the mail: ${err.message}`;
 		}
-		await refreshWebhooks(hooks.list, hooks.error);
+		await refreshWebhooks(api, hooks.list, hooks.error);
 	};
 	void refresh();
-	setInterval(() => void refresh(), REFRESH_MS);
-}
-
-const view = document.getElementById("ops-view");
-if (view) {
-	const startOnce = () => {
-		if (view.hidden || view.dataset.notificationPanels) return;
-		view.dataset.notificationPanels = "on";
-		start(view);
-	};
-	new MutationObserver(startOnce).observe(view, { attributes: true, attributeFilter: ["hidden"] });
-	startOnce();
+	pollWhileShown(refresh, REFRESH_MS, () => !view.hidden);
 }

@@ -8,6 +8,8 @@ import { createLowStockPanel } from "./low-stock.js";
 import { createOrderManager } from "./order-manage.js";
 import { createOrdersAdmin } from "./orders-admin.js";
 import { createOrderTable, loadNewestOrders } from "./orders.js";
+import { startNotificationPanels } from "./notifications-panels.js";
+import { pollWhileShown } from "./polling.js";
 import { createProductsAdmin } from "./products-admin.js";
 import { showServiceStates } from "./service-notes.js";
 
@@ -87,7 +89,8 @@ export function startOpsView(api, live) {
 		refreshSoon();
 		refreshSettled();
 	});
-	setInterval(refreshCluster, HEALTH_POLL_MS);
+	pollWhileShown(refreshCluster, HEALTH_POLL_MS);
+	startNotificationPanels(api, byId("ops-view"));
 
 	const nav = startAdminNav({
 		overview: { section: byId("ops-view") },

@@ -73,4 +73,32 @@ describe("the Mail and Webhooks panels", () => {
 		console.log(`screenshot: ${await saveScreenshot(page, "notifications-panels")}`);
 		expect(errors).toEqual([]);
 	}, 90_000);
+
+	it("asks the API nothing while its tab is hidden, and catches up as soon as it shows again", async () => {
+		const { page, errors } = await browser!.newPage({ width: 1280, height: 900 });
+		await page.goto(shop.url);
+		await page.getByLabel("Email", { exact: true }).fill(ADMIN.email);
+		await page.getByLabel("Password", { exact: true }).fill(ADMIN.password);
+		await page.getByRole("button", { name: "Sign in" }).click();
+		await page.locator("#mail-panel").getByText("No SMTP server is configured").waitFor({ timeout: 10_000 });
+		const asked: string[] = [];
+		page.on("request", req => {
+			if (new URL(req.url()).pathname.startsWith("/api/")) asked.push(new URL(req.url()).pathname);
+		});
+		// As a browser does when its tab goes to the background or comes back (the page's code runs in Chromium, not here).
+		const setHidden = (hidden: boolean) =>
+			page.evaluate(`(() => {
+				Object.defineProperty(document, "hidden", { configurable: true, get: () => ${hidden} });
+				Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "${hidden ? "hidden" : "visible"}" });
+				document.dispatchEvent(new Event("visibilitychange"));
+			})()`);
+		await setHidden(true);
+		asked.length = 0;
+		// Two of the panels' refresh periods (5 s each): a page in view asks for the mail twice in them.
+		await page.waitForTimeout(11_000);
+		expect(asked).toEqual([]);
+		await setHidden(false);
+		await waitFor(() => asked.includes("/api/mail/outbox"), 5000, "the mail asked for again");
+		expect(errors).toEqual([]);
+	}, 60_000);
 });
