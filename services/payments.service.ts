@@ -67,7 +67,7 @@ const PaymentsService = defineService({
 			params: {},
 			async handler(ctx: Ctx): Promise<WebhookAnswer> {
 				if (!this.stripe) throw new NotFoundError("Payment provider", "stripe");
-				const raw = { body: ctx.meta.rawBody, signature: ctx.meta.rawHeaders?.["stripe-signature"] };
+				const raw = { body: ctx.meta.rawBody, signature: ctx.meta.stripeSignature };
 				return handleStripeEvent(ctx, this.book, this.stripe, raw, async refused => {
 					const { message, ...data } = refused;
 					await ctx.call("alerts.raise", { key: refused.eventId, type: "payment_mismatch", severity: "critical", message, data });

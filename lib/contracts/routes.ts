@@ -17,7 +17,7 @@ export type HttpMethod = "GET" | "POST" | "PATCH" | "DELETE";
  * each (services/api/route-headers.ts) and ignores any header its route does
  * not list. Whether the caller may send one is the action's to decide.
  */
-export type RouteHeader = "Idempotency-Key" | "X-On-Behalf-Of" | "X-Placed-At" | "X-Cart-Token";
+export type RouteHeader = "Idempotency-Key" | "X-On-Behalf-Of" | "X-Placed-At" | "X-Cart-Token" | "Stripe-Signature";
 
 export interface Route {
 	method: HttpMethod;
@@ -31,11 +31,11 @@ export interface Route {
 	headers?: readonly RouteHeader[];
 	/**
 	 * The body reaches the action as it came, undecoded and unparsed (in
-	 * `ctx.meta.rawBody`), with these request headers (lower case) in
-	 * `ctx.meta.rawHeaders`: for senders that sign their bytes (provider
-	 * webhooks). Such a route's path has no `:params`.
+	 * `ctx.meta.rawBody`): for senders that sign their bytes (provider
+	 * webhooks), whose signature header the route lists like any other.
+	 * Such a route's path has no `:params`.
 	 */
-	rawBody?: { headers: readonly string[] };
+	rawBody?: true;
 }
 
 /** A route's method and path, written as a moleculer-web alias is: `"GET /products/:id"`. */
@@ -68,7 +68,8 @@ export const ROUTES: readonly Route[] = [
 	route("POST /orders/:id/mark-paid", "payments.markPaid", "admin", "Payments", "Mark a manually paid order (bank transfer, cash on delivery) as paid"),
 	route("POST /orders/:id/refunds", "payments.refund", "admin", "Payments", "Refund some or all of what an order's payment captured"),
 	route("POST /payments/webhooks/stripe", "payments.stripeWebhook", "public", "Payments", "Stripe's webhook: events verified against their signature over the raw body", {
-		rawBody: { headers: ["stripe-signature"] },
+		rawBody: true,
+		headers: ["Stripe-Signature"],
 	}),
 
 	route("GET /cart", "carts.get", "public", "Cart", "The cart: the signed-in customer's, or a guest's through X-Cart-Token", CART_TOKEN),

@@ -20,8 +20,8 @@ export interface Meta {
 	placedAt?: string;
 	/** A raw-body route's body, as it came (lib/contracts/routes.ts, `rawBody`). */
 	rawBody?: string;
-	/** The headers a raw-body route names. */
-	rawHeaders?: Record<string, string>;
+	/** Stripe's webhook signature (`Stripe-Signature`), as it came. */
+	stripeSignature?: string;
 	/** A guest cart's token (`X-Cart-Token`), as the gateway read it. */
 	cartToken?: string;
 }

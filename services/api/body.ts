@@ -74,17 +74,9 @@ function rawBody(req: RawReq, res: ServerResponse, next: (err?: Error) => void):
 	});
 }
 
-/** moleculer-web's onBeforeCall: a raw-body route's body and the headers it names reach the action's meta. */
+/** moleculer-web's onBeforeCall: a raw-body route's body reaches the action's meta (its headers come as every route's do: route-headers.ts). */
 export function rawBodyToMeta(ctx: { meta: Meta }, _route: unknown, req: RawReq): void {
-	const route = rawBodyRoute(req.method, req.parsedUrl ?? "");
-	if (!route?.rawBody) return;
-	ctx.meta.rawBody = req.$rawBody ?? "";
-	const headers: Record<string, string> = {};
-	for (const name of route.rawBody.headers) {
-		const value = req.headers[name];
-		if (typeof value === "string") headers[name] = value;
-	}
-	ctx.meta.rawHeaders = headers;
+	if (rawBodyRoute(req.method, req.parsedUrl ?? "")?.rawBody) ctx.meta.rawBody = req.$rawBody ?? "";
 }
 
 /** A JSON object: malformed JSON or another value is a 400, a prototype key a 422. */

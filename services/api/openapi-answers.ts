@@ -31,6 +31,10 @@ export const HEADER_DOCS: Readonly<Record<RouteHeader, { description: string; sc
 		description: "A guest's cart token (from POST /api/cart); a signed-in customer's requests reach their own cart, and POST /api/cart/merge merges the guest cart it names into it",
 		schema: { type: "string", pattern: "^[A-Za-z0-9_-]{1,100}$" },
 	},
+	"Stripe-Signature": {
+		description: "Stripe's signature over the raw body (`t=…,v1=…`), checked with the webhook secret: a missing or wrong one is `400`",
+		schema: { type: "string", maxLength: 4096 },
+	},
 };
 
 export interface Answer {
