@@ -152,7 +152,10 @@ describe("API description: GET /api/openapi.json and GET /api/docs", () => {
 			)!;
 			expect(order.parameters).toEqual(["Idempotency-Key", "X-On-Behalf-Of", "X-Placed-At"].map(name => expect.objectContaining({ name, in: "header", required: false })));
 			// A provider's signature is a route header like the others, documented where it is read.
-			const stripeWebhook = operationOf(doc, ROUTES.find(r => r.action === "payments.stripeWebhook")!)!;
+			const stripeWebhook = operationOf(
+				doc,
+				ROUTES.find(r => r.action === "payments.stripeWebhook")!,
+			)!;
 			expect(stripeWebhook.parameters).toEqual([expect.objectContaining({ name: "Stripe-Signature", in: "header" })]);
 		});
 
