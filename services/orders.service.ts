@@ -181,8 +181,8 @@ const OrdersService = defineService({
 			visibility: "public",
 			retryPolicy: { enabled: true },
 			params: AFTERCARE_PARAMS.applyPayment,
-			async handler(ctx: Ctx<PaymentUpdate>): Promise<Order> {
-				return this.aftercare.applyPayment(ctx.params, await this.findOrder(ctx.params.orderId));
+			handler(ctx: Ctx<PaymentUpdate>): Promise<Order> {
+				return this.aftercare.applyPayment(ctx.params);
 			},
 		},
 

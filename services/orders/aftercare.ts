@@ -59,14 +59,15 @@ export class Aftercare {
 	 * Record the payment's state; a version already applied changes nothing.
 	 * A payment that pays a checkout order awaiting payment (not flagged by
 	 * its expiry) also confirms it, in the same write: no state has the one
-	 * without the other. Answers the order as it is.
+	 * without the other (tried first: no read decides it). Answers the order
+	 * as it is; 404 for no order.
 	 */
-	async applyPayment(update: PaymentUpdate, current: AftercareDoc): Promise<Order> {
+	async applyPayment(update: PaymentUpdate): Promise<Order> {
 		const { orderId, status, paidCents, version, history } = update;
 		const at = now();
 		const fresh = { _id: orderId, $or: [{ paymentVersion: { $exists: false } }, { paymentVersion: { $lte: version - 1 } }] };
 		const payment = { paymentStatus: status, paidCents, paymentVersion: version, paymentHistory: history, paymentOutbox: true as const, updatedAt: at };
-		if (status === "paid" && current.status === "awaiting_payment" && !current.cancelling) {
+		if (status === "paid") {
 			const confirmed = await this.deps.orders.updateOne(
 				{ ...fresh, status: "awaiting_payment", cancelling: { $exists: false } },
 				{ $set: { ...payment, status: "confirmed", outbox: true }, $unset: { pending: true, requested: true, awaitingPayment: true }, $push: { statusHistory: { status: "confirmed", at } } },

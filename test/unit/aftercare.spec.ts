@@ -74,7 +74,7 @@ async function settled(): Promise<void> {
 describe("a payment applied to its order", () => {
 	it("confirms a checkout order awaiting payment in the same write; its status and payment messages go out, and one write clears both marks", async () => {
 		await awaitingPayment("o1");
-		const answer = await aftercare.applyPayment(paid("o1"), (await orders.findById("o1"))!);
+		const answer = await aftercare.applyPayment(paid("o1"));
 		expect(answer).toMatchObject({ status: "confirmed", paymentStatus: "paid", paidCents: 1499 });
 		await settled();
 		const writes = gate.passed.filter(w => w.collection === "orders");
@@ -93,16 +93,17 @@ describe("a payment applied to its order", () => {
 
 	it("applies the same version once: sent again, it changes nothing and answers the order as it is", async () => {
 		await awaitingPayment("o1");
-		await aftercare.applyPayment(paid("o1"), (await orders.findById("o1"))!);
+		await aftercare.applyPayment(paid("o1"));
 		await settled();
 		const before = await orders.findById("o1");
-		expect(await aftercare.applyPayment(paid("o1"), before!)).toMatchObject({ status: "confirmed", paymentStatus: "paid" });
+		expect(await aftercare.applyPayment(paid("o1"))).toMatchObject({ status: "confirmed", paymentStatus: "paid" });
 		expect(await orders.findById("o1")).toEqual(before);
+		await expect(aftercare.applyPayment(paid("none"))).rejects.toMatchObject({ code: 404 });
 	});
 
 	it("leaves an order flagged by its expiry awaiting payment: the payment is recorded, the order is not confirmed (payments then refunds it)", async () => {
 		await awaitingPayment("o1", { cancelling: true, cancelReason: "PAYMENT_EXPIRED" });
-		const answer = await aftercare.applyPayment(paid("o1"), (await orders.findById("o1"))!);
+		const answer = await aftercare.applyPayment(paid("o1"));
 		expect(answer).toMatchObject({ status: "awaiting_payment", paymentStatus: "paid" });
 		await settled();
 		expect(await orders.findById("o1")).toMatchObject({ status: "awaiting_payment", cancelling: true, paymentVersion: 1 });
