@@ -109,7 +109,10 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): M
 			},
 
 			async findPage(query: Query, sort: string, page: number, pageSize: number): Promise<Page<P>> {
-				const [docs, total] = await Promise.all([this.adapter.find({ query, sort: [sort], ...pageWindow(page, pageSize) }), this.adapter.count({ query })]);
+				const window = pageWindow(page, pageSize);
+				const docs = await this.adapter.find({ query, sort: [sort], ...window });
+				// A page short of its size, not past the end, ends the list: its total is known without a count.
+				const total = docs.length < pageSize && (docs.length > 0 || page === 1) ? window.offset + docs.length : await this.adapter.count({ query });
 				return toPage(
 					docs.map(d => this.toPublic(d)),
 					total,

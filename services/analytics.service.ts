@@ -63,7 +63,7 @@ const AnalyticsService = defineService({
 				const order = msg?.order;
 				if (!order?.id || !ORDER_STATUSES.includes(order.status) || !Array.isArray(order.statusHistory)) throw new Error("Malformed order status message");
 				crashPoint("analytics.before-apply");
-				if (await this.facts.apply(order)) this.dashboardChanged();
+				if (await this.facts.apply(order, msg.change)) this.dashboardChanged();
 			},
 		},
 	},

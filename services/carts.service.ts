@@ -51,14 +51,14 @@ const CartsService = defineService({
 
 		addItem: {
 			params: { productId: ID, quantity: QUANTITY },
-			handler(ctx: Ctx<{ productId: string; quantity: number }>): Promise<CartView> {
-				return this.callersCart(ctx, async owner => {
-					// Both at once; a cart the token does not reach is 404 whatever the product.
-					const [cart, price] = await Promise.allSettled([this.book.get(owner), this.priceOf(ctx, ctx.params.productId)]);
-					if (cart.status === "rejected") throw cart.reason;
-					if (price.status === "rejected") throw price.reason;
-					return this.book.add(owner, ctx.params.productId, ctx.params.quantity, price.value, cart.value);
-				});
+			async handler(ctx: Ctx<{ productId: string; quantity: number }>): Promise<CartView> {
+				const owner = this.owner(ctx);
+				// The cart first: one the token does not reach is 404 whatever the product. Then one read of the catalog prices the new line and the view.
+				const cart = await this.book.get(owner);
+				const catalog = await this.catalog(ctx, [...new Set([...cart.lines.map(l => l.productId), ctx.params.productId])]);
+				const product = catalog.get(ctx.params.productId);
+				if (!product) throw unknownProduct();
+				return this.view(ctx, owner, await this.book.add(owner, ctx.params.productId, ctx.params.quantity, product.priceCents, cart), catalog);
 			},
 		},
 
@@ -163,16 +163,18 @@ const CartsService = defineService({
 				return (await ctx.call<Product, { id: string }>("products.get", { id: productId })).priceCents;
 			} catch (err) {
 				if ((err as { code?: number }).code !== 404) throw err;
-				throw new UnprocessableError("No product has this id", [{ field: "productId", type: "exists", message: "No product has this id." }], REJECTION.unknownProduct);
+				throw unknownProduct();
 			}
 		},
 
-		/** The cart priced now; the prices shown become the ones checkout compares with. */
-		async view(ctx: Ctx, owner: CartOwner, cart: CartDoc): Promise<CartView> {
-			const catalog = await this.catalog(
-				ctx,
-				cart.lines.map(l => l.productId),
-			);
+		/** The cart priced now (`read`: the catalog as this request just read it, holding every line's product); the prices shown become the ones checkout compares with. */
+		async view(ctx: Ctx, owner: CartOwner, cart: CartDoc, read?: ReadonlyMap<string, Product>): Promise<CartView> {
+			const catalog =
+				read ??
+				(await this.catalog(
+					ctx,
+					cart.lines.map(l => l.productId),
+				));
 			return cartView(await this.book.reprice(owner, catalog, cart), catalog, this.settings.shop.pricing.currency);
 		},
 	},
@@ -189,5 +191,9 @@ const CartsService = defineService({
 		clearInterval(this.sweepTimer);
 	},
 });
+
+function unknownProduct(): UnprocessableError {
+	return new UnprocessableError("No product has this id", [{ field: "productId", type: "exists", message: "No product has this id." }], REJECTION.unknownProduct);
+}
 
 export default CartsService;

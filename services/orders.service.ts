@@ -176,13 +176,12 @@ const OrdersService = defineService({
 			},
 		},
 
-		/** Payments hands over each change of an order's payment; a version already applied changes nothing. Internal. */
+		/** Payments hands over each change of an order's payment; a version already applied changes nothing; a checkout order paid is confirmed in the same write. Internal. */
 		applyPayment: {
 			visibility: "public",
 			retryPolicy: { enabled: true },
 			params: AFTERCARE_PARAMS.applyPayment,
-			async handler(ctx: Ctx<PaymentUpdate>): Promise<Order> {
-				await this.findOrder(ctx.params.orderId);
+			handler(ctx: Ctx<PaymentUpdate>): Promise<Order> {
 				return this.aftercare.applyPayment(ctx.params);
 			},
 		},

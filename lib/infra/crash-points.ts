@@ -22,6 +22,8 @@ export const CRASH_POINTS = {
 	"refund.after-issue": "the provider refunded; the payment does not record it",
 	"refund.after-record": "the payment records the refund; the order is not yet updated",
 	"payment.after-apply": "the order records the payment's change; the payment still marks it unsynced",
+	"paid.after-move": "a checkout order records its payment and moves to confirmed in one write, both outbox marks set; no message is sent",
+	"paid.after-publish": "the paid checkout order's status and payment messages are sent; both outbox marks are still set",
 	"return.after-record": "the order records the return; nothing is refunded or restocked",
 	"return.after-refund": "the return is refunded; its stock is not given back",
 	"return.after-restock": "the return's stock is given back; the order still marks the return unfinished",

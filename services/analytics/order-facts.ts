@@ -1,5 +1,6 @@
 import _ from "lodash";
 import { isDuplicateKeyError, type DbAdapter, type Doc } from "../../lib/db/adapter";
+import type { OrderChange } from "../../lib/contracts/channels";
 import type { OrderStatus } from "../../lib/contracts/order-status";
 import type { Order } from "../../lib/contracts/types";
 
@@ -41,9 +42,14 @@ export function factOf(order: Order): OrderFact | null {
 export class OrderFacts {
 	constructor(private readonly store: DbAdapter<OrderFact>) {}
 
-	/** Record an order's state if it is newer than what is stored. Idempotent; true when something changed. */
-	async apply(order: Order): Promise<boolean> {
-		const fact = factOf(order);
+	/**
+	 * Record an order's state if it is newer than what is stored. Idempotent;
+	 * true when something changed. A payment's or a fulfilment's message
+	 * (`change`) changes no fact: what a fact keeps moves only with the
+	 * status, and every status move has its own durable message.
+	 */
+	async apply(order: Order, change: OrderChange = "status"): Promise<boolean> {
+		const fact = change === "status" ? factOf(order) : null;
 		if (!fact) return false;
 		const { _id, ...fields } = fact;
 		const newer = async () => (await this.store.updateMany({ _id, version: { $lt: fact.version } }, { $set: fields })) === 1;

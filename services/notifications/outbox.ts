@@ -76,6 +76,8 @@ async function insertOnce<T extends Doc>(adapter: DbAdapter<T>, doc: T): Promise
 export class Outbox {
 	/** The latest events, oldest first: each delivery of one reads it, and most are made within seconds of its recording. */
 	private readonly recent = new LRUCache<string, EventDoc>(RECENT_EVENTS);
+	/** The events being recorded on this node, each by one record at a time. */
+	private readonly recording = new Map<string, Promise<boolean>>();
 	/** The deliveries settled as delivered in this turn, written together at its end. */
 	private settling: { ids: string[]; written: Promise<void> } | undefined;
 
@@ -91,6 +93,17 @@ export class Outbox {
 	 * crash between two writes, it finishes what was left.
 	 */
 	async record(event: NotificationEvent, targetsOf: (event: NotificationEvent) => Promise<Target[]>): Promise<boolean> {
+		// Two messages of one order carry the same events (a status and a payment sent together): on this node, one records an event at a time.
+		const before = this.recording.get(event.id);
+		const mine = (before ?? Promise.resolve(false)).catch(() => false).then(() => this.recordOnce(event, targetsOf));
+		this.recording.set(event.id, mine);
+		const forget = () => void (this.recording.get(event.id) === mine && this.recording.delete(event.id));
+		mine.then(forget, forget);
+		return mine;
+	}
+
+	private async recordOnce(event: NotificationEvent, targetsOf: (event: NotificationEvent) => Promise<Target[]>): Promise<boolean> {
+		if (this.recent.get(event.id)?.fannedOut) return false;
 		const existing = await this.events.findById(event.id);
 		if (existing?.fannedOut) return false;
 		if (!existing) {
@@ -104,6 +117,8 @@ export class Outbox {
 		await Promise.all((await targetsOf(event)).map(target => this.enqueue(event.id, event.type, target)));
 		crashPoint("notify.after-deliveries");
 		await this.events.updateById(event.id, { $set: { fannedOut: true } });
+		const kept = this.recent.get(event.id);
+		if (kept) this.recent.set(event.id, { ...kept, fannedOut: true });
 		return true;
 	}
 
@@ -233,7 +248,11 @@ export class Outbox {
 		const deliveries = await this.deliveries.removeMany({ state: { $in: ["delivered", "dead"] }, updatedAt: { $lt: at } });
 		const stale = await this.events.find({ query: { createdAt: { $lt: at } }, limit: 1000 });
 		let events = 0;
-		for (const e of stale) if ((await this.deliveries.count({ query: { eventId: e._id } })) === 0) events += await this.events.removeMany({ _id: e._id });
+		for (const e of stale) {
+			if ((await this.deliveries.count({ query: { eventId: e._id } })) > 0) continue;
+			events += await this.events.removeMany({ _id: e._id });
+			this.recent.delete(e._id);
+		}
 		return deliveries + events;
 	}
 

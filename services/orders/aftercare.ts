@@ -55,13 +55,30 @@ const returnsGuard = (n: number): Query => (n === 0 ? { returns: { $exists: fals
 export class Aftercare {
 	constructor(private readonly deps: AftercareDeps) {}
 
-	/** Record the payment's state; a version already applied changes nothing. Answers the order as it is. */
+	/**
+	 * Record the payment's state; a version already applied changes nothing.
+	 * A payment that pays a checkout order awaiting payment (not flagged by
+	 * its expiry) also confirms it, in the same write: no state has the one
+	 * without the other (tried first: no read decides it). Answers the order
+	 * as it is; 404 for no order.
+	 */
 	async applyPayment(update: PaymentUpdate): Promise<Order> {
 		const { orderId, status, paidCents, version, history } = update;
-		const applied = await this.deps.orders.updateOne(
-			{ _id: orderId, $or: [{ paymentVersion: { $exists: false } }, { paymentVersion: { $lte: version - 1 } }] },
-			{ $set: { paymentStatus: status, paidCents, paymentVersion: version, paymentHistory: history, paymentOutbox: true, updatedAt: now() } },
-		);
+		const at = now();
+		const fresh = { _id: orderId, $or: [{ paymentVersion: { $exists: false } }, { paymentVersion: { $lte: version - 1 } }] };
+		const payment = { paymentStatus: status, paidCents, paymentVersion: version, paymentHistory: history, paymentOutbox: true as const, updatedAt: at };
+		if (status === "paid") {
+			const confirmed = await this.deps.orders.updateOne(
+				{ ...fresh, status: "awaiting_payment", cancelling: { $exists: false } },
+				{ $set: { ...payment, status: "confirmed", outbox: true }, $unset: { pending: true, requested: true, awaitingPayment: true }, $push: { statusHistory: { status: "confirmed", at } } },
+			);
+			if (confirmed) {
+				crashPoint("paid.after-move");
+				this.announce(confirmed, true);
+				return this.deps.toPublic(confirmed);
+			}
+		}
+		const applied = await this.deps.orders.updateOne(fresh, { $set: payment });
 		if (!applied) return this.deps.toPublic(await this.find(orderId));
 		this.announce(applied);
 		return this.deps.toPublic(applied);
@@ -150,12 +167,33 @@ export class Aftercare {
 
 	/** Each payment change not yet sent, one message each: the order as it was at that change (its paymentHistory ends with it). */
 	private async publishPayment(order: AftercareDoc): Promise<void> {
+		const history = await this.sendPayments(order);
+		crashPoint("aftercare.after-publish");
+		await this.deps.orders.updateMany({ _id: order._id, paymentHistory: { $size: history.length } }, { $set: { paymentPublished: history.length }, $unset: { paymentOutbox: true } });
+	}
+
+	/** One message per payment change not yet sent: the order as it was at that change (its paymentHistory ends with it). Answers the history. */
+	private async sendPayments(order: AftercareDoc): Promise<PaymentUpdate["history"]> {
 		const history = order.paymentHistory ?? [];
 		const current = this.deps.toPublic(order);
 		for (let i = order.paymentPublished ?? 0; i < history.length; i++) {
 			await this.deps.publish({ order: { ...current, paymentStatus: history[i].status, paymentHistory: history.slice(0, i + 1) }, change: "payment" });
 		}
-		crashPoint("aftercare.after-publish");
+		return history;
+	}
+
+	/**
+	 * A paid move (the status and the payment in one write): the status
+	 * message, then the payment's, then one write clears both marks; when
+	 * the order changed meanwhile, each mark is cleared by its own guard.
+	 */
+	private async publishPaidMove(order: AftercareDoc): Promise<void> {
+		await this.deps.publish({ order: this.deps.toPublic(order), cancelReason: order.cancelReason });
+		const history = await this.sendPayments(order);
+		crashPoint("paid.after-publish");
+		const both = { _id: order._id, statusHistory: { $size: order.statusHistory.length }, paymentHistory: { $size: history.length } };
+		if ((await this.deps.orders.updateMany(both, { $set: { paymentPublished: history.length }, $unset: { outbox: true, paymentOutbox: true } })) === 1) return;
+		await this.deps.orders.updateMany({ _id: order._id, statusHistory: { $size: order.statusHistory.length } }, { $unset: { outbox: true } });
 		await this.deps.orders.updateMany({ _id: order._id, paymentHistory: { $size: history.length } }, { $set: { paymentPublished: history.length }, $unset: { paymentOutbox: true } });
 	}
 
@@ -170,9 +208,12 @@ export class Aftercare {
 		setImmediate(() => {
 			this.deps.emit("order.updated", { order: this.deps.toPublic(order) });
 			const steps: Array<() => Promise<void>> = [];
-			if (statusMoved) steps.push(() => this.deps.publishStatus(order));
+			// A paid move (./applyPayment): its two messages, their marks cleared in one write.
+			const paidMove = statusMoved && order.paymentOutbox && !order.fulfilmentOutbox;
+			if (paidMove) steps.push(() => this.publishPaidMove(order));
+			else if (statusMoved) steps.push(() => this.deps.publishStatus(order));
 			if (order.fulfilmentOutbox) steps.push(() => this.publishFulfilment(order));
-			if (order.paymentOutbox) steps.push(() => this.publishPayment(order));
+			if (order.paymentOutbox && !paidMove) steps.push(() => this.publishPayment(order));
 			void (async () => {
 				for (const step of steps) await this.attempt(`announce order ${order._id} now; the settler retries`, step);
 			})();

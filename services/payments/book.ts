@@ -91,12 +91,30 @@ export class PaymentBook {
 		return p;
 	}
 
-	/** An admin records a manual payment; the reference, when given, must be the payment's. */
+	/**
+	 * An admin records a manual payment; the reference, when given, must be
+	 * the payment's. A payment not stored yet is stored captured, in one
+	 * write (as `capture` would leave it, marked for orders).
+	 */
 	async markPaid(via: Caller, order: Order, ref?: string): Promise<PaymentDoc> {
 		assertNotCancelled(order);
-		const p = await this.ensure(order);
+		const stored = await this.find(order.id);
+		if (!stored) {
+			const draft = this.draft(order);
+			if (ref !== undefined && ref !== draft.reference) throw referenceMismatch(ref);
+			const history = [{ status: "paid" as const, at: draft.createdAt, amountCents: draft.amountCents }];
+			const captured = await this.deps.payments.insert({ ...draft, status: "paid", capturedCents: draft.amountCents, history, sync: true }).catch((err: Error) => {
+				if (isDuplicateKeyError(err)) return null; // stored meanwhile: decided below on the stored one
+				throw err;
+			});
+			if (captured) {
+				crashPoint("capture.after-record");
+				return this.handOn(via, captured);
+			}
+		}
+		const p = stored ?? (await this.ensure(order));
 		if (p.provider !== "manual") throw new ConflictError("This order is paid through stripe: its payment is recorded from the provider's events", "NOT_MANUAL");
-		if (ref !== undefined && ref !== p.reference) throw new ConflictError("This reference is not the order's payment reference", "REFERENCE_MISMATCH", { reference: ref });
+		if (ref !== undefined && ref !== p.reference) throw referenceMismatch(ref);
 		if (p.status !== "unpaid" && p.status !== "failed") throw new ConflictError(`This order's payment is already ${p.status}`, "ALREADY_PAID", { status: p.status });
 		return this.capture(via, p, p.amountCents);
 	}
@@ -275,4 +293,8 @@ export class PaymentBook {
 /** A cancelled order takes no new payment (one that arrives anyway, from a provider, is refunded). */
 function assertNotCancelled(order: Order): void {
 	if (order.status === "cancelled") throw new ConflictError("The order is cancelled", "ORDER_CANCELLED");
+}
+
+function referenceMismatch(ref: string): ConflictError {
+	return new ConflictError("This reference is not the order's payment reference", "REFERENCE_MISMATCH", { reference: ref });
 }

@@ -11,6 +11,8 @@ export const PAYMENT_CRASH_POINTS = [
 	"return.after-refund",
 	"return.after-restock",
 	"aftercare.after-publish",
+	"paid.after-move",
+	"paid.after-publish",
 ] as const satisfies readonly CrashPoint[];
 
 export type PaymentCrashPoint = (typeof PAYMENT_CRASH_POINTS)[number];

@@ -74,6 +74,16 @@ class Shop {
 		return id;
 	}
 
+	/** A checkout of 1 A and 2 B (750 cents and shipping), awaiting payment. */
+	async checkout(): Promise<string> {
+		for (const [i, p] of this.products.entries()) expect((await this.http.post("/cart/items", { productId: p.id, quantity: i + 1 }, this.customer)).status).toBe(200);
+		const shipping = { shippingAddress: { line1: "1 Crash Road", city: "Kill", postalCode: "9", country: "US" }, shippingMethod: "standard" };
+		const quote = await this.http.post("/checkout/quote", shipping, this.customer);
+		const res = await this.http.post("/checkout", { ...shipping, currency: "USD", expectedTotalCents: quote.body.totalCents }, this.customer);
+		expect(res.body).toMatchObject({ status: "awaiting_payment" });
+		return res.body.id as string;
+	}
+
 	get(id: string) {
 		return this.http.get(`/orders/${id}`, this.admin).then(r => r.body);
 	}
@@ -114,6 +124,18 @@ const isPaidOnce = async (shop: Shop, id: string) => {
 	expect(o).toMatchObject({ paymentStatus: "paid", paidCents: 750 });
 	expect(o.paymentHistory.map((c: { status: string }) => c.status)).toEqual(["paid"]);
 };
+/** A checkout order marked paid: paid and confirmed once, its stock still held, its status and payment messages both out (the settler resends what the crash left). */
+const checkoutPaidOnce = async (shop: Shop, id: string) => {
+	const o = await shop.get(id);
+	expect(o).toMatchObject({ status: "confirmed", paymentStatus: "paid", paidCents: o.totalCents });
+	expect(o.statusHistory.map((s: { status: string }) => s.status)).toEqual(["pending", "awaiting_payment", "confirmed"]);
+	expect(o.paymentHistory.map((c: { status: string }) => c.status)).toEqual(["paid"]);
+	const p = (await shop.http.get(`/orders/${id}/payment`, shop.admin)).body;
+	expect(p).toMatchObject({ status: "paid", capturedCents: o.totalCents, refundedCents: 0 });
+	expect((await shop.http.get(`/products/${shop.products[1].id}`)).body.stock).toBe(8);
+	// The status message reached its consumers: analytics counts the order confirmed (its cached answer lives two seconds).
+	await waitFor(async () => (await shop.http.get("/analytics/dashboard", shop.admin)).body.ordersByStatus?.confirmed === 1, 20_000, "analytics to count the order confirmed");
+};
 const refund = (shop: Shop, id: string) => shop.http.post(`/orders/${id}/refunds`, { amountCents: 100 }, shop.admin);
 const refundedOnce = async (shop: Shop, id: string) => {
 	await waitFor(async () => (await shop.get(id)).paymentStatus === "partially_refunded", 20_000, "the refund recorded on the order");
@@ -133,6 +155,8 @@ const SCENARIOS: Record<PaymentCrashPoint, Scenario> = {
 	"capture.after-record": { before: s => s.order("confirmed"), trigger: markPaid, check: isPaidOnce },
 	"payment.after-apply": { before: s => s.order("confirmed"), trigger: markPaid, check: isPaidOnce },
 	"aftercare.after-publish": { before: s => s.order("confirmed"), trigger: markPaid, check: isPaidOnce },
+	"paid.after-move": { before: s => s.checkout(), trigger: markPaid, check: checkoutPaidOnce },
+	"paid.after-publish": { before: s => s.checkout(), trigger: markPaid, check: checkoutPaidOnce },
 	"refund.after-intent": { before: s => s.order("paid"), trigger: refund, check: refundedOnce },
 	"refund.after-issue": { before: s => s.order("paid"), trigger: refund, check: refundedOnce },
 	"refund.after-record": { before: s => s.order("paid"), trigger: refund, check: refundedOnce },

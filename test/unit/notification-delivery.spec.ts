@@ -8,7 +8,7 @@ import { LocalOutbox, Templates, type LocalMailDoc } from "../../services/notifi
 import { Outbox, type DeliveryDoc, type EventDoc } from "../../services/notifications/outbox";
 import { WebhookSender } from "../../services/notifications/webhook-sender";
 import { waitFor } from "../helpers/broker";
-import { memoryStore } from "../helpers/stepped-store";
+import { Gate, memoryStore, through } from "../helpers/stepped-store";
 import { WebhookReceiver } from "../helpers/webhook-receiver";
 
 /** The outbox and its dispatcher on in-memory stores, delivering to real HTTP receivers on 127.0.0.1. */
@@ -287,5 +287,25 @@ describe("the outbox's bounds", () => {
 		expect((await kept.latest(100)).map(m => m.subject)).toEqual(Array.from({ length: 10 }, (_, k) => `Mail ${24 - k}`));
 		await kept.prune(new Date(Date.now() + 1000));
 		expect(await kept.count()).toBe(0);
+	});
+});
+
+describe("recording an event", () => {
+	it("stores an event and its deliveries once when two messages carry it at once, and reads nothing again for an event it fanned out", async () => {
+		const gate = new Gate();
+		const events = await memoryStore<EventDoc>("once-events");
+		const deliveries = await memoryStore<DeliveryDoc>("once-deliveries");
+		let reads = 0;
+		const counted = through(events, gate, "events");
+		const findById = counted.findById;
+		counted.findById = id => (reads++, findById(id));
+		const outbox = new Outbox(counted, through(deliveries, gate, "deliveries"));
+		const event = productEvent();
+		const target = () => Promise.resolve([{ channel: "webhook" as const, endpointId: "e1" }]);
+		expect(await Promise.all([outbox.record(event, target), outbox.record(event, target)])).toEqual([true, false]);
+		expect(gate.passed.map(w => `${w.collection} ${w.op}`)).toEqual(["events insert", "deliveries insert", "events updateById"]);
+		expect(await outbox.record(event, target)).toBe(false);
+		expect(reads).toBe(1);
+		expect((await deliveries.find({})).map(d => d._id)).toEqual([`${event.id}>webhook:e1`]);
 	});
 });

@@ -50,6 +50,15 @@ describe("order facts", () => {
 		expect(await facts.isEmpty()).toBe(true);
 	});
 
+	it("stores nothing from a payment's or a fulfilment's message: a fact is an order's status, and each status has its own message", async () => {
+		const facts = new OrderFacts(store);
+		expect(await facts.apply(confirmed, "payment")).toBe(false);
+		expect(await facts.apply(cancelled, "fulfilment")).toBe(false);
+		expect(await facts.isEmpty()).toBe(true);
+		expect(await facts.apply(confirmed, "status")).toBe(true);
+		expect(await statusOf("P")).toBe("confirmed");
+	});
+
 	it("keeps an order's newest state, whatever order its messages come in, and says when one changed something", async () => {
 		const facts = new OrderFacts(store);
 		expect(await facts.apply(cancelled)).toBe(true);

@@ -5,7 +5,7 @@ import type { PaymentUpdate } from "../../lib/contracts/payments";
 import type { Order } from "../../lib/contracts/types";
 import { PAYMENT_INDEXES, PaymentBook, type Caller, type PaymentDoc } from "../../services/payments/book";
 import type { Provider, ProviderPayment } from "../../services/payments/providers";
-import { memoryStore } from "../helpers/stepped-store";
+import { Gate, memoryStore, through } from "../helpers/stepped-store";
 
 /** The payments ledger driven directly, on an in-memory store, with a recording provider and a stand-in for orders. */
 
@@ -85,6 +85,22 @@ describe("the payment book", () => {
 		expect(await stored()).toMatchObject({ status: "paid", capturedCents: 1000, history: [expect.objectContaining({ status: "paid", amountCents: 1000 })] });
 		expect(orders.applied.map(u => [u.version, u.status, u.paidCents])).toEqual([[1, "paid", 1000]]);
 		expect((await stored()).sync).toBeUndefined();
+	});
+
+	it("marks a manual payment paid with one write when none is stored (the payment stored captured), then hands it to orders and clears its mark", async () => {
+		const gate = new Gate();
+		const gated = new PaymentBook({ payments: through(store, gate, "payments"), providers: { stripe: provider }, currency: "EUR", logger });
+		orders.status = "awaiting_payment";
+		const p = await gated.markPaid(orders, ORDER);
+		expect(p).toMatchObject({ status: "paid", provider: "manual", capturedCents: 1000, amountCents: 1000 });
+		expect(gate.passed.map(w => w.op)).toEqual(["insert", "updateMany"]);
+		expect(await stored()).toMatchObject({ status: "paid", capturedCents: 1000, history: [expect.objectContaining({ status: "paid", amountCents: 1000 })] });
+		expect((await stored()).sync).toBeUndefined();
+		expect(orders.applied.map(u => [u.version, u.status, u.paidCents])).toEqual([[1, "paid", 1000]]);
+		expect(orders.confirmed).toEqual([ORDER.id]);
+		await expect(gated.markPaid(orders, ORDER)).rejects.toMatchObject({ type: "ALREADY_PAID" });
+		await expect(gated.markPaid(orders, { ...ORDER, id: "order-2" }, "RFWRONG")).rejects.toMatchObject({ type: "REFERENCE_MISMATCH" });
+		expect(await book.find("order-2")).toBeNull();
 	});
 
 	it("records a refund as issuing before asking the provider; a provider away leaves it to recover, which issues it once under the same id", async () => {

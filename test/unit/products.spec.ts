@@ -148,6 +148,23 @@ describe("products service", () => {
 			expect(page2.rows.map((p: any) => p.id)).toEqual([a.id]);
 		});
 
+		it("counts only when a page does not tell its total (a full page, or one past the end): a page short of its size ends the list", async () => {
+			const adapter = (broker.getLocalService("products") as unknown as { adapter: { count: (...args: unknown[]) => Promise<number> } }).adapter;
+			const count = jest.spyOn(adapter, "count");
+			try {
+				const [a, b, c] = [await product({ category: "pages" }), await product({ category: "pages" }), await product({ category: "pages" })];
+				expect(await call("list", { ids: `${a.id},${b.id}` })).toMatchObject({ total: 2, totalPages: 1 });
+				expect(await call("list", { category: "pages", page: 2, pageSize: 2 })).toMatchObject({ total: 3, totalPages: 2, rows: [expect.objectContaining({ id: expect.any(String) })] });
+				expect(count).not.toHaveBeenCalled();
+				expect(await call("list", { category: "pages", pageSize: 3 })).toMatchObject({ total: 3, totalPages: 1 });
+				expect(await call("list", { category: "pages", page: 3, pageSize: 2 })).toMatchObject({ total: 3, totalPages: 2, rows: [] });
+				expect(count).toHaveBeenCalledTimes(2);
+				expect([a, b, c]).toHaveLength(3);
+			} finally {
+				count.mockRestore();
+			}
+		});
+
 		it("refuses bad list parameters with 422", async () => {
 			await expect(call("list", { pageSize: 101 })).rejects.toMatchObject({ code: 422 });
 			await expect(call("list", { pageSize: 0 })).rejects.toMatchObject({ code: 422 });
