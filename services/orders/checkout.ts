@@ -4,7 +4,6 @@ import { CHECKOUT_REFUSAL, type CartChange, type CheckoutCart, type CheckoutTota
 import { ConflictError, UnprocessableError } from "../../lib/contracts/errors";
 import type { ReservedLine } from "../../lib/contracts/reservations";
 import type { Product, ShippingAddress } from "../../lib/contracts/types";
-import { crashPoint } from "../../lib/infra/crash-points";
 import type { ShopSettings } from "../../lib/infra/settings";
 import type { HoldOutcome, OrderDoc } from "./order-doc";
 import type { PaymentHold } from "./payment-hold";
@@ -73,13 +72,10 @@ export class Checkout {
 		const { priced, cart } = await this.priceCart(via, customerId, req, true);
 		if (priced.totals.totalCents !== req.expectedTotalCents) throw totalMismatch(req.expectedTotalCents, priced.totals);
 		const items = cart.lines.map(l => ({ productId: l.productId, quantity: l.quantity }));
-		const request = { shippingMethod: req.shippingMethod, expectedTotalCents: req.expectedTotalCents };
+		const request = { shippingMethod: req.shippingMethod, expectedTotalCents: req.expectedTotalCents, ...(cart.version === null ? {} : { cartVersion: cart.version }) };
 		const { order, created } = await this.deps.saga.open(customerId, key, items, req.shippingAddress, undefined, { request, hash });
+		// The hold empties the cart (./payment-hold.ts), here or in the settler's round that finishes a cut checkout.
 		const placed = order.status === "pending" ? await this.deps.saga.place(via, order) : order;
-		if (created && placed.status === "awaiting_payment") {
-			crashPoint("checkout.after-hold");
-			await via.call("carts.checkedOut", { customerId, version: cart.version }).catch((err: Error) => this.deps.logger.warn(`The cart of order ${order._id} was not emptied`, err.message));
-		}
 		return { order: placed, created };
 	}
 

@@ -28,6 +28,8 @@ export interface OrderDoc extends Doc, Omit<Order, "id" | AftercareField>, Parti
 export interface CheckoutRequest {
 	shippingMethod: string;
 	expectedTotalCents: number;
+	/** The cart's version checkout read: once the order awaits payment, the cart is emptied unless it changed since (absent on orders from before it was kept). */
+	cartVersion?: string;
 }
 
 /** How a checkout's reserved lines become its hold: the order's fields, or a refusal (the total changed meanwhile). */

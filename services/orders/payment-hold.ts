@@ -20,10 +20,18 @@ export class PaymentHold extends Placement {
 		super(deps);
 	}
 
-	/** The settler's round, then the unpaid orders past their deadline expire (not the stock ledger's own recovery: that one gives back takes without an outcome). */
+	/**
+	 * The settler's round, then the unpaid orders past their deadline expire
+	 * (not the stock ledger's own recovery: that one gives back takes without
+	 * an outcome). First, a checkout held but not yet announced (a crash
+	 * between its hold and its cart) has its cart emptied, before the round
+	 * announces it and clears the mark that finds it.
+	 */
 	override async recoverStale(broker: Via): Promise<void> {
-		await super.recoverStale(broker);
 		const via = settlerVia(broker);
+		const cutoff = new Date(Date.now() - this.deps.settlement.pendingTimeoutMs).toISOString();
+		for (const order of await this.deps.orders.find({ query: { outbox: true, awaitingPayment: true, updatedAt: { $lte: cutoff } } })) await this.emptyCart(via, order);
+		await super.recoverStale(broker);
 		for (const order of await this.overdue()) await this.attempt(`expire order ${order._id}`, () => this.expire(via, order));
 	}
 
@@ -74,9 +82,23 @@ export class PaymentHold extends Placement {
 	 */
 	protected override async hold(via: Via, order: OrderDoc, lines: ReservedLine[]): Promise<OrderDoc | null> {
 		const outcome = this.pricer(order, lines);
-		if ("fields" in outcome) return this.transition(via, order._id, "pending", "awaiting_payment", outcome.fields, { cancelling: { $exists: false } });
+		if ("fields" in outcome) {
+			const held = await this.transition(via, order._id, "pending", "awaiting_payment", outcome.fields, { cancelling: { $exists: false } });
+			if (held?.status === "awaiting_payment") {
+				crashPoint("checkout.after-hold");
+				await this.emptyCart(via, held);
+			}
+			return held;
+		}
 		const now = await this.abandon(via, order);
 		if (now && now.status !== "pending") return now;
 		throw outcome.refused;
+	}
+
+	/** The cart the checkout was made from, emptied unless it changed since checkout read it (then the customer decides); a carts that cannot be reached leaves it as it is. */
+	private async emptyCart(via: Via, order: OrderDoc): Promise<void> {
+		const version = order.checkout?.cartVersion;
+		if (!version) return;
+		await via.call("carts.checkedOut", { customerId: order.customerId, version }).catch((err: Error) => this.deps.logger.warn(`The cart of order ${order._id} was not emptied`, err.message));
 	}
 }
