@@ -24,6 +24,8 @@ export interface VersionRead {
 }
 
 export interface CacheVersions {
+	/** Reads cost no round trip (one process's memory): nothing is gained by reading several at once ahead of time. */
+	readonly local: boolean;
 	read(service: string): Promise<VersionRead>;
 	/** The versions of several services in one read (one round trip). */
 	readMany(services: readonly string[]): Promise<Map<string, VersionRead>>;
@@ -91,6 +93,7 @@ type VersionScripts = Redis & {
 
 /** The versions in Redis, under the namespace's prefix: one script call (one round trip) per read, begin or end. */
 export class RedisCacheVersions implements CacheVersions {
+	readonly local = false;
 	private readonly redis: VersionScripts;
 
 	constructor(
@@ -140,19 +143,25 @@ export class RedisCacheVersions implements CacheVersions {
 
 /** The versions of one process's memory cache (the embedded default). */
 export class MemoryCacheVersions implements CacheVersions {
+	readonly local = true;
 	private readonly versions = new Map<string, string>();
 	private readonly leases = new Map<string, Map<string, number>>();
 
 	read(service: string): Promise<VersionRead> {
+		return Promise.resolve(this.readNow(service));
+	}
+
+	readMany(services: readonly string[]): Promise<Map<string, VersionRead>> {
+		return Promise.resolve(new Map(services.map(s => [s, this.readNow(s)])));
+	}
+
+	private readNow(service: string): VersionRead {
 		let version = this.versions.get(service);
 		if (!version) this.versions.set(service, (version = newVersion()));
 		const now = Date.now();
-		const writing = [...(this.leases.get(service)?.values() ?? [])].some(until => until > now);
-		return Promise.resolve({ version, writing });
-	}
-
-	async readMany(services: readonly string[]): Promise<Map<string, VersionRead>> {
-		return new Map(await Promise.all(services.map(async s => [s, await this.read(s)] as const)));
+		let writing = false;
+		for (const until of this.leases.get(service)?.values() ?? []) if (until > now) writing = true;
+		return { version, writing };
 	}
 
 	begin(service: string, holder: string, leaseMs: number): Promise<void> {

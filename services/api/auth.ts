@@ -46,11 +46,12 @@ type TokenGate = { broker: ServiceBroker; assertCurrent(user: AuthUser, read: bo
 /**
  * Every door's check that a call's token is still current (REST's and
  * Socket.IO's): a read first takes its version snapshot, so that the token
- * check and the action's cached answer read one set of versions.
+ * check and the action's cached answer read their versions in one Redis
+ * round trip (versions in the node's memory are read where they are used).
  */
 export async function assertTokenCurrent(gateway: TokenGate, user: AuthUser, action: string, meta: object): Promise<void> {
 	const versions = versionsOf(gateway.broker);
-	if (isRead(action) && versions) takeSnapshot(meta, versions, [CUSTOMERS, serviceOf({ name: action })]);
+	if (isRead(action) && versions && !versions.local) takeSnapshot(meta, versions, [CUSTOMERS, serviceOf({ name: action })]);
 	await gateway.assertCurrent(user, isRead(action), meta);
 }
 
