@@ -28,6 +28,7 @@ export const CRASH_POINTS = {
 	"return.after-refund": "the return is refunded; its stock is not given back",
 	"return.after-restock": "the return's stock is given back; the order still marks the return unfinished",
 	"aftercare.after-publish": "a payment or fulfilment message is sent; the order's outbox mark is still set",
+	"fulfil.after-move": "a ship or deliver move is stored with its fulfilment record and both outbox marks; neither its status nor its fulfilment message is sent",
 	// Checkout (services/orders/checkout.ts, payment-hold.ts), expiry, carts (services/carts/cart-book.ts)
 	"checkout.after-open": "a checkout order is stored pending with its shipping method and the total the client showed; products has not been asked",
 	"checkout.after-reserve": "products holds the checkout's stock; the order is still pending",

@@ -92,6 +92,7 @@ export class Aftercare {
 			{ $set: { status: "shipped", fulfilment, outbox: true, fulfilmentOutbox: true, updatedAt: at }, $push: { statusHistory: { status: "shipped", at } } },
 		);
 		if (!shipped) throw cannot("ship", (await this.find(id)).status);
+		crashPoint("fulfil.after-move");
 		this.announce(shipped, true);
 		return this.deps.toPublic(shipped);
 	}
@@ -106,6 +107,7 @@ export class Aftercare {
 			{ $set: { status: "delivered", fulfilment, outbox: true, ...(fulfilment ? { fulfilmentOutbox: true } : {}), updatedAt: at }, $push: { statusHistory: { status: "delivered", at } } },
 		);
 		if (!delivered) throw cannot("deliver", (await this.find(id)).status);
+		crashPoint("fulfil.after-move");
 		this.announce(delivered, true);
 		return this.deps.toPublic(delivered);
 	}

@@ -11,6 +11,7 @@ export const PAYMENT_CRASH_POINTS = [
 	"return.after-refund",
 	"return.after-restock",
 	"aftercare.after-publish",
+	"fulfil.after-move",
 	"paid.after-move",
 	"paid.after-publish",
 ] as const satisfies readonly CrashPoint[];

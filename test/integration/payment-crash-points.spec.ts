@@ -136,6 +136,14 @@ const checkoutPaidOnce = async (shop: Shop, id: string) => {
 	// The status message reached its consumers: analytics counts the order confirmed (its cached answer lives two seconds).
 	await waitFor(async () => (await shop.http.get("/analytics/dashboard", shop.admin)).body.ordersByStatus?.confirmed === 1, 20_000, "analytics to count the order confirmed");
 };
+const ship = (shop: Shop, id: string) => shop.http.post(`/orders/${id}/ship`, { carrier: "DHL", trackingNumber: "JD01" }, shop.admin);
+/** Shipped once, with its fulfilment record, and its status message out (the settler resends what the crash left): analytics counts it shipped. */
+const shippedOnce = async (shop: Shop, id: string) => {
+	const o = await shop.get(id);
+	expect(o).toMatchObject({ status: "shipped", fulfilment: { carrier: "DHL", trackingNumber: "JD01", deliveredAt: null } });
+	expect(o.statusHistory.map((s: { status: string }) => s.status)).toEqual(["pending", "confirmed", "shipped"]);
+	await waitFor(async () => (await shop.http.get("/analytics/dashboard", shop.admin)).body.ordersByStatus?.shipped === 1, 20_000, "analytics to count the order shipped");
+};
 const refund = (shop: Shop, id: string) => shop.http.post(`/orders/${id}/refunds`, { amountCents: 100 }, shop.admin);
 const refundedOnce = async (shop: Shop, id: string) => {
 	await waitFor(async () => (await shop.get(id)).paymentStatus === "partially_refunded", 20_000, "the refund recorded on the order");
@@ -156,6 +164,7 @@ const SCENARIOS: Record<PaymentCrashPoint, Scenario> = {
 	"payment.after-apply": { before: s => s.order("confirmed"), trigger: markPaid, check: isPaidOnce },
 	"aftercare.after-publish": { before: s => s.order("confirmed"), trigger: markPaid, check: isPaidOnce },
 	"paid.after-move": { before: s => s.checkout(), trigger: markPaid, check: checkoutPaidOnce },
+	"fulfil.after-move": { before: s => s.order("paid"), trigger: ship, check: shippedOnce },
 	"paid.after-publish": { before: s => s.checkout(), trigger: markPaid, check: checkoutPaidOnce },
 	"refund.after-intent": { before: s => s.order("paid"), trigger: refund, check: refundedOnce },
 	"refund.after-issue": { before: s => s.order("paid"), trigger: refund, check: refundedOnce },
