@@ -20,17 +20,9 @@ export class PaymentHold extends Placement {
 		super(deps);
 	}
 
-	/**
-	 * The settler's round, then the unpaid orders past their deadline expire
-	 * (not the stock ledger's own recovery: that one gives back takes without
-	 * an outcome). First, a checkout held but not yet announced (a crash
-	 * between its hold and its cart) has its cart emptied, before the round
-	 * announces it and clears the mark that finds it.
-	 */
+	/** The settler's round, then the unpaid orders past their deadline expire (not the stock ledger's own recovery: that one gives back takes without an outcome). */
 	override async recoverStale(broker: Via): Promise<void> {
 		const via = settlerVia(broker);
-		const cutoff = new Date(Date.now() - this.deps.settlement.pendingTimeoutMs).toISOString();
-		for (const order of await this.deps.orders.find({ query: { outbox: true, awaitingPayment: true, updatedAt: { $lte: cutoff } } })) await this.emptyCart(via, order);
 		await super.recoverStale(broker);
 		for (const order of await this.overdue()) await this.attempt(`expire order ${order._id}`, () => this.expire(via, order));
 	}
@@ -93,6 +85,11 @@ export class PaymentHold extends Placement {
 		const now = await this.abandon(via, order);
 		if (now && now.status !== "pending") return now;
 		throw outcome.refused;
+	}
+
+	/** A checkout held but not announced (a crash between its hold and its cart): its cart is emptied before the settler announces it and clears the mark that finds it. */
+	protected override async beforeResend(via: Via, order: OrderDoc): Promise<void> {
+		if (order.status === "awaiting_payment") await this.emptyCart(via, order);
 	}
 
 	/** The cart the checkout was made from, emptied unless it changed since checkout read it (then the customer decides); a carts that cannot be reached leaves it as it is. */

@@ -145,7 +145,11 @@ export class Placement {
 		const stale = (query: Query) => this.deps.orders.find({ query: { ...query, updatedAt: { $lte: cutoff } } });
 		const [pending, cancelling] = await Promise.all([stale({ pending: true, cancelling: { $exists: false } }), stale({ cancelling: true })]);
 		for (const order of pending) await this.attempt(`resolve pending order ${order._id}`, () => this.resolvePending(via, order));
-		for (const order of await stale({ outbox: true })) await this.attempt(`publish the status of order ${order._id}`, () => this.publishStatus(order));
+		for (const order of await stale({ outbox: true }))
+			await this.attempt(`publish the status of order ${order._id}`, async () => {
+				await this.beforeResend(via, order);
+				await this.publishStatus(order);
+			});
 		for (const order of cancelling) {
 			await this.attempt(`finish cancelling order ${order._id}`, async () => {
 				await products.release(via, order._id);
@@ -165,6 +169,9 @@ export class Placement {
 		if (r.state === "reserved") await this.confirm(via, order, r.lines);
 		else await this.abandon(via, order);
 	}
+
+	/** What the settler finishes of a move a crash cut before its status was announced, before it announces it (nothing here; checkout's hold empties its cart). */
+	protected async beforeResend(_via: Via, _order: OrderDoc): Promise<void> {}
 
 	/** Hand the order's status to the durable channel, then clear its outbox mark (unless a newer move set it). */
 	async publishStatus(order: OrderDoc): Promise<void> {

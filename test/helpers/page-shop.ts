@@ -2,6 +2,7 @@ import crypto from "crypto";
 import fs from "fs";
 import os from "os";
 import path from "path";
+import type { Page } from "playwright-core";
 import { SCREENSHOT_DIR, launchBrowser, type Browser } from "./browser";
 import { ADMIN, freePort, waitForRunning } from "./cluster";
 import { HttpClient } from "./http";
@@ -43,4 +44,15 @@ export async function startPageShop(name: string): Promise<PageShop> {
 		await stop();
 		throw err;
 	}
+}
+
+/** The page fits its width: nothing scrolls sideways. */
+export const noHorizontalScroll = (page: Page) => page.evaluate<boolean>("document.documentElement.scrollWidth <= window.innerWidth");
+
+/** The text of the error shown beside an input (the element its aria-describedby names). */
+export async function errorBeside(page: Page, label: string, timeoutMs = 10_000): Promise<string> {
+	const input = page.getByLabel(label, { exact: true });
+	await input.and(page.locator('[aria-invalid="true"]')).waitFor({ timeout: timeoutMs });
+	const ids = (await input.getAttribute("aria-describedby"))!.split(" ");
+	return (await page.locator(ids.map(id => `#${id}`).join(", ")).allTextContents()).join(" ");
 }

@@ -8,7 +8,7 @@ import { waitFor } from "../helpers/broker";
 import { ADMIN } from "../helpers/cluster";
 import type { HttpClient } from "../helpers/http";
 import type { ShopProcess } from "../helpers/shop-process";
-import { startPageShop, type PageShop } from "../helpers/page-shop";
+import { errorBeside, noHorizontalScroll, startPageShop, type PageShop } from "../helpers/page-shop";
 
 /** Waits that are no contract, only a bound on a hung page. */
 const PAGE_MS = 10_000;
@@ -83,16 +83,6 @@ describe("running the shop from the operations page", () => {
 		await page.goto(`${shop!.url}/${hash}`);
 		await page.locator('#connection[data-state="live"]').waitFor({ timeout: PAGE_MS });
 		return tab;
-	}
-
-	const noHorizontalScroll = (page: Page) => page.evaluate<boolean>("document.documentElement.scrollWidth <= window.innerWidth");
-
-	/** The text of the error shown beside an input (the element its aria-describedby names). */
-	async function errorBeside(page: Page, label: string): Promise<string> {
-		const input = page.getByLabel(label, { exact: true });
-		await input.and(page.locator('[aria-invalid="true"]')).waitFor({ timeout: PAGE_MS });
-		const ids = (await input.getAttribute("aria-describedby"))!.split(" ");
-		return (await page.locator(ids.map(id => `#${id}`).join(", ")).allTextContents()).join(" ");
 	}
 
 	describe.each(VIEWPORTS)("at %s", (label, viewport) => {

@@ -7,7 +7,7 @@ import { SCREENSHOT_DIR, saveScreenshot, type Browser } from "../helpers/browser
 import { waitFor } from "../helpers/broker";
 import type { HttpClient } from "../helpers/http";
 import type { ShopProcess } from "../helpers/shop-process";
-import { startPageShop, type PageShop } from "../helpers/page-shop";
+import { errorBeside, noHorizontalScroll, startPageShop, type PageShop } from "../helpers/page-shop";
 
 /** Waits that are no contract, only a bound on a hung page. */
 const PAGE_MS = 10_000;
@@ -77,16 +77,6 @@ describe("the shop from the page: checkout and the admin's order moves", () => {
 		await row.getByRole("button", { name: /^Manage order/ }).click();
 		await admin.page.locator(`#order-manage[data-order-id="${orderId}"]`).waitFor({ timeout: PAGE_MS });
 		return admin;
-	}
-
-	const noHorizontalScroll = (page: Page) => page.evaluate<boolean>("document.documentElement.scrollWidth <= window.innerWidth");
-
-	/** The text of the error shown beside an input (the element its aria-describedby names). */
-	async function errorBeside(page: Page, label: string): Promise<string> {
-		const input = page.getByLabel(label, { exact: true });
-		await input.and(page.locator('[aria-invalid="true"]')).waitFor({ timeout: PAGE_MS });
-		const ids = (await input.getAttribute("aria-describedby"))!.split(" ");
-		return (await page.locator(ids.map(id => `#${id}`).join(", ")).allTextContents()).join(" ");
 	}
 
 	describe.each(VIEWPORTS)("at %s", (label, viewport) => {

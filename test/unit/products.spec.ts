@@ -236,30 +236,12 @@ describe("products service", () => {
 	describe("returns", () => {
 		it("gives a return's quantities back once per return and product, and refuses a product listed twice (422, nothing moved)", async () => {
 			const [a, b] = [await product(), await product()];
-			await call("restockReturn", {
-				returnId: "ret-1",
-				items: [
-					{ productId: a.id, quantity: 2 },
-					{ productId: b.id, quantity: 1 },
-				],
-			});
-			await call("restockReturn", {
-				returnId: "ret-1",
-				items: [
-					{ productId: a.id, quantity: 2 },
-					{ productId: b.id, quantity: 1 },
-				],
-			});
+			const returned = { returnId: "ret-1", items: [a, b].map((p, i) => ({ productId: p.id, quantity: 2 - i })) };
+			await call("restockReturn", returned);
+			await call("restockReturn", returned);
 			expect([await stockOf(a.id), await stockOf(b.id)]).toEqual([12, 11]);
-			await expect(
-				call("restockReturn", {
-					returnId: "ret-2",
-					items: [
-						{ productId: a.id, quantity: 1 },
-						{ productId: a.id, quantity: 3 },
-					],
-				}),
-			).rejects.toMatchObject({ code: 422 });
+			const twice = [1, 3].map(quantity => ({ productId: a.id, quantity }));
+			await expect(call("restockReturn", { returnId: "ret-2", items: twice })).rejects.toMatchObject({ code: 422 });
 			expect(await stockOf(a.id)).toBe(12);
 		});
 
