@@ -5,6 +5,13 @@ import type { AuthUser } from "../contracts/auth";
 import type { AuthSettings } from "./settings";
 
 const VERIFIED_CACHE_SIZE = 10_000;
+const BEARER = /^Bearer\s+(\S+)$/i;
+/** Where a keep-alive connection keeps the last Authorization header it sent and whom it stood for. */
+const LAST_BEARER = Symbol("lastBearer");
+
+type Verified = AuthUser & { expiresAt: number };
+/** A connection (a request's socket) that remembers its last bearer. */
+export type BearerConnection = object & { [LAST_BEARER]?: { header: string; user: Verified } };
 
 /** Signs and verifies the JWTs of one secret. */
 export class Tokens {
@@ -19,7 +26,7 @@ export class Tokens {
 	 * load): the same string always verifies the same way, and expiry is
 	 * checked on every hit.
 	 */
-	private readonly verified = new LRUCache<string, AuthUser & { expiresAt: number }>({ max: VERIFIED_CACHE_SIZE });
+	private readonly verified = new LRUCache<string, Verified>({ max: VERIFIED_CACHE_SIZE });
 
 	constructor(private readonly settings: AuthSettings) {
 		this.key = crypto.createSecretKey(Buffer.from(settings.jwtSecret, "utf8"));
@@ -31,11 +38,34 @@ export class Tokens {
 
 	/** The user a token stands for, or null when it is missing, forged or expired. */
 	verify(token: string): AuthUser | null {
+		return this.lookUp(token);
+	}
+
+	/**
+	 * The user an `Authorization: Bearer <token>` header stands for, or null.
+	 * A keep-alive connection sends the same header request after request:
+	 * the same string as its last one (compared whole) is the same user,
+	 * without the pattern, the hashing of the token as a cache key, or the
+	 * cache (together ~5% of a signed-in read); expiry is checked each time.
+	 */
+	verifyBearer(header: string, connection: BearerConnection): AuthUser | null {
+		const last = connection[LAST_BEARER];
+		if (last !== undefined && last.header === header && last.user.expiresAt > Date.now()) return last.user;
+		const match = BEARER.exec(header);
+		const user = match ? this.lookUp(match[1]) : null;
+		if (user?.expiresAt) connection[LAST_BEARER] = { header, user: user as Verified };
+		return user;
+	}
+
+	/** Verified once per token string (kept while it lasts); a token without an expiry is verified each time. */
+	private lookUp(token: string): AuthUser | null {
 		const hit = this.verified.get(token);
 		if (hit && hit.expiresAt > Date.now()) return hit;
 		const user = this.verifyNow(token);
-		if (user?.expiresAt) this.verified.set(token, { ...user, expiresAt: user.expiresAt });
-		return user;
+		if (!user?.expiresAt) return user;
+		const verified = { ...user, expiresAt: user.expiresAt };
+		this.verified.set(token, verified);
+		return verified;
 	}
 
 	private verifyNow(token: string): AuthUser | null {

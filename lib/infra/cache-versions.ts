@@ -24,9 +24,13 @@ export interface VersionRead {
 }
 
 export interface CacheVersions {
-	/** Reads cost no round trip (one process's memory): nothing is gained by reading several at once ahead of time. */
-	readonly local: boolean;
 	read(service: string): Promise<VersionRead>;
+	/**
+	 * Versions in this process's memory are read without waiting: no round
+	 * trip to save by reading several ahead of time, and no promise to await.
+	 * Absent where a read is a round trip (Redis).
+	 */
+	readNow?(service: string): VersionRead;
 	/** The versions of several services in one read (one round trip). */
 	readMany(services: readonly string[]): Promise<Map<string, VersionRead>>;
 	/** A new version and a lease of `leaseMs` for `holder`; rejects when the cache cannot be reached. */
@@ -93,7 +97,6 @@ type VersionScripts = Redis & {
 
 /** The versions in Redis, under the namespace's prefix: one script call (one round trip) per read, begin or end. */
 export class RedisCacheVersions implements CacheVersions {
-	readonly local = false;
 	private readonly redis: VersionScripts;
 
 	constructor(
@@ -143,7 +146,6 @@ export class RedisCacheVersions implements CacheVersions {
 
 /** The versions of one process's memory cache (the embedded default). */
 export class MemoryCacheVersions implements CacheVersions {
-	readonly local = true;
 	private readonly versions = new Map<string, string>();
 	private readonly leases = new Map<string, Map<string, number>>();
 
@@ -155,7 +157,7 @@ export class MemoryCacheVersions implements CacheVersions {
 		return Promise.resolve(new Map(services.map(s => [s, this.readNow(s)])));
 	}
 
-	private readNow(service: string): VersionRead {
+	readNow(service: string): VersionRead {
 		let version = this.versions.get(service);
 		if (!version) this.versions.set(service, (version = newVersion()));
 		const now = Date.now();

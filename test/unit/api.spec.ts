@@ -1,3 +1,4 @@
+import { Agent, request as httpRequest } from "http";
 import zlib from "zlib";
 import type { ServiceBroker } from "moleculer";
 import { waitFor } from "../helpers/broker";
@@ -127,6 +128,32 @@ describe("api gateway over HTTP (embedded default)", () => {
 			const forged = await http.get("/customers/me", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4Iiwicm9sZSI6ImFkbWluIn0.bad");
 			expect(forged.status).toBe(401);
 			expect((await http.get("/customers/me", undefined, { authorization: "Basic abc" })).status).toBe(401);
+		});
+
+		it("judges each request's token on its own, on one kept-alive connection too: a forged or another account's token after a valid one is not taken for it", async () => {
+			const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+			const ports = new Set<number>();
+			const me = (authorization: string) =>
+				new Promise<{ status: number; body: { email?: string } }>((resolve, reject) => {
+					const req = httpRequest(`${shop.url}/api/customers/me`, { agent, headers: { authorization } }, res => {
+						ports.add(res.socket.localPort!);
+						let text = "";
+						res.on("data", chunk => (text += chunk)).on("end", () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+					});
+					req.on("error", reject).end();
+				});
+			try {
+				const [head, payload] = customerToken.split(".");
+				expect(await me(`Bearer ${customerToken}`)).toMatchObject({ status: 200, body: { email: "cus@shop.test" } });
+				expect((await me(`Bearer ${head}.${payload}.${"A".repeat(43)}`)).status).toBe(401);
+				expect((await me(`Bearer ${customerToken}x`)).status).toBe(401);
+				expect(await me(`Bearer ${adminToken}`)).toMatchObject({ status: 200, body: { email: "admin@shop.test" } });
+				expect(await me(`Bearer ${customerToken}`)).toMatchObject({ status: 200, body: { email: "cus@shop.test" } });
+				expect((await me(`Basic ${customerToken}`)).status).toBe(401);
+				expect(ports.size).toBe(1);
+			} finally {
+				agent.destroy();
+			}
 		});
 
 		it("updates the own profile; fields the client may not set are dropped", async () => {
