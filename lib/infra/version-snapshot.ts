@@ -17,12 +17,13 @@ const SNAPSHOT = Symbol("versionSnapshot");
 
 type SnapshotMeta = { [SNAPSHOT]?: Promise<Map<string, VersionRead>> };
 
-/** Reads these services' versions now, for the rest of this read request. */
-export function takeSnapshot(meta: object, versions: CacheVersions, services: readonly string[]): void {
+/** Reads these services' versions now, for the rest of this read request; answers the read. */
+export function takeSnapshot(meta: object, versions: CacheVersions, services: readonly string[]): Promise<Map<string, VersionRead>> {
 	const read = versions.readMany([...new Set(services)]);
 	// Whoever uses the snapshot gets the failure; unused, it must not be an unhandled rejection.
 	read.catch(() => undefined);
 	(meta as SnapshotMeta)[SNAPSHOT] = read;
+	return read;
 }
 
 /** A service's version: the request's snapshot holds it, or a read now. */

@@ -4,9 +4,9 @@ import { Errors } from "moleculer";
 import type { Socket } from "socket.io";
 import type { AuthUser } from "../../lib/contracts/auth";
 import { Tokens } from "../../lib/infra/auth";
-import type { CacheVersions } from "../../lib/infra/cache-versions";
 import { serviceOf } from "../../lib/infra/redis";
 import { VersionedEntries, takeSnapshot, versionOf } from "../../lib/infra/version-snapshot";
+import type { CacheVersions, VersionRead } from "../../lib/infra/cache-versions";
 import type { BackendService } from "../../lib/contracts/services";
 import { ForbiddenError, UnauthorizedError } from "../../lib/contracts/errors";
 import { checkAccess, isRead } from "../../lib/contracts/routes";
@@ -53,21 +53,29 @@ const assertSameVersion = (user: AuthUser, current: number | null): void => {
 
 /**
  * Every door's check that a call's token is still current (REST's and
- * Socket.IO's). Where the versions are in the node's memory and the
- * account's version is kept, the check is done now, with nothing to await
- * (a signed-in read pays next to nothing for it). Otherwise a read first
- * takes its version snapshot, so that the token check and the action's
- * cached answer read their versions in one Redis round trip.
+ * Socket.IO's). The account's version kept under the customers version
+ * now settles it: read from the node's memory, nothing is awaited; read
+ * from Redis, a read request reads it in one snapshot with its action's
+ * cached answer (one round trip), and is checked as soon as it arrives.
+ * Otherwise customers is asked (assertCurrent).
  */
 export function assertTokenCurrent(gateway: TokenGate, user: AuthUser, action: string, meta: object): Promise<void> | undefined {
 	const versions = versionsOf(gateway.broker);
-	const known = versions?.readNow ? gateway.tokenVersions.get(user.id, versions.readNow(CUSTOMERS)) : undefined;
-	if (known !== undefined) {
-		assertSameVersion(user, known);
-		return undefined;
-	}
-	if (isRead(action) && versions && !versions.readNow) takeSnapshot(meta, versions, [CUSTOMERS, serviceOf({ name: action })]);
-	return gateway.assertCurrent(user, isRead(action), meta);
+	const read = isRead(action);
+	const ask = () => gateway.assertCurrent(user, read, meta);
+	if (versions?.readNow) return settledByKept(gateway, user, versions.readNow(CUSTOMERS)) ? undefined : ask();
+	if (!versions || !read) return ask();
+	const snapshot = takeSnapshot(meta, versions, [CUSTOMERS, serviceOf({ name: action })]);
+	// A failed read is assertCurrent's to judge: it reads the snapshot again.
+	return snapshot.then(got => (settledByKept(gateway, user, got.get(CUSTOMERS)!) ? undefined : ask()), ask);
+}
+
+/** Whether the account's version kept under this customers version settles the check (a revoked token is refused here). */
+function settledByKept(gateway: TokenGate, user: AuthUser, at: VersionRead): boolean {
+	const kept = gateway.tokenVersions.get(user.id, at);
+	if (kept === undefined) return false;
+	assertSameVersion(user, kept);
+	return true;
 }
 
 /** A socket call's check: a revoked token's socket closes, and the call is refused as an expired token's is. */
