@@ -35,7 +35,8 @@ export interface IndexSpec {
 	 * Pages are sorted on this field: NeDB keeps the index as a sorted array,
 	 * so a page at any depth and the total cost what one page costs; MongoDB
 	 * gets an ordinary index. For a field holding one scalar per document
-	 * (a date, a number, a string), not with unique or sparse.
+	 * (a date, a number, a string), not with unique. Sparse, it serves the
+	 * pages of a range on the field (`{ dueAt: { $lte: now } }`).
 	 */
 	sorted?: boolean;
 }

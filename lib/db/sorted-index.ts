@@ -11,6 +11,18 @@
  * lib/indexes.js): insert, delete, search, betweenBounds, executeOnEveryNode.
  * Not for a unique index (it does not refuse duplicates).
  */
+/** A range on the index's field, as a query writes it. */
+export type Bounds = { $gt?: unknown; $gte?: unknown; $lt?: unknown; $lte?: unknown };
+
+const BOUND_OPERATORS = ["$gt", "$gte", "$lt", "$lte"];
+
+/** A query's condition on a field that is a range and nothing else (`{ $lte: now }`): it holds only where the field is set. */
+export function isRange(condition: unknown): condition is Bounds {
+	if (typeof condition !== "object" || condition === null || Array.isArray(condition) || condition instanceof Date) return false;
+	const ops = Object.keys(condition);
+	return ops.length > 0 && ops.every(op => BOUND_OPERATORS.includes(op));
+}
+
 export class SortedIndexTree<V> {
 	readonly keys: unknown[] = [];
 	readonly values: V[] = [];
@@ -57,11 +69,17 @@ export class SortedIndexTree<V> {
 		return out;
 	}
 
-	betweenBounds(query: { $gt?: unknown; $gte?: unknown; $lt?: unknown; $lte?: unknown }): V[] {
+	betweenBounds(query: Bounds): V[] {
+		const [from, to] = this.positions(query);
+		return from < to ? this.values.slice(from, to) : [];
+	}
+
+	/** The positions `[from, to)` of the keys within the bounds. */
+	positions(query: Bounds): [number, number] {
 		const has = (op: string) => Object.prototype.hasOwnProperty.call(query, op);
 		const from = has("$gt") ? this.bound(query.$gt, true) : has("$gte") ? this.bound(query.$gte, false) : 0;
 		const to = has("$lt") ? this.bound(query.$lt, false) : has("$lte") ? this.bound(query.$lte, true) : this.keys.length;
-		return from < to ? this.values.slice(from, to) : [];
+		return [from, Math.max(from, to)];
 	}
 
 	executeOnEveryNode(fn: (node: { key: unknown; data: V[] }) => void): void {

@@ -29,7 +29,7 @@ export async function buildParts(
 ): Promise<Parts> {
 	const guard = new AddressGuard(s.allow);
 	const endpoints = new Endpoints(endpointStore, guard, { requireHttps: s.requireHttps, secretKey: s.secretKey });
-	const outbox = new Outbox(await open<EventDoc>("notification_events"), await open<DeliveryDoc>("deliveries", [{ field: "dueAt", sparse: true }]));
+	const outbox = new Outbox(await open<EventDoc>("notification_events"), await open<DeliveryDoc>("deliveries", [{ field: "dueAt", sparse: true, sorted: true }]));
 	const attempts = new AttemptLog(await open<AttemptDoc>("webhook_attempts"), { retentionDays: s.logRetentionDays, maxPerEndpoint: s.logMaxPerEndpoint });
 	const resets = new Resets(await open<ResetDoc>("password_resets"), s.resetTtlMs);
 	const templates = new Templates();

@@ -352,6 +352,65 @@ describe("storage adapters", () => {
 		});
 	});
 
+	describe("NeDB pages of a range on a sparse sorted field (what is due, oldest first)", () => {
+		interface Job extends Doc {
+			channel: string;
+			dueAt?: number;
+		}
+		let dir: string;
+		let adapter: DbAdapter<Job>;
+		const jobs: Job[] = [];
+
+		beforeAll(async () => {
+			dir = fs.mkdtempSync(path.join(os.tmpdir(), "adapters-due-"));
+			adapter = createAdapter<Job>({ dataDir: dir, sync: true }, "jobs", [{ field: "dueAt", sparse: true, sorted: true }]).adapter;
+			adapter.init({} as ServiceBroker, fakeService);
+			await adapter.connect();
+			// Out of order, some sharing a time, a third settled (no dueAt), one in ten a webhook.
+			for (let i = 0; i < 300; i++) {
+				const n = (i * 113) % 300;
+				const job: Job = { _id: `J${String(i).padStart(3, "0")}`, channel: n % 10 === 0 ? "webhook" : "mail", ...(n % 3 === 0 ? {} : { dueAt: Math.floor(n / 2) }) };
+				jobs.push(job);
+				await adapter.insert(job);
+			}
+		});
+		afterAll(async () => {
+			await adapter.disconnect();
+			fs.rmSync(dir, { recursive: true, force: true });
+		});
+
+		const due = (now: number, channel?: string) => jobs.filter(j => j.dueAt !== undefined && j.dueAt <= now && (!channel || j.channel === channel)).sort((a, b) => a.dueAt! - b.dueAt!);
+
+		it.each([
+			["due by a time", 60, undefined],
+			["due by a time, of one channel", 120, "webhook"],
+			["due by now, all", 1_000, undefined],
+			["due before anything", -1, undefined],
+		])("answers the page of what is %s, in the field's order, without the documents that lack it", async (_what, now, channel) => {
+			const query = { dueAt: { $lte: now }, ...(channel ? { channel } : {}) };
+			for (const limit of [5, 1_000]) {
+				const page = await adapter.find({ query, sort: ["dueAt"], limit });
+				expect(page.map(j => j.dueAt)).toEqual(
+					due(now, channel)
+						.slice(0, limit)
+						.map(j => j.dueAt),
+				);
+			}
+		});
+
+		it("keeps the order through settling and rescheduling, and a query without a range on the field still sees every document", async () => {
+			const [first] = await adapter.find({ query: { dueAt: { $lte: 1_000 } }, sort: ["dueAt"], limit: 1 });
+			await adapter.updateMany({ _id: first._id }, { $unset: { dueAt: true } });
+			const [second] = await adapter.find({ query: { dueAt: { $lte: 1_000 } }, sort: ["dueAt"], limit: 1 });
+			await adapter.updateMany({ _id: second._id }, { $set: { dueAt: 10_000 } });
+			for (const j of jobs) if (j._id === first._id) delete j.dueAt;
+			for (const j of jobs) if (j._id === second._id) j.dueAt = 10_000;
+			expect((await adapter.find({ query: { dueAt: { $lte: 20_000 } }, sort: ["dueAt"], limit: 1_000 })).map(j => j._id)).toEqual(due(20_000).map(j => j._id));
+			const webhooks = await adapter.find({ query: { channel: "webhook" }, sort: ["dueAt"], limit: 1_000 });
+			expect(webhooks).toHaveLength(jobs.filter(j => j.channel === "webhook").length);
+		});
+	});
+
 	describe("MongoDB through mongoose, with the model's calls recorded", () => {
 		let adapter: DbAdapter<Widget>;
 		let model: Record<string, jest.Mock> & { schema: { indexes(): unknown[] } };
