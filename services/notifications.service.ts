@@ -215,11 +215,21 @@ const NotificationsService = defineService({
 			this.dispatcher.kick(true);
 		},
 
-		/** Stores each event with its deliveries, then wakes the dispatcher: nothing is sent on the publisher's path. */
+		/**
+		 * Stores each event with its deliveries, then wakes the dispatcher:
+		 * nothing is sent on the publisher's path. A webhook delivery has it
+		 * read the store again even while the mail lane is full.
+		 */
 		async record(events: NotificationEvent[]): Promise<void> {
 			let fresh = false;
-			for (const event of events) if (await this.outbox.record(event, e => this.targetsOf(e))) fresh = true;
-			if (fresh) this.dispatcher.kick();
+			let webhooks = false;
+			const targetsOf = async (event: NotificationEvent) => {
+				const targets = await this.targetsOf(event);
+				webhooks ||= targets.some(t => t.channel === "webhook");
+				return targets;
+			};
+			for (const event of events) if (await this.outbox.record(event, targetsOf)) fresh = true;
+			if (fresh) this.dispatcher.kick(webhooks);
 		},
 
 		async targetsOf(event: NotificationEvent): Promise<Target[]> {

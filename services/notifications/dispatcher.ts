@@ -54,6 +54,13 @@ export class Dispatcher {
 	private queue: DeliveryDoc[] = [];
 	/** Deliveries under way on this node. */
 	private readonly taken = new Set<string>();
+	/**
+	 * The full lanes of the last read, when it found nothing that could
+	 * start: reading again while the same lanes are full finds nothing new
+	 * but what a refresh announces (a webhook recorded here, the poll for
+	 * other nodes' work), and it walks the full lanes' backlog each time.
+	 */
+	private fruitlessWithout: string | null = null;
 	private stopped = false;
 	private timer?: NodeJS.Timeout;
 
@@ -99,11 +106,14 @@ export class Dispatcher {
 		const room = (lane: string) => (this.inflight.get(lane) ?? 0) < concurrency;
 		// Read again too when nothing queued can start: the queue may hold only a full lane's deliveries (mail, behind its
 		// backlog) while other lanes idle. The read leaves full lanes out, so their backlog never hides the others' work.
-		if (this.refresh || !this.queue.some(d => room(laneOf(d)))) {
+		const full = [...this.inflight].filter(([, n]) => n >= concurrency).map(([lane]) => lane);
+		const leftOut = full.length ? full.sort().join(" ") : null;
+		const stale = !this.queue.some(d => room(laneOf(d))) && (leftOut === null || leftOut !== this.fruitlessWithout);
+		if (this.refresh || stale) {
 			this.refresh = false;
-			const full = [...this.inflight].filter(([, n]) => n >= concurrency).map(([lane]) => lane);
 			const due = await this.deps.outbox.due(BATCH, { mail: full.includes("mail"), endpoints: full.filter(l => l !== "mail").map(l => l.slice("webhook:".length)) });
 			this.queue = due.filter(d => !this.taken.has(d._id));
+			this.fruitlessWithout = this.queue.some(d => room(laneOf(d))) ? null : leftOut;
 		}
 		const waiting: DeliveryDoc[] = [];
 		const picked: DeliveryDoc[] = [];

@@ -156,6 +156,33 @@ describe("webhook delivery", () => {
 		expect(receiver.received).toHaveLength(5);
 	});
 
+	it("does not read the store round after round while a full lane's backlog is all there is; a refresh (a webhook recorded, the poll) reads again and starts the new work", async () => {
+		const s = await setup({ concurrency: 2, retryScheduleMs: [] });
+		const busy = (await s.endpoints.create({ url: receiver.url, eventTypes: ["product.stock_low"] })).endpoint;
+		receiver.mode = "hang";
+		for (let i = 0; i < 5; i++) await s.outbox.record(productEvent(), () => Promise.resolve([{ channel: "webhook", endpointId: busy._id }]));
+		await s.dispatcher.round();
+		await waitFor(() => receiver.received.length === 2, 5000, "the busy lane full");
+		const reads = jest.spyOn(s.deliveries, "find");
+		for (let i = 0; i < 5; i++) await s.dispatcher.round();
+		// One read leaving the full lane out finds nothing to start; the rounds after it do not walk the backlog again.
+		expect(reads.mock.calls.filter(([params]) => params.query?.dueAt !== undefined)).toHaveLength(1);
+		const second = new WebhookReceiver();
+		await second.start();
+		try {
+			const other = (await s.endpoints.create({ url: second.url, eventTypes: ["product.stock_low"] })).endpoint;
+			await s.outbox.record(productEvent(), () => Promise.resolve([{ channel: "webhook", endpointId: other._id }]));
+			s.dispatcher.kick(true);
+			await waitFor(() => second.received.length === 1, 5000, "the other endpoint's delivery");
+			receiver.mode = "ok";
+			await s.dispatcher.drain();
+			await s.settle();
+			expect([receiver.received.length, second.received.length]).toEqual([5, 1]);
+		} finally {
+			await second.stop();
+		}
+	});
+
 	it("keeps at most 50 endpoints: the 51st is refused (409) and stores nothing, and room made by a removal can be used", async () => {
 		const s = await setup();
 		const create = () => s.endpoints.create({ url: receiver.url, eventTypes: ["product.stock_low"] });
