@@ -112,8 +112,10 @@ export class Dispatcher {
 		if (this.refresh || stale) {
 			this.refresh = false;
 			const due = await this.deps.outbox.due(BATCH, { mail: full.includes("mail"), endpoints: full.filter(l => l !== "mail").map(l => l.slice("webhook:".length)) });
-			this.queue = due.filter(d => !this.taken.has(d._id));
-			this.fruitlessWithout = this.queue.some(d => room(laneOf(d))) ? null : leftOut;
+			const fresh = due.filter(d => !this.taken.has(d._id));
+			// The read left the full lanes out: their queued deliveries stay (dropped, they would be read again, the backlog with them).
+			this.queue = [...this.queue.filter(d => full.includes(laneOf(d))), ...fresh];
+			this.fruitlessWithout = fresh.some(d => room(laneOf(d))) ? null : leftOut;
 		}
 		const waiting: DeliveryDoc[] = [];
 		const picked: DeliveryDoc[] = [];

@@ -156,7 +156,7 @@ describe("webhook delivery", () => {
 		expect(receiver.received).toHaveLength(5);
 	});
 
-	it("does not read the store round after round while a full lane's backlog is all there is; a refresh (a webhook recorded, the poll) reads again and starts the new work", async () => {
+	it("does not read the store round after round while a full lane's backlog is all there is; a refresh (a webhook recorded, the poll) reads the other lanes again, starts the new work and keeps the full lane's queue", async () => {
 		const s = await setup({ concurrency: 2, retryScheduleMs: [] });
 		const busy = (await s.endpoints.create({ url: receiver.url, eventTypes: ["product.stock_low"] })).endpoint;
 		receiver.mode = "hang";
@@ -174,6 +174,9 @@ describe("webhook delivery", () => {
 			await s.outbox.record(productEvent(), () => Promise.resolve([{ channel: "webhook", endpointId: other._id }]));
 			s.dispatcher.kick(true);
 			await waitFor(() => second.received.length === 1, 5000, "the other endpoint's delivery");
+			// That read left the full lane out; its three queued deliveries wait on in the queue, not read again with its backlog later.
+			const queued = (s.dispatcher as unknown as { queue: DeliveryDoc[] }).queue;
+			expect(queued.map(d => d.endpointId)).toEqual([busy._id, busy._id, busy._id]);
 			receiver.mode = "ok";
 			await s.dispatcher.drain();
 			await s.settle();
