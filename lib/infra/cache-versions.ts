@@ -118,9 +118,14 @@ export class RedisCacheVersions implements CacheVersions {
 	}
 
 	async readMany(services: readonly string[]): Promise<Map<string, VersionRead>> {
-		const keys = services.flatMap(s => [this.versionKey(s), this.writingKey(s)]);
-		const out = await this.redis.shopReadVersions(keys.length, ...keys, ...services.map(newVersion)).catch(this.unavailable);
-		return new Map(services.map((s, i) => [s, { version: String(out[2 * i]), writing: Number(out[2 * i + 1]) > 0 }]));
+		// Built in plain loops: a signed-in read in a cluster makes this call once per request.
+		const args: string[] = [];
+		for (const s of services) args.push(this.versionKey(s), this.writingKey(s));
+		for (let i = 0; i < services.length; i++) args.push(newVersion());
+		const out = await this.redis.shopReadVersions(services.length * 2, ...args).catch(this.unavailable);
+		const read = new Map<string, VersionRead>();
+		for (let i = 0; i < services.length; i++) read.set(services[i], { version: String(out[2 * i]), writing: Number(out[2 * i + 1]) > 0 });
+		return read;
 	}
 
 	async begin(service: string, holder: string, leaseMs: number): Promise<void> {

@@ -19,7 +19,7 @@ type SnapshotMeta = { [SNAPSHOT]?: Promise<Map<string, VersionRead>> };
 
 /** Reads these services' versions now, for the rest of this read request; answers the read. */
 export function takeSnapshot(meta: object, versions: CacheVersions, services: readonly string[]): Promise<Map<string, VersionRead>> {
-	const read = versions.readMany([...new Set(services)]);
+	const read = versions.readMany(services.filter((s, i) => services.indexOf(s) === i));
 	// Whoever uses the snapshot gets the failure; unused, it must not be an unhandled rejection.
 	read.catch(() => undefined);
 	(meta as SnapshotMeta)[SNAPSHOT] = read;
