@@ -113,8 +113,10 @@ export class Dispatcher {
 			this.refresh = false;
 			const due = await this.deps.outbox.due(BATCH, { mail: full.includes("mail"), endpoints: full.filter(l => l !== "mail").map(l => l.slice("webhook:".length)) });
 			const fresh = due.filter(d => !this.taken.has(d._id));
-			// The read left the full lanes out: their queued deliveries stay (dropped, they would be read again, the backlog with them).
-			this.queue = [...this.queue.filter(d => full.includes(laneOf(d))), ...fresh];
+			// The read left the full lanes out: their queued deliveries stay (dropped, they would be read again, the backlog with them),
+			// as many as the batch holds beside what was read: the queue stays one batch, however many lanes fill and empty.
+			const kept = this.queue.filter(d => full.includes(laneOf(d))).slice(0, Math.max(0, BATCH - fresh.length));
+			this.queue = [...kept, ...fresh];
 			this.fruitlessWithout = fresh.some(d => room(laneOf(d))) ? null : leftOut;
 		}
 		const waiting: DeliveryDoc[] = [];
