@@ -24,7 +24,9 @@ function describeHandle(handle: any): string {
 
 export default async function globalTeardown(): Promise<void> {
 	const until = Date.now() + GRACE_MS;
-	while (leftovers().length > 0 && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 100).unref());
+	// A timer that holds the process: with an unref'd one, a process that had nothing else left ended right here, before
+	// jest set its exit code, and a run with failed tests exited 0.
+	while (leftovers().length > 0 && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 100));
 	const left = leftovers();
 	if (left.length === 0) return;
 	const handles = ((process as any)._getActiveHandles() as unknown[]).map(describeHandle).filter(Boolean);

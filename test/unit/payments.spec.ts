@@ -308,7 +308,8 @@ describe("payments, fulfilment and returns", () => {
 		it("refuses a webhook with a bad signature (400), changing nothing", async () => {
 			const { order: o, intentId } = await started();
 			const delivery = stripe.event("payment_intent.succeeded", { id: intentId, amount_received: 1000 });
-			const res = await webhook({ body: delivery.body, signature: delivery.signature.replace(/v1=./, "v1=0") });
+			// The signature's first digit changed (setting it to "0" left one in sixteen signatures as they were: a flaky test).
+			const res = await webhook({ body: delivery.body, signature: delivery.signature.replace(/v1=(.)/, (_all, c: string) => `v1=${c === "0" ? "1" : "0"}`) });
 			expect(res.status).toBe(400);
 			expect(res.body.type).toBe("INVALID_SIGNATURE");
 			const tampered = await webhook({ body: delivery.body.replace('"amount_received":1000', '"amount_received":1001'), signature: delivery.signature });

@@ -1,4 +1,6 @@
+import { spawnSync } from "child_process";
 import fs from "fs";
+import os from "os";
 import path from "path";
 
 const root = path.resolve(__dirname, "../..");
@@ -43,5 +45,27 @@ describe("what a newcomer reads first", () => {
 			}
 		}
 		expect(read("README.md")).toMatch(/\(docs\/contract\.md\)[\s\S]*\(docs\/design\.md\)/);
+	});
+});
+
+describe("npm test's own end", () => {
+	it("exits non-zero when a test fails, even with a timer left open when the last suite ends", () => {
+		const dir = fs.mkdtempSync(path.join(os.tmpdir(), "jest-exit-"));
+		try {
+			// An unref'd timer left open: the global teardown waits while something is open, and must not let the process end before jest sets its exit code.
+			fs.writeFileSync(path.join(dir, "fails.spec.js"), 'setInterval(() => undefined, 1000).unref();\nit("fails", () => expect(1).toBe(2));\n');
+			const root = path.resolve(__dirname, "../..");
+			const config = {
+				rootDir: dir,
+				testMatch: ["**/*.spec.js"],
+				globalTeardown: path.join(root, "test/global-teardown.ts"),
+				transform: { "^.+\\.ts$": [require.resolve("ts-jest"), { tsconfig: path.join(root, "tsconfig.json") }] },
+			};
+			const run = spawnSync(process.execPath, [path.join(root, "node_modules/jest/bin/jest.js"), "--config", JSON.stringify(config)], { cwd: root, encoding: "utf8", timeout: 60_000 });
+			expect(run.stderr).toMatch(/Tests:\s+1 failed/);
+			expect(run.status).toBe(1);
+		} finally {
+			fs.rmSync(dir, { recursive: true, force: true });
+		}
 	});
 });
