@@ -7,6 +7,7 @@ import type { Payment, PaymentProvider, PaymentStatus, PaymentUpdate } from "../
 import type { Order } from "../../lib/contracts/types";
 import type { Provider, ProviderPayment } from "./providers";
 import { MAX_REFUNDS, paymentView, reference, refundKey, type PaymentDoc, type RefundRecord } from "./documents";
+import { assertNotCancelled, referenceMismatch } from "./refusals";
 
 export { PAYMENT_INDEXES, type PaymentDoc } from "./documents";
 
@@ -80,14 +81,18 @@ export class PaymentBook {
 		}
 	}
 
-	/** A customer chooses how to pay an unpaid order; stripe opens its PaymentIntent (once: the key is the payment's). */
+	/** A customer chooses how to pay an unpaid order; stripe opens its PaymentIntent (once: the key is the payment's, so opened again after a crash it is the same one). */
 	async start(order: Order, provider: PaymentProvider): Promise<PaymentDoc> {
 		this.provider(provider);
 		assertNotCancelled(order);
 		let p = await this.ensure(order, provider);
 		if (p.status !== "unpaid" && p.status !== "failed") throw new ConflictError(`This order's payment is ${p.status}`, "PAYMENT_NOT_OPEN", { status: p.status });
 		if (p.provider !== provider) p = await this.write(p, { provider });
-		if (provider === "stripe" && !p.intentId) p = await this.write(p, await this.provider("stripe").open(this.view(p)));
+		if (provider === "stripe" && !p.intentId) {
+			const opened = await this.provider("stripe").open(this.view(p));
+			crashPoint("stripe.after-open");
+			p = await this.write(p, opened);
+		}
 		return p;
 	}
 
@@ -161,6 +166,7 @@ export class PaymentBook {
 	async settleCancelled(via: Caller, p: PaymentDoc): Promise<PaymentDoc> {
 		if (p.status === "authorised") {
 			await this.provider(p.provider).void(this.view(p));
+			crashPoint("void.after-call");
 			return this.handOn(via, await this.change(p, "unpaid", 0, {}));
 		}
 		const left = net(p) - issuingCents(p);
@@ -192,7 +198,10 @@ export class PaymentBook {
 		let cancelled = order.status === "cancelled";
 		if (!cancelled && order.status === "awaiting_payment" && p.status === "paid") cancelled = !(await this.confirm(via, order));
 		if (cancelled && (p.status === "authorised" || net(p) - issuingCents(p) > 0)) return this.settleCancelled(via, p);
-		if (!cancelled && p.status === "authorised") await this.provider(p.provider).capture(this.view(p));
+		if (!cancelled && p.status === "authorised") {
+			await this.provider(p.provider).capture(this.view(p));
+			crashPoint("capture.after-call");
+		}
 		await this.deps.payments.updateMany({ _id: p._id, rev: p.rev }, { $unset: { sync: true } });
 		return p;
 	}
@@ -288,13 +297,4 @@ export class PaymentBook {
 			this.deps.logger.warn(`Could not ${what}`, (err as Error).message);
 		}
 	}
-}
-
-/** A cancelled order takes no new payment (one that arrives anyway, from a provider, is refunded). */
-function assertNotCancelled(order: Order): void {
-	if (order.status === "cancelled") throw new ConflictError("The order is cancelled", "ORDER_CANCELLED");
-}
-
-function referenceMismatch(ref: string): ConflictError {
-	return new ConflictError("This reference is not the order's payment reference", "REFERENCE_MISMATCH", { reference: ref });
 }

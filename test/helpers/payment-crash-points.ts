@@ -14,6 +14,9 @@ export const PAYMENT_CRASH_POINTS = [
 	"fulfil.after-move",
 	"paid.after-move",
 	"paid.after-publish",
+	"stripe.after-open",
+	"capture.after-call",
+	"void.after-call",
 ] as const satisfies readonly CrashPoint[];
 
 export type PaymentCrashPoint = (typeof PAYMENT_CRASH_POINTS)[number];

@@ -8,6 +8,7 @@ import { HttpClient } from "../helpers/http";
 import { allOrders, moneyImbalance, stockImbalance, type TrackedProduct } from "../helpers/invariants";
 import { PAYMENT_CRASH_POINTS, type PaymentCrashPoint } from "../helpers/payment-crash-points";
 import { startShopProcess, type ShopProcess } from "../helpers/shop-process";
+import { StripeStandIn } from "../helpers/stripe-stand-in";
 
 /**
  * One test per crash point of payments, fulfilment and returns, in the
@@ -18,7 +19,9 @@ import { startShopProcess, type ShopProcess } from "../helpers/shop-process";
  * stock conserved with returned quantities, captured − refunded over
  * payments equal to the paid amounts on orders, nothing captured twice,
  * nothing cancelled and still paid; then what the step was meant to do,
- * done exactly once.
+ * done exactly once. Stripe's steps talk to a local stand-in for its API
+ * (test/helpers/stripe-stand-in.ts), which replays the first answer to an
+ * idempotency key sent again, as Stripe does.
  */
 
 const ADMIN = { email: "admin@paycrash.test", password: "admin-password" };
@@ -33,6 +36,7 @@ const ENV = {
 	LOG_LEVEL: "info",
 };
 const PRICE = 250;
+const stripe = new StripeStandIn();
 
 class Shop {
 	readonly dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "paycrash-"));
@@ -45,7 +49,8 @@ class Shop {
 
 	async start(crashPoint?: PaymentCrashPoint): Promise<void> {
 		this.port ||= await freePort();
-		this.process = await startShopProcess({ port: this.port, dataDir: this.dataDir, env: { ...ENV, ...(crashPoint ? { CRASH_POINT: crashPoint } : {}) } });
+		const provider = { STRIPE_SECRET_KEY: "sk_test_standin", STRIPE_WEBHOOK_SECRET: stripe.webhookSecret, STRIPE_API_URL: stripe.url };
+		this.process = await startShopProcess({ port: this.port, dataDir: this.dataDir, env: { ...ENV, ...provider, ...(crashPoint ? { CRASH_POINT: crashPoint } : {}) } });
 		this.http = new HttpClient(`${this.process.url}/api`);
 		await waitFor(async () => (await this.http.get("/health")).status === 200, 20_000, "health 200");
 		this.admin = (await this.http.post("/auth/login", ADMIN)).body.token;
@@ -86,6 +91,26 @@ class Shop {
 
 	get(id: string) {
 		return this.http.get(`/orders/${id}`, this.admin).then(r => r.body);
+	}
+
+	/** The customer chooses Stripe: the order's PaymentIntent and its client secret. */
+	payByStripe(id: string) {
+		return this.http.post(`/orders/${id}/payment`, { provider: "stripe" }, this.customer);
+	}
+
+	/** A confirmed order whose Stripe payment is authorised (the capture the shop then asks for is not reported back: the payment stays authorised). */
+	async authorisedByStripe(): Promise<string> {
+		const id = await this.order("confirmed");
+		expect((await this.payByStripe(id)).status).toBe(200);
+		expect((await this.stripeEvent(id, "payment_intent.amount_capturable_updated", { amount_capturable: 750, status: "requires_capture" })).status).toBe(200);
+		expect(await this.get(id)).toMatchObject({ paymentStatus: "authorised" });
+		return id;
+	}
+
+	/** A signed Stripe webhook about the order's PaymentIntent. */
+	stripeEvent(id: string, type: string, fields: object) {
+		const delivery = stripe.event(type, { id: intentOf(id), ...fields });
+		return this.http.request("POST", "/payments/webhooks/stripe", { raw: delivery.body, headers: { "stripe-signature": delivery.signature } });
 	}
 
 	async crashWith(action: () => Promise<unknown>): Promise<void> {
@@ -159,6 +184,55 @@ const returnedOnce = async (shop: Shop, id: string) => {
 	expect((await shop.http.get(`/products/${shop.products[0].id}`)).body.stock).toBe(10);
 };
 
+/** The order's one PaymentIntent at the stand-in (there must be exactly one). */
+const intentOf = (orderId: string) => {
+	const intents = [...stripe.intents.values()].filter(i => i.metadata.orderId === orderId);
+	expect(intents).toHaveLength(1);
+	return intents[0].id;
+};
+/** Every call of this kind made for the intent used one idempotency key: a call repeated after the crash moved money once. */
+const oneKey = (path: string) => {
+	const calls = stripe.calls.filter(c => c.path === path);
+	expect(calls.length).toBeGreaterThanOrEqual(1);
+	expect(new Set(calls.map(c => c.idempotencyKey)).size).toBe(1);
+};
+/** Opened again after the crash: the same PaymentIntent (the key replays it), now recorded; paid through it once. */
+const openedOnce = async (shop: Shop, id: string) => {
+	const again = await shop.payByStripe(id);
+	expect(again.status).toBe(200);
+	const intentId = intentOf(id);
+	expect(again.body).toMatchObject({ provider: "stripe", status: "unpaid", clientSecret: `${intentId}_secret_standin` });
+	oneKey("/v1/payment_intents");
+	expect((await shop.stripeEvent(id, "payment_intent.amount_capturable_updated", { amount_capturable: 750, status: "requires_capture" })).status).toBe(200);
+	expect((await shop.stripeEvent(id, "payment_intent.succeeded", { amount_received: 750, status: "succeeded" })).status).toBe(200);
+	await isPaidBy(shop, id, ["authorised", "paid"]);
+};
+/** The settler asked for the capture again, under the same key; the provider's report of it then pays the order once. */
+const capturedOnce = async (shop: Shop, id: string) => {
+	const intentId = intentOf(id);
+	await waitFor(() => stripe.calls.filter(c => c.path === `/v1/payment_intents/${intentId}/capture`).length >= 2, 20_000, "the settler to ask for the capture again");
+	oneKey(`/v1/payment_intents/${intentId}/capture`);
+	expect((await shop.stripeEvent(id, "payment_intent.succeeded", { amount_received: 750, status: "succeeded" })).status).toBe(200);
+	await isPaidBy(shop, id, ["authorised", "paid"]);
+};
+/** The cancelled order's authorisation voided (asked again under the same key), recorded on the payment and the order. */
+const voidedOnce = async (shop: Shop, id: string) => {
+	await waitFor(async () => (await shop.get(id)).paymentStatus === "unpaid", 20_000, "the void recorded on the order");
+	const o = await shop.get(id);
+	expect(o).toMatchObject({ status: "cancelled", paidCents: 0 });
+	expect(o.paymentHistory.map((c: { status: string }) => c.status)).toEqual(["authorised", "unpaid"]);
+	oneKey(`/v1/payment_intents/${intentOf(id)}/cancel`);
+	expect((await shop.http.get(`/products/${shop.products[1].id}`)).body.stock).toBe(10);
+};
+const isPaidBy = async (shop: Shop, id: string, history: string[]) => {
+	const o = await shop.get(id);
+	expect(o).toMatchObject({ paymentStatus: "paid", paidCents: 750 });
+	expect(o.paymentHistory.map((c: { status: string }) => c.status)).toEqual(history);
+	expect((await shop.http.get(`/orders/${id}/payment`, shop.admin)).body).toMatchObject({ provider: "stripe", status: "paid", capturedCents: 750, refundedCents: 0 });
+};
+const authorise = (shop: Shop, id: string) => shop.stripeEvent(id, "payment_intent.amount_capturable_updated", { amount_capturable: 750, status: "requires_capture" });
+const cancel = (shop: Shop, id: string) => shop.http.post(`/orders/${id}/cancel`, {}, shop.customer);
+
 const SCENARIOS: Record<PaymentCrashPoint, Scenario> = {
 	"capture.after-record": { before: s => s.order("confirmed"), trigger: markPaid, check: isPaidOnce },
 	"payment.after-apply": { before: s => s.order("confirmed"), trigger: markPaid, check: isPaidOnce },
@@ -172,10 +246,23 @@ const SCENARIOS: Record<PaymentCrashPoint, Scenario> = {
 	"return.after-record": { before: s => s.order("delivered"), trigger: returnOne, check: returnedOnce },
 	"return.after-refund": { before: s => s.order("delivered"), trigger: returnOne, check: returnedOnce },
 	"return.after-restock": { before: s => s.order("delivered"), trigger: returnOne, check: returnedOnce },
+	"stripe.after-open": { before: s => s.order("confirmed"), trigger: (s, id) => s.payByStripe(id), check: openedOnce },
+	"capture.after-call": {
+		before: async s => {
+			const id = await s.order("confirmed");
+			expect((await s.payByStripe(id)).status).toBe(200);
+			return id;
+		},
+		trigger: authorise,
+		check: capturedOnce,
+	},
+	"void.after-call": { before: s => s.authorisedByStripe(), trigger: cancel, check: voidedOnce },
 };
 
 describe("every write boundary of payments, fulfilment and returns survives a kill -9 there", () => {
 	let shop: Shop | undefined;
+	beforeAll(() => stripe.start());
+	afterAll(() => stripe.stop());
 	afterEach(async () => {
 		await shop?.stop();
 		shop = undefined;
