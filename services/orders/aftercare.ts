@@ -19,6 +19,8 @@ export interface AftercareDoc extends OrderDoc {
 	fulfilmentOutbox?: true;
 	/** A return recorded whose refund or restock may not be done; the settler finishes it. */
 	returnPending?: true;
+	/** How many of `returns` are finished (refunded and restocked): the ones after are what finishing does. */
+	returnsDone?: number;
 }
 
 export const AFTERCARE_INDEXES: IndexSpec[] = [
@@ -140,14 +142,15 @@ export class Aftercare {
 	}
 
 	private async finishReturns(via: Caller, order: AftercareDoc): Promise<void> {
-		for (const ret of order.returns ?? []) {
+		const returns = order.returns ?? [];
+		for (const ret of returns.slice(order.returnsDone ?? 0)) {
 			if (ret.refundCents > 0) await via.call("payments.refund", { id: order._id, amountCents: ret.refundCents, refundId: `return-${ret.id}` });
 			crashPoint("return.after-refund");
 			const back = ret.items.filter(l => l.restock).map(l => ({ productId: l.productId, quantity: l.quantity }));
 			if (back.length) await via.call("products.restockReturn", { returnId: ret.id, items: back });
 			crashPoint("return.after-restock");
 		}
-		await this.deps.orders.updateMany({ _id: order._id, ...returnsGuard(order.returns?.length ?? 0) }, { $unset: { returnPending: true } });
+		await this.deps.orders.updateMany({ _id: order._id, ...returnsGuard(returns.length) }, { $set: { returnsDone: returns.length }, $unset: { returnPending: true } });
 	}
 
 	/** The worth of the returned lines; refuses a product not in the order, or more than was delivered and not yet returned. */

@@ -8,6 +8,14 @@ import { assertEachProductOnce } from "./stock-ledger";
 
 export const DEFAULT_LOW_STOCK_THRESHOLD = 5;
 
+/**
+ * How long a return's once-only marker stays on a product: far beyond a
+ * repeated call (seconds) or the orders settler finishing a return a crash
+ * cut (its next rounds), so a restock is repeated only if orders could not
+ * finish that return for a week.
+ */
+export const RETURN_MARKER_KEEP_MS = 7 * 24 * 3600_000;
+
 /** In the catalog: not removed. */
 const LIVE = { deleted: { $ne: true } };
 
@@ -62,7 +70,10 @@ export function listQuery(params: Pick<ListParams, "search" | "category" | "ids"
 
 /** The catalog's writes and reads: each write one conditional update of a product in the catalog. */
 export class Catalog {
-	constructor(private readonly products: DbAdapter<ProductDoc>) {}
+	constructor(
+		private readonly products: DbAdapter<ProductDoc>,
+		private readonly now: () => number = Date.now,
+	) {}
 
 	async create(p: NewProduct): Promise<ProductDoc> {
 		const doc = newProductDoc(p);
@@ -92,17 +103,23 @@ export class Catalog {
 
 	/**
 	 * A return's quantities back into stock: each product once per return
-	 * (a `returned.<returnId>` marker set in the same update). Answers the
-	 * products that moved now; a product listed twice is refused.
+	 * (a `returned.<returnId>` marker, the time of the restock, set in the
+	 * same update). Answers the products that moved now; a product listed
+	 * twice is refused. The same update forgets the product's markers older
+	 * than RETURN_MARKER_KEEP_MS, so that a product's document does not grow
+	 * with every return it ever had (markers stored as a quantity, before
+	 * they carried a time, are kept).
 	 */
 	async restockReturn(returnId: string, items: Array<{ productId: string; quantity: number }>): Promise<string[]> {
 		assertEachProductOnce(items);
 		const moved: string[] = [];
+		const at = new Date(this.now()).toISOString();
 		for (const { productId, quantity } of items) {
 			const marker = `returned.${returnId}`;
+			const forget = this.staleMarkers(await this.products.findById(productId));
 			const n = await this.products.updateMany(
 				{ _id: productId, [marker]: { $exists: false } },
-				{ $inc: { stock: quantity }, $set: { [marker]: quantity, updatedAt: new Date().toISOString() } },
+				{ $inc: { stock: quantity }, $set: { [marker]: at, updatedAt: at }, ...(forget.length ? { $unset: Object.fromEntries(forget.map(k => [k, true])) } : {}) },
 			);
 			if (n === 1) moved.push(productId);
 		}
@@ -120,6 +137,14 @@ export class Catalog {
 		return Object.keys(counts)
 			.sort()
 			.map(name => ({ name, productCount: counts[name] }));
+	}
+
+	/** The product's return markers past keeping, as paths to unset. */
+	private staleMarkers(doc: ProductDoc | null): string[] {
+		const before = this.now() - RETURN_MARKER_KEEP_MS;
+		return Object.entries(doc?.returned ?? {})
+			.filter(([, at]) => typeof at === "string" && Date.parse(at) < before)
+			.map(([id]) => `returned.${id}`);
 	}
 
 	/** The product after the update, in one step; 404 when it is not in the catalog. */

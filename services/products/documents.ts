@@ -25,6 +25,8 @@ export interface ProductDoc extends Doc, Omit<Product, "id" | "images"> {
 	outOfStockCrossings?: number;
 	/** Take (`r_<orderId>`) and give-back (`g_<orderId>`) markers: see StockLedger. */
 	holds: Record<string, Hold>;
+	/** A return's restock done, by return id: when (or, stored before markers carried a time, the quantity). Kept a week (catalog.ts). */
+	returned?: Record<string, string | number>;
 	/** Stock alerts not yet handed to the channel, keyed `<type>_<crossing>`. */
 	alertOutbox?: Record<string, StockAlertMessage>;
 	deleted?: true;

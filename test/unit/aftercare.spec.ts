@@ -110,3 +110,44 @@ describe("a payment applied to its order", () => {
 		expect(published.map(m => m.change)).toEqual(["payment"]);
 	});
 });
+
+describe("returns", () => {
+	/** A delivered order of 2 A (paid 1000), and a caller that records what the return's steps ask of payments and products. */
+	async function delivered(
+		id: string,
+	): Promise<{ via: { call<T>(action: string, params?: object): Promise<T> }; calls: Array<{ action: string; params: { refundId?: string; returnId?: string } }> }> {
+		await awaitingPayment(id, { status: "delivered", paidCents: 1000, paymentStatus: "paid", awaitingPayment: undefined });
+		const calls: Array<{ action: string; params: { refundId?: string; returnId?: string } }> = [];
+		const via = { call: async <T>(action: string, params?: object): Promise<T> => (calls.push({ action, params: params as { refundId?: string } }), {} as T) };
+		return { via, calls };
+	}
+
+	it("finishes each return once: a second return of the order does not ask payments or products again for the first", async () => {
+		const { via, calls } = await delivered("o1");
+		const one = await aftercare.recordReturn(via, "o1", [{ productId: "A", quantity: 1, restock: true }]);
+		const two = await aftercare.recordReturn(via, "o1", [{ productId: "A", quantity: 1, restock: true }]);
+		const [first, second] = two.returns.map(r => r.id);
+		expect(one.returns.map(r => r.id)).toEqual([first]);
+		expect(calls.map(c => `${c.action} ${c.params.refundId ?? c.params.returnId}`)).toEqual([
+			`payments.refund return-${first}`,
+			`products.restockReturn ${first}`,
+			`payments.refund return-${second}`,
+			`products.restockReturn ${second}`,
+		]);
+		expect(await orders.findById("o1")).not.toHaveProperty("returnPending");
+	});
+
+	it("a return left unfinished by a crash is finished by the settler, and the returns finished before it are not asked again", async () => {
+		const { via, calls } = await delivered("o1");
+		await aftercare.recordReturn(via, "o1", [{ productId: "A", quantity: 1, restock: true }]);
+		// As a crash right after the second return's record leaves it: recorded, marked pending, nothing asked.
+		const done = (await orders.findById("o1"))!;
+		const cut = { id: "ret-cut", items: [{ productId: "A", quantity: 1, restock: true }], refundCents: 500, at: AT };
+		await orders.updateMany({ _id: "o1" }, { $push: { returns: cut }, $set: { returnPending: true } });
+		calls.length = 0;
+		await aftercare.recover(via, "2999-01-01T00:00:00.000Z");
+		expect(calls.map(c => `${c.action} ${c.params.refundId ?? c.params.returnId}`)).toEqual(["payments.refund return-ret-cut", "products.restockReturn ret-cut"]);
+		expect(done.returns).toHaveLength(1);
+		expect(await orders.findById("o1")).not.toHaveProperty("returnPending");
+	});
+});

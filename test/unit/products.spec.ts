@@ -1,5 +1,8 @@
 import type { ServiceBroker } from "moleculer";
+import type { DbAdapter } from "../../lib/db/adapter";
 import ProductsService from "../../services/products.service";
+import { Catalog } from "../../services/products/catalog";
+import type { ProductDoc } from "../../services/products/documents";
 import { createTestBroker, eventRecorder, waitFor } from "../helpers/broker";
 
 describe("products service", () => {
@@ -243,6 +246,23 @@ describe("products service", () => {
 			const twice = [1, 3].map(quantity => ({ productId: a.id, quantity }));
 			await expect(call("restockReturn", { returnId: "ret-2", items: twice })).rejects.toMatchObject({ code: 422 });
 			expect(await stockOf(a.id)).toBe(12);
+		});
+
+		it("keeps a return's once-only marker on the product for a week, not for ever: a restock forgets the product's markers older than that", async () => {
+			const p = await product({ stock: 0 });
+			const adapter = (broker.getLocalService("products") as unknown as { adapter: DbAdapter<ProductDoc> }).adapter;
+			// A marker stored before markers carried their time (the quantity): kept, as its age is unknown.
+			await adapter.updateMany({ _id: p.id }, { $set: { "returned.ret-legacy": 3 } });
+			let now = Date.parse("2030-01-01T00:00:00.000Z");
+			const catalog = new Catalog(adapter, () => now);
+			await catalog.restockReturn("ret-old", [{ productId: p.id, quantity: 1 }]);
+			now += 7 * 24 * 3600_000 + 1;
+			await catalog.restockReturn("ret-new", [{ productId: p.id, quantity: 2 }]);
+			expect(Object.keys((await adapter.findById(p.id))!.returned ?? {}).sort()).toEqual(["ret-legacy", "ret-new"]);
+			expect(await stockOf(p.id)).toBe(3);
+			// Still once per return while its marker is kept.
+			await catalog.restockReturn("ret-new", [{ productId: p.id, quantity: 2 }]);
+			expect(await stockOf(p.id)).toBe(3);
 		});
 
 		it("announces the stock a return gave back when the call is repeated after a crash cut it between the stock write and the announcement", async () => {
