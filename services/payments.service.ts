@@ -50,15 +50,26 @@ const PaymentsService = defineService({
 			},
 		},
 
-		/** An admin's refund (a new id each time), or a return's (its own id: sent again, it refunds once). */
+		/** An admin's refund: a new id each time, or the admin's own (sent again, it refunds once). At most MAX_REFUNDS of them per payment. */
 		refund: {
 			params: { id: ID, amountCents: { ...CENTS, min: 1 }, refundId: { type: "string", min: 1, max: 80, pattern: /^[A-Za-z0-9_-]+$/, optional: true } },
 			async handler(ctx: Ctx<{ id: string; amountCents: number; refundId?: string }>): Promise<Payment> {
 				const order = await this.orderFor(ctx, ctx.params.id);
 				const p = await this.paymentOf(order.id);
-				const refundId = ctx.params.refundId ?? `admin-${p._id}-${p.refunds.length}`;
+				// An admin's own id is kept apart from the ids the shop gives (a return's, a cancellation's), so it cannot take one of theirs.
+				const refundId = ctx.params.refundId === undefined ? `admin-${p._id}-${p.refunds.length}` : `given-${ctx.params.refundId}`;
 				ctx.meta.$statusCode = 201;
-				return this.book.toPublic(await this.book.refund(ctx, p, ctx.params.amountCents, refundId));
+				return this.book.toPublic(await this.book.refund(ctx, p, ctx.params.amountCents, refundId, { byAdmin: true }));
+			},
+		},
+
+		/** Internal (orders): a return's refund, once per return. Not counted against an admin's refunds: orders bounds the returns (MAX_RETURNS). */
+		refundReturn: {
+			visibility: "public",
+			params: { id: ID, returnId: ID, amountCents: { ...CENTS, min: 1 } },
+			async handler(ctx: Ctx<{ id: string; returnId: string; amountCents: number }>): Promise<Payment> {
+				const p = await this.paymentOf((await this.orderFor(ctx, ctx.params.id)).id);
+				return this.book.toPublic(await this.book.refund(ctx, p, ctx.params.amountCents, `return-${ctx.params.returnId}`));
 			},
 		},
 

@@ -124,7 +124,10 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 	}),
 	"orders.deliver": ok("The order, `delivered`; its fulfilment record gets `deliveredAt`", order, { errors: { 409: "The order is not shipped (`INVALID_STATUS_TRANSITION`)" } }),
 	"orders.recordReturn": created("The order with the return recorded, refunded (the lines' worth by default, at most what was paid) and restocked where asked", order, {
-		errors: { 409: "The order is not delivered (`INVALID_STATUS_TRANSITION`)", 422: "A product not in the order, or more than was delivered and not yet returned" },
+		errors: {
+			409: "The order is not delivered (`INVALID_STATUS_TRANSITION`), or already has 20 returns (`TOO_MANY_RETURNS`)",
+			422: "A product not in the order, or more than was delivered and not yet returned",
+		},
 		example: { items: [{ productId: "a-product-id", quantity: 1, restock: true }], refundCents: 1999 },
 	}),
 	"payments.get": ok("The order's payment (manual until the customer chooses stripe), with its bank-transfer reference", payment),
@@ -137,7 +140,10 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 		example: { reference: "RFK7P2M9QX" },
 	}),
 	"payments.refund": created("The payment with the refund issued", payment, {
-		errors: { 404: "The order has no captured payment", 409: "More than captured minus refunded (`REFUND_EXCEEDS_CAPTURED`)" },
+		errors: {
+			404: "The order has no captured payment",
+			409: "More than captured minus refunded (`REFUND_EXCEEDS_CAPTURED`), or the payment already has 20 refunds by admins (`TOO_MANY_REFUNDS`)",
+		},
 		example: { amountCents: 500 },
 	}),
 	"payments.stripeWebhook": ok("The event applied, or `ignored` (not of concern, sent twice, or late)", ref("WebhookAnswer"), {

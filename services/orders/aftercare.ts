@@ -45,6 +45,9 @@ export interface AftercareDeps {
 }
 
 const now = () => new Date().toISOString();
+/** At most this many returns per order: each is a refund that payments does not refuse for its count (and a record on the order). */
+export const MAX_RETURNS = 20;
+
 const returnsGuard = (n: number): Query => (n === 0 ? { returns: { $exists: false } } : { returns: { $size: n } });
 
 /**
@@ -122,6 +125,7 @@ export class Aftercare {
 	async recordReturn(via: Caller, id: string, lines: ReturnLine[], refundCents?: number): Promise<Order> {
 		const order = await this.find(id);
 		if (order.status !== "delivered") throw cannot("record a return of", order.status);
+		if ((order.returns?.length ?? 0) >= MAX_RETURNS) throw new ConflictError(`An order takes at most ${MAX_RETURNS} returns`, "TOO_MANY_RETURNS");
 		const worth = this.checkReturnable(order, lines);
 		if (refundCents !== undefined && refundCents > worth) throw invalid("refundCents", "max", `The refund may not exceed the returned lines' worth (${worth} cents)`);
 		const ret: OrderReturn = { id: newId(), items: lines, refundCents: Math.min(refundCents ?? worth, order.paidCents ?? 0), at: now() };
@@ -144,7 +148,7 @@ export class Aftercare {
 	private async finishReturns(via: Caller, order: AftercareDoc): Promise<void> {
 		const returns = order.returns ?? [];
 		for (const ret of returns.slice(order.returnsDone ?? 0)) {
-			if (ret.refundCents > 0) await via.call("payments.refund", { id: order._id, amountCents: ret.refundCents, refundId: `return-${ret.id}` });
+			if (ret.refundCents > 0) await via.call("payments.refundReturn", { id: order._id, returnId: ret.id, amountCents: ret.refundCents });
 			crashPoint("return.after-refund");
 			const back = ret.items.filter(l => l.restock).map(l => ({ productId: l.productId, quantity: l.quantity }));
 			if (back.length) await via.call("products.restockReturn", { returnId: ret.id, items: back });

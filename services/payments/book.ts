@@ -149,13 +149,13 @@ export class PaymentBook {
 		});
 	}
 
-	/** Refund `amountCents` under `refundId` (idempotent: the same id refunds once). */
-	async refund(via: Caller, p: PaymentDoc, amountCents: number, refundId: string): Promise<PaymentDoc> {
+	/** Refund `amountCents` under `refundId` (idempotent: the same id refunds once); an admin's refunds are bounded, the shop's own (a cancellation, a return) are not refused for their count. */
+	async refund(via: Caller, p: PaymentDoc, amountCents: number, refundId: string, { byAdmin = false } = {}): Promise<PaymentDoc> {
 		if (!p.refunds.some(r => r.id === refundId)) {
 			const room = net(p) - issuingCents(p);
 			if (amountCents > room) throw new ConflictError(`At most ${room} cents can be refunded`, "REFUND_EXCEEDS_CAPTURED", { refundableCents: room });
-			if (p.refunds.length >= MAX_REFUNDS) throw new ConflictError(`A payment takes at most ${MAX_REFUNDS} refunds`, "TOO_MANY_REFUNDS");
-			const record: RefundRecord = { id: refundId, amountCents, state: "issuing", at: now(), key: refundKey(p._id, refundId) };
+			if (byAdmin && p.refunds.filter(r => r.byAdmin ?? true).length >= MAX_REFUNDS) throw new ConflictError(`A payment takes at most ${MAX_REFUNDS} refunds`, "TOO_MANY_REFUNDS");
+			const record: RefundRecord = { id: refundId, amountCents, state: "issuing", at: now(), key: refundKey(p._id, refundId), byAdmin };
 			p = await this.write(p, { refunds: [...p.refunds, record], issuing: true });
 			crashPoint("refund.after-intent");
 		}

@@ -10,6 +10,8 @@ export interface RefundRecord {
 	providerRefundId?: string | null;
 	/** The provider's idempotency key: the payment's id and the refund's, since a provider's keys are its account's (a record without one was made when the key was `refund-<id>`, and keeps it). */
 	key?: string;
+	/** An admin's refund, counted against MAX_REFUNDS (a record stored before this was kept counts as one). */
+	byAdmin?: boolean;
 }
 
 /** A refund's idempotency key at the provider: unique to the payment, whatever id the refund was given. */
@@ -47,7 +49,7 @@ export const PAYMENT_INDEXES: IndexSpec[] = [
 	{ field: "issuing", sparse: true },
 ];
 
-/** At most this many refunds per payment: everything bounded. */
+/** At most this many refunds per payment by admins (POST /orders/:id/refunds); a cancellation's is one more, and orders bounds the returns' (MAX_RETURNS). */
 export const MAX_REFUNDS = 20;
 
 /** A bank-transfer reference a person can type (10 characters without look-alikes), the same for an order however often it is asked. */

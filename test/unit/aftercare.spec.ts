@@ -113,12 +113,10 @@ describe("a payment applied to its order", () => {
 
 describe("returns", () => {
 	/** A delivered order of 2 A (paid 1000), and a caller that records what the return's steps ask of payments and products. */
-	async function delivered(
-		id: string,
-	): Promise<{ via: { call<T>(action: string, params?: object): Promise<T> }; calls: Array<{ action: string; params: { refundId?: string; returnId?: string } }> }> {
+	async function delivered(id: string): Promise<{ via: { call<T>(action: string, params?: object): Promise<T> }; calls: Array<{ action: string; params: { returnId?: string } }> }> {
 		await awaitingPayment(id, { status: "delivered", paidCents: 1000, paymentStatus: "paid", awaitingPayment: undefined });
-		const calls: Array<{ action: string; params: { refundId?: string; returnId?: string } }> = [];
-		const via = { call: async <T>(action: string, params?: object): Promise<T> => (calls.push({ action, params: params as { refundId?: string } }), {} as T) };
+		const calls: Array<{ action: string; params: { returnId?: string } }> = [];
+		const via = { call: async <T>(action: string, params?: object): Promise<T> => (calls.push({ action, params: params as { returnId?: string } }), {} as T) };
 		return { via, calls };
 	}
 
@@ -128,10 +126,10 @@ describe("returns", () => {
 		const two = await aftercare.recordReturn(via, "o1", [{ productId: "A", quantity: 1, restock: true }]);
 		const [first, second] = two.returns.map(r => r.id);
 		expect(one.returns.map(r => r.id)).toEqual([first]);
-		expect(calls.map(c => `${c.action} ${c.params.refundId ?? c.params.returnId}`)).toEqual([
-			`payments.refund return-${first}`,
+		expect(calls.map(c => `${c.action} ${c.params.returnId}`)).toEqual([
+			`payments.refundReturn ${first}`,
 			`products.restockReturn ${first}`,
-			`payments.refund return-${second}`,
+			`payments.refundReturn ${second}`,
 			`products.restockReturn ${second}`,
 		]);
 		expect(await orders.findById("o1")).not.toHaveProperty("returnPending");
@@ -146,7 +144,7 @@ describe("returns", () => {
 		await orders.updateMany({ _id: "o1" }, { $push: { returns: cut }, $set: { returnPending: true } });
 		calls.length = 0;
 		await aftercare.recover(via, "2999-01-01T00:00:00.000Z");
-		expect(calls.map(c => `${c.action} ${c.params.refundId ?? c.params.returnId}`)).toEqual(["payments.refund return-ret-cut", "products.restockReturn ret-cut"]);
+		expect(calls.map(c => `${c.action} ${c.params.returnId}`)).toEqual(["payments.refundReturn ret-cut", "products.restockReturn ret-cut"]);
 		expect(done.returns).toHaveLength(1);
 		expect(await orders.findById("o1")).not.toHaveProperty("returnPending");
 	});

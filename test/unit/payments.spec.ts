@@ -29,6 +29,8 @@ describe("payments, fulfilment and returns", () => {
 		await stripe.start();
 		shop = await startInProcessShop(["api", "customers", "products", "orders", "payments", "alerts"], {
 			admin: { email: ADMIN.email, password: ADMIN.password },
+			// The bound on refunds takes more requests than one client's default budget.
+			gateway: { rateLimit: { max: 1000 } },
 			settlement: { recoveryIntervalMs: 3_600_000 },
 			payments: { currency: "EUR", stripe: { secretKey: "sk_test_standin", webhookSecret: stripe.webhookSecret, apiUrl: stripe.url } },
 		});
@@ -166,6 +168,46 @@ describe("payments, fulfilment and returns", () => {
 			await waitFor(async () => (await orderOf(o.id)).paymentStatus === "refunded", 15_000, "the cancellation's refund");
 			expect(await orderOf(o.id)).toMatchObject({ status: "cancelled", paidCents: 0 });
 			expect(await stockOf(p.id)).toBe(10);
+		});
+	});
+
+	describe("the bound on refunds", () => {
+		/** An admin's refunds of one cent each, as many as a payment takes from admins; one more is 409. */
+		const refundedToTheLimit = async (id: string) => {
+			for (let i = 0; i < 20; i++) expect((await http.post(`/orders/${id}/refunds`, { amountCents: 1 }, admin)).status).toBe(201);
+			const more = await http.post(`/orders/${id}/refunds`, { amountCents: 1 }, admin);
+			expect(more.status).toBe(409);
+			expect(more.body.type).toBe("TOO_MANY_REFUNDS");
+		};
+
+		it("cancelling a paid order refunds what is left even after the most refunds an admin may make", async () => {
+			const { order: o } = await paid(2000);
+			await refundedToTheLimit(o.id);
+			expect((await http.post(`/orders/${o.id}/cancel`, {}, customer)).status).toBe(200);
+			await waitFor(async () => (await orderOf(o.id)).paymentStatus === "refunded", 15_000, "the cancellation's refund");
+			expect(await orderOf(o.id)).toMatchObject({ status: "cancelled", paidCents: 0 });
+		});
+
+		it("a return is refunded even after the most refunds an admin may make; an order takes at most 20 returns (409, nothing changed)", async () => {
+			const a = await product(30, 100);
+			const o = await order([[a.id, 21]]);
+			await http.post(`/orders/${o.id}/mark-paid`, {}, admin);
+			await http.post(`/orders/${o.id}/ship`, { carrier: "UPS", trackingNumber: "1Z2" }, admin);
+			await http.post(`/orders/${o.id}/deliver`, {}, admin);
+			await refundedToTheLimit(o.id);
+			for (let i = 0; i < 20; i++) {
+				const ret = await http.post(`/orders/${o.id}/returns`, { items: [{ productId: a.id, quantity: 1, restock: true }] }, admin);
+				expect(ret.status).toBe(201);
+			}
+			expect(await orderOf(o.id)).toMatchObject({ paidCents: 2100 - 20 - 20 * 100 });
+			expect(await stockOf(a.id)).toBe(9 + 20);
+			const more = await http.post(`/orders/${o.id}/returns`, { items: [{ productId: a.id, quantity: 1, restock: true }] }, admin);
+			expect(more.status).toBe(409);
+			expect(more.body.type).toBe("TOO_MANY_RETURNS");
+			const now = await orderOf(o.id);
+			expect(now.returns).toHaveLength(20);
+			expect(now.paidCents).toBe(80);
+			expect(await stockOf(a.id)).toBe(29);
 		});
 	});
 
