@@ -8,13 +8,15 @@ import { settings, type StorageSettings } from "../lib/infra/settings";
 import { defineMixin, state, type Mixin, type SecureSettings, type ServiceBase } from "../lib/contracts/types";
 import { cacheCleanEvents, type DependencyCleaning } from "./cache-cleaner.mixin";
 
-export interface DbMixinOptions<P> {
+export interface DbMixinOptions<T, P> {
 	collection: string;
 	indexes?: IndexSpec[];
 	/** What a client sees of a document (`id` for `_id`; a missing field shows as null). */
 	publicFields: ReadonlyArray<keyof P & string>;
 	/** What a client sees of a field that documents stored before it existed lack (instead of null); a stored null stays null. */
 	publicDefaults?: { [K in keyof P]?: () => P[K] };
+	/** The fields some documents show beyond `publicFields` (a checkout order's money and deadline), after them. */
+	moreFields?: (doc: T) => ReadonlyArray<keyof P & string>;
 	/** Other services whose writes also clear this service's cached answers (its own always do). */
 	cacheScope?: string[];
 	/** The service's data-format migrations, from format 2 on (lib/db/formats.ts); its store is brought to the last at start, before the service runs. */
@@ -80,8 +82,8 @@ function heldWrites<T extends Doc>(adapter: DbAdapter<T>): DbAdapter<T> {
  * disabled: each service declares the actions it offers, with their
  * validation.
  */
-export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): Mixin<ServiceBase<DbSettings> & DbMethods<T, P> & DependencyCleaning> {
-	const { collection, indexes = [], publicFields, publicDefaults = {}, cacheScope = [], migrations = [] } = options;
+export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<T, P>): Mixin<ServiceBase<DbSettings> & DbMethods<T, P> & DependencyCleaning> {
+	const { collection, indexes = [], publicFields, publicDefaults = {}, moreFields, cacheScope = [], migrations = [] } = options;
 	const defaults: Partial<Record<string, () => unknown>> = publicDefaults;
 	return defineMixin({
 		mixins: [DbService],
@@ -101,10 +103,12 @@ export default function DbMixin<T extends Doc, P>(options: DbMixinOptions<P>): M
 		methods: {
 			toPublic(doc: T): P {
 				const out: Record<string, unknown> = {};
-				for (const field of publicFields) {
+				const show = (field: string) => {
 					const value: unknown = Reflect.get(doc, field);
 					out[field] = field === "id" ? String(doc._id) : value === undefined ? (defaults[field]?.() ?? null) : value;
-				}
+				};
+				publicFields.forEach(show);
+				moreFields?.(doc).forEach(show);
 				return out as P;
 			},
 

@@ -13,9 +13,9 @@ import { ORDER_INDEXES, type OrderDoc } from "./orders/placement";
 import { ORDER_MIGRATIONS } from "./orders/order-doc";
 import { PaymentHold } from "./orders/payment-hold";
 import { Checkout, holdPricer, type CheckoutRequestBody, type Quote, type QuoteRequest } from "./orders/checkout";
-import { CHECKOUT_PARAMS, QUOTE_PARAMS, publicOrder } from "./orders/checkout-params";
+import { CHECKOUT_PARAMS, QUOTE_PARAMS, checkoutFieldsOf } from "./orders/checkout-params";
 import { validationError } from "../lib/infra/validation";
-import { AFTERCARE_INDEXES, Aftercare, withAftercareDefaults } from "./orders/aftercare";
+import { AFTERCARE_DEFAULTS, AFTERCARE_INDEXES, Aftercare } from "./orders/aftercare";
 import { AFTERCARE_FIELDS, AFTERCARE_PARAMS } from "./orders/aftercare-params";
 import type { PaymentUpdate, ReturnLine } from "../lib/contracts/payments";
 
@@ -29,6 +29,8 @@ const OrdersService = defineService({
 			collection: "orders",
 			indexes: [...ORDER_INDEXES, ...AFTERCARE_INDEXES],
 			publicFields: PUBLIC_FIELDS,
+			publicDefaults: AFTERCARE_DEFAULTS,
+			moreFields: checkoutFieldsOf,
 			migrations: ORDER_MIGRATIONS,
 		}),
 		HealthMixin,
@@ -201,11 +203,6 @@ const OrdersService = defineService({
 	},
 
 	methods: {
-		/** An order as clients see it: a checkout order with its money's breakdown and deadline, and every order with its payment and fulfilment. */
-		toPublic(doc: OrderDoc): Order {
-			return withAftercareDefaults(publicOrder(doc, PUBLIC_FIELDS));
-		},
-
 		requireUser(ctx: Ctx): AuthUser {
 			if (!ctx.meta.user) throw new UnauthorizedError();
 			return ctx.meta.user;

@@ -252,11 +252,11 @@ function invalid(field: string, type: string, message: string): UnprocessableErr
 	return new UnprocessableError(message, [{ field, type, message }]);
 }
 
-/** An order as clients see it, whatever it was stored with: orders stored before payments read as unpaid, unshipped, unreturned. */
+/** What an order shows of its payment and returns when it was stored before they existed: unpaid, unreturned. */
+export const AFTERCARE_DEFAULTS = { paymentStatus: () => "unpaid" as const, paidCents: () => 0, paymentHistory: () => [], returns: () => [] } satisfies { [K in keyof Order]?: () => Order[K] };
+
+/** An order as clients see it, whatever it was stored with (AFTERCARE_DEFAULTS). */
 export function withAftercareDefaults(order: Order): Order {
-	order.paymentStatus ??= "unpaid";
-	order.paidCents ??= 0;
-	order.paymentHistory ??= [];
-	order.returns ??= [];
+	for (const [field, made] of Object.entries(AFTERCARE_DEFAULTS)) Reflect.set(order, field, Reflect.get(order, field) ?? made());
 	return order;
 }

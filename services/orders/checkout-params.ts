@@ -1,6 +1,4 @@
 import type { CheckoutFields } from "../../lib/contracts/checkout";
-import { fieldsOf } from "../../lib/contracts/fields";
-import type { Order } from "../../lib/contracts/types";
 import type { OrderDoc } from "./order-doc";
 
 const LINE = { type: "string", trim: true, min: 1, max: 200 } as const;
@@ -29,15 +27,7 @@ export const CHECKOUT_PARAMS = {
 	currency: { type: "string", pattern: /^[A-Z]{3}$/ },
 } as const;
 
-/** What a checkout order shows beyond an order's fields. */
+/** What a checkout order shows beyond an order's fields, once it holds its stock (it has a payment deadline then). */
 const CHECKOUT_FIELDS: ReadonlyArray<keyof CheckoutFields> = ["currency", "itemsCents", "shippingCents", "taxCents", "pricesIncludeTax", "shippingMethod", "paymentDeadline"];
 
-/** An order as clients see it: the service's public fields, and a checkout order's money and deadline once it holds its stock. */
-export function publicOrder(doc: OrderDoc, fields: readonly string[]): Order {
-	const source = fieldsOf(doc);
-	const out: Record<string, unknown> = {};
-	for (const field of fields) out[field] = field === "id" ? String(doc._id) : (source[field] ?? null);
-	if (doc.paymentDeadline !== undefined) for (const field of CHECKOUT_FIELDS) out[field] = source[field] ?? null;
-	// Built field by field from the service's public list, which names only Order's fields.
-	return out as unknown as Order;
-}
+export const checkoutFieldsOf = (doc: OrderDoc): ReadonlyArray<keyof CheckoutFields> => (doc.paymentDeadline === undefined ? [] : CHECKOUT_FIELDS);
