@@ -2,7 +2,7 @@ import DbMixin from "../mixins/db.mixin";
 import HealthMixin from "../mixins/health.mixin";
 import { CHANNELS, orderOf, type OrderStatusMessage } from "../lib/contracts/channels";
 import { NotFoundError } from "../lib/contracts/errors";
-import { CENTS, ID } from "../lib/contracts/params";
+import { ID, TOTAL_CENTS } from "../lib/contracts/params";
 import { PAYMENT_PROVIDERS, type Payment, type PaymentProvider } from "../lib/contracts/payments";
 import { everyAndOnceAvailable, oneAtATime } from "../lib/infra/rounds";
 import { settings } from "../lib/infra/settings";
@@ -52,7 +52,7 @@ const PaymentsService = defineService({
 
 		/** An admin's refund: a new id each time, or the admin's own (sent again, it refunds once). At most MAX_REFUNDS of them per payment. */
 		refund: {
-			params: { id: ID, amountCents: { ...CENTS, min: 1 }, refundId: { type: "string", min: 1, max: 80, pattern: /^[A-Za-z0-9_-]+$/, optional: true } },
+			params: { id: ID, amountCents: { ...TOTAL_CENTS, min: 1 }, refundId: { type: "string", min: 1, max: 80, pattern: /^[A-Za-z0-9_-]+$/, optional: true } },
 			async handler(ctx: Ctx<{ id: string; amountCents: number; refundId?: string }>): Promise<Payment> {
 				const order = await this.orderFor(ctx, ctx.params.id);
 				const p = await this.paymentOf(order.id);
@@ -66,7 +66,7 @@ const PaymentsService = defineService({
 		/** Internal (orders): a return's refund, once per return. Not counted against an admin's refunds: orders bounds the returns (MAX_RETURNS). */
 		refundReturn: {
 			visibility: "public",
-			params: { id: ID, returnId: ID, amountCents: { ...CENTS, min: 1 } },
+			params: { id: ID, returnId: ID, amountCents: { ...TOTAL_CENTS, min: 1 } },
 			async handler(ctx: Ctx<{ id: string; returnId: string; amountCents: number }>): Promise<Payment> {
 				const p = await this.paymentOf((await this.orderFor(ctx, ctx.params.id)).id);
 				return this.book.toPublic(await this.book.refund(ctx, p, ctx.params.amountCents, `return-${ctx.params.returnId}`));

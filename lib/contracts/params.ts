@@ -9,8 +9,16 @@ export const ID = { type: "string", min: 1, max: 64 } as const;
 /** An order id as products keys reservations by it. */
 export const ORDER_ID = { type: "string", min: 1, max: 64, pattern: /^[A-Za-z0-9_-]+$/ } as const;
 
-/** Money, in cents. */
+/** Money, in cents: a price. */
 export const CENTS = { type: "number", integer: true, min: 0, max: 1_000_000_000 } as const;
+
+/**
+ * Money on an order's scale, in cents: a total, a payment, a refund. An
+ * order reaches 50 lines of 1000 units at a price's bound, doubled by tax,
+ * with shipping; every action that takes such an amount takes it whole
+ * (a bound below it would refuse, for ever, a step after its payment).
+ */
+export const TOTAL_CENTS = { type: "number", integer: true, min: 0, max: 200_000_000_000_000 } as const;
 
 /** A stock level or threshold. */
 export const COUNT = { type: "number", integer: true, min: 0, max: 1_000_000_000 } as const;

@@ -1,4 +1,4 @@
-import { CENTS, ID, ORDER_ID, QUANTITY } from "../../lib/contracts/params";
+import { ID, ORDER_ID, QUANTITY, TOTAL_CENTS } from "../../lib/contracts/params";
 import { PAYMENT_PROVIDERS, PAYMENT_STATUSES } from "../../lib/contracts/payments";
 
 /** The order fields clients see beside placement's: payment, fulfilment, returns. */
@@ -18,18 +18,18 @@ export const AFTERCARE_PARAMS = {
 			max: 50,
 			items: { type: "object", props: { productId: ID, quantity: QUANTITY, restock: { type: "boolean" } } },
 		},
-		refundCents: { ...CENTS, optional: true },
+		refundCents: { ...TOTAL_CENTS, optional: true },
 	},
 	applyPayment: {
 		orderId: ORDER_ID,
 		provider: { type: "enum", values: PAYMENT_PROVIDERS },
 		status: { type: "enum", values: PAYMENT_STATUSES },
-		paidCents: CENTS,
+		paidCents: TOTAL_CENTS,
 		version: { type: "number", integer: true, min: 1, max: 1000 },
 		history: {
 			type: "array",
 			max: 1000,
-			items: { type: "object", props: { status: { type: "enum", values: PAYMENT_STATUSES }, at: { type: "string", max: 40 }, amountCents: CENTS } },
+			items: { type: "object", props: { status: { type: "enum", values: PAYMENT_STATUSES }, at: { type: "string", max: 40 }, amountCents: TOTAL_CENTS } },
 		},
 	},
 } as const;

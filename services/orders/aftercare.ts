@@ -48,7 +48,8 @@ const now = () => new Date().toISOString();
 /** At most this many returns per order: each is a refund that payments does not refuse for its count (and a record on the order). */
 export const MAX_RETURNS = 20;
 
-const returnsGuard = (n: number): Query => (n === 0 ? { returns: { $exists: false } } : { returns: { $size: n } });
+/** The order holds `n` returns (none: no list, or an empty one, as the format migration left orders stored before returns). */
+const returnsGuard = (n: number): Query => (n === 0 ? { $or: [{ returns: { $exists: false } }, { returns: { $size: 0 } }] } : { returns: { $size: n } });
 
 /**
  * The order's life after placement: the payment state that payments hands

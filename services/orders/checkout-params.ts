@@ -1,4 +1,5 @@
 import type { CheckoutFields } from "../../lib/contracts/checkout";
+import { TOTAL_CENTS } from "../../lib/contracts/params";
 import type { OrderDoc } from "./order-doc";
 
 const LINE = { type: "string", trim: true, min: 1, max: 200 } as const;
@@ -22,7 +23,7 @@ export const QUOTE_PARAMS = {
 export const CHECKOUT_PARAMS = {
 	...QUOTE_PARAMS,
 	/** The total the client showed; a different total is 409. Bounded (a safe integer): 50 lines of 1000 units of at most 10^9 cents, doubled by tax, and shipping. */
-	expectedTotalCents: { type: "number", integer: true, min: 0, max: 200_000_000_000_000 },
+	expectedTotalCents: TOTAL_CENTS,
 	/** The currency the client showed: three capital letters; one that is not the shop's is 422. */
 	currency: { type: "string", pattern: /^[A-Z]{3}$/ },
 } as const;

@@ -7,7 +7,7 @@ import type { Payment, PaymentProvider, PaymentStatus, PaymentUpdate } from "../
 import type { Order } from "../../lib/contracts/types";
 import type { Provider, ProviderPayment } from "./providers";
 import { MAX_REFUNDS, paymentView, reference, refundKey, type PaymentDoc, type RefundRecord } from "./documents";
-import { assertNotCancelled, referenceMismatch } from "./refusals";
+import { assertPayable, referenceMismatch } from "./refusals";
 
 export { PAYMENT_INDEXES, type PaymentDoc } from "./documents";
 
@@ -84,7 +84,7 @@ export class PaymentBook {
 	/** A customer chooses how to pay an unpaid order; stripe opens its PaymentIntent (once: the key is the payment's, so opened again after a crash it is the same one). */
 	async start(order: Order, provider: PaymentProvider): Promise<PaymentDoc> {
 		this.provider(provider);
-		assertNotCancelled(order);
+		assertPayable(order);
 		let p = await this.ensure(order, provider);
 		if (p.status !== "unpaid" && p.status !== "failed") throw new ConflictError(`This order's payment is ${p.status}`, "PAYMENT_NOT_OPEN", { status: p.status });
 		if (p.provider !== provider) p = await this.write(p, { provider });
@@ -102,7 +102,7 @@ export class PaymentBook {
 	 * write (as `capture` would leave it, marked for orders).
 	 */
 	async markPaid(via: Caller, order: Order, ref?: string): Promise<PaymentDoc> {
-		assertNotCancelled(order);
+		assertPayable(order);
 		const stored = await this.find(order.id);
 		if (!stored) {
 			const draft = this.draft(order);

@@ -149,3 +149,13 @@ describe("returns", () => {
 		expect(await orders.findById("o1")).not.toHaveProperty("returnPending");
 	});
 });
+
+describe("returns of orders stored before payments", () => {
+	it("records a return of an order the format migration gave an empty list of returns", async () => {
+		await awaitingPayment("o1", { status: "delivered", paidCents: 0, paymentStatus: "unpaid", awaitingPayment: undefined, returns: [] });
+		const via = { call: async <T>(): Promise<T> => ({}) as T };
+		const answer = await aftercare.recordReturn(via, "o1", [{ productId: "A", quantity: 1, restock: true }]);
+		expect(answer.returns).toHaveLength(1);
+		expect(answer.returns[0]).toMatchObject({ refundCents: 0, items: [{ productId: "A", quantity: 1, restock: true }] });
+	});
+});

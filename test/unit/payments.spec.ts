@@ -171,6 +171,47 @@ describe("payments, fulfilment and returns", () => {
 		});
 	});
 
+	describe("what payments takes", () => {
+		it("pays, refunds and returns an order whose total is above a billion cents (the order's own bound, not a price's)", async () => {
+			const p = await product(10, 1_000_000_000);
+			const o = await order([[p.id, 2]]);
+			expect((await http.post(`/orders/${o.id}/mark-paid`, {}, admin)).status).toBe(200);
+			await waitFor(async () => (await orderOf(o.id)).paymentStatus === "paid", 15_000, "the order paid");
+			expect(await orderOf(o.id)).toMatchObject({ paidCents: 2_000_000_000 });
+			expect((await http.post(`/orders/${o.id}/refunds`, { amountCents: 1_500_000_000 }, admin)).status).toBe(201);
+			expect(await orderOf(o.id)).toMatchObject({ paymentStatus: "partially_refunded", paidCents: 500_000_000 });
+		});
+
+		it("refuses to take a payment for an order that is not placed yet (409 ORDER_NOT_PLACED: its total is not known), storing nothing", async () => {
+			const p = await product(10, 1000);
+			const orders = shop.broker.getLocalService("orders") as unknown as { adapter: { insert(doc: object): Promise<unknown> } };
+			const at = new Date().toISOString();
+			await orders.adapter.insert({
+				_id: "pending-order-1",
+				customerId: (await http.get("/customers/me", customer)).body.id,
+				requested: [{ productId: p.id, quantity: 1 }],
+				items: [],
+				totalCents: 0,
+				status: "pending",
+				pending: true,
+				statusHistory: [{ status: "pending", at }],
+				shippingAddress: null,
+				createdAt: at,
+				updatedAt: at,
+			});
+			for (const [path, body] of [
+				["mark-paid", {}],
+				["payment", { provider: "manual" }],
+			] as const) {
+				const res = await http.post(`/orders/pending-order-1/${path}`, body, path === "mark-paid" ? admin : customer);
+				expect(res.status).toBe(409);
+				expect(res.body.type).toBe("ORDER_NOT_PLACED");
+			}
+			expect((await http.get("/orders/pending-order-1/payment", admin)).body).toMatchObject({ status: "unpaid", capturedCents: 0 });
+			expect(await orderOf("pending-order-1")).toMatchObject({ status: "pending", paymentStatus: "unpaid" });
+		});
+	});
+
 	describe("the bound on refunds", () => {
 		/** An admin's refunds of one cent each, as many as a payment takes from admins; one more is 409. */
 		const refundedToTheLimit = async (id: string) => {
