@@ -8,6 +8,7 @@ import { everyAndOnceAvailable, oneAtATime } from "../lib/infra/rounds";
 import { settings } from "../lib/infra/settings";
 import { type Ctx, type Order, defineService, state } from "../lib/contracts/types";
 import { PAYMENT_INDEXES, PaymentBook, type PaymentDoc } from "./payments/book";
+import { paymentView } from "./payments/documents";
 import { ManualProvider, StripeProvider, type Provider } from "./payments/providers";
 import { handleStripeEvent, type WebhookAnswer } from "./payments/stripe-events";
 
@@ -29,7 +30,7 @@ const PaymentsService = defineService({
 			params: { id: ID },
 			async handler(ctx: Ctx<{ id: string }>): Promise<Payment> {
 				const order = await this.orderFor(ctx, ctx.params.id);
-				return this.book.toPublic((await this.book.find(order.id)) ?? this.book.draft(order));
+				return paymentView((await this.book.find(order.id)) ?? this.book.draft(order));
 			},
 		},
 
@@ -38,7 +39,7 @@ const PaymentsService = defineService({
 			params: { id: ID, provider: { type: "enum", values: PAYMENT_PROVIDERS } },
 			async handler(ctx: Ctx<{ id: string; provider: PaymentProvider }>): Promise<Payment> {
 				const order = await this.orderFor(ctx, ctx.params.id);
-				return this.book.toPublic(await this.book.start(order, ctx.params.provider));
+				return paymentView(await this.book.start(order, ctx.params.provider));
 			},
 		},
 
@@ -46,7 +47,7 @@ const PaymentsService = defineService({
 			params: { id: ID, reference: { type: "string", trim: true, min: 1, max: 40, optional: true } },
 			async handler(ctx: Ctx<{ id: string; reference?: string }>): Promise<Payment> {
 				const order = await this.orderFor(ctx, ctx.params.id);
-				return this.book.toPublic(await this.book.markPaid(ctx, order, ctx.params.reference));
+				return paymentView(await this.book.markPaid(ctx, order, ctx.params.reference));
 			},
 		},
 
@@ -59,17 +60,22 @@ const PaymentsService = defineService({
 				// An admin's own id is kept apart from the ids the shop gives (a return's, a cancellation's), so it cannot take one of theirs.
 				const refundId = ctx.params.refundId === undefined ? `admin-${p._id}-${p.refunds.length}` : `given-${ctx.params.refundId}`;
 				ctx.meta.$statusCode = 201;
-				return this.book.toPublic(await this.book.refund(ctx, p, ctx.params.amountCents, refundId, { byAdmin: true }));
+				return paymentView(await this.book.refund(ctx, p, ctx.params.amountCents, refundId, { byAdmin: true }));
 			},
 		},
 
-		/** Internal (orders): a return's refund, once per return. Not counted against an admin's refunds: orders bounds the returns (MAX_RETURNS). */
+		/**
+		 * Internal (orders): a return's refund, once per return, never refused
+		 * once the return is recorded: what is left when an admin refunded part
+		 * meanwhile, nothing when nothing is. Not counted against an admin's
+		 * refunds: orders bounds the returns (MAX_RETURNS).
+		 */
 		refundReturn: {
 			visibility: "public",
 			params: { id: ID, returnId: ID, amountCents: { ...TOTAL_CENTS, min: 1 } },
-			async handler(ctx: Ctx<{ id: string; returnId: string; amountCents: number }>): Promise<Payment> {
-				const p = await this.paymentOf((await this.orderFor(ctx, ctx.params.id)).id);
-				return this.book.toPublic(await this.book.refund(ctx, p, ctx.params.amountCents, `return-${ctx.params.returnId}`));
+			async handler(ctx: Ctx<{ id: string; returnId: string; amountCents: number }>): Promise<{ refundedCents: number }> {
+				const p = await this.book.find((await this.orderFor(ctx, ctx.params.id)).id);
+				return { refundedCents: p ? await this.book.refundReturn(ctx, p, ctx.params.amountCents, ctx.params.returnId) : 0 };
 			},
 		},
 

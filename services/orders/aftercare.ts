@@ -134,7 +134,8 @@ export class Aftercare {
 		const recorded = await this.deps.orders.updateOne({ _id: id, status: "delivered", ...returnsGuard(count) }, { $push: { returns: ret }, $set: { returnPending: true, updatedAt: ret.at } });
 		if (!recorded) throw new ConflictError("The order changed meanwhile; send the return again", "ORDER_CHANGED");
 		crashPoint("return.after-record");
-		await this.finishReturns(via, recorded);
+		// Recorded: the answer is the record's, finished now or by the settler (payments or products away, a lost answer).
+		await this.finishReturns(via, recorded).catch((err: Error) => this.deps.logger.warn(`The return of order ${id} is recorded; the settler finishes its refund and restock`, err.message));
 		return this.deps.toPublic(await this.find(id));
 	}
 
@@ -146,16 +147,27 @@ export class Aftercare {
 		for (const order of await stale({ fulfilmentOutbox: true })) await this.attempt(`publish the fulfilment of order ${order._id}`, () => this.publishFulfilment(order));
 	}
 
+	/** The returns not finished yet, each in turn: refunded (what payments could), restocked, then counted finished. */
 	private async finishReturns(via: Caller, order: AftercareDoc): Promise<void> {
 		const returns = order.returns ?? [];
-		for (const ret of returns.slice(order.returnsDone ?? 0)) {
-			if (ret.refundCents > 0) await via.call("payments.refundReturn", { id: order._id, returnId: ret.id, amountCents: ret.refundCents });
+		for (let i = order.returnsDone ?? 0; i < returns.length; i++) {
+			const ret = returns[i];
+			const refunded =
+				ret.refundCents > 0 ? (await via.call<{ refundedCents: number }>("payments.refundReturn", { id: order._id, returnId: ret.id, amountCents: ret.refundCents })).refundedCents : 0;
 			crashPoint("return.after-refund");
 			const back = ret.items.filter(l => l.restock).map(l => ({ productId: l.productId, quantity: l.quantity }));
 			if (back.length) await via.call("products.restockReturn", { returnId: ret.id, items: back });
 			crashPoint("return.after-restock");
+			await this.returnDone(order._id, i, returns.length, refunded === ret.refundCents ? {} : { [`returns.${i}.refundCents`]: refunded });
 		}
-		await this.deps.orders.updateMany({ _id: order._id, ...returnsGuard(returns.length) }, { $set: { returnsDone: returns.length }, $unset: { returnPending: true } });
+	}
+
+	/** Return `i` of `count` finished: counted (never backwards) with the refund made; the last clears the order's mark unless another return came meanwhile. */
+	private async returnDone(id: string, i: number, count: number, refund: Record<string, number>): Promise<void> {
+		const done = { $set: { returnsDone: i + 1, ...refund } };
+		const behind = { $or: [{ returnsDone: { $exists: false } }, { returnsDone: { $lte: i } }] };
+		if (i + 1 === count && (await this.deps.orders.updateMany({ _id: id, ...returnsGuard(count), ...behind }, { ...done, $unset: { returnPending: true } })) === 1) return;
+		await this.deps.orders.updateMany({ _id: id, ...behind }, done);
 	}
 
 	/** The worth of the returned lines; refuses a product not in the order, or more than was delivered and not yet returned. */

@@ -3,10 +3,10 @@ import { isDuplicateKeyError, type DbAdapter } from "../../lib/db/adapter";
 import { newId } from "../../lib/db/ids";
 import { ConflictError } from "../../lib/contracts/errors";
 import { crashPoint } from "../../lib/infra/crash-points";
-import type { Payment, PaymentProvider, PaymentStatus, PaymentUpdate } from "../../lib/contracts/payments";
+import type { PaymentProvider, PaymentStatus } from "../../lib/contracts/payments";
 import type { Order } from "../../lib/contracts/types";
 import type { Provider, ProviderPayment } from "./providers";
-import { MAX_REFUNDS, paymentView, reference, refundKey, type PaymentDoc, type RefundRecord } from "./documents";
+import { MAX_REFUNDS, paymentUpdate, reference, refundable, refundKey, type PaymentDoc, type RefundRecord } from "./documents";
 import { assertPayable, referenceMismatch } from "./refusals";
 
 export { PAYMENT_INDEXES, type PaymentDoc } from "./documents";
@@ -23,8 +23,6 @@ export interface BookDeps {
 }
 
 const now = () => new Date().toISOString();
-const net = (p: PaymentDoc) => p.capturedCents - p.refundedCents;
-const issuingCents = (p: PaymentDoc) => p.refunds.filter(r => r.state === "issuing").reduce((s, r) => s + r.amountCents, 0);
 
 /**
  * The payments ledger. A payment's every write is one compare-and-set on
@@ -152,7 +150,7 @@ export class PaymentBook {
 	/** Refund `amountCents` under `refundId` (idempotent: the same id refunds once); an admin's refunds are bounded, the shop's own (a cancellation, a return) are not refused for their count. */
 	async refund(via: Caller, p: PaymentDoc, amountCents: number, refundId: string, { byAdmin = false } = {}): Promise<PaymentDoc> {
 		if (!p.refunds.some(r => r.id === refundId)) {
-			const room = net(p) - issuingCents(p);
+			const room = refundable(p);
 			if (amountCents > room) throw new ConflictError(`At most ${room} cents can be refunded`, "REFUND_EXCEEDS_CAPTURED", { refundableCents: room });
 			if (byAdmin && p.refunds.filter(r => r.byAdmin ?? true).length >= MAX_REFUNDS) throw new ConflictError(`A payment takes at most ${MAX_REFUNDS} refunds`, "TOO_MANY_REFUNDS");
 			const record: RefundRecord = { id: refundId, amountCents, state: "issuing", at: now(), key: refundKey(p._id, refundId), byAdmin };
@@ -162,6 +160,16 @@ export class PaymentBook {
 		return this.issue(via, p, refundId);
 	}
 
+	/** A return's refund (once per return): what it asks, or what is left when an admin refunded part since the return was recorded. Answers what it refunds. */
+	async refundReturn(via: Caller, p: PaymentDoc, amountCents: number, returnId: string): Promise<number> {
+		const refundId = `return-${returnId}`;
+		const after = await this.onFresh(p, p => {
+			const amount = p.refunds.find(r => r.id === refundId)?.amountCents ?? Math.min(amountCents, refundable(p));
+			return amount > 0 ? this.refund(via, p, amount, refundId) : Promise.resolve(p);
+		});
+		return after.refunds.find(r => r.id === refundId)?.amountCents ?? 0;
+	}
+
 	/** The order was cancelled (or expired): an authorisation is voided, what was captured is refunded. */
 	async settleCancelled(via: Caller, p: PaymentDoc): Promise<PaymentDoc> {
 		if (p.status === "authorised") {
@@ -169,7 +177,7 @@ export class PaymentBook {
 			crashPoint("void.after-call");
 			return this.handOn(via, await this.change(p, "unpaid", 0, {}));
 		}
-		const left = net(p) - issuingCents(p);
+		const left = refundable(p);
 		if (left > 0) return this.refund(via, p, left, `cancel-${p._id}-${p.refunds.length}`);
 		for (const r of p.refunds.filter(r => r.state === "issuing")) p = await this.issue(via, p, r.id);
 		return p;
@@ -193,11 +201,11 @@ export class PaymentBook {
 	 * refunded), a cancelled one settled, an authorised one captured.
 	 */
 	async syncToOrder(via: Caller, p: PaymentDoc): Promise<PaymentDoc> {
-		const order = await via.call<Order>("orders.applyPayment", this.update(p));
+		const order = await via.call<Order>("orders.applyPayment", paymentUpdate(p));
 		crashPoint("payment.after-apply");
 		let cancelled = order.status === "cancelled";
 		if (!cancelled && order.status === "awaiting_payment" && p.status === "paid") cancelled = !(await this.confirm(via, order));
-		if (cancelled && (p.status === "authorised" || net(p) - issuingCents(p) > 0)) return this.settleCancelled(via, p);
+		if (cancelled && (p.status === "authorised" || refundable(p) > 0)) return this.settleCancelled(via, p);
 		if (!cancelled && p.status === "authorised") {
 			await this.provider(p.provider).capture(this.view(p));
 			crashPoint("capture.after-call");
@@ -218,10 +226,6 @@ export class PaymentBook {
 			this.deps.logger.warn(`Payment ${p._id} not handed to orders yet; the settler does it`, (err as Error).message);
 			return p;
 		}
-	}
-
-	toPublic(p: PaymentDoc): Payment {
-		return paymentView(p);
 	}
 
 	view(p: PaymentDoc): ProviderPayment {
@@ -284,10 +288,6 @@ export class PaymentBook {
 		);
 		if (!updated) throw new ConflictError("The payment changed meanwhile; try again", "PAYMENT_CHANGED");
 		return updated;
-	}
-
-	private update(p: PaymentDoc): PaymentUpdate {
-		return { orderId: p.orderId, provider: p.provider, status: p.status, paidCents: net(p), version: p.history.length, history: p.history };
 	}
 
 	private async attempt(what: string, step: () => Promise<unknown>): Promise<void> {

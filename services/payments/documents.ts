@@ -1,6 +1,6 @@
 import crypto from "crypto";
 import type { Doc, IndexSpec } from "../../lib/db/adapter";
-import type { Payment, PaymentChange, PaymentProvider, PaymentStatus } from "../../lib/contracts/payments";
+import type { Payment, PaymentChange, PaymentProvider, PaymentStatus, PaymentUpdate } from "../../lib/contracts/payments";
 
 export interface RefundRecord {
 	id: string;
@@ -71,4 +71,16 @@ export function paymentView(p: PaymentDoc): Payment {
 		createdAt: p.createdAt,
 		updatedAt: p.updatedAt,
 	};
+}
+
+/** What the payment holds: captured less refunded. */
+export const net = (p: PaymentDoc) => p.capturedCents - p.refundedCents;
+/** Refunds recorded and not yet issued. */
+export const issuingCents = (p: PaymentDoc) => p.refunds.filter(r => r.state === "issuing").reduce((s, r) => s + r.amountCents, 0);
+/** What can still be refunded: what the payment holds, less the refunds under way. */
+export const refundable = (p: PaymentDoc) => net(p) - issuingCents(p);
+
+/** The payment's state as orders applies it (once per version). */
+export function paymentUpdate(p: PaymentDoc): PaymentUpdate {
+	return { orderId: p.orderId, provider: p.provider, status: p.status, paidCents: net(p), version: p.history.length, history: p.history };
 }

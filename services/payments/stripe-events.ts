@@ -4,6 +4,7 @@ import type { PaymentMismatchMessage } from "../../lib/contracts/channels";
 import { UnprocessableError } from "../../lib/contracts/errors";
 import type { Payment } from "../../lib/contracts/payments";
 import type { PaymentBook, Caller } from "./book";
+import { paymentView } from "./documents";
 import type { StripeProvider } from "./providers";
 
 /** The events the shop acts on; any other is acknowledged and ignored. */
@@ -63,5 +64,5 @@ export async function handleStripeEvent(
 			: event.type === "payment_intent.amount_capturable_updated"
 				? await book.authorise(via, p, amount)
 				: await book.fail(via, p);
-	return { received: true, payment: after.rev === before ? "ignored" : book.toPublic(after) };
+	return { received: true, payment: after.rev === before ? "ignored" : paymentView(after) };
 }

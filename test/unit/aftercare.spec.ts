@@ -116,7 +116,13 @@ describe("returns", () => {
 	async function delivered(id: string): Promise<{ via: { call<T>(action: string, params?: object): Promise<T> }; calls: Array<{ action: string; params: { returnId?: string } }> }> {
 		await awaitingPayment(id, { status: "delivered", paidCents: 1000, paymentStatus: "paid", awaitingPayment: undefined });
 		const calls: Array<{ action: string; params: { returnId?: string } }> = [];
-		const via = { call: async <T>(action: string, params?: object): Promise<T> => (calls.push({ action, params: params as { returnId?: string } }), {} as T) };
+		// Payments refunds what it is asked.
+		const via = {
+			call: async <T>(action: string, params?: object): Promise<T> => {
+				calls.push({ action, params: params as { returnId?: string } });
+				return (action === "payments.refundReturn" ? { refundedCents: (params as { amountCents: number }).amountCents } : {}) as T;
+			},
+		};
 		return { via, calls };
 	}
 
@@ -147,6 +153,36 @@ describe("returns", () => {
 		expect(calls.map(c => `${c.action} ${c.params.returnId}`)).toEqual(["payments.refundReturn ret-cut", "products.restockReturn ret-cut"]);
 		expect(done.returns).toHaveLength(1);
 		expect(await orders.findById("o1")).not.toHaveProperty("returnPending");
+	});
+});
+
+describe("a return's answer and refund", () => {
+	beforeEach(() => awaitingPayment("o1", { status: "delivered", paidCents: 1000, paymentStatus: "paid", awaitingPayment: undefined }));
+
+	it("answers the recorded return when its refund cannot be made now (the record is committed); the settler makes it", async () => {
+		let down = true;
+		const asked: string[] = [];
+		const via = {
+			call: async <T>(action: string, params?: object): Promise<T> => {
+				asked.push(action);
+				if (down) throw new Error("payments is away");
+				return (action === "payments.refundReturn" ? { refundedCents: (params as { amountCents: number }).amountCents } : {}) as T;
+			},
+		};
+		const answer = await aftercare.recordReturn(via, "o1", [{ productId: "A", quantity: 1, restock: true }]);
+		expect(answer.returns).toHaveLength(1);
+		expect(await orders.findById("o1")).toMatchObject({ returnPending: true });
+		down = false;
+		await aftercare.recover(via, "2999-01-01T00:00:00.000Z");
+		expect(asked).toEqual(["payments.refundReturn", "payments.refundReturn", "products.restockReturn"]);
+		expect(await orders.findById("o1")).not.toHaveProperty("returnPending");
+	});
+
+	it("records the refund payments made: less than the return asked when an admin refunded part meanwhile", async () => {
+		const via = { call: async <T>(action: string): Promise<T> => (action === "payments.refundReturn" ? { refundedCents: 300 } : {}) as T };
+		const answer = await aftercare.recordReturn(via, "o1", [{ productId: "A", quantity: 1, restock: false }]);
+		expect(answer.returns[0].refundCents).toBe(300);
+		expect(await orders.findById("o1")).toMatchObject({ returnsDone: 1, returns: [expect.objectContaining({ refundCents: 300 })] });
 	});
 });
 

@@ -212,6 +212,20 @@ describe("payments, fulfilment and returns", () => {
 		});
 	});
 
+	describe("a return's refund", () => {
+		it("is never refused once the return is recorded: what is left when less is left, nothing when nothing is, once per return", async () => {
+			const { order: o } = await paid(2000);
+			expect((await http.post(`/orders/${o.id}/refunds`, { amountCents: 500 }, admin)).status).toBe(201);
+			const refundReturn = (returnId: string, amountCents: number) => shop.broker.call("payments.refundReturn", { id: o.id, returnId, amountCents });
+			expect(await refundReturn("ret-a", 5000)).toEqual({ refundedCents: 1500 });
+			expect(await refundReturn("ret-a", 5000)).toEqual({ refundedCents: 1500 });
+			expect(await refundReturn("ret-b", 100)).toEqual({ refundedCents: 0 });
+			const p = (await http.get(`/orders/${o.id}/payment`, admin)).body;
+			expect(p).toMatchObject({ status: "refunded", capturedCents: 2000, refundedCents: 2000 });
+			expect(p.refunds).toHaveLength(2);
+		});
+	});
+
 	describe("the bound on refunds", () => {
 		/** An admin's refunds of one cent each, as many as a payment takes from admins; one more is 409. */
 		const refundedToTheLimit = async (id: string) => {
