@@ -19,6 +19,7 @@ import type { DeliveryState, Target } from "./notifications/outbox";
 import { buildParts, type Parts } from "./notifications/parts";
 import { DESCRIPTION, EVENT_TYPES, NO_SECRET, URL_RULE, refuseSecret } from "./notifications/rules";
 import { encrypt, sha256 } from "./notifications/signing";
+import { surelyNotApplied } from "./notifications/resets";
 
 const RESET_THROTTLE = { max: 5, windowMs: 60 * 60_000 };
 const MAIL_PANEL_MAX = 50;
@@ -178,7 +179,8 @@ const NotificationsService = defineService({
 				try {
 					await ctx.call("customers.setPasswordByReset", { id: customerId, password: ctx.params.password });
 				} catch (err) {
-					await this.resets.restore(ctx.params.token);
+					// Usable again only when the password was surely not changed; a lost answer (a timeout) may follow a change, so the link stays used.
+					if (surelyNotApplied(err)) await this.resets.restore(ctx.params.token);
 					throw err;
 				}
 				ctx.meta.$statusCode = 204;

@@ -1,4 +1,5 @@
 import crypto from "crypto";
+import { Errors } from "moleculer";
 import type { DbAdapter, Doc } from "../../lib/db/adapter";
 import { crashPoint } from "../../lib/infra/crash-points";
 import { sha256 } from "./signing";
@@ -42,7 +43,7 @@ export class Resets {
 		return doc?.customerId ?? null;
 	}
 
-	/** A token used up by a reset that could not finish (the customers service did not answer): usable again. */
+	/** A token used up by a reset that surely changed nothing (surelyNotApplied): usable again. */
 	async restore(token: string): Promise<void> {
 		await this.store.updateMany({ _id: sha256(token) }, { $set: { usedAt: null } });
 	}
@@ -51,4 +52,14 @@ export class Resets {
 	prune(): Promise<number> {
 		return this.store.removeMany({ expiresAt: { $lte: this.now() } });
 	}
+}
+
+/**
+ * A password change that failed having surely changed nothing: it never
+ * reached customers (no node offered it), or customers refused it (a 4xx).
+ * A timeout or a server error may follow a change that was made.
+ */
+export function surelyNotApplied(err: unknown): boolean {
+	if (err instanceof Errors.ServiceNotFoundError || err instanceof Errors.ServiceNotAvailableError) return true;
+	return err instanceof Errors.MoleculerClientError && !(err instanceof Errors.RequestTimeoutError);
 }

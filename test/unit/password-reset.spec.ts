@@ -1,5 +1,5 @@
 import Redis from "ioredis";
-import { ServiceBroker, type ServiceSchema } from "moleculer";
+import { Errors, ServiceBroker, type ServiceSchema } from "moleculer";
 import { brokerOptions } from "../../moleculer.config";
 import { namespacePrefix } from "../../lib/infra/redis";
 import { settings } from "../../lib/infra/settings";
@@ -116,6 +116,51 @@ describe("password reset", () => {
 		await mailedToken("cy@reset.test", 1);
 		await new Promise(r => setTimeout(r, 300));
 		expect(smtp.to("cy@reset.test")).toHaveLength(1);
+	});
+});
+
+describe("a reset whose password change did not answer", () => {
+	let broker: ServiceBroker;
+	/** What the stand-in for customers does with the next change: applies it and loses the answer, or is never reached. */
+	let next: "applied, answer lost" | "not reached" = "applied, answer lost";
+	const changed: string[] = [];
+
+	beforeAll(async () => {
+		broker = createTestBroker();
+		broker.createService({
+			name: "customers",
+			actions: {
+				setPasswordByReset(ctx: { params: { id: string } }) {
+					if (next === "not reached") throw new Errors.ServiceNotAvailableError({ action: "customers.setPasswordByReset", nodeID: "customers-node" });
+					changed.push(ctx.params.id);
+					throw new Errors.RequestTimeoutError({ action: "customers.setPasswordByReset", nodeID: "customers-node" });
+				},
+			},
+		});
+		broker.createService(notificationsWith());
+		await broker.start();
+	});
+	afterAll(() => broker.stop());
+
+	const resets = () => (broker.getLocalService("notifications") as unknown as { resets: Resets }).resets;
+	const reset = (token: string) => broker.call("notifications.resetPassword", { token, password: "new-password-1" });
+
+	it("keeps the token used when the change may have been made (its answer was lost): the link does not work twice", async () => {
+		next = "applied, answer lost";
+		const token = await resets().issue("c-lost");
+		await expect(reset(token)).rejects.toMatchObject({ code: 504 });
+		expect(changed).toEqual(["c-lost"]);
+		await expect(reset(token)).rejects.toMatchObject({ code: 422, type: "RESET_TOKEN_INVALID" });
+		expect(changed).toEqual(["c-lost"]);
+	});
+
+	it("gives the token back when the change never reached customers: the link works once it can", async () => {
+		next = "not reached";
+		const token = await resets().issue("c-away");
+		await expect(reset(token)).rejects.toMatchObject({ type: "SERVICE_NOT_AVAILABLE" });
+		next = "applied, answer lost";
+		await expect(reset(token)).rejects.toMatchObject({ code: 504 });
+		expect(changed).toContain("c-away");
 	});
 });
 
