@@ -9,6 +9,9 @@ import type { DeliveryDoc, Outbox } from "./outbox";
 import { decrypt, signatureHeaders } from "./signing";
 import type { WebhookSender } from "./webhook-sender";
 
+/** Why an endpoint's attempt failed before it was sent: its secret is sealed under another key than the shop's. */
+const UNREADABLE_SECRET = "the endpoint's secret cannot be read: WEBHOOK_SECRET_KEY (or the JWT_SECRET it comes from) changed since it was made; rotate the endpoint's secret";
+
 /**
  * Works the outbox off the answer path: right after an event is recorded
  * (a kick) and every `pollMs`, it takes due deliveries (a claim that no
@@ -190,9 +193,15 @@ export class Dispatcher {
 		if (disabled) await this.deps.disabled(disabled);
 	}
 
-	/** One signed POST, logged in the endpoint's attempts. */
+	/** One signed POST, logged in the endpoint's attempts. An endpoint whose secret cannot be read is a failed attempt: nothing goes out unsigned, and the failures count toward disabling it. */
 	async send(endpoint: EndpointDoc, id: string, type: string, body: string): Promise<Attempt> {
-		const headers = signatureHeaders(this.deps.endpoints.secretOf(endpoint), id, Math.floor(Date.now() / 1000), body);
+		let secret: string;
+		try {
+			secret = this.deps.endpoints.secretOf(endpoint);
+		} catch {
+			return this.deps.attempts.record(endpoint._id, id, type, { ok: false, status: null, latencyMs: 0, error: UNREADABLE_SECRET });
+		}
+		const headers = signatureHeaders(secret, id, Math.floor(Date.now() / 1000), body);
 		const result = await this.deps.sender.send(endpoint.url, headers, body);
 		// Cut short by a stop: nothing is recorded, and the delivery is due again once its lease ends.
 		if (this.stopped) throw new Error(`Attempt at ${endpoint._id} ended by the node's stop`);
@@ -211,11 +220,14 @@ export class Dispatcher {
 		const recipient = mail.to ? { name: "", email: mail.to } : await this.deps.customer(mail.customerId!);
 		if (!recipient) return outbox.bury(doc, "no such customer");
 		const event = doc.eventId ? await outbox.event(doc.eventId) : null;
-		const data = {
-			...(event ? eventMailData(event, recipient.name, settings.publicUrl) : {}),
-			...mail.data,
-			...(mail.sealed ? { link: decrypt(settings.secretKey, mail.sealed) } : {}),
-		};
+		let link: string | undefined;
+		try {
+			link = mail.sealed ? decrypt(settings.secretKey, mail.sealed) : undefined;
+		} catch {
+			// Sealed under another key: no attempt will read it; the customer asks for a new link.
+			return outbox.bury(doc, "the mail's link cannot be read: WEBHOOK_SECRET_KEY (or the JWT_SECRET it comes from) changed since it was sealed");
+		}
+		const data = { ...(event ? eventMailData(event, recipient.name, settings.publicUrl) : {}), ...mail.data, ...(link === undefined ? {} : { link }) };
 		try {
 			await transport.send({ id: doc._id, to: recipient.email, template: mail.template, ...templates.render(mail.template, data) });
 		} catch (err) {

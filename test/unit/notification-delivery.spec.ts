@@ -1,3 +1,4 @@
+import crypto from "crypto";
 import { parseSettings, type NotificationSettings } from "../../lib/infra/settings";
 import { AddressGuard } from "../../services/notifications/address-guard";
 import { AttemptLog, type AttemptDoc } from "../../services/notifications/attempt-log";
@@ -6,6 +7,7 @@ import { Endpoints, type EndpointDoc } from "../../services/notifications/endpoi
 import { eventId, type NotificationEvent } from "../../services/notifications/events";
 import { LocalOutbox, Templates, type LocalMailDoc } from "../../services/notifications/mailer";
 import { Outbox, type DeliveryDoc, type EventDoc } from "../../services/notifications/outbox";
+import { encrypt } from "../../services/notifications/signing";
 import { WebhookSender } from "../../services/notifications/webhook-sender";
 import { waitFor } from "../helpers/broker";
 import { Gate, memoryStore, through } from "../helpers/stepped-store";
@@ -70,7 +72,7 @@ async function setup(overrides: Partial<NotificationSettings> = {}) {
 			"the outbox to settle",
 			10,
 		);
-	return { settings, endpoints, outbox, attempts, mails, dispatcher, disabled, deliver, settle, deliveries };
+	return { settings, endpoints, endpointStore, outbox, attempts, mails, dispatcher, disabled, deliver, settle, deliveries };
 }
 
 describe("webhook delivery", () => {
@@ -227,6 +229,21 @@ describe("webhook delivery", () => {
 		expect(await s.endpoints.get(endpoint._id)).toMatchObject({ enabled: true, failureStreak: 0 });
 	});
 
+	it("counts an endpoint whose secret cannot be read (WEBHOOK_SECRET_KEY changed) as failing: logged, then disabled as after any failures, sending nothing unsigned", async () => {
+		const s = await setup({ disableAfter: 3, retryScheduleMs: [10, 10, 10, 10] });
+		const { endpoint } = await s.endpoints.create({ url: receiver.url, eventTypes: ["product.stock_low"] });
+		// Sealed under another key, as the store holds it once the shop's key is changed.
+		await s.endpointStore.updateMany({ _id: endpoint._id }, { $set: { secretSealed: encrypt(crypto.randomBytes(32), "whsec_sealed_elsewhere") } });
+		await s.deliver(productEvent(), [endpoint._id]);
+		expect(receiver.received).toHaveLength(0);
+		expect(s.disabled.map(e => e._id)).toEqual([endpoint._id]);
+		expect(await s.endpoints.get(endpoint._id)).toMatchObject({ enabled: false, failureStreak: 3 });
+		const log = await s.attempts.page(endpoint._id, 1, 10);
+		expect(log.rows).toHaveLength(3);
+		expect(log.rows[0]).toMatchObject({ ok: false, status: null, error: expect.stringContaining("secret cannot be read") });
+		expect((await s.dispatcher.ping((await s.endpoints.get(endpoint._id))!)).error).toContain("secret cannot be read");
+	});
+
 	it("sends a test ping, signed, and logs it", async () => {
 		const s = await setup();
 		const { endpoint, secret } = await s.endpoints.create({ url: receiver.url, eventTypes: ["order.placed"] });
@@ -259,6 +276,20 @@ describe("webhook delivery", () => {
 		const kept = await log.page("e1", 1, 100);
 		expect(kept.total).toBe(10);
 		expect(kept.rows[0].eventId).toBe("evt_again_14");
+	});
+
+	it("gives up a reset mail whose link cannot be read (the key changed since it was sealed), sending nothing", async () => {
+		const s = await setup();
+		const mail = {
+			template: "password.reset" as const,
+			to: "ada@example.com",
+			data: { name: "Ada", minutes: 30 },
+			sealed: encrypt(crypto.randomBytes(32), "https://shop.example.com/reset-password?token=x"),
+		};
+		await s.outbox.enqueue("reset_sealed_elsewhere", "password.reset", { channel: "mail", key: "customer", mail });
+		await s.settle();
+		expect(await s.mails.count()).toBe(0);
+		expect((await s.deliveries.find({})).map(d => [d.state, d.lastError])).toEqual([["dead", expect.stringContaining("link cannot be read")]]);
 	});
 
 	it("mails the customer of an order event through the outbox, once however often it is recorded", async () => {
