@@ -266,6 +266,7 @@ const OrdersService = defineService({
 			publishStatus: doc => this.placement.publishStatus(doc),
 			emit: (event, payload) => void this.broker.emit(event, payload),
 			logger: this.logger,
+			finishWaitMs: settings.requestTimeoutMs / 3,
 		});
 		// On start, once products can be reached, then every interval.
 		this.stopRecovery = everyAndOnceAvailable(this.broker, ["products"], () => this.recover(), this.settings.settlement.recoveryIntervalMs);

@@ -57,8 +57,7 @@ const PaymentsService = defineService({
 			async handler(ctx: Ctx<{ id: string; amountCents: number; refundId?: string }>): Promise<Payment> {
 				const order = await this.orderFor(ctx, ctx.params.id);
 				const p = await this.paymentOf(order.id);
-				// An admin's own id is kept apart from the ids the shop gives (a return's, a cancellation's), so it cannot take one of theirs.
-				const refundId = ctx.params.refundId === undefined ? `admin-${p._id}-${p.refunds.length}` : `given-${ctx.params.refundId}`;
+				const refundId = ctx.params.refundId ?? `admin-${p._id}-${p.refunds.length}`;
 				ctx.meta.$statusCode = 201;
 				return paymentView(await this.book.refund(ctx, p, ctx.params.amountCents, refundId, { byAdmin: true }));
 			},

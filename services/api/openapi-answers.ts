@@ -123,20 +123,28 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 		example: { carrier: "DHL", trackingNumber: "JD014600003301234567" },
 	}),
 	"orders.deliver": ok("The order, `delivered`; its fulfilment record gets `deliveredAt`", order, { errors: { 409: "The order is not shipped (`INVALID_STATUS_TRANSITION`)" } }),
-	"orders.recordReturn": created("The order with the return recorded, refunded (the lines' worth by default, at most what was paid) and restocked where asked", order, {
-		errors: {
-			409: "The order is not delivered (`INVALID_STATUS_TRANSITION`), or already has 20 returns (`TOO_MANY_RETURNS`)",
-			422: "A product not in the order, or more than was delivered and not yet returned",
+	"orders.recordReturn": created(
+		"The order with the return recorded; refunded (the lines' worth by default, at most what is left paid) and restocked where asked, now or, when payments or products cannot be reached in time, by the settler",
+		order,
+		{
+			errors: {
+				409: "The order is not delivered (`INVALID_STATUS_TRANSITION`), or already has 20 returns (`TOO_MANY_RETURNS`)",
+				422: "A product not in the order, or more than was delivered and not yet returned",
+			},
+			example: { items: [{ productId: "a-product-id", quantity: 1, restock: true }], refundCents: 1999 },
 		},
-		example: { items: [{ productId: "a-product-id", quantity: 1, restock: true }], refundCents: 1999 },
-	}),
+	),
 	"payments.get": ok("The order's payment (manual until the customer chooses stripe), with its bank-transfer reference", payment),
 	"payments.start": ok("The payment with the provider chosen; stripe answers the PaymentIntent's client secret", payment, {
-		errors: { 409: "The payment is no longer open (`PAYMENT_NOT_OPEN`), the order is cancelled (`ORDER_CANCELLED`), or the provider is not configured (`PROVIDER_NOT_CONFIGURED`)" },
+		errors: {
+			409: "The payment is no longer open (`PAYMENT_NOT_OPEN`), the order is not placed yet (`ORDER_NOT_PLACED`) or cancelled (`ORDER_CANCELLED`), or the provider is not configured (`PROVIDER_NOT_CONFIGURED`)",
+		},
 		example: { provider: "stripe" },
 	}),
 	"payments.markPaid": ok("The payment, `paid`; the order's paymentStatus follows", payment, {
-		errors: { 409: "Already paid (`ALREADY_PAID`), a reference that is not the payment's (`REFERENCE_MISMATCH`), a stripe payment (`NOT_MANUAL`), a cancelled order (`ORDER_CANCELLED`)" },
+		errors: {
+			409: "Already paid (`ALREADY_PAID`), a reference that is not the payment's (`REFERENCE_MISMATCH`), a stripe payment (`NOT_MANUAL`), an order not placed yet (`ORDER_NOT_PLACED`) or cancelled (`ORDER_CANCELLED`)",
+		},
 		example: { reference: "RFK7P2M9QX" },
 	}),
 	"payments.refund": created("The payment with the refund issued", payment, {

@@ -224,8 +224,8 @@ export class Dispatcher {
 		try {
 			link = mail.sealed ? decrypt(settings.secretKey, mail.sealed) : undefined;
 		} catch {
-			// Sealed under another key: no attempt will read it; the customer asks for a new link.
-			return outbox.bury(doc, "the mail's link cannot be read: WEBHOOK_SECRET_KEY (or the JWT_SECRET it comes from) changed since it was sealed");
+			// Sealed under another key: retried on the schedule (a node holding that key may send it), then given up; the customer asks for a new link.
+			return void (await outbox.failed(doc, "the mail's link cannot be read: WEBHOOK_SECRET_KEY (or the JWT_SECRET it comes from) changed since it was sealed", settings.retryScheduleMs));
 		}
 		const data = { ...(event ? eventMailData(event, recipient.name, settings.publicUrl) : {}), ...mail.data, ...(link === undefined ? {} : { link }) };
 		try {

@@ -42,9 +42,18 @@ export interface AftercareDeps {
 	publishStatus(doc: OrderDoc): Promise<void>;
 	emit(event: string, payload: unknown): void;
 	logger: LoggerInstance;
+	/** How long a return's answer waits for its refund and restock: well inside the request's own time, so a slow provider cannot turn a recorded return into a timeout. */
+	finishWaitMs: number;
 }
 
 const now = () => new Date().toISOString();
+
+/** Resolves when `work` settles or after `ms`, whichever is first (the timer is cleared either way). */
+async function within(work: Promise<unknown>, ms: number): Promise<void> {
+	let timer: NodeJS.Timeout | undefined;
+	await Promise.race([work, new Promise<void>(resolve => (timer = setTimeout(resolve, ms)))]);
+	clearTimeout(timer);
+}
 /** At most this many returns per order: each is a refund that payments does not refuse for its count (and a record on the order). */
 export const MAX_RETURNS = 20;
 
@@ -134,8 +143,11 @@ export class Aftercare {
 		const recorded = await this.deps.orders.updateOne({ _id: id, status: "delivered", ...returnsGuard(count) }, { $push: { returns: ret }, $set: { returnPending: true, updatedAt: ret.at } });
 		if (!recorded) throw new ConflictError("The order changed meanwhile; send the return again", "ORDER_CHANGED");
 		crashPoint("return.after-record");
-		// Recorded: the answer is the record's, finished now or by the settler (payments or products away, a lost answer).
-		await this.finishReturns(via, recorded).catch((err: Error) => this.deps.logger.warn(`The return of order ${id} is recorded; the settler finishes its refund and restock`, err.message));
+		// Recorded: the answer is the record's, finished now, or later by this attempt or the settler (payments or products away or slow, a lost answer).
+		const finishing = this.finishReturns(via, recorded).catch((err: Error) =>
+			this.deps.logger.warn(`The return of order ${id} is recorded; the settler finishes its refund and restock`, err.message),
+		);
+		await within(finishing, this.deps.finishWaitMs);
 		return this.deps.toPublic(await this.find(id));
 	}
 
@@ -166,7 +178,7 @@ export class Aftercare {
 	private async returnDone(id: string, i: number, count: number, refund: Record<string, number>): Promise<void> {
 		const done = { $set: { returnsDone: i + 1, ...refund } };
 		const behind = { $or: [{ returnsDone: { $exists: false } }, { returnsDone: { $lte: i } }] };
-		if (i + 1 === count && (await this.deps.orders.updateMany({ _id: id, ...returnsGuard(count), ...behind }, { ...done, $unset: { returnPending: true } })) === 1) return;
+		if (i + 1 === count && (await this.deps.orders.updateMany({ _id: id, $and: [returnsGuard(count), behind] }, { ...done, $unset: { returnPending: true } })) === 1) return;
 		await this.deps.orders.updateMany({ _id: id, ...behind }, done);
 	}
 

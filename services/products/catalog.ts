@@ -116,7 +116,8 @@ export class Catalog {
 		const at = new Date(this.now()).toISOString();
 		for (const { productId, quantity } of items) {
 			const marker = `returned.${returnId}`;
-			const forget = this.staleMarkers(await this.products.findById(productId));
+			// This return's own marker is never among them: a repeat a week late finds it and changes nothing.
+			const forget = this.staleMarkers(await this.products.findById(productId)).filter(path => path !== marker);
 			const n = await this.products.updateMany(
 				{ _id: productId, [marker]: { $exists: false } },
 				{ $inc: { stock: quantity }, $set: { [marker]: at, updatedAt: at }, ...(forget.length ? { $unset: Object.fromEntries(forget.map(k => [k, true])) } : {}) },

@@ -190,9 +190,9 @@ const intentOf = (orderId: string) => {
 	expect(intents).toHaveLength(1);
 	return intents[0].id;
 };
-/** Every call of this kind made for the intent used one idempotency key: a call repeated after the crash moved money once. */
-const oneKey = (path: string) => {
-	const calls = stripe.calls.filter(c => c.path === path);
+/** Every call of this kind made for this order used one idempotency key: a call repeated after the crash moved money once. */
+const oneKey = (path: string, orderId?: string) => {
+	const calls = stripe.calls.filter(c => c.path === path && (orderId === undefined || c.form.get("metadata[orderId]") === orderId));
 	expect(calls.length).toBeGreaterThanOrEqual(1);
 	expect(new Set(calls.map(c => c.idempotencyKey)).size).toBe(1);
 };
@@ -202,7 +202,7 @@ const openedOnce = async (shop: Shop, id: string) => {
 	expect(again.status).toBe(200);
 	const intentId = intentOf(id);
 	expect(again.body).toMatchObject({ provider: "stripe", status: "unpaid", clientSecret: `${intentId}_secret_standin` });
-	oneKey("/v1/payment_intents");
+	oneKey("/v1/payment_intents", id);
 	expect((await shop.stripeEvent(id, "payment_intent.amount_capturable_updated", { amount_capturable: 750, status: "requires_capture" })).status).toBe(200);
 	expect((await shop.stripeEvent(id, "payment_intent.succeeded", { amount_received: 750, status: "succeeded" })).status).toBe(200);
 	await isPaidBy(shop, id, ["authorised", "paid"]);

@@ -5,6 +5,7 @@ import type { Order } from "../../lib/contracts/types";
 import type { DbAdapter } from "../../lib/db/adapter";
 import { AFTERCARE_INDEXES, Aftercare, withAftercareDefaults, type AftercareDoc } from "../../services/orders/aftercare";
 import { ORDER_INDEXES } from "../../services/orders/placement";
+import { waitFor } from "../helpers/broker";
 import { Gate, memoryStore, through } from "../helpers/stepped-store";
 
 /**
@@ -39,6 +40,7 @@ beforeEach(async () => {
 		},
 		emit: () => undefined,
 		logger,
+		finishWaitMs: 200,
 	});
 });
 afterEach(() => orders.disconnect());
@@ -145,13 +147,11 @@ describe("returns", () => {
 		const { via, calls } = await delivered("o1");
 		await aftercare.recordReturn(via, "o1", [{ productId: "A", quantity: 1, restock: true }]);
 		// As a crash right after the second return's record leaves it: recorded, marked pending, nothing asked.
-		const done = (await orders.findById("o1"))!;
 		const cut = { id: "ret-cut", items: [{ productId: "A", quantity: 1, restock: true }], refundCents: 500, at: AT };
 		await orders.updateMany({ _id: "o1" }, { $push: { returns: cut }, $set: { returnPending: true } });
 		calls.length = 0;
 		await aftercare.recover(via, "2999-01-01T00:00:00.000Z");
 		expect(calls.map(c => `${c.action} ${c.params.returnId}`)).toEqual(["payments.refundReturn ret-cut", "products.restockReturn ret-cut"]);
-		expect(done.returns).toHaveLength(1);
 		expect(await orders.findById("o1")).not.toHaveProperty("returnPending");
 	});
 });
@@ -175,6 +175,26 @@ describe("a return's answer and refund", () => {
 		down = false;
 		await aftercare.recover(via, "2999-01-01T00:00:00.000Z");
 		expect(asked).toEqual(["payments.refundReturn", "payments.refundReturn", "products.restockReturn"]);
+		expect(await orders.findById("o1")).not.toHaveProperty("returnPending");
+	});
+
+	it("answers the recorded return once its wait is over when payments is slow; the refund and restock follow from the same attempt", async () => {
+		let release!: () => void;
+		const slow = new Promise<void>(resolve => (release = resolve));
+		const asked: string[] = [];
+		const via = {
+			call: async <T>(action: string, params?: object): Promise<T> => {
+				if (action === "payments.refundReturn") await slow;
+				asked.push(action);
+				return (action === "payments.refundReturn" ? { refundedCents: (params as { amountCents: number }).amountCents } : {}) as T;
+			},
+		};
+		const answer = await aftercare.recordReturn(via, "o1", [{ productId: "A", quantity: 1, restock: true }]);
+		expect(answer.returns).toHaveLength(1);
+		expect(asked).toEqual([]);
+		release();
+		await waitFor(async () => (await orders.findById("o1"))?.returnsDone === 1, 5000, "the return finished");
+		expect(asked).toEqual(["payments.refundReturn", "products.restockReturn"]);
 		expect(await orders.findById("o1")).not.toHaveProperty("returnPending");
 	});
 

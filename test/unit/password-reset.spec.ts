@@ -121,8 +121,8 @@ describe("password reset", () => {
 
 describe("a reset whose password change did not answer", () => {
 	let broker: ServiceBroker;
-	/** What the stand-in for customers does with the next change: applies it and loses the answer, or is never reached. */
-	let next: "applied, answer lost" | "not reached" = "applied, answer lost";
+	/** What the stand-in for customers does with the next change: applies it and loses the answer, is never reached, or refuses it. */
+	let next: "applied, answer lost" | "not reached" | "refused" = "applied, answer lost";
 	const changed: string[] = [];
 
 	beforeAll(async () => {
@@ -132,6 +132,7 @@ describe("a reset whose password change did not answer", () => {
 			actions: {
 				setPasswordByReset(ctx: { params: { id: string } }) {
 					if (next === "not reached") throw new Errors.ServiceNotAvailableError({ action: "customers.setPasswordByReset", nodeID: "customers-node" });
+					if (next === "refused") throw new Errors.MoleculerClientError("No such customer", 404, "NOT_FOUND");
 					changed.push(ctx.params.id);
 					throw new Errors.RequestTimeoutError({ action: "customers.setPasswordByReset", nodeID: "customers-node" });
 				},
@@ -161,6 +162,15 @@ describe("a reset whose password change did not answer", () => {
 		next = "applied, answer lost";
 		await expect(reset(token)).rejects.toMatchObject({ code: 504 });
 		expect(changed).toContain("c-away");
+	});
+
+	it("gives the token back when customers refused the change (a 4xx: nothing was changed)", async () => {
+		next = "refused";
+		const token = await resets().issue("c-refused");
+		await expect(reset(token)).rejects.toMatchObject({ code: 404 });
+		next = "applied, answer lost";
+		await expect(reset(token)).rejects.toMatchObject({ code: 504 });
+		expect(changed).toContain("c-refused");
 	});
 });
 

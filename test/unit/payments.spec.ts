@@ -172,7 +172,7 @@ describe("payments, fulfilment and returns", () => {
 	});
 
 	describe("what payments takes", () => {
-		it("pays, refunds and returns an order whose total is above a billion cents (the order's own bound, not a price's)", async () => {
+		it("pays and refunds an order whose total is above a billion cents (the order's own bound, not a price's)", async () => {
 			const p = await product(10, 1_000_000_000);
 			const o = await order([[p.id, 2]]);
 			expect((await http.post(`/orders/${o.id}/mark-paid`, {}, admin)).status).toBe(200);
@@ -207,8 +207,39 @@ describe("payments, fulfilment and returns", () => {
 				expect(res.status).toBe(409);
 				expect(res.body.type).toBe("ORDER_NOT_PLACED");
 			}
-			expect((await http.get("/orders/pending-order-1/payment", admin)).body).toMatchObject({ status: "unpaid", capturedCents: 0 });
+			// Nothing stored: each read is a new draft (a stored payment would answer its own id each time).
+			const [one, two] = [(await http.get("/orders/pending-order-1/payment", admin)).body, (await http.get("/orders/pending-order-1/payment", admin)).body];
+			expect(one).toMatchObject({ status: "unpaid", capturedCents: 0 });
+			expect(one.id).not.toBe(two.id);
 			expect(await orderOf("pending-order-1")).toMatchObject({ status: "pending", paymentStatus: "unpaid" });
+		});
+
+		it("a payment stored while its order was pending (amount 0, before that was refused) takes the order's total once it is placed", async () => {
+			const p = await product(10, 1000);
+			const o = await order([[p.id, 2]]);
+			const payments = shop.broker.getLocalService("payments") as unknown as { adapter: { insert(doc: object): Promise<unknown> } };
+			const at = new Date().toISOString();
+			await payments.adapter.insert({
+				_id: `pay-${o.id}`,
+				orderId: o.id,
+				customerId: o.customerId,
+				provider: "manual",
+				status: "unpaid",
+				amountCents: 0,
+				currency: "EUR",
+				capturedCents: 0,
+				refundedCents: 0,
+				reference: "RFOLD",
+				refunds: [],
+				history: [],
+				rev: 0,
+				createdAt: at,
+				updatedAt: at,
+			});
+			const paid = await http.post(`/orders/${o.id}/mark-paid`, {}, admin);
+			expect(paid.status).toBe(200);
+			expect(paid.body).toMatchObject({ status: "paid", amountCents: 2000, capturedCents: 2000 });
+			await waitFor(async () => (await orderOf(o.id)).paidCents === 2000, 15_000, "the order paid its total");
 		});
 	});
 

@@ -1,5 +1,5 @@
 import type { ServiceBroker } from "moleculer";
-import type { DbAdapter } from "../../lib/db/adapter";
+import type { DbAdapter, Query, Update } from "../../lib/db/adapter";
 import ProductsService from "../../services/products.service";
 import { Catalog } from "../../services/products/catalog";
 import type { ProductDoc } from "../../services/products/documents";
@@ -263,6 +263,21 @@ describe("products service", () => {
 			// Still once per return while its marker is kept.
 			await catalog.restockReturn("ret-new", [{ productId: p.id, quantity: 2 }]);
 			expect(await stockOf(p.id)).toBe(3);
+		});
+
+		it("repeated more than a week late, a return's restock changes nothing, and its update never both sets and forgets the same marker (MongoDB refuses such an update)", async () => {
+			const p = await product({ stock: 0 });
+			const adapter = (broker.getLocalService("products") as unknown as { adapter: DbAdapter<ProductDoc> }).adapter;
+			const updates: Update[] = [];
+			const spied: DbAdapter<ProductDoc> = Object.create(adapter, { updateMany: { value: (q: Query, u: Update) => (updates.push(u), adapter.updateMany(q, u)) } });
+			let now = Date.parse("2030-01-01T00:00:00.000Z");
+			const catalog = new Catalog(spied, () => now);
+			await catalog.restockReturn("ret-late", [{ productId: p.id, quantity: 1 }]);
+			now += 8 * 24 * 3600_000;
+			await catalog.restockReturn("ret-late", [{ productId: p.id, quantity: 1 }]);
+			expect(await stockOf(p.id)).toBe(1);
+			const last = updates[updates.length - 1];
+			expect(Object.keys(last.$unset ?? {})).not.toContain("returned.ret-late");
 		});
 
 		it("announces the stock a return gave back when the call is repeated after a crash cut it between the stock write and the announcement", async () => {
