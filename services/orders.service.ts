@@ -164,8 +164,9 @@ const OrdersService = defineService({
 			params: AFTERCARE_PARAMS.recordReturn,
 			async handler(ctx: Ctx<{ id: string; items: ReturnLine[]; refundCents?: number }>): Promise<Order> {
 				await this.findOrder(ctx.params.id);
-				ctx.meta.$statusCode = 201;
-				return this.aftercare.recordReturn(ctx, ctx.params.id, ctx.params.items, ctx.params.refundCents);
+				const { order, created } = await this.aftercare.recordReturn(ctx, ctx.params.id, ctx.params.items, ctx.params.refundCents, ctx.meta.idempotencyKey);
+				ctx.meta.$statusCode = created ? 201 : 200;
+				return order;
 			},
 		},
 

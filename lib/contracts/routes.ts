@@ -61,7 +61,16 @@ export const ROUTES: readonly Route[] = [
 	route("PATCH /orders/:id/status", "orders.setStatus", "admin", "Orders", "Move an order along the state machine"),
 	route("POST /orders/:id/ship", "orders.ship", "admin", "Orders", "Ship a confirmed order with its carrier and tracking number"),
 	route("POST /orders/:id/deliver", "orders.deliver", "admin", "Orders", "Record that a shipped order was delivered"),
-	route("POST /orders/:id/returns", "orders.recordReturn", "admin", "Orders", "Record a return of some lines of a delivered order: refunds them, restocks the lines asked"),
+	route(
+		"POST /orders/:id/returns",
+		"orders.recordReturn",
+		"admin",
+		"Orders",
+		"Record a return of some lines of a delivered order: refunds them, restocks the lines asked (optional Idempotency-Key header)",
+		{
+			headers: ["Idempotency-Key"],
+		},
+	),
 
 	route("GET /orders/:id/payment", "payments.get", "customer", "Payments", "An order's payment: status, amounts, the bank-transfer reference"),
 	route("POST /orders/:id/payment", "payments.start", "customer", "Payments", "Choose how to pay an order (manual or stripe); stripe answers the PaymentIntent's client secret"),

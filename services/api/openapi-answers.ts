@@ -127,9 +127,10 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 		"The order with the return recorded; refunded (the lines' worth by default, at most what is left paid) and restocked where asked, now or, when payments or products cannot be reached in time, by the settler",
 		order,
 		{
+			replayed: "The order as it is, when the same Idempotency-Key and body were sent before: nothing is recorded again",
 			errors: {
 				409: "The order is not delivered (`INVALID_STATUS_TRANSITION`), or already has 20 returns (`TOO_MANY_RETURNS`)",
-				422: "A product not in the order, or more than was delivered and not yet returned",
+				422: "A product not in the order, more than was delivered and not yet returned, or an Idempotency-Key sent before with another body (`IDEMPOTENCY_KEY_REUSED`)",
 			},
 			example: { items: [{ productId: "a-product-id", quantity: 1, restock: true }], refundCents: 1999 },
 		},

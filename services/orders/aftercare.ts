@@ -1,33 +1,14 @@
 import type { CallingOptions, LoggerInstance } from "moleculer";
 import type { OrderStatusMessage } from "../../lib/contracts/channels";
-import type { DbAdapter, IndexSpec, Query } from "../../lib/db/adapter";
+import type { DbAdapter, Query } from "../../lib/db/adapter";
 import { newId } from "../../lib/db/ids";
 import { ConflictError, NotFoundError, UnprocessableError } from "../../lib/contracts/errors";
 import { crashPoint } from "../../lib/infra/crash-points";
 import type { Fulfilment, OrderReturn, PaymentUpdate, ReturnLine } from "../../lib/contracts/payments";
 import type { Order } from "../../lib/contracts/types";
 import type { OrderDoc } from "./placement";
-
-/** What the order keeps beside placement's fields for its payment, its shipping and its returns. */
-export interface AftercareDoc extends OrderDoc {
-	/** The payment's change count last applied (PaymentUpdate.version). */
-	paymentVersion?: number;
-	/** How many entries of paymentHistory were handed to the durable channel. */
-	paymentPublished?: number;
-	/** Payment changes or a fulfilment change not yet handed to the channel; the settler resends them. */
-	paymentOutbox?: true;
-	fulfilmentOutbox?: true;
-	/** A return recorded whose refund or restock may not be done; the settler finishes it. */
-	returnPending?: true;
-	/** How many of `returns` are finished (refunded and restocked): the ones after are what finishing does. */
-	returnsDone?: number;
-}
-
-export const AFTERCARE_INDEXES: IndexSpec[] = [
-	{ field: "paymentOutbox", sparse: true },
-	{ field: "fulfilmentOutbox", sparse: true },
-	{ field: "returnPending", sparse: true },
-];
+import { MAX_RETURNS, hashReturn, returnsGuard, type AftercareDoc } from "./aftercare-doc";
+export { AFTERCARE_DEFAULTS, AFTERCARE_INDEXES, MAX_RETURNS, withAftercareDefaults, type AftercareDoc } from "./aftercare-doc";
 
 /** Who the order's side speaks through: the request's context, or the broker for the settler. */
 export interface Caller {
@@ -54,11 +35,6 @@ async function within(work: Promise<unknown>, ms: number): Promise<void> {
 	await Promise.race([work, new Promise<void>(resolve => (timer = setTimeout(resolve, ms)))]);
 	clearTimeout(timer);
 }
-/** At most this many returns per order: each is a refund that payments does not refuse for its count (and a record on the order). */
-export const MAX_RETURNS = 20;
-
-/** The order holds `n` returns (none: no list, or an empty one, as the format migration left orders stored before returns). */
-const returnsGuard = (n: number): Query => (n === 0 ? { $or: [{ returns: { $exists: false } }, { returns: { $size: 0 } }] } : { returns: { $size: n } });
 
 /**
  * The order's life after placement: the payment state that payments hands
@@ -130,17 +106,32 @@ export class Aftercare {
 	/**
 	 * A return of some lines of a delivered order: recorded first (with its
 	 * refund, at most what the order has paid, and which lines restock),
-	 * then refunded and restocked, each step idempotent per return id.
+	 * then refunded and restocked, each step idempotent per return id. Under
+	 * an Idempotency-Key the same return sent again is answered as it is
+	 * (`created: false`); another body under the key is 422.
 	 */
-	async recordReturn(via: Caller, id: string, lines: ReturnLine[], refundCents?: number): Promise<Order> {
+	async recordReturn(via: Caller, id: string, lines: ReturnLine[], refundCents?: number, key?: string): Promise<{ order: Order; created: boolean }> {
 		const order = await this.find(id);
+		const hash = key === undefined ? undefined : hashReturn(lines, refundCents);
+		const sent = key === undefined ? undefined : order.returnKeys?.find(k => k.key === key);
+		if (sent && sent.hash !== hash)
+			throw new UnprocessableError(
+				"This Idempotency-Key was sent before with another body",
+				[{ field: "Idempotency-Key", type: "reused", message: "This Idempotency-Key was sent before with another body." }],
+				"IDEMPOTENCY_KEY_REUSED",
+			);
+		if (sent) return { order: this.deps.toPublic(order), created: false };
 		if (order.status !== "delivered") throw cannot("record a return of", order.status);
 		if ((order.returns?.length ?? 0) >= MAX_RETURNS) throw new ConflictError(`An order takes at most ${MAX_RETURNS} returns`, "TOO_MANY_RETURNS");
 		const worth = this.checkReturnable(order, lines);
 		if (refundCents !== undefined && refundCents > worth) throw invalid("refundCents", "max", `The refund may not exceed the returned lines' worth (${worth} cents)`);
 		const ret: OrderReturn = { id: newId(), items: lines, refundCents: Math.min(refundCents ?? worth, order.paidCents ?? 0), at: now() };
 		const count = order.returns?.length ?? 0;
-		const recorded = await this.deps.orders.updateOne({ _id: id, status: "delivered", ...returnsGuard(count) }, { $push: { returns: ret }, $set: { returnPending: true, updatedAt: ret.at } });
+		const keyed = key === undefined ? {} : { returnKeys: { key, hash, returnId: ret.id } };
+		const recorded = await this.deps.orders.updateOne(
+			{ _id: id, status: "delivered", ...returnsGuard(count) },
+			{ $push: { returns: ret, ...keyed }, $set: { returnPending: true, updatedAt: ret.at } },
+		);
 		if (!recorded) throw new ConflictError("The order changed meanwhile; send the return again", "ORDER_CHANGED");
 		crashPoint("return.after-record");
 		// Recorded: the answer is the record's, finished now, or later by this attempt or the settler (payments or products away or slow, a lost answer).
@@ -148,7 +139,7 @@ export class Aftercare {
 			this.deps.logger.warn(`The return of order ${id} is recorded; the settler finishes its refund and restock`, err.message),
 		);
 		await within(finishing, this.deps.finishWaitMs);
-		return this.deps.toPublic(await this.find(id));
+		return { order: this.deps.toPublic(await this.find(id)), created: true };
 	}
 
 	/** Resend unsent messages; finish returns a crash left half done. */
@@ -275,13 +266,4 @@ function cannot(what: string, status: string): ConflictError {
 
 function invalid(field: string, type: string, message: string): UnprocessableError {
 	return new UnprocessableError(message, [{ field, type, message }]);
-}
-
-/** What an order shows of its payment and returns when it was stored before they existed: unpaid, unreturned. */
-export const AFTERCARE_DEFAULTS = { paymentStatus: () => "unpaid" as const, paidCents: () => 0, paymentHistory: () => [], returns: () => [] } satisfies { [K in keyof Order]?: () => Order[K] };
-
-/** An order as clients see it, whatever it was stored with (AFTERCARE_DEFAULTS). */
-export function withAftercareDefaults(order: Order): Order {
-	for (const [field, made] of Object.entries(AFTERCARE_DEFAULTS)) Reflect.set(order, field, Reflect.get(order, field) ?? made());
-	return order;
 }

@@ -130,8 +130,8 @@ describe("returns", () => {
 
 	it("finishes each return once: a second return of the order does not ask payments or products again for the first", async () => {
 		const { via, calls } = await delivered("o1");
-		const one = await aftercare.recordReturn(via, "o1", [{ productId: "A", quantity: 1, restock: true }]);
-		const two = await aftercare.recordReturn(via, "o1", [{ productId: "A", quantity: 1, restock: true }]);
+		const one = (await aftercare.recordReturn(via, "o1", [{ productId: "A", quantity: 1, restock: true }])).order;
+		const two = (await aftercare.recordReturn(via, "o1", [{ productId: "A", quantity: 1, restock: true }])).order;
 		const [first, second] = two.returns.map(r => r.id);
 		expect(one.returns.map(r => r.id)).toEqual([first]);
 		expect(calls.map(c => `${c.action} ${c.params.returnId}`)).toEqual([
@@ -169,7 +169,7 @@ describe("a return's answer and refund", () => {
 				return (action === "payments.refundReturn" ? { refundedCents: (params as { amountCents: number }).amountCents } : {}) as T;
 			},
 		};
-		const answer = await aftercare.recordReturn(via, "o1", [{ productId: "A", quantity: 1, restock: true }]);
+		const answer = (await aftercare.recordReturn(via, "o1", [{ productId: "A", quantity: 1, restock: true }])).order;
 		expect(answer.returns).toHaveLength(1);
 		expect(await orders.findById("o1")).toMatchObject({ returnPending: true });
 		down = false;
@@ -189,7 +189,7 @@ describe("a return's answer and refund", () => {
 				return (action === "payments.refundReturn" ? { refundedCents: (params as { amountCents: number }).amountCents } : {}) as T;
 			},
 		};
-		const answer = await aftercare.recordReturn(via, "o1", [{ productId: "A", quantity: 1, restock: true }]);
+		const answer = (await aftercare.recordReturn(via, "o1", [{ productId: "A", quantity: 1, restock: true }])).order;
 		expect(answer.returns).toHaveLength(1);
 		expect(asked).toEqual([]);
 		release();
@@ -200,7 +200,7 @@ describe("a return's answer and refund", () => {
 
 	it("records the refund payments made: less than the return asked when an admin refunded part meanwhile", async () => {
 		const via = { call: async <T>(action: string): Promise<T> => (action === "payments.refundReturn" ? { refundedCents: 300 } : {}) as T };
-		const answer = await aftercare.recordReturn(via, "o1", [{ productId: "A", quantity: 1, restock: false }]);
+		const answer = (await aftercare.recordReturn(via, "o1", [{ productId: "A", quantity: 1, restock: false }])).order;
 		expect(answer.returns[0].refundCents).toBe(300);
 		expect(await orders.findById("o1")).toMatchObject({ returnsDone: 1, returns: [expect.objectContaining({ refundCents: 300 })] });
 	});
@@ -210,7 +210,7 @@ describe("returns of orders stored before payments", () => {
 	it("records a return of an order the format migration gave an empty list of returns", async () => {
 		await awaitingPayment("o1", { status: "delivered", paidCents: 0, paymentStatus: "unpaid", awaitingPayment: undefined, returns: [] });
 		const via = { call: async <T>(): Promise<T> => ({}) as T };
-		const answer = await aftercare.recordReturn(via, "o1", [{ productId: "A", quantity: 1, restock: true }]);
+		const answer = (await aftercare.recordReturn(via, "o1", [{ productId: "A", quantity: 1, restock: true }])).order;
 		expect(answer.returns).toHaveLength(1);
 		expect(answer.returns[0]).toMatchObject({ refundCents: 0, items: [{ productId: "A", quantity: 1, restock: true }] });
 	});

@@ -61,6 +61,15 @@ describe("payments, fulfilment and returns", () => {
 		return res.body;
 	};
 	const orderOf = async (id: string) => (await http.get(`/orders/${id}`, customer)).body;
+	/** An order of `quantity` units at `priceCents`, paid, shipped and delivered: ready for returns. */
+	const deliveredOrder = async (quantity: number, priceCents: number, stock = 30) => {
+		const a = await product(stock, priceCents);
+		const o = await order([[a.id, quantity]]);
+		await http.post(`/orders/${o.id}/mark-paid`, {}, admin);
+		await http.post(`/orders/${o.id}/ship`, { carrier: "UPS", trackingNumber: `1Z${seq}` }, admin);
+		await http.post(`/orders/${o.id}/deliver`, {}, admin);
+		return { a, o };
+	};
 	const paid = async (total = 2000) => {
 		const p = await product(10, total / 2);
 		const o = await order([[p.id, 2]]);
@@ -275,11 +284,7 @@ describe("payments, fulfilment and returns", () => {
 		});
 
 		it("a return is refunded even after the most refunds an admin may make; an order takes at most 20 returns (409, nothing changed)", async () => {
-			const a = await product(30, 100);
-			const o = await order([[a.id, 21]]);
-			await http.post(`/orders/${o.id}/mark-paid`, {}, admin);
-			await http.post(`/orders/${o.id}/ship`, { carrier: "UPS", trackingNumber: "1Z2" }, admin);
-			await http.post(`/orders/${o.id}/deliver`, {}, admin);
+			const { a, o } = await deliveredOrder(21, 100);
 			await refundedToTheLimit(o.id);
 			for (let i = 0; i < 20; i++) {
 				const ret = await http.post(`/orders/${o.id}/returns`, { items: [{ productId: a.id, quantity: 1, restock: true }] }, admin);
@@ -366,6 +371,24 @@ describe("payments, fulfilment and returns", () => {
 			expect(ret.body).toMatchObject({ status: "delivered", paymentStatus: "partially_refunded", paidCents: 2900 - 1600 });
 			expect(await stockOf(a.id)).toBe(9);
 			expect(await stockOf(b.id)).toBe(7);
+		});
+
+		it("takes an Idempotency-Key: the same return sent again is answered as recorded (200), once; another body under the key is 422, changing nothing", async () => {
+			const { a, o } = await deliveredOrder(3, 1000, 10);
+			const body = { items: [{ productId: a.id, quantity: 1, restock: true }] };
+			const key = { "Idempotency-Key": "return-once-1" };
+			const first = await http.post(`/orders/${o.id}/returns`, body, admin, key);
+			expect(first.status).toBe(201);
+			const again = await http.post(`/orders/${o.id}/returns`, body, admin, key);
+			expect(again.status).toBe(200);
+			expect(again.body.returns).toEqual(first.body.returns);
+			const other = await http.post(`/orders/${o.id}/returns`, { items: [{ productId: a.id, quantity: 2, restock: true }] }, admin, key);
+			expect(other.status).toBe(422);
+			expect(other.body.type).toBe("IDEMPOTENCY_KEY_REUSED");
+			const now = await orderOf(o.id);
+			expect(now.returns).toHaveLength(1);
+			expect(now).toMatchObject({ paidCents: 2000 });
+			expect(await stockOf(a.id)).toBe(8);
 		});
 
 		it("refuses a return of more than was delivered (422), changing nothing", async () => {
