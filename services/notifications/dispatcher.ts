@@ -9,8 +9,10 @@ import type { DeliveryDoc, Outbox } from "./outbox";
 import { decrypt, signatureHeaders } from "./signing";
 import type { WebhookSender } from "./webhook-sender";
 
-/** Why an endpoint's attempt failed before it was sent: its secret is sealed under another key than the shop's. */
-const UNREADABLE_SECRET = "the endpoint's secret cannot be read: WEBHOOK_SECRET_KEY (or the JWT_SECRET it comes from) changed since it was made; rotate the endpoint's secret";
+/** Why something sealed under the shop's key (an endpoint's secret, a reset link) cannot be read, as an attempt records it. */
+const KEY_CHANGED = "WEBHOOK_SECRET_KEY (or the JWT_SECRET it comes from) changed since it was sealed";
+const UNREADABLE_SECRET = `the endpoint's secret cannot be read: ${KEY_CHANGED}; rotate the endpoint's secret`;
+const UNREADABLE_LINK = `the mail's link cannot be read: ${KEY_CHANGED}`;
 
 /**
  * Works the outbox off the answer path: right after an event is recorded
@@ -225,7 +227,7 @@ export class Dispatcher {
 			link = mail.sealed ? decrypt(settings.secretKey, mail.sealed) : undefined;
 		} catch {
 			// Sealed under another key: retried on the schedule (a node holding that key may send it), then given up; the customer asks for a new link.
-			return void (await outbox.failed(doc, "the mail's link cannot be read: WEBHOOK_SECRET_KEY (or the JWT_SECRET it comes from) changed since it was sealed", settings.retryScheduleMs));
+			return void (await outbox.failed(doc, UNREADABLE_LINK, settings.retryScheduleMs));
 		}
 		const data = { ...(event ? eventMailData(event, recipient.name, settings.publicUrl) : {}), ...mail.data, ...(link === undefined ? {} : { link }) };
 		try {

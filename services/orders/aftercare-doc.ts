@@ -1,8 +1,8 @@
-import crypto from "crypto";
 import type { IndexSpec, Query } from "../../lib/db/adapter";
 import type { ReturnLine } from "../../lib/contracts/payments";
 import type { Order } from "../../lib/contracts/types";
 import type { OrderDoc } from "./placement";
+import { requestDigest } from "./placement-rules";
 
 /* The order's documents after placement (./aftercare.ts): what it keeps for its payment, its shipping and its returns, and how returns are guarded. */
 
@@ -31,8 +31,7 @@ export const AFTERCARE_INDEXES: IndexSpec[] = [
 
 /** The same return asked again gives the same hash (lines in any order). */
 export function hashReturn(lines: ReturnLine[], refundCents: number | undefined): string {
-	const canonical = [[...lines].sort((a, b) => a.productId.localeCompare(b.productId)).map(l => [l.productId, l.quantity, l.restock]), refundCents ?? null];
-	return crypto.createHash("sha256").update(JSON.stringify(canonical)).digest("base64url");
+	return requestDigest([[...lines].sort((a, b) => a.productId.localeCompare(b.productId)).map(l => [l.productId, l.quantity, l.restock]), refundCents ?? null]);
 }
 
 /** At most this many returns per order: each is a refund that payments does not refuse for its count (and a record on the order). */

@@ -1,4 +1,3 @@
-import crypto from "crypto";
 import type { LoggerInstance } from "moleculer";
 import { CHECKOUT_REFUSAL, type CartChange, type CheckoutCart, type CheckoutTotals, type PricedLine } from "../../lib/contracts/checkout";
 import { ConflictError, UnprocessableError } from "../../lib/contracts/errors";
@@ -8,6 +7,7 @@ import type { ShopSettings } from "../../lib/infra/settings";
 import type { HoldOutcome, OrderDoc } from "./order-doc";
 import type { PaymentHold } from "./payment-hold";
 import type { Via } from "./placement";
+import { requestDigest } from "./placement-rules";
 import { PriceCalculator, type Priced } from "./pricing";
 
 /** What a client sends to price its cart. */
@@ -155,6 +155,5 @@ function quoteOf(priced: Priced): Quote {
 /** The same checkout request gives the same hash; a POST /api/orders body never gives a checkout's. */
 function hashCheckout(req: CheckoutRequestBody): string {
 	const { shippingAddress: a } = req;
-	const canonical = ["checkout", [a.line1, a.city, a.postalCode, a.country], req.shippingMethod, req.expectedTotalCents, req.currency];
-	return crypto.createHash("sha256").update(JSON.stringify(canonical)).digest("base64url");
+	return requestDigest(["checkout", [a.line1, a.city, a.postalCode, a.country], req.shippingMethod, req.expectedTotalCents, req.currency]);
 }

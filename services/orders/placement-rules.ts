@@ -11,6 +11,11 @@ export function notPlaced(order: OrderDoc): Error {
 	return new Errors.MoleculerRetryableError("The order could not be placed now; try again with the same Idempotency-Key", 503, "ORDER_NOT_PLACED", { orderId: order._id });
 }
 
+/** A request's hash under an Idempotency-Key: SHA-256 of its canonical JSON (each kind of request builds its own canonical form). */
+export function requestDigest(canonical: unknown): string {
+	return crypto.createHash("sha256").update(JSON.stringify(canonical)).digest("base64url");
+}
+
 /**
  * The same request gives the same hash: the items in any order, the address
  * or none, and the admin's X-Placed-At (as an instant) when there is one; an
@@ -22,7 +27,7 @@ export function hashRequest(items: ReserveItem[], shippingAddress: ShippingAddre
 		shippingAddress,
 		...(placedAt === undefined ? {} : { placedAt }),
 	};
-	return crypto.createHash("sha256").update(JSON.stringify(canonical)).digest("base64url");
+	return requestDigest(canonical);
 }
 
 export function notCancellable(status: OrderStatus): ConflictError {

@@ -67,8 +67,8 @@ export class PaymentBook {
 	}
 
 	/** The order's payment, stored on first need (manual unless asked otherwise); one stored unpaid while its order was pending (before that was refused) takes the order's total. */
-	async ensure(order: Order, provider: PaymentProvider = "manual"): Promise<PaymentDoc> {
-		const existing = await this.find(order.id);
+	async ensure(order: Order, provider: PaymentProvider = "manual", read?: PaymentDoc): Promise<PaymentDoc> {
+		const existing = read ?? (await this.find(order.id));
 		if (existing) return existing.status === "unpaid" && existing.amountCents !== order.totalCents ? this.write(existing, { amountCents: order.totalCents }) : existing;
 		const doc = this.draft(order, provider);
 		try {
@@ -115,7 +115,7 @@ export class PaymentBook {
 				return this.handOn(via, captured);
 			}
 		}
-		const p = await this.ensure(order);
+		const p = await this.ensure(order, "manual", stored ?? undefined);
 		if (p.provider !== "manual") throw new ConflictError("This order is paid through stripe: its payment is recorded from the provider's events", "NOT_MANUAL");
 		if (ref !== undefined && ref !== p.reference) throw referenceMismatch(ref);
 		if (p.status !== "unpaid" && p.status !== "failed") throw new ConflictError(`This order's payment is already ${p.status}`, "ALREADY_PAID", { status: p.status });
