@@ -138,13 +138,13 @@ export const ANSWERS: Readonly<Record<string, Answer>> = {
 	"payments.get": ok("The order's payment (manual until the customer chooses stripe), with its bank-transfer reference", payment),
 	"payments.start": ok("The payment with the provider chosen; stripe answers the PaymentIntent's client secret", payment, {
 		errors: {
-			409: "The payment is no longer open (`PAYMENT_NOT_OPEN`), the order is not placed yet (`ORDER_NOT_PLACED`) or cancelled (`ORDER_CANCELLED`), or the provider is not configured (`PROVIDER_NOT_CONFIGURED`)",
+			409: "The payment is no longer open (`PAYMENT_NOT_OPEN`), the order is not placed yet (`ORDER_PENDING`) or cancelled (`ORDER_CANCELLED`), or the provider is not configured (`PROVIDER_NOT_CONFIGURED`)",
 		},
 		example: { provider: "stripe" },
 	}),
 	"payments.markPaid": ok("The payment, `paid`; the order's paymentStatus follows", payment, {
 		errors: {
-			409: "Already paid (`ALREADY_PAID`), a reference that is not the payment's (`REFERENCE_MISMATCH`), a stripe payment (`NOT_MANUAL`), an order not placed yet (`ORDER_NOT_PLACED`) or cancelled (`ORDER_CANCELLED`)",
+			409: "Already paid (`ALREADY_PAID`), a reference that is not the payment's (`REFERENCE_MISMATCH`), a stripe payment (`NOT_MANUAL`), an order not placed yet (`ORDER_PENDING`) or cancelled (`ORDER_CANCELLED`)",
 		},
 		example: { reference: "RFK7P2M9QX" },
 	}),

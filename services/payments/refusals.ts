@@ -8,7 +8,7 @@ import type { Order } from "../../lib/contracts/types";
  * provider, is refunded).
  */
 export function assertPayable(order: Order): void {
-	if (order.status === "pending") throw new ConflictError("The order is not placed yet: its total is not known", "ORDER_NOT_PLACED");
+	if (order.status === "pending") throw new ConflictError("The order is not placed yet: its total is not known", "ORDER_PENDING");
 	if (order.status === "cancelled") throw new ConflictError("The order is cancelled", "ORDER_CANCELLED");
 }
 

@@ -191,7 +191,7 @@ describe("payments, fulfilment and returns", () => {
 			expect(await orderOf(o.id)).toMatchObject({ paymentStatus: "partially_refunded", paidCents: 500_000_000 });
 		});
 
-		it("refuses to take a payment for an order that is not placed yet (409 ORDER_NOT_PLACED: its total is not known), storing nothing", async () => {
+		it("refuses to take a payment for an order that is not placed yet (409 ORDER_PENDING: its total is not known), storing nothing", async () => {
 			const p = await product(10, 1000);
 			const orders = shop.broker.getLocalService("orders") as unknown as { adapter: { insert(doc: object): Promise<unknown> } };
 			const at = new Date().toISOString();
@@ -214,7 +214,7 @@ describe("payments, fulfilment and returns", () => {
 			] as const) {
 				const res = await http.post(`/orders/pending-order-1/${path}`, body, path === "mark-paid" ? admin : customer);
 				expect(res.status).toBe(409);
-				expect(res.body.type).toBe("ORDER_NOT_PLACED");
+				expect(res.body.type).toBe("ORDER_PENDING");
 			}
 			// Nothing stored: each read is a new draft (a stored payment would answer its own id each time).
 			const [one, two] = [(await http.get("/orders/pending-order-1/payment", admin)).body, (await http.get("/orders/pending-order-1/payment", admin)).body];
